@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: Apache-2.0
+# nhiscope build. `make` builds everything; `make run` and `make test` are
+# the two set-up commands of the README and install their own dependencies.
+
+BUILD      ?= build
+CC         ?= gcc
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+
+CFLAGS     ?= -O2 -g
+WARN       := -Wall -Wextra -Werror
+CPPFLAGS   := -D_GNU_SOURCE -Ibpf -Iagent -I$(BUILD)
+STD        := -std=gnu11
+LDLIBS     := -lbpf -lelf -lz -ljson-c
+SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# Every build and test dependency, from Debian 12.
+DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev \
+	pkg-config python3 iproute2 util-linux libclang-rt-14-dev
+
+BPF_SRC    := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
+BPF_HDRS   := bpf/nhiscope.h bpf/maps.bpf.h
+
+# Modules shared by the agent, the CLI and the unit tests.
+AGENT_LIB  := u64map log decode cgpath cgroupfs identity proctable render compact server
+AGENT_MODS := $(AGENT_LIB) probes agent main
+CLI_MODS   := log decode compact
+AGENT_OBJS := $(patsubst %,$(BUILD)/agent/%.o,$(AGENT_MODS))
+CLI_OBJS   := $(patsubst %,$(BUILD)/agent/%.o,$(CLI_MODS)) $(BUILD)/agent/nhiscope.o
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS)) \
+	      $(patsubst %,$(BUILD)/tests/%-san,$(UNIT_TESTS))
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
+HELPERS    := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(wildcard tests/helpers/*.c))
+
+.PHONY: all deps run test unit integration fuzz bench clean format check-format
+
+all: $(BUILD)/nhiscope-agent $(BUILD)/nhiscope
+
+deps:
+	@missing=""; for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(@D)
+	@test -r $(VMLINUX_BTF) || { echo "kernel BTF $(VMLINUX_BTF) not found: a kernel with CONFIG_DEBUG_INFO_BTF=y is required" >&2; exit 1; }
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) -g -O2 -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+		-I$(BUILD) -Ibpf -c $< -o $@
+
+# One object from the per-hook files, then the skeleton that embeds it.
+$(BUILD)/nhiscope.bpf.o: $(BPF_OBJS)
+	$(BPFTOOL) gen object $@ $^
+
+$(BUILD)/nhiscope.skel.h: $(BUILD)/nhiscope.bpf.o
+	$(BPFTOOL) gen skeleton $< name nhiscope > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/agent/probes.o: $(BUILD)/nhiscope.skel.h
+
+$(BUILD)/agent/%.o: agent/%.c $(wildcard agent/*.h) bpf/nhiscope.h
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(CFLAGS) $(WARN) $(CPPFLAGS) -c $< -o $@
+
+$(BUILD)/agent/san/%.o: agent/%.c $(wildcard agent/*.h) bpf/nhiscope.h
+	@mkdir -p $(@D)
+	$(CC) $(STD) -O1 -g $(SAN) $(WARN) $(CPPFLAGS) -c $< -o $@
+
+$(BUILD)/nhiscope-agent: $(AGENT_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/nhiscope: $(CLI_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ -ljson-c
+
+# Unit tests link the pure modules, once plainly and once with ASan+UBSan.
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(patsubst %,$(BUILD)/agent/%.o,$(AGENT_LIB))
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(CFLAGS) $(WARN) $(CPPFLAGS) -Itests/unit $< $(filter %.o,$^) -o $@ $(LDLIBS)
+
+$(BUILD)/tests/test_%-san: tests/unit/test_%.c tests/unit/check.h $(patsubst %,$(BUILD)/agent/san/%.o,$(AGENT_LIB))
+	@mkdir -p $(@D)
+	$(CC) $(STD) -O1 -g $(SAN) $(WARN) $(CPPFLAGS) -Itests/unit $< $(filter %.o,$^) -o $@ $(LDLIBS)
+
+$(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard agent/*.c agent/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(STD) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $< $(patsubst %,agent/%.c,$(AGENT_LIB)) -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(CFLAGS) $(WARN) $(CPPFLAGS) $< -o $@
+
+run: deps all
+	$(BUILD)/nhiscope-agent --tail
+
+test: deps all $(UNIT_BINS) $(FUZZ_BINS) $(HELPERS)
+	@BUILD=$(BUILD) bash tests/run
+
+bench: deps all $(HELPERS)
+	@BUILD=$(BUILD) bash tests/bench/run
+
+format:
+	clang-format -i bpf/*.c bpf/*.h agent/*.c agent/*.h tests/unit/*.c tests/unit/*.h tests/helpers/*.c
+
+check-format:
+	clang-format --dry-run --Werror bpf/*.c bpf/*.h agent/*.c agent/*.h
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compact.h"
+#include "decode.h"
+#include "render.h"
+
+/* epoll data for the fixed sources; clients and the listener use ptrs. */
+enum { NH_SRC_RING = 1, NH_SRC_SIGNAL, NH_SRC_TIMER };
+
+#define NH_NSEC 1000000000ULL
+
+void nh_agent_defaults(struct nh_agent_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->socket_path = NH_DEFAULT_SOCKET;
+	cfg->socket_mode = 0600;
+	cfg->ringbuf_bytes = 8u << 20;
+	cfg->dedup_window_ms = 10000;
+	cfg->dedup_entries = 65536;
+	cfg->max_procs = 1u << 20;
+	cfg->max_cgroups = 65536;
+	cfg->max_objects = 65536;
+	cfg->subscriber_buffer = 16u << 20;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * NH_NSEC + ts.tv_nsec;
+}
+
+static int64_t wall_offset_ns(void)
+{
+	struct timespec rt, mono;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	return (int64_t)(rt.tv_sec - mono.tv_sec) * (int64_t)NH_NSEC + (rt.tv_nsec - mono.tv_nsec);
+}
+
+static uint64_t object_digest(uint64_t cgroup_id, uint32_t uid, uint32_t kind, uint64_t hash)
+{
+	uint64_t d = nh_hash64(cgroup_id ^ nh_hash64(hash ^ ((uint64_t)uid << 32 | kind)));
+
+	return d ? d : 1;
+}
+
+/* Remember what a deduplicated series is about, so its summaries can say
+ * it; the kernel only hands back a hash. */
+static void remember_object(struct nh_agent *a, const struct nh_hdr *h)
+{
+	uint64_t d = object_digest(h->cgroup_id, h->uid, h->kind, h->obj_hash);
+	char desc[NH_PATH_MAX + 64], *copy;
+	void *old = NULL;
+
+	nh_render_object(h, desc, sizeof(desc));
+	copy = strdup(desc);
+	if (!copy)
+		return;
+	if (a->objects.len >= a->objects.max_len && !nh_u64map_get(&a->objects, d)) {
+		size_t it = 0;
+		uint64_t victim;
+		void *v;
+
+		if (nh_u64map_next(&a->objects, &it, &victim, &v))
+			free(nh_u64map_del(&a->objects, victim));
+	}
+	if (nh_u64map_put(&a->objects, d, copy, &old))
+		free(copy);
+	free(old);
+}
+
+static void emit_line(struct nh_agent *a, uint32_t kind, uint32_t pid, uint32_t tid,
+		      const char *identity, json_object *o)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+
+	if (a->server.ntail)
+		nh_server_publish(&a->server, kind, pid, tid, identity, s, len);
+	if (a->cfg.tail) {
+		if (a->cfg.tail_json) {
+			fwrite(s, 1, len, stdout);
+			fputc('\n', stdout);
+		} else {
+			char line[4096];
+
+			nh_compact_format(o, a->cfg.color, line, sizeof(line));
+			fputs(line, stdout);
+			fputc('\n', stdout);
+		}
+	}
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct nh_agent *a = ctx;
+	const struct nh_hdr *h;
+	struct nh_attributed ev = { 0 };
+	char identity[NH_IDENTITY_KEY_MAX];
+	json_object *o;
+
+	if (nh_decode(data, size, &h) != 0) {
+		a->decode_errors++;
+		return 0;
+	}
+	a->kinds[h->kind].received++;
+	if (h->kind == NH_KIND_SUMMARY) {
+		const struct nh_summary_event *s = data;
+
+		if (s->key.kind < NH_KIND_MAX)
+			a->kinds[s->key.kind].observed += s->count;
+	} else {
+		a->kinds[h->kind].observed++;
+	}
+
+	switch (h->kind) {
+	case NH_KIND_EXEC:
+		nh_proctable_exec(&a->procs, data);
+		break;
+	case NH_KIND_FORK:
+		nh_proctable_fork(&a->procs, data);
+		break;
+	case NH_KIND_CGROUP_RMDIR:
+		nh_identity_forget(&a->ids, h->cgroup_id);
+		return 0;
+	default:
+		break;
+	}
+	if (h->flags & NH_F_DEDUP)
+		remember_object(a, h);
+
+	ev.h = h;
+	ev.wall_offset_ns = a->wall_offset_ns;
+	ev.proc = h->kind == NH_KIND_SUMMARY ? nh_proctable_get(&a->procs, h->tgid)
+					     : nh_proctable_find(&a->procs, h->tgid);
+	ev.cg = nh_identity_cgroup(&a->ids, h->cgroup_id, h->tgid);
+	if (!ev.cg || nh_identity_key(&a->ids, ev.cg, h->uid, identity, sizeof(identity)) != 0)
+		snprintf(identity, sizeof(identity), "user:%u", h->uid);
+	ev.identity = identity;
+	ev.user = nh_identity_user(&a->ids, h->uid);
+	nh_identity_note(&a->ids, identity, h->ts_ns);
+	if (h->kind == NH_KIND_SUMMARY) {
+		const struct nh_summary_event *s = data;
+
+		ev.object = nh_u64map_get(&a->objects, object_digest(s->key.cgroup_id, s->key.uid,
+								      s->key.kind, s->key.obj_hash));
+	}
+
+	if (a->cfg.tail || nh_server_wants(&a->server, h->kind, h->tgid, h->pid, identity)) {
+		o = nh_render(&ev);
+		if (o) {
+			emit_line(a, h->kind, h->tgid, h->pid, identity, o);
+			json_object_put(o);
+		}
+	}
+	if (h->kind == NH_KIND_EXIT)
+		nh_proctable_exit(&a->procs, h->tgid);
+	return 0;
+}
+
+/* Kernel-side losses become visible records, not only counters. */
+static void report_losses(struct nh_agent *a)
+{
+	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
+		struct nh_kind_stats *ks = &a->kinds[k];
+		struct nh_counters c;
+		json_object *o;
+		char ts[64];
+
+		if (nh_probes_counters(&a->probes, k, &c) != 0 || c.lost <= ks->lost_reported)
+			continue;
+		o = json_object_new_object();
+		nh_render_time(mono_ns(), a->wall_offset_ns, ts, sizeof(ts));
+		json_object_object_add(o, "time", json_object_new_string(ts));
+		json_object_object_add(o, "kind", json_object_new_string("loss"));
+		json_object_object_add(o, "source", json_object_new_string("kernel"));
+		json_object_object_add(o, "of", json_object_new_string(nh_kind_name(k)));
+		json_object_object_add(o, "count", json_object_new_int64(c.lost - ks->lost_reported));
+		json_object_object_add(o, "total", json_object_new_int64(c.lost));
+		nh_warn(&a->log, "ring buffer full: %llu %s events lost (%llu in total)",
+			(unsigned long long)(c.lost - ks->lost_reported), nh_kind_name(k),
+			(unsigned long long)c.lost);
+		emit_line(a, NH_KIND_MAX, 0, 0, NULL, o);
+		json_object_put(o);
+		ks->lost_reported = c.lost;
+	}
+}
+
+static void tick(struct nh_agent *a)
+{
+	uint64_t now = mono_ns(), dt;
+	int err = nh_probes_flush(&a->probes);
+
+	if (err && a->flush_errors++ == 0)
+		nh_warn(&a->log, "dedup flush failed: %s", strerror(-err));
+	/* Summaries from the flush are in the ring now: deliver them. */
+	nh_probes_consume(&a->probes);
+	report_losses(a);
+	dt = now - a->last_rate_ns;
+	if (dt >= NH_NSEC) {
+		for (int k = 0; k < NH_KIND_MAX; k++) {
+			struct nh_kind_stats *ks = &a->kinds[k];
+
+			ks->received_per_sec = (double)(ks->received - ks->prev_received) * NH_NSEC / dt;
+			ks->observed_per_sec = (double)(ks->observed - ks->prev_observed) * NH_NSEC / dt;
+			ks->prev_received = ks->received;
+			ks->prev_observed = ks->observed;
+		}
+		a->last_rate_ns = now;
+	}
+	nh_server_flush(&a->server);
+	if (a->cfg.tail)
+		fflush(stdout);
+}
+
+static int cmp_seen(const void *x, const void *y)
+{
+	const struct nh_identity_seen *const *a = x, *const *b = y;
+
+	return (*a)->events < (*b)->events ? 1 : (*a)->events > (*b)->events ? -1 : 0;
+}
+
+static json_object *identities_json(struct nh_agent *a)
+{
+	json_object *o = json_object_new_object(), *list = json_object_new_array();
+	size_t n = a->ids.seen.len, i = 0, it = 0;
+	struct nh_identity_seen **all = calloc(n ? n : 1, sizeof(*all));
+	uint64_t key;
+	void *v;
+
+	while (all && nh_u64map_next(&a->ids.seen, &it, &key, &v) && i < n)
+		all[i++] = v;
+	if (all)
+		qsort(all, i, sizeof(*all), cmp_seen);
+	for (size_t j = 0; all && j < i && j < 100; j++) {
+		json_object *e = json_object_new_object();
+		char ts[64];
+
+		json_object_object_add(e, "key", json_object_new_string(all[j]->key));
+		json_object_object_add(e, "events", json_object_new_int64(all[j]->events));
+		nh_render_time(all[j]->last_ns, a->wall_offset_ns, ts, sizeof(ts));
+		json_object_object_add(e, "last_seen", json_object_new_string(ts));
+		json_object_array_add(list, e);
+	}
+	free(all);
+	json_object_object_add(o, "count", json_object_new_int64(n));
+	json_object_object_add(o, "top", list);
+	return o;
+}
+
+static json_object *status_json(void *ctx)
+{
+	struct nh_agent *a = ctx;
+	json_object *o = json_object_new_object(), *probes = json_object_new_array();
+	json_object *kinds = json_object_new_object(), *dedup = json_object_new_object();
+	uint64_t tot_recv = 0, tot_supp = 0, tot_lost = 0;
+	int attached = 0;
+
+	json_object_object_add(o, "version", json_object_new_string(NH_VERSION));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "uptime_s",
+			       json_object_new_double((double)(mono_ns() - a->start_ns) / NH_NSEC));
+	for (int i = 0; i < a->probes.nprobes; i++) {
+		const struct nh_probe *p = &a->probes.probe[i];
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "program", json_object_new_string(p->prog));
+		json_object_object_add(e, "tracepoint", json_object_new_string(p->tracepoint));
+		json_object_object_add(e, "attached", json_object_new_boolean(p->attached));
+		json_object_array_add(probes, e);
+		attached += p->attached;
+	}
+	json_object_object_add(o, "probes_attached", json_object_new_int(attached));
+	json_object_object_add(o, "probes", probes);
+	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
+		struct nh_kind_stats *ks = &a->kinds[k];
+		json_object *e = json_object_new_object();
+		struct nh_counters c;
+
+		nh_probes_counters(&a->probes, k, &c);
+		json_object_object_add(e, "received", json_object_new_int64(ks->received));
+		json_object_object_add(e, "observed", json_object_new_int64(ks->observed));
+		json_object_object_add(e, "per_sec", json_object_new_double(ks->received_per_sec));
+		json_object_object_add(e, "observed_per_sec",
+				       json_object_new_double(ks->observed_per_sec));
+		json_object_object_add(e, "emitted", json_object_new_int64(c.emitted));
+		json_object_object_add(e, "deduplicated", json_object_new_int64(c.suppressed));
+		json_object_object_add(e, "lost", json_object_new_int64(c.lost));
+		json_object_object_add(kinds, nh_kind_name(k), e);
+		tot_recv += ks->received;
+		tot_supp += c.suppressed;
+		tot_lost += c.lost;
+	}
+	json_object_object_add(o, "kinds", kinds);
+	json_object_object_add(o, "received", json_object_new_int64(tot_recv));
+	json_object_object_add(o, "deduplicated", json_object_new_int64(tot_supp));
+	json_object_object_add(o, "lost", json_object_new_int64(tot_lost));
+	json_object_object_add(o, "decode_errors", json_object_new_int64(a->decode_errors));
+	json_object_object_add(dedup, "window_ms", json_object_new_int64(a->cfg.dedup_window_ms));
+	json_object_object_add(dedup, "entries",
+			       json_object_new_int64(nh_probes_dedup_entries(&a->probes)));
+	json_object_object_add(dedup, "max_entries", json_object_new_int64(a->cfg.dedup_entries));
+	json_object_object_add(o, "dedup", dedup);
+	json_object_object_add(o, "ringbuf_bytes", json_object_new_int64(a->cfg.ringbuf_bytes));
+	json_object_object_add(o, "processes", json_object_new_int64(a->procs.procs.len));
+	json_object_object_add(o, "cgroups_cached", json_object_new_int64(a->ids.cgroups.len));
+	json_object_object_add(o, "identities", identities_json(a));
+	json_object_object_add(o, "subscribers", json_object_new_int(a->server.ntail));
+	json_object_object_add(o, "subscriber_drops",
+			       json_object_new_int64(a->server.dropped_total));
+	if (a->cfg.scope_cgroup)
+		json_object_object_add(o, "scope_cgroup",
+				       json_object_new_string(a->cfg.scope_cgroup));
+	return o;
+}
+
+static int add_fd(int epfd, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int make_socket_dir(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	/* Root-only directory: the socket mode is the second fence. */
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int open_sources(struct nh_agent *a)
+{
+	struct itimerspec its = { 0 };
+	sigset_t mask;
+	int code;
+
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (a->epfd < 0)
+		return -errno;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	a->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	a->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (a->sigfd < 0 || a->timerfd < 0)
+		return -errno;
+	its.it_interval.tv_sec = a->flush_interval_ns / NH_NSEC;
+	its.it_interval.tv_nsec = a->flush_interval_ns % NH_NSEC;
+	its.it_value = its.it_interval;
+	if (timerfd_settime(a->timerfd, 0, &its, NULL))
+		return -errno;
+	code = add_fd(a->epfd, a->sigfd, NH_SRC_SIGNAL);
+	if (!code)
+		code = add_fd(a->epfd, a->timerfd, NH_SRC_TIMER);
+	if (!code)
+		code = add_fd(a->epfd, nh_probes_epoll_fd(&a->probes), NH_SRC_RING);
+	return code;
+}
+
+int nh_agent_start(struct nh_agent *a)
+{
+	struct nh_probes_config pc = { 0 };
+	char err[512], scope[PATH_MAX];
+	int code, seeded;
+
+	a->epfd = a->sigfd = a->timerfd = -1;
+	a->server.listen_fd = -1;
+	a->start_ns = a->last_rate_ns = mono_ns();
+	a->wall_offset_ns = wall_offset_ns();
+	/* Close windows promptly but never spin: a quarter window, 50ms..1s. */
+	a->flush_interval_ns = a->cfg.dedup_window_ms * 1000000ULL / 4;
+	if (a->flush_interval_ns < 50000000ULL)
+		a->flush_interval_ns = 50000000ULL;
+	if (a->flush_interval_ns > NH_NSEC)
+		a->flush_interval_ns = NH_NSEC;
+
+	code = nh_cgroupfs_init(&a->cgfs, "/proc/self/mountinfo", "/proc");
+	if (code) {
+		nh_err(&a->log, "no cgroup v2 hierarchy is mounted (%s): nhiscope needs cgroup v2, "
+				"alone or in hybrid mode",
+		       strerror(-code));
+		goto cleanup;
+	}
+	nh_info(&a->log, "cgroup v2 hierarchy at %s", a->cgfs.mount);
+	if (a->cfg.scope_cgroup) {
+		snprintf(scope, sizeof(scope), "%s/%s", a->cgfs.mount,
+			 a->cfg.scope_cgroup + (a->cfg.scope_cgroup[0] == '/'));
+		pc.scope_cgroup = scope;
+	}
+	code = nh_proctable_init(&a->procs, &a->cgfs, a->cfg.max_procs);
+	if (!code)
+		code = nh_identities_init(&a->ids, &a->cgfs, a->cfg.max_cgroups);
+	if (!code)
+		code = nh_u64map_init(&a->objects, a->cfg.max_objects);
+	if (code) {
+		nh_err(&a->log, "cannot allocate tables: %s", strerror(-code));
+		goto cleanup;
+	}
+	/* Seed before attaching: events for processes that start meanwhile
+	 * replace their seeded entries. */
+	seeded = nh_proctable_seed(&a->procs);
+	if (seeded < 0)
+		nh_warn(&a->log, "cannot read /proc: %s", strerror(-seeded));
+	else
+		nh_info(&a->log, "process table seeded with %d processes", seeded);
+
+	pc.agent_tgid = getpid();
+	pc.dedup_window_ns = a->cfg.dedup_window_ms * 1000000ULL;
+	pc.dedup_entries = a->cfg.dedup_entries;
+	pc.ringbuf_bytes = a->cfg.ringbuf_bytes;
+	code = nh_probes_start(&a->probes, &pc, on_event, a, err, sizeof(err));
+	if (code) {
+		nh_err(&a->log, "%s", err);
+		goto cleanup;
+	}
+	nh_info(&a->log, "%d probes attached; dedup window %llums; ring buffer %u bytes",
+		a->probes.nprobes, (unsigned long long)a->cfg.dedup_window_ms, a->cfg.ringbuf_bytes);
+
+	code = open_sources(a);
+	if (code) {
+		nh_err(&a->log, "cannot set up the event loop: %s", strerror(-code));
+		goto cleanup;
+	}
+	code = make_socket_dir(a->cfg.socket_path);
+	if (!code)
+		code = nh_server_open(&a->server, a->cfg.socket_path, a->cfg.socket_mode, a->epfd,
+				      a->cfg.subscriber_buffer, status_json, a);
+	if (code) {
+		nh_err(&a->log, "cannot listen on %s: %s", a->cfg.socket_path, strerror(-code));
+		goto cleanup;
+	}
+	nh_info(&a->log, "listening on %s", a->cfg.socket_path);
+cleanup:
+	if (code)
+		nh_agent_stop(a);
+	return code;
+}
+
+static bool handle_signal(struct nh_agent *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			nh_info(&a->log, "SIGHUP: nothing to reload yet");
+			continue;
+		}
+		nh_info(&a->log, "%s: detaching", strsignal(si.ssi_signo));
+		return true;
+	}
+	return false;
+}
+
+int nh_agent_run(struct nh_agent *a)
+{
+	struct epoll_event evs[32];
+
+	while (!a->stopping) {
+		int n = epoll_wait(a->epfd, evs, 32, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			nh_err(&a->log, "epoll_wait: %s", strerror(errno));
+			return -errno;
+		}
+		for (int i = 0; i < n && !a->stopping; i++) {
+			uint64_t tag = evs[i].data.u64;
+			uint64_t expirations;
+
+			if (tag == NH_SRC_RING) {
+				nh_probes_consume(&a->probes);
+			} else if (tag == NH_SRC_TIMER) {
+				if (read(a->timerfd, &expirations, sizeof(expirations)) > 0)
+					tick(a);
+			} else if (tag == NH_SRC_SIGNAL) {
+				a->stopping = handle_signal(a);
+			} else if (evs[i].data.ptr == &a->server) {
+				nh_server_accept(&a->server);
+			} else if (nh_server_is_client(&a->server, evs[i].data.ptr)) {
+				nh_server_client_io(&a->server, evs[i].data.ptr, evs[i].events);
+			}
+		}
+		nh_server_flush(&a->server);
+		if (a->cfg.tail)
+			fflush(stdout);
+	}
+	/* Deliver what is already in the ring before detaching. */
+	nh_probes_consume(&a->probes);
+	nh_server_flush(&a->server);
+	return 0;
+}
+
+void nh_agent_stop(struct nh_agent *a)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+
+	nh_server_close(&a->server);
+	if (a->probes.skel)
+		nh_probes_stop(&a->probes);
+	while (nh_u64map_next(&a->objects, &it, &k, &v))
+		free(v);
+	nh_u64map_free(&a->objects);
+	nh_identities_free(&a->ids);
+	nh_proctable_free(&a->procs);
+	if (a->timerfd >= 0)
+		close(a->timerfd);
+	if (a->sigfd >= 0)
+		close(a->sigfd);
+	if (a->epfd >= 0)
+		close(a->epfd);
+	a->epfd = a->sigfd = a->timerfd = -1;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * agent: the node daemon's one context struct and its event loop.
+ * kernel ring buffer -> decode -> process table -> identity -> render ->
+ * subscribers (Unix socket) and the optional foreground tail.
+ */
+#ifndef NH_AGENT_H
+#define NH_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "identity.h"
+#include "log.h"
+#include "probes.h"
+#include "proctable.h"
+#include "server.h"
+#include "u64map.h"
+
+#define NH_VERSION "0.1.0"
+#define NH_DEFAULT_SOCKET "/run/nhiscope/agent.sock"
+
+struct nh_agent_config {
+	const char *socket_path;
+	mode_t socket_mode;
+	uint32_t ringbuf_bytes;
+	uint64_t dedup_window_ms; /* 0 disables in-kernel dedup */
+	uint32_t dedup_entries;
+	const char *scope_cgroup; /* cgroup v2 path below the mount, or NULL */
+	size_t max_procs;
+	size_t max_cgroups;
+	size_t max_objects;
+	size_t subscriber_buffer;
+	bool tail; /* print events on stdout */
+	bool tail_json;
+	bool color;
+};
+
+struct nh_kind_stats {
+	uint64_t received; /* records that reached user space */
+	uint64_t observed; /* received plus repeats folded by dedup */
+	uint64_t prev_received, prev_observed;
+	double received_per_sec;
+	double observed_per_sec;
+	uint64_t lost_reported; /* kernel losses already announced */
+};
+
+struct nh_agent {
+	struct nh_agent_config cfg;
+	struct nh_log log;
+	struct nh_cgroupfs cgfs;
+	struct nh_probes probes;
+	struct nh_proctable procs;
+	struct nh_identities ids;
+	struct nh_server server;
+	struct nh_u64map objects; /* dedup key digest -> object description */
+	int epfd, sigfd, timerfd;
+	int64_t wall_offset_ns;
+	uint64_t start_ns;
+	uint64_t last_rate_ns;
+	uint64_t flush_interval_ns;
+	struct nh_kind_stats kinds[NH_KIND_MAX];
+	uint64_t decode_errors;
+	uint64_t flush_errors;
+	bool stopping;
+};
+
+void nh_agent_defaults(struct nh_agent_config *cfg);
+/* Probes attached and socket listening, or -errno with a reason logged. */
+int nh_agent_start(struct nh_agent *a);
+/* Until SIGINT/SIGTERM; returns 0 on a clean stop. */
+int nh_agent_run(struct nh_agent *a);
+void nh_agent_stop(struct nh_agent *a);
+
+#endif

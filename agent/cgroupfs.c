@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cgroupfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NH_CGROUP_MAX_DEPTH 16
+
+static int set_str(char *dst, size_t len, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+int nh_cgroupfs_init_at(struct nh_cgroupfs *fs, const char *mount, const char *proc)
+{
+	struct stat st;
+	int err;
+
+	err = set_str(fs->mount, sizeof(fs->mount), mount);
+	if (!err)
+		err = set_str(fs->proc, sizeof(fs->proc), proc);
+	if (err)
+		return err;
+	if (stat(fs->mount, &st))
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int nh_cgroupfs_init(struct nh_cgroupfs *fs, const char *mountinfo, const char *proc)
+{
+	char line[4096], mnt[PATH_MAX];
+	int err = -ENOENT;
+	FILE *f;
+
+	f = fopen(mountinfo, "re");
+	if (!f)
+		return -errno;
+	/* mountinfo: id parent maj:min root mountpoint opts [optional...] - fstype src opts */
+	while (fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - ");
+		char fstype[32];
+
+		if (!sep || sscanf(sep, " - %31s", fstype) != 1 || strcmp(fstype, "cgroup2") != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		err = nh_cgroupfs_init_at(fs, mnt, proc);
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+int nh_cgroupfs_pid_path(const struct nh_cgroupfs *fs, pid_t pid, char *path, size_t len)
+{
+	char file[128], line[4096];
+	int err = -ENOENT;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/%d/cgroup", fs->proc, (int)pid);
+	f = fopen(file, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		err = set_str(path, len, line + 3);
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+int nh_cgroupfs_path_id(const struct nh_cgroupfs *fs, const char *path, uint64_t *id)
+{
+	char full[PATH_MAX * 2];
+	struct stat st;
+
+	snprintf(full, sizeof(full), "%s%s", fs->mount, path);
+	if (stat(full, &st))
+		return -errno;
+	*id = st.st_ino;
+	return 0;
+}
+
+/* Depth-first walk; path holds the relative path of dirfd's directory. */
+static int walk(int dirfd, uint64_t id, char *path, size_t len, int depth)
+{
+	size_t base = strlen(path);
+	int err = -ENOENT;
+	struct dirent *de;
+	DIR *d;
+
+	d = fdopendir(dirfd);
+	if (!d) {
+		close(dirfd);
+		return -errno;
+	}
+	while (err == -ENOENT && (de = readdir(d))) {
+		struct stat st;
+		int sub;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		if (snprintf(path + base, len - base, "/%s", de->d_name) >= (int)(len - base))
+			continue;
+		if (st.st_ino == id) {
+			err = 0;
+			break;
+		}
+		if (depth + 1 >= NH_CGROUP_MAX_DEPTH)
+			continue;
+		sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sub >= 0)
+			err = walk(sub, id, path, len, depth + 1);
+	}
+	if (err)
+		path[base] = '\0';
+	closedir(d);
+	return err;
+}
+
+int nh_cgroupfs_find_id(const struct nh_cgroupfs *fs, uint64_t id, char *path, size_t len)
+{
+	struct stat st;
+	int dirfd;
+
+	if (len < 2)
+		return -ENAMETOOLONG;
+	if (stat(fs->mount, &st))
+		return -errno;
+	if (st.st_ino == id)
+		return set_str(path, len, "/");
+	dirfd = open(fs->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -errno;
+	path[0] = '\0';
+	return walk(dirfd, id, path, len, 0);
+}

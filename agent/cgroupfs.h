@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cgroupfs: where the cgroup v2 hierarchy is mounted and how a cgroup id
+ * (the inode of its directory) maps back to a path. Pure v2 hosts mount
+ * it at /sys/fs/cgroup, hybrid ones at /sys/fs/cgroup/unified: never
+ * assume, read mountinfo.
+ */
+#ifndef NH_CGROUPFS_H
+#define NH_CGROUPFS_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct nh_cgroupfs {
+	char mount[PATH_MAX];
+	char proc[64]; /* procfs root, "/proc" outside tests */
+};
+
+/* Find the first cgroup2 mount listed in mountinfo. -ENOENT if none. */
+int nh_cgroupfs_init(struct nh_cgroupfs *fs, const char *mountinfo, const char *proc);
+/* Use a given directory as the hierarchy root (tests, or an override). */
+int nh_cgroupfs_init_at(struct nh_cgroupfs *fs, const char *mount, const char *proc);
+
+/* The v2 path ("0::<path>") of a process, relative to the mount. */
+int nh_cgroupfs_pid_path(const struct nh_cgroupfs *fs, pid_t pid, char *path, size_t len);
+/* The id of a path relative to the mount. */
+int nh_cgroupfs_path_id(const struct nh_cgroupfs *fs, const char *path, uint64_t *id);
+/* Search the hierarchy for the directory whose inode is id (bounded
+ * depth); used when the process that carried the id is already gone. */
+int nh_cgroupfs_find_id(const struct nh_cgroupfs *fs, uint64_t id, char *path, size_t len);
+
+#endif

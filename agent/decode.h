@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * decode: validate a raw ring-buffer record before anything reads it.
+ * The kernel is trusted to write the layout it was built with, but a
+ * mismatched object or a bug must give a counted error, not a bad read.
+ */
+#ifndef NH_DECODE_H
+#define NH_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nhiscope.h"
+
+/* Returns 0 and sets *hdr, or -EINVAL (too short, unknown kind) or
+ * -EBADMSG (wrong size for the kind, string length out of bounds). */
+int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr);
+
+const char *nh_kind_name(uint32_t kind);
+/* Returns the kind, or -EINVAL for an unknown name. */
+int nh_kind_parse(const char *name);
+const char *nh_syscall_name(uint32_t sys);
+
+#endif

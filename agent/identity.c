@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "identity.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NH_USERS_MAX 65536
+#define NH_SEEN_MAX 65536
+
+int nh_identities_init(struct nh_identities *ids, const struct nh_cgroupfs *fs, size_t max_cgroups)
+{
+	int err;
+
+	memset(ids, 0, sizeof(*ids));
+	ids->fs = fs;
+	err = nh_u64map_init(&ids->cgroups, max_cgroups);
+	if (!err)
+		err = nh_u64map_init(&ids->users, NH_USERS_MAX);
+	if (!err)
+		err = nh_u64map_init(&ids->seen, NH_SEEN_MAX);
+	if (err)
+		nh_identities_free(ids);
+	return err;
+}
+
+static void free_values(struct nh_u64map *m)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+
+	while (nh_u64map_next(m, &it, &k, &v))
+		free(v);
+	nh_u64map_free(m);
+}
+
+void nh_identities_free(struct nh_identities *ids)
+{
+	free_values(&ids->cgroups);
+	free_values(&ids->users);
+	free_values(&ids->seen);
+}
+
+static void resolve(struct nh_identities *ids, struct nh_cgroup_ctx *cg, pid_t tgid)
+{
+	uint64_t id = 0;
+
+	/* Fast path: the event's process is still there and still in the
+	 * cgroup (checked by inode, since it may have moved). */
+	if (tgid > 0 && nh_cgroupfs_pid_path(ids->fs, tgid, cg->path, sizeof(cg->path)) == 0 &&
+	    nh_cgroupfs_path_id(ids->fs, cg->path, &id) == 0 && id == cg->id) {
+		cg->found = true;
+		ids->resolved++;
+	} else if (nh_cgroupfs_find_id(ids->fs, cg->id, cg->path, sizeof(cg->path)) == 0) {
+		cg->found = true;
+		ids->walked++;
+	} else {
+		cg->path[0] = '\0';
+		ids->unresolved++;
+	}
+	if (!cg->found || nh_cgpath_parse(cg->path, &cg->info) != 0)
+		memset(&cg->info, 0, sizeof(cg->info));
+}
+
+const struct nh_cgroup_ctx *nh_identity_cgroup(struct nh_identities *ids, uint64_t cgroup_id,
+					       pid_t tgid)
+{
+	struct nh_cgroup_ctx *cg = nh_u64map_get(&ids->cgroups, cgroup_id);
+
+	if (cg)
+		return cg;
+	cg = calloc(1, sizeof(*cg));
+	if (!cg)
+		return NULL;
+	cg->id = cgroup_id;
+	resolve(ids, cg, tgid);
+	/* An unresolved cgroup is cached too: the removal event or the next
+	 * restart clears it, and a miss must not walk the tree per event.
+	 * At the bound, an arbitrary entry makes room: it is re-resolved if
+	 * it shows up again. */
+	if (ids->cgroups.len >= ids->cgroups.max_len) {
+		size_t it = 0;
+		uint64_t victim;
+		void *v;
+
+		if (nh_u64map_next(&ids->cgroups, &it, &victim, &v))
+			nh_identity_forget(ids, victim);
+	}
+	if (nh_u64map_put(&ids->cgroups, cgroup_id, cg, NULL) != 0) {
+		free(cg);
+		return NULL;
+	}
+	return cg;
+}
+
+bool nh_identity_forget(struct nh_identities *ids, uint64_t cgroup_id)
+{
+	struct nh_cgroup_ctx *cg = nh_u64map_del(&ids->cgroups, cgroup_id);
+
+	if (!cg)
+		return false;
+	free(cg);
+	ids->evicted++;
+	return true;
+}
+
+const char *nh_identity_user(struct nh_identities *ids, uint32_t uid)
+{
+	uint64_t key = (uint64_t)uid + 1;
+	struct passwd pw, *res = NULL;
+	char buf[4096], *name;
+
+	name = nh_u64map_get(&ids->users, key);
+	if (name)
+		return name[0] ? name : NULL;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || !res)
+		name = strdup("");
+	else
+		name = strdup(res->pw_name);
+	if (!name)
+		return NULL;
+	if (nh_u64map_put(&ids->users, key, name, NULL) != 0) {
+		free(name);
+		return NULL;
+	}
+	return name[0] ? name : NULL;
+}
+
+int nh_identity_key(struct nh_identities *ids, const struct nh_cgroup_ctx *cg, uint32_t uid,
+		    char *buf, size_t len)
+{
+	const struct nh_cgroup_info *in = &cg->info;
+	const char *user;
+	int n;
+
+	switch (in->kind) {
+	case NH_CG_K8S_POD:
+		n = snprintf(buf, len, "k8s:pod/%s", in->pod_uid);
+		break;
+	case NH_CG_CONTAINER:
+		n = snprintf(buf, len, "container:%.12s", in->container_id);
+		break;
+	case NH_CG_UNIT:
+		if (in->user_unit)
+			n = snprintf(buf, len, "unit:user@%u/%s", uid, in->unit);
+		else
+			n = snprintf(buf, len, "unit:%s", in->unit);
+		break;
+	default:
+		user = nh_identity_user(ids, uid);
+		n = user ? snprintf(buf, len, "user:%s", user) : snprintf(buf, len, "user:%u", uid);
+		break;
+	}
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+void nh_identity_note(struct nh_identities *ids, const char *key, uint64_t ts_ns)
+{
+	uint64_t h = nh_hash_str(key);
+	struct nh_identity_seen *s = nh_u64map_get(&ids->seen, h);
+
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return;
+		snprintf(s->key, sizeof(s->key), "%s", key);
+		s->first_ns = ts_ns;
+		if (nh_u64map_put(&ids->seen, h, s, NULL) != 0) {
+			free(s);
+			return;
+		}
+	}
+	s->events++;
+	s->last_ns = ts_ns;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * identity: turns (cgroup id, uid) into the principal an event belongs to.
+ * Cgroup context is cached by cgroup id and dropped when the cgroup is
+ * removed; a process that cannot be placed still gets an identity from
+ * its uid, it is never dropped.
+ */
+#ifndef NH_IDENTITY_H
+#define NH_IDENTITY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cgpath.h"
+#include "cgroupfs.h"
+#include "u64map.h"
+
+#define NH_CGROUP_PATH_MAX 512
+#define NH_IDENTITY_KEY_MAX 320
+
+/* What one cgroup says about its members. */
+struct nh_cgroup_ctx {
+	uint64_t id;
+	bool found; /* the path was resolved */
+	char path[NH_CGROUP_PATH_MAX];
+	struct nh_cgroup_info info;
+};
+
+/* An identity as seen on this node, for `nhiscope status`. */
+struct nh_identity_seen {
+	char key[NH_IDENTITY_KEY_MAX];
+	uint64_t events;
+	uint64_t first_ns;
+	uint64_t last_ns;
+};
+
+struct nh_identities {
+	const struct nh_cgroupfs *fs;
+	struct nh_u64map cgroups; /* cgroup id -> struct nh_cgroup_ctx */
+	struct nh_u64map users; /* uid + 1 -> char * name */
+	struct nh_u64map seen; /* hash(key) -> struct nh_identity_seen */
+	uint64_t resolved; /* cache misses resolved from /proc */
+	uint64_t walked; /* cache misses resolved by walking the tree */
+	uint64_t unresolved;
+	uint64_t evicted;
+};
+
+int nh_identities_init(struct nh_identities *ids, const struct nh_cgroupfs *fs, size_t max_cgroups);
+void nh_identities_free(struct nh_identities *ids);
+
+/* The cgroup context for an event; tgid helps the first lookup (its
+ * /proc entry names the path). Never NULL unless out of memory. */
+const struct nh_cgroup_ctx *nh_identity_cgroup(struct nh_identities *ids, uint64_t cgroup_id,
+					       pid_t tgid);
+/* Forget a removed cgroup. Returns true when it was cached. */
+bool nh_identity_forget(struct nh_identities *ids, uint64_t cgroup_id);
+
+/* Render the identity key: k8s:pod/<uid>, container:<id12>,
+ * unit:<name>, unit:user@<uid>/<name>, user:<name> (or user:<uid>). */
+int nh_identity_key(struct nh_identities *ids, const struct nh_cgroup_ctx *cg, uint32_t uid,
+		    char *buf, size_t len);
+
+/* User name for a uid, cached; NULL when the uid has no passwd entry. */
+const char *nh_identity_user(struct nh_identities *ids, uint32_t uid);
+
+/* Count one event for an identity key. */
+void nh_identity_note(struct nh_identities *ids, const char *key, uint64_t ts_ns);
+
+#endif

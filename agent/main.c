@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: Apache-2.0
+/* nhiscope-agent: option parsing over the agent module. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+/* The binary's one context struct: libbpf's print callback has no user
+ * pointer, so it reaches the log settings through here. */
+static struct nh_agent agent;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	enum nh_log_level lvl = level == LIBBPF_WARN ? NH_LOG_WARN : NH_LOG_DEBUG;
+
+	/* libbpf is chatty about probing features; its warnings matter only
+	 * when something fails, and the agent reports that itself. */
+	if (agent.log.level < NH_LOG_DEBUG)
+		return 0;
+	nh_logv(&agent.log, lvl, fmt, ap);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: nhiscope-agent [options]\n"
+		"Attach the nhiscope probes and serve identity-attributed events.\n\n"
+		"  -s, --socket PATH          subscriber socket (default %s)\n"
+		"      --socket-mode MODE     octal permissions of the socket (default 0600)\n"
+		"      --tail                 also print every event on stdout\n"
+		"  -o, --output FORMAT        --tail format: compact (default) or json\n"
+		"      --no-color             no colours in compact output\n"
+		"      --ringbuf-size BYTES   kernel ring buffer, power of two >= 4096 (default 8M)\n"
+		"      --dedup-window MS      in-kernel dedup window, 0 disables (default 10000)\n"
+		"      --dedup-entries N      dedup map entries (default 65536)\n"
+		"      --scope-cgroup PATH    trace only this cgroup v2 subtree (path below the mount)\n"
+		"      --max-processes N      process table bound (default 1048576)\n"
+		"      --subscriber-buffer BYTES  per-subscriber backlog before dropping (default 16M)\n"
+		"      --log-format FORMAT    text (default) or json\n"
+		"  -v, --verbose              debug logging (libbpf and verifier output)\n"
+		"  -h, --help                 this text\n"
+		"      --version              print the version\n",
+		NH_DEFAULT_SOCKET);
+}
+
+/* "8M", "4096", "64k" -> bytes. */
+static int parse_size(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		goto bad;
+	if (*end == 'k' || *end == 'K')
+		v <<= 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		v <<= 20, end++;
+	else if (*end == 'g' || *end == 'G')
+		v <<= 30, end++;
+	if (*end || v < min || v > max)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	fprintf(stderr, "nhiscope-agent: %s: \"%s\" is not a number between %llu and %llu\n", opt, s,
+		(unsigned long long)min, (unsigned long long)max);
+	return -EINVAL;
+}
+
+enum {
+	OPT_SOCKET_MODE = 256,
+	OPT_TAIL,
+	OPT_NO_COLOR,
+	OPT_RINGBUF,
+	OPT_DEDUP_WINDOW,
+	OPT_DEDUP_ENTRIES,
+	OPT_SCOPE,
+	OPT_MAX_PROCS,
+	OPT_SUB_BUFFER,
+	OPT_LOG_FORMAT,
+	OPT_VERSION,
+};
+
+static int parse_args(int argc, char **argv, struct nh_agent *a)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+		{ "tail", no_argument, NULL, OPT_TAIL },
+		{ "output", required_argument, NULL, 'o' },
+		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
+		{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
+		{ "dedup-window", required_argument, NULL, OPT_DEDUP_WINDOW },
+		{ "dedup-entries", required_argument, NULL, OPT_DEDUP_ENTRIES },
+		{ "scope-cgroup", required_argument, NULL, OPT_SCOPE },
+		{ "max-processes", required_argument, NULL, OPT_MAX_PROCS },
+		{ "subscriber-buffer", required_argument, NULL, OPT_SUB_BUFFER },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ 0 },
+	};
+	struct nh_agent_config *cfg = &a->cfg;
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t v;
+	char *end;
+	int c;
+
+	cfg->color = isatty(STDOUT_FILENO);
+	while ((c = getopt_long(argc, argv, "s:o:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			cfg->socket_path = optarg;
+			break;
+		case OPT_SOCKET_MODE:
+			errno = 0;
+			v = strtoul(optarg, &end, 8);
+			if (errno || *end || end == optarg || v > 0777) {
+				fprintf(stderr, "nhiscope-agent: --socket-mode: \"%s\" is not an octal mode\n",
+					optarg);
+				return -EINVAL;
+			}
+			cfg->socket_mode = v;
+			break;
+		case OPT_TAIL:
+			cfg->tail = true;
+			break;
+		case 'o':
+			if (strcmp(optarg, "json") && strcmp(optarg, "compact")) {
+				fprintf(stderr, "nhiscope-agent: --output: \"%s\" is not compact or json\n",
+					optarg);
+				return -EINVAL;
+			}
+			cfg->tail_json = strcmp(optarg, "json") == 0;
+			break;
+		case OPT_NO_COLOR:
+			cfg->color = false;
+			break;
+		case OPT_RINGBUF:
+			if (parse_size("--ringbuf-size", optarg, page, 1u << 30, &v))
+				return -EINVAL;
+			if (v & (v - 1)) {
+				fprintf(stderr, "nhiscope-agent: --ringbuf-size: %s is not a power of two\n",
+					optarg);
+				return -EINVAL;
+			}
+			cfg->ringbuf_bytes = v;
+			break;
+		case OPT_DEDUP_WINDOW:
+			if (parse_size("--dedup-window", optarg, 0, 3600000, &v))
+				return -EINVAL;
+			cfg->dedup_window_ms = v;
+			break;
+		case OPT_DEDUP_ENTRIES:
+			if (parse_size("--dedup-entries", optarg, 16, 1u << 24, &v))
+				return -EINVAL;
+			cfg->dedup_entries = v;
+			break;
+		case OPT_SCOPE:
+			cfg->scope_cgroup = optarg;
+			break;
+		case OPT_MAX_PROCS:
+			if (parse_size("--max-processes", optarg, 64, 1u << 24, &v))
+				return -EINVAL;
+			cfg->max_procs = v;
+			break;
+		case OPT_SUB_BUFFER:
+			if (parse_size("--subscriber-buffer", optarg, 4096, 1u << 30, &v))
+				return -EINVAL;
+			cfg->subscriber_buffer = v;
+			break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+				fprintf(stderr, "nhiscope-agent: --log-format: \"%s\" is not text or json\n",
+					optarg);
+				return -EINVAL;
+			}
+			a->log.json = strcmp(optarg, "json") == 0;
+			break;
+		case 'v':
+			a->log.level = NH_LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("nhiscope-agent %s\n", NH_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "nhiscope-agent: unexpected argument \"%s\"\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int code;
+
+	nh_agent_defaults(&agent.cfg);
+	agent.log.level = NH_LOG_INFO;
+	if (parse_args(argc, argv, &agent))
+		return 2;
+	libbpf_set_print(libbpf_print);
+	code = nh_agent_start(&agent);
+	if (code)
+		return 1;
+	code = nh_agent_run(&agent);
+	nh_agent_stop(&agent);
+	nh_info(&agent.log, "stopped");
+	return code ? 1 : 0;
+}

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "probes.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "nhiscope.skel.h"
+
+/* Write "<message>: <strerror>" into err and return code. */
+static int __attribute__((format(printf, 4, 5)))
+fail(char *err, size_t len, int code, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	n = strlen(err);
+	snprintf(err + n, len - n, ": %s", strerror(code < 0 ? -code : code));
+	return code;
+}
+
+/* tracefs is where the kernel lists tracepoints; some hosts leave it
+ * unmounted, and attaching by name needs it. */
+static int ensure_tracefs(char *err, size_t len)
+{
+	struct stat st;
+
+	if (stat(NH_TRACEFS "/events", &st) == 0)
+		return 0;
+	if (mkdir(NH_TRACEFS, 0755) && errno != EEXIST)
+		return fail(err, len, -errno, "cannot create %s", NH_TRACEFS);
+	if (mount("tracefs", NH_TRACEFS, "tracefs", 0, NULL))
+		return fail(err, len, -errno, "cannot mount tracefs at %s", NH_TRACEFS);
+	return 0;
+}
+
+static int preflight(char *err, size_t len)
+{
+	if (geteuid() != 0) {
+		snprintf(err, len,
+			 "must run as root (loading BPF needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)");
+		return -EPERM;
+	}
+	if (access(NH_BTF_VMLINUX, R_OK) != 0)
+		return fail(err, len, -errno,
+			    "kernel BTF %s is not readable (a kernel with CONFIG_DEBUG_INFO_BTF=y is required)",
+			    NH_BTF_VMLINUX);
+	return ensure_tracefs(err, len);
+}
+
+/* "tp/syscalls/sys_enter_openat" -> "syscalls:sys_enter_openat";
+ * "raw_tp/sched_process_fork" -> "sched_process_fork". */
+static void tracepoint_name(const char *sec, char *out, size_t len)
+{
+	const char *s = strchr(sec, '/');
+	char *slash;
+
+	snprintf(out, len, "%s", s ? s + 1 : sec);
+	slash = strchr(out, '/');
+	if (slash)
+		*slash = ':';
+}
+
+/* Whether tracefs lists the tracepoint, to tell "missing" from "failed".
+ * Raw tracepoints carry no category, so any category matches. */
+static bool tracepoint_exists(const char *tp)
+{
+	const char *colon = strchr(tp, ':');
+	char pattern[256];
+	glob_t g;
+	bool found;
+
+	if (colon)
+		snprintf(pattern, sizeof(pattern), NH_TRACEFS "/events/%.*s/%s", (int)(colon - tp),
+			 tp, colon + 1);
+	else
+		snprintf(pattern, sizeof(pattern), NH_TRACEFS "/events/*/%s", tp);
+	found = glob(pattern, GLOB_NOSORT, NULL, &g) == 0;
+	if (found)
+		globfree(&g);
+	return found;
+}
+
+static int attach_all(struct nh_probes *p, char *err, size_t len)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, p->skel->obj)
+	{
+		struct nh_probe *pr;
+		int code;
+
+		if (prog == p->skel->progs.nh_flush)
+			continue; /* run on demand, never attached */
+		if (p->nprobes >= NH_PROBES_MAX) {
+			snprintf(err, len, "more than %d BPF programs", NH_PROBES_MAX);
+			return -E2BIG;
+		}
+		pr = &p->probe[p->nprobes++];
+		snprintf(pr->prog, sizeof(pr->prog), "%s", bpf_program__name(prog));
+		tracepoint_name(bpf_program__section_name(prog), pr->tracepoint,
+				sizeof(pr->tracepoint));
+		pr->link = bpf_program__attach(prog);
+		if (!pr->link) {
+			code = -errno;
+			if (!tracepoint_exists(pr->tracepoint))
+				snprintf(err, len,
+					 "tracepoint %s is missing on this kernel (needed by %s)",
+					 pr->tracepoint, pr->prog);
+			else
+				snprintf(err, len, "cannot attach %s to tracepoint %s: %s", pr->prog,
+					 pr->tracepoint, strerror(-code));
+			return code ? code : -ENOENT;
+		}
+		pr->attached = true;
+	}
+	return 0;
+}
+
+static int set_scope(struct nh_probes *p, const char *dir, char *err, size_t len)
+{
+	int fd, key = 0, code = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, len, -errno, "cannot open scope cgroup %s", dir);
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.scope_cgroup), &key, &fd, BPF_ANY))
+		code = fail(err, len, -errno, "cannot set scope cgroup %s", dir);
+	close(fd);
+	return code;
+}
+
+int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
+		    ring_buffer_sample_fn on_event, void *ctx, char *err, size_t errlen)
+{
+	int code;
+
+	memset(p, 0, sizeof(*p));
+	code = preflight(err, errlen);
+	if (code)
+		goto cleanup;
+	p->ncpus = libbpf_num_possible_cpus();
+	if (p->ncpus <= 0) {
+		code = fail(err, errlen, p->ncpus ? p->ncpus : -EINVAL, "cannot count CPUs");
+		goto cleanup;
+	}
+	p->percpu = calloc(p->ncpus, sizeof(*p->percpu));
+	if (!p->percpu) {
+		code = fail(err, errlen, -ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	p->skel = nhiscope__open();
+	if (!p->skel) {
+		code = fail(err, errlen, -errno, "cannot open BPF object");
+		goto cleanup;
+	}
+	p->skel->rodata->nh_agent_tgid = cfg->agent_tgid;
+	p->skel->rodata->nh_dedup_window_ns = cfg->dedup_window_ns;
+	p->skel->rodata->nh_scoped = cfg->scope_cgroup != NULL;
+	code = bpf_map__set_max_entries(p->skel->maps.events, cfg->ringbuf_bytes);
+	if (!code)
+		code = bpf_map__set_max_entries(p->skel->maps.dedup, cfg->dedup_entries);
+	if (code) {
+		code = fail(err, errlen, code, "cannot size BPF maps");
+		goto cleanup;
+	}
+	code = nhiscope__load(p->skel);
+	if (code) {
+		code = fail(err, errlen, code,
+			    "cannot load BPF programs (run with -v for the verifier log)");
+		goto cleanup;
+	}
+	if (cfg->scope_cgroup) {
+		code = set_scope(p, cfg->scope_cgroup, err, errlen);
+		if (code)
+			goto cleanup;
+	}
+	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_event, ctx, NULL);
+	if (!p->rb) {
+		code = fail(err, errlen, -errno, "cannot open the ring buffer");
+		goto cleanup;
+	}
+	code = attach_all(p, err, errlen);
+cleanup:
+	if (code)
+		nh_probes_stop(p);
+	return code;
+}
+
+void nh_probes_stop(struct nh_probes *p)
+{
+	for (int i = 0; i < p->nprobes; i++) {
+		bpf_link__destroy(p->probe[i].link);
+		p->probe[i].link = NULL;
+		p->probe[i].attached = false;
+	}
+	ring_buffer__free(p->rb);
+	p->rb = NULL;
+	nhiscope__destroy(p->skel);
+	p->skel = NULL;
+	free(p->percpu);
+	p->percpu = NULL;
+}
+
+int nh_probes_epoll_fd(const struct nh_probes *p)
+{
+	return ring_buffer__epoll_fd(p->rb);
+}
+
+int nh_probes_consume(struct nh_probes *p)
+{
+	return ring_buffer__consume(p->rb);
+}
+
+int nh_probes_flush(struct nh_probes *p)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	if (!p->skel->rodata->nh_dedup_window_ns)
+		return 0;
+	if (bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.nh_flush), &opts))
+		return -errno;
+	return 0;
+}
+
+int nh_probes_counters(struct nh_probes *p, uint32_t kind, struct nh_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.counters), &kind, p->percpu))
+		return -errno;
+	for (int cpu = 0; cpu < p->ncpus; cpu++) {
+		out->emitted += p->percpu[cpu].emitted;
+		out->suppressed += p->percpu[cpu].suppressed;
+		out->lost += p->percpu[cpu].lost;
+	}
+	return 0;
+}
+
+long nh_probes_dedup_entries(struct nh_probes *p)
+{
+	struct nh_dedup_key key, next;
+	int fd = bpf_map__fd(p->skel->maps.dedup);
+	long n = 0;
+	void *prev = NULL;
+
+	/* O(entries) syscalls: called for status, not per event. */
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}

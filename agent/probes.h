@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * probes: the only agent module that knows about BPF. Opens the skeleton,
+ * writes load-time configuration, loads, attaches each program (naming the
+ * tracepoint when one is missing), and exposes the ring buffer, the dedup
+ * flush and the per-kind counters.
+ */
+#ifndef NH_PROBES_H
+#define NH_PROBES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bpf/libbpf.h>
+
+#include "nhiscope.h"
+
+#define NH_PROBES_MAX 48
+#define NH_TRACEFS "/sys/kernel/tracing"
+#define NH_BTF_VMLINUX "/sys/kernel/btf/vmlinux"
+
+struct nh_probe {
+	char prog[64];
+	char tracepoint[96]; /* "syscalls:sys_enter_openat" */
+	bool attached;
+	struct bpf_link *link;
+};
+
+struct nh_probes_config {
+	uint32_t agent_tgid;
+	uint64_t dedup_window_ns; /* 0 disables in-kernel dedup */
+	uint32_t dedup_entries;
+	uint32_t ringbuf_bytes; /* power of two, multiple of the page size */
+	const char *scope_cgroup; /* absolute cgroup v2 directory, or NULL */
+};
+
+struct nh_probes {
+	struct nhiscope *skel;
+	struct ring_buffer *rb;
+	struct nh_probe probe[NH_PROBES_MAX];
+	int nprobes;
+	int ncpus;
+	struct nh_counters *percpu; /* scratch for one per-CPU lookup */
+};
+
+/* Everything up to and including attach. On failure returns -errno and
+ * writes a one-line reason into err. */
+int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
+		    ring_buffer_sample_fn on_event, void *ctx, char *err, size_t errlen);
+void nh_probes_stop(struct nh_probes *p);
+
+int nh_probes_epoll_fd(const struct nh_probes *p);
+/* Drain what is in the ring buffer; returns records consumed or -errno. */
+int nh_probes_consume(struct nh_probes *p);
+/* Close expired dedup windows in the kernel (summaries go to the ring). */
+int nh_probes_flush(struct nh_probes *p);
+/* Counters for one kind, summed over CPUs. */
+int nh_probes_counters(struct nh_probes *p, uint32_t kind, struct nh_counters *out);
+/* Entries currently in the dedup map (for status); -errno on error. */
+long nh_probes_dedup_entries(struct nh_probes *p);
+
+#endif

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "render.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "decode.h"
+
+void nh_render_time(uint64_t mono_ns, int64_t wall_offset_ns, char *buf, size_t len)
+{
+	int64_t wall = (int64_t)mono_ns + wall_offset_ns;
+	time_t sec = wall / 1000000000;
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%06ldZ", (long)(wall % 1000000000) / 1000);
+}
+
+void nh_render_addr(const struct nh_sockaddr *sa, char *buf, size_t len)
+{
+	if (sa->family == AF_INET6)
+		inet_ntop(AF_INET6, sa->addr, buf, len);
+	else if (sa->family == AF_INET)
+		inet_ntop(AF_INET, sa->addr, buf, len);
+	else
+		snprintf(buf, len, "family-%u", sa->family);
+}
+
+void nh_render_open_flags(uint32_t flags, char *buf, size_t len)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} bits[] = {
+		{ O_CREAT, "O_CREAT" },	    { O_EXCL, "O_EXCL" },	{ O_NOCTTY, "O_NOCTTY" },
+		{ O_TRUNC, "O_TRUNC" },	    { O_APPEND, "O_APPEND" },	{ O_NONBLOCK, "O_NONBLOCK" },
+		{ O_DSYNC, "O_DSYNC" },	    { O_DIRECT, "O_DIRECT" },	{ O_DIRECTORY, "O_DIRECTORY" },
+		{ O_NOFOLLOW, "O_NOFOLLOW" }, { O_NOATIME, "O_NOATIME" }, { O_CLOEXEC, "O_CLOEXEC" },
+		{ O_PATH, "O_PATH" },
+	};
+	static const char *const acc[] = { "O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE" };
+	size_t n = snprintf(buf, len, "%s", acc[flags & O_ACCMODE]);
+
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]) && n < len; i++)
+		if ((flags & bits[i].bit) == bits[i].bit)
+			n += snprintf(buf + n, len - n, "|%s", bits[i].name);
+}
+
+void nh_render_object(const struct nh_hdr *h, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	buf[0] = '\0';
+	if (h->kind == NH_KIND_OPEN) {
+		const struct nh_open_event *e = (const void *)h;
+
+		snprintf(buf, len, "%.*s", (int)e->path_len, e->path);
+	} else if (h->kind == NH_KIND_CONNECT) {
+		const struct nh_connect_event *e = (const void *)h;
+
+		nh_render_addr(&e->dst, addr, sizeof(addr));
+		snprintf(buf, len, e->dst.family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, e->dst.port);
+	} else if (h->kind == NH_KIND_ACCEPT) {
+		const struct nh_accept_event *e = (const void *)h;
+
+		nh_render_addr(&e->peer, addr, sizeof(addr));
+		snprintf(buf, len, "%s -> :%u", addr, e->local_port);
+	}
+}
+
+static void add_str(json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static void add_int(json_object *o, const char *k, int64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+static void add_bool(json_object *o, const char *k, bool v)
+{
+	json_object_object_add(o, k, json_object_new_boolean(v));
+}
+
+/* 0 -> nothing; -errno -> "error": "ECONNREFUSED". */
+static void add_result(json_object *o, int64_t result)
+{
+	add_int(o, "result", result);
+	if (result < 0) {
+		const char *name = strerrorname_np((int)-result);
+
+		add_str(o, "error", name ? name : "unknown");
+	}
+}
+
+static void add_context(json_object *o, const struct nh_attributed *ev)
+{
+	const struct nh_cgroup_ctx *cg = ev->cg;
+	json_object *c;
+
+	if (!cg)
+		return;
+	c = json_object_new_object();
+	add_str(c, "cgroup", cg->path);
+	add_str(c, "kind", nh_cg_kind_name(cg->info.kind));
+	if (cg->info.pod_uid[0])
+		add_str(c, "pod_uid", cg->info.pod_uid);
+	if (cg->info.qos != NH_QOS_NONE)
+		add_str(c, "qos", nh_qos_name(cg->info.qos));
+	if (cg->info.container_id[0]) {
+		add_str(c, "container_id", cg->info.container_id);
+		add_str(c, "runtime", nh_runtime_name(cg->info.runtime));
+	}
+	if (cg->info.unit[0]) {
+		add_str(c, "unit", cg->info.unit);
+		if (cg->info.user_unit)
+			add_bool(c, "user_unit", true);
+	}
+	json_object_object_add(o, "context", c);
+}
+
+static json_object *args_array(const char *args, size_t len)
+{
+	json_object *a = json_object_new_array();
+	size_t i = 0;
+
+	while (i < len) {
+		size_t n = strnlen(args + i, len - i);
+
+		json_object_array_add(a, json_object_new_string_len(args + i, (int)n));
+		i += n + 1;
+	}
+	return a;
+}
+
+static json_object *ids_object(const uint32_t ids[3])
+{
+	json_object *o = json_object_new_object();
+
+	add_int(o, "real", ids[0]);
+	add_int(o, "effective", ids[1]);
+	add_int(o, "saved", ids[2]);
+	return o;
+}
+
+static void add_caps(json_object *o, const char *k, uint64_t eff, uint64_t prm, uint64_t inh)
+{
+	json_object *c = json_object_new_object();
+	char hex[24];
+
+	snprintf(hex, sizeof(hex), "0x%016llx", (unsigned long long)eff);
+	add_str(c, "effective", hex);
+	snprintf(hex, sizeof(hex), "0x%016llx", (unsigned long long)prm);
+	add_str(c, "permitted", hex);
+	snprintf(hex, sizeof(hex), "0x%016llx", (unsigned long long)inh);
+	add_str(c, "inheritable", hex);
+	json_object_object_add(o, k, c);
+}
+
+static void add_kind_fields(json_object *o, const struct nh_attributed *ev)
+{
+	const struct nh_hdr *h = ev->h;
+	char buf[INET6_ADDRSTRLEN + 256];
+
+	switch (h->kind) {
+	case NH_KIND_EXEC: {
+		const struct nh_exec_event *e = (const void *)h;
+
+		json_object_object_add(o, "path", json_object_new_string_len(e->path, e->path_len));
+		json_object_object_add(o, "args", args_array(e->args, e->args_len));
+		break;
+	}
+	case NH_KIND_FORK: {
+		const struct nh_fork_event *e = (const void *)h;
+
+		add_int(o, "child_pid", e->child_tgid);
+		break;
+	}
+	case NH_KIND_EXIT: {
+		const struct nh_exit_event *e = (const void *)h;
+
+		add_int(o, "exit_code", (e->exit_code >> 8) & 0xff);
+		if (e->exit_code & 0x7f)
+			add_int(o, "signal", e->exit_code & 0x7f);
+		break;
+	}
+	case NH_KIND_CONNECT: {
+		const struct nh_connect_event *e = (const void *)h;
+
+		nh_render_addr(&e->dst, buf, sizeof(buf));
+		add_str(o, "family", e->dst.family == AF_INET6 ? "ipv6" : "ipv4");
+		add_str(o, "address", buf);
+		add_int(o, "port", e->dst.port);
+		add_int(o, "fd", e->fd);
+		add_result(o, e->result);
+		break;
+	}
+	case NH_KIND_ACCEPT: {
+		const struct nh_accept_event *e = (const void *)h;
+
+		add_str(o, "syscall", nh_syscall_name(e->syscall));
+		if (e->result >= 0) {
+			nh_render_addr(&e->peer, buf, sizeof(buf));
+			add_str(o, "family", e->peer.family == AF_INET6 ? "ipv6" : "ipv4");
+			add_str(o, "address", buf);
+			add_int(o, "port", e->peer.port);
+			add_int(o, "local_port", e->local_port);
+		}
+		add_int(o, "fd", e->fd);
+		add_result(o, e->result);
+		break;
+	}
+	case NH_KIND_OPEN: {
+		const struct nh_open_event *e = (const void *)h;
+
+		add_str(o, "syscall", nh_syscall_name(e->syscall));
+		json_object_object_add(o, "path", json_object_new_string_len(e->path, e->path_len));
+		add_int(o, "flags", e->open_flags);
+		nh_render_open_flags(e->open_flags, buf, sizeof(buf));
+		add_str(o, "flags_str", buf);
+		if (e->open_flags & (O_CREAT | __O_TMPFILE))
+			add_int(o, "mode", e->mode);
+		if (e->dirfd != AT_FDCWD && e->path_len && e->path[0] != '/')
+			add_int(o, "dirfd", e->dirfd);
+		add_result(o, e->result);
+		break;
+	}
+	case NH_KIND_SETUID:
+	case NH_KIND_SETGID: {
+		const struct nh_cred_event *e = (const void *)h;
+
+		add_str(o, "syscall", nh_syscall_name(e->syscall));
+		json_object_object_add(o, "old", ids_object(e->old_ids));
+		json_object_object_add(o, "new", ids_object(e->new_ids));
+		add_result(o, e->result);
+		break;
+	}
+	case NH_KIND_CAPSET: {
+		const struct nh_capset_event *e = (const void *)h;
+
+		add_caps(o, "old", e->old_effective, e->old_permitted, e->old_inheritable);
+		add_caps(o, "new", e->new_effective, e->new_permitted, e->new_inheritable);
+		add_result(o, e->result);
+		break;
+	}
+	case NH_KIND_SUMMARY: {
+		const struct nh_summary_event *e = (const void *)h;
+
+		add_str(o, "of", nh_kind_name(e->key.kind));
+		add_int(o, "count", (int64_t)e->count);
+		if (ev->object)
+			add_str(o, "object", ev->object);
+		nh_render_time(e->window_start, ev->wall_offset_ns, buf, sizeof(buf));
+		add_str(o, "window_start", buf);
+		nh_render_time(e->last_ts, ev->wall_offset_ns, buf, sizeof(buf));
+		add_str(o, "last_seen", buf);
+		break;
+	}
+	default:
+		break;
+	}
+	if (h->flags & NH_F_PATH_TRUNC)
+		add_bool(o, "path_truncated", true);
+	if (h->flags & NH_F_ARGS_TRUNC)
+		add_bool(o, "args_truncated", true);
+	if (h->flags & NH_F_DEDUP)
+		add_bool(o, "deduplicated", true);
+}
+
+json_object *nh_render(const struct nh_attributed *ev)
+{
+	const struct nh_hdr *h = ev->h;
+	json_object *o = json_object_new_object();
+	char buf[64];
+
+	if (!o)
+		return NULL;
+	nh_render_time(h->ts_ns, ev->wall_offset_ns, buf, sizeof(buf));
+	add_str(o, "time", buf);
+	add_str(o, "kind", nh_kind_name(h->kind));
+	add_int(o, "pid", h->tgid);
+	add_int(o, "tid", h->pid);
+	if (h->kind != NH_KIND_SUMMARY) {
+		add_int(o, "ppid", h->ppid);
+		add_int(o, "gid", h->gid);
+		add_int(o, "mntns", h->mntns);
+		json_object_object_add(o, "comm",
+				       json_object_new_string_len(h->comm, strnlen(h->comm, NH_COMM_LEN)));
+	}
+	add_int(o, "uid", h->uid);
+	if (ev->user)
+		add_str(o, "user", ev->user);
+	if (ev->proc && ev->proc->exe[0])
+		add_str(o, "exe", ev->proc->exe);
+	add_str(o, "identity", ev->identity);
+	add_int(o, "cgroup_id", (int64_t)h->cgroup_id);
+	add_context(o, ev);
+	add_kind_fields(o, ev);
+	return o;
+}

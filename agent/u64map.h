@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * u64map: open-addressing hash map from a non-zero u64 key to a pointer.
+ * Linear probing with backward-shift deletion, so there are no tombstones
+ * and lookups stay short under churn (exec/exit, cgroup create/remove).
+ */
+#ifndef NH_U64MAP_H
+#define NH_U64MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct nh_u64map_slot {
+	uint64_t key; /* 0 marks an empty slot */
+	void *val;
+};
+
+struct nh_u64map {
+	struct nh_u64map_slot *slots;
+	size_t cap; /* power of two */
+	size_t len;
+	size_t max_len; /* hard bound: puts beyond it fail with -ENOSPC */
+};
+
+int nh_u64map_init(struct nh_u64map *m, size_t max_len);
+void nh_u64map_free(struct nh_u64map *m);
+void *nh_u64map_get(const struct nh_u64map *m, uint64_t key);
+/* Insert or replace; *old receives a replaced value (or NULL). */
+int nh_u64map_put(struct nh_u64map *m, uint64_t key, void *val, void **old);
+/* Remove and return the value, or NULL when absent. */
+void *nh_u64map_del(struct nh_u64map *m, uint64_t key);
+
+/* Iteration: for (i = 0; nh_u64map_next(m, &i, &k, &v);) ... Must not
+ * mutate the map while iterating. */
+int nh_u64map_next(const struct nh_u64map *m, size_t *iter, uint64_t *key, void **val);
+
+uint64_t nh_hash64(uint64_t x);
+uint64_t nh_hash_str(const char *s);
+
+#endif

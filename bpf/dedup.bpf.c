@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Closing dedup windows. Not attached to any hook: the agent runs it on a
+ * timer with BPF_PROG_TEST_RUN, so the counts are taken with an atomic
+ * exchange inside the kernel and can never race with the hooks adding to
+ * them. A summary that does not fit in the ring buffer is put back and
+ * retried on the next run.
+ */
+#include "maps.bpf.h"
+
+struct flush_ctx {
+	__u64 now;
+	__u32 flushed;
+	__u32 full;
+};
+
+static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_dedup_val *v,
+		      struct flush_ctx *fc)
+{
+	struct nh_summary_event *e;
+	__u64 n;
+
+	if (!v->count || fc->now - v->window_start < nh_dedup_window_ns)
+		return 0;
+	n = __sync_lock_test_and_set(&v->count, 0);
+	if (!n)
+		return 0;
+	e = NH_RESERVE(struct nh_summary_event, NH_KIND_SUMMARY);
+	if (!e) {
+		__sync_fetch_and_add(&v->count, n);
+		fc->full = 1;
+		return 1; /* buffer full: stop, the rest waits for the next run */
+	}
+	__builtin_memset(&e->h, 0, sizeof(e->h));
+	e->h.ts_ns = fc->now;
+	e->h.cgroup_id = k->cgroup_id;
+	e->h.obj_hash = k->obj_hash;
+	e->h.kind = NH_KIND_SUMMARY;
+	e->h.tgid = v->last_tgid;
+	e->h.pid = v->last_pid;
+	e->h.uid = k->uid;
+	e->key = *k;
+	e->count = n;
+	e->window_start = v->window_start;
+	e->last_ts = v->last_ts;
+	bpf_ringbuf_submit(e, 0);
+	v->window_start = fc->now;
+	fc->flushed++;
+	return 0;
+}
+
+SEC("raw_tp")
+int nh_flush(void *ctx)
+{
+	struct flush_ctx fc = { .now = bpf_ktime_get_ns() };
+
+	bpf_for_each_map_elem(&dedup, flush_one, &fc, 0);
+	return fc.full ? 1 : 0;
+}

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Shared by every hook file: maps, load-time configuration and the inline
+ * helpers for attribution, dedup and emission. Maps and rodata are __weak
+ * so each *.bpf.c compiles alone and `bpftool gen object` merges them.
+ */
+#ifndef NH_MAPS_BPF_H
+#define NH_MAPS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "nhiscope.h"
+
+#define NH_AF_INET 2
+#define NH_AF_INET6 10
+#define NH_EAGAIN 11
+#define NH_AT_FDCWD -100
+#define NH_O_ACCMODE 00000003
+#define NH_O_CREAT 00000100
+#define NH_O_TRUNC 00001000
+
+/* Load-time configuration, set by the agent between open and load. */
+const volatile __u32 nh_agent_tgid __weak = 0;
+const volatile __u64 nh_dedup_window_ns __weak = 0; /* 0 disables dedup */
+const volatile __u32 nh_scoped __weak = 0; /* only trace under scope_cgroup[0] */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by the agent before load */
+} events SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NH_KIND_MAX);
+	__type(key, __u32);
+	__type(value, struct nh_counters);
+} counters SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536); /* resized by the agent before load */
+	__type(key, struct nh_dedup_key);
+	__type(value, struct nh_dedup_val);
+} dedup SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} scope_cgroup SEC(".maps") __weak;
+
+/* Syscall arguments kept from sys_enter to sys_exit; one per task since a
+ * task has at most one syscall in flight. Task storage avoids a hash
+ * update and delete per syscall. */
+struct nh_pending {
+	__u32 sys; /* enum nh_syscall, NH_SYS_NONE when idle */
+	__s32 fd;
+	__u64 ptr;
+	__u64 flags;
+	__u64 mode;
+	__u32 args[3];
+	__u32 old_ids[3];
+	__u64 old_caps[3];
+	struct nh_sockaddr sa;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct nh_pending);
+} pending SEC(".maps") __weak;
+
+struct nh_scratch {
+	char path[NH_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nh_scratch);
+} scratch SEC(".maps") __weak;
+
+/* Gathered once per event so the dedup key and the header agree. */
+struct nh_ctx {
+	__u64 now;
+	__u64 pid_tgid;
+	__u64 uid_gid;
+	__u64 cgroup_id;
+};
+
+static __always_inline struct nh_counters *nh_counter(__u32 kind)
+{
+	return bpf_map_lookup_elem(&counters, &kind);
+}
+
+/* True when the current task must not be traced: the agent itself, or
+ * outside the configured scope. */
+static __always_inline bool nh_filtered(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (tgid == nh_agent_tgid)
+		return true;
+	if (nh_scoped && bpf_current_task_under_cgroup(&scope_cgroup, 0) != 1)
+		return true;
+	return false;
+}
+
+static __always_inline void nh_ctx_init(struct nh_ctx *c)
+{
+	c->now = bpf_ktime_get_ns();
+	c->pid_tgid = bpf_get_current_pid_tgid();
+	c->uid_gid = bpf_get_current_uid_gid();
+	c->cgroup_id = bpf_get_current_cgroup_id();
+}
+
+static __always_inline void nh_fill_hdr(struct nh_hdr *h, const struct nh_ctx *c, __u32 kind)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+	h->ts_ns = c->now;
+	h->cgroup_id = c->cgroup_id;
+	h->obj_hash = 0;
+	h->kind = kind;
+	h->flags = 0;
+	h->tgid = c->pid_tgid >> 32;
+	h->pid = (__u32)c->pid_tgid;
+	h->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	h->uid = (__u32)c->uid_gid;
+	h->gid = c->uid_gid >> 32;
+	h->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* Reserve a ring-buffer record and account for it: a failed reservation
+ * is a counted loss, never a silent one. */
+static __always_inline void *nh_reserve(__u32 kind, __u64 size)
+{
+	struct nh_counters *cnt = nh_counter(kind);
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (cnt) {
+		if (e)
+			cnt->emitted++;
+		else
+			cnt->lost++;
+	}
+	return e;
+}
+
+#define NH_RESERVE(type, kind) ((type *)nh_reserve((kind), sizeof(type)))
+
+static __always_inline __u64 nh_mix(__u64 h, __u64 w)
+{
+	h ^= w;
+	h *= 0x9e3779b97f4a7c15ULL;
+	h ^= h >> 29;
+	return h;
+}
+
+/* Hash len bytes of buf word by word; bytes past len are stale scratch and
+ * must not reach the hash. */
+static __always_inline __u64 nh_hash_bytes(const char *buf, long len)
+{
+	__u64 h = 0xcbf29ce484222325ULL ^ (__u64)len;
+
+	for (int i = 0; i < NH_PATH_MAX / 8; i++) {
+		long off = i * 8;
+		long rem = len - off;
+		__u64 w;
+
+		if (rem <= 0)
+			break;
+		w = *(const __u64 *)(buf + off);
+		if (rem < 8)
+			w &= (1ULL << (rem * 8)) - 1;
+		h = nh_mix(h, w);
+	}
+	return h;
+}
+
+static __always_inline void nh_dedup_key_init(struct nh_dedup_key *k, const struct nh_ctx *c,
+					      __u32 kind, __u64 hash)
+{
+	k->cgroup_id = c->cgroup_id;
+	k->obj_hash = hash;
+	k->uid = (__u32)c->uid_gid;
+	k->kind = kind;
+}
+
+/* A repeat of something already reported: count it in place and tell the
+ * caller to stay silent. The summary is emitted when the window closes. */
+static __always_inline bool nh_dedup_hit(const struct nh_ctx *c, __u32 kind, __u64 hash)
+{
+	struct nh_dedup_key k = {};
+	struct nh_dedup_val *v;
+	struct nh_counters *cnt;
+
+	if (!nh_dedup_window_ns)
+		return false;
+	nh_dedup_key_init(&k, c, kind, hash);
+	v = bpf_map_lookup_elem(&dedup, &k);
+	if (!v)
+		return false;
+	__sync_fetch_and_add(&v->count, 1);
+	v->last_ts = c->now;
+	v->last_tgid = c->pid_tgid >> 32;
+	v->last_pid = (__u32)c->pid_tgid;
+	cnt = nh_counter(kind);
+	if (cnt)
+		cnt->suppressed++;
+	return true;
+}
+
+/* Called after the first report reached the ring buffer, so a lost first
+ * report does not hide every later repeat. */
+static __always_inline void nh_dedup_remember(const struct nh_ctx *c, __u32 kind, __u64 hash)
+{
+	struct nh_dedup_key k = {};
+	struct nh_dedup_val v = {};
+
+	if (!nh_dedup_window_ns)
+		return;
+	nh_dedup_key_init(&k, c, kind, hash);
+	v.window_start = c->now;
+	v.last_ts = c->now;
+	v.last_tgid = c->pid_tgid >> 32;
+	v.last_pid = (__u32)c->pid_tgid;
+	bpf_map_update_elem(&dedup, &k, &v, BPF_NOEXIST);
+}
+
+static __always_inline struct nh_pending *nh_pending_get(bool create)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return bpf_task_storage_get(&pending, t, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* Take the pending state of one of the given syscalls; NULL if the enter
+ * was filtered or belonged to another syscall. */
+static __always_inline struct nh_pending *nh_pending_take(__u32 lo, __u32 hi)
+{
+	struct nh_pending *p = nh_pending_get(false);
+
+	if (!p || p->sys < lo || p->sys > hi)
+		return NULL;
+	return p;
+}
+
+#endif /* NH_MAPS_BPF_H */

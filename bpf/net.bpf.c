@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Network: outbound connect (destination from the caller's sockaddr) and
+ * accept/accept4 (peer and local port from the new socket itself, since
+ * callers often pass a NULL address). */
+#include "maps.bpf.h"
+
+static __always_inline __u64 sockaddr_hash(const struct nh_sockaddr *sa, __u64 extra)
+{
+	__u64 lo, hi;
+
+	__builtin_memcpy(&lo, sa->addr, 8);
+	__builtin_memcpy(&hi, sa->addr + 8, 8);
+	return nh_mix(nh_mix(nh_mix(sa->family | ((__u64)sa->port << 16), lo), hi), extra);
+}
+
+SEC("tp/syscalls/sys_enter_connect")
+int nh_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	const void *uaddr = (const void *)ctx->args[1];
+	struct nh_pending *p;
+	__u16 family = 0;
+
+	if (nh_filtered())
+		return 0;
+	if (bpf_probe_read_user(&family, sizeof(family), uaddr) ||
+	    (family != NH_AF_INET && family != NH_AF_INET6))
+		return 0;
+	p = nh_pending_get(true);
+	if (!p)
+		return 0;
+	__builtin_memset(&p->sa, 0, sizeof(p->sa));
+	p->sa.family = family;
+	if (family == NH_AF_INET) {
+		struct sockaddr_in sin = {};
+
+		bpf_probe_read_user(&sin, sizeof(sin), uaddr);
+		p->sa.port = bpf_ntohs(sin.sin_port);
+		__builtin_memcpy(p->sa.addr, &sin.sin_addr.s_addr, 4);
+	} else {
+		struct sockaddr_in6 sin6 = {};
+
+		bpf_probe_read_user(&sin6, sizeof(sin6), uaddr);
+		p->sa.port = bpf_ntohs(sin6.sin6_port);
+		__builtin_memcpy(p->sa.addr, &sin6.sin6_addr, 16);
+	}
+	p->sys = NH_SYS_CONNECT;
+	p->fd = (int)ctx->args[0];
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_connect")
+int nh_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	struct nh_pending *p = nh_pending_take(NH_SYS_CONNECT, NH_SYS_CONNECT);
+	struct nh_connect_event *e;
+	struct nh_sockaddr sa;
+	struct nh_ctx c;
+	long ret = ctx->ret;
+	__u64 h;
+	int fd;
+
+	if (!p)
+		return 0;
+	p->sys = NH_SYS_NONE;
+	sa = p->sa;
+	fd = p->fd;
+	nh_ctx_init(&c);
+	h = sockaddr_hash(&sa, ret < 0 ? -ret : 0);
+	if (nh_dedup_hit(&c, NH_KIND_CONNECT, h))
+		return 0;
+	e = NH_RESERVE(struct nh_connect_event, NH_KIND_CONNECT);
+	if (!e)
+		return 0;
+	nh_fill_hdr(&e->h, &c, NH_KIND_CONNECT);
+	e->h.obj_hash = h;
+	if (nh_dedup_window_ns)
+		e->h.flags |= NH_F_DEDUP;
+	e->dst = sa;
+	e->fd = fd;
+	e->result = ret;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	nh_dedup_remember(&c, NH_KIND_CONNECT, h);
+	return 0;
+}
+
+static __always_inline int accept_enter(__u32 sys, int fd)
+{
+	struct nh_pending *p;
+
+	if (nh_filtered())
+		return 0;
+	p = nh_pending_get(true);
+	if (!p)
+		return 0;
+	p->sys = sys;
+	p->fd = fd;
+	return 0;
+}
+
+static __always_inline struct sock *fd_sock(int fd)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(t, files, fdt, fd);
+	struct socket *sock;
+	struct file *f = NULL;
+
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline int accept_exit(long ret)
+{
+	struct nh_pending *p = nh_pending_take(NH_SYS_ACCEPT, NH_SYS_ACCEPT4);
+	struct nh_accept_event *e;
+	struct nh_sockaddr sa = {};
+	struct sock *sk;
+	struct nh_ctx c;
+	__u16 lport = 0;
+	__u32 sys;
+	__u64 h;
+	int fd;
+
+	if (!p)
+		return 0;
+	sys = p->sys;
+	fd = p->fd;
+	p->sys = NH_SYS_NONE;
+	/* Event loops poll accept on non-blocking sockets: nothing happened. */
+	if (ret == -NH_EAGAIN)
+		return 0;
+	if (ret >= 0) {
+		sk = fd_sock(ret);
+		if (sk) {
+			sa.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+			sa.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+			lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+			if (sa.family == NH_AF_INET)
+				BPF_CORE_READ_INTO((__u32 *)sa.addr, sk, __sk_common.skc_daddr);
+			else if (sa.family == NH_AF_INET6)
+				BPF_CORE_READ_INTO(&sa.addr, sk,
+						   __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		}
+	}
+	nh_ctx_init(&c);
+	/* The peer's ephemeral port is not part of what is "the same". */
+	{
+		struct nh_sockaddr key = sa;
+
+		key.port = lport;
+		h = sockaddr_hash(&key, ret < 0 ? -ret : 0);
+	}
+	if (nh_dedup_hit(&c, NH_KIND_ACCEPT, h))
+		return 0;
+	e = NH_RESERVE(struct nh_accept_event, NH_KIND_ACCEPT);
+	if (!e)
+		return 0;
+	nh_fill_hdr(&e->h, &c, NH_KIND_ACCEPT);
+	e->h.obj_hash = h;
+	if (nh_dedup_window_ns)
+		e->h.flags |= NH_F_DEDUP;
+	e->peer = sa;
+	e->local_port = lport;
+	e->syscall = sys;
+	e->fd = fd;
+	e->result = ret;
+	bpf_ringbuf_submit(e, 0);
+	nh_dedup_remember(&c, NH_KIND_ACCEPT, h);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_accept")
+int nh_enter_accept(struct trace_event_raw_sys_enter *ctx)
+{
+	return accept_enter(NH_SYS_ACCEPT, (int)ctx->args[0]);
+}
+
+SEC("tp/syscalls/sys_enter_accept4")
+int nh_enter_accept4(struct trace_event_raw_sys_enter *ctx)
+{
+	return accept_enter(NH_SYS_ACCEPT4, (int)ctx->args[0]);
+}
+
+SEC("tp/syscalls/sys_exit_accept")
+int nh_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_accept4")
+int nh_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one ABI between the kernel programs and user space: every event,
+ * map key and map value that crosses the boundary is declared here, once.
+ * Layouts are pinned with _Static_assert so a field added in the wrong
+ * place breaks the build, not the decoder.
+ */
+#ifndef NHISCOPE_H
+#define NHISCOPE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define NH_COMM_LEN 16
+#define NH_PATH_MAX 256 /* bounded copy; longer paths are flagged */
+#define NH_ARGS_MAX 1024 /* argv bytes, NUL separated; longer is flagged */
+#define NH_ADDR_LEN 16
+
+enum nh_kind {
+	NH_KIND_NONE = 0,
+	NH_KIND_EXEC,
+	NH_KIND_FORK,
+	NH_KIND_EXIT,
+	NH_KIND_CONNECT,
+	NH_KIND_ACCEPT,
+	NH_KIND_OPEN,
+	NH_KIND_SETUID, /* setuid, setreuid, setresuid */
+	NH_KIND_SETGID, /* setgid, setregid, setresgid */
+	NH_KIND_CAPSET,
+	NH_KIND_SUMMARY, /* dedup window closed: count of suppressed repeats */
+	NH_KIND_CGROUP_RMDIR, /* lets the agent drop cached identities */
+	NH_KIND_MAX,
+};
+
+/* nh_hdr.flags */
+enum nh_flag {
+	NH_F_PATH_TRUNC = 1u << 0,
+	NH_F_ARGS_TRUNC = 1u << 1,
+	NH_F_DEDUP = 1u << 2, /* first of a deduplicated series */
+};
+
+/* Which syscall produced an event, for kinds shared by several. */
+enum nh_syscall {
+	NH_SYS_NONE = 0,
+	NH_SYS_OPEN,
+	NH_SYS_OPENAT,
+	NH_SYS_OPENAT2,
+	NH_SYS_ACCEPT,
+	NH_SYS_ACCEPT4,
+	NH_SYS_CONNECT,
+	NH_SYS_SETUID,
+	NH_SYS_SETREUID,
+	NH_SYS_SETRESUID,
+	NH_SYS_SETGID,
+	NH_SYS_SETREGID,
+	NH_SYS_SETRESGID,
+	NH_SYS_CAPSET,
+	NH_SYS_MAX,
+};
+
+/* Attribution carried by every event. */
+struct nh_hdr {
+	__u64 ts_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 cgroup_id; /* cgroup v2 id == inode of the cgroup directory */
+	__u64 obj_hash; /* dedup object hash, 0 when not deduplicated */
+	__u32 kind; /* enum nh_kind */
+	__u32 flags; /* enum nh_flag */
+	__u32 tgid;
+	__u32 pid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__u32 mntns;
+	char comm[NH_COMM_LEN];
+};
+
+struct nh_sockaddr {
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 port; /* host byte order */
+	__u8 addr[NH_ADDR_LEN]; /* IPv4 in the first 4 bytes */
+};
+
+struct nh_exec_event {
+	struct nh_hdr h;
+	__u16 path_len; /* bytes in path, without the NUL */
+	__u16 args_len; /* bytes in args, NUL separated */
+	__u32 pad;
+	char path[NH_PATH_MAX];
+	char args[NH_ARGS_MAX];
+};
+
+struct nh_fork_event {
+	struct nh_hdr h; /* the parent */
+	__u32 child_tgid;
+	__u32 child_pid;
+};
+
+struct nh_exit_event {
+	struct nh_hdr h;
+	__s32 exit_code; /* wait(2) status encoding */
+	__u32 pad;
+};
+
+struct nh_connect_event {
+	struct nh_hdr h;
+	struct nh_sockaddr dst;
+	__s32 fd;
+	__s32 result; /* 0 or -errno; -EINPROGRESS for non-blocking */
+	__u32 pad;
+};
+
+struct nh_accept_event {
+	struct nh_hdr h;
+	struct nh_sockaddr peer;
+	__u16 local_port;
+	__u16 syscall; /* enum nh_syscall */
+	__s32 fd; /* listening socket */
+	__s32 result; /* new fd or -errno */
+};
+
+struct nh_open_event {
+	struct nh_hdr h;
+	__s32 dirfd;
+	__s32 result; /* fd or -errno */
+	__u32 open_flags;
+	__u32 mode;
+	__u16 path_len;
+	__u16 syscall; /* enum nh_syscall */
+	__u32 pad;
+	char path[NH_PATH_MAX];
+};
+
+/* setuid/setgid families: real, effective, saved ids before and after. */
+struct nh_cred_event {
+	struct nh_hdr h;
+	__u32 syscall; /* enum nh_syscall */
+	__s32 result;
+	__u32 old_ids[3];
+	__u32 new_ids[3];
+	__u32 args[3]; /* as passed; -1 means "unchanged" */
+	__u32 pad;
+};
+
+struct nh_capset_event {
+	struct nh_hdr h;
+	__s32 result;
+	__u32 pad;
+	__u64 old_effective, old_permitted, old_inheritable;
+	__u64 new_effective, new_permitted, new_inheritable;
+};
+
+/* In-kernel dedup map: what was already reported for which identity. */
+struct nh_dedup_key {
+	__u64 cgroup_id;
+	__u64 obj_hash;
+	__u32 uid;
+	__u32 kind;
+};
+
+struct nh_dedup_val {
+	__u64 count; /* repeats suppressed since the last summary */
+	__u64 window_start; /* ts of the first report or the last summary */
+	__u64 last_ts;
+	__u32 last_tgid;
+	__u32 last_pid;
+};
+
+struct nh_summary_event {
+	struct nh_hdr h; /* pid/tgid of the last repeat */
+	struct nh_dedup_key key;
+	__u64 count;
+	__u64 window_start;
+	__u64 last_ts;
+};
+
+struct nh_cgroup_event {
+	struct nh_hdr h; /* h.cgroup_id is the removed cgroup */
+	__u32 hierarchy_id;
+	__u32 pad;
+};
+
+/* Per-CPU, per-kind counters (array map indexed by enum nh_kind). */
+struct nh_counters {
+	__u64 emitted;
+	__u64 suppressed; /* repeats folded by dedup */
+	__u64 lost; /* ring-buffer reservation failures */
+};
+
+_Static_assert(sizeof(struct nh_hdr) == 72, "nh_hdr layout");
+_Static_assert(sizeof(struct nh_sockaddr) == 20, "nh_sockaddr layout");
+_Static_assert(sizeof(struct nh_exec_event) == 72 + 8 + NH_PATH_MAX + NH_ARGS_MAX, "exec layout");
+_Static_assert(sizeof(struct nh_fork_event) == 80, "fork layout");
+_Static_assert(sizeof(struct nh_exit_event) == 80, "exit layout");
+_Static_assert(sizeof(struct nh_connect_event) == 104, "connect layout");
+_Static_assert(sizeof(struct nh_accept_event) == 104, "accept layout");
+_Static_assert(sizeof(struct nh_open_event) == 96 + NH_PATH_MAX, "open layout");
+_Static_assert(sizeof(struct nh_cred_event) == 120, "cred layout");
+_Static_assert(sizeof(struct nh_capset_event) == 128, "capset layout");
+_Static_assert(sizeof(struct nh_dedup_key) == 24, "dedup key layout");
+_Static_assert(sizeof(struct nh_dedup_val) == 32, "dedup value layout");
+_Static_assert(sizeof(struct nh_summary_event) == 120, "summary layout");
+_Static_assert(sizeof(struct nh_cgroup_event) == 80, "cgroup layout");
+_Static_assert(sizeof(struct nh_counters) == 24, "counters layout");
+
+#endif /* NHISCOPE_H */

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Process lifecycle: exec, fork, exit, and cgroup removal. Never
+ * deduplicated: the agent's process table depends on every one. */
+#include "maps.bpf.h"
+
+SEC("tp/sched/sched_process_exec")
+int nh_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	struct task_struct *t;
+	struct nh_exec_event *e;
+	unsigned long start, end;
+	struct nh_ctx c;
+	long n, len;
+
+	if (nh_filtered())
+		return 0;
+	nh_ctx_init(&c);
+	e = NH_RESERVE(struct nh_exec_event, NH_KIND_EXEC);
+	if (!e)
+		return 0;
+	nh_fill_hdr(&e->h, &c, NH_KIND_EXEC);
+	e->pad = 0;
+
+	n = bpf_probe_read_kernel_str(e->path, sizeof(e->path),
+				      (void *)ctx + (ctx->__data_loc_filename & 0xffff));
+	e->path_len = n > 0 ? n - 1 : 0;
+	if (n == sizeof(e->path))
+		e->h.flags |= NH_F_PATH_TRUNC;
+
+	t = (struct task_struct *)bpf_get_current_task();
+	start = BPF_CORE_READ(t, mm, arg_start);
+	end = BPF_CORE_READ(t, mm, arg_end);
+	len = end - start;
+	if (len > NH_ARGS_MAX) {
+		len = NH_ARGS_MAX;
+		e->h.flags |= NH_F_ARGS_TRUNC;
+	}
+	e->args_len = 0;
+	barrier_var(len);
+	if (len > 0 && len <= NH_ARGS_MAX && bpf_probe_read_user(e->args, len, (void *)start) == 0)
+		e->args_len = len;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(nh_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct nh_fork_event *e;
+	struct nh_ctx c;
+	__u32 tgid = BPF_CORE_READ(child, tgid);
+	__u32 pid = BPF_CORE_READ(child, pid);
+
+	/* A new thread is not a new process. */
+	if (tgid != pid || nh_filtered())
+		return 0;
+	nh_ctx_init(&c);
+	e = NH_RESERVE(struct nh_fork_event, NH_KIND_FORK);
+	if (!e)
+		return 0;
+	nh_fill_hdr(&e->h, &c, NH_KIND_FORK);
+	e->child_tgid = tgid;
+	e->child_pid = pid;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp/sched/sched_process_exit")
+int nh_exit(void *ctx)
+{
+	struct task_struct *t;
+	struct nh_exit_event *e;
+	struct nh_ctx c;
+
+	nh_ctx_init(&c);
+	/* Only the thread-group leader ends the process. */
+	if ((__u32)c.pid_tgid != (c.pid_tgid >> 32) || nh_filtered())
+		return 0;
+	e = NH_RESERVE(struct nh_exit_event, NH_KIND_EXIT);
+	if (!e)
+		return 0;
+	nh_fill_hdr(&e->h, &c, NH_KIND_EXIT);
+	t = (struct task_struct *)bpf_get_current_task();
+	e->exit_code = BPF_CORE_READ(t, exit_code);
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("raw_tp/cgroup_rmdir")
+int BPF_PROG(nh_cgroup_rmdir, struct cgroup *cgrp, const char *path)
+{
+	struct nh_cgroup_event *e;
+	struct nh_ctx c;
+
+	nh_ctx_init(&c);
+	e = NH_RESERVE(struct nh_cgroup_event, NH_KIND_CGROUP_RMDIR);
+	if (!e)
+		return 0;
+	nh_fill_hdr(&e->h, &c, NH_KIND_CGROUP_RMDIR);
+	e->h.cgroup_id = BPF_CORE_READ(cgrp, kn, id);
+	e->hierarchy_id = BPF_CORE_READ(cgrp, root, hierarchy_id);
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
