@@ -403,6 +403,11 @@ int nh_agent_start(struct nh_agent *a)
 	if (a->flush_interval_ns > NH_NSEC)
 		a->flush_interval_ns = NH_NSEC;
 
+	code = nh_probes_preflight(err, sizeof(err));
+	if (code) {
+		nh_err(&a->log, "%s", err);
+		goto cleanup;
+	}
 	code = nh_cgroupfs_init(&a->cgfs, "/proc/self/mountinfo", "/proc");
 	if (code) {
 		nh_err(&a->log, "no cgroup v2 hierarchy is mounted (%s): nhiscope needs cgroup v2, "

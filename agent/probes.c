@@ -46,7 +46,7 @@ static int ensure_tracefs(char *err, size_t len)
 	return 0;
 }
 
-static int preflight(char *err, size_t len)
+int nh_probes_preflight(char *err, size_t len)
 {
 	if (geteuid() != 0) {
 		snprintf(err, len,
@@ -148,7 +148,7 @@ int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 	int code;
 
 	memset(p, 0, sizeof(*p));
-	code = preflight(err, errlen);
+	code = nh_probes_preflight(err, errlen);
 	if (code)
 		goto cleanup;
 	p->ncpus = libbpf_num_possible_cpus();

@@ -44,6 +44,9 @@ struct nh_probes {
 	struct nh_counters *percpu; /* scratch for one per-CPU lookup */
 };
 
+/* Root, kernel BTF and tracefs (mounted if missing): checked before any
+ * other start-up work so a bad host gets one clear line. */
+int nh_probes_preflight(char *err, size_t errlen);
 /* Everything up to and including attach. On failure returns -errno and
  * writes a one-line reason into err. */
 int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* Credential changes: the set*uid/set*gid families and capset. The old
  * credentials are read at enter and the new ones at exit, so the event
  * shows what really changed, not only what was asked. */

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
  * Closing dedup windows. Not attached to any hook: the agent runs it on a
  * timer with BPF_PROG_TEST_RUN, so the counts are taken with an atomic

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* File opens: open, openat, openat2. Arguments are kept at enter, the
  * path is read and deduplicated at exit when the result is known. */
 #include "maps.bpf.h"

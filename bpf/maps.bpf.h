@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
  * Shared by every hook file: maps, load-time configuration and the inline
  * helpers for attribution, dedup and emission. Maps and rodata are __weak

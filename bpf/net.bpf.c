@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* Network: outbound connect (destination from the caller's sockaddr) and
  * accept/accept4 (peer and local port from the new socket itself, since
  * callers often pass a NULL address). */

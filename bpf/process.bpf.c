@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* Process lifecycle: exec, fork, exit, and cgroup removal. Never
  * deduplicated: the agent's process table depends on every one. */
 #include "maps.bpf.h"

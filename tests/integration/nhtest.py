@@ -1,0 +1,214 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Fixtures for nhiscope integration tests: a real agent, real tail
+subscribers and fabricated pods (a kubepods cgroup plus a private mount
+namespace holding a projected service-account token). Standard library
+only, so the suite runs on a fresh Debian machine."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
+AGENT = os.path.join(BUILD, "nhiscope-agent")
+CLI = os.path.join(BUILD, "nhiscope")
+WORKLOAD = os.path.join(BUILD, "tests", "nh_workload")
+
+
+def cgroup2_mount():
+    """The cgroup v2 mount point, read from mountinfo (never assumed)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split()[0] == "cgroup2":
+                return left.split()[4]
+    raise RuntimeError("no cgroup2 mount")
+
+
+def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+class Agent:
+    """nhiscope-agent on a private socket; stopped with SIGTERM."""
+
+    def __init__(self, tmp, *args):
+        self.sock = os.path.join(tmp, "agent-%s.sock" % uuid.uuid4().hex[:8])
+        self.log_path = os.path.join(tmp, "agent-%s.log" % uuid.uuid4().hex[:8])
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([AGENT, "-s", self.sock, *args],
+                                     stdout=subprocess.DEVNULL, stderr=self.log)
+        wait_until(lambda: self.proc.poll() is not None or self.status_or_none(),
+                   timeout=30, what="agent to attach")
+        if self.proc.poll() is not None:
+            raise AssertionError("agent exited %d: %s" % (self.proc.returncode, self.read_log()))
+
+    def read_log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def status_or_none(self):
+        r = subprocess.run([CLI, "-s", self.sock, "status", "-o", "json"],
+                           capture_output=True, text=True)
+        return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None
+
+    def status(self):
+        st = self.status_or_none()
+        assert st is not None, "no status from agent"
+        return st
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+class Tail:
+    """`nhiscope tail -o json` with filters, collecting events."""
+
+    def __init__(self, agent, *filters):
+        self.agent = agent
+        self.proc = subprocess.Popen([CLI, "-s", agent.sock, "tail", "-o", "json", *filters],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.buf = b""
+        self.events = []
+        # The subscriber is registered once the agent counts it.
+        wait_until(lambda: agent.status()["subscribers"] >= 1, what="tail to subscribe")
+
+    def poll(self):
+        while True:
+            try:
+                chunk = self.proc.stdout.read()
+            except BlockingIOError:
+                chunk = None
+            if not chunk:
+                break
+            self.buf += chunk
+        *lines, self.buf = self.buf.split(b"\n")
+        for line in lines:
+            if line.strip():
+                self.events.append(json.loads(line))
+        return self.events
+
+    def wait_for(self, pred, timeout=10.0, what="event"):
+        def found():
+            return [e for e in self.poll() if pred(e)]
+        return wait_until(found, timeout=timeout, what=what)
+
+    def matching(self, pred):
+        return [e for e in self.poll() if pred(e)]
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Pod:
+    """A fabricated Kubernetes pod: a kubepods cgroup (systemd driver,
+    burstable QoS, containerd scope) and, per process, a private mount
+    namespace with a projected token under /run/secrets."""
+
+    def __init__(self, token="header.payload.signature"):
+        self.uid = str(uuid.uuid4())
+        self.container_id = uuid.uuid4().hex + uuid.uuid4().hex
+        self.token = token
+        base = cgroup2_mount()
+        self.slices = [
+            os.path.join(base, "kubepods.slice"),
+            os.path.join(base, "kubepods.slice", "kubepods-burstable.slice"),
+        ]
+        pod_slice = "kubepods-burstable-pod%s.slice" % self.uid.replace("-", "_")
+        self.pod_dir = os.path.join(self.slices[-1], pod_slice)
+        self.dir = os.path.join(self.pod_dir, "cri-containerd-%s.scope" % self.container_id)
+        os.makedirs(self.dir)
+        self.cgroup_path = self.dir[len(base):]
+
+    def popen(self, argv, **kw):
+        """Start argv inside the pod: private mounts, token, cgroup."""
+        script = (
+            'mount -t tmpfs -o mode=0755 tmpfs /run && '
+            'mkdir -p /run/secrets/kubernetes.io/serviceaccount && '
+            'printf %s "$NH_TOKEN" > /run/secrets/kubernetes.io/serviceaccount/token && '
+            'echo $$ > "$NH_PROCS" && exec "$@"')
+        env = dict(os.environ, NH_TOKEN=self.token, NH_PROCS=os.path.join(self.dir, "cgroup.procs"))
+        return subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                 script, "sh", *argv], env=env, **kw)
+
+    def run(self, argv, timeout=60):
+        p = self.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = p.communicate(timeout=timeout)
+        assert p.returncode == 0, "%s exited %d: %s" % (argv, p.returncode, err)
+        return p.pid, out
+
+    def remove(self):
+        for d in [self.dir, self.pod_dir] + self.slices[::-1]:
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass  # shared parents stay while another pod uses them
+
+
+def facts(out):
+    """key=value facts printed by nh_workload."""
+    d = {}
+    for line in out.splitlines():
+        for tok in line.split():
+            k, _, v = tok.partition("=")
+            if _:
+                d.setdefault(k, v)
+    return d
+
+
+class Suite:
+    def __init__(self, name):
+        self.name = name
+        self.tests = []
+        self.tmp = tempfile.mkdtemp(prefix="nhiscope-test-")
+
+    def test(self, fn):
+        self.tests.append(fn)
+        return fn
+
+    def run(self, argv):
+        only = argv[1:] if len(argv) > 1 else None
+        passed = failed = 0
+        for fn in self.tests:
+            if only and fn.__name__ not in only:
+                continue
+            t0 = time.monotonic()
+            try:
+                fn(self)
+                passed += 1
+                print("PASS %s (%.1fs)" % (fn.__name__, time.monotonic() - t0), flush=True)
+            except Exception:
+                failed += 1
+                print("FAIL %s (%.1fs)" % (fn.__name__, time.monotonic() - t0), flush=True)
+                traceback.print_exc(file=sys.stdout)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        print("%s: %d passed, %d failed" % (self.name, passed, failed), flush=True)
+        return 1 if failed else 0

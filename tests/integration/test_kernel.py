@@ -1,0 +1,361 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Kernel integration: the real agent with real probes, real workloads in
+a fabricated pod, checked through `nhiscope tail -o json` and status."""
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nhtest import (AGENT, CLI, WORKLOAD, Agent, Pod, Suite, Tail, facts,  # noqa: E402
+                    wait_until)
+
+suite = Suite("integration")
+
+
+def in_pod(pod):
+    return lambda e: e.get("context", {}).get("pod_uid") == pod.uid
+
+
+def check_pod_context(e, pod):
+    ctx = e["context"]
+    assert e["identity"] == "k8s:pod/" + pod.uid, e
+    assert ctx["pod_uid"] == pod.uid, ctx
+    assert ctx["container_id"] == pod.container_id, ctx
+    assert ctx["runtime"] == "containerd", ctx
+    assert ctx["qos"] == "burstable", ctx
+    assert ctx["cgroup"] == pod.cgroup_path, ctx
+
+
+def with_pod_agent(fn):
+    """Run fn(s, agent, tail, pod) with an agent, a tail of the pod's
+    identity and a pod, all torn down afterwards."""
+    def wrapper(s):
+        pod = Pod()
+        agent = Agent(s.tmp)
+        tail = None
+        try:
+            tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid)
+            fn(s, agent, tail, pod)
+        finally:
+            if tail:
+                tail.close()
+            agent.stop()
+            pod.remove()
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+@suite.test
+def probes_attached_and_socket_root_only(s):
+    agent = Agent(s.tmp)
+    try:
+        st = agent.status()
+        names = {p["tracepoint"] for p in st["probes"] if p["attached"]}
+        assert st["probes_attached"] == len(st["probes"]) >= 30, st["probes"]
+        for tp in ["sched:sched_process_exec", "sched_process_fork", "sched:sched_process_exit",
+                   "syscalls:sys_enter_openat2", "syscalls:sys_exit_connect",
+                   "syscalls:sys_exit_accept4", "syscalls:sys_enter_setresuid",
+                   "syscalls:sys_exit_capset"]:
+            assert tp in names, tp
+        mode = stat.S_IMODE(os.stat(agent.sock).st_mode)
+        assert mode == 0o600, oct(mode)
+        assert st["processes"] > 10, st["processes"]  # seeded from /proc
+    finally:
+        assert agent.stop() == 0
+
+
+@suite.test
+@with_pod_agent
+def exec_in_pod_is_attributed(s, agent, tail, pod):
+    pid, _ = pod.run(["/bin/true", "first-arg", "second arg"])
+    ev = tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == pid, what="exec")[0]
+    assert ev["path"] == "/bin/true", ev
+    assert ev["exe"] == "/bin/true", ev
+    assert ev["args"] == ["/bin/true", "first-arg", "second arg"], ev["args"]
+    assert ev["comm"] == "true", ev
+    assert ev["ppid"] == os.getpid(), (ev["ppid"], os.getpid())
+    assert ev["uid"] == 0 and ev["user"] == "root", ev
+    check_pod_context(ev, pod)
+    ex = tail.wait_for(lambda e: e["kind"] == "exit" and e["pid"] == pid, what="exit")[0]
+    assert ex["exit_code"] == 0, ex
+
+
+@suite.test
+@with_pod_agent
+def connect_and_accept_ipv4_ipv6(s, agent, tail, pod):
+    with socket.socket() as probe:  # a port that is certainly closed
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    pid, out = pod.run([WORKLOAD, "loopback4", "loopback6", "nonblock4", "refused4", str(closed)])
+    lines = out.splitlines()
+    p4 = int(facts([l for l in lines if l.startswith("loopback4")][0])["port"])
+    p6 = int(facts([l for l in lines if l.startswith("loopback6")][0])["port"])
+    nb = [l for l in lines if l.startswith("loopback4")][1]
+    nb_port = int(facts(nb)["port"])
+    nb_result = int(facts(out)["connect-result"])
+
+    def conn(addr, port):
+        return lambda e: (e["kind"] == "connect" and e["pid"] == pid and
+                          e["address"] == addr and e["port"] == port)
+
+    c4 = tail.wait_for(conn("127.0.0.1", p4), what="ipv4 connect")[0]
+    assert c4["family"] == "ipv4" and c4["result"] == 0, c4
+    assert c4["exe"] == WORKLOAD, c4
+    check_pod_context(c4, pod)
+    c6 = tail.wait_for(conn("::1", p6), what="ipv6 connect")[0]
+    assert c6["family"] == "ipv6" and c6["result"] == 0, c6
+    cnb = tail.wait_for(conn("127.0.0.1", nb_port), what="non-blocking connect")[0]
+    assert cnb["result"] == nb_result, (cnb, nb_result)
+    if nb_result == -115:
+        assert cnb["error"] == "EINPROGRESS", cnb
+    cr = tail.wait_for(conn("127.0.0.1", closed), what="refused connect")[0]
+    assert cr["result"] == -111 and cr["error"] == "ECONNREFUSED", cr
+
+    def acc(port):
+        return lambda e: e["kind"] == "accept" and e["pid"] == pid and e.get("local_port") == port
+
+    a4 = tail.wait_for(acc(p4), what="ipv4 accept")[0]
+    assert a4["address"] == "127.0.0.1" and a4["family"] == "ipv4", a4
+    assert a4["result"] >= 0 and a4["syscall"] in ("accept", "accept4"), a4
+    assert a4["port"] > 0, a4  # the peer's ephemeral port
+    check_pod_context(a4, pod)
+    a6 = tail.wait_for(acc(p6), what="ipv6 accept")[0]
+    assert a6["address"] == "::1" and a6["family"] == "ipv6", a6
+
+
+@suite.test
+@with_pod_agent
+def file_opens_every_syscall(s, agent, tail, pod):
+    path = os.path.join(s.tmp, "opened-by-pod")
+    with open(path, "w") as f:
+        f.write("x")
+    missing = os.path.join(s.tmp, "does-not-exist")
+    legacy = os.path.join(s.tmp, "opened-with-open2")
+    with open(legacy, "w") as f:
+        f.write("y")
+    via2 = os.path.join(s.tmp, "opened-with-openat2")
+    with open(via2, "w") as f:
+        f.write("z")
+    pid, out = pod.run([WORKLOAD, "open", path, "open", missing, "open-legacy", legacy,
+                        "openat2", via2])
+
+    def opened(p):
+        return lambda e: e["kind"] == "open" and e["pid"] == pid and e["path"] == p
+
+    ok = tail.wait_for(opened(path), what="open")[0]
+    assert ok["result"] >= 0 and "error" not in ok, ok
+    assert ok["syscall"] == "openat", ok
+    assert ok["flags_str"] == "O_RDONLY|O_CLOEXEC", ok
+    assert ok["exe"] == WORKLOAD, ok
+    check_pod_context(ok, pod)
+    bad = tail.wait_for(opened(missing), what="failed open")[0]
+    assert bad["result"] == -2 and bad["error"] == "ENOENT", bad
+    if "open-legacy" in out:
+        lg = tail.wait_for(opened(legacy), what="open(2)")[0]
+        assert lg["syscall"] == "open" and lg["result"] >= 0, lg
+    o2 = tail.wait_for(opened(via2), what="openat2")[0]
+    assert o2["syscall"] == "openat2" and o2["result"] >= 0, o2
+
+
+@suite.test
+@with_pod_agent
+def uid_gid_and_capability_changes(s, agent, tail, pod):
+    pid, _ = pod.run([WORKLOAD, "capset-drop", "13", "setresgid", "65534", "setresuid", "65534"])
+    cap = tail.wait_for(lambda e: e["kind"] == "capset" and e["pid"] == pid, what="capset")[0]
+    old, new = int(cap["old"]["effective"], 16), int(cap["new"]["effective"], 16)
+    assert old & (1 << 13) and not new & (1 << 13), cap
+    assert old & ~(1 << 13) == new, cap  # only CAP_NET_RAW went
+    assert cap["result"] == 0, cap
+    gid = tail.wait_for(lambda e: e["kind"] == "setgid" and e["pid"] == pid, what="setgid")[0]
+    assert gid["syscall"] == "setresgid" and gid["result"] == 0, gid
+    assert gid["old"] == {"real": 0, "effective": 0, "saved": 0}, gid
+    assert gid["new"] == {"real": 65534, "effective": 65534, "saved": 65534}, gid
+    uid = tail.wait_for(lambda e: e["kind"] == "setuid" and e["pid"] == pid, what="setuid")[0]
+    assert uid["syscall"] == "setresuid" and uid["result"] == 0, uid
+    assert uid["old"]["effective"] == 0 and uid["new"]["effective"] == 65534, uid
+    check_pod_context(uid, pod)
+
+
+@suite.test
+def dedup_ten_thousand_opens_is_one_event_and_exact_summary(s):
+    pod = Pod()
+    agent = Agent(s.tmp, "--dedup-window", "1000")
+    tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid, "--kind", "open,summary")
+    try:
+        path = os.path.join(s.tmp, "opened-ten-thousand-times")
+        open(path, "w").close()
+        pid, _ = pod.run([WORKLOAD, "open-loop", path, "10000"])
+
+        def summaries():
+            return [e for e in tail.poll() if e["kind"] == "summary" and e.get("object") == path]
+
+        wait_until(lambda: sum(e["count"] for e in summaries()) >= 9999, timeout=15,
+                   what="summaries adding up to 9999")
+        time.sleep(2.5)  # two more windows: nothing may be counted twice
+        opens = [e for e in tail.poll() if e["kind"] == "open" and e["path"] == path]
+        assert len(opens) == 1, "expected one open event, got %d" % len(opens)
+        assert opens[0]["pid"] == pid and opens[0]["deduplicated"], opens[0]
+        total = sum(e["count"] for e in summaries())
+        assert total == 9999, "summaries count %d repeats, expected 9999" % total
+        for e in summaries():
+            assert e["of"] == "open" and e["identity"] == "k8s:pod/" + pod.uid, e
+        st = agent.status()
+        assert st["kinds"]["open"]["deduplicated"] >= 9999, st["kinds"]["open"]
+    finally:
+        tail.close()
+        agent.stop()
+        pod.remove()
+
+
+@suite.test
+def stalled_reader_delivered_plus_lost_equals_generated(s):
+    n = 3000
+    pod = Pod()
+    agent = Agent(s.tmp, "--ringbuf-size", "4096", "--scope-cgroup", pod.cgroup_path)
+    tail = Tail(agent)
+    outdir = os.path.join(s.tmp, "burst")
+    os.mkdir(outdir)
+    go = os.path.join(s.tmp, "go")
+    try:
+        w = pod.popen([WORKLOAD, "wait", go, "open-new", outdir, str(n)],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Ready once its exec reached user space (it is then polling).
+        tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == w.pid, what="workload exec")
+        time.sleep(0.3)
+        lost0 = agent.status()["kinds"]["open"]["lost"]
+        agent.proc.send_signal(signal.SIGSTOP)  # the reader stalls
+        try:
+            open(go, "w").close()
+            out, err = w.communicate(timeout=60)
+            assert w.returncode == 0, err
+        finally:
+            agent.proc.send_signal(signal.SIGCONT)
+
+        def burst():
+            return [e for e in tail.poll() if e["kind"] == "open" and
+                    e["path"].startswith(outdir + "/")]
+
+        wait_until(lambda: any(e["kind"] == "loss" and e.get("of") == "open" for e in tail.poll()),
+                   what="a loss record in the tail")
+        time.sleep(1.0)
+        delivered = len(burst())
+        lost = agent.status()["kinds"]["open"]["lost"] - lost0
+        assert lost > 0, "a 4 KiB ring buffer with a stalled reader must lose events"
+        assert delivered > 0, "the events that fitted must be delivered"
+        assert delivered + lost == n, "delivered %d + lost %d != generated %d" % (delivered, lost, n)
+        assert len({e["path"] for e in burst()}) == delivered, "duplicate deliveries"
+    finally:
+        tail.close()
+        agent.stop()
+        pod.remove()
+
+
+@suite.test
+def short_lived_process_in_new_pod_is_attributed(s):
+    """The process and its /proc entry are gone before the agent reads the
+    event: the cgroup is found by walking the hierarchy."""
+    pod = Pod()
+    agent = Agent(s.tmp)
+    tail = Tail(agent, "--identity", "k8s:pod/*")
+    try:
+        agent.proc.send_signal(signal.SIGSTOP)
+        try:
+            pid, _ = pod.run(["/bin/true"])
+        finally:
+            agent.proc.send_signal(signal.SIGCONT)
+        ev = tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == pid, what="exec")[0]
+        check_pod_context(ev, pod)
+        assert ev["exe"] == "/bin/true", ev
+    finally:
+        tail.close()
+        agent.stop()
+        pod.remove()
+
+
+@suite.test
+def cgroup_removal_drops_cached_identity(s):
+    pod = Pod()
+    agent = Agent(s.tmp)
+    tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid)
+    try:
+        pid, _ = pod.run(["/bin/true"])
+        tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == pid, what="exec")
+        before = agent.status()["cgroups_cached"]
+        pod.remove()
+        wait_until(lambda: agent.status()["cgroups_cached"] < before, what="cache eviction")
+    finally:
+        tail.close()
+        agent.stop()
+        pod.remove()
+
+
+@suite.test
+def tail_filters_are_applied_by_the_agent(s):
+    pod = Pod()
+    agent = Agent(s.tmp)
+    go = os.path.join(s.tmp, "go-filters")
+    target = os.path.join(s.tmp, "filter-target")
+    open(target, "w").close()
+    tails = []
+    try:
+        w = pod.popen([WORKLOAD, "wait", go, "open", target, "loopback4"],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        by_pid = Tail(agent, "--pid", str(w.pid))
+        by_kind = Tail(agent, "--kind", "open", "--identity", "k8s:pod/" + pod.uid)
+        by_other = Tail(agent, "--identity", "k8s:pod/00000000-0000-0000-0000-000000000000")
+        tails = [by_pid, by_kind, by_other]
+        open(go, "w").close()
+        w.communicate(timeout=30)
+        by_pid.wait_for(lambda e: e["kind"] == "connect", what="connect via --pid")
+        by_kind.wait_for(lambda e: e.get("path") == target, what="open via --kind")
+        time.sleep(0.5)
+        assert all(e["pid"] == w.pid or e["tid"] == w.pid for e in by_pid.poll()), by_pid.poll()
+        assert {e["kind"] for e in by_kind.poll()} == {"open"}, {e["kind"] for e in by_kind.poll()}
+        assert all(e["identity"] == "k8s:pod/" + pod.uid for e in by_kind.poll())
+        assert by_other.poll() == [], by_other.poll()
+    finally:
+        for t in tails:
+            t.close()
+        agent.stop()
+        pod.remove()
+
+
+@suite.test
+def sigint_and_sigterm_detach_cleanly(s):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        agent = Agent(s.tmp)
+        sock = agent.sock
+        rc = agent.stop(sig)
+        assert rc == 0, "exit status %d after %s" % (rc, sig.name)
+        assert not os.path.exists(sock), "socket left behind"
+        assert "detaching" in agent.read_log(), agent.read_log()
+    progs = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
+    assert "nh_exec" not in progs, "BPF programs still loaded after exit"
+
+
+@suite.test
+def clear_errors_for_bad_use(s):
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        AGENT, "-s", os.path.join(s.tmp, "x.sock")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "must run as root" in r.stderr, (r.returncode, r.stderr)
+    assert r.stderr.count("\n") == 1, "one line, not a trace: %r" % r.stderr
+    r = subprocess.run([AGENT, "--ringbuf-size", "5000"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--ringbuf-size" in r.stderr, (r.returncode, r.stderr)
+    r = subprocess.run([AGENT, "--scope-cgroup", "/no/such/cgroup/here", "-s",
+                        os.path.join(s.tmp, "y.sock")], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "/no/such/cgroup/here" in r.stderr, (r.returncode, r.stderr)
+    r = subprocess.run([CLI, "-s", os.path.join(s.tmp, "absent.sock"), "status"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "is nhiscope-agent running?" in r.stderr, r.stderr
+    r = subprocess.run([CLI, "tail", "--kind", "bogus"], capture_output=True, text=True)
+    assert r.returncode == 2 and '"bogus"' in r.stderr, r.stderr
+
+
+if __name__ == "__main__":
+    sys.exit(suite.run(sys.argv))
