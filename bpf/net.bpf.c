@@ -84,20 +84,6 @@ int nh_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-static __always_inline int accept_enter(__u32 sys, int fd)
-{
-	struct nh_pending *p;
-
-	if (nh_filtered())
-		return 0;
-	p = nh_pending_get(true);
-	if (!p)
-		return 0;
-	p->sys = sys;
-	p->fd = fd;
-	return 0;
-}
-
 static __always_inline struct sock *fd_sock(int fd)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
@@ -109,6 +95,27 @@ static __always_inline struct sock *fd_sock(int fd)
 		return NULL;
 	sock = BPF_CORE_READ(f, private_data);
 	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline int accept_enter(__u32 sys, int fd)
+{
+	struct nh_pending *p;
+	struct sock *sk;
+	__u16 family;
+
+	if (nh_filtered())
+		return 0;
+	/* Only network listeners: Unix-domain accepts are local IPC. */
+	sk = fd_sock(fd);
+	family = sk ? BPF_CORE_READ(sk, __sk_common.skc_family) : 0;
+	if (family != NH_AF_INET && family != NH_AF_INET6)
+		return 0;
+	p = nh_pending_get(true);
+	if (!p)
+		return 0;
+	p->sys = sys;
+	p->fd = fd;
+	return 0;
 }
 
 static __always_inline int accept_exit(long ret)

@@ -12,6 +12,7 @@
  *   openat2 PATH            openat2(2) with RESOLVE_NO_SYMLINKS
  *   loopback4 | loopback6   listen on loopback, connect to it, accept
  *   nonblock4               as loopback4 with a non-blocking connect
+ *   unix PATH               listen on a Unix socket at PATH, connect, accept
  *   refused4 PORT           connect to 127.0.0.1:PORT (expect ECONNREFUSED)
  *   setresuid ID | setresgid ID
  *   capset-drop CAP         drop CAP (a number) from the effective set
@@ -30,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,6 +164,27 @@ static int loopback(int family, int nonblock)
 	return 0;
 }
 
+static int unix_accept(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int l, c, a;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	l = socket(AF_UNIX, SOCK_STREAM, 0);
+	c = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (l < 0 || c < 0 || bind(l, (void *)&sun, sizeof(sun)) || listen(l, 1) ||
+	    connect(c, (void *)&sun, sizeof(sun)) || (a = accept(l, NULL, NULL)) < 0) {
+		perror("unix");
+		return 1;
+	}
+	printf("unix=%s\n", path);
+	close(a);
+	close(c);
+	close(l);
+	unlink(path);
+	return 0;
+}
+
 static int refused4(int port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -217,6 +240,8 @@ int main(int argc, char **argv)
 			rc = loopback(AF_INET6, 0);
 		} else if (!strcmp(op, "nonblock4")) {
 			rc = loopback(AF_INET, 1);
+		} else if (!strcmp(op, "unix") && a1) {
+			rc = unix_accept(a1), i += 1;
 		} else if (!strcmp(op, "open-legacy") && a1) {
 			rc = open_syscall(a1, 0), i += 1;
 		} else if (!strcmp(op, "openat2") && a1) {

@@ -91,7 +91,9 @@ def connect_and_accept_ipv4_ipv6(s, agent, tail, pod):
     with socket.socket() as probe:  # a port that is certainly closed
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-    pid, out = pod.run([WORKLOAD, "loopback4", "loopback6", "nonblock4", "refused4", str(closed)])
+    unix_path = os.path.join(s.tmp, "unix.sock")
+    pid, out = pod.run([WORKLOAD, "unix", unix_path, "loopback4", "loopback6", "nonblock4",
+                        "refused4", str(closed)])
     lines = out.splitlines()
     p4 = int(facts([l for l in lines if l.startswith("loopback4")][0])["port"])
     p6 = int(facts([l for l in lines if l.startswith("loopback6")][0])["port"])
@@ -126,6 +128,10 @@ def connect_and_accept_ipv4_ipv6(s, agent, tail, pod):
     check_pod_context(a4, pod)
     a6 = tail.wait_for(acc(p6), what="ipv6 accept")[0]
     assert a6["address"] == "::1" and a6["family"] == "ipv6", a6
+    # Unix-domain IPC is not network activity: 3 inet accepts, nothing else.
+    accepts = tail.matching(lambda e: e["kind"] == "accept" and e["pid"] == pid)
+    assert len(accepts) == 3, accepts
+    assert all(e["family"] in ("ipv4", "ipv6") for e in accepts), accepts
 
 
 @suite.test
@@ -206,6 +212,8 @@ def dedup_ten_thousand_opens_is_one_event_and_exact_summary(s):
             assert e["of"] == "open" and e["identity"] == "k8s:pod/" + pod.uid, e
         st = agent.status()
         assert st["kinds"]["open"]["deduplicated"] >= 9999, st["kinds"]["open"]
+        keys = [i["key"] for i in st["identities"]["top"]]
+        assert "k8s:pod/" + pod.uid in keys, keys
     finally:
         tail.close()
         agent.stop()
@@ -323,6 +331,67 @@ def tail_filters_are_applied_by_the_agent(s):
             t.close()
         agent.stop()
         pod.remove()
+
+
+@suite.test
+@with_pod_agent
+def long_argv_and_paths_are_truncated_and_flagged(s, agent, tail, pod):
+    long_args = ["a" * 300, "b" * 300, "c" * 300, "d" * 300]  # > 1024 bytes of argv
+    pid, _ = pod.run(["/bin/true", *long_args])
+    ev = tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == pid, what="exec")[0]
+    assert ev.get("args_truncated") is True, ev
+    joined = "\0".join(ev["args"])
+    assert 1000 <= len(joined) <= 1024, len(joined)
+    assert ev["args"][:3] == ["/bin/true", long_args[0], long_args[1]], ev["args"][:3]
+    short_pid, _ = pod.run(["/bin/true", "short"])
+    short = tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == short_pid, what="exec")[0]
+    assert "args_truncated" not in short, short
+
+    deep = os.path.join(s.tmp, "d" * 120, "e" * 120)
+    os.makedirs(deep)
+    longpath = os.path.join(deep, "f" * 60)
+    open(longpath, "w").close()
+    assert len(longpath) > 256
+    pid, _ = pod.run([WORKLOAD, "open", longpath])
+    op = tail.wait_for(lambda e: e["kind"] == "open" and e["pid"] == pid and
+                       longpath.startswith(e["path"]) and len(e["path"]) > 200, what="long open")[0]
+    assert op.get("path_truncated") is True, op
+    assert len(op["path"]) == 255 and longpath.startswith(op["path"]), op["path"]
+
+
+@suite.test
+def agent_is_filtered_in_the_kernel(s):
+    agent = Agent(s.tmp, "--dedup-window", "0")
+    tail = Tail(agent)
+    pod = Pod()
+    try:
+        # A new cgroup makes the agent open /proc/<pid>/cgroup to resolve
+        # it: those opens must not come back to it as events.
+        pid, _ = pod.run(["/bin/true"])
+        tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == pid, what="exec")
+        agent.status()
+        time.sleep(0.5)
+        own = [e for e in tail.poll() if agent.proc.pid in (e.get("pid"), e.get("tid"))]
+        assert own == [], own[:3]
+    finally:
+        tail.close()
+        agent.stop()
+        pod.remove()
+
+
+@suite.test
+def tracefs_is_mounted_when_missing(s):
+    tracing = "/sys/kernel/tracing"
+    if os.path.ismount(tracing):
+        r = subprocess.run(["umount", tracing], capture_output=True, text=True)
+        assert r.returncode == 0, "cannot unmount tracefs for the test: " + r.stderr
+    assert not os.path.exists(os.path.join(tracing, "events"))
+    agent = Agent(s.tmp)
+    try:
+        assert os.path.ismount(tracing) and os.path.isdir(os.path.join(tracing, "events"))
+        assert agent.status()["probes_attached"] >= 30
+    finally:
+        agent.stop()
 
 
 @suite.test
