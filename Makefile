@@ -38,7 +38,9 @@ FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
 HELPERS    := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(wildcard tests/helpers/*.c))
 
-.PHONY: all deps run test unit integration fuzz bench clean format check-format
+.PHONY: all deps run test bench clean format check-format
+# Keep the sanitizer objects between builds.
+.SECONDARY:
 
 all: $(BUILD)/nhiscope-agent $(BUILD)/nhiscope
 

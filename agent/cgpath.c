@@ -10,7 +10,8 @@
  *                          kind/k3s/kubelet-in-container prefixes and pods seen
  *                          through a node container still resolve to the pod.
  *   2. plain container   - the outermost container cgroup.
- *   3. systemd unit      - the innermost valid *.service component.
+ *   3. systemd unit      - the innermost valid *.service component other
+ *                          than a user@UID.service manager.
  *   4. none.
  *
  * Outermost wins for pods and containers because that is the boundary the
@@ -27,7 +28,7 @@
  *   - a pod cgroup: "pod*" directly under kubepods[/burstable|/besteffort]
  *     or a slice named [...-]kubepods[-burstable|-besteffort]-pod*.slice:
  *     the rest must be a lowercase UUID (dashes for cgroupfs, underscores
- *     for systemd);
+ *     for systemd) or a static pod's 32-hex UID;
  *   - containerd's literal "<pod slice>:<prefix>:<name>": name is 64 hex.
  * These are checked wherever they appear, even below the component that
  * decides the verdict. Bare components (the child of a pod, "/docker/X",
@@ -42,9 +43,9 @@
 #include <errno.h>
 #include <string.h>
 
-#define NH_CGPATH_MAX 4096 /* longest accepted path, in bytes */
-#define NH_CGNAME_MAX 255 /* kernel limit for one cgroup name */
-#define NH_CTRD_NS_MAX 76 /* containerd's namespace length limit */
+#define NH_CGPATH_MAX  4096 /* longest accepted path, in bytes */
+#define NH_CGNAME_MAX  255  /* kernel limit for one cgroup name */
+#define NH_CTRD_NS_MAX 76   /* containerd's namespace length limit */
 
 /* What the kernel appends in /proc/PID/cgroup for a removed cgroup. */
 #define NH_DELETED_SUFFIX " (deleted)"
@@ -89,18 +90,18 @@ struct ctr_form {
 
 /* Longer prefixes first: "crio-" would otherwise swallow "crio-conmon-". */
 static const struct ctr_form ctr_forms[] = {
-	{ "cri-containerd-", ".scope", NH_RT_CONTAINERD },
-	{ "nerdctl-", ".scope", NH_RT_CONTAINERD },
-	{ "crio-conmon-", ".scope", NH_RT_CRIO },
-	{ "crio-", ".scope", NH_RT_CRIO },
-	{ "crio-conmon-", "", NH_RT_CRIO },
-	{ "crio-", "", NH_RT_CRIO },
-	{ "docker-", ".scope", NH_RT_DOCKER },
-	{ "libpod-conmon-", ".scope", NH_RT_PODMAN },
-	{ "libpod-", ".scope", NH_RT_PODMAN },
-	{ "libpod-conmon-", "", NH_RT_PODMAN },
-	{ "libpod-payload-", "", NH_RT_PODMAN },
-	{ "libpod-", "", NH_RT_PODMAN },
+    {"cri-containerd-", ".scope", NH_RT_CONTAINERD},
+    {"nerdctl-", ".scope", NH_RT_CONTAINERD},
+    {"crio-conmon-", ".scope", NH_RT_CRIO},
+    {"crio-", ".scope", NH_RT_CRIO},
+    {"crio-conmon-", "", NH_RT_CRIO},
+    {"crio-", "", NH_RT_CRIO},
+    {"docker-", ".scope", NH_RT_DOCKER},
+    {"libpod-conmon-", ".scope", NH_RT_PODMAN},
+    {"libpod-", ".scope", NH_RT_PODMAN},
+    {"libpod-conmon-", "", NH_RT_PODMAN},
+    {"libpod-payload-", "", NH_RT_PODMAN},
+    {"libpod-", "", NH_RT_PODMAN},
 };
 
 static bool span_eq(struct span s, const char *lit)
@@ -167,14 +168,27 @@ static int copy_cid(struct span s, char *out)
 }
 
 /*
- * Lowercase 8-4-4-4-12 UUID with @sep between groups, written to @out with
- * dashes. Uppercase is rejected: the kubelet never writes it, so it is
+ * A pod UID: a lowercase 8-4-4-4-12 UUID with @sep between groups, written
+ * to @out with dashes; or 32 lowercase hex, which is what static pods
+ * (kubeadm's etcd, kube-apiserver...) get from the kubelet's hash of their
+ * manifest. Uppercase is rejected: the kubelet never writes it, so it is
  * more likely a forged or mangled name than a real pod.
  */
+#define NH_STATIC_POD_UID_LEN 32
+
 static int parse_uuid(struct span s, char sep, char *out)
 {
 	size_t i;
 
+	if (s.n == NH_STATIC_POD_UID_LEN) {
+		for (i = 0; i < s.n; i++) {
+			if (!is_lhex(s.p[i]))
+				return -EINVAL;
+			out[i] = s.p[i];
+		}
+		out[s.n] = '\0';
+		return 0;
+	}
 	if (s.n != NH_POD_UID_LEN)
 		return -EINVAL;
 	for (i = 0; i < s.n; i++) {
@@ -204,6 +218,7 @@ static int match_ctr_named(struct span c, enum nh_runtime *rt, char *cid)
 		f = &ctr_forms[i];
 		plen = strlen(f->prefix);
 		slen = strlen(f->suffix);
+		/* the length test keeps "x-.scope"-style overlaps from underflowing */
 		if (!span_has_prefix(c, f->prefix) || !span_has_suffix(c, f->suffix) ||
 		    c.n < plen + slen)
 			continue;
@@ -264,7 +279,7 @@ static int match_pod_slice(struct span c, enum nh_qos *qos, char *uid, bool *has
 			   enum nh_runtime *rt, char *cid)
 {
 	const char *colon = memchr(c.p, ':', c.n);
-	struct span s = { c.p, colon ? (size_t)(colon - c.p) : c.n };
+	struct span s = {c.p, colon ? (size_t)(colon - c.p) : c.n};
 	struct span head, word, prefix, id;
 	const char *sep;
 	size_t i;
@@ -353,8 +368,7 @@ static bool is_service_name(struct span s)
 		c = s.p[i];
 		if (c == '@')
 			ats++;
-		else if (!is_alnum(c) && c != ':' && c != '-' && c != '_' && c != '.' &&
-			 c != '\\')
+		else if (!is_alnum(c) && c != ':' && c != '-' && c != '_' && c != '.' && c != '\\')
 			return false;
 	}
 	return ats <= 1 && s.p[0] != '@';
@@ -445,10 +459,12 @@ static int scan_component(struct scan *st, struct span c)
 	}
 
 	if (is_service_name(c)) {
-		/* the user manager itself is a human session, not a workload */
+		/*
+		 * The user manager hosts a human's session, so it is never the
+		 * unit itself; what it runs (user_unit) or what encloses it is.
+		 */
 		if (is_user_manager(c)) {
 			st->user_mgr_seen = true;
-			st->unit.n = 0;
 		} else {
 			st->unit = c;
 			st->unit_user = st->user_mgr_seen;
@@ -520,26 +536,23 @@ int nh_cgpath_parse(const char *path, struct nh_cgroup_info *out)
 		ch = (unsigned char)path[i];
 		if (ch < 0x20 || ch == 0x7f)
 			return -EINVAL;
-		if (ch == '/' && i > 0 && path[i - 1] == '/')
-			return -EINVAL;
 	}
-	if (len > 1 && path[len - 1] == '/')
-		len--;
 
 	memset(&st, 0, sizeof(st));
+	/* "//" yields an empty component; one trailing '/' just ends the loop */
 	for (i = 1; i < len; i = end + 1) {
 		for (end = i; end < len && path[end] != '/'; end++)
 			;
 		c.p = path + i;
 		c.n = end - i;
 		err = check_component(c);
-		if (!err)
-			err = scan_component(&st, c);
-		if (err) {
-			memset(out, 0, sizeof(*out));
+		if (err)
 			return err;
-		}
+		err = scan_component(&st, c);
+		if (err)
+			return err;
 	}
+	/* *out is only written here, so every error above leaves it zeroed */
 	fill(&st, out);
 	return 0;
 }
