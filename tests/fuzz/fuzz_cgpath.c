@@ -23,10 +23,22 @@ static int terminated(const char *s, size_t size)
 	return memchr(s, '\0', size) != NULL;
 }
 
+static int is_lhex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* A pod UID: 8-4-4-4-12 lowercase UUID, or a static pod's 32 hex. */
 static int is_uuid(const char *s)
 {
 	size_t i;
 
+	if (strlen(s) == 32) {
+		for (i = 0; i < 32; i++)
+			if (!is_lhex(s[i]))
+				return 0;
+		return 1;
+	}
 	if (strlen(s) != NH_POD_UID_LEN)
 		return 0;
 	for (i = 0; i < NH_POD_UID_LEN; i++) {
