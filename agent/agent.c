@@ -112,7 +112,7 @@ static int on_event(void *ctx, void *data, size_t size)
 {
 	struct nh_agent *a = ctx;
 	const struct nh_hdr *h;
-	struct nh_attributed ev = { 0 };
+	struct nh_attributed ev = {0};
 	char identity[NH_IDENTITY_KEY_MAX];
 	json_object *o;
 
@@ -160,7 +160,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		const struct nh_summary_event *s = data;
 
 		ev.object = nh_u64map_get(&a->objects, object_digest(s->key.cgroup_id, s->key.uid,
-								      s->key.kind, s->key.obj_hash));
+								     s->key.kind, s->key.obj_hash));
 	}
 
 	if (a->cfg.tail || nh_server_wants(&a->server, h->kind, h->tgid, h->pid, identity)) {
@@ -192,7 +192,8 @@ static void report_losses(struct nh_agent *a)
 		json_object_object_add(o, "kind", json_object_new_string("loss"));
 		json_object_object_add(o, "source", json_object_new_string("kernel"));
 		json_object_object_add(o, "of", json_object_new_string(nh_kind_name(k)));
-		json_object_object_add(o, "count", json_object_new_int64(c.lost - ks->lost_reported));
+		json_object_object_add(o, "count",
+				       json_object_new_int64(c.lost - ks->lost_reported));
 		json_object_object_add(o, "total", json_object_new_int64(c.lost));
 		nh_warn(&a->log, "ring buffer full: %llu %s events lost (%llu in total)",
 			(unsigned long long)(c.lost - ks->lost_reported), nh_kind_name(k),
@@ -218,8 +219,10 @@ static void tick(struct nh_agent *a)
 		for (int k = 0; k < NH_KIND_MAX; k++) {
 			struct nh_kind_stats *ks = &a->kinds[k];
 
-			ks->received_per_sec = (double)(ks->received - ks->prev_received) * NH_NSEC / dt;
-			ks->observed_per_sec = (double)(ks->observed - ks->prev_observed) * NH_NSEC / dt;
+			ks->received_per_sec =
+			    (double)(ks->received - ks->prev_received) * NH_NSEC / dt;
+			ks->observed_per_sec =
+			    (double)(ks->observed - ks->prev_observed) * NH_NSEC / dt;
 			ks->prev_received = ks->received;
 			ks->prev_observed = ks->observed;
 		}
@@ -333,7 +336,7 @@ static json_object *status_json(void *ctx)
 
 static int add_fd(int epfd, int fd, uint64_t tag)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
 
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
@@ -355,7 +358,7 @@ static int make_socket_dir(const char *path)
 
 static int open_sources(struct nh_agent *a)
 {
-	struct itimerspec its = { 0 };
+	struct itimerspec its = {0};
 	sigset_t mask;
 	int code;
 
@@ -388,7 +391,7 @@ static int open_sources(struct nh_agent *a)
 
 int nh_agent_start(struct nh_agent *a)
 {
-	struct nh_probes_config pc = { 0 };
+	struct nh_probes_config pc = {0};
 	char err[512], scope[PATH_MAX];
 	int code, seeded;
 
@@ -410,8 +413,9 @@ int nh_agent_start(struct nh_agent *a)
 	}
 	code = nh_cgroupfs_init(&a->cgfs, "/proc/self/mountinfo", "/proc");
 	if (code) {
-		nh_err(&a->log, "no cgroup v2 hierarchy is mounted (%s): nhiscope needs cgroup v2, "
-				"alone or in hybrid mode",
+		nh_err(&a->log,
+		       "no cgroup v2 hierarchy is mounted (%s): nhiscope needs cgroup v2, "
+		       "alone or in hybrid mode",
 		       strerror(-code));
 		goto cleanup;
 	}
@@ -448,7 +452,8 @@ int nh_agent_start(struct nh_agent *a)
 		goto cleanup;
 	}
 	nh_info(&a->log, "%d probes attached; dedup window %llums; ring buffer %u bytes",
-		a->probes.nprobes, (unsigned long long)a->cfg.dedup_window_ms, a->cfg.ringbuf_bytes);
+		a->probes.nprobes, (unsigned long long)a->cfg.dedup_window_ms,
+		a->cfg.ringbuf_bytes);
 
 	code = open_sources(a);
 	if (code) {

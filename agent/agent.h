@@ -18,7 +18,7 @@
 #include "server.h"
 #include "u64map.h"
 
-#define NH_VERSION "0.1.0"
+#define NH_VERSION	  "0.1.0"
 #define NH_DEFAULT_SOCKET "/run/nhiscope/agent.sock"
 
 struct nh_agent_config {

@@ -6,15 +6,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define C_RESET "\033[0m"
-#define C_DIM "\033[2m"
-#define C_RED "\033[31m"
+#define C_RESET	   "\033[0m"
+#define C_DIM	   "\033[2m"
+#define C_RED	   "\033[31m"
 #define C_BOLD_RED "\033[1;31m"
-#define C_GREEN "\033[32m"
-#define C_YELLOW "\033[33m"
-#define C_BLUE "\033[34m"
-#define C_MAGENTA "\033[35m"
-#define C_CYAN "\033[36m"
+#define C_GREEN	   "\033[32m"
+#define C_YELLOW   "\033[33m"
+#define C_BLUE	   "\033[34m"
+#define C_MAGENTA  "\033[35m"
+#define C_CYAN	   "\033[36m"
 
 static const char *str(json_object *o, const char *k)
 {
@@ -35,10 +35,9 @@ static const char *kind_color(const char *kind)
 	static const struct {
 		const char *kind, *color;
 	} map[] = {
-		{ "exec", C_GREEN },	{ "open", C_BLUE },	  { "connect", C_MAGENTA },
-		{ "accept", C_MAGENTA }, { "setuid", C_RED },	  { "setgid", C_RED },
-		{ "capset", C_RED },	{ "summary", C_DIM },	  { "loss", C_BOLD_RED },
-		{ "fork", C_DIM },	{ "exit", C_DIM },
+	    {"exec", C_GREEN},	  {"open", C_BLUE},  {"connect", C_MAGENTA}, {"accept", C_MAGENTA},
+	    {"setuid", C_RED},	  {"setgid", C_RED}, {"capset", C_RED},	     {"summary", C_DIM},
+	    {"loss", C_BOLD_RED}, {"fork", C_DIM},   {"exit", C_DIM},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -49,7 +48,7 @@ static const char *kind_color(const char *kind)
 
 /* Append with truncation; returns the new length. */
 static size_t put(char *buf, size_t len, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static size_t put(char *buf, size_t len, size_t n, const char *fmt, ...)
 {
@@ -75,7 +74,8 @@ static size_t ids(json_object *ev, char *buf, size_t len, size_t n)
 {
 	json_object *old, *new;
 
-	if (!json_object_object_get_ex(ev, "old", &old) || !json_object_object_get_ex(ev, "new", &new))
+	if (!json_object_object_get_ex(ev, "old", &old) ||
+	    !json_object_object_get_ex(ev, "new", &new))
 		return n;
 	return put(buf, len, n, " %lld/%lld/%lld -> %lld/%lld/%lld (%s)",
 		   (long long)num(old, "real"), (long long)num(old, "effective"),
@@ -129,8 +129,8 @@ static size_t details(json_object *ev, const char *kind, char *buf, size_t len, 
 		else
 			n = put(buf, len, n, " code=%lld", (long long)num(ev, "exit_code"));
 	} else if (strcmp(kind, "summary") == 0) {
-		n = put(buf, len, n, " %s x%lld %s", str(ev, "of") ?: "", (long long)num(ev, "count"),
-			str(ev, "object") ?: "");
+		n = put(buf, len, n, " %s x%lld %s", str(ev, "of") ?: "",
+			(long long)num(ev, "count"), str(ev, "object") ?: "");
 	}
 	return n;
 }

@@ -5,36 +5,43 @@
 #include <string.h>
 
 static const size_t kind_size[NH_KIND_MAX] = {
-	[NH_KIND_EXEC] = sizeof(struct nh_exec_event),
-	[NH_KIND_FORK] = sizeof(struct nh_fork_event),
-	[NH_KIND_EXIT] = sizeof(struct nh_exit_event),
-	[NH_KIND_CONNECT] = sizeof(struct nh_connect_event),
-	[NH_KIND_ACCEPT] = sizeof(struct nh_accept_event),
-	[NH_KIND_OPEN] = sizeof(struct nh_open_event),
-	[NH_KIND_SETUID] = sizeof(struct nh_cred_event),
-	[NH_KIND_SETGID] = sizeof(struct nh_cred_event),
-	[NH_KIND_CAPSET] = sizeof(struct nh_capset_event),
-	[NH_KIND_SUMMARY] = sizeof(struct nh_summary_event),
-	[NH_KIND_CGROUP_RMDIR] = sizeof(struct nh_cgroup_event),
+    [NH_KIND_EXEC] = sizeof(struct nh_exec_event),
+    [NH_KIND_FORK] = sizeof(struct nh_fork_event),
+    [NH_KIND_EXIT] = sizeof(struct nh_exit_event),
+    [NH_KIND_CONNECT] = sizeof(struct nh_connect_event),
+    [NH_KIND_ACCEPT] = sizeof(struct nh_accept_event),
+    [NH_KIND_OPEN] = sizeof(struct nh_open_event),
+    [NH_KIND_SETUID] = sizeof(struct nh_cred_event),
+    [NH_KIND_SETGID] = sizeof(struct nh_cred_event),
+    [NH_KIND_CAPSET] = sizeof(struct nh_capset_event),
+    [NH_KIND_SUMMARY] = sizeof(struct nh_summary_event),
+    [NH_KIND_CGROUP_RMDIR] = sizeof(struct nh_cgroup_event),
 };
 
 static const char *const kind_names[NH_KIND_MAX] = {
-	[NH_KIND_NONE] = "none",	 [NH_KIND_EXEC] = "exec",
-	[NH_KIND_FORK] = "fork",	 [NH_KIND_EXIT] = "exit",
-	[NH_KIND_CONNECT] = "connect",	 [NH_KIND_ACCEPT] = "accept",
-	[NH_KIND_OPEN] = "open",	 [NH_KIND_SETUID] = "setuid",
-	[NH_KIND_SETGID] = "setgid",	 [NH_KIND_CAPSET] = "capset",
-	[NH_KIND_SUMMARY] = "summary", [NH_KIND_CGROUP_RMDIR] = "cgroup_rmdir",
+    [NH_KIND_NONE] = "none",	   [NH_KIND_EXEC] = "exec",
+    [NH_KIND_FORK] = "fork",	   [NH_KIND_EXIT] = "exit",
+    [NH_KIND_CONNECT] = "connect", [NH_KIND_ACCEPT] = "accept",
+    [NH_KIND_OPEN] = "open",	   [NH_KIND_SETUID] = "setuid",
+    [NH_KIND_SETGID] = "setgid",   [NH_KIND_CAPSET] = "capset",
+    [NH_KIND_SUMMARY] = "summary", [NH_KIND_CGROUP_RMDIR] = "cgroup_rmdir",
 };
 
 static const char *const syscall_names[NH_SYS_MAX] = {
-	[NH_SYS_NONE] = "",		 [NH_SYS_OPEN] = "open",
-	[NH_SYS_OPENAT] = "openat",	 [NH_SYS_OPENAT2] = "openat2",
-	[NH_SYS_ACCEPT] = "accept",	 [NH_SYS_ACCEPT4] = "accept4",
-	[NH_SYS_CONNECT] = "connect",	 [NH_SYS_SETUID] = "setuid",
-	[NH_SYS_SETREUID] = "setreuid",	 [NH_SYS_SETRESUID] = "setresuid",
-	[NH_SYS_SETGID] = "setgid",	 [NH_SYS_SETREGID] = "setregid",
-	[NH_SYS_SETRESGID] = "setresgid", [NH_SYS_CAPSET] = "capset",
+    [NH_SYS_NONE] = "",
+    [NH_SYS_OPEN] = "open",
+    [NH_SYS_OPENAT] = "openat",
+    [NH_SYS_OPENAT2] = "openat2",
+    [NH_SYS_ACCEPT] = "accept",
+    [NH_SYS_ACCEPT4] = "accept4",
+    [NH_SYS_CONNECT] = "connect",
+    [NH_SYS_SETUID] = "setuid",
+    [NH_SYS_SETREUID] = "setreuid",
+    [NH_SYS_SETRESUID] = "setresuid",
+    [NH_SYS_SETGID] = "setgid",
+    [NH_SYS_SETREGID] = "setregid",
+    [NH_SYS_SETRESGID] = "setresgid",
+    [NH_SYS_CAPSET] = "capset",
 };
 
 int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr)

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #define NH_USERS_MAX 65536
-#define NH_SEEN_MAX 65536
+#define NH_SEEN_MAX  65536
 
 int nh_identities_init(struct nh_identities *ids, const struct nh_cgroupfs *fs, size_t max_cgroups)
 {

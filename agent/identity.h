@@ -16,7 +16,7 @@
 #include "cgroupfs.h"
 #include "u64map.h"
 
-#define NH_CGROUP_PATH_MAX 512
+#define NH_CGROUP_PATH_MAX  512
 #define NH_IDENTITY_KEY_MAX 320
 
 /* What one cgroup says about its members. */
@@ -38,10 +38,10 @@ struct nh_identity_seen {
 struct nh_identities {
 	const struct nh_cgroupfs *fs;
 	struct nh_u64map cgroups; /* cgroup id -> struct nh_cgroup_ctx */
-	struct nh_u64map users; /* uid + 1 -> char * name */
-	struct nh_u64map seen; /* hash(key) -> struct nh_identity_seen */
-	uint64_t resolved; /* cache misses resolved from /proc */
-	uint64_t walked; /* cache misses resolved by walking the tree */
+	struct nh_u64map users;	  /* uid + 1 -> char * name */
+	struct nh_u64map seen;	  /* hash(key) -> struct nh_identity_seen */
+	uint64_t resolved;	  /* cache misses resolved from /proc */
+	uint64_t walked;	  /* cache misses resolved by walking the tree */
 	uint64_t unresolved;
 	uint64_t evicted;
 };

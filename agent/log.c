@@ -8,7 +8,7 @@
 
 #include <json-c/json.h>
 
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void nh_logv(const struct nh_log *lg, enum nh_log_level lvl, const char *fmt, va_list ap)
 {

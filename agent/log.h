@@ -14,13 +14,13 @@ struct nh_log {
 };
 
 void nh_log(const struct nh_log *lg, enum nh_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void nh_logv(const struct nh_log *lg, enum nh_log_level lvl, const char *fmt, __builtin_va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
-#define nh_err(lg, ...) nh_log((lg), NH_LOG_ERROR, __VA_ARGS__)
-#define nh_warn(lg, ...) nh_log((lg), NH_LOG_WARN, __VA_ARGS__)
-#define nh_info(lg, ...) nh_log((lg), NH_LOG_INFO, __VA_ARGS__)
+#define nh_err(lg, ...)	  nh_log((lg), NH_LOG_ERROR, __VA_ARGS__)
+#define nh_warn(lg, ...)  nh_log((lg), NH_LOG_WARN, __VA_ARGS__)
+#define nh_info(lg, ...)  nh_log((lg), NH_LOG_INFO, __VA_ARGS__)
 #define nh_debug(lg, ...) nh_log((lg), NH_LOG_DEBUG, __VA_ARGS__)
 
 #endif

@@ -27,25 +27,28 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: nhiscope-agent [options]\n"
-		"Attach the nhiscope probes and serve identity-attributed events.\n\n"
-		"  -s, --socket PATH          subscriber socket (default %s)\n"
-		"      --socket-mode MODE     octal permissions of the socket (default 0600)\n"
-		"      --tail                 also print every event on stdout\n"
-		"  -o, --output FORMAT        --tail format: compact (default) or json\n"
-		"      --no-color             no colours in compact output\n"
-		"      --ringbuf-size BYTES   kernel ring buffer, power of two >= 4096 (default 8M)\n"
-		"      --dedup-window MS      in-kernel dedup window, 0 disables (default 10000)\n"
-		"      --dedup-entries N      dedup map entries (default 65536)\n"
-		"      --scope-cgroup PATH    trace only this cgroup v2 subtree (path below the mount)\n"
-		"      --max-processes N      process table bound (default 1048576)\n"
-		"      --subscriber-buffer BYTES  per-subscriber backlog before dropping (default 16M)\n"
-		"      --log-format FORMAT    text (default) or json\n"
-		"  -v, --verbose              debug logging (libbpf and verifier output)\n"
-		"  -h, --help                 this text\n"
-		"      --version              print the version\n",
-		NH_DEFAULT_SOCKET);
+	fprintf(
+	    f,
+	    "usage: nhiscope-agent [options]\n"
+	    "Attach the nhiscope probes and serve identity-attributed events.\n\n"
+	    "  -s, --socket PATH          subscriber socket (default %s)\n"
+	    "      --socket-mode MODE     octal permissions of the socket (default 0600)\n"
+	    "      --tail                 also print every event on stdout\n"
+	    "  -o, --output FORMAT        --tail format: compact (default) or json\n"
+	    "      --no-color             no colours in compact output\n"
+	    "      --ringbuf-size BYTES   kernel ring buffer, power of two >= 4096 (default 8M)\n"
+	    "      --dedup-window MS      in-kernel dedup window, 0 disables (default 10000)\n"
+	    "      --dedup-entries N      dedup map entries (default 65536)\n"
+	    "      --scope-cgroup PATH    trace only this cgroup v2 subtree (path below the "
+	    "mount)\n"
+	    "      --max-processes N      process table bound (default 1048576)\n"
+	    "      --subscriber-buffer BYTES  per-subscriber backlog before dropping (default "
+	    "16M)\n"
+	    "      --log-format FORMAT    text (default) or json\n"
+	    "  -v, --verbose              debug logging (libbpf and verifier output)\n"
+	    "  -h, --help                 this text\n"
+	    "      --version              print the version\n",
+	    NH_DEFAULT_SOCKET);
 }
 
 /* "8M", "4096", "64k" -> bytes. */
@@ -69,8 +72,8 @@ static int parse_size(const char *opt, const char *s, uint64_t min, uint64_t max
 	*out = v;
 	return 0;
 bad:
-	fprintf(stderr, "nhiscope-agent: %s: \"%s\" is not a number between %llu and %llu\n", opt, s,
-		(unsigned long long)min, (unsigned long long)max);
+	fprintf(stderr, "nhiscope-agent: %s: \"%s\" is not a number between %llu and %llu\n", opt,
+		s, (unsigned long long)min, (unsigned long long)max);
 	return -EINVAL;
 }
 
@@ -91,22 +94,22 @@ enum {
 static int parse_args(int argc, char **argv, struct nh_agent *a)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
-		{ "tail", no_argument, NULL, OPT_TAIL },
-		{ "output", required_argument, NULL, 'o' },
-		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
-		{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
-		{ "dedup-window", required_argument, NULL, OPT_DEDUP_WINDOW },
-		{ "dedup-entries", required_argument, NULL, OPT_DEDUP_ENTRIES },
-		{ "scope-cgroup", required_argument, NULL, OPT_SCOPE },
-		{ "max-processes", required_argument, NULL, OPT_MAX_PROCS },
-		{ "subscriber-buffer", required_argument, NULL, OPT_SUB_BUFFER },
-		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ 0 },
+	    {"socket", required_argument, NULL, 's'},
+	    {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+	    {"tail", no_argument, NULL, OPT_TAIL},
+	    {"output", required_argument, NULL, 'o'},
+	    {"no-color", no_argument, NULL, OPT_NO_COLOR},
+	    {"ringbuf-size", required_argument, NULL, OPT_RINGBUF},
+	    {"dedup-window", required_argument, NULL, OPT_DEDUP_WINDOW},
+	    {"dedup-entries", required_argument, NULL, OPT_DEDUP_ENTRIES},
+	    {"scope-cgroup", required_argument, NULL, OPT_SCOPE},
+	    {"max-processes", required_argument, NULL, OPT_MAX_PROCS},
+	    {"subscriber-buffer", required_argument, NULL, OPT_SUB_BUFFER},
+	    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {0},
 	};
 	struct nh_agent_config *cfg = &a->cfg;
 	long page = sysconf(_SC_PAGESIZE);
@@ -124,8 +127,10 @@ static int parse_args(int argc, char **argv, struct nh_agent *a)
 			errno = 0;
 			v = strtoul(optarg, &end, 8);
 			if (errno || *end || end == optarg || v > 0777) {
-				fprintf(stderr, "nhiscope-agent: --socket-mode: \"%s\" is not an octal mode\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "nhiscope-agent: --socket-mode: \"%s\" is not an octal mode\n",
+				    optarg);
 				return -EINVAL;
 			}
 			cfg->socket_mode = v;
@@ -135,7 +140,8 @@ static int parse_args(int argc, char **argv, struct nh_agent *a)
 			break;
 		case 'o':
 			if (strcmp(optarg, "json") && strcmp(optarg, "compact")) {
-				fprintf(stderr, "nhiscope-agent: --output: \"%s\" is not compact or json\n",
+				fprintf(stderr,
+					"nhiscope-agent: --output: \"%s\" is not compact or json\n",
 					optarg);
 				return -EINVAL;
 			}
@@ -148,8 +154,10 @@ static int parse_args(int argc, char **argv, struct nh_agent *a)
 			if (parse_size("--ringbuf-size", optarg, page, 1u << 30, &v))
 				return -EINVAL;
 			if (v & (v - 1)) {
-				fprintf(stderr, "nhiscope-agent: --ringbuf-size: %s is not a power of two\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "nhiscope-agent: --ringbuf-size: %s is not a power of two\n",
+				    optarg);
 				return -EINVAL;
 			}
 			cfg->ringbuf_bytes = v;
@@ -179,8 +187,10 @@ static int parse_args(int argc, char **argv, struct nh_agent *a)
 			break;
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
-				fprintf(stderr, "nhiscope-agent: --log-format: \"%s\" is not text or json\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "nhiscope-agent: --log-format: \"%s\" is not text or json\n",
+				    optarg);
 				return -EINVAL;
 			}
 			a->log.json = strcmp(optarg, "json") == 0;

@@ -25,19 +25,21 @@ struct nh_cli {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: nhiscope [-s SOCKET] COMMAND [options]\n\n"
-		   "commands:\n"
-		   "  tail [--identity PATTERN] [--kind K[,K...]] [--pid PID] [-o compact|json] [--no-color]\n"
-		   "        follow events live; PATTERN is a glob such as 'k8s:pod/*'\n"
-		   "  status [-o text|json]\n"
-		   "        probes, event rates, dedup and loss counters, identities\n\n"
-		   "  -s, --socket PATH   agent socket (default %s)\n",
+	fprintf(f,
+		"usage: nhiscope [-s SOCKET] COMMAND [options]\n\n"
+		"commands:\n"
+		"  tail [--identity PATTERN] [--kind K[,K...]] [--pid PID] [-o compact|json] "
+		"[--no-color]\n"
+		"        follow events live; PATTERN is a glob such as 'k8s:pod/*'\n"
+		"  status [-o text|json]\n"
+		"        probes, event rates, dedup and loss counters, identities\n\n"
+		"  -s, --socket PATH   agent socket (default %s)\n",
 		NH_DEFAULT_SOCKET);
 }
 
 static int connect_agent(const struct nh_cli *cli)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int fd;
 
 	if (strlen(cli->socket_path) >= sizeof(addr.sun_path)) {
@@ -103,7 +105,8 @@ static int read_lines(int fd, int (*fn)(const char *line, void *ctx), void *ctx)
 		len -= start - buf;
 		memmove(buf, start, len);
 		if (len == cap - 1) {
-			fprintf(stderr, "nhiscope: line longer than %zu bytes from the agent\n", cap);
+			fprintf(stderr, "nhiscope: line longer than %zu bytes from the agent\n",
+				cap);
 			code = -EMSGSIZE;
 			break;
 		}
@@ -153,13 +156,16 @@ static int tail_line(const char *line, void *ctx)
 static int cmd_tail(struct nh_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "identity", required_argument, NULL, 'i' }, { "kind", required_argument, NULL, 'k' },
-		{ "pid", required_argument, NULL, 'p' },	  { "output", required_argument, NULL, 'o' },
-		{ "no-color", no_argument, NULL, 'C' },	  { "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"identity", required_argument, NULL, 'i'},
+	    {"kind", required_argument, NULL, 'k'},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"no-color", no_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	json_object *req = json_object_new_object(), *kinds = NULL;
-	struct tail_state st = { .cli = cli };
+	struct tail_state st = {.cli = cli};
 	int c, fd = -1, code = 0;
 	char *end, *tok, *save;
 
@@ -173,10 +179,13 @@ static int cmd_tail(struct nh_cli *cli, int argc, char **argv)
 		case 'k':
 			if (!kinds)
 				kinds = json_object_new_array();
-			for (tok = strtok_r(optarg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			for (tok = strtok_r(optarg, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
 				if (nh_kind_parse(tok) < 0 && strcmp(tok, "loss") != 0) {
 					fprintf(stderr,
-						"nhiscope: --kind: unknown kind \"%s\" (exec, fork, exit, connect, accept, open, setuid, setgid, capset, summary, loss)\n",
+						"nhiscope: --kind: unknown kind \"%s\" (exec, "
+						"fork, exit, connect, accept, open, setuid, "
+						"setgid, capset, summary, loss)\n",
 						tok);
 					code = -EINVAL;
 					goto cleanup;
@@ -188,7 +197,8 @@ static int cmd_tail(struct nh_cli *cli, int argc, char **argv)
 			long pid = strtol(optarg, &end, 10);
 
 			if (*end || end == optarg || pid <= 0 || pid > INT32_MAX) {
-				fprintf(stderr, "nhiscope: --pid: \"%s\" is not a process id\n", optarg);
+				fprintf(stderr, "nhiscope: --pid: \"%s\" is not a process id\n",
+					optarg);
 				code = -EINVAL;
 				goto cleanup;
 			}
@@ -197,7 +207,8 @@ static int cmd_tail(struct nh_cli *cli, int argc, char **argv)
 		}
 		case 'o':
 			if (strcmp(optarg, "json") && strcmp(optarg, "compact")) {
-				fprintf(stderr, "nhiscope: -o: \"%s\" is not compact or json\n", optarg);
+				fprintf(stderr, "nhiscope: -o: \"%s\" is not compact or json\n",
+					optarg);
 				code = -EINVAL;
 				goto cleanup;
 			}
@@ -267,8 +278,7 @@ static void print_status(json_object *st)
 	printf("\n%-14s %12s %10s %12s %12s %10s\n", "KIND", "RECEIVED", "PER_SEC", "OBSERVED",
 	       "DEDUPLICATED", "LOST");
 	json_object_object_get_ex(st, "kinds", &kinds);
-	json_object_object_foreach(kinds, name, k)
-	{
+	json_object_object_foreach (kinds, name, k) {
 		json_object *r, *ps, *ob, *dd, *lo;
 
 		json_object_object_get_ex(k, "received", &r);
@@ -351,7 +361,7 @@ static int cmd_status(struct nh_cli *cli, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct nh_cli cli = { .socket_path = NH_DEFAULT_SOCKET, .color = isatty(STDOUT_FILENO) };
+	struct nh_cli cli = {.socket_path = NH_DEFAULT_SOCKET, .color = isatty(STDOUT_FILENO)};
 	int i = 1, code;
 
 	signal(SIGPIPE, SIG_DFL);

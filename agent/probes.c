@@ -49,13 +49,15 @@ static int ensure_tracefs(char *err, size_t len)
 int nh_probes_preflight(char *err, size_t len)
 {
 	if (geteuid() != 0) {
-		snprintf(err, len,
-			 "must run as root (loading BPF needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)");
+		snprintf(
+		    err, len,
+		    "must run as root (loading BPF needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)");
 		return -EPERM;
 	}
 	if (access(NH_BTF_VMLINUX, R_OK) != 0)
 		return fail(err, len, -errno,
-			    "kernel BTF %s is not readable (a kernel with CONFIG_DEBUG_INFO_BTF=y is required)",
+			    "kernel BTF %s is not readable (a kernel with CONFIG_DEBUG_INFO_BTF=y "
+			    "is required)",
 			    NH_BTF_VMLINUX);
 	return ensure_tracefs(err, len);
 }
@@ -97,8 +99,7 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 {
 	struct bpf_program *prog;
 
-	bpf_object__for_each_program(prog, p->skel->obj)
-	{
+	bpf_object__for_each_program (prog, p->skel->obj) {
 		struct nh_probe *pr;
 		int code;
 
@@ -120,8 +121,8 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 					 "tracepoint %s is missing on this kernel (needed by %s)",
 					 pr->tracepoint, pr->prog);
 			else
-				snprintf(err, len, "cannot attach %s to tracepoint %s: %s", pr->prog,
-					 pr->tracepoint, strerror(-code));
+				snprintf(err, len, "cannot attach %s to tracepoint %s: %s",
+					 pr->prog, pr->tracepoint, strerror(-code));
 			return code ? code : -ENOENT;
 		}
 		pr->attached = true;

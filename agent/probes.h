@@ -16,8 +16,8 @@
 
 #include "nhiscope.h"
 
-#define NH_PROBES_MAX 48
-#define NH_TRACEFS "/sys/kernel/tracing"
+#define NH_PROBES_MAX  48
+#define NH_TRACEFS     "/sys/kernel/tracing"
 #define NH_BTF_VMLINUX "/sys/kernel/btf/vmlinux"
 
 struct nh_probe {
@@ -31,7 +31,7 @@ struct nh_probes_config {
 	uint32_t agent_tgid;
 	uint64_t dedup_window_ns; /* 0 disables in-kernel dedup */
 	uint32_t dedup_entries;
-	uint32_t ringbuf_bytes; /* power of two, multiple of the page size */
+	uint32_t ringbuf_bytes;	  /* power of two, multiple of the page size */
 	const char *scope_cgroup; /* absolute cgroup v2 directory, or NULL */
 };
 

@@ -104,7 +104,8 @@ int nh_proctable_seed(struct nh_proctable *pt)
 		char *end;
 		unsigned long tgid = strtoul(de->d_name, &end, 10);
 
-		if (!isdigit((unsigned char)de->d_name[0]) || *end || tgid == 0 || tgid > UINT32_MAX)
+		if (!isdigit((unsigned char)de->d_name[0]) || *end || tgid == 0 ||
+		    tgid > UINT32_MAX)
 			continue;
 		p = malloc(sizeof(*p));
 		if (!p)

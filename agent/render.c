@@ -37,13 +37,13 @@ void nh_render_open_flags(uint32_t flags, char *buf, size_t len)
 		uint32_t bit;
 		const char *name;
 	} bits[] = {
-		{ O_CREAT, "O_CREAT" },	    { O_EXCL, "O_EXCL" },	{ O_NOCTTY, "O_NOCTTY" },
-		{ O_TRUNC, "O_TRUNC" },	    { O_APPEND, "O_APPEND" },	{ O_NONBLOCK, "O_NONBLOCK" },
-		{ O_DSYNC, "O_DSYNC" },	    { O_DIRECT, "O_DIRECT" },	{ O_DIRECTORY, "O_DIRECTORY" },
-		{ O_NOFOLLOW, "O_NOFOLLOW" }, { O_NOATIME, "O_NOATIME" }, { O_CLOEXEC, "O_CLOEXEC" },
-		{ O_PATH, "O_PATH" },
+	    {O_CREAT, "O_CREAT"},	{O_EXCL, "O_EXCL"},	  {O_NOCTTY, "O_NOCTTY"},
+	    {O_TRUNC, "O_TRUNC"},	{O_APPEND, "O_APPEND"},	  {O_NONBLOCK, "O_NONBLOCK"},
+	    {O_DSYNC, "O_DSYNC"},	{O_DIRECT, "O_DIRECT"},	  {O_DIRECTORY, "O_DIRECTORY"},
+	    {O_NOFOLLOW, "O_NOFOLLOW"}, {O_NOATIME, "O_NOATIME"}, {O_CLOEXEC, "O_CLOEXEC"},
+	    {O_PATH, "O_PATH"},
 	};
-	static const char *const acc[] = { "O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE" };
+	static const char *const acc[] = {"O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"};
 	size_t n = snprintf(buf, len, "%s", acc[flags & O_ACCMODE]);
 
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]) && n < len; i++)
@@ -64,7 +64,8 @@ void nh_render_object(const struct nh_hdr *h, char *buf, size_t len)
 		const struct nh_connect_event *e = (const void *)h;
 
 		nh_render_addr(&e->dst, addr, sizeof(addr));
-		snprintf(buf, len, e->dst.family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, e->dst.port);
+		snprintf(buf, len, e->dst.family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr,
+			 e->dst.port);
 	} else if (h->kind == NH_KIND_ACCEPT) {
 		const struct nh_accept_event *e = (const void *)h;
 
@@ -290,8 +291,8 @@ json_object *nh_render(const struct nh_attributed *ev)
 		add_int(o, "ppid", h->ppid);
 		add_int(o, "gid", h->gid);
 		add_int(o, "mntns", h->mntns);
-		json_object_object_add(o, "comm",
-				       json_object_new_string_len(h->comm, strnlen(h->comm, NH_COMM_LEN)));
+		json_object_object_add(
+		    o, "comm", json_object_new_string_len(h->comm, strnlen(h->comm, NH_COMM_LEN)));
 	}
 	add_int(o, "uid", h->uid);
 	if (ev->user)

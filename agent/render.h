@@ -16,11 +16,11 @@
 
 struct nh_attributed {
 	const struct nh_hdr *h;
-	const struct nh_proc *proc; /* NULL when unknown */
+	const struct nh_proc *proc;	/* NULL when unknown */
 	const struct nh_cgroup_ctx *cg; /* NULL when unknown */
 	const char *identity;
-	const char *user; /* NULL when the uid has no name */
-	const char *object; /* summaries: what was repeated; may be NULL */
+	const char *user;	/* NULL when the uid has no name */
+	const char *object;	/* summaries: what was repeated; may be NULL */
 	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 };
 

@@ -18,8 +18,8 @@
 int nh_server_open(struct nh_server *srv, const char *path, mode_t mode, int epfd, size_t max_out,
 		   nh_status_fn status, void *status_ctx)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct epoll_event ev = {.events = EPOLLIN};
 	mode_t old_mask;
 	int code = 0;
 
@@ -98,7 +98,7 @@ bool nh_server_is_client(const struct nh_server *srv, const void *ptr)
 
 void nh_server_accept(struct nh_server *srv)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	struct nh_client *c;
 	int fd;
 
@@ -146,7 +146,7 @@ static bool client_queue(struct nh_server *srv, struct nh_client *c, const char 
 /* Write what the socket takes; returns -errno when the peer is gone. */
 static int client_flush(struct nh_server *srv, struct nh_client *c)
 {
-	struct epoll_event ev = { .data.ptr = c };
+	struct epoll_event ev = {.data.ptr = c};
 	size_t off = 0;
 
 	while (off < c->out_len) {
@@ -255,7 +255,8 @@ static void handle_request(struct nh_server *srv, struct nh_client *c, const cha
 		}
 	} else if (strcmp(json_object_get_string(op), "status") == 0) {
 		json_object *st = srv->status(srv->status_ctx);
-		const char *s = st ? json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN) : "{}";
+		const char *s =
+		    st ? json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN) : "{}";
 
 		client_queue(srv, c, s, strlen(s));
 		client_queue(srv, c, "\n", 1);

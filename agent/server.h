@@ -17,13 +17,13 @@
 
 #include <json-c/json.h>
 
-#define NH_SERVER_MAX_CLIENTS 64
+#define NH_SERVER_MAX_CLIENTS	64
 #define NH_IDENTITY_PATTERN_MAX 320
 
 struct nh_filter {
 	char identity[NH_IDENTITY_PATTERN_MAX]; /* fnmatch(3) pattern, "" = any */
 	uint32_t kinds; /* bit per enum nh_kind plus NH_FILTER_LOSS; 0 = any */
-	uint32_t pid; /* process or thread id, 0 = any */
+	uint32_t pid;	/* process or thread id, 0 = any */
 };
 
 #define NH_FILTER_LOSS (1u << 31) /* synthetic loss notices */

@@ -127,16 +127,16 @@ int nh_exit_capset(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-#define NH_ID_HOOKS(name, sys, nargs)                                              \
-	SEC("tp/syscalls/sys_enter_" #name)                                 \
-	int nh_enter_##name(struct trace_event_raw_sys_enter *ctx)          \
-	{                                                                   \
-		return id_enter(sys, nargs, ctx);                                  \
-	}                                                                   \
-	SEC("tp/syscalls/sys_exit_" #name)                                  \
-	int nh_exit_##name(struct trace_event_raw_sys_exit *ctx)            \
-	{                                                                   \
-		return id_exit(ctx->ret);                                   \
+#define NH_ID_HOOKS(name, sys, nargs)                                                              \
+	SEC("tp/syscalls/sys_enter_" #name)                                                        \
+	int nh_enter_##name(struct trace_event_raw_sys_enter *ctx)                                 \
+	{                                                                                          \
+		return id_enter(sys, nargs, ctx);                                                  \
+	}                                                                                          \
+	SEC("tp/syscalls/sys_exit_" #name)                                                         \
+	int nh_exit_##name(struct trace_event_raw_sys_exit *ctx)                                   \
+	{                                                                                          \
+		return id_exit(ctx->ret);                                                          \
 	}
 
 NH_ID_HOOKS(setuid, NH_SYS_SETUID, 1)

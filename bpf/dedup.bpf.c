@@ -52,7 +52,7 @@ static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_ded
 SEC("raw_tp")
 int nh_flush(void *ctx)
 {
-	struct flush_ctx fc = { .now = bpf_ktime_get_ns() };
+	struct flush_ctx fc = {.now = bpf_ktime_get_ns()};
 
 	bpf_for_each_map_elem(&dedup, flush_one, &fc, 0);
 	return fc.full ? 1 : 0;

@@ -52,7 +52,7 @@ static __always_inline int open_exit(long ret)
 	 * object; a failure is a different object from a success. */
 	h = nh_hash_bytes(s->path, len);
 	h = nh_mix(h, (flags & (NH_O_ACCMODE | NH_O_CREAT | NH_O_TRUNC)) |
-			      ((__u64)(ret < 0 ? -ret : 0) << 32));
+			  ((__u64)(ret < 0 ? -ret : 0) << 32));
 	if (nh_dedup_hit(&c, NH_KIND_OPEN, h))
 		return 0;
 
@@ -98,8 +98,8 @@ int nh_enter_openat2(struct trace_event_raw_sys_enter *ctx)
 	struct open_how how = {};
 
 	bpf_probe_read_user(&how, sizeof(how), (const void *)ctx->args[2]);
-	return open_enter(NH_SYS_OPENAT2, (int)ctx->args[0], (const char *)ctx->args[1],
-			  how.flags, how.mode);
+	return open_enter(NH_SYS_OPENAT2, (int)ctx->args[0], (const char *)ctx->args[1], how.flags,
+			  how.mode);
 }
 
 SEC("tp/syscalls/sys_exit_open")

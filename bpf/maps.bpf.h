@@ -15,18 +15,18 @@
 
 #include "nhiscope.h"
 
-#define NH_AF_INET 2
-#define NH_AF_INET6 10
-#define NH_EAGAIN 11
-#define NH_AT_FDCWD -100
+#define NH_AF_INET   2
+#define NH_AF_INET6  10
+#define NH_EAGAIN    11
+#define NH_AT_FDCWD  -100
 #define NH_O_ACCMODE 00000003
-#define NH_O_CREAT 00000100
-#define NH_O_TRUNC 00001000
+#define NH_O_CREAT   00000100
+#define NH_O_TRUNC   00001000
 
 /* Load-time configuration, set by the agent between open and load. */
 const volatile __u32 nh_agent_tgid __weak = 0;
 const volatile __u64 nh_dedup_window_ns __weak = 0; /* 0 disables dedup */
-const volatile __u32 nh_scoped __weak = 0; /* only trace under scope_cgroup[0] */
+const volatile __u32 nh_scoped __weak = 0;	    /* only trace under scope_cgroup[0] */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -13,7 +13,7 @@
 #endif
 
 #define NH_COMM_LEN 16
-#define NH_PATH_MAX 256 /* bounded copy; longer paths are flagged */
+#define NH_PATH_MAX 256	 /* bounded copy; longer paths are flagged */
 #define NH_ARGS_MAX 1024 /* argv bytes, NUL separated; longer is flagged */
 #define NH_ADDR_LEN 16
 
@@ -28,7 +28,7 @@ enum nh_kind {
 	NH_KIND_SETUID, /* setuid, setreuid, setresuid */
 	NH_KIND_SETGID, /* setgid, setregid, setresgid */
 	NH_KIND_CAPSET,
-	NH_KIND_SUMMARY, /* dedup window closed: count of suppressed repeats */
+	NH_KIND_SUMMARY,      /* dedup window closed: count of suppressed repeats */
 	NH_KIND_CGROUP_RMDIR, /* lets the agent drop cached identities */
 	NH_KIND_MAX,
 };
@@ -61,11 +61,11 @@ enum nh_syscall {
 
 /* Attribution carried by every event. */
 struct nh_hdr {
-	__u64 ts_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 ts_ns;	 /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u64 cgroup_id; /* cgroup v2 id == inode of the cgroup directory */
-	__u64 obj_hash; /* dedup object hash, 0 when not deduplicated */
-	__u32 kind; /* enum nh_kind */
-	__u32 flags; /* enum nh_flag */
+	__u64 obj_hash;	 /* dedup object hash, 0 when not deduplicated */
+	__u32 kind;	 /* enum nh_kind */
+	__u32 flags;	 /* enum nh_flag */
 	__u32 tgid;
 	__u32 pid;
 	__u32 ppid;
@@ -76,8 +76,8 @@ struct nh_hdr {
 };
 
 struct nh_sockaddr {
-	__u16 family; /* AF_INET or AF_INET6 */
-	__u16 port; /* host byte order */
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 port;		/* host byte order */
 	__u8 addr[NH_ADDR_LEN]; /* IPv4 in the first 4 bytes */
 };
 
@@ -115,8 +115,8 @@ struct nh_accept_event {
 	struct nh_sockaddr peer;
 	__u16 local_port;
 	__u16 syscall; /* enum nh_syscall */
-	__s32 fd; /* listening socket */
-	__s32 result; /* new fd or -errno */
+	__s32 fd;      /* listening socket */
+	__s32 result;  /* new fd or -errno */
 };
 
 struct nh_open_event {
@@ -159,7 +159,7 @@ struct nh_dedup_key {
 };
 
 struct nh_dedup_val {
-	__u64 count; /* repeats suppressed since the last summary */
+	__u64 count;	    /* repeats suppressed since the last summary */
 	__u64 window_start; /* ts of the first report or the last summary */
 	__u64 last_ts;
 	__u32 last_tgid;
@@ -184,7 +184,7 @@ struct nh_cgroup_event {
 struct nh_counters {
 	__u64 emitted;
 	__u64 suppressed; /* repeats folded by dedup */
-	__u64 lost; /* ring-buffer reservation failures */
+	__u64 lost;	  /* ring-buffer reservation failures */
 };
 
 _Static_assert(sizeof(struct nh_hdr) == 72, "nh_hdr layout");

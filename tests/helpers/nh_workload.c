@@ -47,7 +47,7 @@ static int do_open(const char *path)
 
 static int open_syscall(const char *path, int openat2)
 {
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
+	struct open_how how = {.flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS};
 	long fd;
 
 #ifdef SYS_open
@@ -56,7 +56,8 @@ static int open_syscall(const char *path, int openat2)
 	else
 #endif
 		fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
-	printf("%s=%s result=%ld\n", openat2 ? "openat2" : "open-legacy", path, fd < 0 ? -errno : fd);
+	printf("%s=%s result=%ld\n", openat2 ? "openat2" : "open-legacy", path,
+	       fd < 0 ? -errno : fd);
 	if (fd >= 0)
 		close(fd);
 	return 0;
@@ -98,7 +99,7 @@ static int open_new(const char *dir, long n)
 
 static int wait_for(const char *path)
 {
-	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	struct timespec ts = {0, 5 * 1000 * 1000};
 	struct stat st;
 
 	for (int i = 0; i < 12000; i++) {
@@ -112,7 +113,7 @@ static int wait_for(const char *path)
 
 static int loopback(int family, int nonblock)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	socklen_t len = sizeof(ss);
 	int l, c, a;
 
@@ -139,7 +140,7 @@ static int loopback(int family, int nonblock)
 	if (c < 0)
 		return 1;
 	if (connect(c, (void *)&ss, len)) {
-		struct pollfd pfd = { .fd = c, .events = POLLOUT };
+		struct pollfd pfd = {.fd = c, .events = POLLOUT};
 
 		if (!nonblock || errno != EINPROGRESS) {
 			perror("connect");
@@ -166,7 +167,7 @@ static int loopback(int family, int nonblock)
 
 static int unix_accept(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int l, c, a;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
@@ -187,7 +188,7 @@ static int unix_accept(const char *path)
 
 static int refused4(int port)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
 	int c = socket(AF_INET, SOCK_STREAM, 0), r;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -199,7 +200,7 @@ static int refused4(int port)
 
 static int capset_drop(int cap)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2];
 
 	if (syscall(SYS_capget, &hdr, data)) {
@@ -266,7 +267,8 @@ int main(int argc, char **argv)
 			perror(a1);
 			return 127;
 		} else {
-			fprintf(stderr, "nh_workload: bad operation \"%s\" or missing argument\n", op);
+			fprintf(stderr, "nh_workload: bad operation \"%s\" or missing argument\n",
+				op);
 			return 2;
 		}
 	}
