@@ -465,7 +465,10 @@ int nh_agent_start(struct nh_agent *a)
 		code = nh_server_open(&a->server, a->cfg.socket_path, a->cfg.socket_mode, a->epfd,
 				      a->cfg.subscriber_buffer, status_json, a);
 	if (code) {
-		nh_err(&a->log, "cannot listen on %s: %s", a->cfg.socket_path, strerror(-code));
+		nh_err(&a->log, "cannot listen on %s: %s", a->cfg.socket_path,
+		       code == -EADDRINUSE ? "another agent is already serving it"
+		       : code == -ENOTSOCK ? "a file that is not a socket is in the way"
+					   : strerror(-code));
 		goto cleanup;
 	}
 	nh_info(&a->log, "listening on %s", a->cfg.socket_path);

@@ -36,6 +36,23 @@ int nh_cgroupfs_init_at(struct nh_cgroupfs *fs, const char *mount, const char *p
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+/* mountinfo escapes space, tab, newline and backslash as \ooo octal. */
+static void unescape_octal(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
 int nh_cgroupfs_init(struct nh_cgroupfs *fs, const char *mountinfo, const char *proc)
 {
 	char line[4096], mnt[PATH_MAX];
@@ -54,6 +71,7 @@ int nh_cgroupfs_init(struct nh_cgroupfs *fs, const char *mountinfo, const char *
 			continue;
 		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
 			continue;
+		unescape_octal(mnt);
 		err = nh_cgroupfs_init_at(fs, mnt, proc);
 		break;
 	}

@@ -46,6 +46,16 @@ void nh_render_open_flags(uint32_t flags, char *buf, size_t len)
 	static const char *const acc[] = {"O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"};
 	size_t n = snprintf(buf, len, "%s", acc[flags & O_ACCMODE]);
 
+	/* O_TMPFILE and O_SYNC contain O_DIRECTORY and O_DSYNC: name the
+	 * composite and clear its bits so the part is not named again. */
+	if ((flags & O_TMPFILE) == O_TMPFILE && n < len) {
+		n += snprintf(buf + n, len - n, "|O_TMPFILE");
+		flags &= ~O_TMPFILE;
+	}
+	if ((flags & O_SYNC) == O_SYNC && n < len) {
+		n += snprintf(buf + n, len - n, "|O_SYNC");
+		flags &= ~O_SYNC;
+	}
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]) && n < len; i++)
 		if ((flags & bits[i].bit) == bits[i].bit)
 			n += snprintf(buf + n, len - n, "|%s", bits[i].name);

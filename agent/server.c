@@ -15,6 +15,27 @@
 #include "decode.h"
 #include "nhiscope.h"
 
+/* A socket left by a crashed agent would make bind fail, so it goes; but
+ * never a file that is not a socket, nor the socket of a live agent. */
+static int remove_stale(const char *path, const struct sockaddr_un *addr)
+{
+	struct stat st;
+	int fd, live;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	live = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
+	close(fd);
+	if (live)
+		return -EADDRINUSE;
+	return unlink(path) ? -errno : 0;
+}
+
 int nh_server_open(struct nh_server *srv, const char *path, mode_t mode, int epfd, size_t max_out,
 		   nh_status_fn status, void *status_ctx)
 {
@@ -39,12 +60,15 @@ int nh_server_open(struct nh_server *srv, const char *path, mode_t mode, int epf
 		code = -errno;
 		goto cleanup;
 	}
-	/* A stale socket from a crashed agent would make bind fail. */
-	unlink(path);
+	code = remove_stale(path, &addr);
+	if (code)
+		goto cleanup;
 	/* Bind under a umask so the socket is never briefly world-usable. */
 	old_mask = umask(~mode & 0777);
 	if (bind(srv->listen_fd, (struct sockaddr *)&addr, sizeof(addr)))
 		code = -errno;
+	else
+		srv->bound = true;
 	umask(old_mask);
 	if (code)
 		goto cleanup;
@@ -81,10 +105,12 @@ void nh_server_close(struct nh_server *srv)
 {
 	while (srv->nclients)
 		client_free(srv, srv->clients[0]);
-	if (srv->listen_fd >= 0) {
+	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
+	/* Only our own socket: a failed open must not remove another's. */
+	if (srv->bound)
 		unlink(srv->path);
-	}
+	srv->bound = false;
 	srv->listen_fd = -1;
 }
 
@@ -159,8 +185,10 @@ static int client_flush(struct nh_server *srv, struct nh_client *c)
 		}
 		off += n;
 	}
-	memmove(c->out, c->out + off, c->out_len - off);
-	c->out_len -= off;
+	if (off) {
+		memmove(c->out, c->out + off, c->out_len - off);
+		c->out_len -= off;
+	}
 	/* Tell the subscriber what it missed once there is room again. */
 	if (c->dropped && c->out_len < srv->max_out / 2) {
 		char notice[160];
@@ -239,13 +267,16 @@ int nh_filter_parse(json_object *req, struct nh_filter *f, char *err, size_t err
 
 static void handle_request(struct nh_server *srv, struct nh_client *c, const char *line)
 {
-	json_object *req = json_tokener_parse(line), *op;
+	json_object *req = json_tokener_parse(line), *op = NULL;
+	const char *name = NULL;
 	char err[256];
 
-	if (!req || !json_object_is_type(req, json_type_object) ||
-	    !json_object_object_get_ex(req, "op", &op)) {
-		reply_error(srv, c, "request must be a JSON object with \"op\"");
-	} else if (strcmp(json_object_get_string(op), "tail") == 0) {
+	if (req && json_object_is_type(req, json_type_object) &&
+	    json_object_object_get_ex(req, "op", &op) && json_object_is_type(op, json_type_string))
+		name = json_object_get_string(op);
+	if (!name) {
+		reply_error(srv, c, "request must be a JSON object with a string \"op\"");
+	} else if (strcmp(name, "tail") == 0) {
 		if (nh_filter_parse(req, &c->filter, err, sizeof(err)) == 0) {
 			c->state = NH_CLIENT_TAIL;
 			srv->ntail++;
@@ -253,7 +284,7 @@ static void handle_request(struct nh_server *srv, struct nh_client *c, const cha
 		} else {
 			reply_error(srv, c, err);
 		}
-	} else if (strcmp(json_object_get_string(op), "status") == 0) {
+	} else if (strcmp(name, "status") == 0 && srv->status) {
 		json_object *st = srv->status(srv->status_ctx);
 		const char *s =
 		    st ? json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN) : "{}";
@@ -263,8 +294,7 @@ static void handle_request(struct nh_server *srv, struct nh_client *c, const cha
 		json_object_put(st);
 		c->state = NH_CLIENT_DONE;
 	} else {
-		snprintf(err, sizeof(err), "unknown op \"%.64s\" (expected tail or status)",
-			 json_object_get_string(op));
+		snprintf(err, sizeof(err), "unknown op \"%.64s\" (expected tail or status)", name);
 		reply_error(srv, c, err);
 	}
 	json_object_put(req);
@@ -273,8 +303,15 @@ static void handle_request(struct nh_server *srv, struct nh_client *c, const cha
 void nh_server_client_io(struct nh_server *srv, struct nh_client *c, uint32_t events)
 {
 	if (events & EPOLLIN) {
-		ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, 0);
-		char *nl;
+		char discard[512], *nl;
+		ssize_t n;
+
+		/* After the request line, input is read and ignored: a zero-length
+		 * recv into a full buffer would look like a hang-up. */
+		if (c->state == NH_CLIENT_REQUEST)
+			n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, 0);
+		else
+			n = recv(c->fd, discard, sizeof(discard), 0);
 
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			client_free(srv, c);

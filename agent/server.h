@@ -49,6 +49,7 @@ struct nh_server {
 	int listen_fd;
 	int epfd;
 	char path[108];
+	bool bound;	/* path is ours to unlink */
 	size_t max_out; /* per-client buffered bytes before dropping */
 	struct nh_client *clients[NH_SERVER_MAX_CLIENTS];
 	int nclients;

@@ -65,6 +65,10 @@ def probes_attached_and_socket_root_only(s):
         mode = stat.S_IMODE(os.stat(agent.sock).st_mode)
         assert mode == 0o600, oct(mode)
         assert st["processes"] > 10, st["processes"]  # seeded from /proc
+        # A second agent on the same socket refuses, and leaves the first alone.
+        r = subprocess.run([AGENT, "-s", agent.sock], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1 and "another agent is already serving it" in r.stderr, r.stderr
+        assert agent.status()["pid"] == agent.proc.pid
     finally:
         assert agent.stop() == 0
 

@@ -386,9 +386,9 @@ static void test_malformed(void)
 static void test_static_pods(void)
 {
 	static const char *const paths[] = {
-		"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
-		"7f3a0b1c2d3e4f5061728394a5b6c7d8.slice/cri-containerd-" CID ".scope",
-		"/kubepods/burstable/pod7f3a0b1c2d3e4f5061728394a5b6c7d8/" CID,
+	    "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
+	    "7f3a0b1c2d3e4f5061728394a5b6c7d8.slice/cri-containerd-" CID ".scope",
+	    "/kubepods/burstable/pod7f3a0b1c2d3e4f5061728394a5b6c7d8/" CID,
 	};
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
