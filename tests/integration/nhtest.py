@@ -46,12 +46,15 @@ def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
 class Agent:
     """nhiscope-agent on a private socket; stopped with SIGTERM."""
 
+    started = []  # every agent a test started, for the suite's safety net
+
     def __init__(self, tmp, *args):
         self.sock = os.path.join(tmp, "agent-%s.sock" % uuid.uuid4().hex[:8])
         self.log_path = os.path.join(tmp, "agent-%s.log" % uuid.uuid4().hex[:8])
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([AGENT, "-s", self.sock, *args],
                                      stdout=subprocess.DEVNULL, stderr=self.log)
+        Agent.started.append(self)
         wait_until(lambda: self.proc.poll() is not None or self.status_or_none(),
                    timeout=30, what="agent to attach")
         if self.proc.poll() is not None:
@@ -209,6 +212,14 @@ class Suite:
                 failed += 1
                 print("FAIL %s (%.1fs)" % (fn.__name__, time.monotonic() - t0), flush=True)
                 traceback.print_exc(file=sys.stdout)
+            # An agent left running would trace every later test (and any
+            # benchmark): stop it whatever the test did.
+            for agent in Agent.started:
+                if agent.proc.poll() is None:
+                    print("  (stopping an agent %s left running)" % fn.__name__, flush=True)
+                    agent.proc.send_signal(signal.SIGCONT)
+                    agent.stop()
+            Agent.started.clear()
         shutil.rmtree(self.tmp, ignore_errors=True)
         print("%s: %d passed, %d failed" % (self.name, passed, failed), flush=True)
         return 1 if failed else 0

@@ -402,23 +402,26 @@ def tracefs_is_mounted_when_missing(s):
 def sigint_and_sigterm_detach_cleanly(s):
     for sig in (signal.SIGINT, signal.SIGTERM):
         agent = Agent(s.tmp)
-        sock, fdinfo = agent.sock, "/proc/%d/fdinfo" % agent.proc.pid
-        prog_ids = set()
-        for fd in os.listdir(fdinfo):
-            try:
-                with open(os.path.join(fdinfo, fd)) as f:
-                    prog_ids.update(l.split()[1] for l in f if l.startswith("prog_id:"))
-            except OSError:
-                pass
-        assert len(prog_ids) >= 30, "the agent holds %d programs" % len(prog_ids)
-        rc = agent.stop(sig)
-        assert rc == 0, "exit status %d after %s" % (rc, sig.name)
-        assert not os.path.exists(sock), "socket left behind"
-        assert "detaching" in agent.read_log(), agent.read_log()
-        loaded = [i for i in prog_ids
-                  if subprocess.run(["bpftool", "prog", "show", "id", i],
-                                    capture_output=True).returncode == 0]
-        assert loaded == [], "BPF programs still loaded after exit: %s" % loaded
+        try:
+            sock, fdinfo = agent.sock, "/proc/%d/fdinfo" % agent.proc.pid
+            prog_ids = set()
+            for fd in os.listdir(fdinfo):
+                try:
+                    with open(os.path.join(fdinfo, fd)) as f:
+                        prog_ids.update(l.split()[1] for l in f if l.startswith("prog_id:"))
+                except OSError:
+                    pass
+            assert len(prog_ids) >= 30, "the agent holds %d programs" % len(prog_ids)
+            rc = agent.stop(sig)
+            assert rc == 0, "exit status %d after %s" % (rc, sig.name)
+            assert not os.path.exists(sock), "socket left behind"
+            assert "detaching" in agent.read_log(), agent.read_log()
+            loaded = [i for i in prog_ids
+                      if subprocess.run(["bpftool", "prog", "show", "id", i],
+                                        capture_output=True).returncode == 0]
+            assert loaded == [], "BPF programs still loaded after exit: %s" % loaded
+        finally:
+            agent.stop()  # no-op when already stopped; never leave an agent behind
 
 
 @suite.test
