@@ -30,6 +30,7 @@ void nh_agent_defaults(struct nh_agent_config *cfg)
 	cfg->socket_mode = 0600;
 	cfg->ringbuf_bytes = 8u << 20;
 	cfg->dedup_window_ms = 10000;
+	cfg->batch_ms = 20;
 	cfg->dedup_entries = 65536;
 	cfg->max_procs = 1u << 20;
 	cfg->max_cgroups = 65536;
@@ -446,14 +447,18 @@ int nh_agent_start(struct nh_agent *a)
 	pc.dedup_window_ns = a->cfg.dedup_window_ms * 1000000ULL;
 	pc.dedup_entries = a->cfg.dedup_entries;
 	pc.ringbuf_bytes = a->cfg.ringbuf_bytes;
+	/* Wake early enough that a burst cannot fill the ring between two
+	 * timed drains: an eighth of it unread. */
+	pc.wakeup_bytes = a->cfg.batch_ms ? a->cfg.ringbuf_bytes / 8 : 0;
 	code = nh_probes_start(&a->probes, &pc, on_event, a, err, sizeof(err));
 	if (code) {
 		nh_err(&a->log, "%s", err);
 		goto cleanup;
 	}
-	nh_info(&a->log, "%d probes attached; dedup window %llums; ring buffer %u bytes",
-		a->probes.nprobes, (unsigned long long)a->cfg.dedup_window_ms,
-		a->cfg.ringbuf_bytes);
+	nh_info(&a->log,
+		"%d probes attached; dedup window %llums; ring buffer %u bytes; batch %ums",
+		a->probes.nprobes, (unsigned long long)a->cfg.dedup_window_ms, a->cfg.ringbuf_bytes,
+		a->cfg.batch_ms);
 
 	code = open_sources(a);
 	if (code) {
@@ -498,7 +503,11 @@ int nh_agent_run(struct nh_agent *a)
 	struct epoll_event evs[32];
 
 	while (!a->stopping) {
-		int n = epoll_wait(a->epfd, evs, 32, -1);
+		int n = epoll_wait(a->epfd, evs, 32, a->cfg.batch_ms ? (int)a->cfg.batch_ms : -1);
+
+		/* Records below the wakeup threshold are drained on the timeout. */
+		if (n == 0)
+			nh_probes_consume(&a->probes);
 
 		if (n < 0) {
 			if (errno == EINTR)

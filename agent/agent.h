@@ -26,6 +26,7 @@ struct nh_agent_config {
 	mode_t socket_mode;
 	uint32_t ringbuf_bytes;
 	uint64_t dedup_window_ms; /* 0 disables in-kernel dedup */
+	uint32_t batch_ms;	  /* deliver at most this late; 0: wake per event */
 	uint32_t dedup_entries;
 	const char *scope_cgroup; /* cgroup v2 path below the mount, or NULL */
 	size_t max_procs;

@@ -39,6 +39,8 @@ static void usage(FILE *f)
 	    "      --ringbuf-size BYTES   kernel ring buffer, power of two >= 4096 (default 8M)\n"
 	    "      --dedup-window MS      in-kernel dedup window, 0 disables (default 10000)\n"
 	    "      --dedup-entries N      dedup map entries (default 65536)\n"
+	    "      --batch-ms MS          deliver events at most MS late, waking once per batch\n"
+	    "                             instead of per event; 0: per event (default 20)\n"
 	    "      --scope-cgroup PATH    trace only this cgroup v2 subtree (path below the "
 	    "mount)\n"
 	    "      --max-processes N      process table bound (default 1048576)\n"
@@ -84,6 +86,7 @@ enum {
 	OPT_RINGBUF,
 	OPT_DEDUP_WINDOW,
 	OPT_DEDUP_ENTRIES,
+	OPT_BATCH,
 	OPT_SCOPE,
 	OPT_MAX_PROCS,
 	OPT_SUB_BUFFER,
@@ -102,6 +105,7 @@ static int parse_args(int argc, char **argv, struct nh_agent *a)
 	    {"ringbuf-size", required_argument, NULL, OPT_RINGBUF},
 	    {"dedup-window", required_argument, NULL, OPT_DEDUP_WINDOW},
 	    {"dedup-entries", required_argument, NULL, OPT_DEDUP_ENTRIES},
+	    {"batch-ms", required_argument, NULL, OPT_BATCH},
 	    {"scope-cgroup", required_argument, NULL, OPT_SCOPE},
 	    {"max-processes", required_argument, NULL, OPT_MAX_PROCS},
 	    {"subscriber-buffer", required_argument, NULL, OPT_SUB_BUFFER},
@@ -171,6 +175,11 @@ static int parse_args(int argc, char **argv, struct nh_agent *a)
 			if (parse_size("--dedup-entries", optarg, 16, 1u << 24, &v))
 				return -EINVAL;
 			cfg->dedup_entries = v;
+			break;
+		case OPT_BATCH:
+			if (parse_size("--batch-ms", optarg, 0, 1000, &v))
+				return -EINVAL;
+			cfg->batch_ms = v;
 			break;
 		case OPT_SCOPE:
 			cfg->scope_cgroup = optarg;

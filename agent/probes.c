@@ -170,6 +170,7 @@ int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 	p->skel->rodata->nh_agent_tgid = cfg->agent_tgid;
 	p->skel->rodata->nh_dedup_window_ns = cfg->dedup_window_ns;
 	p->skel->rodata->nh_scoped = cfg->scope_cgroup != NULL;
+	p->skel->rodata->nh_wakeup_bytes = cfg->wakeup_bytes;
 	code = bpf_map__set_max_entries(p->skel->maps.events, cfg->ringbuf_bytes);
 	if (!code)
 		code = bpf_map__set_max_entries(p->skel->maps.dedup, cfg->dedup_entries);

@@ -32,6 +32,7 @@ struct nh_probes_config {
 	uint64_t dedup_window_ns; /* 0 disables in-kernel dedup */
 	uint32_t dedup_entries;
 	uint32_t ringbuf_bytes;	  /* power of two, multiple of the page size */
+	uint64_t wakeup_bytes;	  /* wake the reader at this much unread; 0: always */
 	const char *scope_cgroup; /* absolute cgroup v2 directory, or NULL */
 };
 

@@ -79,7 +79,7 @@ static __always_inline int id_exit(long ret)
 	read_ids(p->sys, e->new_ids);
 	e->pad = 0;
 	p->sys = NH_SYS_NONE;
-	bpf_ringbuf_submit(e, 0);
+	nh_submit(e);
 	return 0;
 }
 
@@ -123,7 +123,7 @@ int nh_exit_capset(struct trace_event_raw_sys_exit *ctx)
 	e->new_effective = caps[0];
 	e->new_permitted = caps[1];
 	e->new_inheritable = caps[2];
-	bpf_ringbuf_submit(e, 0);
+	nh_submit(e);
 	return 0;
 }
 

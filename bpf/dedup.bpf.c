@@ -43,7 +43,7 @@ static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_ded
 	e->count = n;
 	e->window_start = v->window_start;
 	e->last_ts = v->last_ts;
-	bpf_ringbuf_submit(e, 0);
+	nh_submit(e);
 	v->window_start = fc->now;
 	fc->flushed++;
 	return 0;

@@ -73,7 +73,7 @@ static __always_inline int open_exit(long ret)
 	e->syscall = sys;
 	e->pad = 0;
 	bpf_probe_read_kernel(e->path, sizeof(e->path), s->path);
-	bpf_ringbuf_submit(e, 0);
+	nh_submit(e);
 	nh_dedup_remember(&c, NH_KIND_OPEN, h);
 	return 0;
 }

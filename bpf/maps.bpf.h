@@ -27,6 +27,11 @@
 const volatile __u32 nh_agent_tgid __weak = 0;
 const volatile __u64 nh_dedup_window_ns __weak = 0; /* 0 disables dedup */
 const volatile __u32 nh_scoped __weak = 0;	    /* only trace under scope_cgroup[0] */
+/* Wake the reader only once this much is unread (0: on every record). A
+ * wakeup per record costs the traced task an irq_work and a cross-CPU
+ * reschedule, several times the cost of the probe itself; the agent
+ * drains on a short timer, so batching bounds latency, not correctness. */
+const volatile __u64 nh_wakeup_bytes __weak = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -156,6 +161,17 @@ static __always_inline void *nh_reserve(__u32 kind, __u64 size)
 }
 
 #define NH_RESERVE(type, kind) ((type *)nh_reserve((kind), sizeof(type)))
+
+static __always_inline void nh_submit(void *e)
+{
+	__u64 flags = 0;
+
+	if (nh_wakeup_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= nh_wakeup_bytes
+			    ? BPF_RB_FORCE_WAKEUP
+			    : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
 
 static __always_inline __u64 nh_mix(__u64 h, __u64 w)
 {

@@ -79,7 +79,7 @@ int nh_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	e->fd = fd;
 	e->result = ret;
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	nh_submit(e);
 	nh_dedup_remember(&c, NH_KIND_CONNECT, h);
 	return 0;
 }
@@ -173,7 +173,7 @@ static __always_inline int accept_exit(long ret)
 	e->syscall = sys;
 	e->fd = fd;
 	e->result = ret;
-	bpf_ringbuf_submit(e, 0);
+	nh_submit(e);
 	nh_dedup_remember(&c, NH_KIND_ACCEPT, h);
 	return 0;
 }

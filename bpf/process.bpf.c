@@ -39,7 +39,7 @@ int nh_exec(struct trace_event_raw_sched_process_exec *ctx)
 	barrier_var(len);
 	if (len > 0 && len <= NH_ARGS_MAX && bpf_probe_read_user(e->args, len, (void *)start) == 0)
 		e->args_len = len;
-	bpf_ringbuf_submit(e, 0);
+	nh_submit(e);
 	return 0;
 }
 
@@ -61,7 +61,7 @@ int BPF_PROG(nh_fork, struct task_struct *parent, struct task_struct *child)
 	nh_fill_hdr(&e->h, &c, NH_KIND_FORK);
 	e->child_tgid = tgid;
 	e->child_pid = pid;
-	bpf_ringbuf_submit(e, 0);
+	nh_submit(e);
 	return 0;
 }
 
@@ -83,7 +83,7 @@ int nh_exit(void *ctx)
 	t = (struct task_struct *)bpf_get_current_task();
 	e->exit_code = BPF_CORE_READ(t, exit_code);
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	nh_submit(e);
 	return 0;
 }
 
@@ -101,7 +101,7 @@ int BPF_PROG(nh_cgroup_rmdir, struct cgroup *cgrp, const char *path)
 	e->h.cgroup_id = BPF_CORE_READ(cgrp, kn, id);
 	e->hierarchy_id = BPF_CORE_READ(cgrp, root, hierarchy_id);
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	nh_submit(e);
 	return 0;
 }
 

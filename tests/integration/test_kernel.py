@@ -268,6 +268,25 @@ def stalled_reader_delivered_plus_lost_equals_generated(s):
 
 
 @suite.test
+def per_event_wakeup_mode_delivers(s):
+    """--batch-ms 0 wakes the agent for every record instead of batching."""
+    pod = Pod()
+    agent = Agent(s.tmp, "--batch-ms", "0")
+    tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid)
+    try:
+        path = os.path.join(s.tmp, "per-event")
+        open(path, "w").close()
+        pid, _ = pod.run([WORKLOAD, "open", path])
+        ev = tail.wait_for(lambda e: e["kind"] == "open" and e["pid"] == pid, what="open")[0]
+        assert ev["path"] == path, ev
+        assert "batch 0ms" in agent.read_log(), agent.read_log()
+    finally:
+        tail.close()
+        agent.stop()
+        pod.remove()
+
+
+@suite.test
 def short_lived_process_in_new_pod_is_attributed(s):
     """The process and its /proc entry are gone before the agent reads the
     event: the cgroup is found by walking the hierarchy."""
