@@ -277,8 +277,9 @@ def per_event_wakeup_mode_delivers(s):
         path = os.path.join(s.tmp, "per-event")
         open(path, "w").close()
         pid, _ = pod.run([WORKLOAD, "open", path])
-        ev = tail.wait_for(lambda e: e["kind"] == "open" and e["pid"] == pid, what="open")[0]
-        assert ev["path"] == path, ev
+        ev = tail.wait_for(lambda e: e["kind"] == "open" and e["pid"] == pid and
+                           e["path"] == path, what="open")[0]
+        assert ev["result"] >= 0, ev
         assert "batch 0ms" in agent.read_log(), agent.read_log()
     finally:
         tail.close()
