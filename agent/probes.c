@@ -62,7 +62,7 @@ int nh_probes_preflight(char *err, size_t len)
 	return ensure_tracefs(err, len);
 }
 
-/* "tp/syscalls/sys_enter_openat" -> "syscalls:sys_enter_openat";
+/* "tp/syscalls/sys_exit_openat" -> "syscalls:sys_exit_openat";
  * "raw_tp/sched_process_fork" -> "sched_process_fork". */
 static void tracepoint_name(const char *sec, char *out, size_t len)
 {

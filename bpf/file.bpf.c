@@ -1,45 +1,46 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
-/* File opens: open, openat, openat2. Arguments are kept at enter, the
- * path is read and deduplicated at exit when the result is known. */
+/* File opens: open, openat, openat2, hooked at exit only, where the
+ * result is known: the path is read, hashed and deduplicated there. */
 #include "maps.bpf.h"
 
-static __always_inline int open_enter(__u32 sys, int dirfd, const char *path, __u64 flags,
-				      __u64 mode)
+/* The arguments are read at exit from the task's saved user registers:
+ * no enter hook and no per-task stash, which halves the tracepoints an
+ * open crosses. The registers still hold them (arm64's overwritten x0 is
+ * kept as orig_x0, which the _SYSCALL accessors use). */
+static __always_inline int open_exit(__u32 sys, long ret)
 {
-	struct nh_pending *p;
-
-	if (nh_filtered())
-		return 0;
-	p = nh_pending_get(true);
-	if (!p)
-		return 0;
-	p->sys = sys;
-	p->fd = dirfd;
-	p->ptr = (__u64)path;
-	p->flags = flags;
-	p->mode = mode;
-	return 0;
-}
-
-static __always_inline int open_exit(long ret)
-{
-	struct nh_pending *p = nh_pending_take(NH_SYS_OPEN, NH_SYS_OPENAT2);
+	struct pt_regs *regs;
 	struct nh_open_event *e;
 	struct nh_scratch *s;
 	struct nh_ctx c;
-	__u32 zero = 0, sys, flags;
+	__u32 zero = 0, flags;
 	__u64 h, ptr, mode;
 	int dirfd;
 	long n, len;
 
-	if (!p)
+	if (nh_filtered())
 		return 0;
-	sys = p->sys;
-	dirfd = p->fd;
-	ptr = p->ptr;
-	flags = p->flags;
-	mode = p->mode;
-	p->sys = NH_SYS_NONE;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (sys == NH_SYS_OPEN) {
+		dirfd = NH_AT_FDCWD;
+		ptr = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		flags = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		mode = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	} else {
+		dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		ptr = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		if (sys == NH_SYS_OPENAT) {
+			flags = PT_REGS_PARM3_CORE_SYSCALL(regs);
+			mode = PT_REGS_PARM4_CORE_SYSCALL(regs);
+		} else {
+			struct open_how how = {};
+
+			bpf_probe_read_user(&how, sizeof(how),
+					    (const void *)PT_REGS_PARM3_CORE_SYSCALL(regs));
+			flags = how.flags;
+			mode = how.mode;
+		}
+	}
 
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
@@ -78,44 +79,20 @@ static __always_inline int open_exit(long ret)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_open")
-int nh_enter_open(struct trace_event_raw_sys_enter *ctx)
-{
-	return open_enter(NH_SYS_OPEN, NH_AT_FDCWD, (const char *)ctx->args[0], ctx->args[1],
-			  ctx->args[2]);
-}
-
-SEC("tp/syscalls/sys_enter_openat")
-int nh_enter_openat(struct trace_event_raw_sys_enter *ctx)
-{
-	return open_enter(NH_SYS_OPENAT, (int)ctx->args[0], (const char *)ctx->args[1],
-			  ctx->args[2], ctx->args[3]);
-}
-
-SEC("tp/syscalls/sys_enter_openat2")
-int nh_enter_openat2(struct trace_event_raw_sys_enter *ctx)
-{
-	struct open_how how = {};
-
-	bpf_probe_read_user(&how, sizeof(how), (const void *)ctx->args[2]);
-	return open_enter(NH_SYS_OPENAT2, (int)ctx->args[0], (const char *)ctx->args[1], how.flags,
-			  how.mode);
-}
-
 SEC("tp/syscalls/sys_exit_open")
 int nh_exit_open(struct trace_event_raw_sys_exit *ctx)
 {
-	return open_exit(ctx->ret);
+	return open_exit(NH_SYS_OPEN, ctx->ret);
 }
 
 SEC("tp/syscalls/sys_exit_openat")
 int nh_exit_openat(struct trace_event_raw_sys_exit *ctx)
 {
-	return open_exit(ctx->ret);
+	return open_exit(NH_SYS_OPENAT, ctx->ret);
 }
 
 SEC("tp/syscalls/sys_exit_openat2")
 int nh_exit_openat2(struct trace_event_raw_sys_exit *ctx)
 {
-	return open_exit(ctx->ret);
+	return open_exit(NH_SYS_OPENAT2, ctx->ret);
 }
