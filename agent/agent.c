@@ -75,12 +75,11 @@ static void remember_object(struct nh_agent *a, const struct nh_hdr *h)
 	if (!copy)
 		return;
 	if (a->objects.len >= a->objects.max_len && !nh_u64map_get(&a->objects, d)) {
-		size_t it = 0;
 		uint64_t victim;
 		void *v;
 
-		if (nh_u64map_next(&a->objects, &it, &victim, &v))
-			free(nh_u64map_del(&a->objects, victim));
+		if (nh_u64map_evict(&a->objects, &victim, &v))
+			free(v);
 	}
 	if (nh_u64map_put(&a->objects, d, copy, &old))
 		free(copy);

@@ -82,12 +82,13 @@ const struct nh_cgroup_ctx *nh_identity_cgroup(struct nh_identities *ids, uint64
 	 * At the bound, an arbitrary entry makes room: it is re-resolved if
 	 * it shows up again. */
 	if (ids->cgroups.len >= ids->cgroups.max_len) {
-		size_t it = 0;
 		uint64_t victim;
 		void *v;
 
-		if (nh_u64map_next(&ids->cgroups, &it, &victim, &v))
-			nh_identity_forget(ids, victim);
+		if (nh_u64map_evict(&ids->cgroups, &victim, &v)) {
+			free(v);
+			ids->evicted++;
+		}
 	}
 	if (nh_u64map_put(&ids->cgroups, cgroup_id, cg, NULL) != 0) {
 		free(cg);

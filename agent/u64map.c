@@ -33,6 +33,7 @@ int nh_u64map_init(struct nh_u64map *m, size_t max_len)
 	m->cap = NH_U64MAP_MIN_CAP;
 	m->len = 0;
 	m->max_len = max_len;
+	m->evict_at = 0;
 	m->slots = calloc(m->cap, sizeof(*m->slots));
 	return m->slots ? 0 : -ENOMEM;
 }
@@ -158,4 +159,21 @@ int nh_u64map_next(const struct nh_u64map *m, size_t *iter, uint64_t *key, void 
 		}
 	}
 	return 0;
+}
+
+int nh_u64map_evict(struct nh_u64map *m, uint64_t *key, void **val)
+{
+	size_t mask = m->cap - 1, i;
+
+	if (!m->len)
+		return 0;
+	/* The load factor is at most 1/2, so an occupied slot is near. */
+	for (i = m->evict_at & mask; !m->slots[i].key; i = (i + 1) & mask)
+		;
+	*key = m->slots[i].key;
+	*val = nh_u64map_del(m, *key);
+	/* Backward shift may have pulled a later entry into slot i: look
+	 * there first next time. */
+	m->evict_at = i;
+	return 1;
 }

@@ -19,7 +19,8 @@ struct nh_u64map {
 	struct nh_u64map_slot *slots;
 	size_t cap; /* power of two */
 	size_t len;
-	size_t max_len; /* hard bound: puts beyond it fail with -ENOSPC */
+	size_t max_len;	 /* hard bound: puts beyond it fail with -ENOSPC */
+	size_t evict_at; /* where the next eviction starts looking */
 };
 
 int nh_u64map_init(struct nh_u64map *m, size_t max_len);
@@ -29,6 +30,12 @@ void *nh_u64map_get(const struct nh_u64map *m, uint64_t key);
 int nh_u64map_put(struct nh_u64map *m, uint64_t key, void *val, void **old);
 /* Remove and return the value, or NULL when absent. */
 void *nh_u64map_del(struct nh_u64map *m, uint64_t key);
+
+/* Remove some entry to make room, returning it in *key and *val; 0 when the
+ * map is empty. A cursor that moves on from the last victim makes this
+ * O(1) amortised (restarting at slot 0 would walk an ever longer run of
+ * emptied slots) and spreads evictions over the whole table. */
+int nh_u64map_evict(struct nh_u64map *m, uint64_t *key, void **val);
 
 /* Iteration: for (i = 0; nh_u64map_next(m, &i, &k, &v);) ... Must not
  * mutate the map while iterating. */

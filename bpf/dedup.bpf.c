@@ -20,7 +20,14 @@ static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_ded
 	struct nh_summary_event *e;
 	__u64 n;
 
-	if (!v->count || fc->now - v->window_start < nh_dedup_window_ns)
+	if (!v->count) {
+		/* Idle for two windows: forget it, so the map holds what is
+		 * active and the next use is reported in full again. */
+		if (fc->now - v->last_ts >= 2 * nh_dedup_window_ns)
+			bpf_map_delete_elem(&dedup, k);
+		return 0;
+	}
+	if (fc->now - v->window_start < nh_dedup_window_ns)
 		return 0;
 	n = __sync_lock_test_and_set(&v->count, 0);
 	if (!n)

@@ -46,7 +46,7 @@ struct {
 } counters SEC(".maps") __weak;
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536); /* resized by the agent before load */
 	__type(key, struct nh_dedup_key);
 	__type(value, struct nh_dedup_val);

@@ -387,6 +387,54 @@ static void test_differential(void)
 	nh_u64map_free(&m);
 }
 
+/* Evicting from a full map returns every key exactly once; a long churn
+ * of put-with-evict at the bound keeps the map exact. */
+static void test_evict(void)
+{
+	enum { N = 5000, CHURN = 200000 };
+	static unsigned char seen[N + CHURN + 1];
+	struct nh_u64map m;
+	uint64_t key;
+	void *val;
+	int ok = 1;
+
+	CHECK(nh_u64map_init(&m, N) == 0);
+	CHECK(nh_u64map_evict(&m, &key, &val) == 0); /* empty */
+	for (uint64_t k = 1; k <= N; k++)
+		nh_u64map_put(&m, k, (void *)(uintptr_t)(k * 3), NULL);
+	for (int i = 0; i < N; i++) {
+		if (!nh_u64map_evict(&m, &key, &val) || key < 1 || key > N || seen[key] ||
+		    (uintptr_t)val != key * 3) {
+			ok = 0;
+			break;
+		}
+		seen[key] = 1;
+	}
+	CHECK(ok);
+	CHECK(m.len == 0);
+	CHECK(nh_u64map_evict(&m, &key, &val) == 0);
+
+	/* churn: the map stays full, every victim was present, and what
+	 * remains is exactly what was put and not evicted */
+	memset(seen, 0, sizeof(seen));
+	for (uint64_t k = 1; k <= N; k++) {
+		nh_u64map_put(&m, k, (void *)(uintptr_t)k, NULL);
+		seen[k] = 1;
+	}
+	for (uint64_t k = N + 1; k <= N + CHURN && ok; k++) {
+		ok = nh_u64map_evict(&m, &key, &val) && seen[key] == 1;
+		seen[key] = 2;
+		ok = ok && nh_u64map_put(&m, k, (void *)(uintptr_t)k, NULL) == 0 && m.len == N;
+		seen[k] = 1;
+	}
+	CHECK(ok);
+	for (uint64_t k = 1; k <= N + CHURN && ok; k++)
+		ok = (nh_u64map_get(&m, k) != NULL || seen[k] != 1) &&
+		     !(seen[k] == 2 && nh_u64map_get(&m, k) != NULL);
+	CHECK(ok);
+	nh_u64map_free(&m);
+}
+
 int main(void)
 {
 	test_basic();
@@ -397,5 +445,6 @@ int main(void)
 	test_iterate();
 	test_hashes();
 	test_differential();
+	test_evict();
 	return nh_check_report("u64map");
 }
