@@ -226,6 +226,34 @@ def dedup_ten_thousand_opens_is_one_event_and_exact_summary(s):
 
 
 @suite.test
+def dedup_entry_expires_after_two_idle_windows(s):
+    """A repeat within the window is folded; after two idle windows the
+    object is forgotten and its next use is reported in full again."""
+    pod = Pod()
+    agent = Agent(s.tmp, "--dedup-window", "300")
+    tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid, "--kind", "open")
+    go = os.path.join(s.tmp, "go-expiry")
+    path = os.path.join(s.tmp, "expiring")
+    open(path, "w").close()
+    try:
+        w = pod.popen([WORKLOAD, "open", path, "open", path, "wait", go, "open", path],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def opens():
+            return [e for e in tail.poll() if e["pid"] == w.pid and e["path"] == path]
+        wait_until(lambda: len(opens()) == 1, what="the first open")
+        time.sleep(1.5)  # five windows idle: the entry is dropped
+        assert len(opens()) == 1, opens()  # the immediate repeat was folded
+        open(go, "w").close()
+        w.communicate(timeout=30)
+        wait_until(lambda: len(opens()) == 2, what="the open after expiry in full")
+    finally:
+        tail.close()
+        agent.stop()
+        pod.remove()
+
+
+@suite.test
 def stalled_reader_delivered_plus_lost_equals_generated(s):
     n = 3000
     pod = Pod()
