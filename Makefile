@@ -25,7 +25,7 @@ BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_HDRS   := bpf/nhiscope.h bpf/maps.bpf.h
 
 # Modules shared by the agent, the CLI and the unit tests.
-AGENT_LIB  := u64map log decode cgpath cgroupfs identity proctable render compact server
+AGENT_LIB  := u64map log decode cgpath cgroupfs identity proctable secrets render compact server
 AGENT_MODS := $(AGENT_LIB) probes agent main
 CLI_MODS   := log decode compact
 AGENT_OBJS := $(patsubst %,$(BUILD)/agent/%.o,$(AGENT_MODS))

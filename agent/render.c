@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "decode.h"
+#include "secrets.h"
 
 void nh_render_time(uint64_t mono_ns, int64_t wall_offset_ns, char *buf, size_t len)
 {
@@ -136,15 +137,22 @@ static void add_context(json_object *o, const struct nh_attributed *ev)
 	json_object_object_add(o, "context", c);
 }
 
-static json_object *args_array(const char *args, size_t len)
+/* argv as an array, every secret in it redacted: the value never leaves
+ * the agent. *redacted counts the secrets taken out. */
+static json_object *args_array(const char *args, size_t len, int *redacted)
 {
 	json_object *a = json_object_new_array();
+	char clean[NH_ARGS_MAX * 2];
+	bool prev_named = false;
 	size_t i = 0;
 
+	*redacted = 0;
 	while (i < len) {
 		size_t n = strnlen(args + i, len - i);
 
-		json_object_array_add(a, json_object_new_string_len(args + i, (int)n));
+		*redacted += nh_secrets_redact(args + i, n, prev_named, clean, sizeof(clean), NULL);
+		json_object_array_add(a, json_object_new_string(clean));
+		prev_named = nh_secrets_named_option(args + i, n);
 		i += n + 1;
 	}
 	return a;
@@ -182,9 +190,12 @@ static void add_kind_fields(json_object *o, const struct nh_attributed *ev)
 	switch (h->kind) {
 	case NH_KIND_EXEC: {
 		const struct nh_exec_event *e = (const void *)h;
+		int redacted;
 
 		json_object_object_add(o, "path", json_object_new_string_len(e->path, e->path_len));
-		json_object_object_add(o, "args", args_array(e->args, e->args_len));
+		json_object_object_add(o, "args", args_array(e->args, e->args_len, &redacted));
+		if (redacted)
+			add_int(o, "secrets_redacted", redacted);
 		break;
 	}
 	case NH_KIND_FORK: {

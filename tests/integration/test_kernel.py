@@ -193,6 +193,54 @@ def uid_gid_and_capability_changes(s, agent, tail, pod):
 
 
 @suite.test
+def secrets_in_argv_never_leave_the_agent(s):
+    planted = {
+        "aws": "AKIAQWERTYUIOPASDFGH",
+        "github": "ghp_Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0LzXcVb",
+        "jwt": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJl",
+        "url": "Sup3rS3cretUrlPass",
+        "named": "n4m3dP4ssw0rdValue",
+        "next": "n3xtArgT0kenValue",
+    }
+    argv = ["/bin/true", "--aws", planted["aws"], planted["github"],
+            "Authorization: Bearer " + planted["jwt"],
+            "https://deploy:%s@git.example.invalid/r.git" % planted["url"],
+            "--password=" + planted["named"], "--token", planted["next"], "harmless"]
+    pod = Pod()
+    agent = Agent(s.tmp)
+    tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid)
+    compact = subprocess.Popen([CLI, "-s", agent.sock, "tail", "--kind", "exec"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: agent.status()["subscribers"] >= 2, what="both tails")
+        pid, _ = pod.run(argv)
+        ev = tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == pid, what="exec")[0]
+        assert ev["secrets_redacted"] == 6, ev
+        assert ev["args"][0] == "/bin/true" and ev["args"][-1] == "harmless", ev["args"]
+        assert ev["args"][2] == "[REDACTED:aws-access-key]", ev["args"]
+        assert ev["args"][-2] == "[REDACTED:named-value]", ev["args"]
+        time.sleep(0.5)
+        st = subprocess.run([CLI, "-s", agent.sock, "status", "-o", "json"],
+                            capture_output=True, text=True).stdout
+        compact.terminate()
+        compact_out = compact.communicate(timeout=10)[0].decode()
+        assert "[REDACTED:" in compact_out, compact_out
+        outputs = {"tail -o json": tail.buf.decode() + "\n".join(map(str, tail.poll())),
+                   "tail": compact_out, "status": st, "agent log": agent.read_log()}
+        for where, text in outputs.items():
+            for name, value in planted.items():
+                assert value not in text, "%s secret found in %s" % (name, where)
+    finally:
+        if compact.poll() is None:
+            compact.kill()
+        tail.close()
+        agent.stop()
+        pod.remove()
+    for name, value in planted.items():  # nor in the log after shutdown
+        assert value not in agent.read_log(), name
+
+
+@suite.test
 def dedup_ten_thousand_opens_is_one_event_and_exact_summary(s):
     pod = Pod()
     agent = Agent(s.tmp, "--dedup-window", "1000")
