@@ -18,26 +18,37 @@ static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_ded
 		      struct flush_ctx *fc)
 {
 	struct nh_summary_event *e;
+	struct nh_counters *cnt;
 	__u64 n;
 
+	/* Signed: a hook on another CPU may have stamped a time later than
+	 * the one this run took. */
 	if (!v->count) {
 		/* Idle for two windows: forget it, so the map holds what is
-		 * active and the next use is reported in full again. */
-		if (fc->now - v->last_ts >= 2 * nh_dedup_window_ns)
+		 * active and the next use is reported in full again. A repeat
+		 * landing between this check and the delete is lost; it needs
+		 * two idle windows then a hit within nanoseconds. */
+		if ((__s64)(fc->now - v->last_ts) >= (__s64)(2 * nh_dedup_window_ns) &&
+		    !*(volatile __u64 *)&v->count)
 			bpf_map_delete_elem(&dedup, k);
 		return 0;
 	}
-	if (fc->now - v->window_start < nh_dedup_window_ns)
+	if ((__s64)(fc->now - v->window_start) < (__s64)nh_dedup_window_ns)
 		return 0;
 	n = __sync_lock_test_and_set(&v->count, 0);
 	if (!n)
 		return 0;
-	e = NH_RESERVE(struct nh_summary_event, NH_KIND_SUMMARY);
+	/* Not nh_reserve: a summary that does not fit is deferred, not lost,
+	 * and must not be counted as a loss on every retry. */
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		__sync_fetch_and_add(&v->count, n);
 		fc->full = 1;
 		return 1; /* buffer full: stop, the rest waits for the next run */
 	}
+	cnt = nh_counter(NH_KIND_SUMMARY);
+	if (cnt)
+		cnt->emitted++;
 	__builtin_memset(&e->h, 0, sizeof(e->h));
 	e->h.ts_ns = fc->now;
 	e->h.cgroup_id = k->cgroup_id;

@@ -75,7 +75,10 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	e->path_len = len;
 	e->syscall = sys;
 	e->pad = 0;
-	bpf_probe_read_kernel(e->path, sizeof(e->path), s->path);
+	/* Ring records are not zeroed and the scratch holds earlier opens
+	 * of other tasks: clear, then copy only up to the NUL. */
+	NH_ZERO(e->path);
+	bpf_probe_read_kernel_str(e->path, sizeof(e->path), s->path);
 	nh_submit(e);
 	nh_dedup_remember(&c, NH_KIND_OPEN, h);
 	return 0;

@@ -33,6 +33,12 @@ const volatile __u32 nh_scoped __weak = 0;	    /* only trace under scope_cgroup[
  * drains on a short timer, so batching bounds latency, not correctness. */
 const volatile __u64 nh_wakeup_bytes __weak = 0;
 
+/* Zeroes to clear ring-buffer records with one copy: the BPF backend
+ * cannot inline a memset this large. Never written. */
+const volatile char nh_zeroes[NH_ARGS_MAX] __weak;
+
+#define NH_ZERO(dst) bpf_probe_read_kernel((dst), sizeof(dst), (const void *)nh_zeroes)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20); /* resized by the agent before load */

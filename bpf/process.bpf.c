@@ -21,6 +21,10 @@ int nh_exec(struct trace_event_raw_sched_process_exec *ctx)
 	nh_fill_hdr(&e->h, &c, NH_KIND_EXEC);
 	e->pad = 0;
 
+	/* Ring records are not zeroed: bytes after the strings would carry
+	 * stale kernel memory to user space. */
+	NH_ZERO(e->path);
+	NH_ZERO(e->args);
 	n = bpf_probe_read_kernel_str(e->path, sizeof(e->path),
 				      (void *)ctx + (ctx->__data_loc_filename & 0xffff));
 	e->path_len = n > 0 ? n - 1 : 0;
@@ -73,14 +77,15 @@ int nh_exit(void *ctx)
 	struct nh_ctx c;
 
 	nh_ctx_init(&c);
-	/* Only the thread-group leader ends the process. */
-	if ((__u32)c.pid_tgid != (c.pid_tgid >> 32) || nh_filtered())
+	/* The process ends with its last thread, which need not be the
+	 * leader: signal->live has already dropped when this fires. */
+	t = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(t, signal, live.counter) != 0 || nh_filtered())
 		return 0;
 	e = NH_RESERVE(struct nh_exit_event, NH_KIND_EXIT);
 	if (!e)
 		return 0;
 	nh_fill_hdr(&e->h, &c, NH_KIND_EXIT);
-	t = (struct task_struct *)bpf_get_current_task();
 	e->exit_code = BPF_CORE_READ(t, exit_code);
 	e->pad = 0;
 	nh_submit(e);

@@ -16,6 +16,8 @@
  *   refused4 PORT           connect to 127.0.0.1:PORT (expect ECONNREFUSED)
  *   setresuid ID | setresgid ID
  *   capset-drop CAP         drop CAP (a number) from the effective set
+ *   leader-exits PATH       the main thread exits first; a second thread
+ *                           opens PATH 200 ms later and ends the process
  *   exec PATH [ARG...]      execv, ends the list
  */
 #include <arpa/inet.h>
@@ -24,6 +26,7 @@
 #include <linux/capability.h>
 #include <linux/openat2.h>
 #include <poll.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +219,29 @@ static int capset_drop(int cap)
 	return 0;
 }
 
+static void *late_open(void *path)
+{
+	struct timespec ts = {0, 200 * 1000 * 1000};
+
+	nanosleep(&ts, NULL);
+	do_open(path);
+	fflush(stdout);
+	return NULL;
+}
+
+/* Ends the list: the process lives on in the second thread. */
+static int leader_exits(const char *path)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, late_open, (void *)path)) {
+		perror("pthread_create");
+		return 1;
+	}
+	fflush(stdout);
+	pthread_exit(NULL);
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1, rc = 0;
@@ -261,6 +287,8 @@ int main(int argc, char **argv)
 			printf("setresgid=%d\n", id);
 		} else if (!strcmp(op, "capset-drop") && a1) {
 			rc = capset_drop(atoi(a1)), i += 1;
+		} else if (!strcmp(op, "leader-exits") && a1) {
+			return leader_exits(a1);
 		} else if (!strcmp(op, "exec") && a1) {
 			fflush(stdout);
 			execv(a1, argv + i);

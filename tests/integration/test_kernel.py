@@ -175,6 +175,23 @@ def file_opens_every_syscall(s, agent, tail, pod):
 
 @suite.test
 @with_pod_agent
+def exit_is_reported_when_the_last_thread_ends(s, agent, tail, pod):
+    """The leader thread exits first: the process ends only when the
+    second thread does, and that is when its one exit event comes."""
+    path = os.path.join(s.tmp, "late-open")
+    open(path, "w").close()
+    pid, _ = pod.run([WORKLOAD, "leader-exits", path])
+    op = tail.wait_for(lambda e: e["kind"] == "open" and e["pid"] == pid and
+                       e["path"] == path, what="the second thread's open")[0]
+    assert op["tid"] != pid and op["exe"] == WORKLOAD, op
+    ex = tail.wait_for(lambda e: e["kind"] == "exit" and e["pid"] == pid, what="exit")[0]
+    assert ex["time"] >= op["time"], (ex["time"], op["time"])
+    time.sleep(0.3)
+    assert len(tail.matching(lambda e: e["kind"] == "exit" and e["pid"] == pid)) == 1
+
+
+@suite.test
+@with_pod_agent
 def uid_gid_and_capability_changes(s, agent, tail, pod):
     pid, _ = pod.run([WORKLOAD, "capset-drop", "13", "setresgid", "65534", "setresuid", "65534"])
     cap = tail.wait_for(lambda e: e["kind"] == "capset" and e["pid"] == pid, what="capset")[0]
