@@ -22,6 +22,9 @@
 enum { NH_SRC_RING = 1, NH_SRC_SIGNAL, NH_SRC_TIMER };
 
 #define NH_NSEC 1000000000ULL
+/* Records per drain before returning to the loop: under a sustained flood
+ * libbpf would keep consuming, starving signals, the flush and clients. */
+#define NH_DRAIN_BUDGET 4096
 
 void nh_agent_defaults(struct nh_agent_config *cfg)
 {
@@ -118,7 +121,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (nh_decode(data, size, &h) != 0) {
 		a->decode_errors++;
-		return 0;
+		return ++a->consumed >= NH_DRAIN_BUDGET ? -EAGAIN : 0;
 	}
 	a->kinds[h->kind].received++;
 	if (h->kind == NH_KIND_SUMMARY) {
@@ -172,7 +175,16 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	if (h->kind == NH_KIND_EXIT)
 		nh_proctable_exit(&a->procs, h->tgid);
-	return 0;
+	/* This record is consumed either way; a negative return makes libbpf
+	 * stop after it. */
+	return ++a->consumed >= NH_DRAIN_BUDGET ? -EAGAIN : 0;
+}
+
+/* One bounded drain of the ring buffer. */
+static void drain(struct nh_agent *a)
+{
+	a->consumed = 0;
+	nh_probes_consume(&a->probes);
 }
 
 /* Kernel-side losses become visible records, not only counters. */
@@ -212,7 +224,7 @@ static void tick(struct nh_agent *a)
 	if (err && a->flush_errors++ == 0)
 		nh_warn(&a->log, "dedup flush failed: %s", strerror(-err));
 	/* Summaries from the flush are in the ring now: deliver them. */
-	nh_probes_consume(&a->probes);
+	drain(a);
 	report_losses(a);
 	dt = now - a->last_rate_ns;
 	if (dt >= NH_NSEC) {
@@ -228,9 +240,8 @@ static void tick(struct nh_agent *a)
 		}
 		a->last_rate_ns = now;
 	}
-	nh_server_flush(&a->server);
-	if (a->cfg.tail)
-		fflush(stdout);
+	/* Subscribers are flushed by the loop after the whole epoll batch:
+	 * flushing here could free a client a later event of the batch names. */
 }
 
 static int cmp_seen(const void *x, const void *y)
@@ -341,18 +352,28 @@ static int add_fd(int epfd, int fd, uint64_t tag)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
-static int make_socket_dir(const char *path)
+/* The socket's directory: created root-only, and when it exists it must be
+ * a real directory owned by root that nobody else can write, or another
+ * user could swap the socket for their own and capture subscribers. */
+static int make_socket_dir(const char *path, char *why, size_t len)
 {
 	char dir[PATH_MAX], *slash;
+	struct stat st;
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	if (!slash || slash == dir)
 		return 0;
 	*slash = '\0';
-	/* Root-only directory: the socket mode is the second fence. */
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;
+	if (lstat(dir, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(why, len,
+			 "%.400s must be a directory owned by root and writable only by it", dir);
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -464,7 +485,12 @@ int nh_agent_start(struct nh_agent *a)
 		nh_err(&a->log, "cannot set up the event loop: %s", strerror(-code));
 		goto cleanup;
 	}
-	code = make_socket_dir(a->cfg.socket_path);
+	err[0] = '\0';
+	code = make_socket_dir(a->cfg.socket_path, err, sizeof(err));
+	if (code && err[0]) {
+		nh_err(&a->log, "cannot listen on %s: %s", a->cfg.socket_path, err);
+		goto cleanup;
+	}
 	if (!code)
 		code = nh_server_open(&a->server, a->cfg.socket_path, a->cfg.socket_mode, a->epfd,
 				      a->cfg.subscriber_buffer, status_json, a);
@@ -506,7 +532,7 @@ int nh_agent_run(struct nh_agent *a)
 
 		/* Records below the wakeup threshold are drained on the timeout. */
 		if (n == 0)
-			nh_probes_consume(&a->probes);
+			drain(a);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -519,7 +545,7 @@ int nh_agent_run(struct nh_agent *a)
 			uint64_t expirations;
 
 			if (tag == NH_SRC_RING) {
-				nh_probes_consume(&a->probes);
+				drain(a);
 			} else if (tag == NH_SRC_TIMER) {
 				if (read(a->timerfd, &expirations, sizeof(expirations)) > 0)
 					tick(a);
@@ -536,7 +562,7 @@ int nh_agent_run(struct nh_agent *a)
 			fflush(stdout);
 	}
 	/* Deliver what is already in the ring before detaching. */
-	nh_probes_consume(&a->probes);
+	drain(a);
 	nh_server_flush(&a->server);
 	return 0;
 }

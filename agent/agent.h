@@ -63,6 +63,7 @@ struct nh_agent {
 	uint64_t flush_interval_ns;
 	struct nh_kind_stats kinds[NH_KIND_MAX];
 	uint64_t decode_errors;
+	uint32_t consumed; /* records in the current drain, for its budget */
 	uint64_t flush_errors;
 	bool stopping;
 };

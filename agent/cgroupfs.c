@@ -151,6 +151,54 @@ static int walk(int dirfd, uint64_t id, char *path, size_t len, int depth)
 	return err;
 }
 
+#define NH_FILEID_KERNFS 0xfe
+
+/* On cgroup2 the id is the kernfs file handle of the directory: open it
+ * by handle and read the path back. O(1), where a walk costs a stat per
+ * cgroup and could be driven by anyone creating cgroups in a loop. */
+static int find_by_handle(const struct nh_cgroupfs *fs, uint64_t id, char *path, size_t len)
+{
+	union {
+		struct file_handle fh;
+		char raw[sizeof(struct file_handle) + sizeof(uint64_t)];
+	} h;
+	char link[64], full[PATH_MAX];
+	size_t mlen = strlen(fs->mount);
+	int mfd, fd, code = 0;
+	ssize_t n;
+
+	memset(&h, 0, sizeof(h));
+	h.fh.handle_bytes = sizeof(uint64_t);
+	h.fh.handle_type = NH_FILEID_KERNFS;
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	mfd = open(fs->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		code = -errno;
+		goto cleanup;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, full, sizeof(full) - 1);
+	if (n < 0) {
+		code = -errno;
+		goto cleanup;
+	}
+	full[n] = '\0';
+	/* The link names the directory as this process sees it, below the mount. */
+	if (strncmp(full, fs->mount, mlen) != 0 || (full[mlen] != '/' && full[mlen] != '\0')) {
+		code = -ENOENT;
+		goto cleanup;
+	}
+	code = set_str(path, len, full[mlen] ? full + mlen : "/");
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	close(mfd);
+	return code;
+}
+
 int nh_cgroupfs_find_id(const struct nh_cgroupfs *fs, uint64_t id, char *path, size_t len)
 {
 	struct stat st;
@@ -162,9 +210,37 @@ int nh_cgroupfs_find_id(const struct nh_cgroupfs *fs, uint64_t id, char *path, s
 		return -errno;
 	if (st.st_ino == id)
 		return set_str(path, len, "/");
+	if (find_by_handle(fs, id, path, len) == 0)
+		return 0;
+	/* Not a cgroup2 mount (tests use a plain directory tree), or no
+	 * CAP_DAC_READ_SEARCH: walk. */
 	dirfd = open(fs->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return -errno;
 	path[0] = '\0';
 	return walk(dirfd, id, path, len, 0);
+}
+
+int nh_cgroupfs_root_owned(const struct nh_cgroupfs *fs, const char *path)
+{
+	char full[PATH_MAX * 2], *slash;
+	size_t mlen = strlen(fs->mount);
+	struct stat st;
+
+	if (snprintf(full, sizeof(full), "%s%s", fs->mount, path) >= (int)sizeof(full))
+		return -ENAMETOOLONG;
+	/* From the cgroup up to (not including) the mount: a directory owned
+	 * by anyone but root is a delegated subtree, whose names its owner
+	 * chose freely. */
+	while (strlen(full) > mlen) {
+		if (lstat(full, &st))
+			return -errno;
+		if (st.st_uid != 0)
+			return 0;
+		slash = strrchr(full, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+	}
+	return 1;
 }

@@ -27,8 +27,13 @@ int nh_cgroupfs_init_at(struct nh_cgroupfs *fs, const char *mount, const char *p
 int nh_cgroupfs_pid_path(const struct nh_cgroupfs *fs, pid_t pid, char *path, size_t len);
 /* The id of a path relative to the mount. */
 int nh_cgroupfs_path_id(const struct nh_cgroupfs *fs, const char *path, uint64_t *id);
-/* Search the hierarchy for the directory whose inode is id (bounded
- * depth); used when the process that carried the id is already gone. */
+/* The path of cgroup id: by file handle when the mount is cgroup2, else a
+ * bounded search of the hierarchy for the directory whose inode is id.
+ * Used when the process that carried the id is already gone. */
 int nh_cgroupfs_find_id(const struct nh_cgroupfs *fs, uint64_t id, char *path, size_t len);
+
+/* 1 when every directory from the cgroup up to the mount is owned by root,
+ * 0 when one is not (a delegated subtree), -errno on error. */
+int nh_cgroupfs_root_owned(const struct nh_cgroupfs *fs, const char *path);
 
 #endif

@@ -63,6 +63,13 @@ static void resolve(struct nh_identities *ids, struct nh_cgroup_ctx *cg, pid_t t
 	}
 	if (!cg->found || nh_cgpath_parse(cg->path, &cg->info) != 0)
 		memset(&cg->info, 0, sizeof(cg->info));
+	/* A user may create kubepods- or docker-looking cgroups in a subtree
+	 * delegated to it: such claims fall back to the uid's identity. */
+	if ((cg->info.kind == NH_CG_K8S_POD || cg->info.kind == NH_CG_CONTAINER) &&
+	    nh_cgroupfs_root_owned(ids->fs, cg->path) != 1) {
+		memset(&cg->info, 0, sizeof(cg->info));
+		cg->delegated = true;
+	}
 }
 
 const struct nh_cgroup_ctx *nh_identity_cgroup(struct nh_identities *ids, uint64_t cgroup_id,

@@ -22,7 +22,9 @@
 /* What one cgroup says about its members. */
 struct nh_cgroup_ctx {
 	uint64_t id;
-	bool found; /* the path was resolved */
+	bool found;	/* the path was resolved */
+	bool delegated; /* below a non-root-owned directory: pod/container
+			 * names there are the owner's choice, not trusted */
 	char path[NH_CGROUP_PATH_MAX];
 	struct nh_cgroup_info info;
 };
@@ -41,7 +43,7 @@ struct nh_identities {
 	struct nh_u64map users;	  /* uid + 1 -> char * name */
 	struct nh_u64map seen;	  /* hash(key) -> struct nh_identity_seen */
 	uint64_t resolved;	  /* cache misses resolved from /proc */
-	uint64_t walked;	  /* cache misses resolved by walking the tree */
+	uint64_t walked;	  /* cache misses resolved by file handle or tree walk */
 	uint64_t unresolved;
 	uint64_t evicted;
 };

@@ -26,7 +26,7 @@ struct nh_proc {
 struct nh_proctable {
 	struct nh_u64map procs; /* tgid -> struct nh_proc */
 	const struct nh_cgroupfs *fs;
-	uint64_t full; /* inserts refused at the bound */
+	uint64_t full; /* entries evicted to stay within the bound */
 };
 
 int nh_proctable_init(struct nh_proctable *pt, const struct nh_cgroupfs *fs, size_t max_procs);

@@ -121,6 +121,8 @@ static void add_context(json_object *o, const struct nh_attributed *ev)
 	c = json_object_new_object();
 	add_str(c, "cgroup", cg->path);
 	add_str(c, "kind", nh_cg_kind_name(cg->info.kind));
+	if (cg->delegated)
+		add_bool(c, "delegated", true);
 	if (cg->info.pod_uid[0])
 		add_str(c, "pod_uid", cg->info.pod_uid);
 	if (cg->info.qos != NH_QOS_NONE)

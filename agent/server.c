@@ -72,7 +72,9 @@ int nh_server_open(struct nh_server *srv, const char *path, mode_t mode, int epf
 	umask(old_mask);
 	if (code)
 		goto cleanup;
-	if (chmod(path, mode) || listen(srv->listen_fd, 16)) {
+	/* No chmod: the umask above set the mode, and chmod would follow a
+	 * symlink swapped in after bind. */
+	if (listen(srv->listen_fd, 16)) {
 		code = -errno;
 		goto cleanup;
 	}
@@ -341,6 +343,10 @@ bool nh_filter_match(const struct nh_filter *f, uint32_t kind, uint32_t pid, uin
 
 	if (f->kinds && !(f->kinds & bit))
 		return false;
+	/* A loss belongs to no process or identity: every subscriber that
+	 * takes losses must hear of it, whatever else it filters on. */
+	if (bit == NH_FILTER_LOSS)
+		return true;
 	if (f->pid && f->pid != pid && f->pid != tid)
 		return false;
 	if (f->identity[0] && (!identity || fnmatch(f->identity, identity, 0) != 0))

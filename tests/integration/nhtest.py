@@ -136,11 +136,15 @@ class Pod:
     burstable QoS, containerd scope) and, per process, a private mount
     namespace with a projected token under /run/secrets."""
 
-    def __init__(self, token="header.payload.signature"):
+    def __init__(self, token="header.payload.signature", under=""):
+        """under: a directory below the cgroup2 mount to build the pod in
+        (created, and removed with the pod)."""
         self.uid = str(uuid.uuid4())
         self.container_id = uuid.uuid4().hex + uuid.uuid4().hex
         self.token = token
-        base = cgroup2_mount()
+        mount = cgroup2_mount()
+        base = os.path.join(mount, under) if under else mount
+        self.under = base if under else None
         self.slices = [
             os.path.join(base, "kubepods.slice"),
             os.path.join(base, "kubepods.slice", "kubepods-burstable.slice"),
@@ -149,7 +153,7 @@ class Pod:
         self.pod_dir = os.path.join(self.slices[-1], pod_slice)
         self.dir = os.path.join(self.pod_dir, "cri-containerd-%s.scope" % self.container_id)
         os.makedirs(self.dir)
-        self.cgroup_path = self.dir[len(base):]
+        self.cgroup_path = self.dir[len(mount):]
 
     def popen(self, argv, **kw):
         """Start argv inside the pod: private mounts, token, cgroup."""
@@ -169,7 +173,9 @@ class Pod:
         return p.pid, out
 
     def remove(self):
-        for d in [self.dir, self.pod_dir] + self.slices[::-1]:
+        for d in [self.dir, self.pod_dir] + self.slices[::-1] + [self.under]:
+            if d is None:
+                continue
             try:
                 os.rmdir(d)
             except OSError:

@@ -382,6 +382,30 @@ def per_event_wakeup_mode_delivers(s):
 
 
 @suite.test
+def pod_shaped_cgroup_in_a_delegated_subtree_is_not_trusted(s):
+    """A user can build kubepods-looking cgroups in a subtree delegated to
+    it; that must not make its processes a pod."""
+    from nhtest import cgroup2_mount
+    under = "nh-delegated-%d" % os.getpid()
+    os.makedirs(os.path.join(cgroup2_mount(), under))
+    os.chown(os.path.join(cgroup2_mount(), under), 65534, 65534)
+    pod = Pod(under=under)
+    agent = Agent(s.tmp)
+    tail = Tail(agent, "--kind", "exec")
+    try:
+        pid, _ = pod.run(["/bin/true"])
+        ev = tail.wait_for(lambda e: e["pid"] == pid and e["path"] == "/bin/true",
+                           what="exec")[0]
+        assert ev["identity"] == "user:root", ev
+        assert ev["context"].get("delegated") is True, ev["context"]
+        assert "pod_uid" not in ev["context"], ev["context"]
+    finally:
+        tail.close()
+        agent.stop()
+        pod.remove()
+
+
+@suite.test
 def short_lived_process_in_new_pod_is_attributed(s):
     """The process and its /proc entry are gone before the agent reads the
     event: the cgroup is found by walking the hierarchy."""

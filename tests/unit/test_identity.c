@@ -572,6 +572,37 @@ static void test_users_and_note(void)
 	nh_identities_free(&ids);
 }
 
+/* A pod-shaped path inside a subtree delegated to a user (a directory not
+ * owned by root) is not trusted: the identity falls back to the uid. */
+static void test_delegated_subtree(void)
+{
+	char dir[PATH_MAX * 2];
+	const struct nh_cgroup_ctx *cg;
+	struct nh_identities ids;
+	const char *rel = "/user.slice/delegated" P_POD;
+
+	CHECK(mkdirs(cgroot, rel) == 0);
+	snprintf(dir, sizeof(dir), "%s/user.slice/delegated", cgroot);
+	CHECK(chown(dir, 65534, 65534) == 0);
+	CHECK(nh_cgroupfs_root_owned(&fs, rel) == 0);
+	CHECK(nh_cgroupfs_root_owned(&fs, P_POD) == 1);
+	CHECK(nh_identities_init(&ids, &fs, 64) == 0);
+	cg = walk_lookup(&ids, rel);
+	if (cg) {
+		CHECK(cg->delegated);
+		CHECK(cg->info.kind == NH_CG_NONE);
+		CHECK(cg->info.pod_uid[0] == '\0');
+		expect_key(&ids, cg, 0, "user:root");
+	}
+	/* the same shape owned by root all the way is a pod */
+	cg = walk_lookup(&ids, P_POD);
+	if (cg) {
+		CHECK(!cg->delegated);
+		CHECK(cg->info.kind == NH_CG_K8S_POD);
+	}
+	nh_identities_free(&ids);
+}
+
 int main(void)
 {
 	if (!setup()) {
@@ -591,6 +622,7 @@ int main(void)
 	test_proc_fast_path();
 	test_bounded();
 	test_users_and_note();
+	test_delegated_subtree();
 
 	rm_rf(base);
 	CHECK(access(base, F_OK) != 0);
