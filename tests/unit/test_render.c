@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -756,6 +757,217 @@ static void test_compact(void)
 	}
 }
 
+/*
+ * Whether s holds nothing a terminal would act on: no C0 byte, DEL, C1
+ * control (U+0080..U+009F as UTF-8) or byte that is never valid UTF-8.
+ * With sgr, the formatter's own complete "ESC [ digits m" colours pass.
+ */
+static bool inert(const char *s, bool sgr)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p; p++) {
+		if (sgr && p[0] == 0x1b && p[1] == '[') {
+			for (p += 2; (*p >= '0' && *p <= '9') || *p == ';'; p++)
+				;
+			if (*p != 'm')
+				return false;
+			continue;
+		}
+		if (*p < 0x20 || *p == 0x7f || *p == 0xc0 || *p == 0xc1 || *p >= 0xf5)
+			return false;
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return false;
+	}
+	return true;
+}
+
+/* Whether the first n bytes of a colourless line end between two of its
+ * characters, not inside an escape or a UTF-8 sequence. */
+static bool at_boundary(const char *full, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = full[i];
+
+		if (c == '\\')
+			i += full[i + 1] == 'x' ? 4 : 2;
+		else
+			i += c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	}
+	return i == n;
+}
+
+static size_t count_esc(const char *s)
+{
+	size_t k = 0;
+
+	while ((s = strchr(s, '\033'))) {
+		k++;
+		s++;
+	}
+	return k;
+}
+
+/* Event text is written with its control bytes made visible, so that a
+ * file name or argv cannot erase or forge lines on the operator's screen. */
+static void test_compact_escape(void)
+{
+	/* ESC CSI, CR, LF, BEL, TAB, DEL, C1 CSI, C1 end and NBSP, a
+	 * backslash, invalid UTF-8 (0xff, a cut sequence) and valid UTF-8. */
+	static const char evil[] = "/tmp/\x1b[2K\r\n\a\t\x7f\xc2\x9b\xc2\x9f\xc2\xa0\\x1b\xff "
+				   "caf\xc3\xa9 \xe6\x97\xa5 \xe6\x97!";
+	static const char want[] =
+	    "08:00:01.123 open     user:root pid=100 bash /tmp/\\x1b[2K\\r\\n\\x07\\t\\x7f"
+	    "\\xc2\\x9b\\xc2\\x9f\xc2\xa0\\\\x1b\\xff caf\xc3\xa9 \xe6\x97\xa5 \\xe6\\x97! "
+	    "O_WRONLY|O_CREAT|O_CLOEXEC ENOENT";
+	static const struct {
+		const char *json, *want;
+	} fields[] = {
+	    {"{\"kind\":\"open\\u001b[2J\"}", " open\\x1b[2J -"},
+	    {"{\"kind\":\"open\",\"time\":\"2026-11-22T0\\u001b:00:01.123456Z\"}",
+	     "0\\x1b:00:01.123 open"},
+	    {"{\"kind\":\"open\",\"identity\":\"user:\\u001b[2Kroot\"}", " user:\\x1b[2Kroot "},
+	    {"{\"kind\":\"open\",\"comm\":\"a\\rb\"}", " a\\rb "},
+	    {"{\"kind\":\"open\",\"path\":\"a\\u0000b\",\"flags_str\":\"O_\\u009b\","
+	     "\"error\":\"E\\u0007\"}",
+	     " a\\x00b O_\\xc2\\x9b E\\x07"},
+	    {"{\"kind\":\"exec\",\"path\":\"/x\\n\",\"args\":[\"x\",\"-\\u001b\",null,5]}",
+	     " /x\\n -\\x1b  5"},
+	    {"{\"kind\":\"connect\",\"address\":\"::1\\u001b\",\"port\":1,\"error\":\"E\"}",
+	     " -> [::1\\x1b]:1 E"},
+	    {"{\"kind\":\"accept\",\"address\":\"1.2.3.4\\r\",\"port\":1,\"local_port\":2}",
+	     " <- 1.2.3.4\\r:1 on :2"},
+	    {"{\"kind\":\"setuid\",\"old\":{},\"new\":{},\"syscall\":\"set\\u001buid\"}",
+	     " (set\\x1buid)"},
+	    {"{\"kind\":\"capset\",\"old\":{\"effective\":\"a\\n\"},"
+	     "\"new\":{\"effective\":\"b\\t\"}}",
+	     " effective a\\n -> b\\t"},
+	    {"{\"kind\":\"summary\",\"of\":\"o\\u007f\",\"count\":2,\"object\":\"/p\\u001b\"}",
+	     " o\\x7f x2 /p\\x1b"},
+	    {"{\"kind\":\"loss\",\"of\":\"e\\u001b\",\"source\":\"s\\n\",\"count\":3}",
+	     " 3 e\\x1b events lost (s\\n)"},
+	};
+	struct nh_open_event e;
+	struct nh_exec_event x;
+	struct nh_attributed a;
+	char full[512], color[512], plain[512], buf[512];
+	size_t flen, cut, bad = 0;
+	const char *p;
+
+	memset(&e, 0, sizeof(e));
+	fill_hdr(&e.h, NH_KIND_OPEN);
+	e.dirfd = AT_FDCWD;
+	e.result = -ENOENT;
+	e.open_flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+	e.syscall = NH_SYS_OPENAT;
+	memcpy(e.path, evil, sizeof(evil) - 1);
+	e.path_len = sizeof(evil) - 1;
+	a = attr(&e.h);
+
+	compact(&a, false, full, sizeof(full));
+	CHECK_STR(full, want);
+	CHECK(inert(full, false));
+	CHECK(strchr(full, '\033') == NULL);
+	CHECK(strstr(full, "\xc2\x9b") == NULL);
+	CHECK(strstr(full, "caf\xc3\xa9 \xe6\x97\xa5") != NULL);
+	/* a literal backslash cannot pass for an escape */
+	CHECK(strstr(full, "\\x1b[2K") && strstr(full, "\\\\x1b\\xff"));
+
+	/* with colour, the formatter's six codes are the only ESC bytes */
+	compact(&a, true, color, sizeof(color));
+	CHECK(inert(color, true));
+	CHECK(count_esc(color) == 6);
+	strip_sgr(color, plain, sizeof(plain));
+	CHECK_STR(plain, want);
+
+	/* cut at every length: terminated, a prefix, never inside an escape or
+	 * a UTF-8 sequence, short of the buffer by less than the longest
+	 * escape ("\xc2\x9b", 8 bytes); an exactly sized buffer takes it all */
+	flen = strlen(full);
+	for (size_t len = 1; len <= flen + 1; len++) {
+		char *out = malloc(len);
+		json_object *o = nh_render(&a);
+
+		if (!out || !o) {
+			bad++;
+			free(out);
+			json_object_put(o);
+			continue;
+		}
+		nh_compact_format(o, false, out, len);
+		cut = strnlen(out, len);
+		if (cut >= len || !inert(out, false) || strncmp(out, full, cut) != 0 ||
+		    !at_boundary(full, cut) || len - 1 - cut >= 8 ||
+		    (len == flen + 1 && cut != flen)) {
+			fprintf(stderr, "cut %zu: \"%.*s\"\n", len, (int)len, out);
+			bad++;
+		}
+		/* with colour, also no colour left open when the line is cut */
+		nh_compact_format(o, true, out, len);
+		cut = strnlen(out, len);
+		strip_sgr(out, plain, sizeof(plain));
+		p = strrchr(out, '\033');
+		if (cut >= len || !inert(out, true) || strncmp(plain, full, strlen(plain)) != 0 ||
+		    (p && strcmp(p, "\033[0m") != 0 && len <= strlen(color))) {
+			fprintf(stderr, "colour cut %zu: \"%.*s\"\n", len, (int)len, out);
+			bad++;
+		}
+		free(out);
+		json_object_put(o);
+	}
+	CHECK(bad == 0);
+
+	/* the buffer ends where "\x1b" would be cut: it is left out whole */
+	p = strstr(full, "\\x1b");
+	cut = p ? (size_t)(p - full) : 0;
+	compact(&a, false, buf, cut + 3);
+	CHECK(p && strlen(buf) == cut && strncmp(buf, full, cut) == 0);
+	/* and so is "é", two bytes */
+	p = strstr(full, "\xc3\xa9");
+	cut = p ? (size_t)(p - full) : 0;
+	compact(&a, false, buf, cut + 2);
+	CHECK(p && strlen(buf) == cut && buf[cut - 1] == 'f');
+	/* a buffer of one byte holds the terminator alone */
+	memset(buf, 'z', 4);
+	compact(&a, true, buf, 1);
+	CHECK(buf[0] == '\0' && buf[1] == 'z');
+
+	/* argv and comm of an exec */
+	memset(&x, 0, sizeof(x));
+	fill_hdr(&x.h, NH_KIND_EXEC);
+	memcpy(x.h.comm, "ba\x1b[2J\nsh", 10);
+	memcpy(x.path, "/bin/ls", 7);
+	x.path_len = 7;
+	memcpy(x.args, "ls\0-l\x1b]0;pwned\a\0a\tb\r\0", 20);
+	x.args_len = 20;
+	a = attr(&x.h);
+	compact(&a, false, buf, sizeof(buf));
+	CHECK_STR(buf, "08:00:01.123 exec     user:root pid=100 ba\\x1b[2J\\nsh /bin/ls "
+		       "-l\\x1b]0;pwned\\x07 a\\tb\\r");
+	CHECK(inert(buf, false));
+	compact(&a, true, buf, sizeof(buf));
+	CHECK(inert(buf, true) && count_esc(buf) == 6);
+
+	/* every string field the line shows, from JSON as a client reads it */
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		json_object *o = json_tokener_parse(fields[i].json);
+
+		CHECK(o != NULL);
+		if (!o)
+			continue;
+		nh_compact_format(o, false, buf, sizeof(buf));
+		if (!inert(buf, false) || !strstr(buf, fields[i].want))
+			fprintf(stderr, "field %zu: \"%s\"\n", i, buf);
+		CHECK(inert(buf, false));
+		CHECK(strstr(buf, fields[i].want) != NULL);
+		nh_compact_format(o, true, buf, sizeof(buf));
+		CHECK(inert(buf, true));
+		json_object_put(o);
+	}
+}
+
 int main(void)
 {
 	test_time();
@@ -769,5 +981,6 @@ int main(void)
 	test_summary();
 	test_object();
 	test_compact();
+	test_compact_escape();
 	return nh_check_report("render");
 }
