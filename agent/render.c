@@ -145,7 +145,7 @@ static json_object *args_array(const char *args, size_t len, int *redacted)
 {
 	json_object *a = json_object_new_array();
 	char clean[NH_ARGS_MAX * 2];
-	bool prev_named = false;
+	enum nh_secret_next prev_named = NH_NEXT_PLAIN;
 	size_t i = 0;
 
 	*redacted = 0;

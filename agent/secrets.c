@@ -16,6 +16,7 @@ static const char *const kind_names[NH_SECRET_KIND_MAX] = {
     [NH_SECRET_PRIVATE_KEY] = "private-key",
     [NH_SECRET_URL_PASSWORD] = "url-password",
     [NH_SECRET_NAMED_VALUE] = "named-value",
+    [NH_SECRET_USER_PASSWORD] = "user-password",
 };
 
 /* Words that make an option or variable name secret. Over-redacting a
@@ -80,6 +81,18 @@ static bool is_token(char c)
 static bool is_word(char c)
 {
 	return is_alnum(c) || c == '_';
+}
+
+/* option, variable and key names: [A-Za-z0-9_.-] */
+static bool is_name(char c)
+{
+	return is_word(c) || c == '-' || c == '.';
+}
+
+/* strchr without its match on the terminating NUL */
+static bool is_one_of(char c, const char *set)
+{
+	return c != '\0' && strchr(set, c) != NULL;
 }
 
 static size_t run(const char *s, size_t len, size_t i, bool (*cls)(char))
@@ -184,24 +197,31 @@ static bool match_private_key(const char *s, size_t len, size_t i, struct match 
 	return true;
 }
 
-/* scheme://user:PASSWORD@host: only the password goes. */
+/*
+ * scheme://user:PASSWORD@host: only the password goes. Matched at the
+ * password's first byte so that the user part is scanned like any other
+ * text (it may be a token). Passwords hold raw '@' often enough that the
+ * password runs to the last '@' before the path.
+ */
 static bool match_url_password(const char *s, size_t len, size_t i, struct match *m)
 {
-	size_t u, p;
+	size_t u, at = 0;
 
-	if (!has_prefix(s, len, i, "://"))
+	if (i < 4 || s[i - 1] != ':')
 		return false;
+	u = i - 1;
 	/* userinfo never holds a raw '[' or ']' (RFC 3986), which also keeps
 	 * a redaction marker from reading as "user:" */
-	for (u = i + 3; u < len && !strchr(":@/ []", s[u]); u++)
-		;
-	if (u >= len || s[u] != ':')
+	while (u > 0 && !is_one_of(s[u - 1], ":@/ []"))
+		u--;
+	if (u < 3 || memcmp(s + u - 3, "://", 3) != 0)
 		return false;
-	for (p = u + 1; p < len && !strchr("@/ ", s[p]); p++)
-		;
-	if (p >= len || s[p] != '@' || p == u + 1)
+	for (size_t p = i; p < len && s[p] != '/'; p++)
+		if (s[p] == '@')
+			at = p;
+	if (at <= i)
 		return false;
-	*m = (struct match){u + 1, p - u - 1, NH_SECRET_URL_PASSWORD};
+	*m = (struct match){i, at - i, NH_SECRET_URL_PASSWORD};
 	return true;
 }
 
@@ -226,104 +246,172 @@ static bool match_auth_scheme(const char *s, size_t len, size_t i, struct match 
 	return false;
 }
 
+/* Whether a name holds a secret word, in any case and at any length. */
 static bool name_is_secret(const char *name, size_t len)
 {
-	char low[128];
+	for (size_t w = 0; w < sizeof(secret_words) / sizeof(secret_words[0]); w++) {
+		size_t n = strlen(secret_words[w]);
 
-	if (len == 0 || len >= sizeof(low))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		low[i] = (char)tolower((unsigned char)name[i]);
-	low[len] = '\0';
-	for (size_t w = 0; w < sizeof(secret_words) / sizeof(secret_words[0]); w++)
-		if (strstr(low, secret_words[w]))
-			return true;
-	return strcmp(low, "pass") == 0;
+		for (size_t i = 0; i + n <= len; i++)
+			if (strncasecmp(name + i, secret_words[w], n) == 0)
+				return true;
+	}
+	return len == 4 && strncasecmp(name, "pass", 4) == 0;
 }
 
-/* [-[-]]NAME=VALUE at the start of an argument with a secret NAME. */
-static bool match_named_value(const char *s, size_t len, struct match *m)
+/*
+ * [-[-]]NAME=VALUE with a secret NAME, at i: the start of the argument
+ * (the value is all the rest) or just after '=', ',', ';', ' ', '&' or
+ * '?', inside a list or query (--env=DB_PASSWORD=V, a,token=V,
+ * ?token=V&x), where the value ends at the next ',', ';', '&' or ' '.
+ */
+static bool match_named_value(const char *s, size_t len, size_t i, struct match *m)
 {
-	size_t start = 0, eq;
+	size_t start = i, eq, end;
 
-	while (start < len && start < 2 && s[start] == '-')
+	if (i > 0 && !is_one_of(s[i - 1], "=,; &?"))
+		return false;
+	while (start < len && start - i < 2 && s[start] == '-')
 		start++;
-	for (eq = start; eq < len && (is_word(s[eq]) || s[eq] == '-' || s[eq] == '.'); eq++)
-		;
+	eq = start + run(s, len, start, is_name);
 	/* "-p=..." is too ambiguous; only long names count. */
 	if (eq >= len || s[eq] != '=' || eq + 1 >= len || eq - start < 3)
 		return false;
 	if (!name_is_secret(s + start, eq - start))
 		return false;
-	*m = (struct match){eq + 1, len - eq - 1, NH_SECRET_NAMED_VALUE};
+	end = i == 0 ? len : eq + 1;
+	while (end < len && !is_one_of(s[end], ",;& "))
+		end++;
+	*m = (struct match){eq + 1, end - eq - 1, NH_SECRET_NAMED_VALUE};
 	return true;
 }
 
-bool nh_secrets_named_option(const char *arg, size_t len)
+enum nh_secret_next nh_secrets_named_option(const char *arg, size_t len)
 {
-	size_t start = 0;
+	/* curl's user:password, given to its user and proxy-user options */
+	static const char *const user_opts[] = {"-u", "--user", "-U", "--proxy-user"};
+	size_t dashes = 0;
 
-	if (len < 2 || arg[0] != '-')
+	for (size_t k = 0; k < sizeof(user_opts) / sizeof(user_opts[0]); k++)
+		if (len == strlen(user_opts[k]) && memcmp(arg, user_opts[k], len) == 0)
+			return NH_NEXT_USER_PASSWORD;
+	if (len == 0 || memchr(arg, '=', len))
+		return NH_NEXT_PLAIN; /* the value, if any, is inline */
+	while (dashes < len && dashes < 2 && arg[dashes] == '-')
+		dashes++;
+	/* "-p" is a port as often as a password: one dash takes a long
+	 * name (Go's -token); a bare word must be one identifier-like word
+	 * (aws configure set aws_secret_access_key V), not a sentence. */
+	if (dashes == 1 && len - 1 < 3)
+		return NH_NEXT_PLAIN;
+	if (dashes == 0 && run(arg, len, 0, is_name) != len)
+		return NH_NEXT_PLAIN;
+	return name_is_secret(arg + dashes, len - dashes) ? NH_NEXT_SECRET : NH_NEXT_PLAIN;
+}
+
+/* Word-start token shapes only: all that can hide in a name. */
+static bool match_token(const char *s, size_t len, size_t i, struct match *m)
+{
+	if (i > 0 && is_token(s[i - 1]))
 		return false;
-	while (start < len && start < 2 && arg[start] == '-')
-		start++;
-	/* Long options only: "-p" is a port as often as a password. */
-	if (start != 2 || memchr(arg, '=', len))
-		return false;
-	return name_is_secret(arg + start, len - start);
+	return match_aws(s, len, i, m) || match_prefixed(s, len, i, m) || match_jwt(s, len, i, m);
 }
 
 static bool match_at(const char *s, size_t len, size_t i, struct match *m)
 {
-	/* Token shapes must start a word, not sit inside one. */
-	bool word_start = i == 0 || !is_token(s[i - 1]);
-
-	if (word_start &&
-	    (match_aws(s, len, i, m) || match_prefixed(s, len, i, m) || match_jwt(s, len, i, m)))
-		return true;
-	return match_private_key(s, len, i, m) || match_url_password(s, len, i, m) ||
+	/* A named value first: its name may start with a token shape whose
+	 * match would end inside the name and hide the value. */
+	return match_named_value(s, len, i, m) || match_token(s, len, i, m) ||
+	       match_private_key(s, len, i, m) || match_url_password(s, len, i, m) ||
 	       match_auth_scheme(s, len, i, m);
 }
 
-int nh_secrets_redact(const char *in, size_t len, bool prev_named, char *out, size_t outlen,
-		      enum nh_secret_kind *kind)
+struct tally {
+	int found;
+	enum nh_secret_kind first;
+};
+
+static void mark(struct writer *w, struct tally *t, enum nh_secret_kind kind)
+{
+	put_marker(w, kind);
+	if (!t->found++)
+		t->first = kind;
+}
+
+/*
+ * Copy s[i, len) with every secret redacted. The lead-in of a match (the
+ * NAME= of a named value, "Bearer ") is scanned for token shapes alone;
+ * those match from their first byte, so this nests once at most.
+ */
+static void scan(const char *s, size_t i, size_t len, bool tokens_only, struct writer *w,
+		 struct tally *t)
+{
+	size_t copied = i;
+	struct match m;
+
+	while (i < len) {
+		bool hit = tokens_only ? match_token(s, len, i, &m) : match_at(s, len, i, &m);
+
+		if (!hit || m.len == 0) {
+			i++;
+			continue;
+		}
+		put(w, s + copied, i - copied);
+		scan(s, i, m.start, true, w, t);
+		mark(w, t, m.kind);
+		i = copied = m.start + m.len;
+	}
+	put(w, s + copied, len - copied);
+}
+
+/*
+ * The ':' of curl's user:password, in an argument after -u, --user, -U or
+ * --proxy-user, or attached to one of them (-uUSER:PASS,
+ * --user=USER:PASS).
+ */
+static bool user_password_colon(const char *s, size_t len, enum nh_secret_next prev, size_t *colon)
+{
+	static const char *const attached[] = {"--user=", "--proxy-user=", "-u", "-U"};
+	size_t from = 0;
+	const char *c;
+
+	if (prev != NH_NEXT_USER_PASSWORD) {
+		for (size_t k = 0; !from && k < sizeof(attached) / sizeof(attached[0]); k++)
+			if (has_prefix(s, len, 0, attached[k]))
+				from = strlen(attached[k]);
+		if (!from)
+			return false;
+	}
+	c = memchr(s + from, ':', len - from);
+	if (!c)
+		return false;
+	*colon = (size_t)(c - s);
+	return true;
+}
+
+int nh_secrets_redact(const char *in, size_t len, enum nh_secret_next prev_named, char *out,
+		      size_t outlen, enum nh_secret_kind *kind)
 {
 	struct writer w = {out, outlen, 0};
-	enum nh_secret_kind first = NH_SECRET_NONE;
-	struct match m;
-	size_t i = 0, copied = 0;
-	int found = 0;
+	struct tally t = {0, NH_SECRET_NONE};
+	size_t colon;
 
 	if (outlen == 0)
 		return 0;
 	out[0] = '\0';
-	if (prev_named && len > 0) {
-		put_marker(&w, NH_SECRET_NAMED_VALUE);
-		first = NH_SECRET_NAMED_VALUE;
-		found = 1;
-		goto done;
+	/* anything but the two known values (a bool's true) is "secret" */
+	if (prev_named != NH_NEXT_PLAIN && prev_named != NH_NEXT_USER_PASSWORD && len > 0) {
+		mark(&w, &t, NH_SECRET_NAMED_VALUE);
+	} else if (user_password_colon(in, len, prev_named, &colon)) {
+		/* the user name stays, scanned: it may itself be a token */
+		scan(in, 0, colon, false, &w, &t);
+		put(&w, ":", 1);
+		if (colon + 1 < len)
+			mark(&w, &t, NH_SECRET_USER_PASSWORD);
+	} else {
+		scan(in, 0, len, false, &w, &t);
 	}
-	if (match_named_value(in, len, &m)) {
-		put(&w, in, m.start);
-		put_marker(&w, m.kind);
-		first = m.kind;
-		found = 1;
-		goto done;
-	}
-	while (i < len) {
-		if (!match_at(in, len, i, &m) || m.len == 0) {
-			i++;
-			continue;
-		}
-		put(&w, in + copied, m.start - copied);
-		put_marker(&w, m.kind);
-		if (!found++)
-			first = m.kind;
-		i = copied = m.start + m.len;
-	}
-	put(&w, in + copied, len - copied);
-done:
 	if (kind)
-		*kind = first;
-	return found;
+		*kind = t.first;
+	return t.found;
 }

@@ -7,8 +7,11 @@
  *
  * Recognised: AWS access key ids, GitHub, GitLab and Slack tokens, JWTs,
  * private-key blocks, passwords in URLs (scheme://user:PASS@host), values
- * of secret-named options and variables (--password=V, TOKEN=V, ...), and
- * the argument after a secret-named option (--password V).
+ * of secret-named options and variables (--password=V, TOKEN=V, and
+ * NAME=V after '=', ',', ';', ' ', '&' or '?' as in --env=DB_PASSWORD=V
+ * or ?token=V&x), the argument after a secret-named option or word
+ * (--password V, -token V, aws_secret_access_key V) and the password of
+ * curl's user:password (-u, --user, -U, --proxy-user).
  */
 #ifndef NH_SECRETS_H
 #define NH_SECRETS_H
@@ -25,24 +28,39 @@ enum nh_secret_kind {
 	NH_SECRET_JWT,
 	NH_SECRET_PRIVATE_KEY,
 	NH_SECRET_URL_PASSWORD,
-	NH_SECRET_NAMED_VALUE, /* --password=V, API_KEY=V, or the arg after --token */
+	NH_SECRET_NAMED_VALUE,	 /* --password=V, API_KEY=V, or the arg after --token */
+	NH_SECRET_USER_PASSWORD, /* the password of user:password after -u */
 	NH_SECRET_KIND_MAX,
+};
+
+/*
+ * What an argument says about the next one. The values are ordered so
+ * that a caller keeping only a bool still redacts: any non-zero value
+ * passed back as true means "the whole argument is secret".
+ */
+enum nh_secret_next {
+	NH_NEXT_PLAIN = 0,	   /* nothing */
+	NH_NEXT_SECRET = 1,	   /* the whole argument is a secret value */
+	NH_NEXT_USER_PASSWORD = 2, /* user[:password]: what follows the first ':' */
 };
 
 const char *nh_secret_kind_name(enum nh_secret_kind kind);
 
 /*
  * Copy one argument into out (always NUL-terminated, truncated to outlen)
- * with every secret replaced by "[REDACTED:<kind>]". prev_named says the
- * previous argument was a secret-named option, so this whole argument is
- * its value. Returns the number of secrets redacted; *kind (may be NULL)
- * receives the kind of the first.
+ * with every secret replaced by "[REDACTED:<kind>]". prev_named is what
+ * nh_secrets_named_option said of the previous argument; any value other
+ * than NH_NEXT_PLAIN and NH_NEXT_USER_PASSWORD (true included) redacts
+ * the whole argument. Returns the number of secrets redacted; *kind (may
+ * be NULL) receives the kind of the first.
  */
-int nh_secrets_redact(const char *in, size_t len, bool prev_named, char *out, size_t outlen,
-		      enum nh_secret_kind *kind);
+int nh_secrets_redact(const char *in, size_t len, enum nh_secret_next prev_named, char *out,
+		      size_t outlen, enum nh_secret_kind *kind);
 
-/* Whether an argument is an option whose value is the next argument and
- * is secret ("--password", "--token", ...). */
-bool nh_secrets_named_option(const char *arg, size_t len);
+/* Whether an argument names the next one as a secret: a secret-named
+ * option or word ("--password", "-token", "aws_secret_access_key") gives
+ * NH_NEXT_SECRET, curl's "-u"/"--user"/"-U"/"--proxy-user" gives
+ * NH_NEXT_USER_PASSWORD. */
+enum nh_secret_next nh_secrets_named_option(const char *arg, size_t len);
 
 #endif

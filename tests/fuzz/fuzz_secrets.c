@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* Large enough that 1024 bytes cannot be truncated however they expand. */
 	static char out[32768], again[32768];
-	bool prev = size && (data[0] & 1);
+	/* the first byte picks what the previous argument was */
+	enum nh_secret_next prev = size ? (enum nh_secret_next)(data[0] % 3) : NH_NEXT_PLAIN;
 	const char *arg = (const char *)data + (size ? 1 : 0);
 	size_t len = size ? size - 1 : 0;
 	int n, m;
@@ -45,8 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	/* each redaction wrote its marker; nothing else made one (a
 	 * redaction may swallow marker-like text that was in the input) */
-	if (!prev && (markers(out, strlen(out)) < (size_t)n ||
-		      markers(out, strlen(out)) > markers(arg, len) + (size_t)n))
+	if (prev == NH_NEXT_PLAIN && (markers(out, strlen(out)) < (size_t)n ||
+				      markers(out, strlen(out)) > markers(arg, len) + (size_t)n))
 		abort();
 	return 0;
 }

@@ -218,11 +218,15 @@ def secrets_in_argv_never_leave_the_agent(s):
         "url": "Sup3rS3cretUrlPass",
         "named": "n4m3dP4ssw0rdValue",
         "next": "n3xtArgT0kenValue",
+        "basic": "b4sicAuthPassw0rd",
+        "query": "qu3ryStr1ngT0ken",
     }
     argv = ["/bin/true", "--aws", planted["aws"], planted["github"],
             "Authorization: Bearer " + planted["jwt"],
             "https://deploy:%s@git.example.invalid/r.git" % planted["url"],
-            "--password=" + planted["named"], "--token", planted["next"], "harmless"]
+            "--password=" + planted["named"], "--token", planted["next"],
+            "-u", "admin:" + planted["basic"], "https://h.invalid/x?token=%s&page=2" % planted["query"],
+            "harmless"]
     pod = Pod()
     agent = Agent(s.tmp)
     tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid)
@@ -232,10 +236,12 @@ def secrets_in_argv_never_leave_the_agent(s):
         wait_until(lambda: agent.status()["subscribers"] >= 2, what="both tails")
         pid, _ = pod.run(argv)
         ev = tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == pid, what="exec")[0]
-        assert ev["secrets_redacted"] == 6, ev
+        assert ev["secrets_redacted"] == 8, ev
         assert ev["args"][0] == "/bin/true" and ev["args"][-1] == "harmless", ev["args"]
         assert ev["args"][2] == "[REDACTED:aws-access-key]", ev["args"]
-        assert ev["args"][-2] == "[REDACTED:named-value]", ev["args"]
+        assert ev["args"][8] == "[REDACTED:named-value]", ev["args"]
+        assert ev["args"][10] == "admin:[REDACTED:user-password]", ev["args"]
+        assert ev["args"][11].endswith("?token=[REDACTED:named-value]&page=2"), ev["args"]
         time.sleep(0.5)
         st = subprocess.run([CLI, "-s", agent.sock, "status", "-o", "json"],
                             capture_output=True, text=True).stdout

@@ -89,10 +89,220 @@ static void test_named_option(void)
 	CHECK(!nh_secrets_named_option("--password=x", 12)); /* value inline */
 	CHECK(!nh_secrets_named_option("-p", 2));	     /* a port as often as not */
 	CHECK(!nh_secrets_named_option("--verbose", 9));
-	CHECK(!nh_secrets_named_option("password", 8));
+	/* was false: a bare secret word now names the next argument */
+	CHECK(nh_secrets_named_option("password", 8));
 	n = nh_secrets_redact("hunter2", 7, true, out, sizeof(out), NULL);
 	CHECK(n == 1);
 	CHECK_STR(out, "[REDACTED:named-value]");
+}
+
+static enum nh_secret_next next_of(const char *arg)
+{
+	return nh_secrets_named_option(arg, strlen(arg));
+}
+
+/*
+ * Redact a whole argv as the renderer does, each output joined by ' '.
+ * as_bool keeps what nh_secrets_named_option said in a bool, as a caller
+ * written before enum nh_secret_next does.
+ */
+static void expect_argv(const char *const *argv, bool as_bool, const char *want)
+{
+	enum nh_secret_next prev = NH_NEXT_PLAIN;
+	char out[4096], joined[4096] = "";
+
+	for (size_t i = 0; argv[i]; i++) {
+		nh_secrets_redact(argv[i], strlen(argv[i]), prev, out, sizeof(out), NULL);
+		if (i)
+			strcat(joined, " ");
+		strcat(joined, out);
+		prev = next_of(argv[i]);
+		if (as_bool)
+			prev = (bool)prev;
+	}
+	CHECK_STR(joined, want);
+}
+
+/* NAME=VALUE inside an argument, after '=', ',', ';', ' ', '&' or '?' */
+static void test_embedded_named_value(void)
+{
+	char name[300];
+
+	expect_redacted("--from-literal=password=hunter2", "hunter2", NH_SECRET_NAMED_VALUE,
+			"--from-literal=password=[REDACTED:named-value]");
+	expect_redacted("--env=DB_PASSWORD=dbpw1", "dbpw1", NH_SECRET_NAMED_VALUE,
+			"--env=DB_PASSWORD=[REDACTED:named-value]");
+	expect_redacted("-e=DB_PASSWORD=dbpw1", "dbpw1", NH_SECRET_NAMED_VALUE,
+			"-e=DB_PASSWORD=[REDACTED:named-value]");
+	expect_redacted("--set=auth.password=pw2", "pw2", NH_SECRET_NAMED_VALUE,
+			"--set=auth.password=[REDACTED:named-value]");
+	/* in a list the value ends at the separator, the rest is kept */
+	expect_redacted("image.tag=1,auth.password=pw2,replicas=2", "pw2", NH_SECRET_NAMED_VALUE,
+			"image.tag=1,auth.password=[REDACTED:named-value],replicas=2");
+	expect_redacted("foo,token=abc123", "abc123", NH_SECRET_NAMED_VALUE,
+			"foo,token=[REDACTED:named-value]");
+	expect_redacted("a=1;api_key=k3y9;b=2", "k3y9", NH_SECRET_NAMED_VALUE,
+			"a=1;api_key=[REDACTED:named-value];b=2");
+	expect_redacted("https://h/x?token=abc&y=1", "abc", NH_SECRET_NAMED_VALUE,
+			"https://h/x?token=[REDACTED:named-value]&y=1");
+	expect_redacted("https://h/x?y=1&client_secret=cs9&z=2", "cs9", NH_SECRET_NAMED_VALUE,
+			"https://h/x?y=1&client_secret=[REDACTED:named-value]&z=2");
+	/* a command line in one argument (sh -c) */
+	expect_redacted("mysql --password=pw3 -h db", "pw3", NH_SECRET_NAMED_VALUE,
+			"mysql --password=[REDACTED:named-value] -h db");
+	/* two in one argument */
+	expect_redacted("a,token=t1,b,secret=s2", "s2", NH_SECRET_NAMED_VALUE,
+			"a,token=[REDACTED:named-value],b,secret=[REDACTED:named-value]");
+	/* at the start the value is still the rest of the argument */
+	expect_redacted("PASSWORD=a,b c", "a,b c", NH_SECRET_NAMED_VALUE,
+			"PASSWORD=[REDACTED:named-value]");
+	/* a token shape starting a name must not hide the value after it */
+	expect_redacted("a,ghp_0123456789abcdefghijABCDEFGHIJ012345_token=val9", "val9",
+			NH_SECRET_GITHUB_TOKEN,
+			"a,[REDACTED:github-token]_token=[REDACTED:named-value]");
+	expect_redacted("ghp_0123456789abcdefghijABCDEFGHIJ012345_token=val9", "val9",
+			NH_SECRET_GITHUB_TOKEN,
+			"[REDACTED:github-token]_token=[REDACTED:named-value]");
+	/* names of any length are checked */
+	memset(name, 'a', 200);
+	strcpy(name + 200, "_password=longpw");
+	expect_redacted(name, "longpw", NH_SECRET_NAMED_VALUE, NULL);
+}
+
+/* Options and words whose value is the next argument */
+static void test_next_argument(void)
+{
+	/* Go flag style: one dash, a long name */
+	CHECK(next_of("-token") == NH_NEXT_SECRET);
+	CHECK(next_of("-password") == NH_NEXT_SECRET);
+	CHECK(next_of("-api-key") == NH_NEXT_SECRET);
+	CHECK(next_of("-pwd") == NH_NEXT_SECRET);
+	CHECK(next_of("-p") == NH_NEXT_PLAIN);
+	CHECK(next_of("-n") == NH_NEXT_PLAIN);
+	CHECK(next_of("-sSL") == NH_NEXT_PLAIN);
+	CHECK(next_of("-token=x") == NH_NEXT_PLAIN); /* value inline */
+	expect_redacted("-token=t0k", "t0k", NH_SECRET_NAMED_VALUE,
+			"-token=[REDACTED:named-value]");
+	/* a bare identifier-like word */
+	CHECK(next_of("aws_secret_access_key") == NH_NEXT_SECRET);
+	CHECK(next_of("db.password") == NH_NEXT_SECRET);
+	CHECK(next_of("set") == NH_NEXT_PLAIN);
+	CHECK(next_of("my password") == NH_NEXT_PLAIN);	    /* a sentence */
+	CHECK(next_of("/run/secrets/db") == NH_NEXT_PLAIN); /* a path */
+	CHECK(next_of("") == NH_NEXT_PLAIN);
+	CHECK(next_of("-") == NH_NEXT_PLAIN);
+	CHECK(next_of("--") == NH_NEXT_PLAIN);
+
+	expect_argv((const char *const[]){"aws", "configure", "set", "aws_secret_access_key",
+					  "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL},
+		    false, "aws configure set aws_secret_access_key [REDACTED:named-value]");
+	expect_argv((const char *const[]){"app", "-token", "t0k3nV4lue", "-v", NULL}, false,
+		    "app -token [REDACTED:named-value] -v");
+	expect_argv((const char *const[]){"app", "-api-key", "k3yV4lue", NULL}, false,
+		    "app -api-key [REDACTED:named-value]");
+	/* docker -e: the variable starts its argument, already redacted */
+	expect_argv((const char *const[]){"docker", "run", "-e", "DB_PASSWORD=dbpw1", "img", NULL},
+		    false, "docker run -e DB_PASSWORD=[REDACTED:named-value] img");
+	expect_argv(
+	    (const char *const[]){"helm", "install", "x", "--set", "auth.password=pw2", NULL},
+	    false, "helm install x --set auth.password=[REDACTED:named-value]");
+	/* over-redacted, accepted: "secret" is a bare secret word */
+	expect_argv((const char *const[]){"kubectl", "create", "secret", "generic", "db",
+					  "--from-literal=password=hunter2", NULL},
+		    false,
+		    "kubectl create secret [REDACTED:named-value] db "
+		    "--from-literal=password=[REDACTED:named-value]");
+}
+
+/* curl -u user:password: the user name stays, the password goes */
+static void test_user_password(void)
+{
+	char out[256];
+	enum nh_secret_kind kind = NH_SECRET_NONE;
+	int n;
+
+	CHECK(next_of("-u") == NH_NEXT_USER_PASSWORD);
+	CHECK(next_of("--user") == NH_NEXT_USER_PASSWORD);
+	CHECK(next_of("-U") == NH_NEXT_USER_PASSWORD);
+	CHECK(next_of("--proxy-user") == NH_NEXT_USER_PASSWORD);
+	CHECK(next_of("--username") == NH_NEXT_PLAIN);
+	CHECK_STR(nh_secret_kind_name(NH_SECRET_USER_PASSWORD), "user-password");
+
+	n = nh_secrets_redact("admin:hunter2", 13, NH_NEXT_USER_PASSWORD, out, sizeof(out), &kind);
+	CHECK(n == 1);
+	CHECK(kind == NH_SECRET_USER_PASSWORD);
+	CHECK_STR(out, "admin:[REDACTED:user-password]");
+	/* everything after the first ':' goes, ':' and '@' included */
+	n = nh_secrets_redact("admin:p@ss:w0rd", 15, NH_NEXT_USER_PASSWORD, out, sizeof(out), NULL);
+	CHECK(n == 1);
+	CHECK_STR(out, "admin:[REDACTED:user-password]");
+	n = nh_secrets_redact(":t0ken", 6, NH_NEXT_USER_PASSWORD, out, sizeof(out), NULL);
+	CHECK(n == 1);
+	CHECK_STR(out, ":[REDACTED:user-password]");
+	/* the user name is scanned too: a token is often passed as one */
+	n = nh_secrets_redact("ghp_0123456789abcdefghijABCDEFGHIJ012345:x-oauth-basic", 54,
+			      NH_NEXT_USER_PASSWORD, out, sizeof(out), &kind);
+	CHECK(n == 2);
+	CHECK(kind == NH_SECRET_GITHUB_TOKEN);
+	CHECK_STR(out, "[REDACTED:github-token]:[REDACTED:user-password]");
+	/* no password given: curl prompts for it, nothing to redact */
+	n = nh_secrets_redact("www-data", 8, NH_NEXT_USER_PASSWORD, out, sizeof(out), NULL);
+	CHECK(n == 0);
+	CHECK_STR(out, "www-data");
+	n = nh_secrets_redact("admin:", 6, NH_NEXT_USER_PASSWORD, out, sizeof(out), NULL);
+	CHECK(n == 0);
+	CHECK_STR(out, "admin:");
+	/* over-redacted, accepted: docker -u uid:gid reads the same */
+	n = nh_secrets_redact("1000:1000", 9, NH_NEXT_USER_PASSWORD, out, sizeof(out), NULL);
+	CHECK(n == 1);
+	CHECK_STR(out, "1000:[REDACTED:user-password]");
+
+	/* attached to the option */
+	expect_redacted("-uadmin:hunter2", "hunter2", NH_SECRET_USER_PASSWORD,
+			"-uadmin:[REDACTED:user-password]");
+	expect_redacted("--user=admin:hunter2", "hunter2", NH_SECRET_USER_PASSWORD,
+			"--user=admin:[REDACTED:user-password]");
+	expect_redacted("-Uproxy:pr0xypw", "pr0xypw", NH_SECRET_USER_PASSWORD,
+			"-Uproxy:[REDACTED:user-password]");
+	expect_redacted("--proxy-user=proxy:pr0xypw", "pr0xypw", NH_SECRET_USER_PASSWORD,
+			"--proxy-user=proxy:[REDACTED:user-password]");
+	expect_clean("-uroot");
+
+	expect_argv((const char *const[]){"curl", "-u", "admin:hunter2", "https://x", NULL}, false,
+		    "curl -u admin:[REDACTED:user-password] https://x");
+	expect_argv((const char *const[]){"curl", "--user", "admin:hunter2", NULL}, false,
+		    "curl --user admin:[REDACTED:user-password]");
+	expect_argv((const char *const[]){"sudo", "-u", "www-data", "id", NULL}, false,
+		    "sudo -u www-data id");
+	expect_argv((const char *const[]){"sort", "-u", "file", NULL}, false, "sort -u file");
+	/* a caller keeping a bool redacts the whole argument: safe, coarser */
+	expect_argv((const char *const[]){"curl", "-u", "admin:hunter2", NULL}, true,
+		    "curl -u [REDACTED:named-value]");
+	n = nh_secrets_redact("x", 1, (enum nh_secret_next)7, out, sizeof(out), NULL);
+	CHECK(n == 1);
+	CHECK_STR(out, "[REDACTED:named-value]");
+}
+
+/* passwords in URLs */
+static void test_url_password(void)
+{
+	expect_redacted("redis://user:p@ssw0rd@host/0", "ssw0rd", NH_SECRET_URL_PASSWORD,
+			"redis://user:[REDACTED:url-password]@host/0");
+	expect_redacted("https://u:a@b@c@h", "a@b@c", NH_SECRET_URL_PASSWORD,
+			"https://u:[REDACTED:url-password]@h");
+	/* an '@' in the path is not part of the password */
+	expect_redacted("https://u:pw9@h/p@x", "pw9", NH_SECRET_URL_PASSWORD,
+			"https://u:[REDACTED:url-password]@h/p@x");
+	/* a token as user name is found too */
+	expect_redacted(
+	    "https://ghp_0123456789abcdefghijABCDEFGHIJ012345:x-oauth-basic@github.com/o",
+	    "ghp_0123", NH_SECRET_GITHUB_TOKEN,
+	    "https://[REDACTED:github-token]:[REDACTED:url-password]@github.com/o");
+	expect_redacted(
+	    "--urls=redis://u:p1x@h1,redis://u:p2x@h2/0", "p2x", NH_SECRET_URL_PASSWORD,
+	    "--urls=redis://u:[REDACTED:url-password]@h1,redis://u:[REDACTED:url-password]@h2/0");
+	expect_redacted("https://u:pw9@h/x?token=abc&y=1", "abc", NH_SECRET_URL_PASSWORD,
+			"https://u:[REDACTED:url-password]@h/x?token=[REDACTED:named-value]&y=1");
 }
 
 static void test_no_false_positives(void)
@@ -113,6 +323,23 @@ static void test_no_false_positives(void)
 	expect_clean("://appx*[REDACTED:slack-token]@host");
 	expect_clean("Bearer x");
 	expect_clean("");
+	expect_clean("-n");
+	expect_clean("https://example.com/?q=1&page=2");
+	expect_clean("key=value");
+	expect_clean("a=1,b=2;c=3&d=4 e=5");
+	expect_clean("--from-literal=username=admin");
+	expect_clean("http://host:8080/x@y"); /* a port, then an '@' in the path */
+	expect_clean("ssh://git@host:22/repo.git");
+	expect_clean("git@github.com:org/repo.git");
+	expect_clean("nginx:1.25");
+	expect_clean("?token=");
+	/*
+	 * Over-redacted, accepted: "tokenizer" holds "token", and telling
+	 * the harmless words that contain a secret word from the secret ones
+	 * would need a list that a new tool's flag would escape.
+	 */
+	expect_redacted("--tokenizer=bpe", "bpe", NH_SECRET_NAMED_VALUE,
+			"--tokenizer=[REDACTED:named-value]");
 }
 
 static void test_bounds(void)
@@ -139,6 +366,10 @@ int main(void)
 	test_token_shapes();
 	test_contexts();
 	test_named_option();
+	test_embedded_named_value();
+	test_next_argument();
+	test_user_password();
+	test_url_password();
 	test_no_false_positives();
 	test_bounds();
 	return nh_check_report("secrets");
