@@ -88,9 +88,12 @@ static __always_inline struct sock *fd_sock(int fd)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct file **fds = BPF_CORE_READ(t, files, fdt, fd);
+	unsigned int max = BPF_CORE_READ(t, files, fdt, max_fds);
 	struct socket *sock;
 	struct file *f = NULL;
 
+	if (fd < 0 || (unsigned int)fd >= max)
+		return NULL;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return NULL;
 	sock = BPF_CORE_READ(f, private_data);
