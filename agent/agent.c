@@ -352,9 +352,10 @@ static int add_fd(int epfd, int fd, uint64_t tag)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
-/* The socket's directory: created root-only, and when it exists it must be
- * a real directory owned by root that nobody else can write, or another
- * user could swap the socket for their own and capture subscribers. */
+/* The socket's directory: created root-only. An existing one must be a
+ * real directory owned by root that nobody else can write, or sticky
+ * (like /tmp), where others cannot remove or rename our socket; else
+ * another user could swap in their own and capture subscribers. */
 static int make_socket_dir(const char *path, char *why, size_t len)
 {
 	char dir[PATH_MAX], *slash;
@@ -369,9 +370,12 @@ static int make_socket_dir(const char *path, char *why, size_t len)
 		return -errno;
 	if (lstat(dir, &st))
 		return -errno;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		snprintf(why, len,
-			 "%.400s must be a directory owned by root and writable only by it", dir);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+		snprintf(
+		    why, len,
+		    "%.400s must be a directory owned by root, writable only by root or sticky",
+		    dir);
 		return -EPERM;
 	}
 	return 0;

@@ -586,6 +586,25 @@ def clear_errors_for_bad_use(s):
     r = subprocess.run([AGENT, "--scope-cgroup", "/no/such/cgroup/here", "-s",
                         os.path.join(s.tmp, "y.sock")], capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "/no/such/cgroup/here" in r.stderr, (r.returncode, r.stderr)
+    # the socket directory: another user's or world-writable without the
+    # sticky bit is refused; sticky /tmp is fine
+    shared = os.path.join(s.tmp, "shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o777)
+    r = subprocess.run([AGENT, "-s", os.path.join(shared, "a.sock")], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "must be a directory owned by root" in r.stderr, r.stderr
+    os.chmod(shared, 0o700)
+    os.chown(shared, 65534, 65534)
+    r = subprocess.run([AGENT, "-s", os.path.join(shared, "a.sock")], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "must be a directory owned by root" in r.stderr, r.stderr
+    agent = Agent("/tmp")  # root-owned and sticky
+    try:
+        assert agent.sock.startswith("/tmp/") and agent.status()["pid"] == agent.proc.pid
+    finally:
+        agent.stop()
+        os.unlink(agent.log_path)
     r = subprocess.run([CLI, "-s", os.path.join(s.tmp, "absent.sock"), "status"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "is nhiscope-agent running?" in r.stderr, r.stderr
