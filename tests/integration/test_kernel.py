@@ -31,23 +31,35 @@ def check_pod_context(e, pod):
     assert ctx["cgroup"] == pod.cgroup_path, ctx
 
 
-def with_pod_agent(fn):
-    """Run fn(s, agent, tail, pod) with an agent, a tail of the pod's
-    identity and a pod, all torn down afterwards."""
-    def wrapper(s):
-        pod = Pod()
-        agent = Agent(s.tmp)
-        tail = None
-        try:
-            tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid)
-            fn(s, agent, tail, pod)
-        finally:
-            if tail:
-                tail.close()
-            agent.stop()
-            pod.remove()
-    wrapper.__name__ = fn.__name__
-    return wrapper
+def pod_agent(agent_args=(), tail_args=None):
+    """Run the test as fn(s, agent, tail, pod) with a fresh pod, an agent
+    started with agent_args and a tail with tail_args (default: the pod's
+    identity), all torn down afterwards whatever the test does. Either
+    argument list may be a function of the pod."""
+    def deco(fn):
+        def wrapper(s):
+            pod = Pod()
+            agent = tail = None
+            try:
+                aargs = agent_args(pod) if callable(agent_args) else agent_args
+                agent = Agent(s.tmp, *aargs)
+                targs = (tail_args(pod) if callable(tail_args) else
+                         tail_args if tail_args is not None else
+                         ("--identity", "k8s:pod/" + pod.uid))
+                tail = Tail(agent, *targs)
+                fn(s, agent, tail, pod)
+            finally:
+                if tail:
+                    tail.close()
+                if agent:
+                    agent.stop()
+                pod.remove()
+        wrapper.__name__ = fn.__name__
+        return wrapper
+    return deco
+
+
+with_pod_agent = pod_agent()
 
 
 @suite.test
@@ -264,127 +276,101 @@ def secrets_in_argv_never_leave_the_agent(s):
 
 
 @suite.test
-def dedup_ten_thousand_opens_is_one_event_and_exact_summary(s):
-    pod = Pod()
-    agent = Agent(s.tmp, "--dedup-window", "1000")
-    tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid, "--kind", "open,summary")
-    try:
-        path = os.path.join(s.tmp, "opened-ten-thousand-times")
-        open(path, "w").close()
-        pid, _ = pod.run([WORKLOAD, "open-loop", path, "10000"])
+@pod_agent(("--dedup-window", "1000"),
+           lambda pod: ("--identity", "k8s:pod/" + pod.uid, "--kind", "open,summary"))
+def dedup_ten_thousand_opens_is_one_event_and_exact_summary(s, agent, tail, pod):
+    path = os.path.join(s.tmp, "opened-ten-thousand-times")
+    open(path, "w").close()
+    pid, _ = pod.run([WORKLOAD, "open-loop", path, "10000"])
 
-        def summaries():
-            return [e for e in tail.poll() if e["kind"] == "summary" and e.get("object") == path]
+    def summaries():
+        return [e for e in tail.poll() if e["kind"] == "summary" and e.get("object") == path]
 
-        wait_until(lambda: sum(e["count"] for e in summaries()) >= 9999, timeout=15,
-                   what="summaries adding up to 9999")
-        time.sleep(2.5)  # two more windows: nothing may be counted twice
-        opens = [e for e in tail.poll() if e["kind"] == "open" and e["path"] == path]
-        assert len(opens) == 1, "expected one open event, got %d" % len(opens)
-        assert opens[0]["pid"] == pid and opens[0]["deduplicated"], opens[0]
-        total = sum(e["count"] for e in summaries())
-        assert total == 9999, "summaries count %d repeats, expected 9999" % total
-        for e in summaries():
-            assert e["of"] == "open" and e["identity"] == "k8s:pod/" + pod.uid, e
-        st = agent.status()
-        assert st["kinds"]["open"]["deduplicated"] >= 9999, st["kinds"]["open"]
-        keys = [i["key"] for i in st["identities"]["top"]]
-        assert "k8s:pod/" + pod.uid in keys, keys
-    finally:
-        tail.close()
-        agent.stop()
-        pod.remove()
+    wait_until(lambda: sum(e["count"] for e in summaries()) >= 9999, timeout=15,
+               what="summaries adding up to 9999")
+    time.sleep(2.5)  # two more windows: nothing may be counted twice
+    opens = [e for e in tail.poll() if e["kind"] == "open" and e["path"] == path]
+    assert len(opens) == 1, "expected one open event, got %d" % len(opens)
+    assert opens[0]["pid"] == pid and opens[0]["deduplicated"], opens[0]
+    total = sum(e["count"] for e in summaries())
+    assert total == 9999, "summaries count %d repeats, expected 9999" % total
+    for e in summaries():
+        assert e["of"] == "open" and e["identity"] == "k8s:pod/" + pod.uid, e
+    st = agent.status()
+    assert st["kinds"]["open"]["deduplicated"] >= 9999, st["kinds"]["open"]
+    keys = [i["key"] for i in st["identities"]["top"]]
+    assert "k8s:pod/" + pod.uid in keys, keys
 
 
 @suite.test
-def dedup_entry_expires_after_two_idle_windows(s):
+@pod_agent(("--dedup-window", "300"),
+           lambda pod: ("--identity", "k8s:pod/" + pod.uid, "--kind", "open"))
+def dedup_entry_expires_after_two_idle_windows(s, agent, tail, pod):
     """A repeat within the window is folded; after two idle windows the
     object is forgotten and its next use is reported in full again."""
-    pod = Pod()
-    agent = Agent(s.tmp, "--dedup-window", "300")
-    tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid, "--kind", "open")
     go = os.path.join(s.tmp, "go-expiry")
     path = os.path.join(s.tmp, "expiring")
     open(path, "w").close()
-    try:
-        w = pod.popen([WORKLOAD, "open", path, "open", path, "wait", go, "open", path],
-                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    w = pod.popen([WORKLOAD, "open", path, "open", path, "wait", go, "open", path],
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-        def opens():
-            return [e for e in tail.poll() if e["pid"] == w.pid and e["path"] == path]
-        wait_until(lambda: len(opens()) == 1, what="the first open")
-        time.sleep(1.5)  # five windows idle: the entry is dropped
-        assert len(opens()) == 1, opens()  # the immediate repeat was folded
-        open(go, "w").close()
-        w.communicate(timeout=30)
-        wait_until(lambda: len(opens()) == 2, what="the open after expiry in full")
-    finally:
-        tail.close()
-        agent.stop()
-        pod.remove()
+    def opens():
+        return [e for e in tail.poll() if e["pid"] == w.pid and e["path"] == path]
+    wait_until(lambda: len(opens()) == 1, what="the first open")
+    time.sleep(1.5)  # five windows idle: the entry is dropped
+    assert len(opens()) == 1, opens()  # the immediate repeat was folded
+    open(go, "w").close()
+    w.communicate(timeout=30)
+    wait_until(lambda: len(opens()) == 2, what="the open after expiry in full")
 
 
 @suite.test
-def stalled_reader_delivered_plus_lost_equals_generated(s):
+@pod_agent(lambda pod: ("--ringbuf-size", "4096", "--scope-cgroup", pod.cgroup_path), ())
+def stalled_reader_delivered_plus_lost_equals_generated(s, agent, tail, pod):
     n = 3000
-    pod = Pod()
-    agent = Agent(s.tmp, "--ringbuf-size", "4096", "--scope-cgroup", pod.cgroup_path)
-    tail = Tail(agent)
     outdir = os.path.join(s.tmp, "burst")
     os.mkdir(outdir)
     go = os.path.join(s.tmp, "go")
+    w = pod.popen([WORKLOAD, "wait", go, "open-new", outdir, str(n)],
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ready once its exec reached user space (it is then polling).
+    tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == w.pid, what="workload exec")
+    time.sleep(0.3)
+    lost0 = agent.status()["kinds"]["open"]["lost"]
+    agent.proc.send_signal(signal.SIGSTOP)  # the reader stalls
     try:
-        w = pod.popen([WORKLOAD, "wait", go, "open-new", outdir, str(n)],
-                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # Ready once its exec reached user space (it is then polling).
-        tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == w.pid, what="workload exec")
-        time.sleep(0.3)
-        lost0 = agent.status()["kinds"]["open"]["lost"]
-        agent.proc.send_signal(signal.SIGSTOP)  # the reader stalls
-        try:
-            open(go, "w").close()
-            out, err = w.communicate(timeout=60)
-            assert w.returncode == 0, err
-        finally:
-            agent.proc.send_signal(signal.SIGCONT)
-
-        def burst():
-            return [e for e in tail.poll() if e["kind"] == "open" and
-                    e["path"].startswith(outdir + "/")]
-
-        wait_until(lambda: any(e["kind"] == "loss" and e.get("of") == "open" for e in tail.poll()),
-                   what="a loss record in the tail")
-        time.sleep(1.0)
-        delivered = len(burst())
-        lost = agent.status()["kinds"]["open"]["lost"] - lost0
-        assert lost > 0, "a 4 KiB ring buffer with a stalled reader must lose events"
-        assert delivered > 0, "the events that fitted must be delivered"
-        assert delivered + lost == n, "delivered %d + lost %d != generated %d" % (delivered, lost, n)
-        assert len({e["path"] for e in burst()}) == delivered, "duplicate deliveries"
+        open(go, "w").close()
+        out, err = w.communicate(timeout=60)
+        assert w.returncode == 0, err
     finally:
-        tail.close()
-        agent.stop()
-        pod.remove()
+        agent.proc.send_signal(signal.SIGCONT)
+
+    def burst():
+        return [e for e in tail.poll() if e["kind"] == "open" and
+                e["path"].startswith(outdir + "/")]
+
+    wait_until(lambda: any(e["kind"] == "loss" and e.get("of") == "open" for e in tail.poll()),
+               what="a loss record in the tail")
+    time.sleep(1.0)
+    delivered = len(burst())
+    lost = agent.status()["kinds"]["open"]["lost"] - lost0
+    assert lost > 0, "a 4 KiB ring buffer with a stalled reader must lose events"
+    assert delivered > 0, "the events that fitted must be delivered"
+    assert delivered + lost == n, "delivered %d + lost %d != generated %d" % (delivered, lost, n)
+    assert len({e["path"] for e in burst()}) == delivered, "duplicate deliveries"
 
 
 @suite.test
-def per_event_wakeup_mode_delivers(s):
+@pod_agent(("--batch-ms", "0"))
+def per_event_wakeup_mode_delivers(s, agent, tail, pod):
     """--batch-ms 0 wakes the agent for every record instead of batching."""
-    pod = Pod()
-    agent = Agent(s.tmp, "--batch-ms", "0")
-    tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid)
-    try:
-        path = os.path.join(s.tmp, "per-event")
-        open(path, "w").close()
-        pid, _ = pod.run([WORKLOAD, "open", path])
-        ev = tail.wait_for(lambda e: e["kind"] == "open" and e["pid"] == pid and
-                           e["path"] == path, what="open")[0]
-        assert ev["result"] >= 0, ev
-        assert "batch 0ms" in agent.read_log(), agent.read_log()
-    finally:
-        tail.close()
-        agent.stop()
-        pod.remove()
+    path = os.path.join(s.tmp, "per-event")
+    open(path, "w").close()
+    pid, _ = pod.run([WORKLOAD, "open", path])
+    ev = tail.wait_for(lambda e: e["kind"] == "open" and e["pid"] == pid and
+                       e["path"] == path, what="open")[0]
+    assert ev["result"] >= 0, ev
+    assert "batch 0ms" in agent.read_log(), agent.read_log()
 
 
 @suite.test
@@ -412,42 +398,28 @@ def pod_shaped_cgroup_in_a_delegated_subtree_is_not_trusted(s):
 
 
 @suite.test
-def short_lived_process_in_new_pod_is_attributed(s):
+@pod_agent(tail_args=("--identity", "k8s:pod/*"))
+def short_lived_process_in_new_pod_is_attributed(s, agent, tail, pod):
     """The process and its /proc entry are gone before the agent reads the
     event: the cgroup is found by walking the hierarchy."""
-    pod = Pod()
-    agent = Agent(s.tmp)
-    tail = Tail(agent, "--identity", "k8s:pod/*")
+    agent.proc.send_signal(signal.SIGSTOP)
     try:
-        agent.proc.send_signal(signal.SIGSTOP)
-        try:
-            pid, _ = pod.run(["/bin/true"])
-        finally:
-            agent.proc.send_signal(signal.SIGCONT)
-        ev = tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == pid, what="exec")[0]
-        check_pod_context(ev, pod)
-        assert ev["exe"] == "/bin/true", ev
+        pid, _ = pod.run(["/bin/true"])
     finally:
-        tail.close()
-        agent.stop()
-        pod.remove()
+        agent.proc.send_signal(signal.SIGCONT)
+    ev = tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == pid, what="exec")[0]
+    check_pod_context(ev, pod)
+    assert ev["exe"] == "/bin/true", ev
 
 
 @suite.test
-def cgroup_removal_drops_cached_identity(s):
-    pod = Pod()
-    agent = Agent(s.tmp)
-    tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid)
-    try:
-        pid, _ = pod.run(["/bin/true"])
-        tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == pid, what="exec")
-        before = agent.status()["cgroups_cached"]
-        pod.remove()
-        wait_until(lambda: agent.status()["cgroups_cached"] < before, what="cache eviction")
-    finally:
-        tail.close()
-        agent.stop()
-        pod.remove()
+@with_pod_agent
+def cgroup_removal_drops_cached_identity(s, agent, tail, pod):
+    pid, _ = pod.run(["/bin/true"])
+    tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == pid, what="exec")
+    before = agent.status()["cgroups_cached"]
+    pod.remove()
+    wait_until(lambda: agent.status()["cgroups_cached"] < before, what="cache eviction")
 
 
 @suite.test
@@ -508,23 +480,16 @@ def long_argv_and_paths_are_truncated_and_flagged(s, agent, tail, pod):
 
 
 @suite.test
-def agent_is_filtered_in_the_kernel(s):
-    agent = Agent(s.tmp, "--dedup-window", "0")
-    tail = Tail(agent)
-    pod = Pod()
-    try:
-        # A new cgroup makes the agent open /proc/<pid>/cgroup to resolve
-        # it: those opens must not come back to it as events.
-        pid, _ = pod.run(["/bin/true"])
-        tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == pid, what="exec")
-        agent.status()
-        time.sleep(0.5)
-        own = [e for e in tail.poll() if agent.proc.pid in (e.get("pid"), e.get("tid"))]
-        assert own == [], own[:3]
-    finally:
-        tail.close()
-        agent.stop()
-        pod.remove()
+@pod_agent(("--dedup-window", "0"), ())
+def agent_is_filtered_in_the_kernel(s, agent, tail, pod):
+    # A new cgroup makes the agent open /proc/<pid>/cgroup to resolve
+    # it: those opens must not come back to it as events.
+    pid, _ = pod.run(["/bin/true"])
+    tail.wait_for(lambda e: e["kind"] == "exec" and e["pid"] == pid, what="exec")
+    agent.status()
+    time.sleep(0.5)
+    own = [e for e in tail.poll() if agent.proc.pid in (e.get("pid"), e.get("tid"))]
+    assert own == [], own[:3]
 
 
 @suite.test
