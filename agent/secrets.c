@@ -233,7 +233,13 @@ static bool match_auth_scheme(const char *s, size_t len, size_t i, struct match 
 	for (size_t k = 0; k < sizeof(schemes) / sizeof(schemes[0]); k++) {
 		size_t n = strlen(schemes[k]), body;
 
-		if ((i > 0 && is_alnum(s[i - 1])) || !has_prefix_nocase(s, len, i, schemes[k]))
+		/* Only where an auth scheme stands: the whole argument, or after a
+		 * header's colon ("Authorization: Bearer X", also inside a quoted
+		 * -H or sh -c string). A path ending in "token" before a space is
+		 * not one. */
+		bool header = i >= 2 && s[i - 1] == ' ' && s[i - 2] == ':';
+
+		if ((i > 0 && !header) || !has_prefix_nocase(s, len, i, schemes[k]))
 			continue;
 		body = 0;
 		while (i + n + body < len && s[i + n + body] != ' ' && s[i + n + body] != '"')

@@ -72,6 +72,10 @@ static void test_contexts(void)
 	expect_redacted("--api-key=abc123", "abc123", NH_SECRET_NAMED_VALUE, NULL);
 	expect_redacted("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG", "wJalrXUtnFEMI",
 			NH_SECRET_NAMED_VALUE, NULL);
+	expect_redacted("Bearer abcdefgh12345678", "abcdefgh12345678", NH_SECRET_NAMED_VALUE,
+			"Bearer [REDACTED:named-value]");
+	expect_redacted("curl -H 'Authorization: token ghx0123456789abcdef' x",
+			"ghx0123456789abcdef", NH_SECRET_NAMED_VALUE, NULL);
 	expect_redacted("Authorization: Bearer abcdefgh12345678", "abcdefgh12345678",
 			NH_SECRET_NAMED_VALUE, "Authorization: Bearer [REDACTED:named-value]");
 	expect_redacted("-----BEGIN RSA PRIVATE KEY-----\nMIIEow", "MIIEow", NH_SECRET_PRIVATE_KEY,
@@ -307,6 +311,9 @@ static void test_url_password(void)
 
 static void test_no_false_positives(void)
 {
+	/* a path ending in "token" then a space is not an auth header */
+	expect_clean("/var/run/token open-loop /tmp/x");
+	expect_clean("cat /secrets/token basic-auth-disabled");
 	expect_clean("/usr/bin/curl");
 	expect_clean("-sSL");
 	expect_clean("https://example.com/path?q=1");
