@@ -71,21 +71,15 @@ static void remember_object(struct nh_agent *a, const struct nh_hdr *h)
 {
 	uint64_t d = object_digest(h->cgroup_id, h->uid, h->kind, h->obj_hash);
 	char desc[NH_PATH_MAX + 64], *copy;
-	void *old = NULL;
+	void *old = NULL, *victim;
 
 	nh_render_object(h, desc, sizeof(desc));
 	copy = strdup(desc);
 	if (!copy)
 		return;
-	if (a->objects.len >= a->objects.max_len && !nh_u64map_get(&a->objects, d)) {
-		uint64_t victim;
-		void *v;
-
-		if (nh_u64map_evict(&a->objects, &victim, &v))
-			free(v);
-	}
-	if (nh_u64map_put(&a->objects, d, copy, &old))
+	if (nh_u64map_put_evict(&a->objects, d, copy, &old, &victim))
 		free(copy);
+	free(victim);
 	free(old);
 }
 
@@ -111,9 +105,8 @@ static void emit_line(struct nh_agent *a, uint32_t kind, uint32_t pid, uint32_t 
 	}
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+static void handle_event(struct nh_agent *a, void *data, size_t size)
 {
-	struct nh_agent *a = ctx;
 	const struct nh_hdr *h;
 	struct nh_attributed ev = {0};
 	char identity[NH_IDENTITY_KEY_MAX];
@@ -121,7 +114,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (nh_decode(data, size, &h) != 0) {
 		a->decode_errors++;
-		return ++a->consumed >= NH_DRAIN_BUDGET ? -EAGAIN : 0;
+		return;
 	}
 	a->kinds[h->kind].received++;
 	if (h->kind == NH_KIND_SUMMARY) {
@@ -142,7 +135,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		break;
 	case NH_KIND_CGROUP_RMDIR:
 		nh_identity_forget(&a->ids, h->cgroup_id);
-		return 0;
+		return;
 	default:
 		break;
 	}
@@ -175,8 +168,15 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	if (h->kind == NH_KIND_EXIT)
 		nh_proctable_exit(&a->procs, h->tgid);
-	/* This record is consumed either way; a negative return makes libbpf
-	 * stop after it. */
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct nh_agent *a = ctx;
+
+	handle_event(a, data, size);
+	/* Every record counts against the drain budget; it is consumed either
+	 * way, and a negative return makes libbpf stop after it. */
 	return ++a->consumed >= NH_DRAIN_BUDGET ? -EAGAIN : 0;
 }
 

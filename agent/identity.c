@@ -76,6 +76,7 @@ const struct nh_cgroup_ctx *nh_identity_cgroup(struct nh_identities *ids, uint64
 					       pid_t tgid)
 {
 	struct nh_cgroup_ctx *cg = nh_u64map_get(&ids->cgroups, cgroup_id);
+	void *victim;
 
 	if (cg)
 		return cg;
@@ -88,18 +89,13 @@ const struct nh_cgroup_ctx *nh_identity_cgroup(struct nh_identities *ids, uint64
 	 * restart clears it, and a miss must not walk the tree per event.
 	 * At the bound, an arbitrary entry makes room: it is re-resolved if
 	 * it shows up again. */
-	if (ids->cgroups.len >= ids->cgroups.max_len) {
-		uint64_t victim;
-		void *v;
-
-		if (nh_u64map_evict(&ids->cgroups, &victim, &v)) {
-			free(v);
-			ids->evicted++;
-		}
-	}
-	if (nh_u64map_put(&ids->cgroups, cgroup_id, cg, NULL) != 0) {
+	if (nh_u64map_put_evict(&ids->cgroups, cgroup_id, cg, NULL, &victim) != 0) {
 		free(cg);
 		return NULL;
+	}
+	if (victim) {
+		free(victim);
+		ids->evicted++;
 	}
 	return cg;
 }

@@ -34,22 +34,16 @@ struct nh_proc *nh_proctable_get(struct nh_proctable *pt, uint32_t tgid)
 
 static int insert(struct nh_proctable *pt, struct nh_proc *p)
 {
-	void *old = NULL;
+	void *old = NULL, *victim;
 	int err;
 
 	/* Full (lost exit events, or a huge host): an arbitrary entry makes
 	 * room; it is re-read from /proc if its process shows up again. */
-	if (pt->procs.len >= pt->procs.max_len && !nh_u64map_get(&pt->procs, p->tgid)) {
-		uint64_t victim;
-		void *v;
-
-		if (nh_u64map_evict(&pt->procs, &victim, &v)) {
-			free(v);
-			pt->full++;
-		}
+	err = nh_u64map_put_evict(&pt->procs, p->tgid, p, &old, &victim);
+	if (victim) {
+		free(victim);
+		pt->full++;
 	}
-	err = nh_u64map_put(&pt->procs, p->tgid, p, &old);
-
 	free(old);
 	if (err)
 		free(p);

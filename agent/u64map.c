@@ -177,3 +177,13 @@ int nh_u64map_evict(struct nh_u64map *m, uint64_t *key, void **val)
 	m->evict_at = i;
 	return 1;
 }
+
+int nh_u64map_put_evict(struct nh_u64map *m, uint64_t key, void *val, void **old, void **victim)
+{
+	uint64_t vkey;
+
+	*victim = NULL;
+	if (key && m->len >= m->max_len && !nh_u64map_get(m, key))
+		nh_u64map_evict(m, &vkey, victim);
+	return nh_u64map_put(m, key, val, old);
+}

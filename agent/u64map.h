@@ -28,6 +28,10 @@ void nh_u64map_free(struct nh_u64map *m);
 void *nh_u64map_get(const struct nh_u64map *m, uint64_t key);
 /* Insert or replace; *old receives a replaced value (or NULL). */
 int nh_u64map_put(struct nh_u64map *m, uint64_t key, void *val, void **old);
+/* As put, but at the bound a new key evicts some other entry instead of
+ * failing; *victim receives its value (NULL when none was evicted) for
+ * the caller to free. */
+int nh_u64map_put_evict(struct nh_u64map *m, uint64_t key, void *val, void **old, void **victim);
 /* Remove and return the value, or NULL when absent. */
 void *nh_u64map_del(struct nh_u64map *m, uint64_t key);
 

@@ -10,7 +10,6 @@
 
 struct flush_ctx {
 	__u64 now;
-	__u32 flushed;
 	__u32 full;
 };
 
@@ -63,7 +62,6 @@ static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_ded
 	e->last_ts = v->last_ts;
 	nh_submit(e);
 	v->window_start = fc->now;
-	fc->flushed++;
 	return 0;
 }
 

@@ -62,10 +62,7 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	e = NH_RESERVE(struct nh_open_event, NH_KIND_OPEN);
 	if (!e)
 		return 0;
-	nh_fill_hdr(&e->h, &c, NH_KIND_OPEN);
-	e->h.obj_hash = h;
-	if (nh_dedup_window_ns)
-		e->h.flags |= NH_F_DEDUP;
+	nh_fill_dedup_hdr(&e->h, &c, NH_KIND_OPEN, h);
 	if (n == sizeof(s->path))
 		e->h.flags |= NH_F_PATH_TRUNC;
 	e->dirfd = dirfd;

@@ -71,9 +71,6 @@ struct {
 struct nh_pending {
 	__u32 sys; /* enum nh_syscall, NH_SYS_NONE when idle */
 	__s32 fd;
-	__u64 ptr;
-	__u64 flags;
-	__u64 mode;
 	__u32 args[3];
 	__u32 old_ids[3];
 	__u64 old_caps[3];
@@ -148,6 +145,16 @@ static __always_inline void nh_fill_hdr(struct nh_hdr *h, const struct nh_ctx *c
 	h->gid = c->uid_gid >> 32;
 	h->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* Header of the first report of a deduplicated object. */
+static __always_inline void nh_fill_dedup_hdr(struct nh_hdr *h, const struct nh_ctx *c, __u32 kind,
+					      __u64 hash)
+{
+	nh_fill_hdr(h, c, kind);
+	h->obj_hash = hash;
+	if (nh_dedup_window_ns)
+		h->flags |= NH_F_DEDUP;
 }
 
 /* Reserve a ring-buffer record and account for it: a failed reservation

@@ -71,10 +71,7 @@ int nh_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	e = NH_RESERVE(struct nh_connect_event, NH_KIND_CONNECT);
 	if (!e)
 		return 0;
-	nh_fill_hdr(&e->h, &c, NH_KIND_CONNECT);
-	e->h.obj_hash = h;
-	if (nh_dedup_window_ns)
-		e->h.flags |= NH_F_DEDUP;
+	nh_fill_dedup_hdr(&e->h, &c, NH_KIND_CONNECT, h);
 	e->dst = sa;
 	e->fd = fd;
 	e->result = ret;
@@ -167,10 +164,7 @@ static __always_inline int accept_exit(long ret)
 	e = NH_RESERVE(struct nh_accept_event, NH_KIND_ACCEPT);
 	if (!e)
 		return 0;
-	nh_fill_hdr(&e->h, &c, NH_KIND_ACCEPT);
-	e->h.obj_hash = h;
-	if (nh_dedup_window_ns)
-		e->h.flags |= NH_F_DEDUP;
+	nh_fill_dedup_hdr(&e->h, &c, NH_KIND_ACCEPT, h);
 	e->peer = sa;
 	e->local_port = lport;
 	e->syscall = sys;

@@ -17,10 +17,6 @@ from nhtest import (AGENT, CLI, WORKLOAD, Agent, Pod, Suite, Tail, facts,  # noq
 suite = Suite("integration")
 
 
-def in_pod(pod):
-    return lambda e: e.get("context", {}).get("pod_uid") == pod.uid
-
-
 def check_pod_context(e, pod):
     ctx = e["context"]
     assert e["identity"] == "k8s:pod/" + pod.uid, e

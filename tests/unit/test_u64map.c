@@ -435,6 +435,31 @@ static void test_evict(void)
 	nh_u64map_free(&m);
 }
 
+/* At the bound a new key evicts one entry and hands it back; replacing
+ * an existing key evicts nothing. */
+static void test_put_evict(void)
+{
+	struct nh_u64map m;
+	void *old, *victim;
+
+	CHECK(nh_u64map_init(&m, 3) == 0);
+	for (uint64_t k = 1; k <= 3; k++) {
+		CHECK(nh_u64map_put_evict(&m, k, (void *)(uintptr_t)(k * 10), &old, &victim) == 0);
+		CHECK(victim == NULL && old == NULL);
+	}
+	CHECK(nh_u64map_put_evict(&m, 2, (void *)(uintptr_t)21, &old, &victim) == 0);
+	CHECK(victim == NULL && (uintptr_t)old == 20 && m.len == 3);
+	CHECK(nh_u64map_put_evict(&m, 4, (void *)(uintptr_t)40, &old, &victim) == 0);
+	CHECK(old == NULL && victim != NULL && m.len == 3);
+	CHECK((uintptr_t)nh_u64map_get(&m, 4) == 40);
+	/* the victim's key is gone, the other two stay */
+	CHECK((nh_u64map_get(&m, 1) != NULL) + (nh_u64map_get(&m, 2) != NULL) +
+		  (nh_u64map_get(&m, 3) != NULL) ==
+	      2);
+	CHECK(nh_u64map_put_evict(&m, 0, (void *)1, &old, &victim) == -EINVAL && victim == NULL);
+	nh_u64map_free(&m);
+}
+
 int main(void)
 {
 	test_basic();
@@ -446,5 +471,6 @@ int main(void)
 	test_hashes();
 	test_differential();
 	test_evict();
+	test_put_evict();
 	return nh_check_report("u64map");
 }
