@@ -13,19 +13,21 @@ CFLAGS     ?= -O2 -g
 WARN       := -Wall -Wextra -Werror
 CPPFLAGS   := -D_GNU_SOURCE -Ibpf -Iagent -I$(BUILD)
 STD        := -std=gnu11
-LDLIBS     := -lbpf -lelf -lz -ljson-c
+LDLIBS     := -lbpf -lelf -lz -ljson-c -lcurl
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # Every build and test dependency, from Debian 12.
 DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev \
-	pkg-config python3 iproute2 util-linux libclang-rt-14-dev
+	pkg-config python3 iproute2 util-linux libclang-rt-14-dev \
+	libcurl4-openssl-dev openssl
 
 BPF_SRC    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_HDRS   := bpf/nhiscope.h bpf/maps.bpf.h
 
 # Modules shared by the agent, the CLI and the unit tests.
-AGENT_LIB  := u64map log decode cgpath cgroupfs identity proctable secrets render compact server
+AGENT_LIB  := u64map log decode cgpath cgroupfs identity proctable secrets render compact server \
+	      jwt fingerprint catalogue workload kubelet satoken credentials findings
 AGENT_MODS := $(AGENT_LIB) probes agent main
 CLI_MODS   := log decode compact
 AGENT_OBJS := $(patsubst %,$(BUILD)/agent/%.o,$(AGENT_MODS))

@@ -39,6 +39,9 @@ void nh_agent_defaults(struct nh_agent_config *cfg)
 	cfg->max_cgroups = 65536;
 	cfg->max_objects = 65536;
 	cfg->subscriber_buffer = 16u << 20;
+	cfg->token_recheck_ms = 10000;
+	cfg->max_credentials = 4096;
+	cfg->kubelet_refresh_ms = 30000;
 }
 
 static uint64_t mono_ns(void)
@@ -105,6 +108,63 @@ static void emit_line(struct nh_agent *a, uint32_t kind, uint32_t pid, uint32_t 
 	}
 }
 
+static void emit_finding(void *ctx, uint32_t kind, uint32_t pid, uint32_t tid, const char *identity,
+			 json_object *o)
+{
+	struct nh_agent *a = ctx;
+
+	a->findings_emitted[kind - NH_KIND_MAX]++;
+	if (a->cfg.tail || nh_server_wants(&a->server, kind, pid, tid, identity))
+		emit_line(a, kind, pid, tid, identity, o);
+}
+
+/* The dedup series an event opens or a summary closes, 0 for none. */
+static uint64_t series_digest(const struct nh_hdr *h, const void *data)
+{
+	const struct nh_summary_event *s = data;
+
+	if (h->kind == NH_KIND_SUMMARY)
+		return object_digest(s->key.cgroup_id, s->key.uid, s->key.kind, s->key.obj_hash);
+	return (h->flags & NH_F_DEDUP) ? object_digest(h->cgroup_id, h->uid, h->kind, h->obj_hash)
+				       : 0;
+}
+
+/* A pod's service account (its identity when the token names one), its
+ * kubelet record and its workload owner. */
+static void attribute_pod(struct nh_agent *a, struct nh_attributed *ev, char *identity, size_t len)
+{
+	const struct nh_cgroup_info *in = ev->cg ? &ev->cg->info : NULL;
+	const char *pod_name = NULL, *node;
+
+	if (!in || in->kind != NH_CG_K8S_POD)
+		return;
+	ev->wall_now_s = (int64_t)((ev->h->ts_ns + (uint64_t)a->wall_offset_ns) / NH_NSEC);
+	ev->sa = nh_satokens_get(&a->tokens, in->pod_uid, ev->h->tgid,
+				 ev->cg->found ? ev->cg->path : NULL, mono_ns());
+	if (ev->sa && ev->sa->have_claims) {
+		int n = snprintf(identity, len, "%s", ev->sa->key);
+
+		/* Cannot happen with valid names (satoken.h); the pod key stays. */
+		if (n < 0 || (size_t)n >= len)
+			nh_identity_key(&a->ids, ev->cg, ev->h->uid, identity, len);
+		pod_name = ev->sa->claims.pod_name;
+	}
+	if (a->kubelet_on)
+		ev->pod = nh_kubelet_pod(&a->kubelet, in->pod_uid);
+	if (ev->pod && ev->pod->workload_kind[0]) {
+		ev->owner_kind = ev->pod->workload_kind;
+		ev->owner_name = ev->pod->workload_name;
+		return;
+	}
+	if (ev->pod && ev->pod->name[0])
+		pod_name = ev->pod->name;
+	node = ev->sa && ev->sa->have_claims ? ev->sa->claims.node_name : NULL;
+	if (pod_name && pod_name[0] && nh_workload_from_pod(pod_name, node, &a->workload) == 0) {
+		ev->owner_kind = a->workload.kind;
+		ev->owner_name = a->workload.name;
+	}
+}
+
 static void handle_event(struct nh_agent *a, void *data, size_t size)
 {
 	const struct nh_hdr *h;
@@ -133,9 +193,15 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 	case NH_KIND_FORK:
 		nh_proctable_fork(&a->procs, data);
 		break;
-	case NH_KIND_CGROUP_RMDIR:
+	case NH_KIND_CGROUP_RMDIR: {
+		const struct nh_cgroup_ctx *cg = nh_u64map_get(&a->ids.cgroups, h->cgroup_id);
+
+		/* The pod's own cgroup going away ends the pod. */
+		if (cg && cg->info.kind == NH_CG_K8S_POD && !cg->info.container_id[0])
+			nh_satokens_forget(&a->tokens, cg->info.pod_uid);
 		nh_identity_forget(&a->ids, h->cgroup_id);
 		return;
+	}
 	default:
 		break;
 	}
@@ -149,8 +215,11 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 	ev.cg = nh_identity_cgroup(&a->ids, h->cgroup_id, h->tgid);
 	if (!ev.cg || nh_identity_key(&a->ids, ev.cg, h->uid, identity, sizeof(identity)) != 0)
 		snprintf(identity, sizeof(identity), "user:%u", h->uid);
+	attribute_pod(a, &ev, identity, sizeof(identity));
 	ev.identity = identity;
 	ev.user = nh_identity_user(&a->ids, h->uid);
+	ev.interactive =
+	    ev.proc && ev.proc->session && ev.cg && ev.proc->session_cgroup == ev.cg->id;
 	nh_identity_note(&a->ids, identity, h->ts_ns);
 	if (h->kind == NH_KIND_SUMMARY) {
 		const struct nh_summary_event *s = data;
@@ -166,6 +235,7 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 			json_object_put(o);
 		}
 	}
+	nh_findings_event(&a->findings, &ev, series_digest(h, data), emit_finding, a);
 	if (h->kind == NH_KIND_EXIT)
 		nh_proctable_exit(&a->procs, h->tgid);
 }
@@ -210,9 +280,26 @@ static void report_losses(struct nh_agent *a)
 		nh_warn(&a->log, "ring buffer full: %llu %s events lost (%llu in total)",
 			(unsigned long long)(c.lost - ks->lost_reported), nh_kind_name(k),
 			(unsigned long long)c.lost);
-		emit_line(a, NH_KIND_MAX, 0, 0, NULL, o);
+		emit_line(a, NH_KIND_LOSS, 0, 0, NULL, o);
 		json_object_put(o);
 		ks->lost_reported = c.lost;
+	}
+}
+
+/* Pod records from the kubelet. A failed fetch keeps the records known
+ * so far; it is logged when it starts failing and when it recovers. */
+static void refresh_pods(struct nh_agent *a)
+{
+	int err = nh_kubelet_refresh(&a->kubelet);
+
+	a->kubelet_next_ns = mono_ns() + a->cfg.kubelet_refresh_ms * 1000000ULL;
+	if (err) {
+		if (a->kubelet_errors++ == 0)
+			nh_warn(&a->log, "pod list: %s", a->kubelet.error);
+	} else {
+		if (a->kubelet_errors)
+			nh_info(&a->log, "pod list: %zu pods (recovered)", a->kubelet.npods);
+		a->kubelet_errors = 0;
 	}
 }
 
@@ -220,6 +307,9 @@ static void tick(struct nh_agent *a)
 {
 	uint64_t now = mono_ns(), dt;
 	int err = nh_probes_flush(&a->probes);
+
+	if (a->kubelet_on && now >= a->kubelet_next_ns)
+		refresh_pods(a);
 
 	if (err && a->flush_errors++ == 0)
 		nh_warn(&a->log, "dedup flush failed: %s", strerror(-err));
@@ -279,9 +369,34 @@ static json_object *identities_json(struct nh_agent *a)
 	return o;
 }
 
-static json_object *status_json(void *ctx)
+static json_object *credentials_status(struct nh_agent *a)
 {
-	struct nh_agent *a = ctx;
+	json_object *o = json_object_new_object(), *f = json_object_new_object();
+	const struct nh_credential *c;
+	size_t it = 0, reused = 0;
+
+	while ((c = nh_credentials_next(&a->findings.creds, &it)))
+		reused += nh_credential_reused(c);
+	json_object_object_add(o, "known", json_object_new_int64(a->findings.creds.map.len));
+	json_object_object_add(o, "reused", json_object_new_int64(reused));
+	json_object_object_add(o, "sa_tokens_read", json_object_new_int64(a->tokens.reads));
+	json_object_object_add(o, "sa_token_rotations", json_object_new_int64(a->tokens.rotations));
+	json_object_object_add(o, "sa_token_failures", json_object_new_int64(a->tokens.failures));
+	for (uint32_t k = NH_KIND_CREDENTIAL_USE; k < NH_KIND_ALL; k++)
+		json_object_object_add(f, nh_kind_name(k),
+				       json_object_new_int64(a->findings_emitted[k - NH_KIND_MAX]));
+	json_object_object_add(o, "findings", f);
+	if (a->kubelet_on) {
+		json_object_object_add(o, "pod_records", json_object_new_int64(a->kubelet.npods));
+		if (a->kubelet_errors)
+			json_object_object_add(o, "pod_list_error",
+					       json_object_new_string(a->kubelet.error));
+	}
+	return o;
+}
+
+static json_object *agent_status(struct nh_agent *a)
+{
 	json_object *o = json_object_new_object(), *probes = json_object_new_array();
 	json_object *kinds = json_object_new_object(), *dedup = json_object_new_object();
 	uint64_t tot_recv = 0, tot_supp = 0, tot_lost = 0;
@@ -336,6 +451,7 @@ static json_object *status_json(void *ctx)
 	json_object_object_add(o, "processes", json_object_new_int64(a->procs.procs.len));
 	json_object_object_add(o, "cgroups_cached", json_object_new_int64(a->ids.cgroups.len));
 	json_object_object_add(o, "identities", identities_json(a));
+	json_object_object_add(o, "credentials", credentials_status(a));
 	json_object_object_add(o, "subscribers", json_object_new_int(a->server.ntail));
 	json_object_object_add(o, "subscriber_drops",
 			       json_object_new_int64(a->server.dropped_total));
@@ -343,6 +459,21 @@ static json_object *status_json(void *ctx)
 		json_object_object_add(o, "scope_cgroup",
 				       json_object_new_string(a->cfg.scope_cgroup));
 	return o;
+}
+
+static json_object *status_json(void *ctx, const char *op)
+{
+	struct nh_agent *a = ctx;
+
+	if (strcmp(op, "credentials") == 0) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(
+		    o, "credentials",
+		    nh_findings_credentials_json(&a->findings, a->wall_offset_ns));
+		return o;
+	}
+	return agent_status(a);
 }
 
 static int add_fd(int epfd, int fd, uint64_t tag)
@@ -414,6 +545,86 @@ static int open_sources(struct nh_agent *a)
 	return code;
 }
 
+/* The pod's service-account token, the credential catalogue with the
+ * configured rules and endpoints, and the optional kubelet client. */
+static int start_credentials(struct nh_agent *a)
+{
+	const struct nh_agent_config *cfg = &a->cfg;
+	const char *why = NULL, *host, *port;
+	char spec[300];
+	int code;
+
+	code = nh_satokens_init(&a->tokens, &a->cgfs, &a->log, cfg->sa_token_path,
+				cfg->token_recheck_ms * 1000000ULL, cfg->max_cgroups);
+	if (code) {
+		nh_err(&a->log, "--sa-token-path: \"%s\" is not an absolute file path",
+		       cfg->sa_token_path ? cfg->sa_token_path : "");
+		return code;
+	}
+	code = nh_findings_init(&a->findings, &a->cgfs, cfg->sa_token_path, cfg->max_credentials);
+	if (code) {
+		nh_err(&a->log, "cannot allocate the credential registry: %s", strerror(-code));
+		return code;
+	}
+	for (size_t i = 0; i < cfg->ncredential_rules; i++) {
+		code = nh_catalogue_add_path(&a->findings.cat, cfg->credential_rules[i], &why);
+		if (code) {
+			nh_err(&a->log, "--credential \"%s\": %s", cfg->credential_rules[i],
+			       why ? why : strerror(-code));
+			return code;
+		}
+	}
+	if (cfg->nmetadata_endpoints)
+		nh_catalogue_clear_endpoints(&a->findings.cat, "cloud_metadata");
+	for (size_t i = 0; i < cfg->nmetadata_endpoints; i++) {
+		snprintf(spec, sizeof(spec), "cloud_metadata=%s", cfg->metadata_endpoints[i]);
+		code = nh_catalogue_add_endpoint(&a->findings.cat, spec, &why);
+		if (code) {
+			nh_err(&a->log, "--metadata-endpoint \"%s\": %s",
+			       cfg->metadata_endpoints[i], why ? why : strerror(-code));
+			return code;
+		}
+	}
+	/* In a pod the API server is the service the environment names. */
+	host = getenv("KUBERNETES_SERVICE_HOST");
+	port = getenv("KUBERNETES_SERVICE_PORT");
+	if (cfg->apiserver)
+		snprintf(spec, sizeof(spec), "kube_apiserver=%s", cfg->apiserver);
+	else if (host && port)
+		snprintf(spec, sizeof(spec),
+			 strchr(host, ':') ? "kube_apiserver=[%s]:%s" : "kube_apiserver=%s:%s",
+			 host, port);
+	else
+		spec[0] = '\0';
+	if (spec[0] && (code = nh_catalogue_add_endpoint(&a->findings.cat, spec, &why)) != 0) {
+		nh_err(&a->log, "API server endpoint \"%s\": %s", spec + 15,
+		       why ? why : strerror(-code));
+		return code;
+	}
+	if (!cfg->kubelet_url)
+		return 0;
+	{
+		struct nh_kubelet_conf kc = {
+		    .url = cfg->kubelet_url,
+		    .token_path = cfg->kubelet_token,
+		    .ca_path = cfg->kubelet_ca,
+		    .insecure = cfg->kubelet_insecure,
+		};
+
+		code = nh_kubelet_global_init();
+		if (!code)
+			code = nh_kubelet_init(&a->kubelet, &kc);
+		if (code) {
+			nh_err(&a->log, "--kubelet-url: %s",
+			       a->kubelet.error[0] ? a->kubelet.error : strerror(-code));
+			return code;
+		}
+		a->kubelet_on = true;
+		refresh_pods(a);
+	}
+	return 0;
+}
+
 int nh_agent_start(struct nh_agent *a)
 {
 	struct nh_probes_config pc = {0};
@@ -459,6 +670,9 @@ int nh_agent_start(struct nh_agent *a)
 		nh_err(&a->log, "cannot allocate tables: %s", strerror(-code));
 		goto cleanup;
 	}
+	code = start_credentials(a);
+	if (code)
+		goto cleanup;
 	/* Seed before attaching: events for processes that start meanwhile
 	 * replace their seeded entries. */
 	seeded = nh_proctable_seed(&a->procs);
@@ -583,6 +797,13 @@ void nh_agent_stop(struct nh_agent *a)
 	while (nh_u64map_next(&a->objects, &it, &k, &v))
 		free(v);
 	nh_u64map_free(&a->objects);
+	nh_findings_free(&a->findings);
+	nh_satokens_free(&a->tokens);
+	if (a->kubelet_on) {
+		nh_kubelet_free(&a->kubelet);
+		nh_kubelet_global_cleanup();
+		a->kubelet_on = false;
+	}
 	nh_identities_free(&a->ids);
 	nh_proctable_free(&a->procs);
 	if (a->timerfd >= 0)

@@ -11,15 +11,21 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "decode.h"
+#include "findings.h"
 #include "identity.h"
+#include "kubelet.h"
 #include "log.h"
 #include "probes.h"
 #include "proctable.h"
+#include "satoken.h"
 #include "server.h"
 #include "u64map.h"
+#include "workload.h"
 
 #define NH_VERSION	  "0.1.0"
 #define NH_DEFAULT_SOCKET "/run/nhiscope/agent.sock"
+#define NH_MAX_CRED_RULES 256
 
 struct nh_agent_config {
 	const char *socket_path;
@@ -36,6 +42,22 @@ struct nh_agent_config {
 	bool tail; /* print events on stdout */
 	bool tail_json;
 	bool color;
+
+	/* service accounts and credentials */
+	const char *sa_token_path; /* inside pods; NULL: the Kubernetes default */
+	uint64_t token_recheck_ms;
+	size_t max_credentials;
+	const char *credential_rules[NH_MAX_CRED_RULES]; /* "KIND:PATTERN" */
+	size_t ncredential_rules;
+	const char *metadata_endpoints[16]; /* replace the built-in ones when given */
+	size_t nmetadata_endpoints;
+	const char *apiserver; /* "ADDR:PORT"; NULL: from KUBERNETES_SERVICE_HOST/PORT */
+	/* pod records (optional): kubelet /pods or the API server's pod list */
+	const char *kubelet_url;
+	const char *kubelet_token; /* bearer token file */
+	const char *kubelet_ca;
+	bool kubelet_insecure;
+	uint64_t kubelet_refresh_ms;
 };
 
 struct nh_kind_stats {
@@ -55,6 +77,14 @@ struct nh_agent {
 	struct nh_proctable procs;
 	struct nh_identities ids;
 	struct nh_server server;
+	struct nh_satokens tokens;
+	struct nh_findings findings;
+	struct nh_kubelet kubelet;
+	bool kubelet_on;
+	uint64_t kubelet_next_ns; /* next refresh */
+	uint64_t kubelet_errors;
+	struct nh_workload workload; /* scratch for the event being attributed */
+	uint64_t findings_emitted[NH_KIND_ALL - NH_KIND_MAX];
 	struct nh_u64map objects; /* dedup key digest -> object description */
 	int epfd, sigfd, timerfd;
 	int64_t wall_offset_ns;

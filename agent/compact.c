@@ -43,9 +43,21 @@ static const char *kind_color(const char *kind)
 	static const struct {
 		const char *kind, *color;
 	} map[] = {
-	    {"exec", C_GREEN},	  {"open", C_BLUE},  {"connect", C_MAGENTA}, {"accept", C_MAGENTA},
-	    {"setuid", C_RED},	  {"setgid", C_RED}, {"capset", C_RED},	     {"summary", C_DIM},
-	    {"loss", C_BOLD_RED}, {"fork", C_DIM},   {"exit", C_DIM},
+	    {"exec", C_GREEN},
+	    {"open", C_BLUE},
+	    {"connect", C_MAGENTA},
+	    {"accept", C_MAGENTA},
+	    {"setuid", C_RED},
+	    {"setgid", C_RED},
+	    {"capset", C_RED},
+	    {"summary", C_DIM},
+	    {"loss", C_BOLD_RED},
+	    {"fork", C_DIM},
+	    {"exit", C_DIM},
+	    {"credential_use", C_BOLD_RED},
+	    {"credential_reuse", C_BOLD_RED},
+	    {"secret_exposure", C_BOLD_RED},
+	    {"human_use", C_BOLD_RED},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -274,6 +286,32 @@ static size_t details(json_object *ev, const char *kind, char *buf, size_t len, 
 		n = put_field(buf, len, n, ev, "of", "");
 		n = put(buf, len, n, " x%lld", (long long)num(ev, "count"));
 		n = put_field(buf, len, n, ev, "object", "");
+	} else if (strcmp(kind, "credential_use") == 0) {
+		n = put_field(buf, len, n, ev, "credential_kind", "");
+		n = put_field(buf, len, n, ev, "credential", "");
+		n = put(buf, len, n, " via");
+		n = put_field(buf, len, n, ev, "via", "");
+		if (json_object_object_get_ex(ev, "count", &v))
+			n = put(buf, len, n, " x%lld", (long long)json_object_get_int64(v));
+		else
+			n = outcome(ev, buf, len, n);
+	} else if (strcmp(kind, "credential_reuse") == 0) {
+		n = put_field(buf, len, n, ev, "credential_kind", "");
+		n = put_field(buf, len, n, ev, "credential", "");
+		if (json_object_object_get_ex(ev, "identities", &v)) {
+			n = put(buf, len, n, " by");
+			for (size_t i = 0; i < json_object_array_length(v); i++)
+				n = put_val(buf, len, put(buf, len, n, " "),
+					    json_object_array_get_idx(v, i), "");
+		}
+	} else if (strcmp(kind, "secret_exposure") == 0) {
+		n = put_field(buf, len, n, ev, "secret_kind", "");
+		n = put_field(buf, len, n, ev, "fingerprint", "");
+		n = put(buf, len, n, " in argv[%lld] of", (long long)num(ev, "arg_index"));
+		n = put_field(buf, len, n, ev, "path", "");
+	} else if (strcmp(kind, "human_use") == 0) {
+		n = put_field(buf, len, n, ev, "reason", "");
+		n = put_field(buf, len, n, ev, "path", "");
 	}
 	return n;
 }

@@ -18,13 +18,24 @@ static const size_t kind_size[NH_KIND_MAX] = {
     [NH_KIND_CGROUP_RMDIR] = sizeof(struct nh_cgroup_event),
 };
 
-static const char *const kind_names[NH_KIND_MAX] = {
-    [NH_KIND_NONE] = "none",	   [NH_KIND_EXEC] = "exec",
-    [NH_KIND_FORK] = "fork",	   [NH_KIND_EXIT] = "exit",
-    [NH_KIND_CONNECT] = "connect", [NH_KIND_ACCEPT] = "accept",
-    [NH_KIND_OPEN] = "open",	   [NH_KIND_SETUID] = "setuid",
-    [NH_KIND_SETGID] = "setgid",   [NH_KIND_CAPSET] = "capset",
-    [NH_KIND_SUMMARY] = "summary", [NH_KIND_CGROUP_RMDIR] = "cgroup_rmdir",
+static const char *const kind_names[NH_KIND_ALL] = {
+    [NH_KIND_NONE] = "none",
+    [NH_KIND_EXEC] = "exec",
+    [NH_KIND_FORK] = "fork",
+    [NH_KIND_EXIT] = "exit",
+    [NH_KIND_CONNECT] = "connect",
+    [NH_KIND_ACCEPT] = "accept",
+    [NH_KIND_OPEN] = "open",
+    [NH_KIND_SETUID] = "setuid",
+    [NH_KIND_SETGID] = "setgid",
+    [NH_KIND_CAPSET] = "capset",
+    [NH_KIND_SUMMARY] = "summary",
+    [NH_KIND_CGROUP_RMDIR] = "cgroup_rmdir",
+    [NH_KIND_LOSS] = "loss",
+    [NH_KIND_CREDENTIAL_USE] = "credential_use",
+    [NH_KIND_CREDENTIAL_REUSE] = "credential_reuse",
+    [NH_KIND_SECRET_EXPOSURE] = "secret_exposure",
+    [NH_KIND_HUMAN_USE] = "human_use",
 };
 
 static const char *const syscall_names[NH_SYS_MAX] = {
@@ -86,12 +97,18 @@ int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr)
 
 const char *nh_kind_name(uint32_t kind)
 {
-	return kind < NH_KIND_MAX ? kind_names[kind] : "unknown";
+	return kind < NH_KIND_ALL ? kind_names[kind] : "unknown";
+}
+
+const char *nh_kind_list(void)
+{
+	return "exec, fork, exit, connect, accept, open, setuid, setgid, capset, summary, "
+	       "cgroup_rmdir, loss, credential_use, credential_reuse, secret_exposure, human_use";
 }
 
 int nh_kind_parse(const char *name)
 {
-	for (int k = NH_KIND_NONE + 1; k < NH_KIND_MAX; k++)
+	for (int k = NH_KIND_NONE + 1; k < NH_KIND_ALL; k++)
 		if (strcmp(name, kind_names[k]) == 0)
 			return k;
 	return -EINVAL;

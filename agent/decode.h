@@ -16,6 +16,21 @@
  * -EBADMSG (wrong size for the kind, string length out of bounds). */
 int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr);
 
+/* Kinds the agent makes itself, numbered after the kernel's so one
+ * name table and one filter bit set cover both. */
+enum nh_agent_kind {
+	NH_KIND_LOSS = NH_KIND_MAX, /* records the kernel could not deliver */
+	NH_KIND_CREDENTIAL_USE,
+	NH_KIND_CREDENTIAL_REUSE,
+	NH_KIND_SECRET_EXPOSURE,
+	NH_KIND_HUMAN_USE,
+	NH_KIND_ALL, /* number of kinds */
+};
+_Static_assert(NH_KIND_ALL <= 32, "kinds are filter bits");
+
+/* "exec, fork, ...": every kind a subscriber may ask for. */
+const char *nh_kind_list(void);
+
 const char *nh_kind_name(uint32_t kind);
 /* Returns the kind, or -EINVAL for an unknown name. */
 int nh_kind_parse(const char *name);

@@ -17,7 +17,7 @@
 #include "u64map.h"
 
 #define NH_CGROUP_PATH_MAX  512
-#define NH_IDENTITY_KEY_MAX 320
+#define NH_IDENTITY_KEY_MAX 336 /* k8s:sa/<63>/<253> fits */
 
 /* What one cgroup says about its members. */
 struct nh_cgroup_ctx {

@@ -46,11 +46,29 @@ static void usage(FILE *f)
 	    "      --max-processes N      process table bound (default 1048576)\n"
 	    "      --subscriber-buffer BYTES  per-subscriber backlog before dropping (default "
 	    "16M)\n"
+	    "Service accounts and credentials:\n"
+	    "      --sa-token-path PATH   token path inside pods (default %s)\n"
+	    "      --token-recheck MS     re-check a pod's token for rotation at most every MS\n"
+	    "                             (default 10000)\n"
+	    "      --credential KIND:PATTERN  add a credential file rule, before the built-in\n"
+	    "                             ones; '!KIND:PATTERN' excludes (repeatable)\n"
+	    "      --metadata-endpoint ADDR[:PORT]  cloud metadata service, replacing the\n"
+	    "                             defaults 169.254.169.254 and fd00:ec2::254 (repeatable)\n"
+	    "      --apiserver ADDR:PORT  Kubernetes API server endpoint (default: from\n"
+	    "                             KUBERNETES_SERVICE_HOST/PORT)\n"
+	    "      --max-credentials N    credential registry bound (default 4096)\n"
+	    "      --kubelet-url URL      pod list for names and owners: https://NODE:10250/pods\n"
+	    "                             or the API server's /api/v1/pods?fieldSelector=...\n"
+	    "      --kubelet-token PATH   bearer token file for it (re-read on every fetch)\n"
+	    "      --kubelet-ca PATH      CA bundle for it\n"
+	    "      --kubelet-insecure     do not verify its certificate (labs only)\n"
+	    "      --kubelet-refresh MS   pod list refresh interval (default 30000)\n"
+	    "Logging:\n"
 	    "      --log-format FORMAT    text (default) or json\n"
 	    "  -v, --verbose              debug logging (libbpf and verifier output)\n"
 	    "  -h, --help                 this text\n"
 	    "      --version              print the version\n",
-	    NH_DEFAULT_SOCKET);
+	    NH_DEFAULT_SOCKET, NH_SA_DEFAULT_PATH);
 }
 
 /* "8M", "4096", "64k" -> bytes. */
@@ -92,6 +110,17 @@ enum {
 	OPT_SUB_BUFFER,
 	OPT_LOG_FORMAT,
 	OPT_VERSION,
+	OPT_SA_PATH,
+	OPT_TOKEN_RECHECK,
+	OPT_CREDENTIAL,
+	OPT_METADATA,
+	OPT_APISERVER,
+	OPT_MAX_CREDS,
+	OPT_KUBELET_URL,
+	OPT_KUBELET_TOKEN,
+	OPT_KUBELET_CA,
+	OPT_KUBELET_INSECURE,
+	OPT_KUBELET_REFRESH,
 };
 
 static int parse_args(int argc, char **argv, struct nh_agent *a)
@@ -113,6 +142,17 @@ static int parse_args(int argc, char **argv, struct nh_agent *a)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
+	    {"sa-token-path", required_argument, NULL, OPT_SA_PATH},
+	    {"token-recheck", required_argument, NULL, OPT_TOKEN_RECHECK},
+	    {"credential", required_argument, NULL, OPT_CREDENTIAL},
+	    {"metadata-endpoint", required_argument, NULL, OPT_METADATA},
+	    {"apiserver", required_argument, NULL, OPT_APISERVER},
+	    {"max-credentials", required_argument, NULL, OPT_MAX_CREDS},
+	    {"kubelet-url", required_argument, NULL, OPT_KUBELET_URL},
+	    {"kubelet-token", required_argument, NULL, OPT_KUBELET_TOKEN},
+	    {"kubelet-ca", required_argument, NULL, OPT_KUBELET_CA},
+	    {"kubelet-insecure", no_argument, NULL, OPT_KUBELET_INSECURE},
+	    {"kubelet-refresh", required_argument, NULL, OPT_KUBELET_REFRESH},
 	    {0},
 	};
 	struct nh_agent_config *cfg = &a->cfg;
@@ -203,6 +243,65 @@ static int parse_args(int argc, char **argv, struct nh_agent *a)
 				return -EINVAL;
 			}
 			a->log.json = strcmp(optarg, "json") == 0;
+			break;
+		case OPT_SA_PATH:
+			if (optarg[0] != '/') {
+				fprintf(
+				    stderr,
+				    "nhiscope-agent: --sa-token-path: \"%s\" is not an absolute "
+				    "path\n",
+				    optarg);
+				return -EINVAL;
+			}
+			cfg->sa_token_path = optarg;
+			break;
+		case OPT_TOKEN_RECHECK:
+			if (parse_size("--token-recheck", optarg, 0, 86400000, &v))
+				return -EINVAL;
+			cfg->token_recheck_ms = v;
+			break;
+		case OPT_CREDENTIAL:
+			if (cfg->ncredential_rules == NH_MAX_CRED_RULES) {
+				fprintf(stderr,
+					"nhiscope-agent: --credential: more than %d rules\n",
+					NH_MAX_CRED_RULES);
+				return -EINVAL;
+			}
+			cfg->credential_rules[cfg->ncredential_rules++] = optarg;
+			break;
+		case OPT_METADATA:
+			if (cfg->nmetadata_endpoints == 16) {
+				fprintf(
+				    stderr,
+				    "nhiscope-agent: --metadata-endpoint: more than 16 given\n");
+				return -EINVAL;
+			}
+			cfg->metadata_endpoints[cfg->nmetadata_endpoints++] = optarg;
+			break;
+		case OPT_APISERVER:
+			cfg->apiserver = optarg;
+			break;
+		case OPT_MAX_CREDS:
+			if (parse_size("--max-credentials", optarg, 16, 1u << 20, &v))
+				return -EINVAL;
+			cfg->max_credentials = v;
+			break;
+		case OPT_KUBELET_URL:
+			cfg->kubelet_url = optarg;
+			break;
+		case OPT_KUBELET_TOKEN:
+			cfg->kubelet_token = optarg;
+			break;
+		case OPT_KUBELET_CA:
+			cfg->kubelet_ca = optarg;
+			break;
+		case OPT_KUBELET_INSECURE:
+			cfg->kubelet_insecure = true;
+			break;
+		case OPT_KUBELET_REFRESH:
+			if (parse_size("--kubelet-refresh", optarg, 100, 86400000, &v))
+				return -EINVAL;
+			cfg->kubelet_refresh_ms = v;
 			break;
 		case 'v':
 			a->log.level = NH_LOG_DEBUG;

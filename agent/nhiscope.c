@@ -25,16 +25,19 @@ struct nh_cli {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: nhiscope [-s SOCKET] COMMAND [options]\n\n"
-		"commands:\n"
-		"  tail [--identity PATTERN] [--kind K[,K...]] [--pid PID] [-o compact|json] "
-		"[--no-color]\n"
-		"        follow events live; PATTERN is a glob such as 'k8s:pod/*'\n"
-		"  status [-o text|json]\n"
-		"        probes, event rates, dedup and loss counters, identities\n\n"
-		"  -s, --socket PATH   agent socket (default %s)\n",
-		NH_DEFAULT_SOCKET);
+	fprintf(
+	    f,
+	    "usage: nhiscope [-s SOCKET] COMMAND [options]\n\n"
+	    "commands:\n"
+	    "  tail [--identity PATTERN] [--kind K[,K...]] [--pid PID] [-o compact|json] "
+	    "[--no-color]\n"
+	    "        follow events live; PATTERN is a glob such as 'k8s:pod/*'\n"
+	    "  status [-o text|json]\n"
+	    "        probes, event rates, dedup and loss counters, identities\n"
+	    "  credentials [-o text|json]\n"
+	    "        credentials seen: which identities used each, first and last use, reuse\n\n"
+	    "  -s, --socket PATH   agent socket (default %s)\n",
+	    NH_DEFAULT_SOCKET);
 }
 
 static int connect_agent(const struct nh_cli *cli)
@@ -181,12 +184,10 @@ static int cmd_tail(struct nh_cli *cli, int argc, char **argv)
 				kinds = json_object_new_array();
 			for (tok = strtok_r(optarg, ",", &save); tok;
 			     tok = strtok_r(NULL, ",", &save)) {
-				if (nh_kind_parse(tok) < 0 && strcmp(tok, "loss") != 0) {
+				if (nh_kind_parse(tok) < 0) {
 					fprintf(stderr,
-						"nhiscope: --kind: unknown kind \"%s\" (exec, "
-						"fork, exit, connect, accept, open, setuid, "
-						"setgid, capset, summary, loss)\n",
-						tok);
+						"nhiscope: --kind: unknown kind \"%s\" (%s)\n", tok,
+						nh_kind_list());
 					code = -EINVAL;
 					goto cleanup;
 				}
@@ -322,7 +323,36 @@ static int status_line(const char *line, void *ctx)
 	return -1; /* one line is the whole answer */
 }
 
-static int cmd_status(struct nh_cli *cli, int argc, char **argv)
+/* The credential registry: one line per credential, reused ones marked. */
+static void print_credentials(json_object *st)
+{
+	json_object *list = NULL;
+
+	json_object_object_get_ex(st, "credentials", &list);
+	printf("%-18s %8s %-6s %-26s %s\n", "KIND", "USES", "REUSED", "LAST_USE",
+	       "CREDENTIAL / IDENTITIES");
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *c = json_object_array_get_idx(list, i), *kind, *uses, *re, *last,
+			    *name, *ids;
+
+		json_object_object_get_ex(c, "kind", &kind);
+		json_object_object_get_ex(c, "uses", &uses);
+		json_object_object_get_ex(c, "reused", &re);
+		json_object_object_get_ex(c, "last_use", &last);
+		json_object_object_get_ex(c, "credential", &name);
+		json_object_object_get_ex(c, "identities", &ids);
+		printf("%-18s %8lld %-6s %-26s %s\n", json_object_get_string(kind),
+		       (long long)json_object_get_int64(uses),
+		       json_object_get_boolean(re) ? "YES" : "no", json_object_get_string(last),
+		       json_object_get_string(name));
+		for (size_t j = 0; ids && j < json_object_array_length(ids); j++)
+			printf("%62s %s\n", "",
+			       json_object_get_string(json_object_array_get_idx(ids, j)));
+	}
+}
+
+/* status and credentials: one request, one JSON line back. */
+static int cmd_query(struct nh_cli *cli, const char *op, int argc, char **argv)
 {
 	json_object *req = json_object_new_object(), *st = NULL;
 	int c, fd, code = 0;
@@ -330,13 +360,13 @@ static int cmd_status(struct nh_cli *cli, int argc, char **argv)
 	optind = 1;
 	while ((c = getopt(argc, argv, "o:")) != -1) {
 		if (c != 'o' || (strcmp(optarg, "json") && strcmp(optarg, "text"))) {
-			fprintf(stderr, "nhiscope status: -o takes text or json\n");
+			fprintf(stderr, "nhiscope %s: -o takes text or json\n", op);
 			json_object_put(req);
 			return -EINVAL;
 		}
 		cli->json = strcmp(optarg, "json") == 0;
 	}
-	json_object_object_add(req, "op", json_object_new_string("status"));
+	json_object_object_add(req, "op", json_object_new_string(op));
 	fd = connect_agent(cli);
 	if (fd < 0) {
 		json_object_put(req);
@@ -348,11 +378,13 @@ static int cmd_status(struct nh_cli *cli, int argc, char **argv)
 	close(fd);
 	json_object_put(req);
 	if (!st) {
-		fprintf(stderr, "nhiscope: no status from the agent\n");
+		fprintf(stderr, "nhiscope: no %s from the agent\n", op);
 		return code ? code : -EPROTO;
 	}
 	if (cli->json)
 		puts(json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN));
+	else if (strcmp(op, "credentials") == 0)
+		print_credentials(st);
 	else
 		print_status(st);
 	json_object_put(st);
@@ -387,8 +419,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[i], "tail"))
 		code = cmd_tail(&cli, argc - i, argv + i);
-	else if (!strcmp(argv[i], "status"))
-		code = cmd_status(&cli, argc - i, argv + i);
+	else if (!strcmp(argv[i], "status") || !strcmp(argv[i], "credentials"))
+		code = cmd_query(&cli, argv[i], argc - i, argv + i);
 	else {
 		fprintf(stderr, "nhiscope: unknown command \"%s\"\n", argv[i]);
 		usage(stderr);

@@ -143,10 +143,24 @@ struct nh_proc *nh_proctable_find(struct nh_proctable *pt, uint32_t tgid)
 
 int nh_proctable_exec(struct nh_proctable *pt, const struct nh_exec_event *e)
 {
+	const struct nh_proc *old = nh_proctable_get(pt, e->h.tgid);
 	struct nh_proc *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;
+	/* The session comes from the fork (or an earlier exec); a terminal
+	 * or an entered namespace begins a new one unless the process is
+	 * already in a session of this same cgroup. */
+	if (old) {
+		p->session = old->session;
+		p->session_cgroup = old->session_cgroup;
+	}
+	if ((e->h.flags & (NH_F_TTY | NH_F_NS_ENTERED)) &&
+	    (!p->session || p->session_cgroup != e->h.cgroup_id)) {
+		p->session = e->h.tgid;
+		p->session_cgroup = e->h.cgroup_id;
+		p->session_new = true;
+	}
 	p->tgid = e->h.tgid;
 	p->ppid = e->h.ppid;
 	p->uid = e->h.uid;
@@ -168,6 +182,7 @@ int nh_proctable_fork(struct nh_proctable *pt, const struct nh_fork_event *e)
 	/* A fork runs the parent's binary until it execs. */
 	if (parent)
 		*p = *parent;
+	p->session_new = false;
 	p->tgid = e->child_tgid;
 	p->ppid = e->h.tgid;
 	p->uid = e->h.uid;

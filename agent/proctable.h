@@ -7,6 +7,7 @@
 #ifndef NH_PROCTABLE_H
 #define NH_PROCTABLE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -19,6 +20,12 @@ struct nh_proc {
 	uint32_t ppid;
 	uint32_t uid;
 	uint64_t cgroup_id;
+	/* A human session: the process that began it (one with a terminal,
+	 * or one that entered a pid namespace from outside) and its cgroup;
+	 * inherited by descendants. 0 when none. */
+	uint32_t session;
+	uint64_t session_cgroup;
+	bool session_new; /* this exec began the session */
 	char comm[NH_COMM_LEN];
 	char exe[NH_PATH_MAX];
 };

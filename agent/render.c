@@ -111,6 +111,57 @@ static void add_result(json_object *o, int64_t result)
 	}
 }
 
+/* The token's timing, never the token: when it was issued, when it
+ * expires, how old it is and how long it has left. */
+static json_object *token_object(const struct nh_sa *sa, int64_t now)
+{
+	const struct nh_sa_claims *cl = &sa->claims;
+	json_object *t = json_object_new_object();
+
+	add_str(t, "state", nh_sa_state_name(sa->state));
+	add_str(t, "fingerprint", sa->fingerprint);
+	if (cl->iat) {
+		add_int(t, "issued_at", cl->iat);
+		add_int(t, "age_s", now - cl->iat);
+	}
+	if (cl->long_lived) {
+		add_bool(t, "long_lived", true);
+	} else {
+		add_int(t, "expires_at", cl->exp);
+		add_int(t, "remaining_s", nh_sa_claims_remaining(cl, now));
+	}
+	if (cl->legacy)
+		add_bool(t, "legacy", true);
+	return t;
+}
+
+static void add_pod(json_object *c, const struct nh_attributed *ev)
+{
+	const struct nh_sa *sa = ev->sa;
+
+	if (sa && sa->have_claims) {
+		add_str(c, "namespace", sa->claims.namespace_);
+		add_str(c, "service_account", sa->claims.service_account);
+		if (sa->claims.pod_name[0])
+			add_str(c, "pod", sa->claims.pod_name);
+		if (sa->claims.node_name[0])
+			add_str(c, "node", sa->claims.node_name);
+		json_object_object_add(c, "token", token_object(sa, ev->wall_now_s));
+	} else if (sa) {
+		add_str(c, "token_state", nh_sa_state_name(sa->state));
+	}
+	if (ev->pod) {
+		if (!json_object_object_get_ex(c, "pod", NULL) && ev->pod->name[0])
+			add_str(c, "pod", ev->pod->name);
+		if (!json_object_object_get_ex(c, "namespace", NULL) && ev->pod->namespace_[0])
+			add_str(c, "namespace", ev->pod->namespace_);
+	}
+	if (ev->owner_kind && ev->owner_name) {
+		add_str(c, "workload_kind", ev->owner_kind);
+		add_str(c, "workload", ev->owner_name);
+	}
+}
+
 static void add_context(json_object *o, const struct nh_attributed *ev)
 {
 	const struct nh_cgroup_ctx *cg = ev->cg;
@@ -136,6 +187,7 @@ static void add_context(json_object *o, const struct nh_attributed *ev)
 		if (cg->info.user_unit)
 			add_bool(c, "user_unit", true);
 	}
+	add_pod(c, ev);
 	json_object_object_add(o, "context", c);
 }
 
@@ -198,6 +250,12 @@ static void add_kind_fields(json_object *o, const struct nh_attributed *ev)
 		json_object_object_add(o, "args", args_array(e->args, e->args_len, &redacted));
 		if (redacted)
 			add_int(o, "secrets_redacted", redacted);
+		if (e->ns_pid && e->ns_pid != h->tgid)
+			add_int(o, "ns_pid", e->ns_pid);
+		if (h->flags & NH_F_TTY)
+			add_bool(o, "tty", true);
+		if (h->flags & NH_F_NS_ENTERED)
+			add_bool(o, "entered_namespace", true);
 		break;
 	}
 	case NH_KIND_FORK: {
@@ -282,8 +340,6 @@ static void add_kind_fields(json_object *o, const struct nh_attributed *ev)
 			add_str(o, "object", ev->object);
 		nh_render_time(e->window_start, ev->wall_offset_ns, buf, sizeof(buf));
 		add_str(o, "window_start", buf);
-		nh_render_time(e->last_ts, ev->wall_offset_ns, buf, sizeof(buf));
-		add_str(o, "last_seen", buf);
 		break;
 	}
 	default:
@@ -297,7 +353,7 @@ static void add_kind_fields(json_object *o, const struct nh_attributed *ev)
 		add_bool(o, "deduplicated", true);
 }
 
-json_object *nh_render(const struct nh_attributed *ev)
+json_object *nh_render_as(const struct nh_attributed *ev, uint32_t kind)
 {
 	const struct nh_hdr *h = ev->h;
 	json_object *o = json_object_new_object();
@@ -307,7 +363,7 @@ json_object *nh_render(const struct nh_attributed *ev)
 		return NULL;
 	nh_render_time(h->ts_ns, ev->wall_offset_ns, buf, sizeof(buf));
 	add_str(o, "time", buf);
-	add_str(o, "kind", nh_kind_name(h->kind));
+	add_str(o, "kind", nh_kind_name(kind));
 	add_int(o, "pid", h->tgid);
 	add_int(o, "tid", h->pid);
 	if (h->kind != NH_KIND_SUMMARY) {
@@ -324,7 +380,17 @@ json_object *nh_render(const struct nh_attributed *ev)
 		add_str(o, "exe", ev->proc->exe);
 	add_str(o, "identity", ev->identity);
 	add_int(o, "cgroup_id", (int64_t)h->cgroup_id);
+	if (ev->interactive)
+		add_bool(o, "interactive", true);
 	add_context(o, ev);
-	add_kind_fields(o, ev);
+	return o;
+}
+
+json_object *nh_render(const struct nh_attributed *ev)
+{
+	json_object *o = nh_render_as(ev, ev->h->kind);
+
+	if (o)
+		add_kind_fields(o, ev);
 	return o;
 }

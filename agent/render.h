@@ -11,8 +11,10 @@
 #include <json-c/json.h>
 
 #include "identity.h"
+#include "kubelet.h"
 #include "nhiscope.h"
 #include "proctable.h"
+#include "satoken.h"
 
 struct nh_attributed {
 	const struct nh_hdr *h;
@@ -22,10 +24,21 @@ struct nh_attributed {
 	const char *user;	/* NULL when the uid has no name */
 	const char *object;	/* summaries: what was repeated; may be NULL */
 	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	int64_t wall_now_s;	/* for token age and remaining lifetime */
+	/* Pods only, each may be NULL: the service account read from the
+	 * token, the kubelet's record, and the workload owner (from the
+	 * record, else inferred from the pod name). */
+	const struct nh_sa *sa;
+	const struct nh_pod_record *pod;
+	const char *owner_kind, *owner_name;
+	bool interactive; /* in a terminal or entered session (human_use) */
 };
 
 /* New object owned by the caller (json_object_put), NULL on ENOMEM. */
 json_object *nh_render(const struct nh_attributed *ev);
+/* The attribution an event carries (time, process, identity, context)
+ * under another kind's name, for the findings derived from it. */
+json_object *nh_render_as(const struct nh_attributed *ev, uint32_t kind);
 
 /* "2026-11-22T08:00:00.123456Z" */
 void nh_render_time(uint64_t mono_ns, int64_t wall_offset_ns, char *buf, size_t len);

@@ -335,13 +335,18 @@ static bool match_at(const char *s, size_t len, size_t i, struct match *m)
 struct tally {
 	int found;
 	enum nh_secret_kind first;
+	struct nh_secret_span *spans; /* may be NULL */
+	size_t max_spans, nspans;
 };
 
-static void mark(struct writer *w, struct tally *t, enum nh_secret_kind kind)
+static void mark(struct writer *w, struct tally *t, enum nh_secret_kind kind, size_t start,
+		 size_t len)
 {
 	put_marker(w, kind);
 	if (!t->found++)
 		t->first = kind;
+	if (t->spans && t->nspans < t->max_spans)
+		t->spans[t->nspans++] = (struct nh_secret_span){start, len, kind};
 }
 
 /*
@@ -364,7 +369,7 @@ static void scan(const char *s, size_t i, size_t len, bool tokens_only, struct w
 		}
 		put(w, s + copied, i - copied);
 		scan(s, i, m.start, true, w, t);
-		mark(w, t, m.kind);
+		mark(w, t, m.kind, m.start, m.len);
 		i = copied = m.start + m.len;
 	}
 	put(w, s + copied, len - copied);
@@ -395,29 +400,43 @@ static bool user_password_colon(const char *s, size_t len, enum nh_secret_next p
 	return true;
 }
 
-int nh_secrets_redact(const char *in, size_t len, enum nh_secret_next prev_named, char *out,
-		      size_t outlen, enum nh_secret_kind *kind)
+int nh_secrets_find(const char *in, size_t len, enum nh_secret_next prev_named, char *out,
+		    size_t outlen, struct nh_secret_span *spans, size_t max_spans, size_t *nspans)
 {
 	struct writer w = {out, outlen, 0};
-	struct tally t = {0, NH_SECRET_NONE};
+	struct tally t = {0, NH_SECRET_NONE, spans, max_spans, 0};
 	size_t colon;
 
+	if (nspans)
+		*nspans = 0;
 	if (outlen == 0)
 		return 0;
 	out[0] = '\0';
 	/* anything but the two known values (a bool's true) is "secret" */
 	if (prev_named != NH_NEXT_PLAIN && prev_named != NH_NEXT_USER_PASSWORD && len > 0) {
-		mark(&w, &t, NH_SECRET_NAMED_VALUE);
+		mark(&w, &t, NH_SECRET_NAMED_VALUE, 0, len);
 	} else if (user_password_colon(in, len, prev_named, &colon)) {
 		/* the user name stays, scanned: it may itself be a token */
 		scan(in, 0, colon, false, &w, &t);
 		put(&w, ":", 1);
 		if (colon + 1 < len)
-			mark(&w, &t, NH_SECRET_USER_PASSWORD);
+			mark(&w, &t, NH_SECRET_USER_PASSWORD, colon + 1, len - colon - 1);
 	} else {
 		scan(in, 0, len, false, &w, &t);
 	}
-	if (kind)
-		*kind = t.first;
+	if (nspans)
+		*nspans = t.nspans;
 	return t.found;
+}
+
+int nh_secrets_redact(const char *in, size_t len, enum nh_secret_next prev_named, char *out,
+		      size_t outlen, enum nh_secret_kind *kind)
+{
+	struct nh_secret_span first;
+	size_t n = 0;
+	int found = nh_secrets_find(in, len, prev_named, out, outlen, &first, 1, &n);
+
+	if (kind)
+		*kind = n ? first.kind : NH_SECRET_NONE;
+	return found;
 }

@@ -57,6 +57,17 @@ const char *nh_secret_kind_name(enum nh_secret_kind kind);
 int nh_secrets_redact(const char *in, size_t len, enum nh_secret_next prev_named, char *out,
 		      size_t outlen, enum nh_secret_kind *kind);
 
+/* Where a secret sits in an argument, for fingerprinting it. */
+struct nh_secret_span {
+	size_t start, len;
+	enum nh_secret_kind kind;
+};
+
+/* As nh_secrets_redact, also recording where the first max_spans secrets
+ * are (in order) so the caller can fingerprint them. */
+int nh_secrets_find(const char *in, size_t len, enum nh_secret_next prev_named, char *out,
+		    size_t outlen, struct nh_secret_span *spans, size_t max_spans, size_t *nspans);
+
 /* Whether an argument names the next one as a secret: a secret-named
  * option or word ("--password", "-token", "aws_secret_access_key") gives
  * NH_NEXT_SECRET, curl's "-u"/"--user"/"-U"/"--proxy-user" gives

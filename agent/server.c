@@ -243,10 +243,6 @@ int nh_filter_parse(json_object *req, struct nh_filter *f, char *err, size_t err
 			const char *name = json_object_get_string(json_object_array_get_idx(v, i));
 			int k = name ? nh_kind_parse(name) : -EINVAL;
 
-			if (name && strcmp(name, "loss") == 0) {
-				f->kinds |= NH_FILTER_LOSS;
-				continue;
-			}
 			if (k < 0) {
 				snprintf(err, errlen, "unknown kind \"%s\" in \"kinds\"",
 					 name ? name : "");
@@ -286,8 +282,9 @@ static void handle_request(struct nh_server *srv, struct nh_client *c, const cha
 		} else {
 			reply_error(srv, c, err);
 		}
-	} else if (strcmp(name, "status") == 0 && srv->status) {
-		json_object *st = srv->status(srv->status_ctx);
+	} else if ((strcmp(name, "status") == 0 || strcmp(name, "credentials") == 0) &&
+		   srv->status) {
+		json_object *st = srv->status(srv->status_ctx, name);
 		const char *s =
 		    st ? json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN) : "{}";
 
@@ -296,7 +293,8 @@ static void handle_request(struct nh_server *srv, struct nh_client *c, const cha
 		json_object_put(st);
 		c->state = NH_CLIENT_DONE;
 	} else {
-		snprintf(err, sizeof(err), "unknown op \"%.64s\" (expected tail or status)", name);
+		snprintf(err, sizeof(err),
+			 "unknown op \"%.64s\" (expected tail, status or credentials)", name);
 		reply_error(srv, c, err);
 	}
 	json_object_put(req);
@@ -339,13 +337,11 @@ void nh_server_client_io(struct nh_server *srv, struct nh_client *c, uint32_t ev
 bool nh_filter_match(const struct nh_filter *f, uint32_t kind, uint32_t pid, uint32_t tid,
 		     const char *identity)
 {
-	uint32_t bit = kind < NH_KIND_MAX ? 1u << kind : NH_FILTER_LOSS;
-
-	if (f->kinds && !(f->kinds & bit))
+	if (kind >= NH_KIND_ALL || (f->kinds && !(f->kinds & (1u << kind))))
 		return false;
 	/* A loss belongs to no process or identity: every subscriber that
 	 * takes losses must hear of it, whatever else it filters on. */
-	if (bit == NH_FILTER_LOSS)
+	if (kind == NH_KIND_LOSS)
 		return true;
 	if (f->pid && f->pid != pid && f->pid != tid)
 		return false;

@@ -3,6 +3,7 @@
  * server: the agent's Unix socket. A client sends one JSON request line:
  *   {"op":"tail","identity":"k8s:pod/<glob>","kinds":["open"],"pid":123}
  *   {"op":"status"}
+ *   {"op":"credentials"}
  * and receives JSON lines. Filters run in the agent, so a narrow tail
  * costs nothing for unrelated events. A slow subscriber gets a bounded
  * buffer; what does not fit is dropped, counted, and announced to it.
@@ -22,11 +23,9 @@
 
 struct nh_filter {
 	char identity[NH_IDENTITY_PATTERN_MAX]; /* fnmatch(3) pattern, "" = any */
-	uint32_t kinds; /* bit per enum nh_kind plus NH_FILTER_LOSS; 0 = any */
-	uint32_t pid;	/* process or thread id, 0 = any */
+	uint32_t kinds;				/* bit per kind (decode.h); 0 = any */
+	uint32_t pid;				/* process or thread id, 0 = any */
 };
-
-#define NH_FILTER_LOSS (1u << 31) /* synthetic loss notices */
 
 enum nh_client_state { NH_CLIENT_REQUEST, NH_CLIENT_TAIL, NH_CLIENT_DONE };
 
@@ -42,8 +41,8 @@ struct nh_client {
 	uint64_t dropped_total;
 };
 
-/* Answers a status request; returns a new object. */
-typedef json_object *(*nh_status_fn)(void *ctx);
+/* Answers a query ("status" or "credentials"); returns a new object. */
+typedef json_object *(*nh_status_fn)(void *ctx, const char *op);
 
 struct nh_server {
 	int listen_fd;

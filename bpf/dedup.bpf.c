@@ -23,11 +23,12 @@ static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_ded
 	/* Signed: a hook on another CPU may have stamped a time later than
 	 * the one this run took. */
 	if (!v->count) {
-		/* Idle for two windows: forget it, so the map holds what is
-		 * active and the next use is reported in full again. A repeat
-		 * landing between this check and the delete is lost; it needs
-		 * two idle windows then a hit within nanoseconds. */
-		if ((__s64)(fc->now - v->last_ts) >= (__s64)(2 * nh_dedup_window_ns) &&
+		/* No repeat since window_start (the first report or the last
+		 * summary). Idle for two windows: forget it, so the map holds
+		 * what is active and the next use is reported in full again. A
+		 * repeat landing between this check and the delete is lost; it
+		 * needs two idle windows then a hit within nanoseconds. */
+		if ((__s64)(fc->now - v->window_start) >= (__s64)(2 * nh_dedup_window_ns) &&
 		    !*(volatile __u64 *)&v->count)
 			bpf_map_delete_elem(&dedup, k);
 		return 0;
@@ -59,7 +60,6 @@ static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_ded
 	e->key = *k;
 	e->count = n;
 	e->window_start = v->window_start;
-	e->last_ts = v->last_ts;
 	nh_submit(e);
 	v->window_start = fc->now;
 	return 0;

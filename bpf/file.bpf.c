@@ -54,8 +54,8 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	/* The same path opened the same way with the same outcome is one
 	 * object; a failure is a different object from a success. */
 	h = nh_hash_bytes(s->path, len);
-	h = nh_mix(h, (flags & (NH_O_ACCMODE | NH_O_CREAT | NH_O_TRUNC)) |
-			  ((__u64)(ret < 0 ? -ret : 0) << 32));
+	h = nh_object(nh_mix(h, (flags & (NH_O_ACCMODE | NH_O_CREAT | NH_O_TRUNC)) |
+				    ((__u64)(ret < 0 ? -ret : 0) << 32)));
 	if (nh_dedup_hit(&c, NH_KIND_OPEN, h))
 		return 0;
 

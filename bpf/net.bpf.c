@@ -65,7 +65,7 @@ int nh_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	sa = p->sa;
 	fd = p->fd;
 	nh_ctx_init(&c);
-	h = sockaddr_hash(&sa, ret < 0 ? -ret : 0);
+	h = nh_object(sockaddr_hash(&sa, ret < 0 ? -ret : 0));
 	if (nh_dedup_hit(&c, NH_KIND_CONNECT, h))
 		return 0;
 	e = NH_RESERVE(struct nh_connect_event, NH_KIND_CONNECT);
@@ -157,7 +157,7 @@ static __always_inline int accept_exit(long ret)
 		struct nh_sockaddr key = sa;
 
 		key.port = lport;
-		h = sockaddr_hash(&key, ret < 0 ? -ret : 0);
+		h = nh_object(sockaddr_hash(&key, ret < 0 ? -ret : 0));
 	}
 	if (nh_dedup_hit(&c, NH_KIND_ACCEPT, h))
 		return 0;

@@ -38,6 +38,13 @@ enum nh_flag {
 	NH_F_PATH_TRUNC = 1u << 0,
 	NH_F_ARGS_TRUNC = 1u << 1,
 	NH_F_DEDUP = 1u << 2, /* first of a deduplicated series */
+	/* exec: the process has a controlling terminal */
+	NH_F_TTY = 1u << 3,
+	/* exec: the process is in a pid namespace its parent is not in, and
+	 * is not that namespace's init: something entered the namespace from
+	 * outside (kubectl/docker exec, nsenter) rather than descending from
+	 * the container's init */
+	NH_F_NS_ENTERED = 1u << 4,
 };
 
 /* Which syscall produced an event, for kinds shared by several. */
@@ -85,7 +92,7 @@ struct nh_exec_event {
 	struct nh_hdr h;
 	__u16 path_len; /* bytes in path, without the NUL */
 	__u16 args_len; /* bytes in args, NUL separated */
-	__u32 pad;
+	__u32 ns_pid;	/* pid in the process's own pid namespace */
 	char path[NH_PATH_MAX];
 	char args[NH_ARGS_MAX];
 };
@@ -161,7 +168,6 @@ struct nh_dedup_key {
 struct nh_dedup_val {
 	__u64 count;	    /* repeats suppressed since the last summary */
 	__u64 window_start; /* ts of the first report or the last summary */
-	__u64 last_ts;
 	__u32 last_tgid;
 	__u32 last_pid;
 };
@@ -169,9 +175,8 @@ struct nh_dedup_val {
 struct nh_summary_event {
 	struct nh_hdr h; /* pid/tgid of the last repeat */
 	struct nh_dedup_key key;
-	__u64 count;
+	__u64 count; /* repeats since window_start, up to h.ts_ns */
 	__u64 window_start;
-	__u64 last_ts;
 };
 
 struct nh_cgroup_event {
@@ -198,8 +203,8 @@ _Static_assert(sizeof(struct nh_open_event) == 96 + NH_PATH_MAX, "open layout");
 _Static_assert(sizeof(struct nh_cred_event) == 120, "cred layout");
 _Static_assert(sizeof(struct nh_capset_event) == 128, "capset layout");
 _Static_assert(sizeof(struct nh_dedup_key) == 24, "dedup key layout");
-_Static_assert(sizeof(struct nh_dedup_val) == 32, "dedup value layout");
-_Static_assert(sizeof(struct nh_summary_event) == 120, "summary layout");
+_Static_assert(sizeof(struct nh_dedup_val) == 24, "dedup value layout");
+_Static_assert(sizeof(struct nh_summary_event) == 112, "summary layout");
 _Static_assert(sizeof(struct nh_cgroup_event) == 80, "cgroup layout");
 _Static_assert(sizeof(struct nh_counters) == 24, "counters layout");
 

@@ -3,6 +3,24 @@
  * deduplicated: the agent's process table depends on every one. */
 #include "maps.bpf.h"
 
+/* How the process came to be, for telling people from workloads: a
+ * controlling terminal, and a pid namespace entered from outside. */
+static __always_inline void exec_session(struct nh_exec_event *e)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct pid *p = t->thread_pid;
+	unsigned int level = p->level;
+	unsigned int plevel = t->real_parent->thread_pid->level;
+	__u32 nr = 0;
+
+	bpf_core_read(&nr, sizeof(nr), &p->numbers[level].nr);
+	e->ns_pid = nr;
+	if (t->signal->tty)
+		e->h.flags |= NH_F_TTY;
+	if (level > plevel && nr != 1)
+		e->h.flags |= NH_F_NS_ENTERED;
+}
+
 SEC("tp/sched/sched_process_exec")
 int nh_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
@@ -19,7 +37,7 @@ int nh_exec(struct trace_event_raw_sched_process_exec *ctx)
 	if (!e)
 		return 0;
 	nh_fill_hdr(&e->h, &c, NH_KIND_EXEC);
-	e->pad = 0;
+	exec_session(e);
 
 	/* Ring records are not zeroed: bytes after the strings would carry
 	 * stale kernel memory to user space. */

@@ -105,7 +105,7 @@ static void open_close(const char *path)
 
 static void connect_once(struct net *n)
 {
-	static const struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	static const struct linger reset = {.l_onoff = 1, .l_linger = 0};
 	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int a;
 
@@ -124,8 +124,8 @@ static void connect_once(struct net *n)
 
 static void exec_once(const char *exe)
 {
-	char *const argv[] = { (char *)exe, NULL };
-	char *const envp[] = { NULL };
+	char *const argv[] = {(char *)exe, NULL};
+	char *const envp[] = {NULL};
 	int status;
 	pid_t pid = fork();
 
@@ -185,8 +185,9 @@ static void remove_files(const char *dir, long first, long count)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_workload open_same|open_new|connect|exec [-n ITERS] [-w WARMUP]\n"
-			"                      [-t MAX_SECONDS] [-d DIR] [-x EXECUTABLE]\n");
+	fprintf(stderr,
+		"usage: bench_workload open_same|open_new|connect|exec [-n ITERS] [-w WARMUP]\n"
+		"                      [-t MAX_SECONDS] [-d DIR] [-x EXECUTABLE]\n");
 	exit(2);
 }
 
@@ -231,7 +232,7 @@ static void parse(int argc, char **argv, struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o;
-	struct net net = { .listener = -1 };
+	struct net net = {.listener = -1};
 	char dir[4096], same[4096], path[4096];
 	char **names = NULL;
 	int is_open_same, is_open_new, is_connect, is_exec;

@@ -4,6 +4,7 @@ subscribers and fabricated pods (a kubepods cgroup plus a private mount
 namespace holding a projected service-account token). Standard library
 only, so the suite runs on a fresh Debian machine."""
 
+import base64
 import json
 import os
 import shutil
@@ -156,15 +157,24 @@ class Pod:
         self.cgroup_path = self.dir[len(mount):]
 
     def popen(self, argv, **kw):
-        """Start argv inside the pod: private mounts, token, cgroup."""
+        """Start argv inside the pod: private mounts, token (none when the
+        pod's token is None, as with automount disabled), cgroup. A new
+        session: no controlling terminal, as in a real container."""
         script = (
             'mount -t tmpfs -o mode=0755 tmpfs /run && '
             'mkdir -p /run/secrets/kubernetes.io/serviceaccount && '
-            'printf %s "$NH_TOKEN" > /run/secrets/kubernetes.io/serviceaccount/token && '
+            '{ [ -n "$NH_NO_TOKEN" ] || '
+            'printf %s "$NH_TOKEN" > /run/secrets/kubernetes.io/serviceaccount/token; } && '
             'echo $$ > "$NH_PROCS" && exec "$@"')
-        env = dict(os.environ, NH_TOKEN=self.token, NH_PROCS=os.path.join(self.dir, "cgroup.procs"))
+        env = dict(os.environ, NH_TOKEN=self.token or "", NH_NO_TOKEN="" if self.token else "1",
+                   NH_PROCS=os.path.join(self.dir, "cgroup.procs"))
+        kw.setdefault("start_new_session", True)
         return subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
                                  script, "sh", *argv], env=env, **kw)
+
+    def token_file(self, pid):
+        """The token file as seen from outside, through a pod process."""
+        return "/proc/%d/root/run/secrets/kubernetes.io/serviceaccount/token" % pid
 
     def run(self, argv, timeout=60):
         p = self.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -180,6 +190,46 @@ class Pod:
                 os.rmdir(d)
             except OSError:
                 pass  # shared parents stay while another pod uses them
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint_jwt(claims):
+    """A JWT with these payload claims; the signature is random bytes:
+    nhiscope decodes claims only and never checks it."""
+    header = b64url(json.dumps({"alg": "RS256", "kid": "test"}).encode())
+    payload = b64url(json.dumps(claims).encode())
+    return "%s.%s.%s" % (header, payload, b64url(os.urandom(64)))
+
+
+def sa_token(namespace, name, pod, pod_uid, iat=None, lifetime=3600, legacy=False):
+    """A projected (bound) service-account token, or a legacy one."""
+    now = int(time.time()) if iat is None else iat
+    if legacy:
+        return mint_jwt({
+            "iss": "kubernetes/serviceaccount",
+            "sub": "system:serviceaccount:%s:%s" % (namespace, name),
+            "kubernetes.io/serviceaccount/namespace": namespace,
+            "kubernetes.io/serviceaccount/secret.name": name + "-token-x7q2p",
+            "kubernetes.io/serviceaccount/service-account.name": name,
+            "kubernetes.io/serviceaccount/service-account.uid": str(uuid.uuid4()),
+        })
+    return mint_jwt({
+        "aud": ["https://kubernetes.default.svc.cluster.local"],
+        "exp": now + lifetime, "iat": now, "nbf": now,
+        "iss": "https://kubernetes.default.svc.cluster.local",
+        "jti": str(uuid.uuid4()),
+        "sub": "system:serviceaccount:%s:%s" % (namespace, name),
+        "kubernetes.io": {
+            "namespace": namespace,
+            "node": {"name": "node-1", "uid": str(uuid.uuid4())},
+            "pod": {"name": pod, "uid": pod_uid},
+            "serviceaccount": {"name": name, "uid": str(uuid.uuid4())},
+            "warnafter": now + lifetime // 2,
+        },
+    })
 
 
 def facts(out):

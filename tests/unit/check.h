@@ -17,27 +17,26 @@ struct nh_check_tally {
 
 static struct nh_check_tally nh_tally;
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (cond) {                                                          \
-			nh_tally.passed++;                                           \
-		} else {                                                             \
-			nh_tally.failed++;                                           \
-			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                    \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			nh_tally.passed++;                                                         \
+		} else {                                                                           \
+			nh_tally.failed++;                                                         \
+			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                               \
-	do {                                                                          \
-		const char *a_ = (a), *b_ = (b);                                      \
-		if (a_ && b_ && strcmp(a_, b_) == 0) {                                \
-			nh_tally.passed++;                                            \
-		} else {                                                              \
-			nh_tally.failed++;                                            \
-			fprintf(stderr, "FAIL %s:%d: %s == %s (\"%s\" vs \"%s\")\n", \
-				__FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)",     \
-				b_ ? b_ : "(null)");                                  \
-		}                                                                     \
+#define CHECK_STR(a, b)                                                                            \
+	do {                                                                                       \
+		const char *a_ = (a), *b_ = (b);                                                   \
+		if (a_ && b_ && strcmp(a_, b_) == 0) {                                             \
+			nh_tally.passed++;                                                         \
+		} else {                                                                           \
+			nh_tally.failed++;                                                         \
+			fprintf(stderr, "FAIL %s:%d: %s == %s (\"%s\" vs \"%s\")\n", __FILE__,     \
+				__LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");         \
+		}                                                                                  \
 	} while (0)
 
 static inline int nh_check_report(const char *name)

@@ -273,11 +273,17 @@ static void test_kind_names(void)
 	for (uint32_t k = NH_KIND_NONE + 1; k < NH_KIND_MAX; k++)
 		CHECK(nh_kind_parse(nh_kind_name(k)) == (int)k);
 	/* names are distinct */
-	for (uint32_t a = 0; a < NH_KIND_MAX; a++)
-		for (uint32_t b = a + 1; b < NH_KIND_MAX; b++)
+	for (uint32_t a = 0; a < NH_KIND_ALL; a++)
+		for (uint32_t b = a + 1; b < NH_KIND_ALL; b++)
 			CHECK(strcmp(nh_kind_name(a), nh_kind_name(b)) != 0);
-
-	CHECK_STR(nh_kind_name(NH_KIND_MAX), "unknown");
+	/* the agent's own kinds come after the kernel's, and are listed */
+	for (uint32_t k = NH_KIND_MAX; k < NH_KIND_ALL; k++) {
+		CHECK(nh_kind_parse(nh_kind_name(k)) == (int)k);
+		CHECK(strstr(nh_kind_list(), nh_kind_name(k)) != NULL);
+	}
+	CHECK_STR(nh_kind_name(NH_KIND_LOSS), "loss");
+	CHECK_STR(nh_kind_name(NH_KIND_CREDENTIAL_USE), "credential_use");
+	CHECK_STR(nh_kind_name(NH_KIND_ALL), "unknown");
 	CHECK_STR(nh_kind_name(0xffffffff), "unknown");
 
 	/* "none" names no event, so it cannot be asked for */
@@ -288,7 +294,8 @@ static void test_kind_names(void)
 	CHECK(nh_kind_parse("exec ") == -EINVAL);
 	CHECK(nh_kind_parse("exe") == -EINVAL);
 	CHECK(nh_kind_parse("execve") == -EINVAL);
-	CHECK(nh_kind_parse("loss") == -EINVAL);
+	CHECK(nh_kind_parse("loss") == NH_KIND_LOSS);
+	CHECK(nh_kind_parse("credential-use") == -EINVAL);
 	CHECK(nh_kind_parse("cgroup-rmdir") == -EINVAL);
 }
 

@@ -81,10 +81,10 @@ static void test_filter_parse(void)
 	CHECK(f.pid == 123);
 
 	CHECK(parse_filter("{\"kinds\":[\"loss\"]}", &f, err, sizeof(err)) == 0);
-	CHECK(f.kinds == NH_FILTER_LOSS);
+	CHECK(f.kinds == BIT(NH_KIND_LOSS));
 	CHECK(parse_filter("{\"kinds\":[\"connect\",\"loss\",\"connect\"]}", &f, err,
 			   sizeof(err)) == 0);
-	CHECK(f.kinds == (NH_FILTER_LOSS | BIT(NH_KIND_CONNECT)));
+	CHECK(f.kinds == (BIT(NH_KIND_LOSS) | BIT(NH_KIND_CONNECT)));
 	/* an empty list asks for nothing in particular */
 	CHECK(parse_filter("{\"kinds\":[]}", &f, err, sizeof(err)) == 0);
 	CHECK(f.kinds == 0);
@@ -152,19 +152,22 @@ static void test_filter_match(void)
 	/* the empty filter takes everything, loss notices included */
 	CHECK(nh_filter_match(&f, NH_KIND_OPEN, 1, 1, "user:root"));
 	CHECK(nh_filter_match(&f, NH_KIND_EXEC, 5, 6, NULL));
-	CHECK(nh_filter_match(&f, NH_KIND_MAX, 0, 0, NULL));
+	CHECK(nh_filter_match(&f, NH_KIND_LOSS, 0, 0, NULL));
 
 	f.kinds = BIT(NH_KIND_OPEN) | BIT(NH_KIND_CONNECT);
 	CHECK(nh_filter_match(&f, NH_KIND_OPEN, 1, 1, NULL));
 	CHECK(nh_filter_match(&f, NH_KIND_CONNECT, 1, 1, NULL));
 	CHECK(!nh_filter_match(&f, NH_KIND_EXEC, 1, 1, NULL));
 	CHECK(!nh_filter_match(&f, NH_KIND_SUMMARY, 1, 1, NULL));
-	/* kinds out of range are loss notices */
-	CHECK(!nh_filter_match(&f, NH_KIND_MAX, 1, 1, NULL));
+	/* kinds out of range match nothing */
+	CHECK(!nh_filter_match(&f, NH_KIND_LOSS, 1, 1, NULL));
 	CHECK(!nh_filter_match(&f, 0xffffffff, 1, 1, NULL));
-	f.kinds = NH_FILTER_LOSS;
-	CHECK(nh_filter_match(&f, NH_KIND_MAX, 1, 1, NULL));
-	CHECK(nh_filter_match(&f, 0xffffffff, 1, 1, NULL));
+	f.kinds = BIT(NH_KIND_LOSS);
+	CHECK(nh_filter_match(&f, NH_KIND_LOSS, 1, 1, NULL));
+	CHECK(!nh_filter_match(&f, 0xffffffff, 1, 1, NULL));
+	f.kinds = BIT(NH_KIND_CREDENTIAL_USE);
+	CHECK(nh_filter_match(&f, NH_KIND_CREDENTIAL_USE, 1, 1, NULL));
+	CHECK(!nh_filter_match(&f, NH_KIND_LOSS, 1, 1, NULL));
 	CHECK(!nh_filter_match(&f, NH_KIND_OPEN, 1, 1, NULL));
 
 	memset(&f, 0, sizeof(f));
@@ -203,12 +206,13 @@ static void test_filter_match(void)
 static char tmpdir[32];
 static int status_calls;
 
-static json_object *status_cb(void *ctx)
+static json_object *status_cb(void *ctx, const char *op)
 {
 	json_object *o = json_object_new_object();
 
 	status_calls++;
 	json_object_object_add(o, "agent", json_object_new_string(ctx));
+	json_object_object_add(o, "op", json_object_new_string(op));
 	json_object_object_add(o, "events", json_object_new_int64(7));
 	return o;
 }

@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "findings.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "decode.h"
+#include "fingerprint.h"
+#include "satoken.h"
+#include "secrets.h"
+
+#define NH_SECRET_SPANS	   16
+#define NH_SECRET_PREFIX   4 /* bytes of a secret shown before its hash */
+#define NH_CRED_NAME_BUF   (PATH_MAX + 64)
+#define NH_SERIES_PER_CRED 4
+
+/* What a dedup series is about, so its summaries count as uses. */
+struct series {
+	char id[NH_CRED_ID_MAX];
+	char kind[NH_CRED_KIND_MAX];
+	char name[NH_CRED_NAME_MAX];
+};
+
+static uint64_t mntns_of(const struct nh_findings *f, uint32_t pid);
+
+int nh_findings_init(struct nh_findings *f, const struct nh_cgroupfs *fs, const char *sa_token_path,
+		     size_t max_credentials)
+{
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	f->fs = fs;
+	f->sa_token_path = sa_token_path ? sa_token_path : NH_SA_DEFAULT_PATH;
+	f->own_mntns = mntns_of(f, (uint32_t)getpid());
+	err = nh_catalogue_init(&f->cat);
+	if (err)
+		return err;
+	err = nh_credentials_init(&f->creds, max_credentials);
+	if (!err)
+		err = nh_u64map_init(&f->series, max_credentials * NH_SERIES_PER_CRED);
+	if (err)
+		nh_findings_free(f);
+	return err;
+}
+
+void nh_findings_free(struct nh_findings *f)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+
+	while (nh_u64map_next(&f->series, &it, &k, &v))
+		free(v);
+	nh_u64map_free(&f->series);
+	nh_credentials_free(&f->creds);
+	nh_catalogue_free(&f->cat);
+}
+
+static void add_str(json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static void add_int(json_object *o, const char *k, int64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+static void add_result(json_object *o, int64_t result)
+{
+	add_int(o, "result", result);
+	if (result < 0) {
+		const char *name = strerrorname_np((int)-result);
+
+		add_str(o, "error", name ? name : "unknown");
+	}
+}
+
+static void emit_finding(const struct nh_attributed *ev, uint32_t kind, json_object *o,
+			 nh_finding_fn emit, void *ctx)
+{
+	emit(ctx, kind, ev->h->tgid, ev->h->pid, ev->identity, o);
+	json_object_put(o);
+}
+
+/* The path an open named, made absolute where the process's working
+ * directory still says what a relative one meant. */
+static void open_path(const struct nh_findings *f, const struct nh_open_event *e, char *buf,
+		      size_t len)
+{
+	char link[96], cwd[PATH_MAX];
+	ssize_t n;
+
+	snprintf(buf, len, "%.*s", (int)e->path_len, e->path);
+	if (e->path[0] == '/' || e->dirfd != -100 /* AT_FDCWD */)
+		return;
+	snprintf(link, sizeof(link), "%s/%u/cwd", f->fs->proc, e->h.tgid);
+	n = readlink(link, cwd, sizeof(cwd) - 1);
+	if (n <= 0 || cwd[0] != '/')
+		return;
+	cwd[n] = '\0';
+	snprintf(buf, len, "%s/%.*s", n == 1 ? "" : cwd, (int)e->path_len, e->path);
+}
+
+/* Inode of a process's mount namespace, 0 when it is gone. */
+static uint64_t mntns_of(const struct nh_findings *f, uint32_t pid)
+{
+	char p[96];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%u/ns/mnt", f->fs->proc, pid);
+	return stat(p, &st) == 0 ? st.st_ino : 0;
+}
+
+/* stat path inside pid's root, resolved there (RESOLVE_IN_ROOT), so a
+ * container's path names the container's file and its symlinks cannot
+ * lead to the host's. */
+static int stat_in_root(const struct nh_findings *f, uint32_t pid, const char *path,
+			struct stat *st)
+{
+	struct open_how how = {
+	    .flags = O_PATH | O_CLOEXEC,
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	char root_path[96];
+	int root, fd, err = 0;
+
+	snprintf(root_path, sizeof(root_path), "%s/%u/root", f->fs->proc, pid);
+	root = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
+	fd = (int)syscall(SYS_openat2, root, path + 1, &how, sizeof(how));
+	if (fd < 0 || fstat(fd, st) != 0)
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	close(root);
+	return err;
+}
+
+/* A live process that shares the event's mount namespace: the process
+ * itself, else another member of its cgroup (the container's other
+ * processes usually outlive a short-lived reader). */
+static uint32_t mntns_holder(const struct nh_findings *f, const struct nh_attributed *ev)
+{
+	char p[PATH_MAX + 64];
+	uint32_t pid = 0;
+	unsigned int cand;
+	FILE *fp;
+
+	if (mntns_of(f, ev->h->tgid) == ev->h->mntns)
+		return ev->h->tgid;
+	if (!ev->cg || !ev->cg->found)
+		return 0;
+	if (snprintf(p, sizeof(p), "%s/%s/cgroup.procs", f->fs->mount, ev->cg->path) >=
+	    (int)sizeof(p))
+		return 0;
+	fp = fopen(p, "re");
+	if (!fp)
+		return 0;
+	while (!pid && fscanf(fp, "%u", &cand) == 1)
+		if (mntns_of(f, cand) == ev->h->mntns)
+			pid = cand;
+	fclose(fp);
+	return pid;
+}
+
+/*
+ * One credential wherever it is reached from: a file by (device, inode),
+ * looked up in the mount namespace of the process that opened it; when
+ * no process of that namespace is left, by namespace and path. A pod's
+ * own service-account token by its fingerprint.
+ */
+static void file_id(const struct nh_findings *f, const struct nh_attributed *ev, const char *kind,
+		    const char *path, char *id, size_t len)
+{
+	struct stat st;
+	uint32_t pid;
+
+	if (strcmp(kind, "sa_token") == 0 && ev->sa && ev->sa->have_claims &&
+	    strcmp(path, f->sa_token_path) == 0) {
+		snprintf(id, len, "sa_token:%s", ev->sa->fingerprint);
+		return;
+	}
+	snprintf(id, len, "file:mntns:%u:%s", ev->h->mntns, path);
+	if (path[0] != '/')
+		return;
+	pid = mntns_holder(f, ev);
+	if ((pid && stat_in_root(f, pid, path, &st) == 0) ||
+	    (!pid && ev->h->mntns == f->own_mntns && stat(path, &st) == 0))
+		snprintf(id, len, "file:%llu:%llu", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino);
+}
+
+static json_object *identities_array(const struct nh_credential *c)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < c->nusers; i++)
+		json_object_array_add(a, json_object_new_string(c->users[i]));
+	return a;
+}
+
+/* Count a use in the registry; a second identity makes a reuse finding. */
+static void register_use(struct nh_findings *f, const struct nh_attributed *ev, const char *id,
+			 const char *kind, const char *name, uint64_t count, nh_finding_fn emit,
+			 void *ctx)
+{
+	const struct nh_credential *c;
+	json_object *o;
+	int r =
+	    nh_credentials_use(&f->creds, id, kind, name, ev->identity, ev->h->ts_ns, count, &c);
+
+	if (r != NH_CRED_REUSE)
+		return;
+	f->reuses++;
+	o = nh_render_as(ev, NH_KIND_CREDENTIAL_REUSE);
+	if (!o)
+		return;
+	add_str(o, "credential_kind", c->kind);
+	add_str(o, "credential", c->name);
+	json_object_object_add(o, "identities", identities_array(c));
+	if (c->users_unlisted)
+		add_int(o, "identities_unlisted", (int64_t)c->users_unlisted);
+	emit_finding(ev, NH_KIND_CREDENTIAL_REUSE, o, emit, ctx);
+}
+
+static void remember_series(struct nh_findings *f, uint64_t digest, const char *id,
+			    const char *kind, const char *name)
+{
+	struct series *s = calloc(1, sizeof(*s));
+	void *old = NULL, *victim = NULL;
+
+	if (!s)
+		return;
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	snprintf(s->kind, sizeof(s->kind), "%s", kind);
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	if (nh_u64map_put_evict(&f->series, digest, s, &old, &victim) != 0)
+		free(s);
+	free(old);
+	free(victim);
+}
+
+static void credential_use(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
+			   const char *kind, const char *name, const char *via, int64_t result,
+			   bool used, nh_finding_fn emit, void *ctx)
+{
+	char id[NH_CRED_ID_MAX];
+	json_object *o;
+
+	f->credential_uses++;
+	o = nh_render_as(ev, NH_KIND_CREDENTIAL_USE);
+	if (!o)
+		return;
+	add_str(o, "credential_kind", kind);
+	add_str(o, "credential", name);
+	add_str(o, "via", via);
+	add_result(o, result);
+	emit_finding(ev, NH_KIND_CREDENTIAL_USE, o, emit, ctx);
+
+	if (!used)
+		return;
+	if (ev->h->kind == NH_KIND_OPEN)
+		file_id(f, ev, kind, name, id, sizeof(id));
+	else
+		snprintf(id, sizeof(id), "endpoint:%s", name);
+	register_use(f, ev, id, kind, name, 1, emit, ctx);
+	if (digest)
+		remember_series(f, digest, id, kind, name);
+}
+
+static void on_open(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
+		    nh_finding_fn emit, void *ctx)
+{
+	const struct nh_open_event *e = (const void *)ev->h;
+	char path[NH_CRED_NAME_BUF];
+	const char *kind;
+
+	open_path(f, e, path, sizeof(path));
+	kind = nh_catalogue_match_path(&f->cat, path);
+	if (kind)
+		credential_use(f, ev, digest, kind, path, nh_syscall_name(e->syscall), e->result,
+			       e->result >= 0, emit, ctx);
+}
+
+static void on_connect(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
+		       nh_finding_fn emit, void *ctx)
+{
+	const struct nh_connect_event *e = (const void *)ev->h;
+	char name[NH_CRED_NAME_BUF];
+	const char *kind;
+
+	kind = nh_catalogue_match_endpoint(&f->cat, e->dst.family, e->dst.addr, e->dst.port);
+	if (!kind)
+		return;
+	nh_render_object(ev->h, name, sizeof(name));
+	credential_use(f, ev, digest, kind, name, "connect", e->result,
+		       e->result == 0 || e->result == -EINPROGRESS, emit, ctx);
+}
+
+/* Repeats folded by the kernel are uses too: counted, and shown as one
+ * credential_use carrying the count. */
+static void on_summary(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
+		       nh_finding_fn emit, void *ctx)
+{
+	const struct nh_summary_event *s = (const void *)ev->h;
+	const struct series *se = nh_u64map_get(&f->series, digest);
+	json_object *o;
+
+	if (!se)
+		return;
+	f->credential_uses += s->count;
+	register_use(f, ev, se->id, se->kind, se->name, s->count, emit, ctx);
+	o = nh_render_as(ev, NH_KIND_CREDENTIAL_USE);
+	if (!o)
+		return;
+	add_str(o, "credential_kind", se->kind);
+	add_str(o, "credential", se->name);
+	add_str(o, "via", nh_kind_name(s->key.kind));
+	add_int(o, "count", (int64_t)s->count);
+	emit_finding(ev, NH_KIND_CREDENTIAL_USE, o, emit, ctx);
+}
+
+/* Each secret in argv once per identity: its kind and fingerprint, the
+ * argument it sat in with the secret redacted, never the value. */
+static void on_exec_secrets(struct nh_findings *f, const struct nh_attributed *ev,
+			    nh_finding_fn emit, void *ctx)
+{
+	const struct nh_exec_event *e = (const void *)ev->h;
+	struct nh_secret_span spans[NH_SECRET_SPANS];
+	enum nh_secret_next prev = NH_NEXT_PLAIN;
+	char clean[NH_ARGS_MAX * 2];
+	size_t i = 0, nspans;
+	int index = 0;
+
+	while (i < e->args_len) {
+		const char *arg = e->args + i;
+		size_t n = strnlen(arg, e->args_len - i);
+
+		nh_secrets_find(arg, n, prev, clean, sizeof(clean), spans, NH_SECRET_SPANS,
+				&nspans);
+		for (size_t s = 0; s < nspans; s++) {
+			char fp[NH_FINGERPRINT_MAX], id[NH_CRED_ID_MAX];
+			const char *kind = nh_secret_kind_name(spans[s].kind);
+			json_object *o;
+
+			if (nh_fingerprint(arg + spans[s].start, spans[s].len, NH_SECRET_PREFIX, fp,
+					   sizeof(fp)) != 0)
+				continue;
+			snprintf(id, sizeof(id), "argv:%s", fp);
+			/* The registry also tells when a second identity
+			 * passes the same secret around. */
+			if (nh_credentials_use(&f->creds, id, kind, fp, ev->identity, e->h.ts_ns, 1,
+					       NULL) == NH_CRED_KNOWN)
+				continue;
+			f->exposures++;
+			o = nh_render_as(ev, NH_KIND_SECRET_EXPOSURE);
+			if (!o)
+				continue;
+			add_str(o, "secret_kind", kind);
+			add_str(o, "fingerprint", fp);
+			add_str(o, "path", e->path);
+			add_int(o, "arg_index", index);
+			add_str(o, "argument", clean);
+			emit_finding(ev, NH_KIND_SECRET_EXPOSURE, o, emit, ctx);
+		}
+		prev = nh_secrets_named_option(arg, n);
+		i += n + 1;
+		index++;
+	}
+}
+
+/* A workload is a pod or a container; people have user: identities. */
+static bool workload_identity(const struct nh_attributed *ev)
+{
+	return ev->cg &&
+	       (ev->cg->info.kind == NH_CG_K8S_POD || ev->cg->info.kind == NH_CG_CONTAINER);
+}
+
+static void on_exec_session(struct nh_findings *f, const struct nh_attributed *ev,
+			    nh_finding_fn emit, void *ctx)
+{
+	const struct nh_exec_event *e = (const void *)ev->h;
+	json_object *o;
+
+	if (!ev->proc || !ev->proc->session_new || ev->proc->tgid != e->h.tgid ||
+	    !workload_identity(ev))
+		return;
+	f->human_uses++;
+	o = nh_render_as(ev, NH_KIND_HUMAN_USE);
+	if (!o)
+		return;
+	add_str(o, "reason", (e->h.flags & NH_F_NS_ENTERED) ? "entered_namespace" : "terminal");
+	json_object_object_add(o, "tty", json_object_new_boolean(e->h.flags & NH_F_TTY));
+	json_object_object_add(o, "entered_namespace",
+			       json_object_new_boolean(e->h.flags & NH_F_NS_ENTERED));
+	add_str(o, "path", e->path);
+	add_int(o, "session_pid", ev->proc->session);
+	emit_finding(ev, NH_KIND_HUMAN_USE, o, emit, ctx);
+}
+
+void nh_findings_event(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
+		       nh_finding_fn emit, void *ctx)
+{
+	switch (ev->h->kind) {
+	case NH_KIND_OPEN:
+		on_open(f, ev, digest, emit, ctx);
+		break;
+	case NH_KIND_CONNECT:
+		on_connect(f, ev, digest, emit, ctx);
+		break;
+	case NH_KIND_SUMMARY:
+		on_summary(f, ev, digest, emit, ctx);
+		break;
+	case NH_KIND_EXEC:
+		on_exec_session(f, ev, emit, ctx);
+		on_exec_secrets(f, ev, emit, ctx);
+		break;
+	default:
+		break;
+	}
+}
+
+json_object *nh_findings_credentials_json(const struct nh_findings *f, int64_t wall_offset_ns)
+{
+	json_object *a = json_object_new_array();
+	const struct nh_credential *c;
+	size_t it = 0;
+	char ts[64];
+
+	while ((c = nh_credentials_next(&f->creds, &it))) {
+		json_object *o = json_object_new_object();
+
+		add_str(o, "kind", c->kind);
+		add_str(o, "credential", c->name);
+		add_str(o, "id", c->id);
+		add_int(o, "uses", (int64_t)c->uses);
+		nh_render_time(c->first_ns, wall_offset_ns, ts, sizeof(ts));
+		add_str(o, "first_use", ts);
+		nh_render_time(c->last_ns, wall_offset_ns, ts, sizeof(ts));
+		add_str(o, "last_use", ts);
+		json_object_object_add(o, "identities", identities_array(c));
+		if (c->users_unlisted)
+			add_int(o, "identities_unlisted", (int64_t)c->users_unlisted);
+		json_object_object_add(o, "reused",
+				       json_object_new_boolean(nh_credential_reused(c)));
+		json_object_array_add(a, o);
+	}
+	return a;
+}

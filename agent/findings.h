@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * findings: what the agent concludes from a kernel event beyond the event
+ * itself.
+ *   credential_use    an open of a catalogued file or a connect to a
+ *                     catalogued endpoint (catalogue.h)
+ *   credential_reuse  a credential used by a second identity (credentials.h)
+ *   secret_exposure   a secret in an exec's argv: kind and redacted
+ *                     fingerprint, never the value (secrets.h, fingerprint.h)
+ *   human_use         an interactive session under a workload identity:
+ *                     a controlling terminal, or a process that entered the
+ *                     container's pid namespace from outside (kubectl or
+ *                     docker exec, nsenter) instead of descending from its
+ *                     init; one finding per session
+ */
+#ifndef NH_FINDINGS_H
+#define NH_FINDINGS_H
+
+#include <json-c/json.h>
+
+#include "catalogue.h"
+#include "cgroupfs.h"
+#include "credentials.h"
+#include "render.h"
+#include "u64map.h"
+
+/* Receives each finding; the object is the caller's to put afterwards. */
+typedef void (*nh_finding_fn)(void *ctx, uint32_t kind, uint32_t pid, uint32_t tid,
+			      const char *identity, json_object *o);
+
+struct nh_findings {
+	struct nh_catalogue cat;
+	struct nh_credentials creds;
+	struct nh_u64map series; /* dedup object digest -> credential of its first event */
+	const struct nh_cgroupfs *fs;
+	const char *sa_token_path; /* absolute, inside pods */
+	uint64_t own_mntns;	   /* the agent's: host paths can be examined directly */
+	uint64_t credential_uses, reuses, exposures, human_uses;
+};
+
+int nh_findings_init(struct nh_findings *f, const struct nh_cgroupfs *fs, const char *sa_token_path,
+		     size_t max_credentials);
+void nh_findings_free(struct nh_findings *f);
+
+/* Findings from one attributed event; digest names its dedup series (0
+ * when none) so that a later summary counts as more uses. */
+void nh_findings_event(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
+		       nh_finding_fn emit, void *ctx);
+
+/* The registry as JSON, for `nhiscope credentials`. */
+json_object *nh_findings_credentials_json(const struct nh_findings *f, int64_t wall_offset_ns);
+
+#endif
