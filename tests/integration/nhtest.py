@@ -49,12 +49,13 @@ class Agent:
 
     started = []  # every agent a test started, for the suite's safety net
 
-    def __init__(self, tmp, *args):
+    def __init__(self, tmp, *args, env=None):
         self.sock = os.path.join(tmp, "agent-%s.sock" % uuid.uuid4().hex[:8])
         self.log_path = os.path.join(tmp, "agent-%s.log" % uuid.uuid4().hex[:8])
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([AGENT, "-s", self.sock, *args],
-                                     stdout=subprocess.DEVNULL, stderr=self.log)
+                                     stdout=subprocess.DEVNULL, stderr=self.log,
+                                     env=dict(os.environ, **(env or {})))
         Agent.started.append(self)
         wait_until(lambda: self.proc.poll() is not None or self.status_or_none(),
                    timeout=30, what="agent to attach")

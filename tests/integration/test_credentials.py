@@ -371,5 +371,111 @@ def human_use_terminal_and_entered_namespace(s):
             tail.close()
 
 
+@suite.test
+def api_server_endpoint_from_environment_and_flag(s):
+    servers = []
+    for addr in ("127.0.0.78", "127.0.0.79"):
+        srv = socket.socket()
+        srv.bind((addr, 0))
+        srv.listen()
+        servers.append(srv)
+    env_port = servers[0].getsockname()[1]
+    flag_port = servers[1].getsockname()[1]
+    pod = SaPod("kube-system", "operator", "operator-0")
+    # In a pod the agent finds the API server in its environment...
+    a1 = Agent(s.tmp, env={"KUBERNETES_SERVICE_HOST": "127.0.0.78",
+                           "KUBERNETES_SERVICE_PORT": str(env_port)})
+    # ...and a flag names it anywhere else.
+    a2 = Agent(s.tmp, "--apiserver", "127.0.0.79:%d" % flag_port)
+    try:
+        with running(pod):
+            t1 = Tail(a1, "--kind", "credential_use")
+            t2 = Tail(a2, "--kind", "credential_use")
+            with running(t1, t2):
+                run_alive(pod, ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.78/%d; "
+                                "exec 4<>/dev/tcp/127.0.0.79/%d" % (env_port, flag_port)])
+                e1 = t1.wait_for(lambda e: e["identity"] == pod.key and
+                                 e["credential_kind"] == "kube_apiserver")[0]
+                e2 = t2.wait_for(lambda e: e["identity"] == pod.key and
+                                 e["credential_kind"] == "kube_apiserver")[0]
+                assert e1["credential"] == "127.0.0.78:%d" % env_port, e1
+                assert e2["credential"] == "127.0.0.79:%d" % flag_port, e2
+                time.sleep(0.5)
+                # each agent knows only its own API server
+                assert len(t1.matching(lambda e: e["credential_kind"] == "kube_apiserver")) == 1
+                assert len(t2.matching(lambda e: e["credential_kind"] == "kube_apiserver")) == 1
+    finally:
+        a1.stop()
+        a2.stop()
+        for srv in servers:
+            srv.close()
+
+
+def pod_list_server(body, token):
+    """A one-file HTTP server on loopback serving a PodList to requests
+    that carry the bearer token; counts the requests it answered."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        hits = []
+
+        def do_GET(self):
+            ok = (self.path == "/pods" and
+                  self.headers.get("Authorization") == "Bearer " + token)
+            Handler.hits.append(ok)
+            data = body.encode() if ok else b"{}"
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, Handler.hits
+
+
+@suite.test
+def pod_records_from_the_kubelet(s):
+    pod = SaPod("db", "postgres", "postgres-primary")
+    token = "kubelet-reader-" + uuid.uuid4().hex
+    token_file = os.path.join(s.tmp, "kubelet-token")
+    with open(token_file, "w") as f:
+        f.write(token)
+    body = json.dumps({"kind": "PodList", "apiVersion": "v1", "items": [{
+        "metadata": {"name": "postgres-primary", "namespace": "db", "uid": pod.uid,
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet",
+                                          "name": "postgres", "controller": True}]},
+        "spec": {"serviceAccountName": "postgres", "nodeName": "node-1",
+                 "containers": [{"name": "pg", "image": "postgres:16"}]},
+        "status": {"containerStatuses": [{"name": "pg", "image": "postgres:16",
+                                          "containerID": "containerd://" + pod.container_id}]},
+    }]})
+    srv, hits = pod_list_server(body, token)
+    agent = Agent(s.tmp, "--kubelet-url", "http://127.0.0.1:%d/pods" % srv.server_port,
+                  "--kubelet-token", token_file)
+    try:
+        with running(pod, agent):
+            tail = Tail(agent, "--identity", pod.key)
+            with running(tail):
+                run_alive(pod, ["/bin/true"])
+                ev = tail.wait_for(lambda e: is_exec(e, pod.key, "/bin/true"))[0]
+                ctx = ev["context"]
+                # the name alone says nothing; the kubelet's record does
+                assert ctx["workload_kind"] == "StatefulSet", ctx
+                assert ctx["workload"] == "postgres", ctx
+            st = agent.status()["credentials"]
+            assert st["pod_records"] == 1 and "pod_list_error" not in st, st
+            assert hits and all(hits), hits
+        assert token not in agent.read_log()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 if __name__ == "__main__":
     sys.exit(suite.run(sys.argv))
