@@ -74,8 +74,9 @@ def service_account_on_every_event(s):
                 srv.bind(("127.0.0.1", 0))
                 srv.listen()
                 port = srv.getsockname()[1]
-                pid, _ = pod.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d; "
-                                  "exec %s open /etc/hostname" % (port, WORKLOAD)])
+                run_alive(pod, ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d; "
+                                "exec %s open /etc/hostname" % (port, WORKLOAD)])
+            pid = tail.wait_for(lambda e: is_exec(e, pod.key, WORKLOAD), what="exec")[0]["pid"]
             for kind in ("exec", "connect", "open"):
                 ev = tail.wait_for(lambda e: e["kind"] == kind and e["pid"] == pid and
                                    e["identity"] == pod.key, what=kind)[0]
@@ -196,8 +197,8 @@ def credential_use_token_file_and_metadata(s):
         with running(pod, agent):
             tail = Tail(agent, "--kind", "credential_use")
             with running(tail):
-                pid, _ = pod.run(["bash", "-c", "cat %s >/dev/null; cat %s >/dev/null; "
-                                  "exec 3<>/dev/tcp/127.0.0.77/%d" % (TOKEN_PATH, aws, port)])
+                run_alive(pod, ["bash", "-c", "cat %s >/dev/null; cat %s >/dev/null; "
+                                "exec 3<>/dev/tcp/127.0.0.77/%d" % (TOKEN_PATH, aws, port)])
                 def use(kind):
                     return tail.wait_for(lambda e: e["identity"] == pod.key and
                                          e["credential_kind"] == kind, what=kind)[0]
@@ -209,7 +210,7 @@ def credential_use_token_file_and_metadata(s):
                     assert e["identity"] == pod.key, e
                     assert e["result"] >= 0 or e["error"] == "EINPROGRESS", e
                 assert tok["exe"] == "/usr/bin/cat" and cred["exe"] == "/usr/bin/cat", tok
-                assert meta["exe"] == "/usr/bin/bash" and meta["pid"] == pid, meta
+                assert meta["exe"] == "/usr/bin/bash", meta
                 assert meta["context"]["workload_kind"] == "CronJob", meta["context"]
                 for k in ("sa_token", "aws_credentials", "cloud_metadata"):
                     assert len(cred_uses(tail, pod.key, k)) == 1, (k, cred_uses(tail, pod.key, k))
