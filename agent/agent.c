@@ -16,6 +16,7 @@
 
 #include "compact.h"
 #include "decode.h"
+#include "record.h"
 #include "render.h"
 
 /* epoll data for the fixed sources; clients and the listener use ptrs. */
@@ -42,6 +43,16 @@ void nh_agent_defaults(struct nh_agent_config *cfg)
 	cfg->token_recheck_ms = 10000;
 	cfg->max_credentials = 4096;
 	cfg->kubelet_refresh_ms = 30000;
+	nh_model_config_defaults(&cfg->model);
+	cfg->max_profiles = 65536;
+	cfg->snapshot_interval_ms = 300000;
+	cfg->kafka.topic_anomalies = "nhiscope.anomalies";
+	cfg->kafka.topic_activity = "nhiscope.activity";
+	cfg->kafka.topic_heartbeats = "nhiscope.heartbeats";
+	cfg->kafka.spool_dir = "/var/lib/nhiscope/spool";
+	cfg->kafka.spool_bytes = 256u << 20;
+	cfg->kafka.spool_sync = NH_SPOOL_SYNC_FLUSH;
+	cfg->kafka.version = NH_VERSION;
 }
 
 static uint64_t mono_ns(void)
@@ -108,14 +119,45 @@ static void emit_line(struct nh_agent *a, uint32_t kind, uint32_t pid, uint32_t 
 	}
 }
 
+/* Hand one output to Kafka (through the spool). */
+static void ship(struct nh_agent *a, json_object *o, uint64_t mono_ts, const char *activity)
+{
+	struct nh_wire_record r;
+	struct nh_wire_id id;
+
+	if (!a->kafka_on)
+		return;
+	nh_kafka_next_id(&a->kafka, &id);
+	if (nh_record_from_json(o, mono_ts + (uint64_t)a->wall_offset_ns, &id, activity, &r) != 0)
+		return;
+	if (nh_kafka_send(&a->kafka, &r) != 0)
+		a->kafka_errors++;
+}
+
 static void emit_finding(void *ctx, uint32_t kind, uint32_t pid, uint32_t tid, const char *identity,
 			 json_object *o)
 {
 	struct nh_agent *a = ctx;
+	json_object *v;
 
 	a->findings_emitted[kind - NH_KIND_MAX]++;
 	if (a->cfg.tail || nh_server_wants(&a->server, kind, pid, tid, identity))
 		emit_line(a, kind, pid, tid, identity, o);
+	ship(a, o, a->current ? a->current->h->ts_ns : mono_ns(), NULL);
+	/* A credential use is behaviour too: the baseline learns it. */
+	if (kind == NH_KIND_CREDENTIAL_USE && a->current) {
+		const char *ckind =
+		    json_object_get_string(json_object_object_get(o, "credential_kind"));
+		const char *cred = json_object_get_string(json_object_object_get(o, "credential"));
+		int64_t count =
+		    json_object_object_get_ex(o, "count", &v) ? json_object_get_int64(v) : 1;
+		int64_t result =
+		    json_object_object_get_ex(o, "result", &v) ? json_object_get_int64(v) : 0;
+
+		if (ckind && cred && (result >= 0 || result == -EINPROGRESS))
+			nh_baseline_credential(&a->baseline, a->current, ckind, cred,
+					       (uint64_t)count, emit_finding, a);
+	}
 }
 
 /* The dedup series an event opens or a summary closes, 0 for none. */
@@ -162,6 +204,30 @@ static void attribute_pod(struct nh_agent *a, struct nh_attributed *ev, char *id
 	if (pod_name && pod_name[0] && nh_workload_from_pod(pod_name, node, &a->workload) == 0) {
 		ev->owner_kind = a->workload.kind;
 		ev->owner_name = a->workload.name;
+	}
+}
+
+/* Feed the baseline; the first report of an object the stable profile
+ * already knows is pinned in the kernel, so that behaviour stops coming
+ * up even after it idles. */
+static void learn(struct nh_agent *a, const struct nh_attributed *ev)
+{
+	const struct nh_hdr *h = ev->h;
+	bool known = false;
+
+	if (a->findings.was_credential)
+		return; /* learned through its credential_use */
+	nh_baseline_event(&a->baseline, ev, emit_finding, a, &known);
+	if (known && (h->flags & NH_F_DEDUP)) {
+		struct nh_dedup_key k = {.cgroup_id = h->cgroup_id,
+					 .obj_hash = h->obj_hash,
+					 .uid = h->uid,
+					 .kind = h->kind};
+
+		if (nh_probes_pin(&a->probes, &k) == 0)
+			a->pinned++;
+		else
+			a->pin_errors++;
 	}
 }
 
@@ -212,6 +278,11 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 	ev.wall_offset_ns = a->wall_offset_ns;
 	ev.proc = h->kind == NH_KIND_SUMMARY ? nh_proctable_get(&a->procs, h->tgid)
 					     : nh_proctable_find(&a->procs, h->tgid);
+	if (h->kind == NH_KIND_EXEC) {
+		const struct nh_proc *parent = nh_proctable_get(&a->procs, h->ppid);
+
+		ev.parent_exe = parent && parent->exe[0] ? parent->exe : NULL;
+	}
 	ev.cg = nh_identity_cgroup(&a->ids, h->cgroup_id, h->tgid);
 	if (!ev.cg || nh_identity_key(&a->ids, ev.cg, h->uid, identity, sizeof(identity)) != 0)
 		snprintf(identity, sizeof(identity), "user:%u", h->uid);
@@ -228,14 +299,21 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 								     s->key.kind, s->key.obj_hash));
 	}
 
-	if (a->cfg.tail || nh_server_wants(&a->server, h->kind, h->tgid, h->pid, identity)) {
+	if (a->cfg.tail || nh_server_wants(&a->server, h->kind, h->tgid, h->pid, identity) ||
+	    (a->kafka_on && a->cfg.kafka.activity)) {
 		o = nh_render(&ev);
 		if (o) {
 			emit_line(a, h->kind, h->tgid, h->pid, identity, o);
+			if (a->kafka_on && a->cfg.kafka.activity)
+				ship(a, o, h->ts_ns,
+				     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 			json_object_put(o);
 		}
 	}
+	a->current = &ev;
 	nh_findings_event(&a->findings, &ev, series_digest(h, data), emit_finding, a);
+	learn(a, &ev);
+	a->current = NULL;
 	if (h->kind == NH_KIND_EXIT)
 		nh_proctable_exit(&a->procs, h->tgid);
 }
@@ -310,6 +388,27 @@ static void tick(struct nh_agent *a)
 
 	if (a->kubelet_on && now >= a->kubelet_next_ns)
 		refresh_pods(a);
+	nh_baseline_tick(&a->baseline, now + (uint64_t)a->wall_offset_ns, a->wall_offset_ns,
+			 emit_finding, a);
+	if (a->kafka_on) {
+		struct nh_wire_counter c[] = {
+		    {"events_received", 0},
+		    {"anomalies", a->baseline.anomalies},
+		    {"kafka_produced", a->kafka.produced},
+		    {"kafka_delivered", a->kafka.delivered},
+		    {"kafka_failed", a->kafka.failed},
+		    {"spool_pending", nh_spool_pending(&a->kafka.spool)},
+		};
+
+		for (int k = 0; k < NH_KIND_MAX; k++)
+			c[0].value += a->kinds[k].received;
+		nh_kafka_tick(&a->kafka, now, now + (uint64_t)a->wall_offset_ns, a->probes.nprobes,
+			      c, sizeof(c) / sizeof(c[0]));
+	}
+	if (a->persist && now >= a->next_snapshot_ns) {
+		nh_profilestore_save(&a->store, &a->baseline.models);
+		a->next_snapshot_ns = now + a->cfg.snapshot_interval_ms * 1000000ULL;
+	}
 
 	if (err && a->flush_errors++ == 0)
 		nh_warn(&a->log, "dedup flush failed: %s", strerror(-err));
@@ -366,6 +465,34 @@ static json_object *identities_json(struct nh_agent *a)
 	free(all);
 	json_object_object_add(o, "count", json_object_new_int64(n));
 	json_object_object_add(o, "top", list);
+	return o;
+}
+
+static json_object *baselines_status(struct nh_agent *a)
+{
+	json_object *o = json_object_new_object();
+	struct nh_profile_info info;
+	size_t it = 0, stable = 0, n = 0, bytes = 0;
+
+	while (nh_models_next(&a->baseline.models, &it, &info)) {
+		n++;
+		stable += info.state == NH_PROFILE_STABLE;
+		bytes += info.bytes;
+	}
+	json_object_object_add(o, "profiles", json_object_new_int64(n));
+	json_object_object_add(o, "stable", json_object_new_int64(stable));
+	json_object_object_add(o, "bytes", json_object_new_int64(bytes));
+	json_object_object_add(o, "anomalies", json_object_new_int64(a->baseline.anomalies));
+	json_object_object_add(o, "pinned_in_kernel", json_object_new_int64(a->pinned));
+	json_object_object_add(o, "dropped", json_object_new_int64(a->baseline.models.dropped));
+	if (a->persist) {
+		json_object_object_add(o, "snapshot_dir", json_object_new_string(a->store.dir));
+		json_object_object_add(o, "snapshots_loaded",
+				       json_object_new_int64(a->store.loaded));
+		json_object_object_add(o, "snapshots_corrupt",
+				       json_object_new_int64(a->store.corrupt));
+		json_object_object_add(o, "snapshots_saved", json_object_new_int64(a->store.saved));
+	}
 	return o;
 }
 
@@ -452,6 +579,29 @@ static json_object *agent_status(struct nh_agent *a)
 	json_object_object_add(o, "cgroups_cached", json_object_new_int64(a->ids.cgroups.len));
 	json_object_object_add(o, "identities", identities_json(a));
 	json_object_object_add(o, "credentials", credentials_status(a));
+	json_object_object_add(o, "baselines", baselines_status(a));
+	if (a->kafka_on) {
+		json_object *k = json_object_new_object();
+
+		json_object_object_add(k, "brokers", json_object_new_string(a->cfg.kafka.brokers));
+		json_object_object_add(k, "produced", json_object_new_int64(a->kafka.produced));
+		json_object_object_add(k, "delivered", json_object_new_int64(a->kafka.delivered));
+		json_object_object_add(k, "failed", json_object_new_int64(a->kafka.failed));
+		json_object_object_add(k, "queue_full", json_object_new_int64(a->kafka.queue_full));
+		json_object_object_add(k, "spool_pending",
+				       json_object_new_int64(nh_spool_pending(&a->kafka.spool)));
+		json_object_object_add(
+		    k, "spool_shed_anomaly",
+		    json_object_new_int64(a->kafka.spool.shed[NH_SPOOL_ANOMALY]));
+		json_object_object_add(
+		    k, "spool_shed_activity",
+		    json_object_new_int64(a->kafka.spool.shed[NH_SPOOL_ACTIVITY]));
+		json_object_object_add(k, "errors", json_object_new_int64(a->kafka_errors));
+		if (a->kafka.last_error[0])
+			json_object_object_add(k, "last_error",
+					       json_object_new_string(a->kafka.last_error));
+		json_object_object_add(o, "kafka", k);
+	}
 	json_object_object_add(o, "subscribers", json_object_new_int(a->server.ntail));
 	json_object_object_add(o, "subscriber_drops",
 			       json_object_new_int64(a->server.dropped_total));
@@ -461,7 +611,104 @@ static json_object *agent_status(struct nh_agent *a)
 	return o;
 }
 
-static json_object *status_json(void *ctx, const char *op)
+static json_object *profile_json(struct nh_agent *a, const struct nh_profile_info *in)
+{
+	json_object *o = json_object_new_object(), *items = json_object_new_object();
+	char ts[64];
+
+	json_object_object_add(o, "identity", json_object_new_string(in->identity));
+	json_object_object_add(o, "state",
+			       json_object_new_string(nh_profile_state_name(in->state)));
+	nh_render_time(in->created_ns - (uint64_t)a->wall_offset_ns, a->wall_offset_ns, ts,
+		       sizeof(ts));
+	json_object_object_add(o, "created", json_object_new_string(ts));
+	if (in->stable_ns) {
+		nh_render_time(in->stable_ns - (uint64_t)a->wall_offset_ns, a->wall_offset_ns, ts,
+			       sizeof(ts));
+		json_object_object_add(o, "stable_since", json_object_new_string(ts));
+	}
+	for (int c = 0; c < NH_CAT_MAX; c++) {
+		json_object_object_add(items, nh_category_name(c),
+				       json_object_new_int64(in->items[c]));
+		if (in->bounded[c]) {
+			char k[64];
+
+			snprintf(k, sizeof(k), "%s_bounded", nh_category_name(c));
+			json_object_object_add(o, k, json_object_new_boolean(true));
+		}
+	}
+	json_object_object_add(o, "items", items);
+	json_object_object_add(o, "events", json_object_new_int64((int64_t)in->events));
+	json_object_object_add(o, "anomalies", json_object_new_int64((int64_t)in->anomalies));
+	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)in->bytes));
+	return o;
+}
+
+struct item_ctx {
+	struct nh_agent *a;
+	json_object *list;
+};
+
+static void item_json(void *ctx, enum nh_category cat, const char *value, uint64_t count,
+		      uint64_t first_ns, uint64_t last_ns)
+{
+	struct item_ctx *ic = ctx;
+	json_object *o = json_object_new_object();
+	char ts[64];
+
+	json_object_object_add(o, "category", json_object_new_string(nh_category_name(cat)));
+	json_object_object_add(o, "value", json_object_new_string(value));
+	json_object_object_add(o, "count", json_object_new_int64((int64_t)count));
+	nh_render_time(first_ns - (uint64_t)ic->a->wall_offset_ns, ic->a->wall_offset_ns, ts,
+		       sizeof(ts));
+	json_object_object_add(o, "first_seen", json_object_new_string(ts));
+	nh_render_time(last_ns - (uint64_t)ic->a->wall_offset_ns, ic->a->wall_offset_ns, ts,
+		       sizeof(ts));
+	json_object_object_add(o, "last_seen", json_object_new_string(ts));
+	json_object_array_add(ic->list, o);
+}
+
+/* profiles, profile, profile_reset */
+static json_object *profiles_query(struct nh_agent *a, const char *op, json_object *req)
+{
+	json_object *o = json_object_new_object(), *v = NULL;
+	const char *id =
+	    json_object_object_get_ex(req, "identity", &v) ? json_object_get_string(v) : NULL;
+	struct nh_profile_info info;
+
+	if (strcmp(op, "profiles") == 0) {
+		json_object *list = json_object_new_array();
+		size_t it = 0;
+
+		while (nh_models_next(&a->baseline.models, &it, &info))
+			json_object_array_add(list, profile_json(a, &info));
+		json_object_object_add(o, "profiles", list);
+		return o;
+	}
+	if (!id || nh_models_info(&a->baseline.models, id, &info) != 0) {
+		json_object_object_add(o, "error",
+				       json_object_new_string(id ? "no profile for that identity"
+								 : "\"identity\" is required"));
+		return o;
+	}
+	if (strcmp(op, "profile_reset") == 0) {
+		nh_models_reset(&a->baseline.models, id, mono_ns() + (uint64_t)a->wall_offset_ns);
+		nh_info(&a->log, "profile %s reset: learning again", id);
+		json_object_object_add(o, "ok", json_object_new_boolean(true));
+		return o;
+	}
+	{
+		struct item_ctx ic = {a, json_object_new_array()};
+
+		json_object_put(o);
+		o = profile_json(a, &info);
+		nh_models_items(&a->baseline.models, id, item_json, &ic);
+		json_object_object_add(o, "item_list", ic.list);
+	}
+	return o;
+}
+
+static json_object *status_json(void *ctx, const char *op, json_object *req)
 {
 	struct nh_agent *a = ctx;
 
@@ -473,7 +720,12 @@ static json_object *status_json(void *ctx, const char *op)
 		    nh_findings_credentials_json(&a->findings, a->wall_offset_ns));
 		return o;
 	}
-	return agent_status(a);
+	if (strcmp(op, "profiles") == 0 || strcmp(op, "profile") == 0 ||
+	    strcmp(op, "profile_reset") == 0)
+		return profiles_query(a, op, req);
+	if (strcmp(op, "status") == 0)
+		return agent_status(a);
+	return NULL;
 }
 
 static int add_fd(int epfd, int fd, uint64_t tag)
@@ -604,12 +856,22 @@ static int start_credentials(struct nh_agent *a)
 	if (!cfg->kubelet_url)
 		return 0;
 	{
+		/* In a pod, the agent's own service account reads the pod list. */
+		static const char own_token[] =
+		    "/var/run/secrets/kubernetes.io/serviceaccount/token";
+		static const char own_ca[] = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
 		struct nh_kubelet_conf kc = {
 		    .url = cfg->kubelet_url,
 		    .token_path = cfg->kubelet_token,
 		    .ca_path = cfg->kubelet_ca,
 		    .insecure = cfg->kubelet_insecure,
 		};
+
+		if (!kc.token_path && access(own_token, R_OK) == 0)
+			kc.token_path = own_token;
+		if (!kc.ca_path && !kc.insecure && strncmp(kc.url, "https:", 6) == 0 &&
+		    access(own_ca, R_OK) == 0)
+			kc.ca_path = own_ca;
 
 		code = nh_kubelet_global_init();
 		if (!code)
@@ -622,6 +884,32 @@ static int start_credentials(struct nh_agent *a)
 		a->kubelet_on = true;
 		refresh_pods(a);
 	}
+	return 0;
+}
+
+/* The models, and the profiles a previous run saved. */
+static int start_baseline(struct nh_agent *a)
+{
+	const char *dir = a->cfg.profile_dir ? a->cfg.profile_dir : NH_PROFILE_DIR;
+	int code = nh_baseline_init(&a->baseline, &a->cfg.model, a->cfg.max_profiles);
+
+	if (code) {
+		nh_err(&a->log, "cannot allocate the profile table: %s", strerror(-code));
+		return code;
+	}
+	if (!dir[0])
+		return 0;
+	code = nh_profilestore_open(&a->store, dir, &a->log);
+	if (code)
+		return code;
+	a->persist = true;
+	a->next_snapshot_ns = mono_ns() + a->cfg.snapshot_interval_ms * 1000000ULL;
+	code = nh_profilestore_load(&a->store, &a->baseline.models);
+	if (code < 0) {
+		nh_err(&a->log, "cannot read profiles from %s: %s", dir, strerror(-code));
+		return code;
+	}
+	nh_info(&a->log, "%d profiles loaded from %s", code, dir);
 	return 0;
 }
 
@@ -671,6 +959,12 @@ int nh_agent_start(struct nh_agent *a)
 		goto cleanup;
 	}
 	code = start_credentials(a);
+	if (!code)
+		code = start_baseline(a);
+	if (!code && a->cfg.kafka.brokers) {
+		code = nh_kafka_open(&a->kafka, &a->cfg.kafka, &a->log);
+		a->kafka_on = code == 0;
+	}
 	if (code)
 		goto cleanup;
 	/* Seed before attaching: events for processes that start meanwhile
@@ -776,6 +1070,8 @@ int nh_agent_run(struct nh_agent *a)
 			}
 		}
 		nh_server_flush(&a->server);
+		if (a->kafka_on)
+			nh_kafka_poll(&a->kafka, mono_ns());
 		if (a->cfg.tail)
 			fflush(stdout);
 	}
@@ -797,6 +1093,18 @@ void nh_agent_stop(struct nh_agent *a)
 	while (nh_u64map_next(&a->objects, &it, &k, &v))
 		free(v);
 	nh_u64map_free(&a->objects);
+	if (a->persist) {
+		int n = nh_profilestore_save(&a->store, &a->baseline.models);
+
+		if (n >= 0)
+			nh_info(&a->log, "%d profiles saved to %s", n, a->store.dir);
+		a->persist = false;
+	}
+	nh_baseline_free(&a->baseline);
+	if (a->kafka_on) {
+		nh_kafka_close(&a->kafka, 5000);
+		a->kafka_on = false;
+	}
 	nh_findings_free(&a->findings);
 	nh_satokens_free(&a->tokens);
 	if (a->kubelet_on) {

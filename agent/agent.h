@@ -11,13 +11,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "baseline.h"
 #include "decode.h"
 #include "findings.h"
 #include "identity.h"
+#include "kafka.h"
 #include "kubelet.h"
 #include "log.h"
 #include "probes.h"
 #include "proctable.h"
+#include "profilestore.h"
 #include "satoken.h"
 #include "server.h"
 #include "u64map.h"
@@ -58,6 +61,15 @@ struct nh_agent_config {
 	const char *kubelet_ca;
 	bool kubelet_insecure;
 	uint64_t kubelet_refresh_ms;
+
+	/* behaviour baselines */
+	struct nh_model_config model;
+	size_t max_profiles;
+	const char *profile_dir; /* NULL: NH_PROFILE_DIR; "": keep no snapshots */
+	uint64_t snapshot_interval_ms;
+
+	/* Kafka (off without brokers) */
+	struct nh_kafka_config kafka;
 };
 
 struct nh_kind_stats {
@@ -84,6 +96,15 @@ struct nh_agent {
 	uint64_t kubelet_next_ns; /* next refresh */
 	uint64_t kubelet_errors;
 	struct nh_workload workload; /* scratch for the event being attributed */
+	struct nh_baseline baseline;
+	struct nh_profilestore store;
+	bool persist;
+	uint64_t next_snapshot_ns;
+	uint64_t pinned, pin_errors;
+	const struct nh_attributed *current; /* the event findings come from */
+	struct nh_kafka kafka;
+	bool kafka_on;
+	uint64_t kafka_errors;
 	uint64_t findings_emitted[NH_KIND_ALL - NH_KIND_MAX];
 	struct nh_u64map objects; /* dedup key digest -> object description */
 	int epfd, sigfd, timerfd;

@@ -58,6 +58,7 @@ static const char *kind_color(const char *kind)
 	    {"credential_reuse", C_BOLD_RED},
 	    {"secret_exposure", C_BOLD_RED},
 	    {"human_use", C_BOLD_RED},
+	    {"anomaly", C_BOLD_RED},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -309,6 +310,12 @@ static size_t details(json_object *ev, const char *kind, char *buf, size_t len, 
 		n = put_field(buf, len, n, ev, "fingerprint", "");
 		n = put(buf, len, n, " in argv[%lld] of", (long long)num(ev, "arg_index"));
 		n = put_field(buf, len, n, ev, "path", "");
+	} else if (strcmp(kind, "anomaly") == 0) {
+		n = put_field(buf, len, n, ev, "severity", "");
+		n = put_field(buf, len, n, ev, "category", "");
+		n = put_field(buf, len, n, ev, "value", "");
+		if (str(ev, "technique"))
+			n = put_field(buf, len, n, ev, "technique", "");
 	} else if (strcmp(kind, "human_use") == 0) {
 		n = put_field(buf, len, n, ev, "reason", "");
 		n = put_field(buf, len, n, ev, "path", "");

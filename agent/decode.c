@@ -36,6 +36,7 @@ static const char *const kind_names[NH_KIND_ALL] = {
     [NH_KIND_CREDENTIAL_REUSE] = "credential_reuse",
     [NH_KIND_SECRET_EXPOSURE] = "secret_exposure",
     [NH_KIND_HUMAN_USE] = "human_use",
+    [NH_KIND_ANOMALY] = "anomaly",
 };
 
 static const char *const syscall_names[NH_SYS_MAX] = {
@@ -103,7 +104,8 @@ const char *nh_kind_name(uint32_t kind)
 const char *nh_kind_list(void)
 {
 	return "exec, fork, exit, connect, accept, open, setuid, setgid, capset, summary, "
-	       "cgroup_rmdir, loss, credential_use, credential_reuse, secret_exposure, human_use";
+	       "cgroup_rmdir, loss, credential_use, credential_reuse, secret_exposure, human_use, "
+	       "anomaly";
 }
 
 int nh_kind_parse(const char *name)

@@ -258,6 +258,7 @@ static void credential_use(struct nh_findings *f, const struct nh_attributed *ev
 	json_object *o;
 
 	f->credential_uses++;
+	f->was_credential = true;
 	o = nh_render_as(ev, NH_KIND_CREDENTIAL_USE);
 	if (!o)
 		return;
@@ -318,6 +319,7 @@ static void on_summary(struct nh_findings *f, const struct nh_attributed *ev, ui
 
 	if (!se)
 		return;
+	f->was_credential = true;
 	f->credential_uses += s->count;
 	register_use(f, ev, se->id, se->kind, se->name, s->count, emit, ctx);
 	o = nh_render_as(ev, NH_KIND_CREDENTIAL_USE);
@@ -411,6 +413,7 @@ static void on_exec_session(struct nh_findings *f, const struct nh_attributed *e
 void nh_findings_event(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
 		       nh_finding_fn emit, void *ctx)
 {
+	f->was_credential = false;
 	switch (ev->h->kind) {
 	case NH_KIND_OPEN:
 		on_open(f, ev, digest, emit, ctx);

@@ -36,6 +36,10 @@ struct nh_findings {
 	const char *sa_token_path; /* absolute, inside pods */
 	uint64_t own_mntns;	   /* the agent's: host paths can be examined directly */
 	uint64_t credential_uses, reuses, exposures, human_uses;
+	/* The last event given to nh_findings_event touched a credential: the
+	 * baseline then learns it as a credential, not also as a file or a
+	 * destination. */
+	bool was_credential;
 };
 
 int nh_findings_init(struct nh_findings *f, const struct nh_cgroupfs *fs, const char *sa_token_path,

@@ -63,12 +63,29 @@ static void usage(FILE *f)
 	    "      --kubelet-ca PATH      CA bundle for it\n"
 	    "      --kubelet-insecure     do not verify its certificate (labs only)\n"
 	    "      --kubelet-refresh MS   pod list refresh interval (default 30000)\n"
+	    "Behaviour baselines:\n"
+	    "      --learn-window MS      learn each identity at least this long (default 24h)\n"
+	    "      --quiet-period MS      and until nothing new for this long (default 1h)\n"
+	    "      --profile-dir DIR      profile snapshots (default %s; \"\" keeps none)\n"
+	    "      --snapshot-interval MS write snapshots this often (default 300000)\n"
+	    "      --max-profiles N       profile table bound (default 65536)\n"
+	    "Kafka (off unless --kafka-brokers is given):\n"
+	    "      --kafka-brokers LIST   bootstrap servers, host:port[,host:port]\n"
+	    "      --kafka-topic-anomalies T, --kafka-topic-activity T, --kafka-topic-heartbeats "
+	    "T\n"
+	    "                             (defaults nhiscope.anomalies, .activity, .heartbeats)\n"
+	    "      --kafka-activity       also stream every activity event\n"
+	    "  -X KEY=VALUE               librdkafka property (TLS, SASL, ...), repeatable\n"
+	    "      --spool-dir DIR        records wait here until acknowledged\n"
+	    "                             (default /var/lib/nhiscope/spool)\n"
+	    "      --spool-size BYTES     spool bound; activity is shed first (default 256M)\n"
+	    "      --spool-sync POLICY    none, flush (every tick, default) or always\n"
 	    "Logging:\n"
 	    "      --log-format FORMAT    text (default) or json\n"
 	    "  -v, --verbose              debug logging (libbpf and verifier output)\n"
 	    "  -h, --help                 this text\n"
 	    "      --version              print the version\n",
-	    NH_DEFAULT_SOCKET, NH_SA_DEFAULT_PATH);
+	    NH_DEFAULT_SOCKET, NH_SA_DEFAULT_PATH, NH_PROFILE_DIR);
 }
 
 /* "8M", "4096", "64k" -> bytes. */
@@ -121,6 +138,19 @@ enum {
 	OPT_KUBELET_CA,
 	OPT_KUBELET_INSECURE,
 	OPT_KUBELET_REFRESH,
+	OPT_LEARN,
+	OPT_QUIET,
+	OPT_PROFILE_DIR,
+	OPT_SNAPSHOT,
+	OPT_MAX_PROFILES,
+	OPT_KAFKA_BROKERS,
+	OPT_KAFKA_TOPIC_ANOMALIES,
+	OPT_KAFKA_TOPIC_ACTIVITY,
+	OPT_KAFKA_TOPIC_HEARTBEATS,
+	OPT_KAFKA_ACTIVITY,
+	OPT_SPOOL_DIR,
+	OPT_SPOOL_SIZE,
+	OPT_SPOOL_SYNC,
 };
 
 static int parse_args(int argc, char **argv, struct nh_agent *a)
@@ -153,6 +183,19 @@ static int parse_args(int argc, char **argv, struct nh_agent *a)
 	    {"kubelet-ca", required_argument, NULL, OPT_KUBELET_CA},
 	    {"kubelet-insecure", no_argument, NULL, OPT_KUBELET_INSECURE},
 	    {"kubelet-refresh", required_argument, NULL, OPT_KUBELET_REFRESH},
+	    {"learn-window", required_argument, NULL, OPT_LEARN},
+	    {"quiet-period", required_argument, NULL, OPT_QUIET},
+	    {"profile-dir", required_argument, NULL, OPT_PROFILE_DIR},
+	    {"snapshot-interval", required_argument, NULL, OPT_SNAPSHOT},
+	    {"max-profiles", required_argument, NULL, OPT_MAX_PROFILES},
+	    {"kafka-brokers", required_argument, NULL, OPT_KAFKA_BROKERS},
+	    {"kafka-topic-anomalies", required_argument, NULL, OPT_KAFKA_TOPIC_ANOMALIES},
+	    {"kafka-topic-activity", required_argument, NULL, OPT_KAFKA_TOPIC_ACTIVITY},
+	    {"kafka-topic-heartbeats", required_argument, NULL, OPT_KAFKA_TOPIC_HEARTBEATS},
+	    {"kafka-activity", no_argument, NULL, OPT_KAFKA_ACTIVITY},
+	    {"spool-dir", required_argument, NULL, OPT_SPOOL_DIR},
+	    {"spool-size", required_argument, NULL, OPT_SPOOL_SIZE},
+	    {"spool-sync", required_argument, NULL, OPT_SPOOL_SYNC},
 	    {0},
 	};
 	struct nh_agent_config *cfg = &a->cfg;
@@ -162,7 +205,7 @@ static int parse_args(int argc, char **argv, struct nh_agent *a)
 	int c;
 
 	cfg->color = isatty(STDOUT_FILENO);
-	while ((c = getopt_long(argc, argv, "s:o:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:o:vhX:", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			cfg->socket_path = optarg;
@@ -302,6 +345,92 @@ static int parse_args(int argc, char **argv, struct nh_agent *a)
 			if (parse_size("--kubelet-refresh", optarg, 100, 86400000, &v))
 				return -EINVAL;
 			cfg->kubelet_refresh_ms = v;
+			break;
+		case OPT_LEARN:
+			if (parse_size("--learn-window", optarg, 0, 365ULL * 86400000, &v))
+				return -EINVAL;
+			cfg->model.learn_ns = v * 1000000ULL;
+			break;
+		case OPT_QUIET:
+			if (parse_size("--quiet-period", optarg, 0, 365ULL * 86400000, &v))
+				return -EINVAL;
+			cfg->model.quiet_ns = v * 1000000ULL;
+			break;
+		case OPT_PROFILE_DIR:
+			if (optarg[0] && optarg[0] != '/') {
+				fprintf(stderr,
+					"nhiscope-agent: --profile-dir: \"%s\" is not an absolute "
+					"path\n",
+					optarg);
+				return -EINVAL;
+			}
+			cfg->profile_dir = optarg;
+			break;
+		case OPT_SNAPSHOT:
+			if (parse_size("--snapshot-interval", optarg, 100, 86400000, &v))
+				return -EINVAL;
+			cfg->snapshot_interval_ms = v;
+			break;
+		case OPT_MAX_PROFILES:
+			if (parse_size("--max-profiles", optarg, 16, 1u << 24, &v))
+				return -EINVAL;
+			cfg->max_profiles = v;
+			break;
+		case OPT_KAFKA_BROKERS:
+			cfg->kafka.brokers = optarg;
+			break;
+		case OPT_KAFKA_TOPIC_ANOMALIES:
+			cfg->kafka.topic_anomalies = optarg;
+			break;
+		case OPT_KAFKA_TOPIC_ACTIVITY:
+			cfg->kafka.topic_activity = optarg;
+			break;
+		case OPT_KAFKA_TOPIC_HEARTBEATS:
+			cfg->kafka.topic_heartbeats = optarg;
+			break;
+		case OPT_KAFKA_ACTIVITY:
+			cfg->kafka.activity = true;
+			break;
+		case 'X':
+			if (cfg->kafka.nprops == NH_KAFKA_PROPS_MAX || !strchr(optarg, '=')) {
+				fprintf(
+				    stderr,
+				    "nhiscope-agent: -X \"%s\": expected KEY=VALUE (at most %d)\n",
+				    optarg, NH_KAFKA_PROPS_MAX);
+				return -EINVAL;
+			}
+			cfg->kafka.props[cfg->kafka.nprops++] = optarg;
+			break;
+		case OPT_SPOOL_DIR:
+			if (optarg[0] != '/') {
+				fprintf(
+				    stderr,
+				    "nhiscope-agent: --spool-dir: \"%s\" is not an absolute path\n",
+				    optarg);
+				return -EINVAL;
+			}
+			cfg->kafka.spool_dir = optarg;
+			break;
+		case OPT_SPOOL_SIZE:
+			if (parse_size("--spool-size", optarg, 1u << 20, 1ULL << 40, &v))
+				return -EINVAL;
+			cfg->kafka.spool_bytes = v;
+			break;
+		case OPT_SPOOL_SYNC:
+			if (!strcmp(optarg, "none"))
+				cfg->kafka.spool_sync = NH_SPOOL_SYNC_NONE;
+			else if (!strcmp(optarg, "flush"))
+				cfg->kafka.spool_sync = NH_SPOOL_SYNC_FLUSH;
+			else if (!strcmp(optarg, "always"))
+				cfg->kafka.spool_sync = NH_SPOOL_SYNC_ALWAYS;
+			else {
+				fprintf(
+				    stderr,
+				    "nhiscope-agent: --spool-sync: \"%s\" is not none, flush or "
+				    "always\n",
+				    optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'v':
 			a->log.level = NH_LOG_DEBUG;

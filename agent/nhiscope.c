@@ -25,19 +25,20 @@ struct nh_cli {
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: nhiscope [-s SOCKET] COMMAND [options]\n\n"
-	    "commands:\n"
-	    "  tail [--identity PATTERN] [--kind K[,K...]] [--pid PID] [-o compact|json] "
-	    "[--no-color]\n"
-	    "        follow events live; PATTERN is a glob such as 'k8s:pod/*'\n"
-	    "  status [-o text|json]\n"
-	    "        probes, event rates, dedup and loss counters, identities\n"
-	    "  credentials [-o text|json]\n"
-	    "        credentials seen: which identities used each, first and last use, reuse\n\n"
-	    "  -s, --socket PATH   agent socket (default %s)\n",
-	    NH_DEFAULT_SOCKET);
+	fprintf(f,
+		"usage: nhiscope [-s SOCKET] COMMAND [options]\n\n"
+		"commands:\n"
+		"  tail [--identity PATTERN] [--kind K[,K...]] [--pid PID] [-o compact|json] "
+		"[--no-color]\n"
+		"        follow events live; PATTERN is a glob such as 'k8s:pod/*'\n"
+		"  status [-o text|json]\n"
+		"        probes, event rates, dedup and loss counters, identities\n"
+		"  credentials [-o text|json]\n"
+		"        credentials seen: which identities used each, first and last use, reuse\n"
+		"  profiles [-o text|json] | profiles show KEY [-o json] | profiles reset KEY\n"
+		"        behaviour baselines: state, items, anomalies; one profile; relearn one\n\n"
+		"  -s, --socket PATH   agent socket (default %s)\n",
+		NH_DEFAULT_SOCKET);
 }
 
 static int connect_agent(const struct nh_cli *cli)
@@ -351,12 +352,66 @@ static void print_credentials(json_object *st)
 	}
 }
 
-/* status and credentials: one request, one JSON line back. */
+static void print_profiles(json_object *st)
+{
+	json_object *list = NULL;
+
+	json_object_object_get_ex(st, "profiles", &list);
+	printf("%-50s %-8s %6s %6s %6s %6s %6s %6s %9s %8s\n", "IDENTITY", "STATE", "EXEC",
+	       "EGRESS", "INGR", "FILE", "CRED", "PRIV", "ANOMALIES", "BYTES");
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *p = json_object_array_get_idx(list, i), *items = NULL;
+		static const char *const cats[] = {"exec", "egress",	 "ingress",
+						   "file", "credential", "privilege"};
+
+		json_object_object_get_ex(p, "items", &items);
+		printf("%-50s %-8s", json_object_get_string(json_object_object_get(p, "identity")),
+		       json_object_get_string(json_object_object_get(p, "state")));
+		for (size_t c = 0; c < sizeof(cats) / sizeof(cats[0]); c++)
+			printf(" %6lld", (long long)json_object_get_int64(
+					     json_object_object_get(items, cats[c])));
+		printf(" %9lld %8lld\n",
+		       (long long)json_object_get_int64(json_object_object_get(p, "anomalies")),
+		       (long long)json_object_get_int64(json_object_object_get(p, "bytes")));
+	}
+}
+
+static void print_profile(json_object *st)
+{
+	json_object *list = NULL;
+
+	printf("%s: %s since %s\n", json_object_get_string(json_object_object_get(st, "identity")),
+	       json_object_get_string(json_object_object_get(st, "state")),
+	       json_object_get_string(json_object_object_get(st, "created")));
+	json_object_object_get_ex(st, "item_list", &list);
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *it = json_object_array_get_idx(list, i);
+
+		printf("  %-10s %10lld  %s\n",
+		       json_object_get_string(json_object_object_get(it, "category")),
+		       (long long)json_object_get_int64(json_object_object_get(it, "count")),
+		       json_object_get_string(json_object_object_get(it, "value")));
+	}
+}
+
+/* status, credentials, profiles: one request, one JSON line back. */
 static int cmd_query(struct nh_cli *cli, const char *op, int argc, char **argv)
 {
-	json_object *req = json_object_new_object(), *st = NULL;
+	json_object *req = json_object_new_object(), *st = NULL, *err = NULL;
 	int c, fd, code = 0;
 
+	/* profiles [show KEY | reset KEY] */
+	if (strcmp(op, "profiles") == 0 && argc >= 2 && argv[1][0] != '-') {
+		if ((strcmp(argv[1], "show") && strcmp(argv[1], "reset")) || argc < 3) {
+			fprintf(stderr, "nhiscope profiles: expected 'show KEY' or 'reset KEY'\n");
+			json_object_put(req);
+			return -EINVAL;
+		}
+		op = strcmp(argv[1], "show") == 0 ? "profile" : "profile_reset";
+		json_object_object_add(req, "identity", json_object_new_string(argv[2]));
+		argc -= 2;
+		argv += 2;
+	}
 	optind = 1;
 	while ((c = getopt(argc, argv, "o:")) != -1) {
 		if (c != 'o' || (strcmp(optarg, "json") && strcmp(optarg, "text"))) {
@@ -381,10 +436,21 @@ static int cmd_query(struct nh_cli *cli, const char *op, int argc, char **argv)
 		fprintf(stderr, "nhiscope: no %s from the agent\n", op);
 		return code ? code : -EPROTO;
 	}
+	if (json_object_object_get_ex(st, "error", &err)) {
+		fprintf(stderr, "nhiscope: %s\n", json_object_get_string(err));
+		json_object_put(st);
+		return -ENOENT;
+	}
 	if (cli->json)
 		puts(json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN));
 	else if (strcmp(op, "credentials") == 0)
 		print_credentials(st);
+	else if (strcmp(op, "profiles") == 0)
+		print_profiles(st);
+	else if (strcmp(op, "profile") == 0)
+		print_profile(st);
+	else if (strcmp(op, "profile_reset") == 0)
+		printf("reset: learning again\n");
 	else
 		print_status(st);
 	json_object_put(st);
@@ -419,7 +485,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[i], "tail"))
 		code = cmd_tail(&cli, argc - i, argv + i);
-	else if (!strcmp(argv[i], "status") || !strcmp(argv[i], "credentials"))
+	else if (!strcmp(argv[i], "status") || !strcmp(argv[i], "credentials") ||
+		 !strcmp(argv[i], "profiles"))
 		code = cmd_query(&cli, argv[i], argc - i, argv + i);
 	else {
 		fprintf(stderr, "nhiscope: unknown command \"%s\"\n", argv[i]);

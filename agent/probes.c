@@ -103,7 +103,7 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 		struct nh_probe *pr;
 		int code;
 
-		if (prog == p->skel->progs.nh_flush)
+		if (prog == p->skel->progs.nh_flush || prog == p->skel->progs.nh_pin)
 			continue; /* run on demand, never attached */
 		if (p->nprobes >= NH_PROBES_MAX) {
 			snprintf(err, len, "more than %d BPF programs", NH_PROBES_MAX);
@@ -248,6 +248,21 @@ int nh_probes_counters(struct nh_probes *p, uint32_t kind, struct nh_counters *o
 		out->lost += p->percpu[cpu].lost;
 	}
 	return 0;
+}
+
+int nh_probes_pin(struct nh_probes *p, const struct nh_dedup_key *key)
+{
+	/* In the kernel, with an atomic or on the flags: a user-space
+	 * read-modify-write of the value would race with the hooks' count
+	 * increments and lose repeats from a summary. */
+	__u64 args[3] = {key->cgroup_id, key->obj_hash, (__u64)key->kind << 32 | key->uid};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
+
+	if (!p->skel->rodata->nh_dedup_window_ns)
+		return -ENOENT;
+	if (bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.nh_pin), &opts))
+		return -errno;
+	return opts.retval ? -ENOENT : 0;
 }
 
 long nh_probes_dedup_entries(struct nh_probes *p)

@@ -63,5 +63,8 @@ int nh_probes_flush(struct nh_probes *p);
 int nh_probes_counters(struct nh_probes *p, uint32_t kind, struct nh_counters *out);
 /* Entries currently in the dedup map (for status); -errno on error. */
 long nh_probes_dedup_entries(struct nh_probes *p);
+/* Mark a dedup entry as learned behaviour so it never expires: its
+ * object is not reported in full again. -ENOENT when it is gone. */
+int nh_probes_pin(struct nh_probes *p, const struct nh_dedup_key *key);
 
 #endif

@@ -19,6 +19,7 @@
 struct nh_attributed {
 	const struct nh_hdr *h;
 	const struct nh_proc *proc;	/* NULL when unknown */
+	const char *parent_exe;		/* exec: the parent's binary, NULL when unknown */
 	const struct nh_cgroup_ctx *cg; /* NULL when unknown */
 	const char *identity;
 	const char *user;	/* NULL when the uid has no name */

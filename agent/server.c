@@ -282,19 +282,29 @@ static void handle_request(struct nh_server *srv, struct nh_client *c, const cha
 		} else {
 			reply_error(srv, c, err);
 		}
-	} else if ((strcmp(name, "status") == 0 || strcmp(name, "credentials") == 0) &&
-		   srv->status) {
-		json_object *st = srv->status(srv->status_ctx, name);
+	} else if (srv->status) {
+		/* Every other op is a query the agent answers in one line; it
+		 * returns NULL for an op it does not know and an object with
+		 * "error" for a bad request. */
+		json_object *st = srv->status(srv->status_ctx, name, req);
 		const char *s =
-		    st ? json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN) : "{}";
+		    st ? json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN) : NULL;
 
-		client_queue(srv, c, s, strlen(s));
-		client_queue(srv, c, "\n", 1);
+		if (!s) {
+			snprintf(
+			    err, sizeof(err),
+			    "unknown op \"%.64s\" (expected tail, status, credentials, profiles, "
+			    "profile or profile_reset)",
+			    name);
+			reply_error(srv, c, err);
+		} else {
+			client_queue(srv, c, s, strlen(s));
+			client_queue(srv, c, "\n", 1);
+			c->state = NH_CLIENT_DONE;
+		}
 		json_object_put(st);
-		c->state = NH_CLIENT_DONE;
 	} else {
-		snprintf(err, sizeof(err),
-			 "unknown op \"%.64s\" (expected tail, status or credentials)", name);
+		snprintf(err, sizeof(err), "unknown op \"%.64s\" (expected tail)", name);
 		reply_error(srv, c, err);
 	}
 	json_object_put(req);

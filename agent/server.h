@@ -4,6 +4,7 @@
  *   {"op":"tail","identity":"k8s:pod/<glob>","kinds":["open"],"pid":123}
  *   {"op":"status"}
  *   {"op":"credentials"}
+ *   {"op":"profiles"}  {"op":"profile","identity":K}  {"op":"profile_reset","identity":K}
  * and receives JSON lines. Filters run in the agent, so a narrow tail
  * costs nothing for unrelated events. A slow subscriber gets a bounded
  * buffer; what does not fit is dropped, counted, and announced to it.
@@ -41,8 +42,9 @@ struct nh_client {
 	uint64_t dropped_total;
 };
 
-/* Answers a query ("status" or "credentials"); returns a new object. */
-typedef json_object *(*nh_status_fn)(void *ctx, const char *op);
+/* Answers a query (any op but "tail"): a new object, or NULL when the op
+ * is unknown. req is the whole request. */
+typedef json_object *(*nh_status_fn)(void *ctx, const char *op, json_object *req);
 
 struct nh_server {
 	int listen_fd;

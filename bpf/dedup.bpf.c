@@ -28,7 +28,8 @@ static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_ded
 		 * what is active and the next use is reported in full again. A
 		 * repeat landing between this check and the delete is lost; it
 		 * needs two idle windows then a hit within nanoseconds. */
-		if ((__s64)(fc->now - v->window_start) >= (__s64)(2 * nh_dedup_window_ns) &&
+		if (!(v->flags & NH_DEDUP_PINNED) &&
+		    (__s64)(fc->now - v->window_start) >= (__s64)(2 * nh_dedup_window_ns) &&
 		    !*(volatile __u64 *)&v->count)
 			bpf_map_delete_elem(&dedup, k);
 		return 0;
@@ -62,6 +63,25 @@ static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_ded
 	e->window_start = v->window_start;
 	nh_submit(e);
 	v->window_start = fc->now;
+	return 0;
+}
+
+/* Pin one entry as learned behaviour. Run by the agent like nh_flush;
+ * the key comes in the three context words. */
+SEC("raw_tp")
+int nh_pin(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct nh_dedup_key k = {
+	    .cgroup_id = ctx->args[0],
+	    .obj_hash = ctx->args[1],
+	    .uid = (__u32)ctx->args[2],
+	    .kind = ctx->args[2] >> 32,
+	};
+	struct nh_dedup_val *v = bpf_map_lookup_elem(&dedup, &k);
+
+	if (!v)
+		return 1;
+	__sync_fetch_and_or(&v->flags, NH_DEDUP_PINNED);
 	return 0;
 }
 

@@ -165,11 +165,20 @@ struct nh_dedup_key {
 	__u32 kind;
 };
 
+/* nh_dedup_val.flags */
+enum nh_dedup_flag {
+	/* Learned behaviour, set by the agent: never expires, so it is never
+	 * reported in full again; repeats still reach summaries (exact rates). */
+	NH_DEDUP_PINNED = 1u << 0,
+};
+
 struct nh_dedup_val {
 	__u64 count;	    /* repeats suppressed since the last summary */
 	__u64 window_start; /* ts of the first report or the last summary */
 	__u32 last_tgid;
 	__u32 last_pid;
+	__u32 flags; /* enum nh_dedup_flag */
+	__u32 pad;
 };
 
 struct nh_summary_event {
@@ -203,7 +212,7 @@ _Static_assert(sizeof(struct nh_open_event) == 96 + NH_PATH_MAX, "open layout");
 _Static_assert(sizeof(struct nh_cred_event) == 120, "cred layout");
 _Static_assert(sizeof(struct nh_capset_event) == 128, "capset layout");
 _Static_assert(sizeof(struct nh_dedup_key) == 24, "dedup key layout");
-_Static_assert(sizeof(struct nh_dedup_val) == 24, "dedup value layout");
+_Static_assert(sizeof(struct nh_dedup_val) == 32, "dedup value layout");
 _Static_assert(sizeof(struct nh_summary_event) == 112, "summary layout");
 _Static_assert(sizeof(struct nh_cgroup_event) == 80, "cgroup layout");
 _Static_assert(sizeof(struct nh_counters) == 24, "counters layout");

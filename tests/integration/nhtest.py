@@ -53,6 +53,8 @@ class Agent:
         self.sock = os.path.join(tmp, "agent-%s.sock" % uuid.uuid4().hex[:8])
         self.log_path = os.path.join(tmp, "agent-%s.log" % uuid.uuid4().hex[:8])
         self.log = open(self.log_path, "w")
+        if "--profile-dir" not in args:
+            args = (*args, "--profile-dir", "")  # tests keep no snapshots unless asked
         self.proc = subprocess.Popen([AGENT, "-s", self.sock, *args],
                                      stdout=subprocess.DEVNULL, stderr=self.log,
                                      env=dict(os.environ, **(env or {})))
@@ -193,6 +195,9 @@ class Pod:
                 pass  # shared parents stay while another pod uses them
 
 
+TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -231,6 +236,23 @@ def sa_token(namespace, name, pod, pod_uid, iat=None, lifetime=3600, legacy=Fals
             "warnafter": now + lifetime // 2,
         },
     })
+
+
+class SaPod(Pod):
+    """A pod whose token names namespace/name, for a pod called pod_name."""
+
+    def __init__(self, namespace, name, pod_name, legacy=False, iat=None):
+        super().__init__()
+        self.namespace, self.sa, self.pod_name = namespace, name, pod_name
+        self.token = sa_token(namespace, name, pod_name, self.uid, iat=iat, legacy=legacy)
+        self.key = "k8s:sa/%s/%s" % (namespace, name)
+
+
+def run_alive(pod, argv):
+    """Run argv in the pod beside a shell that outlives it, as a
+    container's other processes do: the agent reads the token through a
+    live process of the container."""
+    return pod.run(["sh", "-c", '"$@"; sleep 0.3', "sh", *argv])
 
 
 def facts(out):

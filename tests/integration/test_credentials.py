@@ -13,21 +13,10 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nhtest import (CLI, WORKLOAD, Agent, Pod, Suite, Tail, sa_token,  # noqa: E402
-                    wait_until)
+from nhtest import (CLI, TOKEN_PATH, WORKLOAD, Agent, SaPod, Suite, Tail,  # noqa: E402
+                    run_alive, sa_token, wait_until)
 
 suite = Suite("credentials")
-TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-
-
-class SaPod(Pod):
-    """A pod whose token names namespace/name, for a pod called pod_name."""
-
-    def __init__(self, namespace, name, pod_name, legacy=False, iat=None):
-        super().__init__()
-        self.namespace, self.sa, self.pod_name = namespace, name, pod_name
-        self.token = sa_token(namespace, name, pod_name, self.uid, iat=iat, legacy=legacy)
-        self.key = "k8s:sa/%s/%s" % (namespace, name)
 
 
 def running(*objs):
@@ -49,13 +38,6 @@ def is_exec(e, identity, path):
     """The exec of path under identity (a pod process first execs unshare
     and sh outside the pod, then joins it)."""
     return e["kind"] == "exec" and e["identity"] == identity and e["path"] == path
-
-
-def run_alive(pod, argv):
-    """Run argv in the pod beside a shell that outlives it, as a
-    container's other processes do: the agent reads the token through a
-    live process of the container."""
-    return pod.run(["sh", "-c", '"$@"; sleep 0.3', "sh", *argv])
 
 
 def cred_uses(tail, identity, kind):

@@ -206,10 +206,14 @@ static void test_filter_match(void)
 static char tmpdir[32];
 static int status_calls;
 
-static json_object *status_cb(void *ctx, const char *op)
+static json_object *status_cb(void *ctx, const char *op, json_object *req)
 {
-	json_object *o = json_object_new_object();
+	json_object *o;
 
+	(void)req;
+	if (strcmp(op, "status") != 0)
+		return NULL;
+	o = json_object_new_object();
 	status_calls++;
 	json_object_object_add(o, "agent", json_object_new_string(ctx));
 	json_object_object_add(o, "op", json_object_new_string(op));

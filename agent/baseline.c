@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "baseline.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+
+int nh_baseline_init(struct nh_baseline *b, const struct nh_model_config *cfg, size_t max_profiles)
+{
+	memset(b, 0, sizeof(*b));
+	return nh_models_init(&b->models, cfg, max_profiles);
+}
+
+void nh_baseline_free(struct nh_baseline *b)
+{
+	nh_models_free(&b->models);
+}
+
+static uint64_t wall_ns(const struct nh_attributed *ev)
+{
+	return ev->h->ts_ns + (uint64_t)ev->wall_offset_ns;
+}
+
+/* "10.0.0.1:443" or "[::1]:443" back into an address (summaries carry
+ * only the object's description). */
+static bool parse_endpoint(const char *s, struct nh_observation *o)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(s, ':');
+	size_t n;
+
+	if (!colon || colon == s)
+		return false;
+	n = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (n < 3 || s[n - 1] != ']' || n - 2 >= sizeof(host))
+			return false;
+		memcpy(host, s + 1, n - 2);
+		host[n - 2] = '\0';
+		o->family = AF_INET6;
+	} else {
+		if (n >= sizeof(host))
+			return false;
+		memcpy(host, s, n);
+		host[n] = '\0';
+		o->family = AF_INET;
+	}
+	o->port = (uint16_t)atoi(colon + 1);
+	return inet_pton(o->family, host, o->addr) == 1;
+}
+
+/* What an event says about behaviour; false when it says nothing the
+ * model keeps (failures, forks, exits). */
+static bool observation(const struct nh_attributed *ev, struct nh_observation *o, char *buf,
+			size_t len)
+{
+	const struct nh_hdr *h = ev->h;
+
+	memset(o, 0, sizeof(*o));
+	o->ts_ns = wall_ns(ev);
+	o->count = 1;
+	switch (h->kind) {
+	case NH_KIND_EXEC: {
+		const struct nh_exec_event *e = (const void *)h;
+
+		o->cat = NH_CAT_EXEC;
+		o->value = e->path;
+		o->parent = ev->parent_exe;
+		return true;
+	}
+	case NH_KIND_CONNECT: {
+		const struct nh_connect_event *e = (const void *)h;
+
+		if (e->result != 0 && e->result != -EINPROGRESS)
+			return false;
+		o->cat = NH_CAT_EGRESS;
+		o->family = e->dst.family;
+		memcpy(o->addr, e->dst.addr, sizeof(o->addr));
+		o->port = e->dst.port;
+		return true;
+	}
+	case NH_KIND_ACCEPT: {
+		const struct nh_accept_event *e = (const void *)h;
+
+		if (e->result < 0)
+			return false;
+		o->cat = NH_CAT_INGRESS;
+		o->family = e->peer.family;
+		o->port = e->local_port;
+		return true;
+	}
+	case NH_KIND_OPEN: {
+		const struct nh_open_event *e = (const void *)h;
+
+		if (e->result < 0)
+			return false;
+		o->cat = NH_CAT_FILE;
+		snprintf(buf, len, "%.*s", (int)e->path_len, e->path);
+		o->value = buf;
+		return true;
+	}
+	case NH_KIND_SETUID:
+	case NH_KIND_SETGID: {
+		const struct nh_cred_event *e = (const void *)h;
+
+		if (e->result < 0 || e->old_ids[1] == e->new_ids[1])
+			return false;
+		snprintf(buf, len, "%s %u->%u", h->kind == NH_KIND_SETUID ? "setuid" : "setgid",
+			 e->old_ids[1], e->new_ids[1]);
+		o->cat = NH_CAT_PRIVILEGE;
+		o->value = buf;
+		return true;
+	}
+	case NH_KIND_CAPSET: {
+		const struct nh_capset_event *e = (const void *)h;
+		uint64_t gained = e->new_effective & ~e->old_effective;
+
+		/* Dropping capabilities is good hygiene, not behaviour to learn. */
+		if (e->result < 0 || !gained)
+			return false;
+		snprintf(buf, len, "capset +0x%llx", (unsigned long long)gained);
+		o->cat = NH_CAT_PRIVILEGE;
+		o->value = buf;
+		return true;
+	}
+	case NH_KIND_SUMMARY: {
+		const struct nh_summary_event *s = (const void *)h;
+
+		if (!ev->object)
+			return false;
+		o->count = s->count;
+		if (s->key.kind == NH_KIND_OPEN) {
+			o->cat = NH_CAT_FILE;
+			o->value = ev->object;
+			return true;
+		}
+		if (s->key.kind == NH_KIND_CONNECT) {
+			o->cat = NH_CAT_EGRESS;
+			return parse_endpoint(ev->object, o);
+		}
+		if (s->key.kind == NH_KIND_ACCEPT) {
+			const char *p = strstr(ev->object, "-> :");
+
+			o->cat = NH_CAT_INGRESS;
+			o->port = p ? (uint16_t)atoi(p + 4) : 0;
+			return p != NULL;
+		}
+		return false;
+	}
+	default:
+		return false;
+	}
+}
+
+static void explain(const struct nh_anomaly *an, char *buf, size_t len)
+{
+	double days = (double)an->baseline_age_ns / 86400e9;
+
+	if (an->rate)
+		snprintf(buf, len, "%s events at %.0f/min, baseline %.1f/min (stddev %.1f) for %s",
+			 nh_category_name(an->cat), an->per_min, an->mean, an->stddev,
+			 an->identity);
+	else
+		snprintf(buf, len,
+			 "first %s \"%s\" for %s, whose baseline holds %u such items learned over "
+			 "%.2f days",
+			 nh_category_name(an->cat), an->value, an->identity, an->baseline_items,
+			 days);
+}
+
+static void add_anomaly_fields(json_object *o, const struct nh_anomaly *an)
+{
+	char why[NH_MODEL_VALUE_MAX + 256];
+
+	json_object_object_add(o, "category", json_object_new_string(nh_category_name(an->cat)));
+	json_object_object_add(o, "severity",
+			       json_object_new_string(nh_severity_name(an->severity)));
+	json_object_object_add(o, "value", json_object_new_string(an->value));
+	if (an->technique) {
+		json_object_object_add(o, "technique", json_object_new_string(an->technique));
+		json_object_object_add(o, "technique_name",
+				       json_object_new_string(an->technique_name));
+	}
+	json_object_object_add(
+	    o, "baseline_age_s",
+	    json_object_new_int64((int64_t)(an->baseline_age_ns / 1000000000ULL)));
+	json_object_object_add(o, "baseline_items", json_object_new_int64(an->baseline_items));
+	if (an->rate) {
+		json_object_object_add(o, "rate_per_min", json_object_new_double(an->per_min));
+		json_object_object_add(o, "baseline_mean", json_object_new_double(an->mean));
+		json_object_object_add(o, "baseline_stddev", json_object_new_double(an->stddev));
+	}
+	explain(an, why, sizeof(why));
+	json_object_object_add(o, "explanation", json_object_new_string(why));
+}
+
+static void emit_anomalies(struct nh_baseline *b, const struct nh_attributed *ev, int n,
+			   nh_finding_fn emit, void *ctx)
+{
+	for (int i = 0; i < n; i++) {
+		json_object *o = nh_render_as(ev, NH_KIND_ANOMALY);
+
+		if (!o)
+			continue;
+		add_anomaly_fields(o, &b->out[i]);
+		b->anomalies++;
+		emit(ctx, NH_KIND_ANOMALY, ev->h->tgid, ev->h->pid, ev->identity, o);
+		json_object_put(o);
+	}
+}
+
+static void observe(struct nh_baseline *b, const struct nh_attributed *ev,
+		    const struct nh_observation *o, nh_finding_fn emit, void *ctx)
+{
+	int n = nh_models_observe(&b->models, ev->identity, o, b->out, NH_BASELINE_BATCH);
+
+	if (n < 0) {
+		b->observe_errors++;
+		return;
+	}
+	emit_anomalies(b, ev, n, emit, ctx);
+}
+
+void nh_baseline_event(struct nh_baseline *b, const struct nh_attributed *ev, nh_finding_fn emit,
+		       void *ctx, bool *known)
+{
+	struct nh_observation o;
+	char buf[NH_PATH_MAX + 64];
+
+	*known = false;
+	if (!observation(ev, &o, buf, sizeof(buf)))
+		return;
+	/* Asked before the observation adds a novel item to the profile. */
+	*known = nh_models_known(&b->models, ev->identity, &o);
+	observe(b, ev, &o, emit, ctx);
+}
+
+void nh_baseline_credential(struct nh_baseline *b, const struct nh_attributed *ev, const char *kind,
+			    const char *credential, uint64_t count, nh_finding_fn emit, void *ctx)
+{
+	struct nh_observation o = {
+	    .cat = NH_CAT_CREDENTIAL,
+	    .ts_ns = wall_ns(ev),
+	    .count = count,
+	    .value = credential,
+	    .credential_kind = kind,
+	};
+
+	observe(b, ev, &o, emit, ctx);
+}
+
+void nh_baseline_tick(struct nh_baseline *b, uint64_t now_wall_ns, int64_t wall_offset_ns,
+		      nh_finding_fn emit, void *ctx)
+{
+	int n;
+
+	do {
+		n = nh_models_tick(&b->models, now_wall_ns, b->out, NH_BASELINE_BATCH);
+		for (int i = 0; i < n; i++) {
+			json_object *o = json_object_new_object();
+			char ts[64];
+
+			nh_render_time(now_wall_ns - (uint64_t)wall_offset_ns, wall_offset_ns, ts,
+				       sizeof(ts));
+			json_object_object_add(o, "time", json_object_new_string(ts));
+			json_object_object_add(o, "kind", json_object_new_string("anomaly"));
+			json_object_object_add(o, "identity",
+					       json_object_new_string(b->out[i].identity));
+			add_anomaly_fields(o, &b->out[i]);
+			b->anomalies++;
+			emit(ctx, NH_KIND_ANOMALY, 0, 0, b->out[i].identity, o);
+			json_object_put(o);
+		}
+	} while (n == NH_BASELINE_BATCH);
+}

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "kafka.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#define NH_KAFKA_PUMP	      4096	    /* records moved to the producer per poll */
+#define NH_KAFKA_RETRY_NS     1000000000ULL /* wait before resending after a failure */
+#define NH_KAFKA_HEARTBEAT_NS (30 * 1000000000ULL)
+#define NH_KAFKA_LOSS_NS      (10 * 1000000000ULL)
+
+/* What a produced message carries back in its delivery report. */
+struct inflight {
+	enum nh_spool_class cls;
+	struct nh_spool_pos pos;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+	struct nh_kafka *k = opaque;
+	struct inflight *in = msg->_private;
+
+	(void)rk;
+	if (!in)
+		return;
+	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		nh_spool_ack(&k->spool, in->cls, in->pos);
+		k->delivered++;
+		k->broker_up = true;
+	} else {
+		k->failed++;
+		if (k->broker_up || !k->last_error[0])
+			nh_warn(k->log,
+				"kafka: delivery failed (%s); records stay spooled and are "
+				"sent again",
+				rd_kafka_err2str(msg->err));
+		snprintf(k->last_error, sizeof(k->last_error), "%s", rd_kafka_err2str(msg->err));
+		k->broker_up = false;
+		if (!k->rewind_at_ns)
+			k->rewind_at_ns = mono_ns() + NH_KAFKA_RETRY_NS;
+	}
+	free(in);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
+		    const struct nh_log *log)
+{
+	char errstr[512];
+
+	if (rd_kafka_conf_set(conf, key, val, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+		nh_err(log, "kafka: %s=%s: %s", key, val, errstr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void node_identity(struct nh_kafka *k)
+{
+	const char *node = getenv("NODE_NAME");
+	char boot[64] = "unknown";
+	FILE *f;
+
+	if (node && node[0])
+		snprintf(k->node, sizeof(k->node), "%s", node);
+	else if (gethostname(k->node, sizeof(k->node) - 1) != 0)
+		snprintf(k->node, sizeof(k->node), "unknown");
+	f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (f) {
+		if (fscanf(f, "%63s", boot) != 1)
+			snprintf(boot, sizeof(boot), "unknown");
+		fclose(f);
+	}
+	/* Sequence numbers restart with the agent: the start time keeps the
+	 * ids of two runs in one boot apart. */
+	snprintf(k->boot_id, sizeof(k->boot_id), "%s-%llx", boot, (unsigned long long)time(NULL));
+}
+
+int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const struct nh_log *log)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char errstr[512];
+	int err = 0;
+
+	memset(k, 0, sizeof(*k));
+	k->cfg = cfg;
+	k->log = log;
+	node_identity(k);
+	k->rec = malloc(sizeof(*k->rec));
+	if (!k->rec || !conf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (conf_set(conf, "bootstrap.servers", cfg->brokers, log) ||
+	    conf_set(conf, "enable.idempotence", "true", log) ||
+	    conf_set(conf, "acks", "all", log) || conf_set(conf, "compression.type", "lz4", log) ||
+	    conf_set(conf, "linger.ms", "20", log) ||
+	    /* A message the broker does not take within this time is handed
+	     * back; it is still spooled and is sent again. */
+	    conf_set(conf, "message.timeout.ms", "30000", log) ||
+	    conf_set(conf, "client.id", "nhiscope-agent", log)) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < cfg->nprops; i++) {
+		char key[256];
+		const char *eq = strchr(cfg->props[i], '=');
+
+		if (!eq || eq == cfg->props[i] || (size_t)(eq - cfg->props[i]) >= sizeof(key)) {
+			nh_err(log, "kafka: -X \"%s\": expected key=value", cfg->props[i]);
+			err = -EINVAL;
+			goto cleanup;
+		}
+		memcpy(key, cfg->props[i], eq - cfg->props[i]);
+		key[eq - cfg->props[i]] = '\0';
+		if (conf_set(conf, key, eq + 1, log)) {
+			err = -EINVAL;
+			goto cleanup;
+		}
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_opaque(conf, k);
+	k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (!k->rk) {
+		nh_err(log, "kafka: cannot create the producer: %s", errstr);
+		err = -EINVAL;
+		goto cleanup;
+	}
+	conf = NULL; /* owned by the producer now */
+	err = nh_spool_open(&k->spool, cfg->spool_dir, cfg->spool_bytes, cfg->spool_sync);
+	if (err) {
+		nh_err(log, "kafka: spool %s: %s", cfg->spool_dir, strerror(-err));
+		goto cleanup;
+	}
+	nh_info(log, "kafka: producing to %s as %s; spool %s holds %llu records", cfg->brokers,
+		k->node, cfg->spool_dir, (unsigned long long)nh_spool_pending(&k->spool));
+cleanup:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	if (err) {
+		if (k->rk)
+			rd_kafka_destroy(k->rk);
+		k->rk = NULL;
+		free(k->rec);
+		k->rec = NULL;
+	}
+	return err;
+}
+
+void nh_kafka_close(struct nh_kafka *k, int timeout_ms)
+{
+	if (!k->rk)
+		return;
+	nh_kafka_poll(k, mono_ns());
+	rd_kafka_flush(k->rk, timeout_ms);
+	rd_kafka_poll(k->rk, 0);
+	nh_spool_flush(&k->spool);
+	if (nh_spool_pending(&k->spool))
+		nh_info(k->log, "kafka: %llu records stay spooled for the next start",
+			(unsigned long long)nh_spool_pending(&k->spool));
+	/* Messages still queued are dropped by destroy without a report:
+	 * they are in the spool and go out after the restart. */
+	rd_kafka_destroy(k->rk);
+	k->rk = NULL;
+	nh_spool_close(&k->spool);
+	free(k->rec);
+	k->rec = NULL;
+}
+
+void nh_kafka_next_id(struct nh_kafka *k, struct nh_wire_id *id)
+{
+	id->node = k->node;
+	id->boot_id = k->boot_id;
+	id->seq = ++k->seq;
+}
+
+int nh_kafka_send(struct nh_kafka *k, const struct nh_wire_record *r)
+{
+	static const size_t cap = NH_WIRE_MAX;
+	enum nh_spool_class cls =
+	    r->kind == NH_WIRE_ACTIVITY ? NH_SPOOL_ACTIVITY : NH_SPOOL_ANOMALY;
+	const char *topic = r->kind == NH_WIRE_ACTIVITY	   ? k->cfg->topic_activity
+			    : r->kind == NH_WIRE_HEARTBEAT ? k->cfg->topic_heartbeats
+							   : k->cfg->topic_anomalies;
+	uint8_t *buf = malloc(cap);
+	size_t len = 0;
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
+	err = nh_wire_pack(r, buf, cap, &len);
+	if (err) {
+		k->pack_errors++;
+		goto cleanup;
+	}
+	err = nh_spool_append(&k->spool, cls, topic, buf, len);
+cleanup:
+	free(buf);
+	return err;
+}
+
+void nh_kafka_poll(struct nh_kafka *k, uint64_t now_ns)
+{
+	rd_kafka_t *rk = k->rk;
+
+	if (!rk)
+		return;
+	rd_kafka_poll(rk, 0);
+	if (k->rewind_at_ns) {
+		/* Resend once what failed has come back from the producer. */
+		if (now_ns < k->rewind_at_ns || rd_kafka_outq_len(rk) > 0)
+			return;
+		nh_spool_rewind(&k->spool);
+		k->rewind_at_ns = 0;
+	}
+	for (int i = 0; i < NH_KAFKA_PUMP; i++) {
+		struct inflight *in;
+		rd_kafka_resp_err_t e;
+
+		if (nh_spool_next(&k->spool, k->rec) != 0)
+			break;
+		in = malloc(sizeof(*in));
+		if (!in) {
+			nh_spool_unsend(&k->spool, k->rec->cls);
+			break;
+		}
+		in->cls = k->rec->cls;
+		in->pos = k->rec->pos;
+		e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(k->rec->topic),
+				      RD_KAFKA_V_VALUE(k->rec->data, k->rec->len),
+				      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				      RD_KAFKA_V_OPAQUE(in), RD_KAFKA_V_END);
+		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			free(in);
+			nh_spool_unsend(&k->spool, k->rec->cls);
+			if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				k->queue_full++;
+			else
+				snprintf(k->last_error, sizeof(k->last_error), "%s",
+					 rd_kafka_err2str(e));
+			break;
+		}
+		k->produced++;
+	}
+}
+
+static void send_loss(struct nh_kafka *k, uint64_t wall_ns)
+{
+	struct nh_wire_record r = {0};
+	uint64_t a = k->spool.shed[NH_SPOOL_ANOMALY] - k->spool.shed_reported[NH_SPOOL_ANOMALY];
+	uint64_t b = k->spool.shed[NH_SPOOL_ACTIVITY] - k->spool.shed_reported[NH_SPOOL_ACTIVITY];
+
+	if (!a && !b)
+		return;
+	nh_kafka_next_id(k, &r.id);
+	r.kind = NH_WIRE_LOSS;
+	r.time_ns = wall_ns;
+	r.loss.what = "spool full: records shed before reaching Kafka";
+	r.loss.window_start_ns = k->loss_since_wall_ns ? k->loss_since_wall_ns : wall_ns;
+	r.loss.window_end_ns = wall_ns;
+	r.loss.counts[r.loss.n_counts++] = (struct nh_wire_counter){"anomaly", a};
+	r.loss.counts[r.loss.n_counts++] = (struct nh_wire_counter){"activity", b};
+	/* Counted as reported once it is in the spool; if the spool refuses
+	 * it too, the next report carries these counts as well. */
+	if (nh_kafka_send(k, &r) == 0) {
+		k->spool.shed_reported[NH_SPOOL_ANOMALY] += a;
+		k->spool.shed_reported[NH_SPOOL_ACTIVITY] += b;
+		k->loss_since_wall_ns = wall_ns;
+		nh_warn(k->log, "kafka: spool full, %llu anomaly and %llu activity records shed",
+			(unsigned long long)a, (unsigned long long)b);
+	}
+}
+
+void nh_kafka_tick(struct nh_kafka *k, uint64_t now_ns, uint64_t wall_ns, uint32_t probes,
+		   const struct nh_wire_counter *counters, size_t ncounters)
+{
+	if (!k->rk)
+		return;
+	nh_spool_flush(&k->spool);
+	if (now_ns - k->last_loss_ns >= NH_KAFKA_LOSS_NS) {
+		send_loss(k, wall_ns);
+		k->last_loss_ns = now_ns;
+	}
+	if (!k->last_heartbeat_ns || now_ns - k->last_heartbeat_ns >= NH_KAFKA_HEARTBEAT_NS) {
+		struct nh_wire_record r = {0};
+
+		nh_kafka_next_id(k, &r.id);
+		r.kind = NH_WIRE_HEARTBEAT;
+		r.time_ns = wall_ns;
+		r.heartbeat.agent_version = k->cfg->version;
+		r.heartbeat.probes_attached = probes;
+		for (size_t i = 0; i < ncounters && i < NH_WIRE_COUNTERS_MAX; i++)
+			r.heartbeat.counters[r.heartbeat.n_counters++] = counters[i];
+		nh_kafka_send(k, &r);
+		k->last_heartbeat_ns = now_ns;
+	}
+	nh_kafka_poll(k, now_ns);
+}

@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define NH_SPOOL_MAGIC	  0x5253484eu /* "NHSR" little-endian */
+#define NH_SPOOL_SEGMENT  (4u << 20)
+#define NH_SPOOL_SEG_NAME "%016llx.seg"
+
+/* On disk before each record: then the topic, then the payload. */
+struct rec_hdr {
+	uint32_t magic;
+	uint32_t len;	    /* payload bytes */
+	uint32_t crc;	    /* crc32 of topic and payload */
+	uint16_t topic_len; /* topic bytes */
+	uint16_t flags;
+};
+
+_Static_assert(sizeof(struct rec_hdr) == 16, "spool record header");
+
+static const char *const class_dir[NH_SPOOL_CLASSES] = {"anomaly", "activity"};
+
+static void seg_path(const struct nh_spool_queue *q, uint64_t seg, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/" NH_SPOOL_SEG_NAME, q->dir, (unsigned long long)seg);
+}
+
+static int pos_cmp(struct nh_spool_pos a, struct nh_spool_pos b)
+{
+	if (a.seg != b.seg)
+		return a.seg < b.seg ? -1 : 1;
+	return a.off < b.off ? -1 : a.off > b.off;
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Read the record at pos into rec (when not NULL); its size on disk in
+ * *size. -ENOENT at the end of the segment; -ENODATA when it is cut
+ * short (a torn write); -EPROTO when its header is not one (nothing after
+ * it can be found); -EBADMSG when whole but failing its checksum (*size
+ * is set: the next record can still be read). */
+static int read_at(const struct nh_spool_queue *q, struct nh_spool_pos pos,
+		   struct nh_spool_record *rec, size_t *size)
+{
+	char path[PATH_MAX + 32];
+	struct rec_hdr h;
+	uint8_t *body = NULL;
+	size_t blen;
+	int fd, err = 0;
+	ssize_t n;
+
+	seg_path(q, pos.seg, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &h, sizeof(h), (off_t)pos.off);
+	if (n == 0) {
+		err = -ENOENT;
+		goto cleanup;
+	}
+	if (n != sizeof(h)) {
+		err = -ENODATA;
+		goto cleanup;
+	}
+	if (h.magic != NH_SPOOL_MAGIC || h.len > NH_SPOOL_RECORD_MAX ||
+	    h.topic_len > NH_SPOOL_TOPIC_MAX) {
+		err = -EPROTO;
+		goto cleanup;
+	}
+	blen = (size_t)h.topic_len + h.len;
+	*size = sizeof(h) + blen;
+	body = rec ? rec->buf : malloc(blen ? blen : 1);
+	if (rec && blen > sizeof(rec->buf)) {
+		err = -EBADMSG;
+		goto cleanup;
+	}
+	if (!body) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (pread(fd, body, blen, (off_t)(pos.off + sizeof(h))) != (ssize_t)blen) {
+		err = -ENODATA;
+		goto cleanup;
+	}
+	if (crc32(0, body, blen) != h.crc) {
+		err = -EBADMSG;
+		goto cleanup;
+	}
+	if (rec) {
+		memmove(rec->topic, body, h.topic_len);
+		rec->topic[h.topic_len] = '\0';
+		rec->data = body + h.topic_len;
+		rec->len = h.len;
+		rec->pos = pos;
+	}
+cleanup:
+	if (!rec)
+		free(body);
+	close(fd);
+	return err;
+}
+
+static int write_cursor(const struct nh_spool_queue *q)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 16], line[64];
+	int fd, n, err = 0;
+
+	snprintf(path, sizeof(path), "%s/cursor", q->dir);
+	snprintf(tmp, sizeof(tmp), "%s/cursor.tmp", q->dir);
+	n = snprintf(line, sizeof(line), "%llu %llu\n", (unsigned long long)q->head.seg,
+		     (unsigned long long)q->head.off);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, line, n) != n || fsync(fd) != 0)
+		err = -errno ? -errno : -EIO;
+	close(fd);
+	if (!err && rename(tmp, path) != 0)
+		err = -errno;
+	return err;
+}
+
+/* Segments wholly before the head are acknowledged: delete them. */
+static void drop_acked(struct nh_spool_queue *q)
+{
+	char path[PATH_MAX + 32];
+
+	while (q->first_seg < q->head.seg) {
+		off_t sz;
+
+		seg_path(q, q->first_seg, path, sizeof(path));
+		sz = file_size(path);
+		if (sz > 0)
+			q->bytes -= (uint64_t)sz < q->bytes ? (uint64_t)sz : q->bytes;
+		unlink(path);
+		q->first_seg++;
+	}
+}
+
+static int open_tail(struct nh_spool_queue *q)
+{
+	char path[PATH_MAX + 32];
+
+	if (q->tail_fd >= 0)
+		close(q->tail_fd);
+	seg_path(q, q->tail.seg, path, sizeof(path));
+	q->tail_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	return q->tail_fd < 0 ? -errno : 0;
+}
+
+/* Find segments, cut a torn tail, read the cursor, count what is left. */
+static int recover(struct nh_spool_queue *q)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	struct nh_spool_pos p;
+	unsigned long long a, b;
+	char path[PATH_MAX + 32];
+	struct dirent *de;
+	size_t size;
+	FILE *f;
+	DIR *d;
+	int err;
+
+	d = opendir(q->dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		unsigned long long seg;
+		char extra;
+
+		if (sscanf(de->d_name, "%16llx.se%c", &seg, &extra) == 2 && extra == 'g') {
+			lo = seg < lo ? seg : lo;
+			hi = seg > hi ? seg : hi;
+		}
+	}
+	closedir(d);
+	if (lo == UINT64_MAX)
+		lo = hi = 1;
+	q->first_seg = lo;
+	q->tail = (struct nh_spool_pos){hi, 0};
+	/* The tail ends at its last whole record: a crash may have torn it.
+	 * A whole record that fails its checksum stays, to be skipped. */
+	while ((err = read_at(q, q->tail, NULL, &size)) == 0 || err == -EBADMSG)
+		q->tail.off += size;
+	seg_path(q, q->tail.seg, path, sizeof(path));
+	if ((err == -ENODATA || err == -EPROTO) && truncate(path, (off_t)q->tail.off) != 0)
+		return -errno;
+	q->head = (struct nh_spool_pos){lo, 0};
+	snprintf(path, sizeof(path), "%s/cursor", q->dir);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%llu %llu", &a, &b) == 2) {
+			p = (struct nh_spool_pos){a, b};
+			if (pos_cmp(p, q->head) > 0 && pos_cmp(p, q->tail) <= 0)
+				q->head = p;
+		}
+		fclose(f);
+	}
+	drop_acked(q);
+	/* Count what is still to be sent and the bytes it holds. */
+	q->bytes = 0;
+	for (uint64_t s = q->first_seg; s <= q->tail.seg; s++) {
+		off_t sz;
+
+		seg_path(q, s, path, sizeof(path));
+		sz = file_size(path);
+		q->bytes += sz > 0 ? (uint64_t)sz : 0;
+	}
+	q->records = 0;
+	for (p = q->head; pos_cmp(p, q->tail) < 0;) {
+		err = read_at(q, p, NULL, &size);
+		if (err && err != -EBADMSG) {
+			p = (struct nh_spool_pos){p.seg + 1, 0};
+			continue;
+		}
+		q->records += err == 0;
+		p.off += size;
+	}
+	q->send = q->head;
+	return open_tail(q);
+}
+
+int nh_spool_open(struct nh_spool *s, const char *dir, uint64_t max_bytes, enum nh_spool_sync sync)
+{
+	int err = 0;
+
+	memset(s, 0, sizeof(*s));
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++)
+		s->q[c].tail_fd = -1;
+	if (snprintf(s->dir, sizeof(s->dir), "%s", dir) >= (int)sizeof(s->dir))
+		return -ENAMETOOLONG;
+	s->max_bytes = max_bytes;
+	s->segment_bytes = max_bytes / 8 < NH_SPOOL_SEGMENT ? max_bytes / 8 : NH_SPOOL_SEGMENT;
+	if (s->segment_bytes < 4096)
+		s->segment_bytes = 4096;
+	s->sync = sync;
+	{
+		char p[PATH_MAX];
+
+		/* mkdir -p */
+		snprintf(p, sizeof(p), "%s", dir);
+		for (char *c = p + 1; *c; c++) {
+			if (*c != '/')
+				continue;
+			*c = '\0';
+			if (mkdir(p, 0700) != 0 && errno != EEXIST)
+				return -errno;
+			*c = '/';
+		}
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			return -errno;
+	}
+	for (int c = 0; c < NH_SPOOL_CLASSES && !err; c++) {
+		struct nh_spool_queue *q = &s->q[c];
+
+		snprintf(q->dir, sizeof(q->dir), "%s/%s", dir, class_dir[c]);
+		if (mkdir(q->dir, 0700) != 0 && errno != EEXIST)
+			err = -errno;
+		else
+			err = recover(q);
+	}
+	if (err)
+		nh_spool_close(s);
+	return err;
+}
+
+void nh_spool_close(struct nh_spool *s)
+{
+	nh_spool_flush(s);
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
+		if (s->q[c].tail_fd >= 0)
+			close(s->q[c].tail_fd);
+		s->q[c].tail_fd = -1;
+	}
+}
+
+/* Shed the oldest activity segment (all of activity when only the tail
+ * is left) to make room for an anomaly. Returns bytes freed. */
+static uint64_t shed_activity(struct nh_spool *s)
+{
+	struct nh_spool_queue *q = &s->q[NH_SPOOL_ACTIVITY];
+	uint64_t before = q->bytes, n = 0;
+	struct nh_spool_pos p;
+	size_t size;
+
+	if (!q->records)
+		return 0;
+	/* Count the records being dropped: from the head to the end of the
+	 * head's segment. */
+	for (p = q->head; p.seg == q->head.seg && read_at(q, p, NULL, &size) == 0; p.off += size)
+		n++; /* damaged records were never counted as pending */
+	s->shed[NH_SPOOL_ACTIVITY] += n;
+	q->records -= n < q->records ? n : q->records;
+	q->head = (struct nh_spool_pos){q->head.seg + 1, 0};
+	if (q->head.seg > q->tail.seg) {
+		q->tail = q->head;
+		open_tail(q);
+	}
+	drop_acked(q);
+	/* What was in flight there is gone: send from the new head. */
+	q->send = q->head;
+	q->inflight_len = 0;
+	write_cursor(q);
+	return before - q->bytes;
+}
+
+int nh_spool_append(struct nh_spool *s, enum nh_spool_class cls, const char *topic,
+		    const void *data, size_t len)
+{
+	struct nh_spool_queue *q = &s->q[cls];
+	size_t tlen = strlen(topic);
+	struct rec_hdr h = {NH_SPOOL_MAGIC, (uint32_t)len, 0, (uint16_t)tlen, 0};
+	uint64_t need = sizeof(h) + tlen + len;
+	struct part {
+		const void *base;
+		size_t len;
+	} parts[3] = {{&h, sizeof(h)}, {topic, tlen}, {data, len}};
+	int err;
+
+	if (len > NH_SPOOL_RECORD_MAX || tlen > NH_SPOOL_TOPIC_MAX)
+		return -EMSGSIZE;
+	while (s->q[0].bytes + s->q[1].bytes + need > s->max_bytes) {
+		if (cls == NH_SPOOL_ACTIVITY || !shed_activity(s)) {
+			s->shed[cls]++;
+			return -ENOSPC;
+		}
+	}
+	if (q->tail.off >= s->segment_bytes) {
+		q->tail = (struct nh_spool_pos){q->tail.seg + 1, 0};
+		err = open_tail(q);
+		if (err)
+			return err;
+	}
+	h.crc = crc32(crc32(0, (const uint8_t *)topic, tlen), data, len);
+	for (int i = 0; i < 3; i++) {
+		const uint8_t *p = parts[i].base;
+		size_t left = parts[i].len;
+
+		while (left) {
+			ssize_t w = write(q->tail_fd, p, left);
+
+			if (w < 0)
+				return -errno;
+			p += w;
+			left -= w;
+		}
+	}
+	q->tail.off += need;
+	q->bytes += need;
+	q->records++;
+	q->dirty = true;
+	if (s->sync == NH_SPOOL_SYNC_ALWAYS && fdatasync(q->tail_fd) != 0)
+		return -errno;
+	return 0;
+}
+
+int nh_spool_next(struct nh_spool *s, struct nh_spool_record *rec)
+{
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
+		struct nh_spool_queue *q = &s->q[c];
+
+		while (pos_cmp(q->send, q->tail) < 0) {
+			size_t size, slot;
+			int err;
+
+			if (q->inflight_len == NH_SPOOL_INFLIGHT)
+				return -EBUSY;
+			err = read_at(q, q->send, rec, &size);
+			if (err == -EBADMSG) {
+				/* Whole but damaged: counted and stepped over. */
+				s->corrupt++;
+				q->send.off += size;
+				continue;
+			}
+			if (err == -ENOENT || err == -ENODATA || err == -EPROTO) {
+				/* The end of a segment; a damaged header hides the
+				 * rest of it, which is counted once and skipped. */
+				if (err != -ENOENT)
+					s->corrupt++;
+				if (q->send.seg >= q->tail.seg)
+					break;
+				q->send = (struct nh_spool_pos){q->send.seg + 1, 0};
+				continue;
+			}
+			if (err)
+				return err;
+			slot = (q->inflight_first + q->inflight_len++) % NH_SPOOL_INFLIGHT;
+			q->inflight[slot] = q->send;
+			q->acked[slot] = false;
+			q->send.off += size;
+			rec->cls = c;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int nh_spool_ack(struct nh_spool *s, enum nh_spool_class cls, struct nh_spool_pos pos)
+{
+	struct nh_spool_queue *q = &s->q[cls];
+	size_t i, slot;
+
+	for (i = 0; i < q->inflight_len; i++) {
+		slot = (q->inflight_first + i) % NH_SPOOL_INFLIGHT;
+		if (pos_cmp(q->inflight[slot], pos) == 0)
+			break;
+	}
+	if (i == q->inflight_len)
+		return -ENOENT; /* rewound or shed meanwhile */
+	q->acked[slot] = true;
+	/* The head moves over the acknowledged prefix only. */
+	while (q->inflight_len && q->acked[q->inflight_first]) {
+		q->inflight_first = (q->inflight_first + 1) % NH_SPOOL_INFLIGHT;
+		q->inflight_len--;
+		q->records -= q->records ? 1 : 0;
+		q->head = q->inflight_len ? q->inflight[q->inflight_first] : q->send;
+	}
+	return 0;
+}
+
+void nh_spool_unsend(struct nh_spool *s, enum nh_spool_class cls)
+{
+	struct nh_spool_queue *q = &s->q[cls];
+	size_t last;
+
+	if (!q->inflight_len)
+		return;
+	last = (q->inflight_first + q->inflight_len - 1) % NH_SPOOL_INFLIGHT;
+	q->send = q->inflight[last];
+	q->inflight_len--;
+}
+
+void nh_spool_rewind(struct nh_spool *s)
+{
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
+		s->q[c].send = s->q[c].head;
+		s->q[c].inflight_len = 0;
+	}
+}
+
+int nh_spool_flush(struct nh_spool *s)
+{
+	int err = 0;
+
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
+		struct nh_spool_queue *q = &s->q[c];
+
+		if (q->tail_fd < 0)
+			continue;
+		if (q->dirty && s->sync != NH_SPOOL_SYNC_NONE && fdatasync(q->tail_fd) != 0)
+			err = -errno;
+		q->dirty = false;
+		if (write_cursor(q) != 0 && !err)
+			err = -EIO;
+		drop_acked(q);
+	}
+	return err;
+}
+
+uint64_t nh_spool_pending(const struct nh_spool *s)
+{
+	return s->q[0].records + s->q[1].records;
+}

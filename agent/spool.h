@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * spool: the agent's bounded on-disk queue of records for Kafka. Every
+ * record is written here before it is produced and forgotten only once
+ * Kafka acknowledged it, so a broker outage, a full producer queue or a
+ * kill -9 loses nothing that was accepted: after a restart the
+ * unacknowledged records are sent again (the collector drops duplicates
+ * by record id).
+ *
+ * Two classes, each an ordered log of segment files with checksummed
+ * records: anomalies (and findings, losses) and activity. When the bound
+ * is reached, activity is shed first: a new activity record is refused,
+ * and a new anomaly makes room by dropping the oldest activity segment.
+ * Every shed record is counted for the next loss report.
+ */
+#ifndef NH_SPOOL_H
+#define NH_SPOOL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NH_SPOOL_TOPIC_MAX  250
+#define NH_SPOOL_RECORD_MAX (1u << 20)
+#define NH_SPOOL_INFLIGHT   65536 /* records sent but not yet acknowledged, per class */
+
+enum nh_spool_class { NH_SPOOL_ANOMALY = 0, NH_SPOOL_ACTIVITY, NH_SPOOL_CLASSES };
+
+enum nh_spool_sync {
+	NH_SPOOL_SYNC_NONE = 0, /* leave it to the kernel */
+	NH_SPOOL_SYNC_FLUSH,	/* fsync on nh_spool_flush (the agent calls it every tick) */
+	NH_SPOOL_SYNC_ALWAYS,	/* fsync every record */
+};
+
+/* Where a record sits: segment and offset of its header. */
+struct nh_spool_pos {
+	uint64_t seg;
+	uint64_t off;
+};
+
+struct nh_spool_queue {
+	char dir[PATH_MAX];
+	struct nh_spool_pos head; /* oldest unacknowledged record (persisted in "cursor") */
+	struct nh_spool_pos send; /* next record to hand out */
+	struct nh_spool_pos tail; /* where the next record is appended */
+	int tail_fd;
+	uint64_t first_seg; /* oldest segment on disk */
+	uint64_t bytes;	    /* on disk, from head's segment to the tail */
+	uint64_t records;   /* not yet acknowledged */
+	/* acknowledgements that arrived out of order, by send order */
+	struct nh_spool_pos inflight[NH_SPOOL_INFLIGHT];
+	bool acked[NH_SPOOL_INFLIGHT];
+	size_t inflight_first, inflight_len;
+	bool dirty; /* written since the last fsync */
+};
+
+struct nh_spool {
+	char dir[PATH_MAX];
+	uint64_t max_bytes;
+	uint64_t segment_bytes;
+	enum nh_spool_sync sync;
+	struct nh_spool_queue q[NH_SPOOL_CLASSES];
+	uint64_t shed[NH_SPOOL_CLASSES]; /* records refused or dropped for room */
+	uint64_t shed_reported[NH_SPOOL_CLASSES];
+	uint64_t corrupt; /* records skipped because their checksum failed */
+};
+
+/* A record handed out by nh_spool_next; data points into rec's buffer. */
+struct nh_spool_record {
+	enum nh_spool_class cls;
+	struct nh_spool_pos pos;
+	char topic[NH_SPOOL_TOPIC_MAX + 1];
+	uint8_t *data;
+	size_t len;
+	uint8_t buf[NH_SPOOL_RECORD_MAX];
+};
+
+/* Open (creating) dir and recover: a torn record at a segment's end is
+ * cut off, the cursor says what was acknowledged. */
+int nh_spool_open(struct nh_spool *s, const char *dir, uint64_t max_bytes, enum nh_spool_sync sync);
+void nh_spool_close(struct nh_spool *s);
+
+/* Append a record. 0, or -ENOSPC when it was shed (counted), -EMSGSIZE,
+ * or another -errno from the disk. */
+int nh_spool_append(struct nh_spool *s, enum nh_spool_class cls, const char *topic,
+		    const void *data, size_t len);
+
+/* The next record to send, anomalies first; -ENOENT when all are out,
+ * -EBUSY when too many are in flight. */
+int nh_spool_next(struct nh_spool *s, struct nh_spool_record *rec);
+
+/* Kafka acknowledged the record at pos (any order). */
+int nh_spool_ack(struct nh_spool *s, enum nh_spool_class cls, struct nh_spool_pos pos);
+
+/* The record nh_spool_next just handed out could not be sent (a full
+ * producer queue): hand it out again next time. */
+void nh_spool_unsend(struct nh_spool *s, enum nh_spool_class cls);
+
+/* A delivery failed: send everything unacknowledged again, in order. */
+void nh_spool_rewind(struct nh_spool *s);
+
+/* fsync what was written (per the sync policy) and persist the cursors. */
+int nh_spool_flush(struct nh_spool *s);
+
+uint64_t nh_spool_pending(const struct nh_spool *s);
+
+#endif

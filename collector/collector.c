@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "collector.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "ecs.h"
+#include "version.h"
+#include "wire.h"
+
+#define POLL_MS	       100
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define COMMIT_RECORDS 1000 /* commit at least this often, whatever the interval */
+#define LAG_EVERY_MS   2000
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool stopping(struct nh_collector *c)
+{
+	struct signalfd_siginfo si;
+
+	if (!c->stop && read(c->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		nh_info(c->lg, "signal %u: stopping", si.ssi_signo);
+		c->stop = true;
+	}
+	return c->stop;
+}
+
+/* Wait out one retry: partitions paused, group membership kept alive,
+ * signals noticed within POLL_MS. false when the collector is stopping. */
+static bool wait_retry(struct nh_collector *c, unsigned *attempt)
+{
+	unsigned shift = *attempt < 6 ? *attempt : 6;
+	uint64_t delay = (uint64_t)BACKOFF_MIN_MS << shift, end;
+
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	(*attempt)++;
+	nh_ckafka_pause(&c->k);
+	for (end = now_ms() + delay; !stopping(c) && now_ms() < end;)
+		nh_ckafka_idle(&c->k, POLL_MS);
+	return !c->stop;
+}
+
+/* One attempt at flushing every sink. */
+static bool flush_all(struct nh_collector *c)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < c->nsinks; i++)
+		if (c->sinks[i].flush(c->sinks[i].self)) {
+			atomic_fetch_add(&c->m.sink_failures, 1);
+			ok = false;
+		}
+	return ok;
+}
+
+/* Flush until every sink has what it accepted, then commit. */
+static void commit(struct nh_collector *c, bool sync)
+{
+	unsigned attempt = 0;
+
+	if (!c->uncommitted)
+		return;
+	while (!flush_all(c)) {
+		if (attempt == 0)
+			nh_warn(c->lg, "a sink cannot flush: offsets held back, retrying");
+		if (!wait_retry(c, &attempt))
+			return;
+	}
+	if (attempt)
+		nh_info(c->lg, "sinks accept records again");
+	nh_ckafka_resume(&c->k);
+	if (nh_ckafka_commit(&c->k, sync) == 0)
+		atomic_fetch_add(&c->m.commits, 1);
+	c->uncommitted = 0;
+	c->last_commit_ms = now_ms();
+}
+
+/* Partitions are being taken away: what was done with them is committed
+ * now (one flush attempt: a sink that cannot flush holds the commit back,
+ * and the next owner reads those records again). */
+static void on_revoke(void *ctx)
+{
+	struct nh_collector *c = ctx;
+
+	if (c->uncommitted && flush_all(c) && nh_ckafka_commit(&c->k, true) == 0) {
+		atomic_fetch_add(&c->m.commits, 1);
+		c->uncommitted = 0;
+		c->last_commit_ms = now_ms();
+	}
+}
+
+static void done(struct nh_collector *c, struct nh_kmsg *msg)
+{
+	nh_ckafka_done(&c->k, msg);
+	c->uncommitted++;
+}
+
+static void dead_letter(struct nh_collector *c, struct nh_kmsg *msg, const char *why)
+{
+	unsigned attempt = 0;
+
+	nh_warn(c->lg, "undecodable record %s[%" PRId32 "]@%" PRId64 " (%zu bytes): %s", msg->topic,
+		msg->partition, msg->offset, msg->len, why);
+	while (nh_ckafka_dead_letter(&c->k, msg, why)) {
+		if (!wait_retry(c, &attempt) || !nh_ckafka_owns(&c->k, msg)) {
+			nh_ckafka_release(msg);
+			return;
+		}
+	}
+	nh_ckafka_resume(&c->k);
+	atomic_fetch_add(&c->m.dead_lettered, 1);
+	nh_info(c->lg, "record %s[%" PRId32 "]@%" PRId64 " sent to %s", msg->topic, msg->partition,
+		msg->offset, c->o->dead_letter_topic);
+	done(c, msg);
+}
+
+static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
+{
+	struct nh_wire_record rec;
+	const char *why = "unknown";
+	json_object *doc = NULL;
+	struct nh_sink_item item;
+	unsigned attempt = 0, accepted = 0, all = (1u << c->nsinks) - 1;
+	char id[NH_WIRE_ID_STR_MAX];
+	int rc;
+
+	while ((rc = nh_wire_unpack(msg->payload, msg->len, &rec, &why)) == -ENOMEM) {
+		if (!wait_retry(c, &attempt)) {
+			nh_ckafka_release(msg);
+			return;
+		}
+	}
+	if (rc) {
+		dead_letter(c, msg, why);
+		return;
+	}
+	nh_wire_id_str(&rec.id, id, sizeof(id));
+	if (nh_dedup_seen(&c->dedup, id)) {
+		nh_debug(c->lg, "record %s delivered before: skipped", id);
+		atomic_fetch_add(&c->m.deduplicated, 1);
+		done(c, msg);
+		goto cleanup;
+	}
+	doc = nh_ecs_record(&rec, id);
+	item.rec = &rec;
+	item.id = id;
+	item.json = doc ? json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE)
+			: NULL;
+	if (!item.json) {
+		nh_err(c->lg, "record %s: out of memory building its document", id);
+		nh_ckafka_release(msg);
+		goto cleanup;
+	}
+	item.json_len = strlen(item.json);
+
+	for (;;) {
+		for (size_t i = 0; i < c->nsinks; i++) {
+			if (accepted & (1u << i))
+				continue;
+			rc = c->sinks[i].write(c->sinks[i].self, &item);
+			if (!rc) {
+				accepted |= 1u << i;
+				continue;
+			}
+			atomic_fetch_add(&c->m.sink_failures, 1);
+			if (attempt == 0)
+				nh_warn(c->lg,
+					"%s sink did not accept record %s (%s): offset held back, "
+					"retrying",
+					c->sinks[i].name, id, strerror(-rc));
+		}
+		if (accepted == all)
+			break;
+		/* stopping, or the partition went to another consumer: the
+		 * record is not done and will be read again */
+		if (!wait_retry(c, &attempt) || !nh_ckafka_owns(&c->k, msg)) {
+			nh_ckafka_release(msg);
+			goto cleanup;
+		}
+	}
+	if (attempt)
+		nh_info(c->lg, "sinks accept records again");
+	nh_ckafka_resume(&c->k);
+	if (c->o->crash_after_write && ++c->written >= c->o->crash_after_write) {
+		/* tests: die between the sink write and the offset store */
+		nh_warn(c->lg, "--test-crash-after-write: SIGKILL");
+		kill(getpid(), SIGKILL);
+	}
+	if (nh_dedup_add(&c->dedup, id))
+		nh_warn(c->lg, "dedup: out of memory, record %s not remembered", id);
+	atomic_fetch_add(&c->m.delivered, 1);
+	done(c, msg);
+cleanup:
+	json_object_put(doc);
+	nh_wire_free(&rec);
+}
+
+int nh_collector_run(struct nh_collector *c)
+{
+	nh_info(c->lg, "nhiscope-collector %s: consuming from %s as group %s", NH_COLLECTOR_VERSION,
+		c->o->brokers, c->o->group);
+	c->last_commit_ms = c->last_lag_ms = now_ms();
+	while (!stopping(c)) {
+		struct nh_kmsg msg;
+		int got = nh_ckafka_poll(&c->k, POLL_MS, &msg);
+		uint64_t now;
+
+		if (got == 1) {
+			atomic_fetch_add(&c->m.consumed, 1);
+			deliver(c, &msg);
+		}
+		now = now_ms();
+		/* idle: commit at once, so a restart re-reads as little as possible */
+		if (got == 0 || c->uncommitted >= COMMIT_RECORDS ||
+		    now - c->last_commit_ms >= c->o->commit_interval_ms)
+			commit(c, false);
+		if (now - c->last_lag_ms >= LAG_EVERY_MS) {
+			atomic_store(&c->m.lag, nh_ckafka_lag(&c->k));
+			c->last_lag_ms = now;
+		}
+	}
+	/* one last flush: a sink that cannot flush now keeps its records
+	 * uncommitted, and they are delivered again after the restart */
+	if (c->uncommitted) {
+		if (flush_all(c) && nh_ckafka_commit(&c->k, true) == 0)
+			nh_info(c->lg, "stopped: sinks flushed, offsets committed");
+		else
+			nh_warn(c->lg,
+				"stopped without committing the last %" PRIu64
+				" records: they will be delivered again",
+				c->uncommitted);
+	} else {
+		nh_info(c->lg, "stopped");
+	}
+	return 0;
+}
+
+static int open_sinks(struct nh_collector *c)
+{
+	const struct nh_copts *o = c->o;
+	int rc = 0;
+
+	if (o->ecs_file)
+		rc = nh_sink_file_open(&c->sinks[c->nsinks++], o->ecs_file, o->dedup_window, c->lg);
+	if (!rc && o->syslog)
+		rc = nh_sink_syslog_open(&c->sinks[c->nsinks++], o->syslog, o->syslog_format,
+					 NH_COLLECTOR_VERSION, c->lg);
+	if (!rc && o->splunk_hec)
+		rc = nh_sink_http_open(&c->sinks[c->nsinks++], NH_HTTP_SPLUNK_HEC, o->splunk_hec,
+				       NULL, o->splunk_token_file, o->ca_file, c->lg);
+	if (!rc && o->elastic)
+		rc =
+		    nh_sink_http_open(&c->sinks[c->nsinks++], NH_HTTP_ELASTIC_BULK, o->elastic,
+				      o->elastic_index, o->elastic_api_key_file, o->ca_file, c->lg);
+	if (rc)
+		c->nsinks--; /* the one that failed left nothing to close */
+	return rc;
+}
+
+int nh_collector_open(struct nh_collector *c, const struct nh_copts *o)
+{
+	sigset_t mask;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->o = o;
+	c->lg = &o->log;
+	atomic_store(&c->m.lag, -1);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	c->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (c->sigfd < 0) {
+		rc = -errno;
+		nh_err(c->lg, "signalfd: %s", strerror(errno));
+		return rc;
+	}
+	rc = nh_dedup_init(&c->dedup, o->dedup_window);
+	if (rc)
+		goto fail;
+	rc = open_sinks(c);
+	if (rc)
+		goto fail;
+	if (o->metrics) {
+		rc = nh_metrics_start(&c->m, o->metrics, c->lg);
+		if (rc)
+			goto fail;
+	}
+	rc = nh_ckafka_open(&c->k, o, c->lg, on_revoke, c);
+	if (rc)
+		goto fail;
+	c->kafka_open = true;
+	return 0;
+fail:
+	nh_collector_close(c);
+	return rc;
+}
+
+void nh_collector_close(struct nh_collector *c)
+{
+	if (c->kafka_open)
+		nh_ckafka_close(&c->k);
+	c->kafka_open = false;
+	nh_metrics_stop(&c->m);
+	for (size_t i = 0; i < c->nsinks; i++)
+		c->sinks[i].close(c->sinks[i].self);
+	c->nsinks = 0;
+	nh_dedup_free(&c->dedup);
+	if (c->sigfd >= 0)
+		close(c->sigfd);
+	c->sigfd = -1;
+}

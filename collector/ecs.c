@@ -1,0 +1,498 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ecs.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* ECS event.severity by wire severity, as Elastic's detection rules use it. */
+static const int severity_score[NH_WIRE_SEV_MAX] = {0, 21, 47, 73, 99};
+
+int nh_ecs_severity(const struct nh_wire_record *r)
+{
+	switch (r->kind) {
+	case NH_WIRE_ANOMALY:
+		return r->anomaly.severity < NH_WIRE_SEV_MAX ? severity_score[r->anomaly.severity]
+							     : 0;
+	case NH_WIRE_FINDING:
+		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ? 73 : 47;
+	case NH_WIRE_LOSS:
+		return 47;
+	default:
+		return 0;
+	}
+}
+
+void nh_ecs_timestamp(uint64_t unix_ns, char *buf, size_t cap)
+{
+	time_t sec = (time_t)(unix_ns / UINT64_C(1000000000));
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&sec, &tm);
+	n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, cap - n, ".%09" PRIu64 "Z", unix_ns % UINT64_C(1000000000));
+}
+
+struct text {
+	char *buf;
+	size_t cap, len;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->len + 1 >= t->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		t->len = t->len + n < t->cap ? t->len + n : t->cap - 1;
+}
+
+size_t nh_ecs_message(const struct nh_wire_record *r, char *buf, size_t cap)
+{
+	struct text t = {buf, cap, 0};
+	const char *who = r->identity.key && *r->identity.key ? r->identity.key : "?";
+
+	if (!cap)
+		return 0;
+	buf[0] = '\0';
+	switch (r->kind) {
+	case NH_WIRE_ANOMALY: {
+		const struct nh_wire_anomaly *a = &r->anomaly;
+
+		if (a->rate)
+			put(&t, "%s anomaly: %s rate %.0f/min (mean %.1f) by %s",
+			    nh_wire_severity_name(a->severity), nh_wire_category_name(a->category),
+			    a->rate_observed, a->rate_mean, who);
+		else
+			put(&t, "%s anomaly: new %s %s by %s", nh_wire_severity_name(a->severity),
+			    nh_wire_category_name(a->category), a->value, who);
+		if (a->technique_id && *a->technique_id)
+			put(&t, " (%s%s%s)", a->technique_id,
+			    a->technique_name && *a->technique_name ? " " : "",
+			    a->technique_name ? a->technique_name : "");
+		break;
+	}
+	case NH_WIRE_CREDENTIAL_USE: {
+		const struct nh_wire_credential_use *c = &r->credential_use;
+
+		put(&t, "credential use: %s %s by %s", c->credential_kind, c->credential, who);
+		if (c->via && *c->via)
+			put(&t, " via %s", c->via);
+		if (c->count > 1)
+			put(&t, " x%" PRIu64, c->count);
+		if (c->result < 0)
+			put(&t, " failed (%" PRId64 ")", c->result);
+		break;
+	}
+	case NH_WIRE_FINDING: {
+		const struct nh_wire_finding *f = &r->finding;
+
+		switch (f->type) {
+		case NH_WIRE_FINDING_SECRET_EXPOSURE:
+			put(&t, "secret exposure: %s %s in the arguments of %s by %s",
+			    f->secret_kind, f->fingerprint, f->path && *f->path ? f->path : "?",
+			    who);
+			break;
+		case NH_WIRE_FINDING_HUMAN_USE:
+			put(&t, "human use: %s session under %s", f->reason, who);
+			break;
+		case NH_WIRE_FINDING_CREDENTIAL_REUSE:
+			put(&t, "credential reuse: %s %s by %zu identities, now %s",
+			    f->credential_kind && *f->credential_kind ? f->credential_kind
+								      : "credential",
+			    f->credential, f->n_identities, who);
+			break;
+		default:
+			put(&t, "finding by %s", who);
+		}
+		break;
+	}
+	case NH_WIRE_ACTIVITY:
+		put(&t, "activity: %s by %s", r->activity.kind, who);
+		break;
+	case NH_WIRE_LOSS:
+		put(&t, "loss report: %s", r->loss.what);
+		for (size_t i = 0; i < r->loss.n_counts; i++)
+			put(&t, "%s%s=%" PRIu64, i ? " " : ": ", r->loss.counts[i].name,
+			    r->loss.counts[i].value);
+		break;
+	case NH_WIRE_HEARTBEAT:
+		put(&t, "heartbeat: agent %s, %u probes attached", r->heartbeat.agent_version,
+		    r->heartbeat.probes_attached);
+		break;
+	default:
+		put(&t, "record");
+	}
+	return t.len;
+}
+
+/* Strings go in only when known: an absent field beats an empty one. */
+static void add_str(json_object *o, const char *k, const char *v)
+{
+	if (v && *v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static void add_u64(json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_uint64(v));
+}
+
+static void add_i64(json_object *o, const char *k, int64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+/* The object under key, created on first use; o keeps the reference. */
+static json_object *sub(json_object *o, const char *k)
+{
+	json_object *s;
+
+	if (json_object_object_get_ex(o, k, &s))
+		return s;
+	s = json_object_new_object();
+	json_object_object_add(o, k, s);
+	return s;
+}
+
+/* Drop an object that ended up empty (no known field). */
+static void prune(json_object *o, const char *k)
+{
+	json_object *s;
+
+	if (json_object_object_get_ex(o, k, &s) && json_object_is_type(s, json_type_object) &&
+	    json_object_object_length(s) == 0)
+		json_object_object_del(o, k);
+}
+
+static json_object *strings(const char *const *v, size_t n)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+static json_object *counters(const struct nh_wire_counter *c, size_t n)
+{
+	json_object *o = json_object_new_object();
+
+	for (size_t i = 0; i < n; i++)
+		add_u64(o, c[i].name, c[i].value);
+	return o;
+}
+
+/* event.category and event.type, ECS allowed values. */
+static void classify(const struct nh_wire_record *r, const char **cat, const char **type)
+{
+	*cat = "host";
+	*type = "info";
+	switch (r->kind) {
+	case NH_WIRE_ANOMALY:
+		switch (r->anomaly.category) {
+		case NH_WIRE_CAT_EXEC:
+			*cat = "process";
+			*type = "start";
+			break;
+		case NH_WIRE_CAT_EGRESS:
+		case NH_WIRE_CAT_INGRESS:
+			*cat = "network";
+			*type = "connection";
+			break;
+		case NH_WIRE_CAT_FILE:
+			*cat = "file";
+			*type = "access";
+			break;
+		case NH_WIRE_CAT_CREDENTIAL:
+			*cat = "iam";
+			*type = "access";
+			break;
+		case NH_WIRE_CAT_PRIVILEGE:
+			*cat = "iam";
+			*type = "change";
+			break;
+		default:
+			break;
+		}
+		break;
+	case NH_WIRE_CREDENTIAL_USE:
+		*cat = "iam";
+		*type = "access";
+		break;
+	case NH_WIRE_FINDING:
+		if (r->finding.type == NH_WIRE_FINDING_HUMAN_USE) {
+			*cat = "session";
+			*type = "start";
+		} else {
+			*cat = "iam";
+		}
+		break;
+	case NH_WIRE_ACTIVITY: {
+		const char *k = r->activity.kind;
+
+		if (strcmp(k, "exec") == 0) {
+			*cat = "process";
+			*type = "start";
+		} else if (strcmp(k, "open") == 0) {
+			*cat = "file";
+			*type = "access";
+		} else if (strcmp(k, "connect") == 0 || strcmp(k, "accept") == 0) {
+			*cat = "network";
+			*type = "connection";
+		} else if (strncmp(k, "set", 3) == 0 || strcmp(k, "capset") == 0) {
+			*cat = "iam";
+			*type = "change";
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static const char *event_kind(const struct nh_wire_record *r)
+{
+	switch (r->kind) {
+	case NH_WIRE_ANOMALY:
+	case NH_WIRE_FINDING:
+		return "alert";
+	case NH_WIRE_LOSS:
+		return "pipeline_error";
+	case NH_WIRE_HEARTBEAT:
+		return "metric";
+	default:
+		return "event";
+	}
+}
+
+static void add_event(json_object *doc, const struct nh_wire_record *r, const char *id)
+{
+	json_object *ev = sub(doc, "event");
+	const char *cat, *type;
+	char dataset[64];
+	int sev = nh_ecs_severity(r);
+
+	classify(r, &cat, &type);
+	add_str(ev, "kind", event_kind(r));
+	json_object_object_add(ev, "category", strings(&cat, 1));
+	json_object_object_add(ev, "type", strings(&type, 1));
+	if (sev)
+		add_i64(ev, "severity", sev);
+	add_str(ev, "id", id);
+	add_str(ev, "module", "nhiscope");
+	snprintf(dataset, sizeof(dataset), "nhiscope.%s", nh_wire_kind_name(r->kind));
+	add_str(ev, "dataset", dataset);
+	switch (r->kind) {
+	case NH_WIRE_ANOMALY:
+		add_str(ev, "action", r->anomaly.rate ? "rate-anomaly" : "novel-item");
+		add_str(ev, "reason", r->anomaly.explanation);
+		break;
+	case NH_WIRE_CREDENTIAL_USE:
+		add_str(ev, "action", "credential-use");
+		add_str(ev, "outcome", r->credential_use.result < 0 ? "failure" : "success");
+		break;
+	case NH_WIRE_FINDING:
+		add_str(ev, "action", nh_wire_finding_name(r->finding.type));
+		add_str(ev, "reason", r->finding.reason);
+		break;
+	case NH_WIRE_ACTIVITY:
+		add_str(ev, "action", r->activity.kind);
+		break;
+	default:
+		break;
+	}
+}
+
+static void add_context(json_object *doc, const struct nh_wire_record *r)
+{
+	const struct nh_wire_identity *i = &r->identity;
+	const struct nh_wire_process *p = &r->process;
+	json_object *o;
+	char uid[16];
+
+	o = sub(doc, "host");
+	add_str(o, "name", i->node && *i->node ? i->node : r->id.node);
+	add_str(sub(o, "boot"), "id", r->id.boot_id);
+
+	if (p->pid) {
+		o = sub(doc, "process");
+		add_i64(o, "pid", p->pid);
+		if (p->ppid)
+			add_i64(sub(o, "parent"), "pid", p->ppid);
+		add_str(o, "executable", p->exe);
+		add_str(o, "name", p->comm);
+		/* ECS user.id is a keyword */
+		snprintf(uid, sizeof(uid), "%u", p->uid);
+		o = sub(doc, "user");
+		add_str(o, "id", uid);
+		add_str(o, "name", p->user);
+	}
+
+	if ((i->namespace && *i->namespace) || (i->pod_name && *i->pod_name) ||
+	    (i->pod_uid && *i->pod_uid)) {
+		json_object *res;
+
+		o = sub(doc, "orchestrator");
+		add_str(o, "type", "kubernetes");
+		add_str(o, "namespace", i->namespace);
+		res = sub(o, "resource");
+		add_str(res, "type", "pod");
+		add_str(res, "name", i->pod_name);
+		add_str(res, "id", i->pod_uid);
+		prune(o, "resource");
+	}
+	if (i->container_id && *i->container_id)
+		add_str(sub(doc, "container"), "id", i->container_id);
+	if (i->unit && *i->unit)
+		add_str(sub(doc, "service"), "name", i->unit);
+	if (i->key && *i->key)
+		add_str(sub(doc, "labels"), "nhiscope_identity", i->key);
+}
+
+static void add_nhiscope(json_object *doc, const struct nh_wire_record *r)
+{
+	json_object *nh = sub(doc, "nhiscope"), *o, *s;
+	const struct nh_wire_identity *i = &r->identity;
+
+	o = sub(nh, "record");
+	add_str(o, "kind", nh_wire_kind_name(r->kind));
+	add_str(o, "node", r->id.node);
+	add_str(o, "boot_id", r->id.boot_id);
+	add_u64(o, "seq", r->id.seq);
+
+	o = sub(nh, "identity");
+	add_str(o, "key", i->key);
+	add_str(o, "service_account", i->service_account);
+	add_str(o, "pod_uid", i->pod_uid);
+	s = sub(o, "workload");
+	add_str(s, "kind", i->workload_kind);
+	add_str(s, "name", i->workload_name);
+	prune(o, "workload");
+	prune(nh, "identity");
+
+	switch (r->kind) {
+	case NH_WIRE_ANOMALY: {
+		const struct nh_wire_anomaly *a = &r->anomaly;
+
+		o = sub(nh, "anomaly");
+		add_str(o, "category", nh_wire_category_name(a->category));
+		add_str(o, "severity", nh_wire_severity_name(a->severity));
+		json_object_object_add(o, "rate", json_object_new_boolean(a->rate));
+		add_str(o, "value", a->value);
+		s = sub(o, "baseline");
+		add_u64(s, "age_seconds", a->baseline_age_ns / UINT64_C(1000000000));
+		add_u64(s, "items", a->baseline_items);
+		if (a->rate) {
+			json_object_object_add(o, "rate_observed",
+					       json_object_new_double(a->rate_observed));
+			json_object_object_add(o, "rate_mean",
+					       json_object_new_double(a->rate_mean));
+			json_object_object_add(o, "rate_stddev",
+					       json_object_new_double(a->rate_stddev));
+		}
+		if (a->technique_id && *a->technique_id) {
+			json_object *th = sub(doc, "threat"), *te = sub(th, "technique");
+
+			add_str(th, "framework", "MITRE ATT&CK");
+			add_str(te, "id", a->technique_id);
+			add_str(te, "name", a->technique_name);
+		}
+		if (a->category == NH_WIRE_CAT_FILE || a->category == NH_WIRE_CAT_CREDENTIAL) {
+			if (!a->rate && a->value[0] == '/')
+				add_str(sub(doc, "file"), "path", a->value);
+		}
+		break;
+	}
+	case NH_WIRE_CREDENTIAL_USE: {
+		const struct nh_wire_credential_use *c = &r->credential_use;
+
+		o = sub(nh, "credential");
+		add_str(o, "kind", c->credential_kind);
+		add_str(o, "name", c->credential);
+		add_str(o, "via", c->via);
+		add_i64(o, "result", c->result);
+		add_u64(o, "count", c->count);
+		if (c->credential[0] == '/')
+			add_str(sub(doc, "file"), "path", c->credential);
+		break;
+	}
+	case NH_WIRE_FINDING: {
+		const struct nh_wire_finding *f = &r->finding;
+
+		o = sub(nh, "finding");
+		add_str(o, "type", nh_wire_finding_name(f->type));
+		add_str(o, "secret_kind", f->secret_kind);
+		add_str(o, "fingerprint", f->fingerprint);
+		add_str(o, "reason", f->reason);
+		add_str(o, "argument", f->argument);
+		add_str(o, "credential_kind", f->credential_kind);
+		add_str(o, "credential", f->credential);
+		add_str(o, "path", f->path);
+		if (f->type == NH_WIRE_FINDING_SECRET_EXPOSURE)
+			add_i64(o, "arg_index", f->arg_index);
+		if (f->n_identities)
+			json_object_object_add(o, "identities",
+					       strings(f->identities, f->n_identities));
+		break;
+	}
+	case NH_WIRE_ACTIVITY: {
+		json_object *ev = json_tokener_parse(r->activity.json);
+
+		o = sub(nh, "activity");
+		add_str(o, "kind", r->activity.kind);
+		/* the agent's rendering, as an object when it is one */
+		if (ev && json_object_is_type(ev, json_type_object)) {
+			json_object_object_add(o, "event", ev);
+		} else {
+			json_object_put(ev);
+			add_str(o, "raw", r->activity.json);
+		}
+		break;
+	}
+	case NH_WIRE_LOSS:
+		o = sub(nh, "loss");
+		add_str(o, "what", r->loss.what);
+		json_object_object_add(o, "counts", counters(r->loss.counts, r->loss.n_counts));
+		add_u64(o, "window_start_ns", r->loss.window_start_ns);
+		add_u64(o, "window_end_ns", r->loss.window_end_ns);
+		break;
+	case NH_WIRE_HEARTBEAT:
+		o = sub(nh, "heartbeat");
+		add_str(o, "agent_version", r->heartbeat.agent_version);
+		add_i64(o, "probes_attached", r->heartbeat.probes_attached);
+		json_object_object_add(o, "counters",
+				       counters(r->heartbeat.counters, r->heartbeat.n_counters));
+		add_str(sub(doc, "agent"), "version", r->heartbeat.agent_version);
+		break;
+	default:
+		break;
+	}
+}
+
+json_object *nh_ecs_record(const struct nh_wire_record *r, const char *id)
+{
+	json_object *doc = json_object_new_object();
+	char ts[40], msg[1024];
+
+	if (!doc)
+		return NULL;
+	nh_ecs_timestamp(r->time_ns, ts, sizeof(ts));
+	add_str(doc, "@timestamp", ts);
+	add_str(sub(doc, "ecs"), "version", NH_ECS_VERSION);
+	nh_ecs_message(r, msg, sizeof(msg));
+	add_str(doc, "message", msg);
+	add_event(doc, r, id);
+	add_context(doc, r);
+	add_nhiscope(doc, r);
+	return doc;
+}

@@ -1,0 +1,735 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "wire.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire.pb-c.h"
+
+/* Every string a record can carry, with room to spare: sanitised copies
+ * made while packing are remembered here and freed at the end. */
+#define SCRATCH_MAX 160
+
+static const char *const kind_names[NH_WIRE_KIND_MAX] = {
+    "none", "anomaly", "credential_use", "finding", "activity", "loss", "heartbeat",
+};
+static const char *const category_names[NH_WIRE_CAT_MAX] = {
+    "none", "exec", "egress", "ingress", "file", "credential", "privilege",
+};
+static const char *const severity_names[NH_WIRE_SEV_MAX] = {
+    "none", "low", "medium", "high", "critical",
+};
+static const char *const finding_names[NH_WIRE_FINDING_MAX] = {
+    "none",
+    "secret_exposure",
+    "human_use",
+    "credential_reuse",
+};
+
+static const char *name_of(const char *const *names, int n, int v)
+{
+	return v >= 0 && v < n ? names[v] : "unknown";
+}
+
+static int parse_name(const char *const *names, int n, const char *name)
+{
+	for (int i = 1; name && i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -EINVAL;
+}
+
+const char *nh_wire_kind_name(enum nh_wire_kind k)
+{
+	return name_of(kind_names, NH_WIRE_KIND_MAX, k);
+}
+
+const char *nh_wire_category_name(enum nh_wire_category c)
+{
+	return name_of(category_names, NH_WIRE_CAT_MAX, c);
+}
+
+const char *nh_wire_severity_name(enum nh_wire_severity s)
+{
+	return name_of(severity_names, NH_WIRE_SEV_MAX, s);
+}
+
+const char *nh_wire_finding_name(enum nh_wire_finding_type t)
+{
+	return name_of(finding_names, NH_WIRE_FINDING_MAX, t);
+}
+
+int nh_wire_kind_parse(const char *name)
+{
+	return parse_name(kind_names, NH_WIRE_KIND_MAX, name);
+}
+
+int nh_wire_category_parse(const char *name)
+{
+	return parse_name(category_names, NH_WIRE_CAT_MAX, name);
+}
+
+int nh_wire_severity_parse(const char *name)
+{
+	return parse_name(severity_names, NH_WIRE_SEV_MAX, name);
+}
+
+int nh_wire_finding_parse(const char *name)
+{
+	return parse_name(finding_names, NH_WIRE_FINDING_MAX, name);
+}
+
+int nh_wire_id_str(const struct nh_wire_id *id, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "%s/%s/%" PRIu64, id->node ? id->node : "",
+			 id->boot_id ? id->boot_id : "", id->seq);
+
+	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	unsigned char c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80
+			   ? 4
+			   : 0;
+	}
+	return 0;
+}
+
+/* The NUL terminator fails every continuation test, so a sequence cut
+ * short by the end of the string is invalid without reading past it. */
+static bool utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t n = utf8_seq(p);
+
+		if (!n)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+static const char *str(const char *s)
+{
+	return s ? s : "";
+}
+
+static bool empty(const char *s)
+{
+	return !s || !*s;
+}
+
+/* Rules shared by pack and unpack; decoded adds what pack repairs. */
+static int validate(const struct nh_wire_record *r, bool decoded, const char **why)
+{
+	const char *const strs[] = {
+	    r->id.node,
+	    r->id.boot_id,
+	    r->identity.key,
+	    r->identity.pod_uid,
+	    r->identity.pod_name,
+	    r->identity.namespace,
+	    r->identity.service_account,
+	    r->identity.container_id,
+	    r->identity.unit,
+	    r->identity.workload_kind,
+	    r->identity.workload_name,
+	    r->identity.node,
+	    r->process.user,
+	    r->process.comm,
+	    r->process.exe,
+	};
+	const char *w = NULL;
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (strlen(str(strs[i])) > NH_WIRE_STR_MAX)
+			w = "string longer than NH_WIRE_STR_MAX";
+	if (w)
+		goto bad;
+	if (empty(r->id.node) || empty(r->id.boot_id)) {
+		w = "record id without node or boot id";
+		goto bad;
+	}
+	if (strlen(r->id.node) > NH_WIRE_NAME_MAX || strlen(r->id.boot_id) > NH_WIRE_NAME_MAX) {
+		w = "record id node or boot id longer than NH_WIRE_NAME_MAX";
+		goto bad;
+	}
+	if (!r->time_ns) {
+		w = "no time";
+		goto bad;
+	}
+	if (r->kind <= NH_WIRE_NONE || r->kind >= NH_WIRE_KIND_MAX) {
+		w = "no body";
+		goto bad;
+	}
+	if (r->kind <= NH_WIRE_ACTIVITY && empty(r->identity.key)) {
+		w = "no identity key";
+		goto bad;
+	}
+
+	switch (r->kind) {
+	case NH_WIRE_ANOMALY: {
+		const struct nh_wire_anomaly *a = &r->anomaly;
+
+		if (a->category <= NH_WIRE_CAT_NONE || a->category >= NH_WIRE_CAT_MAX)
+			w = "anomaly: no or unknown category";
+		else if (a->severity <= NH_WIRE_SEV_NONE || a->severity >= NH_WIRE_SEV_MAX)
+			w = "anomaly: no or unknown severity";
+		else if (empty(a->value))
+			w = "anomaly: no value";
+		else if (strlen(a->value) > NH_WIRE_STR_MAX ||
+			 strlen(str(a->technique_id)) > NH_WIRE_STR_MAX ||
+			 strlen(str(a->technique_name)) > NH_WIRE_STR_MAX ||
+			 strlen(str(a->explanation)) > NH_WIRE_STR_MAX)
+			w = "anomaly: string longer than NH_WIRE_STR_MAX";
+		else if (decoded && (!isfinite(a->rate_observed) || !isfinite(a->rate_mean) ||
+				     !isfinite(a->rate_stddev)))
+			w = "anomaly: rate not finite";
+		break;
+	}
+	case NH_WIRE_CREDENTIAL_USE: {
+		const struct nh_wire_credential_use *c = &r->credential_use;
+
+		if (empty(c->credential_kind) || empty(c->credential))
+			w = "credential use: no credential or credential kind";
+		else if (strlen(c->credential_kind) > NH_WIRE_STR_MAX ||
+			 strlen(c->credential) > NH_WIRE_STR_MAX ||
+			 strlen(str(c->via)) > NH_WIRE_STR_MAX)
+			w = "credential use: string longer than NH_WIRE_STR_MAX";
+		else if (decoded && !c->count)
+			w = "credential use: count 0";
+		break;
+	}
+	case NH_WIRE_FINDING: {
+		const struct nh_wire_finding *f = &r->finding;
+		const char *const fs[] = {f->secret_kind, f->fingerprint,     f->reason,
+					  f->argument,	  f->credential_kind, f->credential,
+					  f->path};
+
+		for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
+			if (strlen(str(fs[i])) > NH_WIRE_STR_MAX)
+				w = "finding: string longer than NH_WIRE_STR_MAX";
+		if (f->n_identities > NH_WIRE_IDENTITIES_MAX) {
+			w = "finding: more than NH_WIRE_IDENTITIES_MAX identities";
+		} else {
+			for (size_t i = 0; i < f->n_identities; i++)
+				if (empty(f->identities[i]) ||
+				    strlen(f->identities[i]) > NH_WIRE_STR_MAX)
+					w = "finding: empty or too long identity";
+		}
+		if (w)
+			break;
+		if (f->type <= NH_WIRE_FINDING_NONE || f->type >= NH_WIRE_FINDING_MAX)
+			w = "finding: no or unknown type";
+		else if (f->type == NH_WIRE_FINDING_SECRET_EXPOSURE &&
+			 (empty(f->secret_kind) || empty(f->fingerprint)))
+			w = "secret exposure: no secret kind or fingerprint";
+		else if (f->type == NH_WIRE_FINDING_HUMAN_USE && empty(f->reason))
+			w = "human use: no reason";
+		else if (f->type == NH_WIRE_FINDING_CREDENTIAL_REUSE && empty(f->credential))
+			w = "credential reuse: no credential";
+		break;
+	}
+	case NH_WIRE_ACTIVITY:
+		if (empty(r->activity.kind) || empty(r->activity.json))
+			w = "activity: no kind or json";
+		else if (strlen(r->activity.kind) > NH_WIRE_STR_MAX)
+			w = "activity: kind longer than NH_WIRE_STR_MAX";
+		break;
+	case NH_WIRE_LOSS:
+		if (empty(r->loss.what))
+			w = "loss report: no what";
+		else if (strlen(r->loss.what) > NH_WIRE_STR_MAX)
+			w = "loss report: what longer than NH_WIRE_STR_MAX";
+		else if (r->loss.window_end_ns < r->loss.window_start_ns)
+			w = "loss report: window ends before it starts";
+		else if (r->loss.n_counts > NH_WIRE_COUNTERS_MAX)
+			w = "loss report: more than NH_WIRE_COUNTERS_MAX counts";
+		for (size_t i = 0; !w && i < r->loss.n_counts; i++)
+			if (empty(r->loss.counts[i].name) ||
+			    strlen(r->loss.counts[i].name) > NH_WIRE_STR_MAX)
+				w = "loss report: count without a name or name too long";
+		break;
+	case NH_WIRE_HEARTBEAT:
+		if (empty(r->heartbeat.agent_version))
+			w = "heartbeat: no agent version";
+		else if (strlen(r->heartbeat.agent_version) > NH_WIRE_STR_MAX)
+			w = "heartbeat: agent version longer than NH_WIRE_STR_MAX";
+		else if (r->heartbeat.n_counters > NH_WIRE_COUNTERS_MAX)
+			w = "heartbeat: more than NH_WIRE_COUNTERS_MAX counters";
+		for (size_t i = 0; !w && i < r->heartbeat.n_counters; i++)
+			if (empty(r->heartbeat.counters[i].name) ||
+			    strlen(r->heartbeat.counters[i].name) > NH_WIRE_STR_MAX)
+				w = "heartbeat: counter without a name or name too long";
+		break;
+	default:
+		break;
+	}
+	if (!w)
+		return 0;
+bad:
+	if (why)
+		*why = w;
+	return -EINVAL;
+}
+
+int nh_wire_check(const struct nh_wire_record *r, const char **why)
+{
+	return validate(r, false, why);
+}
+
+/* The protobuf-c view of one record, on the caller's stack. */
+struct pb {
+	Nhiscope__Wire__Record rec;
+	Nhiscope__Wire__RecordId id;
+	Nhiscope__Wire__Identity identity;
+	Nhiscope__Wire__Process process;
+	Nhiscope__Wire__Anomaly anomaly;
+	Nhiscope__Wire__CredentialUse cred;
+	Nhiscope__Wire__Finding finding;
+	Nhiscope__Wire__Activity activity;
+	Nhiscope__Wire__LossReport loss;
+	Nhiscope__Wire__Heartbeat heartbeat;
+	char *identities[NH_WIRE_IDENTITIES_MAX];
+	Nhiscope__Wire__Counter counters[NH_WIRE_COUNTERS_MAX];
+	Nhiscope__Wire__Counter *counter_ptrs[NH_WIRE_COUNTERS_MAX];
+	char *scratch[SCRATCH_MAX];
+	size_t nscratch;
+	int err;
+};
+
+/* A string as it goes on the wire: the caller's own when it is valid
+ * UTF-8, else a copy with each stray byte replaced by '?'. */
+static char *wire_str(struct pb *pb, const char *s)
+{
+	unsigned char *copy, *p;
+
+	if (empty(s))
+		return (char *)protobuf_c_empty_string;
+	if (utf8_valid(s))
+		return (char *)s;
+	if (pb->nscratch == SCRATCH_MAX || !(copy = (unsigned char *)strdup(s))) {
+		pb->err = -ENOMEM;
+		return (char *)protobuf_c_empty_string;
+	}
+	pb->scratch[pb->nscratch++] = (char *)copy;
+	for (p = copy; *p;) {
+		size_t n = utf8_seq(p);
+
+		if (n) {
+			p += n;
+		} else {
+			*p++ = '?';
+		}
+	}
+	return (char *)copy;
+}
+
+static double finite_or_0(double v)
+{
+	return isfinite(v) ? v : 0;
+}
+
+static size_t wire_counters(struct pb *pb, const struct nh_wire_counter *c, size_t n,
+			    Nhiscope__Wire__Counter ***out)
+{
+	for (size_t i = 0; i < n; i++) {
+		nhiscope__wire__counter__init(&pb->counters[i]);
+		pb->counters[i].name = wire_str(pb, c[i].name);
+		pb->counters[i].value = c[i].value;
+		pb->counter_ptrs[i] = &pb->counters[i];
+	}
+	*out = pb->counter_ptrs;
+	return n;
+}
+
+static void pb_release(struct pb *pb)
+{
+	for (size_t i = 0; i < pb->nscratch; i++)
+		free(pb->scratch[i]);
+	pb->nscratch = 0;
+}
+
+/* Build the protobuf-c view of a checked record. Returns 0 or -ENOMEM
+ * (pb_release in both cases). */
+static int pb_build(struct pb *pb, const struct nh_wire_record *r)
+{
+	Nhiscope__Wire__Record *m = &pb->rec;
+
+	pb->nscratch = 0;
+	pb->err = 0;
+	nhiscope__wire__record__init(m);
+	nhiscope__wire__record_id__init(&pb->id);
+	nhiscope__wire__identity__init(&pb->identity);
+	nhiscope__wire__process__init(&pb->process);
+
+	pb->id.node = wire_str(pb, r->id.node);
+	pb->id.boot_id = wire_str(pb, r->id.boot_id);
+	pb->id.seq = r->id.seq;
+	m->id = &pb->id;
+	m->time_ns = r->time_ns;
+
+	pb->identity.key = wire_str(pb, r->identity.key);
+	pb->identity.pod_uid = wire_str(pb, r->identity.pod_uid);
+	pb->identity.pod_name = wire_str(pb, r->identity.pod_name);
+	pb->identity.namespace_ = wire_str(pb, r->identity.namespace);
+	pb->identity.service_account = wire_str(pb, r->identity.service_account);
+	pb->identity.container_id = wire_str(pb, r->identity.container_id);
+	pb->identity.unit = wire_str(pb, r->identity.unit);
+	pb->identity.workload_kind = wire_str(pb, r->identity.workload_kind);
+	pb->identity.workload_name = wire_str(pb, r->identity.workload_name);
+	pb->identity.node = wire_str(pb, r->identity.node);
+	m->identity = &pb->identity;
+
+	pb->process.pid = r->process.pid;
+	pb->process.ppid = r->process.ppid;
+	pb->process.uid = r->process.uid;
+	pb->process.user = wire_str(pb, r->process.user);
+	pb->process.comm = wire_str(pb, r->process.comm);
+	pb->process.exe = wire_str(pb, r->process.exe);
+	m->process = &pb->process;
+
+	switch (r->kind) {
+	case NH_WIRE_ANOMALY: {
+		const struct nh_wire_anomaly *a = &r->anomaly;
+		Nhiscope__Wire__Anomaly *o = &pb->anomaly;
+
+		nhiscope__wire__anomaly__init(o);
+		o->category = (Nhiscope__Wire__Category)a->category;
+		o->severity = (Nhiscope__Wire__Severity)a->severity;
+		o->rate = a->rate;
+		o->value = wire_str(pb, a->value);
+		o->technique_id = wire_str(pb, a->technique_id);
+		o->technique_name = wire_str(pb, a->technique_name);
+		o->explanation = wire_str(pb, a->explanation);
+		o->baseline_age_ns = a->baseline_age_ns;
+		o->baseline_items = a->baseline_items;
+		o->rate_observed = finite_or_0(a->rate_observed);
+		o->rate_mean = finite_or_0(a->rate_mean);
+		o->rate_stddev = finite_or_0(a->rate_stddev);
+		m->body_case = NHISCOPE__WIRE__RECORD__BODY_ANOMALY;
+		m->anomaly = o;
+		break;
+	}
+	case NH_WIRE_CREDENTIAL_USE: {
+		const struct nh_wire_credential_use *c = &r->credential_use;
+		Nhiscope__Wire__CredentialUse *o = &pb->cred;
+
+		nhiscope__wire__credential_use__init(o);
+		o->credential_kind = wire_str(pb, c->credential_kind);
+		o->credential = wire_str(pb, c->credential);
+		o->via = wire_str(pb, c->via);
+		o->result = c->result;
+		o->count = c->count ? c->count : 1;
+		m->body_case = NHISCOPE__WIRE__RECORD__BODY_CREDENTIAL_USE;
+		m->credential_use = o;
+		break;
+	}
+	case NH_WIRE_FINDING: {
+		const struct nh_wire_finding *f = &r->finding;
+		Nhiscope__Wire__Finding *o = &pb->finding;
+
+		nhiscope__wire__finding__init(o);
+		o->type = (Nhiscope__Wire__FindingType)f->type;
+		o->secret_kind = wire_str(pb, f->secret_kind);
+		o->fingerprint = wire_str(pb, f->fingerprint);
+		o->reason = wire_str(pb, f->reason);
+		o->argument = wire_str(pb, f->argument);
+		o->credential_kind = wire_str(pb, f->credential_kind);
+		o->credential = wire_str(pb, f->credential);
+		o->path = wire_str(pb, f->path);
+		o->arg_index = f->arg_index;
+		for (size_t i = 0; i < f->n_identities; i++)
+			pb->identities[i] = wire_str(pb, f->identities[i]);
+		o->n_identities = f->n_identities;
+		o->identities = pb->identities;
+		m->body_case = NHISCOPE__WIRE__RECORD__BODY_FINDING;
+		m->finding = o;
+		break;
+	}
+	case NH_WIRE_ACTIVITY:
+		nhiscope__wire__activity__init(&pb->activity);
+		pb->activity.kind = wire_str(pb, r->activity.kind);
+		pb->activity.json = wire_str(pb, r->activity.json);
+		m->body_case = NHISCOPE__WIRE__RECORD__BODY_ACTIVITY;
+		m->activity = &pb->activity;
+		break;
+	case NH_WIRE_LOSS:
+		nhiscope__wire__loss_report__init(&pb->loss);
+		pb->loss.what = wire_str(pb, r->loss.what);
+		pb->loss.window_start_ns = r->loss.window_start_ns;
+		pb->loss.window_end_ns = r->loss.window_end_ns;
+		pb->loss.n_counts =
+		    wire_counters(pb, r->loss.counts, r->loss.n_counts, &pb->loss.counts);
+		m->body_case = NHISCOPE__WIRE__RECORD__BODY_LOSS;
+		m->loss = &pb->loss;
+		break;
+	case NH_WIRE_HEARTBEAT:
+		nhiscope__wire__heartbeat__init(&pb->heartbeat);
+		pb->heartbeat.agent_version = wire_str(pb, r->heartbeat.agent_version);
+		pb->heartbeat.probes_attached = r->heartbeat.probes_attached;
+		pb->heartbeat.n_counters = wire_counters(
+		    pb, r->heartbeat.counters, r->heartbeat.n_counters, &pb->heartbeat.counters);
+		m->body_case = NHISCOPE__WIRE__RECORD__BODY_HEARTBEAT;
+		m->heartbeat = &pb->heartbeat;
+		break;
+	default:
+		break;
+	}
+	return pb->err;
+}
+
+size_t nh_wire_packed_size(const struct nh_wire_record *r)
+{
+	struct pb *pb;
+	size_t n = 0;
+
+	if (validate(r, false, NULL))
+		return 0;
+	/* about 6 KiB: keep it off small stacks */
+	pb = malloc(sizeof(*pb));
+	if (!pb)
+		return 0;
+	if (pb_build(pb, r) == 0)
+		n = protobuf_c_message_get_packed_size(&pb->rec.base);
+	pb_release(pb);
+	free(pb);
+	return n;
+}
+
+int nh_wire_pack(const struct nh_wire_record *r, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct pb *pb;
+	size_t n;
+	int rc;
+
+	rc = validate(r, false, NULL);
+	if (rc)
+		return rc;
+	pb = malloc(sizeof(*pb));
+	if (!pb)
+		return -ENOMEM;
+	rc = pb_build(pb, r);
+	if (rc)
+		goto cleanup;
+	n = protobuf_c_message_get_packed_size(&pb->rec.base);
+	if (n > cap || n > NH_WIRE_MAX) {
+		rc = -EMSGSIZE;
+		goto cleanup;
+	}
+	*len = protobuf_c_message_pack(&pb->rec.base, buf);
+cleanup:
+	pb_release(pb);
+	free(pb);
+	return rc;
+}
+
+void nh_wire_free(struct nh_wire_record *r)
+{
+	if (r->priv)
+		nhiscope__wire__record__free_unpacked(r->priv, NULL);
+	memset(r, 0, sizeof(*r));
+}
+
+/* A decoded string: protobuf-c gives "" or a NUL-terminated copy; an
+ * embedded NUL simply ends it early. */
+static const char *dec(const char *s, bool *bad)
+{
+	if (!s)
+		return "";
+	if (!utf8_valid(s))
+		*bad = true;
+	return s;
+}
+
+static int dec_counters(Nhiscope__Wire__Counter **in, size_t n, struct nh_wire_counter *out,
+			bool *bad)
+{
+	if (n > NH_WIRE_COUNTERS_MAX)
+		return -EBADMSG;
+	for (size_t i = 0; i < n; i++) {
+		out[i].name = dec(in[i]->name, bad);
+		out[i].value = in[i]->value;
+	}
+	return 0;
+}
+
+int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, const char **why)
+{
+	Nhiscope__Wire__Record *m;
+	const char *w = NULL;
+	bool bad = false;
+	int rc = -EBADMSG;
+
+	memset(out, 0, sizeof(*out));
+	if (len > NH_WIRE_MAX) {
+		if (why)
+			*why = "record larger than NH_WIRE_MAX";
+		return -EMSGSIZE;
+	}
+	m = nhiscope__wire__record__unpack(NULL, len, buf);
+	if (!m) {
+		if (why)
+			*why = "not a protobuf nhiscope.wire.Record";
+		return -EBADMSG;
+	}
+	out->priv = m;
+	if (!m->id) {
+		w = "no record id";
+		goto cleanup;
+	}
+	out->id.node = dec(m->id->node, &bad);
+	out->id.boot_id = dec(m->id->boot_id, &bad);
+	out->id.seq = m->id->seq;
+	out->time_ns = m->time_ns;
+	{
+		const Nhiscope__Wire__Identity *i = m->identity;
+		struct nh_wire_identity *o = &out->identity;
+
+		o->key = dec(i ? i->key : NULL, &bad);
+		o->pod_uid = dec(i ? i->pod_uid : NULL, &bad);
+		o->pod_name = dec(i ? i->pod_name : NULL, &bad);
+		o->namespace = dec(i ? i->namespace_ : NULL, &bad);
+		o->service_account = dec(i ? i->service_account : NULL, &bad);
+		o->container_id = dec(i ? i->container_id : NULL, &bad);
+		o->unit = dec(i ? i->unit : NULL, &bad);
+		o->workload_kind = dec(i ? i->workload_kind : NULL, &bad);
+		o->workload_name = dec(i ? i->workload_name : NULL, &bad);
+		o->node = dec(i ? i->node : NULL, &bad);
+	}
+	{
+		const Nhiscope__Wire__Process *p = m->process;
+		struct nh_wire_process *o = &out->process;
+
+		o->pid = p ? p->pid : 0;
+		o->ppid = p ? p->ppid : 0;
+		o->uid = p ? p->uid : 0;
+		o->user = dec(p ? p->user : NULL, &bad);
+		o->comm = dec(p ? p->comm : NULL, &bad);
+		o->exe = dec(p ? p->exe : NULL, &bad);
+	}
+
+	switch (m->body_case) {
+	case NHISCOPE__WIRE__RECORD__BODY_ANOMALY: {
+		const Nhiscope__Wire__Anomaly *a = m->anomaly;
+		struct nh_wire_anomaly *o = &out->anomaly;
+
+		out->kind = NH_WIRE_ANOMALY;
+		/* open enums: out-of-range values survive decoding, validate() rejects them */
+		o->category = (enum nh_wire_category)a->category;
+		o->severity = (enum nh_wire_severity)a->severity;
+		o->rate = a->rate;
+		o->value = dec(a->value, &bad);
+		o->technique_id = dec(a->technique_id, &bad);
+		o->technique_name = dec(a->technique_name, &bad);
+		o->explanation = dec(a->explanation, &bad);
+		o->baseline_age_ns = a->baseline_age_ns;
+		o->baseline_items = a->baseline_items;
+		o->rate_observed = a->rate_observed;
+		o->rate_mean = a->rate_mean;
+		o->rate_stddev = a->rate_stddev;
+		break;
+	}
+	case NHISCOPE__WIRE__RECORD__BODY_CREDENTIAL_USE: {
+		const Nhiscope__Wire__CredentialUse *c = m->credential_use;
+		struct nh_wire_credential_use *o = &out->credential_use;
+
+		out->kind = NH_WIRE_CREDENTIAL_USE;
+		o->credential_kind = dec(c->credential_kind, &bad);
+		o->credential = dec(c->credential, &bad);
+		o->via = dec(c->via, &bad);
+		o->result = c->result;
+		o->count = c->count;
+		break;
+	}
+	case NHISCOPE__WIRE__RECORD__BODY_FINDING: {
+		const Nhiscope__Wire__Finding *f = m->finding;
+		struct nh_wire_finding *o = &out->finding;
+
+		out->kind = NH_WIRE_FINDING;
+		if (f->n_identities > NH_WIRE_IDENTITIES_MAX) {
+			w = "finding: more than NH_WIRE_IDENTITIES_MAX identities";
+			goto cleanup;
+		}
+		o->type = (enum nh_wire_finding_type)f->type;
+		o->secret_kind = dec(f->secret_kind, &bad);
+		o->fingerprint = dec(f->fingerprint, &bad);
+		o->reason = dec(f->reason, &bad);
+		o->argument = dec(f->argument, &bad);
+		o->credential_kind = dec(f->credential_kind, &bad);
+		o->credential = dec(f->credential, &bad);
+		o->path = dec(f->path, &bad);
+		o->arg_index = f->arg_index;
+		o->n_identities = f->n_identities;
+		for (size_t i = 0; i < f->n_identities; i++)
+			o->identities[i] = dec(f->identities[i], &bad);
+		break;
+	}
+	case NHISCOPE__WIRE__RECORD__BODY_ACTIVITY:
+		out->kind = NH_WIRE_ACTIVITY;
+		out->activity.kind = dec(m->activity->kind, &bad);
+		out->activity.json = dec(m->activity->json, &bad);
+		break;
+	case NHISCOPE__WIRE__RECORD__BODY_LOSS:
+		out->kind = NH_WIRE_LOSS;
+		out->loss.what = dec(m->loss->what, &bad);
+		out->loss.window_start_ns = m->loss->window_start_ns;
+		out->loss.window_end_ns = m->loss->window_end_ns;
+		if (dec_counters(m->loss->counts, m->loss->n_counts, out->loss.counts, &bad)) {
+			w = "loss report: more than NH_WIRE_COUNTERS_MAX counts";
+			goto cleanup;
+		}
+		out->loss.n_counts = m->loss->n_counts;
+		break;
+	case NHISCOPE__WIRE__RECORD__BODY_HEARTBEAT:
+		out->kind = NH_WIRE_HEARTBEAT;
+		out->heartbeat.agent_version = dec(m->heartbeat->agent_version, &bad);
+		out->heartbeat.probes_attached = m->heartbeat->probes_attached;
+		if (dec_counters(m->heartbeat->counters, m->heartbeat->n_counters,
+				 out->heartbeat.counters, &bad)) {
+			w = "heartbeat: more than NH_WIRE_COUNTERS_MAX counters";
+			goto cleanup;
+		}
+		out->heartbeat.n_counters = m->heartbeat->n_counters;
+		break;
+	default:
+		break; /* validate() names what is missing first */
+	}
+	if (bad) {
+		w = "string not valid UTF-8";
+		goto cleanup;
+	}
+	if (validate(out, true, &w))
+		goto cleanup;
+	rc = 0;
+cleanup:
+	if (rc) {
+		nh_wire_free(out);
+		if (why)
+			*why = w;
+	}
+	return rc;
+}

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * wire: the records that leave a node on Kafka (models/wire.proto), as a
+ * plain C struct, and their encoding. Pure C: no I/O.
+ *
+ * Ownership. Strings are `const char *`:
+ *   - for nh_wire_pack they are the caller's, borrowed for the call; NULL
+ *     means absent (packed as "");
+ *   - after nh_wire_unpack they point into memory owned by the record
+ *     (never NULL: an absent string is ""), valid until nh_wire_free.
+ * Lists are bounded arrays inside the struct (NH_WIRE_*_MAX).
+ *
+ * Rules enforced by nh_wire_check, nh_wire_pack and nh_wire_unpack alike:
+ *   - every record: id.node and id.boot_id non-empty and at most
+ *     NH_WIRE_NAME_MAX bytes, time_ns != 0, a body;
+ *   - anomaly, credential use, finding, activity: identity.key non-empty;
+ *   - anomaly: a category, severity 1..4, a value;
+ *   - credential use: credential_kind and credential;
+ *   - finding: a type; secret_exposure: secret_kind and fingerprint;
+ *     human_use: reason; credential_reuse: credential;
+ *   - activity: kind and json; loss report: what, window_end >= start;
+ *     heartbeat: agent_version; every counter has a name;
+ *   - each string at most NH_WIRE_STR_MAX bytes (activity json: bounded
+ *     only by NH_WIRE_MAX).
+ * What pack repairs and unpack rejects: strings are valid UTF-8 on the
+ * wire (pack replaces each byte of an invalid sequence with '?': paths
+ * are bytes, the wire is UTF-8), anomaly rates are finite (pack writes
+ * NaN and infinities as 0) and a credential use's count is at least 1
+ * (pack writes 0 as 1, the "no repeat" of a summary).
+ */
+#ifndef NH_WIRE_H
+#define NH_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NH_WIRE_MAX	       (256 * 1024)		   /* packed record, bytes */
+#define NH_WIRE_STR_MAX	       16384			   /* one string field, bytes */
+#define NH_WIRE_NAME_MAX       255			   /* id.node, id.boot_id, bytes */
+#define NH_WIRE_IDENTITIES_MAX 32			   /* finding.identities */
+#define NH_WIRE_COUNTERS_MAX   64			   /* loss counts, heartbeat counters */
+#define NH_WIRE_ID_STR_MAX     (2 * NH_WIRE_NAME_MAX + 24) /* nh_wire_id_str, with NUL */
+
+enum nh_wire_kind {
+	NH_WIRE_NONE = 0,
+	NH_WIRE_ANOMALY,
+	NH_WIRE_CREDENTIAL_USE,
+	NH_WIRE_FINDING,
+	NH_WIRE_ACTIVITY,
+	NH_WIRE_LOSS,
+	NH_WIRE_HEARTBEAT,
+	NH_WIRE_KIND_MAX,
+};
+
+/* Same order as models.h enum nh_category, shifted by one (0 = none). */
+enum nh_wire_category {
+	NH_WIRE_CAT_NONE = 0,
+	NH_WIRE_CAT_EXEC,
+	NH_WIRE_CAT_EGRESS,
+	NH_WIRE_CAT_INGRESS,
+	NH_WIRE_CAT_FILE,
+	NH_WIRE_CAT_CREDENTIAL,
+	NH_WIRE_CAT_PRIVILEGE,
+	NH_WIRE_CAT_MAX,
+};
+
+/* Same numbers as models.h enum nh_severity. */
+enum nh_wire_severity {
+	NH_WIRE_SEV_NONE = 0,
+	NH_WIRE_SEV_LOW,
+	NH_WIRE_SEV_MEDIUM,
+	NH_WIRE_SEV_HIGH,
+	NH_WIRE_SEV_CRITICAL,
+	NH_WIRE_SEV_MAX,
+};
+
+enum nh_wire_finding_type {
+	NH_WIRE_FINDING_NONE = 0,
+	NH_WIRE_FINDING_SECRET_EXPOSURE,
+	NH_WIRE_FINDING_HUMAN_USE,
+	NH_WIRE_FINDING_CREDENTIAL_REUSE,
+	NH_WIRE_FINDING_MAX,
+};
+
+struct nh_wire_id {
+	const char *node;
+	const char *boot_id;
+	uint64_t seq;
+};
+
+struct nh_wire_identity {
+	const char *key;
+	const char *pod_uid;
+	const char *pod_name;
+	const char *namespace;
+	const char *service_account;
+	const char *container_id;
+	const char *unit;
+	const char *workload_kind;
+	const char *workload_name;
+	const char *node;
+};
+
+struct nh_wire_process {
+	uint32_t pid; /* 0: no process context */
+	uint32_t ppid;
+	uint32_t uid;
+	const char *user;
+	const char *comm;
+	const char *exe;
+};
+
+struct nh_wire_anomaly {
+	enum nh_wire_category category;
+	enum nh_wire_severity severity;
+	bool rate;	   /* a rate spike, not a novel item */
+	const char *value; /* the novel item; rate: the category */
+	const char *technique_id;
+	const char *technique_name;
+	const char *explanation;
+	uint64_t baseline_age_ns;
+	uint64_t baseline_items;
+	double rate_observed, rate_mean, rate_stddev;
+};
+
+struct nh_wire_credential_use {
+	const char *credential_kind;
+	const char *credential; /* path or address:port, never the secret */
+	const char *via;	/* "open", "connect", ... */
+	int64_t result;		/* >= 0 success, -errno failure */
+	uint64_t count;
+};
+
+struct nh_wire_finding {
+	enum nh_wire_finding_type type;
+	const char *secret_kind;
+	const char *fingerprint;
+	const char *reason;
+	const char *argument;
+	const char *credential_kind;
+	const char *credential;
+	const char *path;
+	int32_t arg_index;
+	size_t n_identities;
+	const char *identities[NH_WIRE_IDENTITIES_MAX];
+};
+
+struct nh_wire_activity {
+	const char *kind;
+	const char *json;
+};
+
+struct nh_wire_counter {
+	const char *name;
+	uint64_t value;
+};
+
+struct nh_wire_loss {
+	const char *what;
+	uint64_t window_start_ns, window_end_ns;
+	size_t n_counts;
+	struct nh_wire_counter counts[NH_WIRE_COUNTERS_MAX];
+};
+
+struct nh_wire_heartbeat {
+	const char *agent_version;
+	uint32_t probes_attached;
+	size_t n_counters;
+	struct nh_wire_counter counters[NH_WIRE_COUNTERS_MAX];
+};
+
+struct nh_wire_record {
+	struct nh_wire_id id;
+	enum nh_wire_kind kind; /* selects the member of the union */
+	uint64_t time_ns;	/* unix nanoseconds */
+	struct nh_wire_identity identity;
+	struct nh_wire_process process;
+	union {
+		struct nh_wire_anomaly anomaly;
+		struct nh_wire_credential_use credential_use;
+		struct nh_wire_finding finding;
+		struct nh_wire_activity activity;
+		struct nh_wire_loss loss;
+		struct nh_wire_heartbeat heartbeat;
+	};
+	void *priv; /* unpack: the decoded message the strings live in */
+};
+
+/* Whether nh_wire_pack accepts r: 0, or -EINVAL with *why (a static
+ * string; why may be NULL) naming the broken rule. */
+int nh_wire_check(const struct nh_wire_record *r, const char **why);
+
+/*
+ * Encode into buf. Returns 0 and *len, -EINVAL for a record that breaks a
+ * rule (nh_wire_check says which), -EMSGSIZE when the encoding is larger
+ * than cap or NH_WIRE_MAX, -ENOMEM.
+ */
+int nh_wire_pack(const struct nh_wire_record *r, uint8_t *buf, size_t cap, size_t *len);
+
+/* The encoded size of a valid record, or 0 for an invalid one. */
+size_t nh_wire_packed_size(const struct nh_wire_record *r);
+
+/*
+ * Decode len bytes into *out (overwritten, not read: nh_wire_free a
+ * previous result first). Returns 0; -EMSGSIZE for more than NH_WIRE_MAX
+ * bytes (checked before decoding), -EBADMSG for bytes that are not a
+ * valid record (protobuf-c reports running out of memory the same way);
+ * on error *why (may be NULL) is a static string saying what was wrong
+ * and *out is zeroed.
+ */
+int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, const char **why);
+
+/* Release what nh_wire_unpack allocated and zero the record (idempotent). */
+void nh_wire_free(struct nh_wire_record *r);
+
+/* "<node>/<boot_id>/<seq>", the record id as one string (event.id, dedup).
+ * Returns the length, or -ENOSPC (buf then holds a truncated string). */
+int nh_wire_id_str(const struct nh_wire_id *id, char *buf, size_t cap);
+
+/* Lower-case names ("anomaly", "credential_use", "exec", "high",
+ * "secret_exposure", ...); "unknown" out of range. */
+const char *nh_wire_kind_name(enum nh_wire_kind k);
+const char *nh_wire_category_name(enum nh_wire_category c);
+const char *nh_wire_severity_name(enum nh_wire_severity s);
+const char *nh_wire_finding_name(enum nh_wire_finding_type t);
+
+/* Name back to value; -EINVAL for an unknown name. */
+int nh_wire_kind_parse(const char *name);
+int nh_wire_category_parse(const char *name);
+int nh_wire_severity_parse(const char *name);
+int nh_wire_finding_parse(const char *name);
+
+#endif

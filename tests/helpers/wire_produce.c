@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * wire_produce: wire records as JSON lines, for tests and the demo.
+ *
+ *   wire_produce -b BROKERS -t TOPIC [-X KEY=VALUE]...  < records.jsonl
+ *       packs each line (nh_wire_pack) and produces it (idempotent,
+ *       acks=all); a line {"raw": "text"} or {"raw_hex": "0a00"} is
+ *       produced as those bytes, unpacked, for garbage tests. Prints "delivered N" at the end and
+ *       exits non-zero when any record failed.
+ *   wire_produce --encode < records.jsonl > stream
+ *   wire_produce --decode < stream
+ *       stream: records framed as kcat -f '%R%s' writes them (a 32-bit
+ *       big-endian length, -1 for none, then the bytes); --decode prints
+ *       each as a JSON line, or {"error": WHY} when it does not unpack.
+ *
+ * The JSON mirrors struct nh_wire_record: {"node", "boot_id", "seq",
+ * "time_ns", "kind", "identity": {...}, "process": {...}, and an object
+ * named after the kind ("anomaly", "credential_use", "finding",
+ * "activity", "loss", "heartbeat")}; enums by name ("exec", "high",
+ * "secret_exposure"), counters as {"name": value}.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <librdkafka/rdkafka.h>
+
+#include "wire.h"
+
+static uint8_t packed[NH_WIRE_MAX];
+
+static const char *str(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+}
+
+static uint64_t u64(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v) : 0;
+}
+
+static int64_t i64(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static double dbl(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_double(v) : 0;
+}
+
+static json_object *obj(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+static size_t counters_in(json_object *o, struct nh_wire_counter *c)
+{
+	size_t n = 0;
+
+	if (!o)
+		return 0;
+	json_object_object_foreach (o, k, v) {
+		if (n == NH_WIRE_COUNTERS_MAX)
+			break;
+		c[n].name = k;
+		c[n].value = json_object_get_uint64(v);
+		n++;
+	}
+	return n;
+}
+
+/* Strings stay owned by doc. */
+static int from_json(json_object *doc, struct nh_wire_record *r)
+{
+	json_object *i = obj(doc, "identity"), *p = obj(doc, "process"), *b;
+	int kind = nh_wire_kind_parse(str(doc, "kind"));
+
+	memset(r, 0, sizeof(*r));
+	if (kind < 0)
+		return -EINVAL;
+	r->kind = kind;
+	r->id.node = str(doc, "node");
+	r->id.boot_id = str(doc, "boot_id");
+	r->id.seq = u64(doc, "seq");
+	r->time_ns = u64(doc, "time_ns");
+	r->identity.key = str(i, "key");
+	r->identity.pod_uid = str(i, "pod_uid");
+	r->identity.pod_name = str(i, "pod_name");
+	r->identity.namespace = str(i, "namespace");
+	r->identity.service_account = str(i, "service_account");
+	r->identity.container_id = str(i, "container_id");
+	r->identity.unit = str(i, "unit");
+	r->identity.workload_kind = str(i, "workload_kind");
+	r->identity.workload_name = str(i, "workload_name");
+	r->identity.node = str(i, "node");
+	r->process.pid = (uint32_t)u64(p, "pid");
+	r->process.ppid = (uint32_t)u64(p, "ppid");
+	r->process.uid = (uint32_t)u64(p, "uid");
+	r->process.user = str(p, "user");
+	r->process.comm = str(p, "comm");
+	r->process.exe = str(p, "exe");
+	b = obj(doc, nh_wire_kind_name(r->kind));
+	switch (r->kind) {
+	case NH_WIRE_ANOMALY:
+		r->anomaly.category = nh_wire_category_parse(str(b, "category"));
+		r->anomaly.severity = nh_wire_severity_parse(str(b, "severity"));
+		r->anomaly.rate = obj(b, "rate") && json_object_get_boolean(obj(b, "rate"));
+		r->anomaly.value = str(b, "value");
+		r->anomaly.technique_id = str(b, "technique_id");
+		r->anomaly.technique_name = str(b, "technique_name");
+		r->anomaly.explanation = str(b, "explanation");
+		r->anomaly.baseline_age_ns = u64(b, "baseline_age_ns");
+		r->anomaly.baseline_items = u64(b, "baseline_items");
+		r->anomaly.rate_observed = dbl(b, "rate_observed");
+		r->anomaly.rate_mean = dbl(b, "rate_mean");
+		r->anomaly.rate_stddev = dbl(b, "rate_stddev");
+		break;
+	case NH_WIRE_CREDENTIAL_USE:
+		r->credential_use.credential_kind = str(b, "credential_kind");
+		r->credential_use.credential = str(b, "credential");
+		r->credential_use.via = str(b, "via");
+		r->credential_use.result = i64(b, "result");
+		r->credential_use.count = u64(b, "count");
+		break;
+	case NH_WIRE_FINDING: {
+		json_object *ids = obj(b, "identities");
+
+		r->finding.type = nh_wire_finding_parse(str(b, "type"));
+		r->finding.secret_kind = str(b, "secret_kind");
+		r->finding.fingerprint = str(b, "fingerprint");
+		r->finding.reason = str(b, "reason");
+		r->finding.argument = str(b, "argument");
+		r->finding.credential_kind = str(b, "credential_kind");
+		r->finding.credential = str(b, "credential");
+		r->finding.path = str(b, "path");
+		r->finding.arg_index = (int32_t)i64(b, "arg_index");
+		for (size_t k = 0;
+		     ids && k < json_object_array_length(ids) && k < NH_WIRE_IDENTITIES_MAX; k++)
+			r->finding.identities[r->finding.n_identities++] =
+			    json_object_get_string(json_object_array_get_idx(ids, k));
+		break;
+	}
+	case NH_WIRE_ACTIVITY:
+		r->activity.kind = str(b, "kind");
+		r->activity.json = str(b, "json");
+		break;
+	case NH_WIRE_LOSS:
+		r->loss.what = str(b, "what");
+		r->loss.window_start_ns = u64(b, "window_start_ns");
+		r->loss.window_end_ns = u64(b, "window_end_ns");
+		r->loss.n_counts = counters_in(obj(b, "counts"), r->loss.counts);
+		break;
+	case NH_WIRE_HEARTBEAT:
+		r->heartbeat.agent_version = str(b, "agent_version");
+		r->heartbeat.probes_attached = (uint32_t)u64(b, "probes_attached");
+		r->heartbeat.n_counters = counters_in(obj(b, "counters"), r->heartbeat.counters);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void put(json_object *o, const char *k, const char *v)
+{
+	if (v && *v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static void put_u64(json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_uint64(v));
+}
+
+static json_object *counters_out(const struct nh_wire_counter *c, size_t n)
+{
+	json_object *o = json_object_new_object();
+
+	for (size_t i = 0; i < n; i++)
+		put_u64(o, c[i].name, c[i].value);
+	return o;
+}
+
+static json_object *to_json(const struct nh_wire_record *r)
+{
+	json_object *doc = json_object_new_object(), *i = json_object_new_object(),
+		    *p = json_object_new_object(), *b = json_object_new_object();
+
+	put(doc, "kind", nh_wire_kind_name(r->kind));
+	put(doc, "node", r->id.node);
+	put(doc, "boot_id", r->id.boot_id);
+	put_u64(doc, "seq", r->id.seq);
+	put_u64(doc, "time_ns", r->time_ns);
+	put(i, "key", r->identity.key);
+	put(i, "pod_uid", r->identity.pod_uid);
+	put(i, "pod_name", r->identity.pod_name);
+	put(i, "namespace", r->identity.namespace);
+	put(i, "service_account", r->identity.service_account);
+	put(i, "container_id", r->identity.container_id);
+	put(i, "unit", r->identity.unit);
+	put(i, "workload_kind", r->identity.workload_kind);
+	put(i, "workload_name", r->identity.workload_name);
+	put(i, "node", r->identity.node);
+	json_object_object_add(doc, "identity", i);
+	put_u64(p, "pid", r->process.pid);
+	put_u64(p, "ppid", r->process.ppid);
+	put_u64(p, "uid", r->process.uid);
+	put(p, "user", r->process.user);
+	put(p, "comm", r->process.comm);
+	put(p, "exe", r->process.exe);
+	json_object_object_add(doc, "process", p);
+	switch (r->kind) {
+	case NH_WIRE_ANOMALY:
+		put(b, "category", nh_wire_category_name(r->anomaly.category));
+		put(b, "severity", nh_wire_severity_name(r->anomaly.severity));
+		json_object_object_add(b, "rate", json_object_new_boolean(r->anomaly.rate));
+		put(b, "value", r->anomaly.value);
+		put(b, "technique_id", r->anomaly.technique_id);
+		put(b, "technique_name", r->anomaly.technique_name);
+		put(b, "explanation", r->anomaly.explanation);
+		put_u64(b, "baseline_age_ns", r->anomaly.baseline_age_ns);
+		put_u64(b, "baseline_items", r->anomaly.baseline_items);
+		json_object_object_add(b, "rate_observed",
+				       json_object_new_double(r->anomaly.rate_observed));
+		json_object_object_add(b, "rate_mean",
+				       json_object_new_double(r->anomaly.rate_mean));
+		json_object_object_add(b, "rate_stddev",
+				       json_object_new_double(r->anomaly.rate_stddev));
+		break;
+	case NH_WIRE_CREDENTIAL_USE:
+		put(b, "credential_kind", r->credential_use.credential_kind);
+		put(b, "credential", r->credential_use.credential);
+		put(b, "via", r->credential_use.via);
+		json_object_object_add(b, "result",
+				       json_object_new_int64(r->credential_use.result));
+		put_u64(b, "count", r->credential_use.count);
+		break;
+	case NH_WIRE_FINDING: {
+		json_object *ids = json_object_new_array();
+
+		put(b, "type", nh_wire_finding_name(r->finding.type));
+		put(b, "secret_kind", r->finding.secret_kind);
+		put(b, "fingerprint", r->finding.fingerprint);
+		put(b, "reason", r->finding.reason);
+		put(b, "argument", r->finding.argument);
+		put(b, "credential_kind", r->finding.credential_kind);
+		put(b, "credential", r->finding.credential);
+		put(b, "path", r->finding.path);
+		json_object_object_add(b, "arg_index", json_object_new_int(r->finding.arg_index));
+		for (size_t k = 0; k < r->finding.n_identities; k++)
+			json_object_array_add(ids,
+					      json_object_new_string(r->finding.identities[k]));
+		json_object_object_add(b, "identities", ids);
+		break;
+	}
+	case NH_WIRE_ACTIVITY:
+		put(b, "kind", r->activity.kind);
+		put(b, "json", r->activity.json);
+		break;
+	case NH_WIRE_LOSS:
+		put(b, "what", r->loss.what);
+		put_u64(b, "window_start_ns", r->loss.window_start_ns);
+		put_u64(b, "window_end_ns", r->loss.window_end_ns);
+		json_object_object_add(b, "counts", counters_out(r->loss.counts, r->loss.n_counts));
+		break;
+	case NH_WIRE_HEARTBEAT:
+		put(b, "agent_version", r->heartbeat.agent_version);
+		put_u64(b, "probes_attached", r->heartbeat.probes_attached);
+		json_object_object_add(
+		    b, "counters", counters_out(r->heartbeat.counters, r->heartbeat.n_counters));
+		break;
+	default:
+		break;
+	}
+	json_object_object_add(doc, nh_wire_kind_name(r->kind), b);
+	return doc;
+}
+
+/* One input line as bytes to send: a packed record, or the raw text. */
+static int encode(const char *line, size_t *len, const char **why)
+{
+	json_object *doc = json_tokener_parse(line);
+	struct nh_wire_record r;
+	const char *raw;
+	int rc;
+
+	*why = "not a JSON object";
+	if (!doc || !json_object_is_type(doc, json_type_object)) {
+		json_object_put(doc);
+		return -EINVAL;
+	}
+	raw = str(doc, "raw");
+	if (raw) {
+		*len = strlen(raw) < sizeof(packed) ? strlen(raw) : sizeof(packed);
+		memcpy(packed, raw, *len);
+		rc = 0;
+	} else if ((raw = str(doc, "raw_hex"))) {
+		*why = "bad raw_hex";
+		rc = 0;
+		for (*len = 0; !rc && raw[2 * *len] && *len < sizeof(packed); (*len)++) {
+			unsigned v;
+
+			if (sscanf(raw + 2 * *len, "%2x", &v) != 1)
+				rc = -EINVAL;
+			packed[*len] = (uint8_t)v;
+		}
+	} else if ((rc = from_json(doc, &r)) == 0) {
+		rc = nh_wire_check(&r, why);
+		if (!rc)
+			rc = nh_wire_pack(&r, packed, sizeof(packed), len);
+		if (rc == -EMSGSIZE)
+			*why = "too large";
+	} else {
+		*why = "unknown kind";
+	}
+	json_object_put(doc);
+	return rc;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	long *failed = opaque;
+
+	(void)rk;
+	if (m->err) {
+		fprintf(stderr, "wire_produce: delivery: %s\n", rd_kafka_err2str(m->err));
+		(*failed)++;
+	}
+}
+
+static int produce(const char *brokers, const char *topic, char **props, int nprops)
+{
+	char errstr[512], *line = NULL;
+	size_t cap = 0;
+	long sent = 0, failed = 0;
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_t *rk;
+	ssize_t n;
+
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)) ||
+	    rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr)) ||
+	    rd_kafka_conf_set(conf, "acks", "all", errstr, sizeof(errstr))) {
+		fprintf(stderr, "wire_produce: %s\n", errstr);
+		return 1;
+	}
+	for (int i = 0; i < nprops; i++) {
+		char *eq = strchr(props[i], '=');
+
+		if (!eq) {
+			fprintf(stderr, "wire_produce: -X %s: expected KEY=VALUE\n", props[i]);
+			return 1;
+		}
+		*eq = '\0';
+		if (rd_kafka_conf_set(conf, props[i], eq + 1, errstr, sizeof(errstr))) {
+			fprintf(stderr, "wire_produce: %s\n", errstr);
+			return 1;
+		}
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_opaque(conf, &failed);
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (!rk) {
+		fprintf(stderr, "wire_produce: %s\n", errstr);
+		return 1;
+	}
+	while ((n = getline(&line, &cap, stdin)) > 0) {
+		const char *why = NULL;
+		size_t len = 0;
+		rd_kafka_resp_err_t err;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (!*line)
+			continue;
+		if (encode(line, &len, &why)) {
+			fprintf(stderr, "wire_produce: bad record (%s): %s\n", why, line);
+			failed++;
+			continue;
+		}
+		do {
+			err = rd_kafka_producev(
+			    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(packed, len),
+			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+			if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				rd_kafka_poll(rk, 100);
+		} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+		if (err) {
+			fprintf(stderr, "wire_produce: produce: %s\n", rd_kafka_err2str(err));
+			failed++;
+			continue;
+		}
+		sent++;
+		rd_kafka_poll(rk, 0);
+	}
+	free(line);
+	if (rd_kafka_flush(rk, 60000)) {
+		fprintf(stderr, "wire_produce: flush timed out\n");
+		failed++;
+	}
+	rd_kafka_destroy(rk);
+	printf("delivered %ld\n", sent - (failed > sent ? sent : failed));
+	return failed ? 1 : 0;
+}
+
+static int encode_stream(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	while (getline(&line, &cap, stdin) > 0) {
+		const char *why = NULL;
+		size_t len = 0;
+		uint32_t be;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (!*line)
+			continue;
+		if (encode(line, &len, &why)) {
+			fprintf(stderr, "wire_produce: bad record (%s): %s\n", why, line);
+			rc = 1;
+			continue;
+		}
+		be = htonl((uint32_t)len);
+		fwrite(&be, 4, 1, stdout);
+		fwrite(packed, 1, len, stdout);
+	}
+	free(line);
+	return rc;
+}
+
+static int decode_stream(void)
+{
+	uint32_t be;
+
+	while (fread(&be, 4, 1, stdin) == 1) {
+		int32_t len = (int32_t)ntohl(be);
+		struct nh_wire_record r;
+		const char *why = NULL;
+		json_object *doc;
+
+		if (len < 0) {
+			len = 0; /* a null payload */
+		} else if ((size_t)len > sizeof(packed) ||
+			   fread(packed, 1, len, stdin) != (size_t)len) {
+			fprintf(stderr, "wire_produce: truncated stream\n");
+			return 1;
+		}
+		if (nh_wire_unpack(packed, len, &r, &why)) {
+			doc = json_object_new_object();
+			json_object_object_add(doc, "error", json_object_new_string(why));
+			json_object_object_add(doc, "len", json_object_new_int(len));
+		} else {
+			doc = to_json(&r);
+			nh_wire_free(&r);
+		}
+		puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN));
+		json_object_put(doc);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *brokers = NULL, *topic = NULL;
+	char *props[32];
+	int nprops = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--encode") == 0)
+			return encode_stream();
+		if (strcmp(argv[i], "--decode") == 0)
+			return decode_stream();
+		if (strcmp(argv[i], "-b") == 0 && i + 1 < argc)
+			brokers = argv[++i];
+		else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
+			topic = argv[++i];
+		else if (strcmp(argv[i], "-X") == 0 && i + 1 < argc && nprops < 32)
+			props[nprops++] = argv[++i];
+		else
+			goto usage;
+	}
+	if (brokers && topic)
+		return produce(brokers, topic, props, nprops);
+usage:
+	fprintf(stderr, "usage: wire_produce -b BROKERS -t TOPIC [-X KEY=VALUE]... < jsonl\n"
+			"       wire_produce --encode < jsonl > stream\n"
+			"       wire_produce --decode < stream\n");
+	return 2;
+}

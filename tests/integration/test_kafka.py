@@ -1,0 +1,228 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The agent's Kafka producer against librdkafka's mock cluster (real Kafka
+protocol on loopback), checked with kcat, an independent client: findings
+and credential uses arrive as wire records; a broker outage and a kill -9
+of the agent lose nothing."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nhtest import (BUILD, CLI, TOKEN_PATH, Agent, SaPod, Suite, run_alive,  # noqa: E402
+                    wait_until)
+
+suite = Suite("kafka")
+MOCK = os.path.join(BUILD, "tests", "kafka_mock")
+WIRE = os.path.join(BUILD, "tests", "wire_produce")
+TOPICS = ("nhiscope.anomalies", "nhiscope.activity", "nhiscope.heartbeats")
+
+
+class Mock:
+    """A mock Kafka cluster in a helper process; `down`/`up` on stdin."""
+
+    def __init__(self):
+        args = [MOCK]
+        for t in TOPICS:
+            args += ["--topic", t]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stdout.readline().strip()
+        assert line.startswith("bootstrap="), line
+        self.bootstrap = line.split("=", 1)[1]
+
+    def command(self, cmd):
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def read_topic(mock, topic):
+    """Every record on topic, read by kcat and unpacked: (records, raw bytes)."""
+    r = subprocess.run(["kcat", "-C", "-b", mock.bootstrap, "-t", topic, "-o", "beginning",
+                        "-e", "-q", "-f", "%R%s"], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    d = subprocess.run([WIRE, "--decode"], input=r.stdout, capture_output=True, timeout=60)
+    assert d.returncode == 0, d.stderr
+    recs = [json.loads(l) for l in d.stdout.decode().splitlines() if l.strip()]
+    assert not [x for x in recs if "error" in x], recs
+    return recs, r.stdout
+
+
+def kafka_agent(s, mock, spool, *extra):
+    return Agent(s.tmp, "--kafka-brokers", mock.bootstrap, "--spool-dir", spool, *extra)
+
+
+def findings_of(recs, key, kind):
+    return [r for r in recs if r.get("kind") == kind and r["identity"]["key"] == key]
+
+
+@suite.test
+def findings_and_credential_use_reach_kafka(s):
+    mock = Mock()
+    pod = SaPod("kafka", "producer", "producer-0")
+    spool = os.path.join(s.tmp, "spool-" + uuid.uuid4().hex[:6])
+    agent = kafka_agent(s, mock, spool)
+    secret = "ghp_" + uuid.uuid4().hex + "abcd"
+    try:
+        run_alive(pod, ["sh", "-c", "cat %s >/dev/null; /bin/true --token %s" %
+                        (TOKEN_PATH, secret)])
+        wait_until(lambda: agent.status()["kafka"]["delivered"] >= 3, timeout=20,
+                   what="records delivered")
+        recs, raw = read_topic(mock, "nhiscope.anomalies")
+        uses = [r for r in findings_of(recs, pod.key, "credential_use")
+                if r["credential_use"]["credential_kind"] == "sa_token"]
+        assert len(uses) == 1, recs
+        assert uses[0]["identity"]["namespace"] == "kafka", uses[0]
+        assert uses[0]["identity"]["pod_uid"] == pod.uid, uses[0]
+        fs = findings_of(recs, pod.key, "finding")
+        assert [f for f in fs if f["finding"]["type"] == "secret_exposure"], fs
+        ids = {(r["node"], r["boot_id"], r["seq"]) for r in recs}
+        assert len(ids) == len(recs), "record ids are unique"
+        assert secret.encode() not in raw
+        hb = wait_until(lambda: read_topic(mock, "nhiscope.heartbeats")[0], what="heartbeat")
+        assert hb[0]["kind"] == "heartbeat" and hb[0]["heartbeat"]["probes_attached"] > 20, hb
+    finally:
+        agent.stop()
+        pod.remove()
+        mock.stop()
+
+
+def expose(pod, n, tag):
+    """n distinct secret_exposure findings."""
+    secrets = ["ghp_%s%04d%s" % (tag, i, uuid.uuid4().hex[:24]) for i in range(n)]
+    run_alive(pod, ["sh", "-c", "; ".join("/bin/true --token %s" % x for x in secrets)])
+    return secrets
+
+
+def exposures(recs, key):
+    return [r for r in findings_of(recs, key, "finding")
+            if r["finding"]["type"] == "secret_exposure"]
+
+
+@suite.test
+def broker_outage_loses_nothing(s):
+    mock = Mock()
+    pod = SaPod("kafka", "outage", "outage-0")
+    spool = os.path.join(s.tmp, "spool-" + uuid.uuid4().hex[:6])
+    agent = kafka_agent(s, mock, spool)
+    try:
+        mock.command("down")
+        expose(pod, 20, "a")
+        wait_until(lambda: agent.status()["kafka"]["spool_pending"] >= 20, what="spooled")
+        time.sleep(2)
+        st = agent.status()["kafka"]
+        assert st["spool_pending"] >= 20, st  # nothing acknowledged while it is down
+        mock.command("up")
+        wait_until(lambda: agent.status()["kafka"]["spool_pending"] == 0, timeout=60,
+                   what="spool drained")
+        recs, _ = read_topic(mock, "nhiscope.anomalies")
+        ex = exposures(recs, pod.key)
+        fps = {r["finding"]["fingerprint"] for r in ex}
+        assert len(fps) == 20, (len(fps), len(ex))
+    finally:
+        agent.stop()
+        pod.remove()
+        mock.stop()
+
+
+@suite.test
+def kill_9_with_spooled_records_delivers_after_restart(s):
+    mock = Mock()
+    pod = SaPod("kafka", "crash", "crash-0")
+    spool = os.path.join(s.tmp, "spool-" + uuid.uuid4().hex[:6])
+    agent = kafka_agent(s, mock, spool, "--spool-sync", "always")
+    try:
+        mock.command("down")
+        expose(pod, 10, "b")
+        wait_until(lambda: agent.status()["kafka"]["spool_pending"] >= 10, what="spooled")
+        agent.proc.send_signal(signal.SIGKILL)
+        agent.proc.wait()
+        mock.command("up")
+        agent = kafka_agent(s, mock, spool)
+        wait_until(lambda: agent.status()["kafka"]["spool_pending"] == 0, timeout=60,
+                   what="spool drained after the restart")
+        recs, _ = read_topic(mock, "nhiscope.anomalies")
+        fps = {r["finding"]["fingerprint"] for r in exposures(recs, pod.key)}
+        assert len(fps) == 10, fps
+    finally:
+        agent.stop()
+        pod.remove()
+        mock.stop()
+
+
+@suite.test
+def pod_anomaly_and_credential_use_reach_ecs_file_and_rsyslog(s):
+    """The whole way: kernel -> agent -> Kafka -> collector -> SIEM sinks."""
+    from test_collector import Collector, Rsyslog, ecs_lines, syslog_docs
+    import socket as so
+
+    mock = Mock()
+    rs = Rsyslog(s.tmp)
+    ecs = os.path.join(s.tmp, "ecs-%s.jsonl" % uuid.uuid4().hex[:6])
+    col = Collector(s.tmp, mock, "--topic", "nhiscope.anomalies", "--ecs-file", ecs,
+                    "--syslog", rs.address)
+    pod = SaPod("e2e", "web", "web-0")
+    spool = os.path.join(s.tmp, "spool-" + uuid.uuid4().hex[:6])
+    agent = kafka_agent(s, mock, spool, "--learn-window", "1500", "--quiet-period", "1000")
+    known, new = so.socket(), so.socket()
+    try:
+        for l in (known, new):
+            l.bind(("127.0.0.1", 0))
+            l.listen(16)
+        run_alive(pod, ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d" %
+                        known.getsockname()[1]])
+
+        def stable():
+            r = subprocess.run([CLI, "-s", agent.sock, "profiles", "-o", "json"],
+                               capture_output=True, text=True)
+            return any(p["identity"] == pod.key and p["state"] == "stable"
+                       for p in json.loads(r.stdout)["profiles"])
+        wait_until(stable, timeout=30, interval=0.2, what="stable profile")
+        run_alive(pod, ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d; cat %s >/dev/null" %
+                        (new.getsockname()[1], TOKEN_PATH)])
+
+        def docs(kind):
+            return [d for d in ecs_lines(ecs)
+                    if d.get("nhiscope", {}).get("record", {}).get("kind") == kind and
+                    d["nhiscope"].get("identity", {}).get("key") == pod.key]
+        an = wait_until(lambda: [d for d in docs("anomaly")
+                                 if d["nhiscope"]["anomaly"]["category"] == "egress"],
+                        timeout=30, what="egress anomaly in the ECS file")[0]
+        cu = wait_until(lambda: [d for d in docs("credential_use")
+                                 if d["nhiscope"]["credential"]["kind"] == "sa_token"],
+                        timeout=30, what="credential use in the ECS file")[0]
+        for d in (an, cu):
+            ident = d["nhiscope"]["identity"]
+            assert ident["pod_uid"] == pod.uid and ident["service_account"] == "web", d
+            assert d["process"]["pid"] > 0, d
+        assert an["threat"]["technique"]["id"] == "T1071", an
+
+        def in_syslog():
+            got = [doc for _, _, _, doc in syslog_docs(rs)
+                   if doc.get("nhiscope", {}).get("identity", {}).get("key") == pod.key]
+            return {doc["event"]["id"] for doc in got} >= {an["event"]["id"], cu["event"]["id"]}
+        wait_until(in_syslog, timeout=30, what="the same records in rsyslog")
+    finally:
+        agent.stop()
+        col.stop()
+        rs.stop()
+        pod.remove()
+        mock.stop()
+        known.close()
+        new.close()
+
+
+if __name__ == "__main__":
+    sys.exit(suite.run(sys.argv))
