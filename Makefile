@@ -29,7 +29,7 @@ BPF_HDRS   := bpf/nhiscope.h bpf/maps.bpf.h
 # Modules shared by the agent, the CLI and the unit tests.
 AGENT_LIB  := u64map log decode cgpath cgroupfs identity proctable secrets render compact server \
 	      jwt fingerprint catalogue workload kubelet satoken credentials findings \
-	      baseline profilestore spool record
+	      baseline profilestore spool record dirs
 AGENT_MODS := $(AGENT_LIB) probes kafka agent main
 CLI_MODS   := log decode compact
 # models/: the pure behaviour-model library, with its protobuf schemas
@@ -189,11 +189,17 @@ $(BUILD)/tests/models_bench: tests/bench/models_bench.c $(MODELS_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(STD) -O2 -g $(WARN) $(CPPFLAGS) $< $(MODELS_OBJS) -o $@ -lprotobuf-c -lz
 
+# The agent's user-space path per record: decode -> identity -> baseline.
+$(BUILD)/tests/pipeline_bench: tests/bench/pipeline_bench.c \
+		$(patsubst %,$(BUILD)/agent/%.o,$(AGENT_LIB)) $(MODELS_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(STD) -O2 -g $(WARN) $(CPPFLAGS) $< $(filter %.o,$^) -o $@ $(LDLIBS)
+
 # The whole pipeline on one host: Kafka mock cluster, agent, collector.
 demo: deps all $(BUILD)/tests/wire_produce
 	@BUILD=$(BUILD) bash tests/demo/run
 
-bench: deps all $(HELPERS) $(BUILD)/tests/models_bench
+bench: deps all $(HELPERS) $(BUILD)/tests/models_bench $(BUILD)/tests/pipeline_bench
 	@BUILD=$(BUILD) bash tests/bench/run
 
 format:

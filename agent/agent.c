@@ -193,6 +193,12 @@ static void attribute_pod(struct nh_agent *a, struct nh_attributed *ev, char *id
 	}
 	if (a->kubelet_on)
 		ev->pod = nh_kubelet_pod(&a->kubelet, in->pod_uid);
+	/* The kubelet knows the pod's service account: a token naming
+	 * another one is not believed. */
+	if (ev->pod && ev->pod->service_account[0] && ev->sa && ev->sa->have_claims &&
+	    (strcmp(ev->pod->service_account, ev->sa->claims.service_account) != 0 ||
+	     strcmp(ev->pod->namespace_, ev->sa->claims.namespace_) != 0))
+		nh_identity_key(&a->ids, ev->cg, ev->h->uid, identity, len);
 	if (ev->pod && ev->pod->workload_kind[0]) {
 		ev->owner_kind = ev->pod->workload_kind;
 		ev->owner_name = ev->pod->workload_name;
@@ -360,6 +366,20 @@ static void report_losses(struct nh_agent *a)
 			(unsigned long long)c.lost);
 		emit_line(a, NH_KIND_LOSS, 0, 0, NULL, o);
 		json_object_put(o);
+		if (a->kafka_on) {
+			struct nh_wire_record r = {0};
+			uint64_t now = mono_ns() + (uint64_t)a->wall_offset_ns;
+
+			nh_kafka_next_id(&a->kafka, &r.id);
+			r.kind = NH_WIRE_LOSS;
+			r.time_ns = now;
+			r.loss.what = "kernel ring buffer full: events lost before the agent";
+			r.loss.window_start_ns = r.loss.window_end_ns = now;
+			r.loss.counts[r.loss.n_counts++] =
+			    (struct nh_wire_counter){nh_kind_name(k), c.lost - ks->lost_reported};
+			if (nh_kafka_send(&a->kafka, &r) != 0)
+				a->kafka_errors++;
+		}
 		ks->lost_reported = c.lost;
 	}
 }

@@ -22,8 +22,8 @@
 #define NH_CRED_ID_MAX	     128
 #define NH_CRED_KIND_MAX     32
 #define NH_CRED_NAME_MAX     300
-#define NH_CRED_IDENTITY_MAX 320
-#define NH_CRED_USERS_MAX    8 /* identities listed per credential; more are counted */
+#define NH_CRED_IDENTITY_MAX 336 /* NH_IDENTITY_KEY_MAX: a key is never cut */
+#define NH_CRED_USERS_MAX    8	 /* identities listed per credential; more are counted */
 
 struct nh_credential {
 	char id[NH_CRED_ID_MAX];

@@ -64,26 +64,6 @@ void nh_findings_free(struct nh_findings *f)
 	nh_catalogue_free(&f->cat);
 }
 
-static void add_str(json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k, json_object_new_string(v));
-}
-
-static void add_int(json_object *o, const char *k, int64_t v)
-{
-	json_object_object_add(o, k, json_object_new_int64(v));
-}
-
-static void add_result(json_object *o, int64_t result)
-{
-	add_int(o, "result", result);
-	if (result < 0) {
-		const char *name = strerrorname_np((int)-result);
-
-		add_str(o, "error", name ? name : "unknown");
-	}
-}
-
 static void emit_finding(const struct nh_attributed *ev, uint32_t kind, json_object *o,
 			 nh_finding_fn emit, void *ctx)
 {
@@ -225,11 +205,11 @@ static void register_use(struct nh_findings *f, const struct nh_attributed *ev, 
 	o = nh_render_as(ev, NH_KIND_CREDENTIAL_REUSE);
 	if (!o)
 		return;
-	add_str(o, "credential_kind", c->kind);
-	add_str(o, "credential", c->name);
+	nh_json_str(o, "credential_kind", c->kind);
+	nh_json_str(o, "credential", c->name);
 	json_object_object_add(o, "identities", identities_array(c));
 	if (c->users_unlisted)
-		add_int(o, "identities_unlisted", (int64_t)c->users_unlisted);
+		nh_json_int(o, "identities_unlisted", (int64_t)c->users_unlisted);
 	emit_finding(ev, NH_KIND_CREDENTIAL_REUSE, o, emit, ctx);
 }
 
@@ -262,10 +242,10 @@ static void credential_use(struct nh_findings *f, const struct nh_attributed *ev
 	o = nh_render_as(ev, NH_KIND_CREDENTIAL_USE);
 	if (!o)
 		return;
-	add_str(o, "credential_kind", kind);
-	add_str(o, "credential", name);
-	add_str(o, "via", via);
-	add_result(o, result);
+	nh_json_str(o, "credential_kind", kind);
+	nh_json_str(o, "credential", name);
+	nh_json_str(o, "via", via);
+	nh_json_result(o, result);
 	emit_finding(ev, NH_KIND_CREDENTIAL_USE, o, emit, ctx);
 
 	if (!used)
@@ -325,10 +305,10 @@ static void on_summary(struct nh_findings *f, const struct nh_attributed *ev, ui
 	o = nh_render_as(ev, NH_KIND_CREDENTIAL_USE);
 	if (!o)
 		return;
-	add_str(o, "credential_kind", se->kind);
-	add_str(o, "credential", se->name);
-	add_str(o, "via", nh_kind_name(s->key.kind));
-	add_int(o, "count", (int64_t)s->count);
+	nh_json_str(o, "credential_kind", se->kind);
+	nh_json_str(o, "credential", se->name);
+	nh_json_str(o, "via", nh_kind_name(s->key.kind));
+	nh_json_int(o, "count", (int64_t)s->count);
 	emit_finding(ev, NH_KIND_CREDENTIAL_USE, o, emit, ctx);
 }
 
@@ -355,8 +335,14 @@ static void on_exec_secrets(struct nh_findings *f, const struct nh_attributed *e
 			const char *kind = nh_secret_kind_name(spans[s].kind);
 			json_object *o;
 
-			if (nh_fingerprint(arg + spans[s].start, spans[s].len, NH_SECRET_PREFIX, fp,
-					   sizeof(fp)) != 0)
+			/* A typed token's prefix says its type (AKIA, ghp_); a
+			 * password's prefix is part of the password. */
+			bool typed = spans[s].kind != NH_SECRET_URL_PASSWORD &&
+				     spans[s].kind != NH_SECRET_NAMED_VALUE &&
+				     spans[s].kind != NH_SECRET_USER_PASSWORD;
+
+			if (nh_fingerprint(arg + spans[s].start, spans[s].len,
+					   typed ? NH_SECRET_PREFIX : 0, fp, sizeof(fp)) != 0)
 				continue;
 			snprintf(id, sizeof(id), "argv:%s", fp);
 			/* The registry also tells when a second identity
@@ -368,11 +354,11 @@ static void on_exec_secrets(struct nh_findings *f, const struct nh_attributed *e
 			o = nh_render_as(ev, NH_KIND_SECRET_EXPOSURE);
 			if (!o)
 				continue;
-			add_str(o, "secret_kind", kind);
-			add_str(o, "fingerprint", fp);
-			add_str(o, "path", e->path);
-			add_int(o, "arg_index", index);
-			add_str(o, "argument", clean);
+			nh_json_str(o, "secret_kind", kind);
+			nh_json_str(o, "fingerprint", fp);
+			nh_json_str(o, "path", e->path);
+			nh_json_int(o, "arg_index", index);
+			nh_json_str(o, "argument", clean);
 			emit_finding(ev, NH_KIND_SECRET_EXPOSURE, o, emit, ctx);
 		}
 		prev = nh_secrets_named_option(arg, n);
@@ -401,12 +387,12 @@ static void on_exec_session(struct nh_findings *f, const struct nh_attributed *e
 	o = nh_render_as(ev, NH_KIND_HUMAN_USE);
 	if (!o)
 		return;
-	add_str(o, "reason", (e->h.flags & NH_F_NS_ENTERED) ? "entered_namespace" : "terminal");
+	nh_json_str(o, "reason", (e->h.flags & NH_F_NS_ENTERED) ? "entered_namespace" : "terminal");
 	json_object_object_add(o, "tty", json_object_new_boolean(e->h.flags & NH_F_TTY));
 	json_object_object_add(o, "entered_namespace",
 			       json_object_new_boolean(e->h.flags & NH_F_NS_ENTERED));
-	add_str(o, "path", e->path);
-	add_int(o, "session_pid", ev->proc->session);
+	nh_json_str(o, "path", e->path);
+	nh_json_int(o, "session_pid", ev->proc->session);
 	emit_finding(ev, NH_KIND_HUMAN_USE, o, emit, ctx);
 }
 
@@ -443,17 +429,17 @@ json_object *nh_findings_credentials_json(const struct nh_findings *f, int64_t w
 	while ((c = nh_credentials_next(&f->creds, &it))) {
 		json_object *o = json_object_new_object();
 
-		add_str(o, "kind", c->kind);
-		add_str(o, "credential", c->name);
-		add_str(o, "id", c->id);
-		add_int(o, "uses", (int64_t)c->uses);
+		nh_json_str(o, "kind", c->kind);
+		nh_json_str(o, "credential", c->name);
+		nh_json_str(o, "id", c->id);
+		nh_json_int(o, "uses", (int64_t)c->uses);
 		nh_render_time(c->first_ns, wall_offset_ns, ts, sizeof(ts));
-		add_str(o, "first_use", ts);
+		nh_json_str(o, "first_use", ts);
 		nh_render_time(c->last_ns, wall_offset_ns, ts, sizeof(ts));
-		add_str(o, "last_use", ts);
+		nh_json_str(o, "last_use", ts);
 		json_object_object_add(o, "identities", identities_array(c));
 		if (c->users_unlisted)
-			add_int(o, "identities_unlisted", (int64_t)c->users_unlisted);
+			nh_json_int(o, "identities_unlisted", (int64_t)c->users_unlisted);
 		json_object_object_add(o, "reused",
 				       json_object_new_boolean(nh_credential_reused(c)));
 		json_object_array_add(a, o);

@@ -29,6 +29,33 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* A record Kafka will never take: out of the spool, counted for the
+ * next loss report, logged. */
+static void drop(struct nh_kafka *k, enum nh_spool_class cls, struct nh_spool_pos pos, int err)
+{
+	nh_spool_ack(&k->spool, cls, pos);
+	k->dropped[cls]++;
+	nh_warn(k->log, "kafka: a record was refused for good (%s): dropped and reported as lost",
+		rd_kafka_err2str(err));
+	snprintf(k->last_error, sizeof(k->last_error), "%s", rd_kafka_err2str(err));
+}
+
+/* Errors no retry will mend. */
+static bool permanent(rd_kafka_resp_err_t e)
+{
+	switch (e) {
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG:
+	case RD_KAFKA_RESP_ERR__INVALID_ARG:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
 	struct nh_kafka *k = opaque;
@@ -41,6 +68,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 		nh_spool_ack(&k->spool, in->cls, in->pos);
 		k->delivered++;
 		k->broker_up = true;
+	} else if (permanent(msg->err)) {
+		k->failed++;
+		drop(k, in->cls, in->pos, msg->err);
 	} else {
 		k->failed++;
 		if (k->broker_up || !k->last_error[0])
@@ -62,7 +92,8 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
 	char errstr[512];
 
 	if (rd_kafka_conf_set(conf, key, val, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-		nh_err(log, "kafka: %s=%s: %s", key, val, errstr);
+		/* Not the value: it may be a password. */
+		nh_err(log, "kafka: property %s: %s", key, errstr);
 		return -EINVAL;
 	}
 	return 0;
@@ -84,9 +115,15 @@ static void node_identity(struct nh_kafka *k)
 			snprintf(boot, sizeof(boot), "unknown");
 		fclose(f);
 	}
-	/* Sequence numbers restart with the agent: the start time keeps the
-	 * ids of two runs in one boot apart. */
-	snprintf(k->boot_id, sizeof(k->boot_id), "%s-%llx", boot, (unsigned long long)time(NULL));
+	/* Sequence numbers restart with the agent: the start time (ns) and
+	 * pid keep the ids of two runs in one boot apart. */
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(k->boot_id, sizeof(k->boot_id), "%s-%llx%08lx-%x", boot,
+			 (unsigned long long)ts.tv_sec, ts.tv_nsec, (unsigned)getpid());
+	}
 }
 
 int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const struct nh_log *log)
@@ -120,7 +157,7 @@ int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const s
 		const char *eq = strchr(cfg->props[i], '=');
 
 		if (!eq || eq == cfg->props[i] || (size_t)(eq - cfg->props[i]) >= sizeof(key)) {
-			nh_err(log, "kafka: -X \"%s\": expected key=value", cfg->props[i]);
+			nh_err(log, "kafka: -X: expected key=value");
 			err = -EINVAL;
 			goto cleanup;
 		}
@@ -243,15 +280,18 @@ void nh_kafka_poll(struct nh_kafka *k, uint64_t now_ns)
 				      RD_KAFKA_V_VALUE(k->rec->data, k->rec->len),
 				      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 				      RD_KAFKA_V_OPAQUE(in), RD_KAFKA_V_END);
-		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 			free(in);
 			nh_spool_unsend(&k->spool, k->rec->cls);
-			if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-				k->queue_full++;
-			else
-				snprintf(k->last_error, sizeof(k->last_error), "%s",
-					 rd_kafka_err2str(e));
+			k->queue_full++;
 			break;
+		}
+		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			/* Refused for good (unknown topic, too large...): a
+			 * record that can never go must not block the rest. */
+			free(in);
+			drop(k, k->rec->cls, k->rec->pos, e);
+			continue;
 		}
 		k->produced++;
 	}
@@ -260,15 +300,17 @@ void nh_kafka_poll(struct nh_kafka *k, uint64_t now_ns)
 static void send_loss(struct nh_kafka *k, uint64_t wall_ns)
 {
 	struct nh_wire_record r = {0};
-	uint64_t a = k->spool.shed[NH_SPOOL_ANOMALY] - k->spool.shed_reported[NH_SPOOL_ANOMALY];
-	uint64_t b = k->spool.shed[NH_SPOOL_ACTIVITY] - k->spool.shed_reported[NH_SPOOL_ACTIVITY];
+	uint64_t a = k->spool.shed[NH_SPOOL_ANOMALY] + k->dropped[NH_SPOOL_ANOMALY] -
+		     k->spool.shed_reported[NH_SPOOL_ANOMALY];
+	uint64_t b = k->spool.shed[NH_SPOOL_ACTIVITY] + k->dropped[NH_SPOOL_ACTIVITY] -
+		     k->spool.shed_reported[NH_SPOOL_ACTIVITY];
 
 	if (!a && !b)
 		return;
 	nh_kafka_next_id(k, &r.id);
 	r.kind = NH_WIRE_LOSS;
 	r.time_ns = wall_ns;
-	r.loss.what = "spool full: records shed before reaching Kafka";
+	r.loss.what = "records shed by a full spool or refused by Kafka";
 	r.loss.window_start_ns = k->loss_since_wall_ns ? k->loss_since_wall_ns : wall_ns;
 	r.loss.window_end_ns = wall_ns;
 	r.loss.counts[r.loss.n_counts++] = (struct nh_wire_counter){"anomaly", a};

@@ -43,7 +43,8 @@ struct nh_kafka {
 	char boot_id[96];
 	uint64_t seq;
 	uint64_t produced, delivered, failed, queue_full, pack_errors;
-	uint64_t rewind_at_ns; /* after a failed delivery: resend from here */
+	uint64_t dropped[NH_SPOOL_CLASSES]; /* refused by Kafka for good */
+	uint64_t rewind_at_ns;		    /* after a failed delivery: resend from here */
 	uint64_t last_heartbeat_ns, last_loss_ns;
 	uint64_t loss_since_wall_ns; /* start of the window the next loss report covers */
 	bool broker_up;

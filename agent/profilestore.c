@@ -10,28 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirs.h"
 #include "u64map.h"
 
 /* Snapshots are small (a few KiB); anything this large is not one. */
 #define NH_SNAPSHOT_MAX (8u << 20)
-
-/* mkdir -p, mode 0700 for what it creates. */
-static int make_dirs(const char *dir)
-{
-	char p[PATH_MAX];
-
-	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
-		return -ENAMETOOLONG;
-	for (char *c = p + 1; *c; c++) {
-		if (*c != '/')
-			continue;
-		*c = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST)
-			return -errno;
-		*c = '/';
-	}
-	return mkdir(p, 0700) != 0 && errno != EEXIST ? -errno : 0;
-}
 
 int nh_profilestore_open(struct nh_profilestore *s, const char *dir, const struct nh_log *log)
 {
@@ -43,7 +26,7 @@ int nh_profilestore_open(struct nh_profilestore *s, const char *dir, const struc
 	n = snprintf(s->dir, sizeof(s->dir), "%s", dir);
 	if (n < 0 || (size_t)n >= sizeof(s->dir))
 		return -ENAMETOOLONG;
-	n = make_dirs(dir);
+	n = nh_dirs_make(dir, 0700);
 	if (n) {
 		nh_err(log, "profile directory %s cannot be created: %s", dir, strerror(-n));
 		return n;
@@ -68,7 +51,7 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
 	uint8_t *buf = NULL;
 	struct stat st;
 	size_t n = 0;
-	ssize_t r;
+	ssize_t r = 0;
 	int fd, err = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -85,6 +68,10 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
 	}
 	while (n < (size_t)st.st_size && (r = read(fd, buf + n, st.st_size - n)) > 0)
 		n += r;
+	if (n < (size_t)st.st_size) {
+		err = r < 0 ? -errno : -EIO;
+		goto cleanup;
+	}
 	*out = buf;
 	*len = n;
 	buf = NULL;
@@ -118,8 +105,11 @@ int nh_profilestore_load(struct nh_profilestore *s, struct nh_models *m)
 		if (!err)
 			err = nh_models_decode(m, buf, len, &why);
 		free(buf);
-		if (err == -ENOSPC) {
-			nh_warn(s->log, "profile %s not loaded: the profile table is full", path);
+		if (err && err != -EINVAL && err != -EBADMSG) {
+			/* Not the snapshot's fault (a full table, memory, a
+			 * read error): keep it for the next start. */
+			nh_warn(s->log, "profile %s not loaded: %s", path,
+				err == -ENOSPC ? "the profile table is full" : strerror(-err));
 			continue;
 		}
 		if (err) {

@@ -85,12 +85,12 @@ void nh_render_object(const struct nh_hdr *h, char *buf, size_t len)
 	}
 }
 
-static void add_str(json_object *o, const char *k, const char *v)
+void nh_json_str(json_object *o, const char *k, const char *v)
 {
 	json_object_object_add(o, k, json_object_new_string(v));
 }
 
-static void add_int(json_object *o, const char *k, int64_t v)
+void nh_json_int(json_object *o, const char *k, int64_t v)
 {
 	json_object_object_add(o, k, json_object_new_int64(v));
 }
@@ -100,14 +100,13 @@ static void add_bool(json_object *o, const char *k, bool v)
 	json_object_object_add(o, k, json_object_new_boolean(v));
 }
 
-/* 0 -> nothing; -errno -> "error": "ECONNREFUSED". */
-static void add_result(json_object *o, int64_t result)
+void nh_json_result(json_object *o, int64_t result)
 {
-	add_int(o, "result", result);
+	nh_json_int(o, "result", result);
 	if (result < 0) {
 		const char *name = strerrorname_np((int)-result);
 
-		add_str(o, "error", name ? name : "unknown");
+		nh_json_str(o, "error", name ? name : "unknown");
 	}
 }
 
@@ -118,17 +117,17 @@ static json_object *token_object(const struct nh_sa *sa, int64_t now)
 	const struct nh_sa_claims *cl = &sa->claims;
 	json_object *t = json_object_new_object();
 
-	add_str(t, "state", nh_sa_state_name(sa->state));
-	add_str(t, "fingerprint", sa->fingerprint);
+	nh_json_str(t, "state", nh_sa_state_name(sa->state));
+	nh_json_str(t, "fingerprint", sa->fingerprint);
 	if (cl->iat) {
-		add_int(t, "issued_at", cl->iat);
-		add_int(t, "age_s", now - cl->iat);
+		nh_json_int(t, "issued_at", cl->iat);
+		nh_json_int(t, "age_s", now - cl->iat);
 	}
 	if (cl->long_lived) {
 		add_bool(t, "long_lived", true);
 	} else {
-		add_int(t, "expires_at", cl->exp);
-		add_int(t, "remaining_s", nh_sa_claims_remaining(cl, now));
+		nh_json_int(t, "expires_at", cl->exp);
+		nh_json_int(t, "remaining_s", nh_sa_claims_remaining(cl, now));
 	}
 	if (cl->legacy)
 		add_bool(t, "legacy", true);
@@ -140,25 +139,25 @@ static void add_pod(json_object *c, const struct nh_attributed *ev)
 	const struct nh_sa *sa = ev->sa;
 
 	if (sa && sa->have_claims) {
-		add_str(c, "namespace", sa->claims.namespace_);
-		add_str(c, "service_account", sa->claims.service_account);
+		nh_json_str(c, "namespace", sa->claims.namespace_);
+		nh_json_str(c, "service_account", sa->claims.service_account);
 		if (sa->claims.pod_name[0])
-			add_str(c, "pod", sa->claims.pod_name);
+			nh_json_str(c, "pod", sa->claims.pod_name);
 		if (sa->claims.node_name[0])
-			add_str(c, "node", sa->claims.node_name);
+			nh_json_str(c, "node", sa->claims.node_name);
 		json_object_object_add(c, "token", token_object(sa, ev->wall_now_s));
 	} else if (sa) {
-		add_str(c, "token_state", nh_sa_state_name(sa->state));
+		nh_json_str(c, "token_state", nh_sa_state_name(sa->state));
 	}
 	if (ev->pod) {
 		if (!json_object_object_get_ex(c, "pod", NULL) && ev->pod->name[0])
-			add_str(c, "pod", ev->pod->name);
+			nh_json_str(c, "pod", ev->pod->name);
 		if (!json_object_object_get_ex(c, "namespace", NULL) && ev->pod->namespace_[0])
-			add_str(c, "namespace", ev->pod->namespace_);
+			nh_json_str(c, "namespace", ev->pod->namespace_);
 	}
 	if (ev->owner_kind && ev->owner_name) {
-		add_str(c, "workload_kind", ev->owner_kind);
-		add_str(c, "workload", ev->owner_name);
+		nh_json_str(c, "workload_kind", ev->owner_kind);
+		nh_json_str(c, "workload", ev->owner_name);
 	}
 }
 
@@ -170,20 +169,20 @@ static void add_context(json_object *o, const struct nh_attributed *ev)
 	if (!cg)
 		return;
 	c = json_object_new_object();
-	add_str(c, "cgroup", cg->path);
-	add_str(c, "kind", nh_cg_kind_name(cg->info.kind));
+	nh_json_str(c, "cgroup", cg->path);
+	nh_json_str(c, "kind", nh_cg_kind_name(cg->info.kind));
 	if (cg->delegated)
 		add_bool(c, "delegated", true);
 	if (cg->info.pod_uid[0])
-		add_str(c, "pod_uid", cg->info.pod_uid);
+		nh_json_str(c, "pod_uid", cg->info.pod_uid);
 	if (cg->info.qos != NH_QOS_NONE)
-		add_str(c, "qos", nh_qos_name(cg->info.qos));
+		nh_json_str(c, "qos", nh_qos_name(cg->info.qos));
 	if (cg->info.container_id[0]) {
-		add_str(c, "container_id", cg->info.container_id);
-		add_str(c, "runtime", nh_runtime_name(cg->info.runtime));
+		nh_json_str(c, "container_id", cg->info.container_id);
+		nh_json_str(c, "runtime", nh_runtime_name(cg->info.runtime));
 	}
 	if (cg->info.unit[0]) {
-		add_str(c, "unit", cg->info.unit);
+		nh_json_str(c, "unit", cg->info.unit);
 		if (cg->info.user_unit)
 			add_bool(c, "user_unit", true);
 	}
@@ -216,9 +215,9 @@ static json_object *ids_object(const uint32_t ids[3])
 {
 	json_object *o = json_object_new_object();
 
-	add_int(o, "real", ids[0]);
-	add_int(o, "effective", ids[1]);
-	add_int(o, "saved", ids[2]);
+	nh_json_int(o, "real", ids[0]);
+	nh_json_int(o, "effective", ids[1]);
+	nh_json_int(o, "saved", ids[2]);
 	return o;
 }
 
@@ -228,11 +227,11 @@ static void add_caps(json_object *o, const char *k, uint64_t eff, uint64_t prm, 
 	char hex[24];
 
 	snprintf(hex, sizeof(hex), "0x%016llx", (unsigned long long)eff);
-	add_str(c, "effective", hex);
+	nh_json_str(c, "effective", hex);
 	snprintf(hex, sizeof(hex), "0x%016llx", (unsigned long long)prm);
-	add_str(c, "permitted", hex);
+	nh_json_str(c, "permitted", hex);
 	snprintf(hex, sizeof(hex), "0x%016llx", (unsigned long long)inh);
-	add_str(c, "inheritable", hex);
+	nh_json_str(c, "inheritable", hex);
 	json_object_object_add(o, k, c);
 }
 
@@ -249,9 +248,9 @@ static void add_kind_fields(json_object *o, const struct nh_attributed *ev)
 		json_object_object_add(o, "path", json_object_new_string_len(e->path, e->path_len));
 		json_object_object_add(o, "args", args_array(e->args, e->args_len, &redacted));
 		if (redacted)
-			add_int(o, "secrets_redacted", redacted);
+			nh_json_int(o, "secrets_redacted", redacted);
 		if (e->ns_pid && e->ns_pid != h->tgid)
-			add_int(o, "ns_pid", e->ns_pid);
+			nh_json_int(o, "ns_pid", e->ns_pid);
 		if (h->flags & NH_F_TTY)
 			add_bool(o, "tty", true);
 		if (h->flags & NH_F_NS_ENTERED)
@@ -261,66 +260,66 @@ static void add_kind_fields(json_object *o, const struct nh_attributed *ev)
 	case NH_KIND_FORK: {
 		const struct nh_fork_event *e = (const void *)h;
 
-		add_int(o, "child_pid", e->child_tgid);
+		nh_json_int(o, "child_pid", e->child_tgid);
 		break;
 	}
 	case NH_KIND_EXIT: {
 		const struct nh_exit_event *e = (const void *)h;
 
-		add_int(o, "exit_code", (e->exit_code >> 8) & 0xff);
+		nh_json_int(o, "exit_code", (e->exit_code >> 8) & 0xff);
 		if (e->exit_code & 0x7f)
-			add_int(o, "signal", e->exit_code & 0x7f);
+			nh_json_int(o, "signal", e->exit_code & 0x7f);
 		break;
 	}
 	case NH_KIND_CONNECT: {
 		const struct nh_connect_event *e = (const void *)h;
 
 		nh_render_addr(&e->dst, buf, sizeof(buf));
-		add_str(o, "family", e->dst.family == AF_INET6 ? "ipv6" : "ipv4");
-		add_str(o, "address", buf);
-		add_int(o, "port", e->dst.port);
-		add_int(o, "fd", e->fd);
-		add_result(o, e->result);
+		nh_json_str(o, "family", e->dst.family == AF_INET6 ? "ipv6" : "ipv4");
+		nh_json_str(o, "address", buf);
+		nh_json_int(o, "port", e->dst.port);
+		nh_json_int(o, "fd", e->fd);
+		nh_json_result(o, e->result);
 		break;
 	}
 	case NH_KIND_ACCEPT: {
 		const struct nh_accept_event *e = (const void *)h;
 
-		add_str(o, "syscall", nh_syscall_name(e->syscall));
+		nh_json_str(o, "syscall", nh_syscall_name(e->syscall));
 		if (e->result >= 0) {
 			nh_render_addr(&e->peer, buf, sizeof(buf));
-			add_str(o, "family", e->peer.family == AF_INET6 ? "ipv6" : "ipv4");
-			add_str(o, "address", buf);
-			add_int(o, "port", e->peer.port);
-			add_int(o, "local_port", e->local_port);
+			nh_json_str(o, "family", e->peer.family == AF_INET6 ? "ipv6" : "ipv4");
+			nh_json_str(o, "address", buf);
+			nh_json_int(o, "port", e->peer.port);
+			nh_json_int(o, "local_port", e->local_port);
 		}
-		add_int(o, "fd", e->fd);
-		add_result(o, e->result);
+		nh_json_int(o, "fd", e->fd);
+		nh_json_result(o, e->result);
 		break;
 	}
 	case NH_KIND_OPEN: {
 		const struct nh_open_event *e = (const void *)h;
 
-		add_str(o, "syscall", nh_syscall_name(e->syscall));
+		nh_json_str(o, "syscall", nh_syscall_name(e->syscall));
 		json_object_object_add(o, "path", json_object_new_string_len(e->path, e->path_len));
-		add_int(o, "flags", e->open_flags);
+		nh_json_int(o, "flags", e->open_flags);
 		nh_render_open_flags(e->open_flags, buf, sizeof(buf));
-		add_str(o, "flags_str", buf);
+		nh_json_str(o, "flags_str", buf);
 		if (e->open_flags & (O_CREAT | __O_TMPFILE))
-			add_int(o, "mode", e->mode);
+			nh_json_int(o, "mode", e->mode);
 		if (e->dirfd != AT_FDCWD && e->path_len && e->path[0] != '/')
-			add_int(o, "dirfd", e->dirfd);
-		add_result(o, e->result);
+			nh_json_int(o, "dirfd", e->dirfd);
+		nh_json_result(o, e->result);
 		break;
 	}
 	case NH_KIND_SETUID:
 	case NH_KIND_SETGID: {
 		const struct nh_cred_event *e = (const void *)h;
 
-		add_str(o, "syscall", nh_syscall_name(e->syscall));
+		nh_json_str(o, "syscall", nh_syscall_name(e->syscall));
 		json_object_object_add(o, "old", ids_object(e->old_ids));
 		json_object_object_add(o, "new", ids_object(e->new_ids));
-		add_result(o, e->result);
+		nh_json_result(o, e->result);
 		break;
 	}
 	case NH_KIND_CAPSET: {
@@ -328,18 +327,18 @@ static void add_kind_fields(json_object *o, const struct nh_attributed *ev)
 
 		add_caps(o, "old", e->old_effective, e->old_permitted, e->old_inheritable);
 		add_caps(o, "new", e->new_effective, e->new_permitted, e->new_inheritable);
-		add_result(o, e->result);
+		nh_json_result(o, e->result);
 		break;
 	}
 	case NH_KIND_SUMMARY: {
 		const struct nh_summary_event *e = (const void *)h;
 
-		add_str(o, "of", nh_kind_name(e->key.kind));
-		add_int(o, "count", (int64_t)e->count);
+		nh_json_str(o, "of", nh_kind_name(e->key.kind));
+		nh_json_int(o, "count", (int64_t)e->count);
 		if (ev->object)
-			add_str(o, "object", ev->object);
+			nh_json_str(o, "object", ev->object);
 		nh_render_time(e->window_start, ev->wall_offset_ns, buf, sizeof(buf));
-		add_str(o, "window_start", buf);
+		nh_json_str(o, "window_start", buf);
 		break;
 	}
 	default:
@@ -362,24 +361,24 @@ json_object *nh_render_as(const struct nh_attributed *ev, uint32_t kind)
 	if (!o)
 		return NULL;
 	nh_render_time(h->ts_ns, ev->wall_offset_ns, buf, sizeof(buf));
-	add_str(o, "time", buf);
-	add_str(o, "kind", nh_kind_name(kind));
-	add_int(o, "pid", h->tgid);
-	add_int(o, "tid", h->pid);
+	nh_json_str(o, "time", buf);
+	nh_json_str(o, "kind", nh_kind_name(kind));
+	nh_json_int(o, "pid", h->tgid);
+	nh_json_int(o, "tid", h->pid);
 	if (h->kind != NH_KIND_SUMMARY) {
-		add_int(o, "ppid", h->ppid);
-		add_int(o, "gid", h->gid);
-		add_int(o, "mntns", h->mntns);
+		nh_json_int(o, "ppid", h->ppid);
+		nh_json_int(o, "gid", h->gid);
+		nh_json_int(o, "mntns", h->mntns);
 		json_object_object_add(
 		    o, "comm", json_object_new_string_len(h->comm, strnlen(h->comm, NH_COMM_LEN)));
 	}
-	add_int(o, "uid", h->uid);
+	nh_json_int(o, "uid", h->uid);
 	if (ev->user)
-		add_str(o, "user", ev->user);
+		nh_json_str(o, "user", ev->user);
 	if (ev->proc && ev->proc->exe[0])
-		add_str(o, "exe", ev->proc->exe);
-	add_str(o, "identity", ev->identity);
-	add_int(o, "cgroup_id", (int64_t)h->cgroup_id);
+		nh_json_str(o, "exe", ev->proc->exe);
+	nh_json_str(o, "identity", ev->identity);
+	nh_json_int(o, "cgroup_id", (int64_t)h->cgroup_id);
 	if (ev->interactive)
 		add_bool(o, "interactive", true);
 	add_context(o, ev);

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -136,6 +138,7 @@ static void read_token(struct nh_satokens *t, struct nh_sa *sa, int fd, const st
 {
 	static const size_t cap = NH_SA_TOKEN_MAX;
 	struct nh_sa_claims claims;
+	struct statfs sfs;
 	char key[NH_SA_KEY_MAX];
 	const char *why = NULL;
 	size_t len = 0;
@@ -144,6 +147,12 @@ static void read_token(struct nh_satokens *t, struct nh_sa *sa, int fd, const st
 
 	if (!S_ISREG(st->st_mode)) {
 		set_state(t, sa, NH_SA_UNREADABLE, "token path is not a regular file");
+		goto cleanup;
+	}
+	/* Projected and secret volumes are tmpfs; anything else (a FUSE
+	 * mount could stall the agent's only thread) is not read. */
+	if (fstatfs(fd, &sfs) != 0 || sfs.f_type != TMPFS_MAGIC) {
+		set_state(t, sa, NH_SA_UNREADABLE, "token is not on a tmpfs volume");
 		goto cleanup;
 	}
 	if (st->st_size > (off_t)cap) {
@@ -161,6 +170,12 @@ static void read_token(struct nh_satokens *t, struct nh_sa *sa, int fd, const st
 	}
 	if (nh_jwt_decode_sa(buf, len, &claims, &why) != 0) {
 		set_state(t, sa, NH_SA_MALFORMED, why ? why : "not a service-account JWT");
+		goto cleanup;
+	}
+	/* A bound token names its pod: a token of another pod planted in
+	 * this one must not lend it that identity. */
+	if (claims.pod_uid[0] && strcmp(claims.pod_uid, sa->pod_uid) != 0) {
+		set_state(t, sa, NH_SA_MALFORMED, "token was issued for another pod");
 		goto cleanup;
 	}
 	{

@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include "dirs.h"
 
 #define NH_SPOOL_MAGIC	  0x5253484eu /* "NHSR" little-endian */
 #define NH_SPOOL_SEGMENT  (4u << 20)
@@ -150,14 +153,18 @@ static void drop_acked(struct nh_spool_queue *q)
 	}
 }
 
-static int open_tail(struct nh_spool_queue *q)
+static int open_tail(struct nh_spool_queue *q, enum nh_spool_sync sync)
 {
 	char path[PATH_MAX + 32];
 
-	if (q->tail_fd >= 0)
+	if (q->tail_fd >= 0) {
+		/* What the last tick did not sync yet is in the old segment. */
+		if (q->dirty && sync != NH_SPOOL_SYNC_NONE)
+			fdatasync(q->tail_fd);
 		close(q->tail_fd);
+	}
 	seg_path(q, q->tail.seg, path, sizeof(path));
-	q->tail_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	q->tail_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	return q->tail_fd < 0 ? -errno : 0;
 }
 
@@ -230,7 +237,7 @@ static int recover(struct nh_spool_queue *q)
 		p.off += size;
 	}
 	q->send = q->head;
-	return open_tail(q);
+	return open_tail(q, NH_SPOOL_SYNC_NONE);
 }
 
 int nh_spool_open(struct nh_spool *s, const char *dir, uint64_t max_bytes, enum nh_spool_sync sync)
@@ -247,22 +254,9 @@ int nh_spool_open(struct nh_spool *s, const char *dir, uint64_t max_bytes, enum 
 	if (s->segment_bytes < 4096)
 		s->segment_bytes = 4096;
 	s->sync = sync;
-	{
-		char p[PATH_MAX];
-
-		/* mkdir -p */
-		snprintf(p, sizeof(p), "%s", dir);
-		for (char *c = p + 1; *c; c++) {
-			if (*c != '/')
-				continue;
-			*c = '\0';
-			if (mkdir(p, 0700) != 0 && errno != EEXIST)
-				return -errno;
-			*c = '/';
-		}
-		if (mkdir(p, 0700) != 0 && errno != EEXIST)
-			return -errno;
-	}
+	err = nh_dirs_make(dir, 0700);
+	if (err)
+		return err;
 	for (int c = 0; c < NH_SPOOL_CLASSES && !err; c++) {
 		struct nh_spool_queue *q = &s->q[c];
 
@@ -300,14 +294,20 @@ static uint64_t shed_activity(struct nh_spool *s)
 		return 0;
 	/* Count the records being dropped: from the head to the end of the
 	 * head's segment. */
-	for (p = q->head; p.seg == q->head.seg && read_at(q, p, NULL, &size) == 0; p.off += size)
-		n++; /* damaged records were never counted as pending */
+	for (p = q->head; p.seg == q->head.seg;) {
+		int err = read_at(q, p, NULL, &size);
+
+		if (err && err != -EBADMSG)
+			break;
+		n += err == 0; /* damaged records are not pending */
+		p.off += size;
+	}
 	s->shed[NH_SPOOL_ACTIVITY] += n;
 	q->records -= n < q->records ? n : q->records;
 	q->head = (struct nh_spool_pos){q->head.seg + 1, 0};
 	if (q->head.seg > q->tail.seg) {
 		q->tail = q->head;
-		open_tail(q);
+		open_tail(q, NH_SPOOL_SYNC_NONE);
 	}
 	drop_acked(q);
 	/* What was in flight there is gone: send from the new head. */
@@ -324,10 +324,8 @@ int nh_spool_append(struct nh_spool *s, enum nh_spool_class cls, const char *top
 	size_t tlen = strlen(topic);
 	struct rec_hdr h = {NH_SPOOL_MAGIC, (uint32_t)len, 0, (uint16_t)tlen, 0};
 	uint64_t need = sizeof(h) + tlen + len;
-	struct part {
-		const void *base;
-		size_t len;
-	} parts[3] = {{&h, sizeof(h)}, {topic, tlen}, {data, len}};
+	struct iovec iov[3] = {{&h, sizeof(h)}, {(void *)topic, tlen}, {(void *)data, len}};
+	ssize_t w;
 	int err;
 
 	if (len > NH_SPOOL_RECORD_MAX || tlen > NH_SPOOL_TOPIC_MAX)
@@ -340,23 +338,19 @@ int nh_spool_append(struct nh_spool *s, enum nh_spool_class cls, const char *top
 	}
 	if (q->tail.off >= s->segment_bytes) {
 		q->tail = (struct nh_spool_pos){q->tail.seg + 1, 0};
-		err = open_tail(q);
+		err = open_tail(q, s->sync);
 		if (err)
 			return err;
 	}
 	h.crc = crc32(crc32(0, (const uint8_t *)topic, tlen), data, len);
-	for (int i = 0; i < 3; i++) {
-		const uint8_t *p = parts[i].base;
-		size_t left = parts[i].len;
-
-		while (left) {
-			ssize_t w = write(q->tail_fd, p, left);
-
-			if (w < 0)
-				return -errno;
-			p += w;
-			left -= w;
-		}
+	/* One write at the known end: a failed or short one is cut off again,
+	 * so the segment never holds half a record before a whole one. */
+	w = pwritev(q->tail_fd, iov, 3, (off_t)q->tail.off);
+	if (w != (ssize_t)need) {
+		err = w < 0 ? -errno : -EIO;
+		if (ftruncate(q->tail_fd, (off_t)q->tail.off) != 0 && !err)
+			err = -EIO;
+		return err;
 	}
 	q->tail.off += need;
 	q->bytes += need;
@@ -380,9 +374,12 @@ int nh_spool_next(struct nh_spool *s, struct nh_spool_record *rec)
 				return -EBUSY;
 			err = read_at(q, q->send, rec, &size);
 			if (err == -EBADMSG) {
-				/* Whole but damaged: counted and stepped over. */
+				/* Whole but damaged: counted and stepped over; it was
+				 * pending if it was appended in this run. */
 				s->corrupt++;
 				q->send.off += size;
+				if (pos_cmp(q->send, q->head) > 0 && !q->inflight_len)
+					q->head = q->send;
 				continue;
 			}
 			if (err == -ENOENT || err == -ENODATA || err == -EPROTO) {

@@ -115,8 +115,11 @@ def missing_or_malformed_token_falls_back(s):
     none.token = None
     bad = SaPod("x", "y", "z")
     bad.token = "not-a-jwt"
+    # a well-formed token of another pod, planted: not believed
+    other = SaPod("kube-system", "admin", "z")
+    other.token = sa_token("kube-system", "admin", "z", str(uuid.uuid4()))
     agent = Agent(s.tmp)
-    with running(none, bad, agent):
+    with running(none, bad, other, agent):
         tail = Tail(agent)
         with running(tail):
             run_alive(none, ["/bin/true"])
@@ -127,9 +130,13 @@ def missing_or_malformed_token_falls_back(s):
             assert en["context"]["token_state"] == "missing", en["context"]
             assert eb["identity"] == "k8s:pod/" + bad.uid, eb
             assert eb["context"]["token_state"] == "malformed", eb["context"]
+            run_alive(other, ["/bin/true"])
+            eo = tail.wait_for(lambda e: is_exec(e, "k8s:pod/" + other.uid, "/bin/true"))[0]
+            assert eo["context"]["token_state"] == "malformed", eo["context"]
         log = agent.read_log()
         assert "pod %s: service-account token missing" % none.uid in log, log
         assert "pod %s: service-account token malformed" % bad.uid in log, log
+        assert "token was issued for another pod" in log, log
         assert agent.proc.poll() is None
 
 
@@ -281,6 +288,10 @@ def secrets_in_argv_give_findings_and_never_leak(s):
                 assert e["path"] in ("/usr/bin/sh", "/bin/true"), e  # first to carry them
             aws = [e for e in fs if e["secret_kind"] == "aws-access-key"][0]
             assert aws["fingerprint"].startswith("AKIA*:sha256:"), aws
+            # a password shows no prefix: it would be part of the password
+            for e in fs:
+                if e["secret_kind"] in ("url-password", "named-value"):
+                    assert e["fingerprint"].startswith("*:sha256:"), e
             assert found
             # the token is read for identity: exercise it as a credential too
             run_alive(pod, ["cat", TOKEN_PATH])
