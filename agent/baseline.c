@@ -99,7 +99,9 @@ static bool observation(const struct nh_attributed *ev, struct nh_observation *o
 		if (e->result < 0)
 			return false;
 		o->cat = NH_CAT_FILE;
-		snprintf(buf, len, "%.*s", (int)e->path_len, e->path);
+		/* The decoder checked path_len < NH_PATH_MAX <= len. */
+		memcpy(buf, e->path, e->path_len);
+		buf[e->path_len] = '\0';
 		o->value = buf;
 		return true;
 	}
@@ -214,9 +216,10 @@ static void emit_anomalies(struct nh_baseline *b, const struct nh_attributed *ev
 }
 
 static void observe(struct nh_baseline *b, const struct nh_attributed *ev,
-		    const struct nh_observation *o, nh_finding_fn emit, void *ctx)
+		    const struct nh_observation *o, nh_finding_fn emit, void *ctx, bool *known)
 {
-	int n = nh_models_observe(&b->models, ev->identity, o, b->out, NH_BASELINE_BATCH);
+	int n =
+	    nh_models_observe_known(&b->models, ev->identity, o, b->out, NH_BASELINE_BATCH, known);
 
 	if (n < 0) {
 		b->observe_errors++;
@@ -234,9 +237,7 @@ void nh_baseline_event(struct nh_baseline *b, const struct nh_attributed *ev, nh
 	*known = false;
 	if (!observation(ev, &o, buf, sizeof(buf)))
 		return;
-	/* Asked before the observation adds a novel item to the profile. */
-	*known = nh_models_known(&b->models, ev->identity, &o);
-	observe(b, ev, &o, emit, ctx);
+	observe(b, ev, &o, emit, ctx, known);
 }
 
 void nh_baseline_credential(struct nh_baseline *b, const struct nh_attributed *ev, const char *kind,
@@ -250,7 +251,7 @@ void nh_baseline_credential(struct nh_baseline *b, const struct nh_attributed *e
 	    .credential_kind = kind,
 	};
 
-	observe(b, ev, &o, emit, ctx);
+	observe(b, ev, &o, emit, ctx, NULL);
 }
 
 void nh_baseline_tick(struct nh_baseline *b, uint64_t now_wall_ns, int64_t wall_offset_ns,

@@ -150,6 +150,13 @@ static void novel_anomaly(struct nh_anomaly *a, const struct nh_profile *p, cons
 int nh_models_observe(struct nh_models *m, const char *identity, const struct nh_observation *o,
 		      struct nh_anomaly *out, size_t max)
 {
+	return nh_models_observe_known(m, identity, o, out, max, NULL);
+}
+
+int nh_models_observe_known(struct nh_models *m, const char *identity,
+			    const struct nh_observation *o, struct nh_anomaly *out, size_t max,
+			    bool *known)
+{
 	size_t n = nh_registry_idlen(identity);
 	uint64_t h, count, ts;
 	struct nh_profile *p;
@@ -183,6 +190,8 @@ int nh_models_observe(struct nh_models *m, const char *identity, const struct nh
 	off = nh_profile_match(p, &m->cfg, o, m->scratch, &k);
 	if (off < 0 && off != -ENOENT)
 		return (int)off;
+	if (known)
+		*known = off >= 0 && p->state == NH_PROFILE_STABLE;
 	count = o->count ? o->count : 1;
 	p->events = p->events + count < p->events ? UINT64_MAX : p->events + count;
 	nh_rate_count(&p->rate, o->cat, count);

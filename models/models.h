@@ -115,6 +115,12 @@ void nh_models_free(struct nh_models *m);
 int nh_models_observe(struct nh_models *m, const char *identity, const struct nh_observation *o,
 		      struct nh_anomaly *out, size_t max);
 
+/* nh_models_observe that also says whether o was already part of the
+ * stable profile (one lookup instead of nh_models_known's second). */
+int nh_models_observe_known(struct nh_models *m, const char *identity,
+			    const struct nh_observation *o, struct nh_anomaly *out, size_t max,
+			    bool *known);
+
 /* Whether o is already part of identity's stable profile: the agent
  * keeps such behaviour in the kernel instead of sending it up. */
 bool nh_models_known(struct nh_models *m, const char *identity, const struct nh_observation *o);

@@ -24,7 +24,7 @@
 #include "identity.h"
 
 #define IDS	 10000
-#define POOL	 (1u << 20)
+#define POOL	 (1u << 16) /* 23 MiB of records, replayed in a loop */
 #define N_FILES	 40
 #define N_DESTS	 10
 #define SEC	 1000000000ull
