@@ -9,6 +9,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#define NH_CKAFKA_CLOSE_MS 10000
+
 /* A dead letter's delivery: the producer gets this long, and the wait
  * outlasts it, so a delivery report always arrives before we go on. */
 #define DLQ_TIMEOUT_MS "10000"
@@ -185,7 +187,12 @@ static int open_consumer(struct nh_ckafka *k)
 	    set(conf, "enable.auto.offset.store", "false", k->lg) ||
 	    /* a new group starts from the oldest record, not the newest: no loss */
 	    set(conf, "auto.offset.reset", "earliest", k->lg) ||
-	    set(conf, "enable.partition.eof", "false", k->lg) || passthrough(conf, o, k->lg)) {
+	    set(conf, "enable.partition.eof", "false", k->lg) ||
+	    /* A consumer that cannot reach the coordinator waits out its
+	     * session before it can stop: keep that within a pod's grace
+	     * period (the default is 45 s). -X overrides. */
+	    set(conf, "session.timeout.ms", "10000", k->lg) ||
+	    set(conf, "heartbeat.interval.ms", "3000", k->lg) || passthrough(conf, o, k->lg)) {
 		rd_kafka_conf_destroy(conf);
 		return -EINVAL;
 	}
@@ -261,11 +268,50 @@ int nh_ckafka_open(struct nh_ckafka *k, const struct nh_copts *o, const struct n
 	return rc;
 }
 
+/* Leave the group, but not forever: rd_kafka_consumer_close waits for
+ * the group coordinator, which a broker outage can make unbounded, and a
+ * stopping collector must stop. Rebalance events of the close are served
+ * as the callback would (commit on revoke). */
+static void close_consumer(struct nh_ckafka *k)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(k->consumer);
+	rd_kafka_error_t *e = q ? rd_kafka_consumer_close_queue(k->consumer, q) : NULL;
+	struct timespec ts;
+	uint64_t end;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + NH_CKAFKA_CLOSE_MS;
+	if (e) {
+		nh_warn(k->lg, "kafka: leaving the group: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
+	while (q && !e && !rd_kafka_consumer_closed(k->consumer)) {
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+
+		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+			on_rebalance(k->consumer, rd_kafka_event_error(ev),
+				     rd_kafka_event_topic_partition_list(ev), k);
+		if (ev)
+			rd_kafka_event_destroy(ev);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 >= end) {
+			nh_warn(k->lg,
+				"kafka: the group could not be left within %d ms (broker "
+				"unreachable?): stopping anyway, uncommitted records are "
+				"delivered again",
+				NH_CKAFKA_CLOSE_MS);
+			break;
+		}
+	}
+	if (q)
+		rd_kafka_queue_destroy(q);
+}
+
 void nh_ckafka_close(struct nh_ckafka *k)
 {
 	if (k->consumer) {
-		rd_kafka_consumer_close(k->consumer);
-		rd_kafka_destroy(k->consumer);
+		close_consumer(k);
+		rd_kafka_destroy_flags(k->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	}
 	if (k->producer) {
 		rd_kafka_flush(k->producer, 2000);

@@ -660,5 +660,41 @@ def run(argv):
         cleanup()
 
 
+@suite.test
+def sigterm_with_the_broker_gone_still_stops(s):
+    """Leaving the group needs the broker; a stopping collector must not
+    wait for it forever."""
+    mock = Mock(TOPIC, DLQ)
+    out = os.path.join(s.tmp, "gone.jsonl")
+    col = None
+    try:
+        recs = Records()
+        batch = recs.mixed(3)
+        produce(mock, batch)
+        # default group timeouts (no FAST): leaving would wait out the session
+        log = open(os.path.join(s.tmp, "gone.log"), "w")
+        proc = subprocess.Popen([COLLECTOR, "--brokers", mock.bootstrap, "--group",
+                                 "g-" + uuid.uuid4().hex[:8], "--ecs-file", out],
+                                stdout=subprocess.DEVNULL, stderr=log)
+        col = proc
+        wait_ids(out, [Records.id(r) for r in batch])
+        mock.command("down")
+        time.sleep(1)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            rc = None
+        took = time.monotonic() - t0
+        assert rc == 0 and took < 15, (rc, took, open(log.name).read())
+        col = None
+    finally:
+        if col:
+            col.kill()
+            col.wait()
+        mock.stop()
+
+
 if __name__ == "__main__":
     sys.exit(run(sys.argv))
