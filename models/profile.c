@@ -993,6 +993,21 @@ static size_t group_end(const struct member *mb, size_t n, size_t i)
 	return j;
 }
 
+/* Sort the members by key and find the largest group: its size, and in
+ * *best where it starts. */
+static size_t largest_group(struct member *mb, size_t n, size_t *best)
+{
+	size_t bestn = 0;
+
+	qsort(mb, n, sizeof(*mb), cmp_member);
+	for (size_t i = 0, j; i < n; i = j)
+		if ((j = group_end(mb, n, i)) - i > bestn) {
+			*best = i;
+			bestn = j - i;
+		}
+	return bestn;
+}
+
 static int widen_egress(struct nh_profile *p, const struct nh_model_config *cfg,
 			const struct nh_key *k, uint64_t ts, uint64_t count, int64_t *off)
 {
@@ -1050,12 +1065,7 @@ static int widen_egress(struct nh_profile *p, const struct nh_model_config *cfg,
 			mb[n++] = (struct member){e.port, o};
 	}
 	mb[n++] = (struct member){k->ep.port, NEW_ITEM};
-	qsort(mb, n, sizeof(*mb), cmp_member);
-	for (i = 0; i < n; i = j)
-		if ((j = group_end(mb, n, i)) - i > bestn) {
-			best = i;
-			bestn = j - i;
-		}
+	bestn = largest_group(mb, n, &best);
 	if (bestn < 2) {
 		p->dropped++;
 		err = NH_ADD_DROPPED;
@@ -1081,7 +1091,7 @@ cleanup:
 static int widen_files(struct nh_profile *p, const struct nh_model_config *cfg,
 		       const struct nh_key *k, uint64_t ts, uint64_t count, int64_t *off)
 {
-	size_t cap = p->nitems[NH_CAT_FILE] + 1, n = 0, i, j, best = 0, bestn = 0;
+	size_t cap = p->nitems[NH_CAT_FILE] + 1, n = 0, best = 0, bestn;
 	struct member *mb = malloc(cap * sizeof(*mb));
 	struct target *tg = NULL;
 	const char *slash, *v;
@@ -1105,12 +1115,7 @@ static int widen_files(struct nh_profile *p, const struct nh_model_config *cfg,
 	if (slash && (size_t)(slash - k->value) + 1 < k->len)
 		mb[n++] = (struct member){
 		    nh_mhash(k->value, (size_t)(slash - k->value), NH_HASH_SEED), NEW_ITEM};
-	qsort(mb, n, sizeof(*mb), cmp_member);
-	for (i = 0; i < n; i = j)
-		if ((j = group_end(mb, n, i)) - i > bestn) {
-			best = i;
-			bestn = j - i;
-		}
+	bestn = largest_group(mb, n, &best);
 	if (bestn < 2) {
 		p->dropped++;
 		err = NH_ADD_DROPPED;
