@@ -244,3 +244,22 @@ int nh_cgroupfs_root_owned(const struct nh_cgroupfs *fs, const char *path)
 	}
 	return 1;
 }
+
+int nh_cgroupfs_members(const struct nh_cgroupfs *fs, const char *path,
+			int (*fn)(void *ctx, uint32_t pid), void *ctx)
+{
+	char p[PATH_MAX + 64];
+	unsigned int pid;
+	int ret = 0;
+	FILE *f;
+
+	if (snprintf(p, sizeof(p), "%s/%s/cgroup.procs", fs->mount, path) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	f = fopen(p, "re");
+	if (!f)
+		return -errno;
+	while (!ret && fscanf(f, "%u", &pid) == 1)
+		ret = fn(ctx, pid);
+	fclose(f);
+	return ret;
+}

@@ -36,4 +36,10 @@ int nh_cgroupfs_find_id(const struct nh_cgroupfs *fs, uint64_t id, char *path, s
  * 0 when one is not (a delegated subtree), -errno on error. */
 int nh_cgroupfs_root_owned(const struct nh_cgroupfs *fs, const char *path);
 
+/* Call fn for each process of the cgroup at path (below the mount) until
+ * it returns non-zero; returns that value, 0 when none did, or -errno
+ * when the members cannot be read. */
+int nh_cgroupfs_members(const struct nh_cgroupfs *fs, const char *path,
+			int (*fn)(void *ctx, uint32_t pid), void *ctx);
+
 #endif

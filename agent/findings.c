@@ -4,15 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "decode.h"
+#include "procroot.h"
 #include "fingerprint.h"
 #include "satoken.h"
 #include "secrets.h"
@@ -100,30 +99,38 @@ static uint64_t mntns_of(const struct nh_findings *f, uint32_t pid)
 	return stat(p, &st) == 0 ? st.st_ino : 0;
 }
 
-/* stat path inside pid's root, resolved there (RESOLVE_IN_ROOT), so a
- * container's path names the container's file and its symlinks cannot
- * lead to the host's. */
+/* stat path as pid sees it (procroot.h: a container's path names the
+ * container's file, and its symlinks cannot lead to the host's). */
 static int stat_in_root(const struct nh_findings *f, uint32_t pid, const char *path,
 			struct stat *st)
 {
-	struct open_how how = {
-	    .flags = O_PATH | O_CLOEXEC,
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	char root_path[96];
-	int root, fd, err = 0;
+	int root = nh_procroot_open(f->fs->proc, pid), fd, err = 0;
 
-	snprintf(root_path, sizeof(root_path), "%s/%u/root", f->fs->proc, pid);
-	root = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
-		return -errno;
-	fd = (int)syscall(SYS_openat2, root, path + 1, &how, sizeof(how));
+		return root;
+	fd = nh_procroot_openat(root, path, O_PATH);
 	if (fd < 0 || fstat(fd, st) != 0)
-		err = -errno;
+		err = fd < 0 ? fd : -errno;
 	if (fd >= 0)
 		close(fd);
 	close(root);
 	return err;
+}
+
+struct holder_ctx {
+	const struct nh_findings *f;
+	uint64_t mntns;
+	uint32_t pid;
+};
+
+static int same_mntns(void *ctx, uint32_t pid)
+{
+	struct holder_ctx *hc = ctx;
+
+	if (mntns_of(hc->f, pid) != hc->mntns)
+		return 0;
+	hc->pid = pid;
+	return 1;
 }
 
 /* A live process that shares the event's mount namespace: the process
@@ -131,26 +138,13 @@ static int stat_in_root(const struct nh_findings *f, uint32_t pid, const char *p
  * processes usually outlive a short-lived reader). */
 static uint32_t mntns_holder(const struct nh_findings *f, const struct nh_attributed *ev)
 {
-	char p[PATH_MAX + 64];
-	uint32_t pid = 0;
-	unsigned int cand;
-	FILE *fp;
+	struct holder_ctx hc = {f, ev->h->mntns, 0};
 
 	if (mntns_of(f, ev->h->tgid) == ev->h->mntns)
 		return ev->h->tgid;
-	if (!ev->cg || !ev->cg->found)
-		return 0;
-	if (snprintf(p, sizeof(p), "%s/%s/cgroup.procs", f->fs->mount, ev->cg->path) >=
-	    (int)sizeof(p))
-		return 0;
-	fp = fopen(p, "re");
-	if (!fp)
-		return 0;
-	while (!pid && fscanf(fp, "%u", &cand) == 1)
-		if (mntns_of(f, cand) == ev->h->mntns)
-			pid = cand;
-	fclose(fp);
-	return pid;
+	if (ev->cg && ev->cg->found)
+		nh_cgroupfs_members(f->fs, ev->cg->path, same_mntns, &hc);
+	return hc.pid;
 }
 
 /*

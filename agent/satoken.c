@@ -4,17 +4,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "identity.h"
+#include "procroot.h"
 
 /* Projected tokens are ~1 KiB; anything this large is not one. */
 #define NH_SA_TOKEN_MAX (64 * 1024)
@@ -72,25 +71,18 @@ static uint64_t pod_key(const char *pod_uid)
 }
 
 /*
- * Open the token in pid's root. The path is resolved inside that root
- * (RESOLVE_IN_ROOT): the container owns every component of it, and an
- * absolute symlink there must not lead the agent to a host file. The
+ * Open the token in pid's root (procroot.h: resolved inside it). The
  * pid's cgroup is checked once its root is held, so a reused pid cannot
  * hand over another pod's token. -ESRCH: the pid cannot be used.
  */
 static int open_token(struct nh_satokens *t, uint32_t pid, const char *pod_uid, int *out,
 		      const char **why)
 {
-	struct open_how how = {
-	    .flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	char p[96], cg[NH_CGROUP_PATH_MAX];
+	char cg[NH_CGROUP_PATH_MAX];
 	struct nh_cgroup_info info;
-	int root = -1, fd, err = 0;
+	int root, fd, err = 0;
 
-	snprintf(p, sizeof(p), "%s/%u/root", t->fs->proc, pid);
-	root = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	root = nh_procroot_open(t->fs->proc, pid);
 	if (root < 0) {
 		err = -ESRCH;
 		goto cleanup;
@@ -101,9 +93,9 @@ static int open_token(struct nh_satokens *t, uint32_t pid, const char *pod_uid, 
 		err = -ESRCH;
 		goto cleanup;
 	}
-	fd = (int)syscall(SYS_openat2, root, t->rel_path, &how, sizeof(how));
+	fd = nh_procroot_openat(root, t->rel_path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
-		err = -errno;
+		err = fd;
 		*why = err == -ENOENT ? "no token file in the pod (automount disabled?)"
 				      : "token file cannot be opened";
 		goto cleanup;
@@ -246,29 +238,30 @@ cleanup:
 	return err;
 }
 
+struct member_ctx {
+	struct nh_satokens *t;
+	struct nh_sa *sa;
+	uint32_t skip;
+};
+
+/* 1 once a member could serve (whatever it found), 0 to try the next. */
+static int check_member(void *ctx, uint32_t pid)
+{
+	struct member_ctx *mc = ctx;
+
+	return pid != mc->skip && check(mc->t, mc->sa, pid) != -ESRCH;
+}
+
 /* Another live member of the event's cgroup (same container, same
  * mounts): short-lived processes are often gone by the time their event
  * is read, the container's others are not. */
-static int check_members(struct nh_satokens *t, struct nh_sa *sa, const char *cgroup_path,
-			 uint32_t skip)
+static void check_members(struct nh_satokens *t, struct nh_sa *sa, const char *cgroup_path,
+			  uint32_t skip)
 {
-	char p[PATH_MAX + 64];
-	unsigned int pid;
-	int err = -ESRCH;
-	FILE *f;
+	struct member_ctx mc = {t, sa, skip};
 
-	if (!cgroup_path || !cgroup_path[0] ||
-	    snprintf(p, sizeof(p), "%s/%s/cgroup.procs", t->fs->mount, cgroup_path) >=
-		(int)sizeof(p))
-		return -ESRCH;
-	f = fopen(p, "re");
-	if (!f)
-		return -ESRCH;
-	while (err == -ESRCH && fscanf(f, "%u", &pid) == 1)
-		if (pid != skip)
-			err = check(t, sa, pid);
-	fclose(f);
-	return err;
+	if (cgroup_path && cgroup_path[0])
+		nh_cgroupfs_members(t->fs, cgroup_path, check_member, &mc);
 }
 
 const struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32_t tgid,
