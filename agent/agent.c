@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent.h"
+#include "privileges.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -26,34 +27,6 @@ enum { NH_SRC_RING = 1, NH_SRC_SIGNAL, NH_SRC_TIMER };
 /* Records per drain before returning to the loop: under a sustained flood
  * libbpf would keep consuming, starving signals, the flush and clients. */
 #define NH_DRAIN_BUDGET 4096
-
-void nh_agent_defaults(struct nh_agent_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->socket_path = NH_DEFAULT_SOCKET;
-	cfg->socket_mode = 0600;
-	cfg->ringbuf_bytes = 8u << 20;
-	cfg->dedup_window_ms = 10000;
-	cfg->batch_ms = 20;
-	cfg->dedup_entries = 65536;
-	cfg->max_procs = 1u << 20;
-	cfg->max_cgroups = 65536;
-	cfg->max_objects = 65536;
-	cfg->subscriber_buffer = 16u << 20;
-	cfg->token_recheck_ms = 10000;
-	cfg->max_credentials = 4096;
-	cfg->kubelet_refresh_ms = 30000;
-	nh_model_config_defaults(&cfg->model);
-	cfg->max_profiles = 65536;
-	cfg->snapshot_interval_ms = 300000;
-	cfg->kafka.topic_anomalies = "nhiscope.anomalies";
-	cfg->kafka.topic_activity = "nhiscope.activity";
-	cfg->kafka.topic_heartbeats = "nhiscope.heartbeats";
-	cfg->kafka.spool_dir = "/var/lib/nhiscope/spool";
-	cfg->kafka.spool_bytes = 256u << 20;
-	cfg->kafka.spool_sync = NH_SPOOL_SYNC_FLUSH;
-	cfg->kafka.version = NH_VERSION;
-}
 
 static uint64_t mono_ns(void)
 {
@@ -106,7 +79,7 @@ static void emit_line(struct nh_agent *a, uint32_t kind, uint32_t pid, uint32_t 
 	if (a->server.ntail)
 		nh_server_publish(&a->server, kind, pid, tid, identity, s, len);
 	if (a->cfg.tail) {
-		if (a->cfg.tail_json) {
+		if (a->cfg.tail_format == NH_TAIL_JSON) {
 			fwrite(s, 1, len, stdout);
 			fputc('\n', stdout);
 		} else {
@@ -595,6 +568,12 @@ static json_object *agent_status(struct nh_agent *a)
 	json_object_object_add(dedup, "max_entries", json_object_new_int64(a->cfg.dedup_entries));
 	json_object_object_add(o, "dedup", dedup);
 	json_object_object_add(o, "ringbuf_bytes", json_object_new_int64(a->cfg.ringbuf_bytes));
+	{
+		char caps[512];
+
+		nh_privileges_names(a->caps, caps, sizeof(caps));
+		json_object_object_add(o, "capabilities", json_object_new_string(caps));
+	}
 	json_object_object_add(o, "processes", json_object_new_int64(a->procs.procs.len));
 	json_object_object_add(o, "cgroups_cached", json_object_new_int64(a->ids.cgroups.len));
 	json_object_object_add(o, "identities", identities_json(a));
@@ -817,42 +796,33 @@ static int open_sources(struct nh_agent *a)
 	return code;
 }
 
-/* The pod's service-account token, the credential catalogue with the
- * configured rules and endpoints, and the optional kubelet client. */
-static int start_credentials(struct nh_agent *a)
+/* The built-in credential rules plus the configured ones; at start and
+ * on SIGHUP, into a fresh catalogue so that a bad rule changes nothing. */
+static int build_catalogue(struct nh_agent *a, const struct nh_agent_config *cfg,
+			   struct nh_catalogue *cat)
 {
-	const struct nh_agent_config *cfg = &a->cfg;
 	const char *why = NULL, *host, *port;
 	char spec[300];
 	int code;
 
-	code = nh_satokens_init(&a->tokens, &a->cgfs, &a->log, cfg->sa_token_path,
-				cfg->token_recheck_ms * 1000000ULL, cfg->max_cgroups);
-	if (code) {
-		nh_err(&a->log, "--sa-token-path: \"%s\" is not an absolute file path",
-		       cfg->sa_token_path ? cfg->sa_token_path : "");
+	code = nh_catalogue_init(cat);
+	if (code)
 		return code;
-	}
-	code = nh_findings_init(&a->findings, &a->cgfs, cfg->sa_token_path, cfg->max_credentials);
-	if (code) {
-		nh_err(&a->log, "cannot allocate the credential registry: %s", strerror(-code));
-		return code;
-	}
 	for (size_t i = 0; i < cfg->ncredential_rules; i++) {
-		code = nh_catalogue_add_path(&a->findings.cat, cfg->credential_rules[i], &why);
+		code = nh_catalogue_add_path(cat, cfg->credential_rules[i], &why);
 		if (code) {
-			nh_err(&a->log, "--credential \"%s\": %s", cfg->credential_rules[i],
+			nh_err(&a->log, "credentials.rules: \"%s\": %s", cfg->credential_rules[i],
 			       why ? why : strerror(-code));
 			return code;
 		}
 	}
 	if (cfg->nmetadata_endpoints)
-		nh_catalogue_clear_endpoints(&a->findings.cat, "cloud_metadata");
+		nh_catalogue_clear_endpoints(cat, "cloud_metadata");
 	for (size_t i = 0; i < cfg->nmetadata_endpoints; i++) {
 		snprintf(spec, sizeof(spec), "cloud_metadata=%s", cfg->metadata_endpoints[i]);
-		code = nh_catalogue_add_endpoint(&a->findings.cat, spec, &why);
+		code = nh_catalogue_add_endpoint(cat, spec, &why);
 		if (code) {
-			nh_err(&a->log, "--metadata-endpoint \"%s\": %s",
+			nh_err(&a->log, "credentials.metadataEndpoints: \"%s\": %s",
 			       cfg->metadata_endpoints[i], why ? why : strerror(-code));
 			return code;
 		}
@@ -868,11 +838,36 @@ static int start_credentials(struct nh_agent *a)
 			 host, port);
 	else
 		spec[0] = '\0';
-	if (spec[0] && (code = nh_catalogue_add_endpoint(&a->findings.cat, spec, &why)) != 0) {
+	if (spec[0] && (code = nh_catalogue_add_endpoint(cat, spec, &why)) != 0) {
 		nh_err(&a->log, "API server endpoint \"%s\": %s", spec + 15,
 		       why ? why : strerror(-code));
 		return code;
 	}
+	return 0;
+}
+
+/* The pod's service-account token, the credential catalogue with the
+ * configured rules and endpoints, and the optional kubelet client. */
+static int start_credentials(struct nh_agent *a)
+{
+	const struct nh_agent_config *cfg = &a->cfg;
+	int code;
+
+	code = nh_satokens_init(&a->tokens, &a->cgfs, &a->log, cfg->sa_token_path,
+				cfg->token_recheck_ms * 1000000ULL, cfg->max_cgroups);
+	if (code) {
+		nh_err(&a->log, "--sa-token-path: \"%s\" is not an absolute file path",
+		       cfg->sa_token_path ? cfg->sa_token_path : "");
+		return code;
+	}
+	code = nh_findings_init(&a->findings, &a->cgfs, cfg->sa_token_path, cfg->max_credentials);
+	if (code) {
+		nh_err(&a->log, "cannot allocate the credential registry: %s", strerror(-code));
+		return code;
+	}
+	code = build_catalogue(a, cfg, &a->findings.cat);
+	if (code)
+		return code;
 	if (!cfg->kubelet_url)
 		return 0;
 	{
@@ -910,14 +905,14 @@ static int start_credentials(struct nh_agent *a)
 /* The models, and the profiles a previous run saved. */
 static int start_baseline(struct nh_agent *a)
 {
-	const char *dir = a->cfg.profile_dir ? a->cfg.profile_dir : NH_PROFILE_DIR;
+	const char *dir = a->cfg.profile_dir;
 	int code = nh_baseline_init(&a->baseline, &a->cfg.model, a->cfg.max_profiles);
 
 	if (code) {
 		nh_err(&a->log, "cannot allocate the profile table: %s", strerror(-code));
 		return code;
 	}
-	if (!dir[0])
+	if (!dir)
 		return 0;
 	code = nh_profilestore_open(&a->store, dir, &a->log);
 	if (code)
@@ -1008,9 +1003,9 @@ int nh_agent_start(struct nh_agent *a)
 		goto cleanup;
 	}
 	nh_info(&a->log,
-		"%d probes attached; dedup window %llums; ring buffer %u bytes; batch %ums",
-		a->probes.nprobes, (unsigned long long)a->cfg.dedup_window_ms, a->cfg.ringbuf_bytes,
-		a->cfg.batch_ms);
+		"%d probes attached; dedup window %llums; ring buffer %llu bytes; batch %llums",
+		a->probes.nprobes, (unsigned long long)a->cfg.dedup_window_ms,
+		(unsigned long long)a->cfg.ringbuf_bytes, (unsigned long long)a->cfg.batch_ms);
 
 	code = open_sources(a);
 	if (code) {
@@ -1034,10 +1029,110 @@ int nh_agent_start(struct nh_agent *a)
 		goto cleanup;
 	}
 	nh_info(&a->log, "listening on %s", a->cfg.socket_path);
+	code = nh_privileges_drop(NH_PRIVILEGES_KEEP, &a->caps);
+	if (code) {
+		nh_err(&a->log, "cannot drop capabilities: %s", strerror(-code));
+		goto cleanup;
+	}
+	nh_privileges_names(a->caps, err, sizeof(err));
+	nh_info(&a->log, "capabilities kept: %s", err);
 cleanup:
 	if (code)
 		nh_agent_stop(a);
 	return code;
+}
+
+/* Apply the reloadable settings of next that differ from the live ones;
+ * the others are reported as waiting for a restart. A setting that cannot
+ * be applied leaves everything as it was. Returns whether a string of next
+ * is now in use. */
+static bool apply_reload(struct nh_agent *a, struct nh_agent_config *next)
+{
+	const struct nh_config_spec *spec = &nh_agent_spec;
+	struct nh_catalogue *cat = NULL;
+	bool keep = false, catalogue = false;
+	int changed = 0;
+
+	for (size_t i = 0; i < spec->nopts; i++) {
+		const struct nh_opt *o = &spec->opts[i];
+
+		if (!o->key || nh_config_same(o, &a->cfg, next))
+			continue;
+		if (!(o->flags & NH_OPT_RELOAD)) {
+			nh_warn(&a->log, "SIGHUP: %s changed; it applies at the next start",
+				o->key);
+			continue;
+		}
+		if (!strncmp(o->key, "credentials.", 12) || !strcmp(o->key, "kubernetes.apiserver"))
+			catalogue = true;
+	}
+	if (catalogue) {
+		/* About 100 KiB: on the heap, and built before anything
+		 * changes. */
+		cat = malloc(sizeof(*cat));
+		if (!cat || build_catalogue(a, next, cat)) {
+			nh_err(&a->log, "SIGHUP: configuration not changed");
+			free(cat);
+			return false;
+		}
+		nh_catalogue_free(&a->findings.cat);
+		memcpy(&a->findings.cat, cat, sizeof(*cat));
+		free(cat);
+	}
+	for (size_t i = 0; i < spec->nopts; i++) {
+		const struct nh_opt *o = &spec->opts[i];
+
+		if (!o->key || !(o->flags & NH_OPT_RELOAD) || nh_config_same(o, &a->cfg, next))
+			continue;
+		nh_config_copy(o, &a->cfg, next);
+		keep |= o->type == NH_OPT_STRING || o->type == NH_OPT_PATH ||
+			o->type == NH_OPT_LIST || o->type == NH_OPT_MAP;
+		nh_info(&a->log, "SIGHUP: %s changed", o->key);
+		changed++;
+	}
+	a->log.level = a->cfg.log_level;
+	a->log.format = a->cfg.log_format;
+	a->baseline.models.cfg.learn_ns = a->cfg.learn_window_ms * 1000000ULL;
+	a->baseline.models.cfg.quiet_ns = a->cfg.quiet_period_ms * 1000000ULL;
+	a->server.max_out = a->cfg.subscriber_buffer;
+	if (a->persist)
+		a->next_snapshot_ns = mono_ns() + a->cfg.snapshot_interval_ms * 1000000ULL;
+	nh_info(&a->log, "SIGHUP: configuration reloaded, %d setting%s changed", changed,
+		changed == 1 ? "" : "s");
+	return keep;
+}
+
+/* SIGHUP: the file and the command line read again, without touching the
+ * probes. An invalid file changes nothing. */
+static void reload(struct nh_agent *a)
+{
+	struct nh_agent_config *next = calloc(1, sizeof(*next));
+	char *errs = NULL, *line, *save = NULL;
+	size_t len = 0;
+	bool keep = false;
+	FILE *err;
+
+	err = open_memstream(&errs, &len);
+	if (!next || !err) {
+		nh_err(&a->log, "SIGHUP: out of memory; configuration not changed");
+		goto cleanup;
+	}
+	if (nh_config_reload(&a->config, next, err)) {
+		fclose(err);
+		err = NULL;
+		for (line = strtok_r(errs, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			nh_err(&a->log, "SIGHUP: %s", line);
+		nh_err(&a->log, "SIGHUP: configuration not changed");
+		goto cleanup;
+	}
+	nh_agent_derive(next);
+	keep = apply_reload(a, next);
+cleanup:
+	nh_config_settle(&a->config, keep);
+	if (err)
+		fclose(err);
+	free(errs);
+	free(next);
 }
 
 static bool handle_signal(struct nh_agent *a)
@@ -1046,7 +1141,7 @@ static bool handle_signal(struct nh_agent *a)
 
 	while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			nh_info(&a->log, "SIGHUP: nothing to reload yet");
+			reload(a);
 			continue;
 		}
 		nh_info(&a->log, "%s: detaching", strsignal(si.ssi_signo));

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "baseline.h"
+#include "config.h"
 #include "decode.h"
 #include "findings.h"
 #include "identity.h"
@@ -30,26 +31,29 @@
 #define NH_DEFAULT_SOCKET "/run/nhiscope/agent.sock"
 #define NH_MAX_CRED_RULES 256
 
+/* Every field an option sets has the type config.h gives its kind:
+ * uint64_t numbers, bool, int enums, const char * (NULL when empty). */
 struct nh_agent_config {
 	const char *socket_path;
-	mode_t socket_mode;
-	uint32_t ringbuf_bytes;
+	uint64_t socket_mode;
+	uint64_t ringbuf_bytes;
 	uint64_t dedup_window_ms; /* 0 disables in-kernel dedup */
-	uint32_t batch_ms;	  /* deliver at most this late; 0: wake per event */
-	uint32_t dedup_entries;
+	uint64_t batch_ms;	  /* deliver at most this late; 0: wake per event */
+	uint64_t dedup_entries;
 	const char *scope_cgroup; /* cgroup v2 path below the mount, or NULL */
-	size_t max_procs;
+	uint64_t max_procs;
 	size_t max_cgroups;
 	size_t max_objects;
-	size_t subscriber_buffer;
-	bool tail; /* print events on stdout */
-	bool tail_json;
-	bool color;
+	uint64_t subscriber_buffer;
+	bool tail;	 /* print events on stdout */
+	int tail_format; /* enum nh_tail_format */
+	bool no_color;
+	bool color; /* no_color unset and stdout a terminal */
 
 	/* service accounts and credentials */
-	const char *sa_token_path; /* inside pods; NULL: the Kubernetes default */
+	const char *sa_token_path; /* inside pods */
 	uint64_t token_recheck_ms;
-	size_t max_credentials;
+	uint64_t max_credentials;
 	const char *credential_rules[NH_MAX_CRED_RULES]; /* "KIND:PATTERN" */
 	size_t ncredential_rules;
 	const char *metadata_endpoints[16]; /* replace the built-in ones when given */
@@ -63,14 +67,20 @@ struct nh_agent_config {
 	uint64_t kubelet_refresh_ms;
 
 	/* behaviour baselines */
-	struct nh_model_config model;
-	size_t max_profiles;
-	const char *profile_dir; /* NULL: NH_PROFILE_DIR; "": keep no snapshots */
+	uint64_t learn_window_ms, quiet_period_ms;
+	struct nh_model_config model; /* from the two above */
+	uint64_t max_profiles;
+	const char *profile_dir; /* NULL: keep no snapshots */
 	uint64_t snapshot_interval_ms;
 
 	/* Kafka (off without brokers) */
 	struct nh_kafka_config kafka;
+
+	int log_level;	/* enum nh_log_level */
+	int log_format; /* enum nh_log_format */
 };
+
+enum nh_tail_format { NH_TAIL_COMPACT = 0, NH_TAIL_JSON };
 
 struct nh_kind_stats {
 	uint64_t received; /* records that reached user space */
@@ -83,6 +93,7 @@ struct nh_kind_stats {
 
 struct nh_agent {
 	struct nh_agent_config cfg;
+	struct nh_config config; /* where cfg came from, for SIGHUP */
 	struct nh_log log;
 	struct nh_cgroupfs cgfs;
 	struct nh_probes probes;
@@ -116,10 +127,14 @@ struct nh_agent {
 	uint64_t decode_errors;
 	uint32_t consumed; /* records in the current drain, for its budget */
 	uint64_t flush_errors;
+	uint64_t caps; /* effective capabilities after the start */
 	bool stopping;
 };
 
-void nh_agent_defaults(struct nh_agent_config *cfg);
+/* The option table (options.c): defaults, file keys and flags. */
+extern const struct nh_config_spec nh_agent_spec;
+/* What the table does not set; after nh_config_load. */
+void nh_agent_derive(struct nh_agent_config *cfg);
 /* Probes attached and socket listening, or -errno with a reason logged. */
 int nh_agent_start(struct nh_agent *a);
 /* Until SIGINT/SIGTERM; returns 0 on a clean stop. */

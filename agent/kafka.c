@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kafka.h"
+#include "secretfile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#define NH_KAFKA_SECRET_MAX   (64 * 1024)   /* a PEM key and its chain */
 #define NH_KAFKA_PUMP	      4096	    /* records moved to the producer per poll */
 #define NH_KAFKA_RETRY_NS     1000000000ULL /* wait before resending after a failure */
 #define NH_KAFKA_HEARTBEAT_NS (30 * 1000000000ULL)
@@ -126,6 +128,42 @@ static void node_identity(struct nh_kafka *k)
 	}
 }
 
+/* "key=path": a property whose value is a file's content, such as
+ * sasl.password from a mounted Secret. The value is never logged. */
+static int set_from_file(rd_kafka_conf_t *conf, const char *spec, const struct nh_log *log)
+{
+	const char *eq = strchr(spec, '=');
+	char key[256], errstr[512] = "", *value = NULL;
+	int err;
+
+	if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof(key)) {
+		nh_err(log, "kafka.propertyFiles: expected key=path");
+		return -EINVAL;
+	}
+	memcpy(key, spec, (size_t)(eq - spec));
+	key[eq - spec] = '\0';
+	value = malloc(NH_KAFKA_SECRET_MAX);
+	if (!value)
+		return -ENOMEM;
+	err = nh_secretfile_read(eq + 1, value, NH_KAFKA_SECRET_MAX);
+	if (err) {
+		nh_err(log, "kafka.propertyFiles: %s: cannot read %s: %s", key, eq + 1,
+		       strerror(-err));
+		goto cleanup;
+	}
+	/* librdkafka's message may quote the value: not shown. */
+	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+		nh_err(log, "kafka.propertyFiles: %s: librdkafka refused the value of %s", key,
+		       eq + 1);
+		err = -EINVAL;
+	}
+cleanup:
+	explicit_bzero(errstr, sizeof(errstr));
+	explicit_bzero(value, NH_KAFKA_SECRET_MAX);
+	free(value);
+	return err;
+}
+
 int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const struct nh_log *log)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -167,6 +205,11 @@ int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const s
 			err = -EINVAL;
 			goto cleanup;
 		}
+	}
+	for (size_t i = 0; i < cfg->nprop_files; i++) {
+		err = set_from_file(conf, cfg->prop_files[i], log);
+		if (err)
+			goto cleanup;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_opaque(conf, k);

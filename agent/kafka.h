@@ -26,9 +26,12 @@ struct nh_kafka_config {
 	const char *topic_heartbeats;
 	const char *props[NH_KAFKA_PROPS_MAX]; /* "key=value" passed to librdkafka (TLS, SASL) */
 	size_t nprops;
+	/* "key=path": the value is the file's content (a mounted Secret) */
+	const char *prop_files[NH_KAFKA_PROPS_MAX];
+	size_t nprop_files;
 	const char *spool_dir;
 	uint64_t spool_bytes;
-	enum nh_spool_sync spool_sync;
+	int spool_sync;	     /* enum nh_spool_sync */
 	bool activity;	     /* also stream every activity event */
 	const char *version; /* the agent's, for heartbeats */
 };

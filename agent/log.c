@@ -27,7 +27,7 @@ void nh_logv(const struct nh_log *lg, enum nh_log_level lvl, const char *fmt, va
 	gmtime_r(&now.tv_sec, &tm);
 	n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", now.tv_nsec / 1000000);
-	if (lg->json) {
+	if (lg->format == NH_LOG_JSON) {
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "time", json_object_new_string(ts));

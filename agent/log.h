@@ -8,9 +8,11 @@
 
 enum nh_log_level { NH_LOG_ERROR = 0, NH_LOG_WARN, NH_LOG_INFO, NH_LOG_DEBUG };
 
+enum nh_log_format { NH_LOG_TEXT = 0, NH_LOG_JSON };
+
 struct nh_log {
 	enum nh_log_level level;
-	bool json;
+	enum nh_log_format format;
 };
 
 void nh_log(const struct nh_log *lg, enum nh_log_level lvl, const char *fmt, ...)

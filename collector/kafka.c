@@ -4,12 +4,16 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
-#define NH_CKAFKA_CLOSE_MS 10000
+#include "secretfile.h"
+
+#define NH_CKAFKA_CLOSE_MS   10000
+#define NH_CKAFKA_SECRET_MAX (64 * 1024) /* a PEM key and its chain */
 
 /* A dead letter's delivery: the producer gets this long, and the wait
  * outlasts it, so a delivery report always arrives before we go on. */
@@ -40,6 +44,41 @@ static int set(rd_kafka_conf_t *conf, const char *key, const char *value, const 
 	return 0;
 }
 
+/* "key=path": the value is the file's content (a mounted Secret), never
+ * logged, nor librdkafka's message about it, which may quote it. */
+static int set_from_file(rd_kafka_conf_t *conf, const char *spec, const struct nh_log *lg)
+{
+	const char *eq = strchr(spec, '=');
+	char key[256], errstr[512] = "", *value;
+	int rc;
+
+	if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof(key)) {
+		nh_err(lg, "kafka.propertyFiles: expected key=path");
+		return -EINVAL;
+	}
+	memcpy(key, spec, (size_t)(eq - spec));
+	key[eq - spec] = '\0';
+	value = malloc(NH_CKAFKA_SECRET_MAX);
+	if (!value)
+		return -ENOMEM;
+	rc = nh_secretfile_read(eq + 1, value, NH_CKAFKA_SECRET_MAX);
+	if (rc) {
+		nh_err(lg, "kafka.propertyFiles: %s: cannot read %s: %s", key, eq + 1,
+		       strerror(-rc));
+		goto cleanup;
+	}
+	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+		nh_err(lg, "kafka.propertyFiles: %s: librdkafka refused the value of %s", key,
+		       eq + 1);
+		rc = -EINVAL;
+	}
+cleanup:
+	explicit_bzero(errstr, sizeof(errstr));
+	explicit_bzero(value, NH_CKAFKA_SECRET_MAX);
+	free(value);
+	return rc;
+}
+
 /* -X KEY=VALUE properties, after ours so they can tune anything else. */
 static int passthrough(rd_kafka_conf_t *conf, const struct nh_copts *o, const struct nh_log *lg)
 {
@@ -62,6 +101,12 @@ static int passthrough(rd_kafka_conf_t *conf, const struct nh_copts *o, const st
 			}
 		if (set(conf, key, eq + 1, lg))
 			return -EINVAL;
+	}
+	for (size_t i = 0; i < o->nkafka_files; i++) {
+		int rc = set_from_file(conf, o->kafka_files[i], lg);
+
+		if (rc)
+			return rc;
 	}
 	return 0;
 }

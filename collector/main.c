@@ -13,13 +13,16 @@
 int main(int argc, char **argv)
 {
 	struct nh_collector c;
+	struct nh_config src;
 	struct nh_copts o;
 	sigset_t mask;
 	int rc;
 
-	rc = nh_copts_parse(&o, argc, argv);
-	if (rc)
+	rc = nh_copts_parse(&o, &src, argc, argv);
+	if (rc) {
+		nh_config_free(&src);
 		return rc > 0 ? 0 : 2;
+	}
 	/* blocked before any thread starts (librdkafka, libmicrohttpd), so
 	 * that only the signalfd sees them; a closed sink socket is an error
 	 * return, not a signal */
@@ -35,5 +38,6 @@ int main(int argc, char **argv)
 		rc = nh_collector_run(&c);
 	nh_collector_close(&c);
 	curl_global_cleanup();
+	nh_config_free(&src);
 	return rc ? 1 : 0;
 }

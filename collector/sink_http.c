@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "secretfile.h"
 #include "sink.h"
 
 #define BATCH_RECORDS 500
@@ -227,30 +228,6 @@ static void http_close(void *self)
 	free(h);
 }
 
-/* The first line of a secret file, without surrounding blanks. */
-static int read_secret(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "re");
-	size_t n;
-	char *s;
-
-	if (!f)
-		return -errno;
-	s = fgets(out, cap, f);
-	fclose(f);
-	if (!s)
-		return -ENODATA;
-	n = strcspn(out, "\r\n");
-	out[n] = '\0';
-	while (n && isspace((unsigned char)out[n - 1]))
-		out[--n] = '\0';
-	s = out;
-	while (isspace((unsigned char)*s))
-		s++;
-	memmove(out, s, strlen(s) + 1);
-	return *out ? 0 : -ENODATA;
-}
-
 int nh_sink_http_open(struct nh_sink *s, enum nh_http_flavour flavour, const char *url,
 		      const char *index, const char *secret_file, const char *ca_file,
 		      const struct nh_log *lg)
@@ -289,7 +266,10 @@ int nh_sink_http_open(struct nh_sink *s, enum nh_http_flavour flavour, const cha
 		goto cleanup;
 	h->headers = l;
 	if (secret_file) {
-		rc = read_secret(secret_file, secret, sizeof(secret));
+		rc = nh_secretfile_read(secret_file, secret, sizeof(secret));
+		/* One line: anything else would inject headers. */
+		if (!rc && strpbrk(secret, "\r\n"))
+			rc = -EINVAL;
 		if (rc) {
 			nh_err(lg, "%s sink: cannot read the credential file %s: %s", h->name,
 			       secret_file, strerror(-rc));

@@ -228,6 +228,8 @@ static void test_cef(void)
 	free(frame);
 }
 
+static struct nh_config src; /* keeps the strings of the last parse */
+
 static int parse(struct nh_copts *o, const char *line)
 {
 	char buf[512], *argv[32], *save = NULL;
@@ -240,7 +242,8 @@ static int parse(struct nh_copts *o, const char *line)
 		argv[argc++] = t;
 	argv[argc] = NULL;
 	stderr = fopen("/dev/null", "w"); /* the errors are expected */
-	rc = nh_copts_parse(o, argc, argv);
+	nh_config_free(&src);
+	rc = nh_copts_parse(o, &src, argc, argv);
 	fclose(stderr);
 	stderr = saved;
 	return rc;
@@ -269,6 +272,10 @@ static void test_options(void)
 	CHECK(parse(&o, "c --brokers b:1 --splunk-hec http://x") == -EINVAL); /* no token */
 	CHECK(parse(&o, "c --brokers b:1 --ecs-file - --topic t --dead-letter-topic t") == -EINVAL);
 	CHECK(parse(&o, "c --brokers b:1 --ecs-file - extra") == -EINVAL);
+	CHECK(parse(&o, "c --brokers b:1 --ecs-file - --commit-interval 5s") == 0);
+	CHECK(nh_config_check_spec(&nh_collector_spec, stderr) == 0);
+	CHECK(o.commit_interval_ms == 5000);
+	nh_config_free(&src);
 }
 
 int main(void)

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "secretfile.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+int nh_secretfile_read(const char *path, char *out, size_t cap)
+{
+	size_t n = 0, start = 0;
+	ssize_t r;
+	int fd, rc = 0;
+
+	if (cap < 2)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	while ((r = read(fd, out + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	if (r < 0) {
+		rc = -errno;
+		goto cleanup;
+	}
+	if (n == cap - 1) {
+		char extra;
+
+		if (read(fd, &extra, 1) > 0) {
+			rc = -EFBIG;
+			goto cleanup;
+		}
+	}
+	while (n && isspace((unsigned char)out[n - 1]))
+		n--;
+	while (start < n && isspace((unsigned char)out[start]))
+		start++;
+	memmove(out, out + start, n - start);
+	n -= start;
+	rc = n ? 0 : -ENODATA;
+cleanup:
+	out[rc ? 0 : n] = '\0';
+	if (rc)
+		explicit_bzero(out, cap);
+	close(fd);
+	return rc;
+}
