@@ -14,10 +14,12 @@
 #include "baseline.h"
 #include "decode.h"
 #include "findings.h"
+#include "httpd.h"
 #include "identity.h"
 #include "kafka.h"
 #include "kubelet.h"
 #include "log.h"
+#include "metrics.h"
 #include "probes.h"
 #include "proctable.h"
 #include "profilestore.h"
@@ -70,6 +72,9 @@ struct nh_agent_config {
 
 	/* Kafka (off without brokers) */
 	struct nh_kafka_config kafka;
+
+	/* /metrics, /healthz, /readyz: "ADDR:PORT" (IPv4 or [IPv6]); NULL or "": off */
+	const char *metrics_listen;
 };
 
 struct nh_kind_stats {
@@ -116,6 +121,8 @@ struct nh_agent {
 	uint64_t decode_errors;
 	uint32_t consumed; /* records in the current drain, for its budget */
 	uint64_t flush_errors;
+	struct nh_httpd httpd;
+	char not_ready[160]; /* the reason /readyz gives */
 	bool stopping;
 };
 

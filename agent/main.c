@@ -80,6 +80,9 @@ static void usage(FILE *f)
 	    "                             (default /var/lib/nhiscope/spool)\n"
 	    "      --spool-size BYTES     spool bound; activity is shed first (default 256M)\n"
 	    "      --spool-sync POLICY    none, flush (every tick, default) or always\n"
+	    "HTTP:\n"
+	    "      --metrics-listen ADDR:PORT  serve /metrics, /healthz and /readyz, e.g.\n"
+	    "                             127.0.0.1:9464 or [::1]:9464 (default: off)\n"
 	    "Logging:\n"
 	    "      --log-format FORMAT    text (default) or json\n"
 	    "  -v, --verbose              debug logging (libbpf and verifier output)\n"
@@ -151,6 +154,7 @@ enum {
 	OPT_SPOOL_DIR,
 	OPT_SPOOL_SIZE,
 	OPT_SPOOL_SYNC,
+	OPT_METRICS_LISTEN,
 };
 
 static int parse_args(int argc, char **argv, struct nh_agent *a)
@@ -196,6 +200,7 @@ static int parse_args(int argc, char **argv, struct nh_agent *a)
 	    {"spool-dir", required_argument, NULL, OPT_SPOOL_DIR},
 	    {"spool-size", required_argument, NULL, OPT_SPOOL_SIZE},
 	    {"spool-sync", required_argument, NULL, OPT_SPOOL_SYNC},
+	    {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
 	    {0},
 	};
 	struct nh_agent_config *cfg = &a->cfg;
@@ -431,6 +436,9 @@ static int parse_args(int argc, char **argv, struct nh_agent *a)
 				    optarg);
 				return -EINVAL;
 			}
+			break;
+		case OPT_METRICS_LISTEN:
+			cfg->metrics_listen = optarg; /* checked when it is bound */
 			break;
 		case 'v':
 			a->log.level = NH_LOG_DEBUG;
