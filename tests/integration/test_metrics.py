@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -386,8 +387,10 @@ def healthz_fails_while_the_loop_is_stuck(s):
 def ipv6_listener_and_readyz_with_kafka(s):
     """[::1]:PORT, and with Kafka configured the producer is part of
     readiness and its numbers are metrics like the rest."""
-    from test_kafka import Mock
-    mock = Mock()
+    import test_kafka
+    # Only its mock cluster is used: its suite's directory is not needed.
+    shutil.rmtree(test_kafka.suite.tmp, ignore_errors=True)
+    mock = test_kafka.Mock()
     port = free_port("::1")
     spool = os.path.join(s.tmp, "spool-" + uuid.uuid4().hex[:6])
     under = "nh-metrics-k-%d-%s" % (os.getpid(), uuid.uuid4().hex[:6])
