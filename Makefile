@@ -29,8 +29,8 @@ BPF_HDRS   := bpf/nhiscope.h bpf/maps.bpf.h
 # Modules shared by the agent, the CLI and the unit tests.
 AGENT_LIB  := u64map log decode cgpath cgroupfs identity proctable secrets render compact server \
 	      jwt fingerprint catalogue workload kubelet satoken credentials findings \
-	      baseline profilestore spool record dirs procroot config secretfile options
-AGENT_MODS := $(AGENT_LIB) probes kafka privileges agent main
+	      baseline profilestore spool record dirs procroot config secretfile options metrics
+AGENT_MODS := $(AGENT_LIB) probes kafka privileges httpd agent main
 CLI_MODS   := log decode compact
 # models/: the pure behaviour-model library, with its protobuf schemas
 # compiled by protoc-c into $(BUILD)/models.
@@ -123,7 +123,7 @@ $(BUILD)/models/san/%.o: models/%.c $(wildcard models/*.h) $(MODELS_PBH)
 	$(CC) $(STD) -O1 -g $(SAN) $(WARN) $(CPPFLAGS) -c $< -o $@
 
 $(BUILD)/nhiscope-agent: $(AGENT_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lrdkafka
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lrdkafka -lmicrohttpd
 
 $(BUILD)/nhiscope: $(CLI_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ -ljson-c

@@ -461,58 +461,185 @@ static json_object *identities_json(struct nh_agent *a)
 	return o;
 }
 
-static json_object *baselines_status(struct nh_agent *a)
+_Static_assert(NH_METRICS_PROBES_MAX >= NH_PROBES_MAX, "every probe has a metric");
+_Static_assert(NH_METRICS_CLASSES == NH_SPOOL_CLASSES && NH_SPOOL_ANOMALY == 0 &&
+		   NH_SPOOL_ACTIVITY == 1,
+	       "spool classes as metrics.c names them");
+
+/* Every number `nhiscope status` and /metrics report, read once from
+ * the agent's state: the two surfaces share this one source. */
+static void snapshot(struct nh_agent *a, struct nh_metrics *m)
+{
+	struct nh_profile_info info;
+	const struct nh_credential *cred;
+	size_t it = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->version = NH_VERSION;
+	m->uptime_s = (double)(mono_ns() - a->start_ns) / NH_NSEC;
+	m->start_time_s = (double)((int64_t)a->start_ns + a->wall_offset_ns) / NH_NSEC;
+	for (int i = 0; i < a->probes.nprobes && i < NH_METRICS_PROBES_MAX; i++) {
+		const struct nh_probe *p = &a->probes.probe[i];
+
+		m->probes[m->nprobes++] =
+		    (struct nh_metrics_probe){p->prog, p->tracepoint, p->attached};
+		m->probes_attached += p->attached;
+	}
+	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
+		struct nh_counters c;
+
+		nh_probes_counters(&a->probes, k, &c);
+		m->kinds[k] = (struct nh_metrics_kind){
+		    .received = a->kinds[k].received,
+		    .observed = a->kinds[k].observed,
+		    .emitted = c.emitted,
+		    .deduplicated = c.suppressed,
+		    .lost = c.lost,
+		};
+	}
+	m->decode_errors = a->decode_errors;
+	m->flush_errors = a->flush_errors;
+	m->dedup_window_ms = a->cfg.dedup_window_ms;
+	m->dedup_entries = nh_probes_dedup_entries(&a->probes);
+	m->dedup_max_entries = a->cfg.dedup_entries;
+	m->ringbuf_bytes = a->cfg.ringbuf_bytes;
+	m->processes = a->procs.procs.len;
+	m->cgroups_cached = a->ids.cgroups.len;
+	m->identities = a->ids.seen.len;
+
+	m->credentials = a->findings.creds.map.len;
+	while ((cred = nh_credentials_next(&a->findings.creds, &it)))
+		m->credentials_reused += nh_credential_reused(cred);
+	m->sa_token_reads = a->tokens.reads;
+	m->sa_token_rotations = a->tokens.rotations;
+	m->sa_token_failures = a->tokens.failures;
+	memcpy(m->findings, a->findings_emitted, sizeof(m->findings));
+	m->kubelet = a->kubelet_on;
+	if (a->kubelet_on) {
+		m->pod_records = a->kubelet.npods;
+		m->pod_list_failures = a->kubelet_errors;
+	}
+
+	it = 0;
+	while (nh_models_next(&a->baseline.models, &it, &info)) {
+		if (info.state <= NH_PROFILE_STABLE)
+			m->profiles[info.state]++;
+		m->profile_bytes += info.bytes;
+	}
+	m->profiles_dropped = a->baseline.models.dropped;
+	m->observe_errors = a->baseline.observe_errors;
+	m->anomalies = a->baseline.anomalies;
+	memcpy(m->anomalies_by, a->baseline.anomalies_by, sizeof(m->anomalies_by));
+	m->pinned = a->pinned;
+	m->pin_errors = a->pin_errors;
+	m->persist = a->persist;
+	if (a->persist) {
+		m->snapshots_loaded = a->store.loaded;
+		m->snapshots_corrupt = a->store.corrupt;
+		m->snapshots_saved = a->store.saved;
+	}
+
+	m->kafka = a->kafka_on;
+	if (a->kafka_on) {
+		const struct nh_kafka *k = &a->kafka;
+
+		m->kafka_broker_up = k->broker_up;
+		m->kafka_produced = k->produced;
+		m->kafka_delivered = k->delivered;
+		m->kafka_failed = k->failed;
+		m->kafka_queue_full = k->queue_full;
+		m->kafka_queued = nh_kafka_queued(k);
+		m->kafka_send_errors = a->kafka_errors;
+		for (int c = 0; c < NH_SPOOL_CLASSES && c < NH_METRICS_CLASSES; c++) {
+			m->kafka_dropped[c] = k->dropped[c];
+			m->spool_records[c] = k->spool.q[c].records;
+			m->spool_bytes[c] = k->spool.q[c].bytes;
+			m->spool_shed[c] = k->spool.shed[c];
+		}
+		m->spool_corrupt = k->spool.corrupt;
+		m->spool_max_bytes = k->spool.max_bytes;
+	}
+	m->subscribers = (uint64_t)a->server.ntail;
+	m->subscriber_drops = a->server.dropped_total;
+}
+
+static json_object *baselines_status(struct nh_agent *a, const struct nh_metrics *m)
 {
 	json_object *o = json_object_new_object();
-	struct nh_profile_info info;
-	size_t it = 0, stable = 0, n = 0, bytes = 0;
 
-	while (nh_models_next(&a->baseline.models, &it, &info)) {
-		n++;
-		stable += info.state == NH_PROFILE_STABLE;
-		bytes += info.bytes;
-	}
-	json_object_object_add(o, "profiles", json_object_new_int64(n));
-	json_object_object_add(o, "stable", json_object_new_int64(stable));
-	json_object_object_add(o, "bytes", json_object_new_int64(bytes));
-	json_object_object_add(o, "anomalies", json_object_new_int64(a->baseline.anomalies));
-	json_object_object_add(o, "pinned_in_kernel", json_object_new_int64(a->pinned));
-	json_object_object_add(o, "dropped", json_object_new_int64(a->baseline.models.dropped));
-	if (a->persist) {
+	json_object_object_add(o, "profiles",
+			       json_object_new_int64(m->profiles[NH_PROFILE_LEARNING] +
+						     m->profiles[NH_PROFILE_STABLE]));
+	json_object_object_add(o, "stable", json_object_new_int64(m->profiles[NH_PROFILE_STABLE]));
+	json_object_object_add(o, "bytes", json_object_new_int64(m->profile_bytes));
+	json_object_object_add(o, "anomalies", json_object_new_int64(m->anomalies));
+	json_object_object_add(o, "pinned_in_kernel", json_object_new_int64(m->pinned));
+	json_object_object_add(o, "pin_errors", json_object_new_int64(m->pin_errors));
+	json_object_object_add(o, "dropped", json_object_new_int64(m->profiles_dropped));
+	if (m->persist) {
 		json_object_object_add(o, "snapshot_dir", json_object_new_string(a->store.dir));
 		json_object_object_add(o, "snapshots_loaded",
-				       json_object_new_int64(a->store.loaded));
+				       json_object_new_int64(m->snapshots_loaded));
 		json_object_object_add(o, "snapshots_corrupt",
-				       json_object_new_int64(a->store.corrupt));
-		json_object_object_add(o, "snapshots_saved", json_object_new_int64(a->store.saved));
+				       json_object_new_int64(m->snapshots_corrupt));
+		json_object_object_add(o, "snapshots_saved",
+				       json_object_new_int64(m->snapshots_saved));
 	}
 	return o;
 }
 
-static json_object *credentials_status(struct nh_agent *a)
+static json_object *credentials_status(struct nh_agent *a, const struct nh_metrics *m)
 {
 	json_object *o = json_object_new_object(), *f = json_object_new_object();
-	const struct nh_credential *c;
-	size_t it = 0, reused = 0;
 
-	while ((c = nh_credentials_next(&a->findings.creds, &it)))
-		reused += nh_credential_reused(c);
-	json_object_object_add(o, "known", json_object_new_int64(a->findings.creds.map.len));
-	json_object_object_add(o, "reused", json_object_new_int64(reused));
-	json_object_object_add(o, "sa_tokens_read", json_object_new_int64(a->tokens.reads));
-	json_object_object_add(o, "sa_token_rotations", json_object_new_int64(a->tokens.rotations));
-	json_object_object_add(o, "sa_token_failures", json_object_new_int64(a->tokens.failures));
+	json_object_object_add(o, "known", json_object_new_int64(m->credentials));
+	json_object_object_add(o, "reused", json_object_new_int64(m->credentials_reused));
+	json_object_object_add(o, "sa_tokens_read", json_object_new_int64(m->sa_token_reads));
+	json_object_object_add(o, "sa_token_rotations",
+			       json_object_new_int64(m->sa_token_rotations));
+	json_object_object_add(o, "sa_token_failures", json_object_new_int64(m->sa_token_failures));
 	for (uint32_t k = NH_KIND_CREDENTIAL_USE; k < NH_KIND_ALL; k++)
 		json_object_object_add(f, nh_kind_name(k),
-				       json_object_new_int64(a->findings_emitted[k - NH_KIND_MAX]));
+				       json_object_new_int64(m->findings[k - NH_KIND_MAX]));
 	json_object_object_add(o, "findings", f);
-	if (a->kubelet_on) {
-		json_object_object_add(o, "pod_records", json_object_new_int64(a->kubelet.npods));
-		if (a->kubelet_errors)
+	if (m->kubelet) {
+		json_object_object_add(o, "pod_records", json_object_new_int64(m->pod_records));
+		if (m->pod_list_failures)
 			json_object_object_add(o, "pod_list_error",
 					       json_object_new_string(a->kubelet.error));
 	}
 	return o;
+}
+
+static json_object *kafka_status(struct nh_agent *a, const struct nh_metrics *m)
+{
+	json_object *k = json_object_new_object();
+
+	json_object_object_add(k, "brokers", json_object_new_string(a->cfg.kafka.brokers));
+	json_object_object_add(k, "broker_up", json_object_new_boolean(m->kafka_broker_up));
+	json_object_object_add(k, "produced", json_object_new_int64(m->kafka_produced));
+	json_object_object_add(k, "delivered", json_object_new_int64(m->kafka_delivered));
+	json_object_object_add(k, "failed", json_object_new_int64(m->kafka_failed));
+	json_object_object_add(k, "queue_full", json_object_new_int64(m->kafka_queue_full));
+	json_object_object_add(k, "queued", json_object_new_int64(m->kafka_queued));
+	json_object_object_add(k, "dropped",
+			       json_object_new_int64(m->kafka_dropped[NH_SPOOL_ANOMALY] +
+						     m->kafka_dropped[NH_SPOOL_ACTIVITY]));
+	json_object_object_add(k, "spool_pending",
+			       json_object_new_int64(m->spool_records[NH_SPOOL_ANOMALY] +
+						     m->spool_records[NH_SPOOL_ACTIVITY]));
+	json_object_object_add(k, "spool_bytes",
+			       json_object_new_int64(m->spool_bytes[NH_SPOOL_ANOMALY] +
+						     m->spool_bytes[NH_SPOOL_ACTIVITY]));
+	json_object_object_add(k, "spool_shed_anomaly",
+			       json_object_new_int64(m->spool_shed[NH_SPOOL_ANOMALY]));
+	json_object_object_add(k, "spool_shed_activity",
+			       json_object_new_int64(m->spool_shed[NH_SPOOL_ACTIVITY]));
+	json_object_object_add(k, "errors", json_object_new_int64(m->kafka_send_errors));
+	if (a->kafka.last_error[0])
+		json_object_object_add(k, "last_error",
+				       json_object_new_string(a->kafka.last_error));
+	return k;
 }
 
 static json_object *agent_status(struct nh_agent *a)
@@ -520,93 +647,75 @@ static json_object *agent_status(struct nh_agent *a)
 	json_object *o = json_object_new_object(), *probes = json_object_new_array();
 	json_object *kinds = json_object_new_object(), *dedup = json_object_new_object();
 	uint64_t tot_recv = 0, tot_supp = 0, tot_lost = 0;
-	int attached = 0;
+	struct nh_metrics m;
 
-	json_object_object_add(o, "version", json_object_new_string(NH_VERSION));
+	snapshot(a, &m);
+	json_object_object_add(o, "version", json_object_new_string(m.version));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
-	json_object_object_add(o, "uptime_s",
-			       json_object_new_double((double)(mono_ns() - a->start_ns) / NH_NSEC));
-	for (int i = 0; i < a->probes.nprobes; i++) {
-		const struct nh_probe *p = &a->probes.probe[i];
+	json_object_object_add(o, "uptime_s", json_object_new_double(m.uptime_s));
+	for (size_t i = 0; i < m.nprobes; i++) {
 		json_object *e = json_object_new_object();
 
-		json_object_object_add(e, "program", json_object_new_string(p->prog));
-		json_object_object_add(e, "tracepoint", json_object_new_string(p->tracepoint));
-		json_object_object_add(e, "attached", json_object_new_boolean(p->attached));
+		json_object_object_add(e, "program", json_object_new_string(m.probes[i].program));
+		json_object_object_add(e, "tracepoint",
+				       json_object_new_string(m.probes[i].tracepoint));
+		json_object_object_add(e, "attached",
+				       json_object_new_boolean(m.probes[i].attached));
 		json_object_array_add(probes, e);
-		attached += p->attached;
 	}
-	json_object_object_add(o, "probes_attached", json_object_new_int(attached));
+	json_object_object_add(o, "probes_attached", json_object_new_int(m.probes_attached));
 	json_object_object_add(o, "probes", probes);
 	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
-		struct nh_kind_stats *ks = &a->kinds[k];
+		const struct nh_metrics_kind *mk = &m.kinds[k];
 		json_object *e = json_object_new_object();
-		struct nh_counters c;
 
-		nh_probes_counters(&a->probes, k, &c);
-		json_object_object_add(e, "received", json_object_new_int64(ks->received));
-		json_object_object_add(e, "observed", json_object_new_int64(ks->observed));
-		json_object_object_add(e, "per_sec", json_object_new_double(ks->received_per_sec));
+		json_object_object_add(e, "received", json_object_new_int64(mk->received));
+		json_object_object_add(e, "observed", json_object_new_int64(mk->observed));
+		/* Rates are status-only: Prometheus derives its own. */
+		json_object_object_add(e, "per_sec",
+				       json_object_new_double(a->kinds[k].received_per_sec));
 		json_object_object_add(e, "observed_per_sec",
-				       json_object_new_double(ks->observed_per_sec));
-		json_object_object_add(e, "emitted", json_object_new_int64(c.emitted));
-		json_object_object_add(e, "deduplicated", json_object_new_int64(c.suppressed));
-		json_object_object_add(e, "lost", json_object_new_int64(c.lost));
+				       json_object_new_double(a->kinds[k].observed_per_sec));
+		json_object_object_add(e, "emitted", json_object_new_int64(mk->emitted));
+		json_object_object_add(e, "deduplicated", json_object_new_int64(mk->deduplicated));
+		json_object_object_add(e, "lost", json_object_new_int64(mk->lost));
 		json_object_object_add(kinds, nh_kind_name(k), e);
-		tot_recv += ks->received;
-		tot_supp += c.suppressed;
-		tot_lost += c.lost;
+		tot_recv += mk->received;
+		tot_supp += mk->deduplicated;
+		tot_lost += mk->lost;
 	}
 	json_object_object_add(o, "kinds", kinds);
 	json_object_object_add(o, "received", json_object_new_int64(tot_recv));
 	json_object_object_add(o, "deduplicated", json_object_new_int64(tot_supp));
 	json_object_object_add(o, "lost", json_object_new_int64(tot_lost));
-	json_object_object_add(o, "decode_errors", json_object_new_int64(a->decode_errors));
-	json_object_object_add(dedup, "window_ms", json_object_new_int64(a->cfg.dedup_window_ms));
-	json_object_object_add(dedup, "entries",
-			       json_object_new_int64(nh_probes_dedup_entries(&a->probes)));
-	json_object_object_add(dedup, "max_entries", json_object_new_int64(a->cfg.dedup_entries));
+	json_object_object_add(o, "decode_errors", json_object_new_int64(m.decode_errors));
+	json_object_object_add(o, "flush_errors", json_object_new_int64(m.flush_errors));
+	json_object_object_add(dedup, "window_ms", json_object_new_int64(m.dedup_window_ms));
+	json_object_object_add(dedup, "entries", json_object_new_int64(m.dedup_entries));
+	json_object_object_add(dedup, "max_entries", json_object_new_int64(m.dedup_max_entries));
 	json_object_object_add(o, "dedup", dedup);
-	json_object_object_add(o, "ringbuf_bytes", json_object_new_int64(a->cfg.ringbuf_bytes));
+	json_object_object_add(o, "ringbuf_bytes", json_object_new_int64(m.ringbuf_bytes));
 	{
 		char caps[512];
 
 		nh_privileges_names(a->caps, caps, sizeof(caps));
 		json_object_object_add(o, "capabilities", json_object_new_string(caps));
 	}
-	json_object_object_add(o, "processes", json_object_new_int64(a->procs.procs.len));
-	json_object_object_add(o, "cgroups_cached", json_object_new_int64(a->ids.cgroups.len));
+	json_object_object_add(o, "processes", json_object_new_int64(m.processes));
+	json_object_object_add(o, "cgroups_cached", json_object_new_int64(m.cgroups_cached));
 	json_object_object_add(o, "identities", identities_json(a));
-	json_object_object_add(o, "credentials", credentials_status(a));
-	json_object_object_add(o, "baselines", baselines_status(a));
-	if (a->kafka_on) {
-		json_object *k = json_object_new_object();
-
-		json_object_object_add(k, "brokers", json_object_new_string(a->cfg.kafka.brokers));
-		json_object_object_add(k, "produced", json_object_new_int64(a->kafka.produced));
-		json_object_object_add(k, "delivered", json_object_new_int64(a->kafka.delivered));
-		json_object_object_add(k, "failed", json_object_new_int64(a->kafka.failed));
-		json_object_object_add(k, "queue_full", json_object_new_int64(a->kafka.queue_full));
-		json_object_object_add(k, "spool_pending",
-				       json_object_new_int64(nh_spool_pending(&a->kafka.spool)));
-		json_object_object_add(
-		    k, "spool_shed_anomaly",
-		    json_object_new_int64(a->kafka.spool.shed[NH_SPOOL_ANOMALY]));
-		json_object_object_add(
-		    k, "spool_shed_activity",
-		    json_object_new_int64(a->kafka.spool.shed[NH_SPOOL_ACTIVITY]));
-		json_object_object_add(k, "errors", json_object_new_int64(a->kafka_errors));
-		if (a->kafka.last_error[0])
-			json_object_object_add(k, "last_error",
-					       json_object_new_string(a->kafka.last_error));
-		json_object_object_add(o, "kafka", k);
-	}
-	json_object_object_add(o, "subscribers", json_object_new_int(a->server.ntail));
-	json_object_object_add(o, "subscriber_drops",
-			       json_object_new_int64(a->server.dropped_total));
+	json_object_object_add(o, "credentials", credentials_status(a, &m));
+	json_object_object_add(o, "baselines", baselines_status(a, &m));
+	if (m.kafka)
+		json_object_object_add(o, "kafka", kafka_status(a, &m));
+	json_object_object_add(o, "subscribers", json_object_new_int64(m.subscribers));
+	json_object_object_add(o, "subscriber_drops", json_object_new_int64(m.subscriber_drops));
 	if (a->cfg.scope_cgroup)
 		json_object_object_add(o, "scope_cgroup",
 				       json_object_new_string(a->cfg.scope_cgroup));
+	if (a->httpd.daemon)
+		json_object_object_add(o, "metrics_listen",
+				       json_object_new_string(a->cfg.metrics_listen));
 	return o;
 }
 
@@ -727,6 +836,47 @@ static json_object *status_json(void *ctx, const char *op, json_object *req)
 	return NULL;
 }
 
+/* /metrics: the same snapshot as `nhiscope status`, rendered. */
+static int http_metrics(void *ctx, char **text, size_t *len)
+{
+	struct nh_agent *a = ctx;
+	struct nh_metrics m;
+
+	snapshot(a, &m);
+	return nh_metrics_render(&m, text, len);
+}
+
+/* /readyz. The loop only runs once start-up is complete, so in practice
+ * this says ready whenever it can answer at all; it still checks each
+ * condition live instead of trusting that order. */
+static const char *http_not_ready(void *ctx)
+{
+	struct nh_agent *a = ctx;
+	int attached = 0;
+
+	for (int i = 0; i < a->probes.nprobes; i++)
+		attached += a->probes.probe[i].attached;
+	if (a->stopping)
+		return "stopping";
+	if (!a->probes.nprobes || attached < a->probes.nprobes) {
+		snprintf(a->not_ready, sizeof(a->not_ready), "%d of %d probes attached", attached,
+			 a->probes.nprobes);
+		return a->not_ready;
+	}
+	if (a->server.listen_fd < 0)
+		return "the subscriber socket is not listening";
+	/* Created, not necessarily connected: records wait in the spool
+	 * while the broker is away, which is no reason to restart. */
+	if (a->cfg.kafka.brokers && !a->kafka_on)
+		return "the Kafka producer was not created";
+	return NULL;
+}
+
+static const struct nh_httpd_ops http_ops = {
+    .metrics = http_metrics,
+    .not_ready = http_not_ready,
+};
+
 static int add_fd(int epfd, int fd, uint64_t tag)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
@@ -769,9 +919,6 @@ static int open_sources(struct nh_agent *a)
 	sigset_t mask;
 	int code;
 
-	a->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (a->epfd < 0)
-		return -errno;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -949,6 +1096,20 @@ int nh_agent_start(struct nh_agent *a)
 	if (code) {
 		nh_err(&a->log, "%s", err);
 		goto cleanup;
+	}
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (a->epfd < 0) {
+		code = -errno;
+		nh_err(&a->log, "cannot set up the event loop: %s", strerror(-code));
+		goto cleanup;
+	}
+	/* Before the slow part, so a port in use fails at once. Requests
+	 * wait in the listen backlog until the loop runs. */
+	if (a->cfg.metrics_listen && a->cfg.metrics_listen[0]) {
+		code =
+		    nh_httpd_open(&a->httpd, a->cfg.metrics_listen, a->epfd, &http_ops, a, &a->log);
+		if (code)
+			goto cleanup;
 	}
 	code = nh_cgroupfs_init(&a->cgfs, "/proc/self/mountinfo", "/proc");
 	if (code) {
@@ -1155,7 +1316,9 @@ int nh_agent_run(struct nh_agent *a)
 	struct epoll_event evs[32];
 
 	while (!a->stopping) {
-		int n = epoll_wait(a->epfd, evs, 32, a->cfg.batch_ms ? (int)a->cfg.batch_ms : -1);
+		int wait = nh_httpd_wait_ms(&a->httpd, a->cfg.batch_ms ? (int)a->cfg.batch_ms : -1);
+		int n = epoll_wait(a->epfd, evs, 32, wait);
+		bool http = false;
 
 		/* Records below the wakeup threshold are drained on the timeout. */
 		if (n == 0)
@@ -1178,12 +1341,16 @@ int nh_agent_run(struct nh_agent *a)
 					tick(a);
 			} else if (tag == NH_SRC_SIGNAL) {
 				a->stopping = handle_signal(a);
+			} else if (evs[i].data.ptr == &a->httpd) {
+				http = true;
 			} else if (evs[i].data.ptr == &a->server) {
 				nh_server_accept(&a->server);
 			} else if (nh_server_is_client(&a->server, evs[i].data.ptr)) {
 				nh_server_client_io(&a->server, evs[i].data.ptr, evs[i].events);
 			}
 		}
+		/* Between batches: scrapes and probes see the state as it is. */
+		nh_httpd_run(&a->httpd, http);
 		nh_server_flush(&a->server);
 		if (a->kafka_on)
 			nh_kafka_poll(&a->kafka, mono_ns());
@@ -1202,6 +1369,7 @@ void nh_agent_stop(struct nh_agent *a)
 	uint64_t k;
 	void *v;
 
+	nh_httpd_close(&a->httpd);
 	nh_server_close(&a->server);
 	if (a->probes.skel)
 		nh_probes_stop(&a->probes);

@@ -15,10 +15,12 @@
 #include "config.h"
 #include "decode.h"
 #include "findings.h"
+#include "httpd.h"
 #include "identity.h"
 #include "kafka.h"
 #include "kubelet.h"
 #include "log.h"
+#include "metrics.h"
 #include "probes.h"
 #include "proctable.h"
 #include "profilestore.h"
@@ -78,6 +80,8 @@ struct nh_agent_config {
 
 	int log_level;	/* enum nh_log_level */
 	int log_format; /* enum nh_log_format */
+	/* /metrics, /healthz, /readyz: "ADDR:PORT" (IPv4 or [IPv6]); NULL or "": off */
+	const char *metrics_listen;
 };
 
 enum nh_tail_format { NH_TAIL_COMPACT = 0, NH_TAIL_JSON };
@@ -128,6 +132,8 @@ struct nh_agent {
 	uint32_t consumed; /* records in the current drain, for its budget */
 	uint64_t flush_errors;
 	uint64_t caps; /* effective capabilities after the start */
+	struct nh_httpd httpd;
+	char not_ready[160]; /* the reason /readyz gives */
 	bool stopping;
 };
 

@@ -200,6 +200,14 @@ static void add_anomaly_fields(json_object *o, const struct nh_anomaly *an)
 	json_object_object_add(o, "explanation", json_object_new_string(why));
 }
 
+static void count(struct nh_baseline *b, const struct nh_anomaly *an)
+{
+	b->anomalies++;
+	if ((unsigned)an->cat < NH_CAT_MAX && an->severity >= NH_SEV_LOW &&
+	    an->severity <= NH_SEV_CRITICAL)
+		b->anomalies_by[an->cat][an->severity]++;
+}
+
 static void emit_anomalies(struct nh_baseline *b, const struct nh_attributed *ev, int n,
 			   nh_finding_fn emit, void *ctx)
 {
@@ -209,7 +217,7 @@ static void emit_anomalies(struct nh_baseline *b, const struct nh_attributed *ev
 		if (!o)
 			continue;
 		add_anomaly_fields(o, &b->out[i]);
-		b->anomalies++;
+		count(b, &b->out[i]);
 		emit(ctx, NH_KIND_ANOMALY, ev->h->tgid, ev->h->pid, ev->identity, o);
 		json_object_put(o);
 	}
@@ -272,7 +280,7 @@ void nh_baseline_tick(struct nh_baseline *b, uint64_t now_wall_ns, int64_t wall_
 			json_object_object_add(o, "identity",
 					       json_object_new_string(b->out[i].identity));
 			add_anomaly_fields(o, &b->out[i]);
-			b->anomalies++;
+			count(b, &b->out[i]);
 			emit(ctx, NH_KIND_ANOMALY, 0, 0, b->out[i].identity, o);
 			json_object_put(o);
 		}

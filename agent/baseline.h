@@ -19,6 +19,7 @@ struct nh_baseline {
 	struct nh_models models;
 	struct nh_anomaly out[NH_BASELINE_BATCH];
 	uint64_t anomalies, observe_errors;
+	uint64_t anomalies_by[NH_CAT_MAX][NH_SEV_CRITICAL + 1]; /* by category and severity */
 };
 
 int nh_baseline_init(struct nh_baseline *b, const struct nh_model_config *cfg, size_t max_profiles);

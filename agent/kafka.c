@@ -394,3 +394,10 @@ void nh_kafka_tick(struct nh_kafka *k, uint64_t now_ns, uint64_t wall_ns, uint32
 	}
 	nh_kafka_poll(k, now_ns);
 }
+
+uint64_t nh_kafka_queued(const struct nh_kafka *k)
+{
+	int n = k->rk ? rd_kafka_outq_len(k->rk) : 0;
+
+	return n > 0 ? (uint64_t)n : 0;
+}

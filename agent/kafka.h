@@ -71,6 +71,10 @@ int nh_kafka_send(struct nh_kafka *k, const struct nh_wire_record *r);
  * called from the agent's loop. now_ns: CLOCK_MONOTONIC. */
 void nh_kafka_poll(struct nh_kafka *k, uint64_t now_ns);
 
+/* Messages in the producer: sent or waiting to be, and delivery reports
+ * not yet served. */
+uint64_t nh_kafka_queued(const struct nh_kafka *k);
+
 /* Heartbeat and loss reports, every so often; counters for the heartbeat. */
 void nh_kafka_tick(struct nh_kafka *k, uint64_t now_ns, uint64_t wall_ns, uint32_t probes,
 		   const struct nh_wire_counter *counters, size_t ncounters);

@@ -344,6 +344,15 @@ static const struct nh_opt opts[] = {
      .def = "flush",
      .help = "fsync: none, flush (once per tick) or always (every record)"},
 
+    {.key = "metrics.listen",
+     .flag = "metrics-listen",
+     .type = NH_OPT_STRING,
+     .off = F(metrics_listen),
+     .arg = "ADDR:PORT",
+     .def = "",
+     .help = "serve /metrics, /healthz and /readyz, e.g. 0.0.0.0:9750 or [::1]:9750; "
+	     "empty: off"},
+
     {.key = "log.level",
      .flag = "log-level",
      .type = NH_OPT_ENUM,

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+/* "127.0.0.1:9464" or "[::1]:9464"; a port of 1..65535 in digits only. */
+static int parse_addr(const char *addrport, struct sockaddr_storage *ss, socklen_t *len)
+{
+	const char *colon = strrchr(addrport, ':');
+	char host[INET6_ADDRSTRLEN + 2];
+	size_t hl = colon ? (size_t)(colon - addrport) : 0;
+	unsigned long port = 0;
+	const char *p;
+
+	if (!colon || !hl || hl >= sizeof(host) || !colon[1] || strlen(colon + 1) > 5)
+		return -EINVAL;
+	for (p = colon + 1; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	if (port < 1 || port > 65535)
+		return -EINVAL;
+	memcpy(host, addrport, hl);
+	host[hl] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		if (hl < 3 || host[hl - 1] != ']')
+			return -EINVAL;
+		host[hl - 1] = '\0';
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+			return -EINVAL;
+		*len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return -EINVAL;
+		*len = sizeof(*a);
+	}
+	return 0;
+}
+
+/* Our own listening socket, so a failed bind says why (libmicrohttpd
+ * would only fail to start). IPv6 only for an IPv6 address: "[::]:P"
+ * means IPv6, not both. */
+static int listen_on(const struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	int code;
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (ss->ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 64)) {
+		code = -errno;
+		close(fd);
+		return code;
+	}
+	return fd;
+}
+
+/* libmicrohttpd's own messages: at start-up they explain a failure; once
+ * serving they are about single connections (a client that went away,
+ * the connection limit), which must not flood the log. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct nh_httpd *h = cls;
+	char line[512];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	nh_log(h->log, h->serving ? NH_LOG_DEBUG : NH_LOG_WARN, "http %s: %s", h->addr, line);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type, char *body,
+			     size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (!r) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Called from MHD_run, that is from the agent's loop: the callbacks read
+ * the agent's state directly. HEAD gets the same headers and no body
+ * (libmicrohttpd leaves it out). */
+static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_len, void **state)
+{
+	static const char text[] = "text/plain; charset=utf-8";
+	struct nh_httpd *h = cls;
+	char msg[256], *body = NULL;
+	const char *why;
+	size_t len = 0;
+	int n, err;
+
+	(void)version;
+	(void)upload;
+	(void)upload_len;
+	(void)state;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+		n = snprintf(msg, sizeof(msg), "only GET and HEAD\n");
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, text, msg, (size_t)n,
+			     MHD_RESPMEM_MUST_COPY);
+	}
+	if (strcmp(url, "/metrics") == 0) {
+		err = h->ops->metrics(h->ctx, &body, &len);
+		if (!err)
+			return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+				     body, len, MHD_RESPMEM_MUST_FREE);
+		n = snprintf(msg, sizeof(msg), "cannot render the metrics: %s\n", strerror(-err));
+		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, text, msg, (size_t)n,
+			     MHD_RESPMEM_MUST_COPY);
+	}
+	if (strcmp(url, "/healthz") == 0) {
+		/* Answered at all: the loop is turning. */
+		n = snprintf(msg, sizeof(msg), "ok\n");
+		return reply(c, MHD_HTTP_OK, text, msg, (size_t)n, MHD_RESPMEM_MUST_COPY);
+	}
+	if (strcmp(url, "/readyz") == 0) {
+		why = h->ops->not_ready(h->ctx);
+		n = why ? snprintf(msg, sizeof(msg), "not ready: %s\n", why)
+			: snprintf(msg, sizeof(msg), "ok\n");
+		return reply(c, why ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, text, msg,
+			     (size_t)n, MHD_RESPMEM_MUST_COPY);
+	}
+	n = snprintf(msg, sizeof(msg), "not found: /metrics, /healthz and /readyz are served\n");
+	return reply(c, MHD_HTTP_NOT_FOUND, text, msg, (size_t)n, MHD_RESPMEM_MUST_COPY);
+}
+
+int nh_httpd_open(struct nh_httpd *h, const char *addrport, int epfd,
+		  const struct nh_httpd_ops *ops, void *ctx, const struct nh_log *log)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = h};
+	const union MHD_DaemonInfo *info;
+	struct sockaddr_storage ss;
+	socklen_t sl = 0;
+	int fd, code;
+
+	memset(h, 0, sizeof(*h));
+	h->epoll_fd = -1;
+	h->ops = ops;
+	h->ctx = ctx;
+	h->log = log;
+	snprintf(h->addr, sizeof(h->addr), "%s", addrport);
+	if (parse_addr(addrport, &ss, &sl)) {
+		nh_err(log,
+		       "--metrics-listen: \"%s\" is not ADDR:PORT (an IPv4 address, or an IPv6 "
+		       "address in brackets, and a port)",
+		       addrport);
+		return -EINVAL;
+	}
+	fd = listen_on(&ss, sl);
+	if (fd < 0) {
+		nh_err(log, "cannot listen on %s for metrics: %s", addrport, strerror(-fd));
+		return fd;
+	}
+	/* External epoll mode: no thread; MHD_run does the work when asked. */
+	h->daemon = MHD_start_daemon(
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, h, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_log, h, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)NH_HTTPD_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)NH_HTTPD_TIMEOUT_S, MHD_OPTION_END);
+	if (!h->daemon) {
+		/* Whether it closed the socket on the way out is not
+		 * documented; nothing else can have reused the number. */
+		if (fcntl(fd, F_GETFD) >= 0)
+			close(fd);
+		nh_err(log, "cannot serve HTTP on %s: libmicrohttpd did not start", addrport);
+		return -EIO;
+	}
+	/* From here MHD_stop_daemon closes the listening socket. */
+	info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	h->epoll_fd = info ? info->epoll_fd : -1;
+	if (h->epoll_fd < 0)
+		code = -EIO;
+	else
+		code = epoll_ctl(epfd, EPOLL_CTL_ADD, h->epoll_fd, &ev) ? -errno : 0;
+	if (code) {
+		nh_err(log, "cannot serve HTTP on %s: %s", addrport, strerror(-code));
+		nh_httpd_close(h);
+		return code;
+	}
+	h->serving = true;
+	nh_info(log, "metrics on http://%s/metrics, health on /healthz and /readyz", addrport);
+	return 0;
+}
+
+void nh_httpd_close(struct nh_httpd *h)
+{
+	/* Closes the listening socket, the connections and the epoll fd,
+	 * which leaves the agent's set with it. */
+	if (h->daemon)
+		MHD_stop_daemon(h->daemon);
+	h->daemon = NULL;
+	h->epoll_fd = -1;
+	h->serving = false;
+}
+
+int nh_httpd_wait_ms(struct nh_httpd *h, int wait_ms)
+{
+	MHD_UNSIGNED_LONG_LONG t = 0;
+
+	h->due = h->daemon && MHD_get_timeout(h->daemon, &t) == MHD_YES;
+	if (!h->due)
+		return wait_ms;
+	if (t > INT_MAX)
+		t = INT_MAX;
+	return wait_ms < 0 || (int)t < wait_ms ? (int)t : wait_ms;
+}
+
+void nh_httpd_run(struct nh_httpd *h, bool ready)
+{
+	/* With a timeout pending, libmicrohttpd must run after every wait,
+	 * whatever epoll reported. */
+	if (h->daemon && (ready || h->due))
+		MHD_run(h->daemon);
+}
