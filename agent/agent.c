@@ -1197,6 +1197,16 @@ int nh_agent_start(struct nh_agent *a)
 	}
 	nh_privileges_names(a->caps, err, sizeof(err));
 	nh_info(&a->log, "capabilities kept: %s", err);
+	if ((a->caps & NH_PRIVILEGES_KEEP) != NH_PRIVILEGES_KEEP) {
+		/* Started with fewer: say what that costs instead of failing
+		 * later, one process at a time. */
+		nh_privileges_names(NH_PRIVILEGES_KEEP & ~a->caps, err, sizeof(err));
+		nh_warn(&a->log,
+			"capabilities missing: %s; without cap_sys_ptrace pods' tokens and "
+			"other users' binaries cannot be read, without cap_dac_read_search "
+			"cgroups are not resolved to pods",
+			err);
+	}
 cleanup:
 	if (code)
 		nh_agent_stop(a);

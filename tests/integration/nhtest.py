@@ -49,13 +49,13 @@ class Agent:
 
     started = []  # every agent a test started, for the suite's safety net
 
-    def __init__(self, tmp, *args, env=None):
+    def __init__(self, tmp, *args, env=None, wrap=()):
         self.sock = os.path.join(tmp, "agent-%s.sock" % uuid.uuid4().hex[:8])
         self.log_path = os.path.join(tmp, "agent-%s.log" % uuid.uuid4().hex[:8])
         self.log = open(self.log_path, "w")
         if "--profile-dir" not in args:
             args = (*args, "--profile-dir", "")  # tests keep no snapshots unless asked
-        self.proc = subprocess.Popen([AGENT, "-s", self.sock, *args],
+        self.proc = subprocess.Popen([*wrap, AGENT, "-s", self.sock, *args],
                                      stdout=subprocess.DEVNULL, stderr=self.log,
                                      env=dict(os.environ, **(env or {})))
         Agent.started.append(self)

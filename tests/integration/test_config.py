@@ -14,7 +14,8 @@ import time
 import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
-from nhtest import AGENT, CLI, ROOT, Agent, Suite, Tail, wait_until  # noqa: E402
+from nhtest import (AGENT, ROOT, Agent, SaPod, Suite, Tail, run_alive,  # noqa: E402
+                    wait_until)
 
 COLLECTOR = os.path.join(os.path.dirname(AGENT), "nhiscope-collector")
 suite = Suite("config")
@@ -219,6 +220,36 @@ def capabilities_dropped_after_attach(s):
         tail.wait_for(lambda e: e.get("path") == "/usr/bin/true" or
                       e.get("path") == "/bin/true", what="exec after the drop")
         tail.close()
+    finally:
+        agent.stop()
+
+
+@suite.test
+def least_privilege_capability_set_is_enough(s):
+    """Started with only the capabilities the Helm chart grants by default
+    (no SYS_ADMIN, no SYS_RESOURCE on this kernel): every probe attaches and
+    a pod is still named by its service account, which takes reading its
+    token through /proc/<pid>/root."""
+    pod = SaPod("least", "priv", "priv-0")
+    agent = Agent(s.tmp, wrap=["setpriv", "--bounding-set=-all,+bpf,+perfmon,+sys_ptrace,"
+                               "+dac_read_search", "--inh-caps=-all"])
+    try:
+        st = agent.status()
+        assert all(p["attached"] for p in st["probes"]), st["probes"]
+        tail = Tail(agent, "--identity", pod.key)
+        run_alive(pod, ["cat", "/etc/hostname"])
+        tail.wait_for(lambda e: e["kind"] == "exec" and
+                      e["context"].get("service_account") == "priv", what="exec as the SA")
+        tail.close()
+        assert "capabilities missing" not in agent.read_log()
+    finally:
+        agent.stop()
+        pod.remove()
+    # Without CAP_SYS_PTRACE the agent says what it cannot do.
+    agent = Agent(s.tmp, wrap=["setpriv", "--bounding-set=-all,+bpf,+perfmon,+dac_read_search",
+                               "--inh-caps=-all"])
+    try:
+        assert "capabilities missing: cap_sys_ptrace" in agent.read_log(), agent.read_log()
     finally:
         agent.stop()
 
