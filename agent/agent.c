@@ -1075,6 +1075,32 @@ static int start_baseline(struct nh_agent *a)
 	return 0;
 }
 
+/* In a container with a private cgroup namespace every /proc/<pid>/cgroup
+ * path is relative to the agent's own cgroup: find where that is on the
+ * host from the id the kernel gives, and read /proc again with it. */
+static int find_cgroup_namespace(struct nh_agent *a)
+{
+	uint64_t self_id;
+	int code, seeded;
+
+	code = nh_probes_self_cgroup(&a->probes, &self_id);
+	if (!code)
+		code = nh_cgroupfs_set_self(&a->cgfs, getpid(), self_id);
+	if (code) {
+		nh_err(&a->log, "cannot place the agent's own cgroup (id %llu) in %s: %s",
+		       (unsigned long long)self_id, a->cgfs.mount, strerror(-code));
+		return code;
+	}
+	if (!a->cgfs.nsroot[0])
+		return 0;
+	nh_info(&a->log, "in a cgroup namespace rooted at %s on the host", a->cgfs.nsroot);
+	/* Events are not read yet, so they still override what this finds. */
+	seeded = nh_proctable_seed(&a->procs);
+	if (seeded < 0)
+		nh_warn(&a->log, "cannot read /proc: %s", strerror(-seeded));
+	return 0;
+}
+
 int nh_agent_start(struct nh_agent *a)
 {
 	struct nh_probes_config pc = {0};
@@ -1167,6 +1193,9 @@ int nh_agent_start(struct nh_agent *a)
 		"%d probes attached; dedup window %llums; ring buffer %llu bytes; batch %llums",
 		a->probes.nprobes, (unsigned long long)a->cfg.dedup_window_ms,
 		(unsigned long long)a->cfg.ringbuf_bytes, (unsigned long long)a->cfg.batch_ms);
+	code = find_cgroup_namespace(a);
+	if (code)
+		goto cleanup;
 
 	code = open_sources(a);
 	if (code) {

@@ -93,11 +93,74 @@ int nh_cgroupfs_pid_path(const struct nh_cgroupfs *fs, pid_t pid, char *path, si
 		if (strncmp(line, "0::", 3) != 0)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		err = set_str(path, len, line + 3);
+		err = fs->nsroot[0] ? nh_cgroupfs_join(fs->nsroot, line + 3, path, len)
+				    : set_str(path, len, line + 3);
 		break;
 	}
 	fclose(f);
 	return err;
+}
+
+int nh_cgroupfs_join(const char *root, const char *rel, char *out, size_t len)
+{
+	char buf[PATH_MAX * 2];
+	size_t n = 0;
+
+	if ((size_t)snprintf(buf, sizeof(buf), "%s/%s", root, rel) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	/* Segment by segment into out, "/" first; ".." drops the last. */
+	if (len < 2)
+		return -ENAMETOOLONG;
+	for (char *save = NULL, *seg = strtok_r(buf, "/", &save); seg;
+	     seg = strtok_r(NULL, "/", &save)) {
+		size_t sl = strlen(seg);
+
+		if (!strcmp(seg, "."))
+			continue;
+		if (!strcmp(seg, "..")) {
+			while (n > 0 && out[--n] != '/')
+				; /* back to the '/' that starts the last segment */
+			continue;
+		}
+		if (n + 1 + sl + 1 > len)
+			return -ENAMETOOLONG;
+		out[n] = '/';
+		memcpy(out + n + 1, seg, sl);
+		n += 1 + sl;
+	}
+	if (!n)
+		out[n++] = '/';
+	out[n] = '\0';
+	return 0;
+}
+
+int nh_cgroupfs_set_self(struct nh_cgroupfs *fs, pid_t self, uint64_t self_id)
+{
+	char host[PATH_MAX], seen[PATH_MAX];
+	size_t hl, sl;
+	int err;
+
+	fs->nsroot[0] = '\0';
+	err = nh_cgroupfs_pid_path(fs, self, seen, sizeof(seen));
+	if (!err)
+		err = nh_cgroupfs_find_id(fs, self_id, host, sizeof(host));
+	if (err)
+		return err;
+	if (!strcmp(host, seen))
+		return 0; /* the host's view */
+	/* seen is host's tail below the namespace root: "/" when the agent
+	 * sits at the root of its namespace, as in a container. */
+	hl = strlen(host);
+	sl = strcmp(seen, "/") ? strlen(seen) : 0;
+	if (sl > hl || (sl && strcmp(host + hl - sl, seen)))
+		return -EPROTO;
+	if (hl - sl >= sizeof(fs->nsroot))
+		return -ENAMETOOLONG;
+	memcpy(fs->nsroot, host, hl - sl);
+	fs->nsroot[hl - sl] = '\0';
+	if (!fs->nsroot[0])
+		return set_str(fs->nsroot, sizeof(fs->nsroot), "/");
+	return 0;
 }
 
 int nh_cgroupfs_path_id(const struct nh_cgroupfs *fs, const char *path, uint64_t *id)

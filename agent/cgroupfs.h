@@ -16,6 +16,10 @@
 struct nh_cgroupfs {
 	char mount[PATH_MAX];
 	char proc[64]; /* procfs root, "/proc" outside tests */
+	/* In a private cgroup namespace: the host path (below the mount) of
+	 * its root, which /proc/<pid>/cgroup paths are relative to; "" when
+	 * the agent sees the host's cgroup tree as it is. */
+	char nsroot[PATH_MAX];
 };
 
 /* Find the first cgroup2 mount listed in mountinfo. -ENOENT if none. */
@@ -23,7 +27,14 @@ int nh_cgroupfs_init(struct nh_cgroupfs *fs, const char *mountinfo, const char *
 /* Use a given directory as the hierarchy root (tests, or an override). */
 int nh_cgroupfs_init_at(struct nh_cgroupfs *fs, const char *mount, const char *proc);
 
-/* The v2 path ("0::<path>") of a process, relative to the mount. */
+/* Given the agent's own cgroup id (from the kernel), find whether it runs
+ * in a private cgroup namespace and where that is on the host. */
+int nh_cgroupfs_set_self(struct nh_cgroupfs *fs, pid_t self, uint64_t self_id);
+/* root + "/" + rel with "." and ".." resolved, never above "/". */
+int nh_cgroupfs_join(const char *root, const char *rel, char *out, size_t len);
+
+/* The v2 path ("0::<path>") of a process, relative to the mount (the
+ * host's tree, also from inside a cgroup namespace). */
 int nh_cgroupfs_pid_path(const struct nh_cgroupfs *fs, pid_t pid, char *path, size_t len);
 /* The id of a path relative to the mount. */
 int nh_cgroupfs_path_id(const struct nh_cgroupfs *fs, const char *path, uint64_t *id);

@@ -103,7 +103,8 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 		struct nh_probe *pr;
 		int code;
 
-		if (prog == p->skel->progs.nh_flush || prog == p->skel->progs.nh_pin)
+		if (prog == p->skel->progs.nh_flush || prog == p->skel->progs.nh_pin ||
+		    prog == p->skel->progs.nh_self)
 			continue; /* run on demand, never attached */
 		if (p->nprobes >= NH_PROBES_MAX) {
 			snprintf(err, len, "more than %d BPF programs", NH_PROBES_MAX);
@@ -263,6 +264,16 @@ int nh_probes_pin(struct nh_probes *p, const struct nh_dedup_key *key)
 	if (bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.nh_pin), &opts))
 		return -errno;
 	return opts.retval ? -ENOENT : 0;
+}
+
+int nh_probes_self_cgroup(struct nh_probes *p, uint64_t *id)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.nh_self), &opts))
+		return -errno;
+	*id = p->skel->bss->nh_self_cgroup_id;
+	return *id ? 0 : -ENOENT;
 }
 
 long nh_probes_dedup_entries(struct nh_probes *p)

@@ -10,12 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
-from nhtest import (AGENT, ROOT, Agent, SaPod, Suite, Tail, run_alive,  # noqa: E402
-                    wait_until)
+from nhtest import (AGENT, ROOT, TOKEN_PATH, Agent, SaPod, Suite, Tail,  # noqa: E402
+                    cgroup2_mount, run_alive, wait_until)
 
 COLLECTOR = os.path.join(os.path.dirname(AGENT), "nhiscope-collector")
 suite = Suite("config")
@@ -252,6 +253,37 @@ def least_privilege_capability_set_is_enough(s):
         assert "capabilities missing: cap_sys_ptrace" in agent.read_log(), agent.read_log()
     finally:
         agent.stop()
+
+
+@suite.test
+def agent_in_a_cgroup_namespace_still_names_pods(s):
+    """An unprivileged container on cgroup v2 gets a private cgroup
+    namespace, in which /proc/<pid>/cgroup paths are relative to the agent's
+    own cgroup ("0::/../../kubepods.slice/..."). The agent finds its place
+    on the host from the kernel's cgroup id and names the pod anyway."""
+    cg = os.path.join(cgroup2_mount(), "nhtest-agent-" + uuid.uuid4().hex[:8])
+    os.mkdir(cg)
+    pod = SaPod("cgns", "api", "api-0")
+    agent = None
+    try:
+        agent = Agent(s.tmp, wrap=["sh", "-c", 'echo $$ > %s/cgroup.procs && '
+                                   'exec unshare --cgroup "$0" "$@"' % cg])
+        ns = os.readlink("/proc/%d/ns/cgroup" % agent.proc.pid)
+        assert ns != os.readlink("/proc/self/ns/cgroup"), "not in its own cgroup namespace"
+        assert "in a cgroup namespace rooted at /%s on the host" % os.path.basename(cg) \
+            in agent.read_log(), agent.read_log()
+        tail = Tail(agent, "--identity", pod.key)
+        run_alive(pod, ["cat", TOKEN_PATH])
+        e = tail.wait_for(lambda e: e["kind"] == "credential_use" and
+                          e["credential_kind"] == "sa_token", what="the pod's token read")
+        tail.close()
+        assert e[0]["context"]["service_account"] == "api", e
+        assert e[0]["context"]["kind"] == "pod", e
+    finally:
+        if agent:
+            agent.stop()
+        pod.remove()
+        os.rmdir(cg)
 
 
 if __name__ == "__main__":

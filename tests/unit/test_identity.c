@@ -249,6 +249,22 @@ static void test_cgroupfs_pid_path(void)
 	CHECK(nh_cgroupfs_pid_path(&fs, 781, path, sizeof(path)) == -ENOENT);
 	/* does not fit */
 	CHECK(nh_cgroupfs_pid_path(&fs, 778, path, 8) == -ENAMETOOLONG);
+
+	/* In a cgroup namespace: paths relative to its root, resolved. */
+	CHECK(fake_proc(782, "0::/../../kubepods/burstable/pod" UID "/" CID "\n") == 0);
+	snprintf(fs.nsroot, sizeof(fs.nsroot), "/system.slice/containerd.service/agent");
+	CHECK(nh_cgroupfs_pid_path(&fs, 782, path, sizeof(path)) == 0);
+	CHECK_STR(path, "/system.slice/kubepods/burstable/pod" UID "/" CID);
+	CHECK(nh_cgroupfs_pid_path(&fs, 779, path, sizeof(path)) == 0);
+	CHECK_STR(path, "/system.slice/containerd.service/agent");
+	fs.nsroot[0] = '\0';
+	CHECK(nh_cgroupfs_join("/a/b", "../../../../x/./y", path, sizeof(path)) == 0);
+	CHECK_STR(path, "/x/y"); /* never above the root */
+	CHECK(nh_cgroupfs_join("/", "/", path, sizeof(path)) == 0);
+	CHECK_STR(path, "/");
+	CHECK(nh_cgroupfs_join("/a", "..", path, sizeof(path)) == 0);
+	CHECK_STR(path, "/");
+	CHECK(nh_cgroupfs_join("/abc", "/def", path, 6) == -ENAMETOOLONG);
 }
 
 static void test_cgroupfs_ids(void)
