@@ -20,7 +20,7 @@ SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev \
 	pkg-config python3 iproute2 util-linux libclang-rt-14-dev \
 	libcurl4-openssl-dev openssl libprotobuf-c-dev protobuf-c-compiler \
-	librdkafka-dev kcat rsyslog libmicrohttpd-dev libyaml-dev python3-yaml
+	librdkafka-dev kcat rsyslog libmicrohttpd-dev libyaml-dev python3-yaml yamllint
 
 BPF_SRC    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
