@@ -228,12 +228,15 @@ def capabilities_dropped_after_attach(s):
 @suite.test
 def least_privilege_capability_set_is_enough(s):
     """Started with only the capabilities the Helm chart grants by default
-    (no SYS_ADMIN, no SYS_RESOURCE on this kernel): every probe attaches and
+    (agent.capabilities in values.yaml): every probe attaches and
     a pod is still named by its service account, which takes reading its
     token through /proc/<pid>/root."""
+    with open(os.path.join(ROOT, "helm", "nhiscope", "values.yaml")) as f:
+        caps = yaml.safe_load(f)["agent"]["capabilities"]
+    assert "SYS_ADMIN" not in caps, caps
     pod = SaPod("least", "priv", "priv-0")
-    agent = Agent(s.tmp, wrap=["setpriv", "--bounding-set=-all,+bpf,+perfmon,+sys_ptrace,"
-                               "+dac_read_search", "--inh-caps=-all"])
+    agent = Agent(s.tmp, wrap=["setpriv", "--bounding-set=-all," +
+                               ",".join("+" + c.lower() for c in caps), "--inh-caps=-all"])
     try:
         st = agent.status()
         assert all(p["attached"] for p in st["probes"]), st["probes"]
