@@ -128,6 +128,20 @@ static void node_identity(struct nh_kafka *k)
 	}
 }
 
+/* librdkafka's own messages through the agent's log, so that they are
+ * lines of its format (JSON too) at its levels. Called from librdkafka's
+ * threads: nh_log only reads the settings and writes one line. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	const struct nh_kafka *k = rd_kafka_opaque(rk);
+	enum nh_log_level lvl = level <= 3   ? NH_LOG_ERROR
+				: level == 4 ? NH_LOG_WARN
+				: level <= 6 ? NH_LOG_INFO
+					     : NH_LOG_DEBUG;
+
+	nh_log(k->log, lvl, "kafka %s: %s", fac, buf);
+}
+
 /* "key=path": a property whose value is a file's content, such as
  * sasl.password from a mounted Secret. The value is never logged. */
 static int set_from_file(rd_kafka_conf_t *conf, const char *spec, const struct nh_log *log)
@@ -212,6 +226,7 @@ int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const s
 			goto cleanup;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_log_cb(conf, on_log);
 	rd_kafka_conf_set_opaque(conf, k);
 	k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (!k->rk) {

@@ -49,9 +49,10 @@ static int ensure_tracefs(char *err, size_t len)
 int nh_probes_preflight(char *err, size_t len)
 {
 	if (geteuid() != 0) {
-		snprintf(
-		    err, len,
-		    "must run as root (loading BPF needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)");
+		snprintf(err, len,
+			 "must run as root (loading BPF needs CAP_BPF and CAP_PERFMON; mounting a "
+			 "missing "
+			 "tracefs, CAP_SYS_ADMIN)");
 		return -EPERM;
 	}
 	if (access(NH_BTF_VMLINUX, R_OK) != 0)

@@ -34,7 +34,15 @@ static bool stopping(struct nh_collector *c)
 {
 	struct signalfd_siginfo si;
 
-	if (!c->stop && read(c->sigfd, &si, sizeof(si)) == sizeof(si)) {
+	while (!c->stop && read(c->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			/* What a daemon is sent on log rotation: it must not
+			 * die of it. The ECS file is appended to by path, so
+			 * use logrotate's copytruncate. */
+			nh_info(c->lg, "SIGHUP: nothing to reload; restart the collector to change "
+				       "its configuration");
+			continue;
+		}
 		nh_info(c->lg, "signal %u: stopping", si.ssi_signo);
 		c->stop = true;
 	}
@@ -287,6 +295,7 @@ int nh_collector_open(struct nh_collector *c, const struct nh_copts *o)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	c->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (c->sigfd < 0) {
 		rc = -errno;

@@ -375,6 +375,10 @@ def broker_down_and_up(s):
         col = Collector(s.tmp, mock, "--ecs-file", out, "--syslog", rs.address,
                         "--commit-interval", "200")
         wait_ids(out, [Records.id(r) for r in first])
+        # SIGHUP (log rotation) neither stops nor disturbs it
+        col.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "SIGHUP: nothing to reload" in col.read_log(), what="SIGHUP logged")
+        assert col.proc.poll() is None, col.read_log()
         mock.command("down")
         second = recs.mixed(15)
         p = produce(mock, second, wait=False)  # queued in the producer meanwhile
