@@ -95,11 +95,23 @@ bool nh_histogram_next(const struct nh_histogram *h, size_t *it, uint64_t *upper
 
 json_object *nh_histogram_json(const struct nh_histogram *h)
 {
-	json_object *o = json_object_new_object();
+	json_object *o = json_object_new_object(), *b = json_object_new_array();
+	uint64_t up, n;
+	size_t it = 0;
 
 	json_object_object_add(o, "count", json_object_new_uint64(h->count));
 	json_object_object_add(o, "p50", json_object_new_uint64(nh_histogram_quantile(h, 0.50)));
 	json_object_object_add(o, "p99", json_object_new_uint64(nh_histogram_quantile(h, 0.99)));
 	json_object_object_add(o, "max", json_object_new_uint64(h->max));
+	/* [upper bound, count] of the non-empty buckets: two snapshots give
+	 * the quantiles of the time between them (make bench does that). */
+	while (nh_histogram_next(h, &it, &up, &n)) {
+		json_object *e = json_object_new_array();
+
+		json_object_array_add(e, json_object_new_uint64(up));
+		json_object_array_add(e, json_object_new_uint64(n));
+		json_object_array_add(b, e);
+	}
+	json_object_object_add(o, "buckets", b);
 	return o;
 }

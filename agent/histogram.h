@@ -47,7 +47,8 @@ uint64_t nh_histogram_upper(size_t i);
  * sums of these counts at each upper bound). */
 bool nh_histogram_next(const struct nh_histogram *h, size_t *it, uint64_t *upper, uint64_t *count);
 
-/* {"count", "p50", "p99", "max"} for status output. */
+/* {"count", "p50", "p99", "max", "buckets": [[upper, count], ...]} (the
+ * non-empty buckets) for status output. */
 json_object *nh_histogram_json(const struct nh_histogram *h);
 
 #endif

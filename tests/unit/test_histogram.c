@@ -128,6 +128,22 @@ static void test_json(void)
 	      same_bucket((uint64_t)json_object_get_int64(v), 500));
 	CHECK(json_object_object_get_ex(o, "p99", &v) &&
 	      same_bucket((uint64_t)json_object_get_int64(v), 990));
+	/* the buckets: increasing bounds, counts adding up to the count */
+	CHECK(json_object_object_get_ex(o, "buckets", &v) && json_object_array_length(v) > 10);
+	{
+		int64_t total = 0, prev = -1;
+		int ordered = 1;
+
+		for (size_t i = 0; v && i < json_object_array_length(v); i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			int64_t up = json_object_get_int64(json_object_array_get_idx(e, 0));
+
+			ordered &= up > prev;
+			prev = up;
+			total += json_object_get_int64(json_object_array_get_idx(e, 1));
+		}
+		CHECK(ordered && total == 100 && prev >= 1000);
+	}
 	json_object_put(o);
 }
 
