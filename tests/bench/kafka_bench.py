@@ -23,11 +23,14 @@
 
 Writes OUT/kafka.json for tests/bench/report.py. Knobs (environment):
   BENCH_KAFKA_RATES [100 1000 10000]  BENCH_KAFKA_SECONDS [10]
+  BENCH_KAFKA_ROUNDS [3] (each rate this many times; the quantiles pool them)
   BENCH_KAFKA_RECORDS [300000]  BENCH_KAFKA_RUNS [3] (collector runs per configuration)
   BENCH_KAFKA_VARIANTS [1] (0: default agent settings only)
+  BENCH_KAFKA_PARTS [latency collector]
 """
 import argparse
 import json
+import math
 import os
 import platform
 import random
@@ -57,6 +60,8 @@ LATENCY_CONFIGS = [
     ("default", [], None),
     ("linger.ms=0", ["-X", "linger.ms=0"], [1000]),
     ("linger.ms=0, --batch-ms 1", ["-X", "linger.ms=0", "--batch-ms", "1"], [1000]),
+    ("--spool-sync none", ["--spool-sync", "none"], [10000]),
+    ("--dedup-window 0", ["--dedup-window", "0"], [10000]),
 ]
 
 
@@ -182,21 +187,26 @@ class Agent:
         shutil.rmtree(self.spool, ignore_errors=True)
 
 
-def quantiles(b0, b1, qs):
-    """Quantiles of the samples added between two bucket snapshots
-    ([[upper, count], ...]): the upper bound of the bucket holding each."""
+def bucket_diff(b0, b1):
+    """The samples added between two bucket snapshots ([[upper, count], ...])."""
     before = {u: c for u, c in b0}
-    diff = [(u, c - before.get(u, 0)) for u, c in b1 if c - before.get(u, 0) > 0]
-    total = sum(c for _, c in diff)
+    return {u: c - before.get(u, 0) for u, c in b1 if c - before.get(u, 0) > 0}
+
+
+def quantiles(diff, qs):
+    """Quantiles of bucketed samples: the upper bound of the bucket holding
+    each, as the agent reports them. Returns (count, {q: value}, top bucket)."""
+    items = sorted(diff.items())
+    total = sum(c for _, c in items)
     res = {}
     for q in qs:
-        rank, seen = max(1, -(-int(q * total * 1000000) // 1000000)), 0
-        for u, c in diff:
+        rank, seen = max(1, math.ceil(q * total - 1e-9)), 0
+        for u, c in items:
             seen += c
             if seen >= rank:
                 res[q] = u
                 break
-    return total, res, (diff[-1][0] if diff else None)
+    return total, res, (items[-1][0] if items else None)
 
 
 def counters(st):
@@ -246,23 +256,45 @@ def run_rate(agent, cgroup_dir, files_dir, rate, seconds):
         shutil.rmtree(d, ignore_errors=True)
     c1 = counters(s1)
     lat0, lat1 = s0["kafka"]["delivery_latency_us"], s1["kafka"]["delivery_latency_us"]
-    timed, q, top = quantiles(lat0["buckets"], lat1["buckets"], (0.5, 0.9, 0.99, 0.999))
-    elapsed = float(kv["elapsed"])
-    records = c1["delivered"] - c0["delivered"]
+    return {"ops": n, "elapsed_s": float(kv["elapsed"]),
+            "diff": bucket_diff(lat0["buckets"], lat1["buckets"]),
+            "events": c1["received"] - c0["received"],
+            "records": c1["delivered"] - c0["delivered"],
+            "lost": c1["lost"] - c0["lost"], "shed": c1["shed"] - c0["shed"],
+            "failed": c1["failed"] - c0["failed"], "agent_cpu_s": cpu1 - cpu0}
+
+
+QS = (0.5, 0.9, 0.99, 0.999)
+
+
+def summarize(name, extra, rate, seconds, runs):
+    """One row from the rounds of one rate: quantiles of all their records
+    together, and each round's p50 and p99 to show the spread."""
+    pooled = {}
+    for r in runs:
+        for u, c in r["diff"].items():
+            pooled[u] = pooled.get(u, 0) + c
+    timed, q, top = quantiles(pooled, QS)
+    per_round = [quantiles(r["diff"], (0.5, 0.99))[1] for r in runs]
+    tot = {k: sum(r[k] for r in runs) for k in ("ops", "elapsed_s", "events", "records", "lost",
+                                                 "shed", "failed", "agent_cpu_s")}
     return {
-        "rate": rate, "seconds": seconds, "ops": n, "elapsed_s": elapsed,
-        "achieved_rate": n / elapsed if elapsed else None,
-        "events": c1["received"] - c0["received"], "records": records, "timed": timed,
+        "config": name, "flags": " ".join(extra), "rate": rate, "seconds": seconds,
+        "rounds": len(runs), "ops": tot["ops"],
+        "achieved_rate": tot["ops"] / tot["elapsed_s"] if tot["elapsed_s"] else None,
+        "events": tot["events"], "records": tot["records"], "timed": timed,
         "p50_us": q.get(0.5), "p90_us": q.get(0.9), "p99_us": q.get(0.99),
         "p999_us": q.get(0.999), "max_bucket_us": top,
-        "lost": c1["lost"] - c0["lost"], "shed": c1["shed"] - c0["shed"],
-        "failed": c1["failed"] - c0["failed"],
-        "agent_cpu_s": cpu1 - cpu0,
-        "agent_cpu_us_per_record": (cpu1 - cpu0) * 1e6 / records if records else None,
+        "p50_us_rounds": [x.get(0.5) for x in per_round],
+        "p99_us_rounds": [x.get(0.99) for x in per_round],
+        "lost": tot["lost"], "shed": tot["shed"], "failed": tot["failed"],
+        "agent_cpu_s": tot["agent_cpu_s"],
+        "agent_cpu_us_per_record": tot["agent_cpu_s"] * 1e6 / tot["records"]
+        if tot["records"] else None,
     }
 
 
-def latency(build, out, mock, rates, seconds, variants):
+def latency(build, out, mock, rates, seconds, rounds, variants):
     mount = cgroup2_mount()
     scope = "/nhbench-kafka-%d" % os.getpid()
     cgroup_dir = mount + scope
@@ -273,22 +305,24 @@ def latency(build, out, mock, rates, seconds, variants):
     try:
         for name, extra, only in LATENCY_CONFIGS if variants else LATENCY_CONFIGS[:1]:
             agent = Agent(build, out, mock, scope, extra)
+            runs = {}
             try:
                 # Warm up: the first records to a topic wait for its
                 # metadata and the producer id; not steady state.
                 wait_until(lambda: agent.status()["kafka"]["delivered"] > 0, 60,
                            "the first heartbeat acknowledged")
                 run_rate(agent, cgroup_dir, files_dir, 200, 1)
-                for rate in only or rates:
-                    r = run_rate(agent, cgroup_dir, files_dir, rate, seconds)
-                    r["config"] = name
-                    r["flags"] = " ".join(extra)
-                    results.append(r)
-                    log("%s at %d/s: p50 %s µs, p99 %s µs over %d records; agent CPU %.0f µs "
-                        "per record" % (name, rate, r["p50_us"], r["p99_us"], r["timed"],
-                                        r["agent_cpu_us_per_record"] or 0))
+                for i in range(rounds):
+                    for rate in only or rates:
+                        r = run_rate(agent, cgroup_dir, files_dir, rate, seconds)
+                        runs.setdefault(rate, []).append(r)
+                        _, q, _ = quantiles(r["diff"], (0.5, 0.99))
+                        log("%s at %d/s, round %d: p50 %s µs, p99 %s µs" % (
+                            name, rate, i + 1, q.get(0.5), q.get(0.99)))
             finally:
                 agent.stop()
+            for rate in only or rates:
+                results.append(summarize(name, extra, rate, seconds, runs[rate]))
     finally:
         for _ in range(50):
             try:
@@ -504,14 +538,16 @@ def collector(build, out, mock, n, runs):
     log("pre-filled in %.1fs" % fill["seconds"])
     configs = [("ECS file, dedup window 1", ["--dedup-window", "1"]),
                ("ECS file, dedup window 100000 (default)", [])]
-    res = []
-    for name, extra in configs:
-        rs = []
-        for i in range(runs):
+    res, by = [], {}
+    # Interleaved, so drift of the shared machine does not land on one.
+    for i in range(runs):
+        for name, extra in configs:
             r = run_collector(build, out, mock, n, name, extra)
             log("collector, %s, run %d: %.0f records/s, %.0f records per CPU-second" % (
                 name, i + 1, r["records_per_s"], r["records_per_cpu_s"] or 0))
-            rs.append(r)
+            by.setdefault(name, []).append(r)
+    for name, _ in configs:
+        rs = by[name]
         med = sorted(rs, key=lambda r: r["records_per_s"])[len(rs) // 2]
         med = dict(med, runs=len(rs), records_per_s_all=[r["records_per_s"] for r in rs],
                    records_per_cpu_s_median=statistics.median(
@@ -574,15 +610,19 @@ def main():
     seconds = float(os.environ.get("BENCH_KAFKA_SECONDS", "10"))
     n = int(os.environ.get("BENCH_KAFKA_RECORDS", "300000"))
     runs = int(os.environ.get("BENCH_KAFKA_RUNS", "3"))
+    rounds = int(os.environ.get("BENCH_KAFKA_ROUNDS", "3"))
     variants = os.environ.get("BENCH_KAFKA_VARIANTS", "1") == "1"
+    parts = os.environ.get("BENCH_KAFKA_PARTS", "latency collector").split()
 
     result = {"env": env(build)}
     mock = Mock(build, max(3, -(-n // RECORDS_PER_PARTITION)))
     result["partitions"] = max(3, -(-n // RECORDS_PER_PARTITION))
     try:
         log("mock cluster at %s" % mock.bootstrap)
-        result["latency"] = latency(build, out, mock, rates, seconds, variants)
-        result["prefill"], result["collector"] = collector(build, out, mock, n, runs)
+        if "latency" in parts:
+            result["latency"] = latency(build, out, mock, rates, seconds, rounds, variants)
+        if "collector" in parts:
+            result["prefill"], result["collector"] = collector(build, out, mock, n, runs)
     finally:
         mock.stop()
     result["env"]["load_end"] = loadavg()
