@@ -29,7 +29,8 @@ BPF_HDRS   := bpf/nhiscope.h bpf/maps.bpf.h
 # Modules shared by the agent, the CLI and the unit tests.
 AGENT_LIB  := u64map log decode cgpath cgroupfs identity proctable secrets render compact server \
 	      jwt fingerprint catalogue workload kubelet satoken credentials findings \
-	      baseline profilestore spool record dirs procroot config secretfile options metrics
+	      baseline profilestore spool record dirs procroot config secretfile options metrics \
+	      histogram
 AGENT_MODS := $(AGENT_LIB) probes kafka privileges httpd agent main
 CLI_MODS   := log decode compact
 # models/: the pure behaviour-model library, with its protobuf schemas

@@ -103,7 +103,9 @@ static void ship(struct nh_agent *a, json_object *o, uint64_t mono_ts, const cha
 	nh_kafka_next_id(&a->kafka, &id);
 	if (nh_record_from_json(o, mono_ts + (uint64_t)a->wall_offset_ns, &id, activity, &r) != 0)
 		return;
-	if (nh_kafka_send(&a->kafka, &r) != 0)
+	/* Timed from the kernel event: an activity event or a finding made
+	 * while handling one; not findings of the periodic tick. */
+	if (nh_kafka_send_event(&a->kafka, &r, activity || a->current ? mono_ts : 0) != 0)
 		a->kafka_errors++;
 }
 
@@ -549,6 +551,7 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 		m->kafka_failed = k->failed;
 		m->kafka_queue_full = k->queue_full;
 		m->kafka_queued = nh_kafka_queued(k);
+		m->kafka_latency_us = &k->delivery_latency_us;
 		m->kafka_send_errors = a->kafka_errors;
 		for (int c = 0; c < NH_SPOOL_CLASSES && c < NH_METRICS_CLASSES; c++) {
 			m->kafka_dropped[c] = k->dropped[c];
@@ -636,6 +639,8 @@ static json_object *kafka_status(struct nh_agent *a, const struct nh_metrics *m)
 	json_object_object_add(k, "spool_shed_activity",
 			       json_object_new_int64(m->spool_shed[NH_SPOOL_ACTIVITY]));
 	json_object_object_add(k, "errors", json_object_new_int64(m->kafka_send_errors));
+	json_object_object_add(k, "delivery_latency_us",
+			       nh_histogram_json(&a->kafka.delivery_latency_us));
 	if (a->kafka.last_error[0])
 		json_object_object_add(k, "last_error",
 				       json_object_new_string(a->kafka.last_error));

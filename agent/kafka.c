@@ -21,6 +21,7 @@
 struct inflight {
 	enum nh_spool_class cls;
 	struct nh_spool_pos pos;
+	uint64_t event_ns; /* 0: not timed */
 };
 
 static uint64_t mono_ns(void)
@@ -67,7 +68,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 	if (!in)
 		return;
 	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		nh_spool_ack(&k->spool, in->cls, in->pos);
+		uint64_t now = mono_ns();
+
+		/* Only the first acknowledgement: one after a rewind or a shed
+		 * is no longer in flight. */
+		if (nh_spool_ack(&k->spool, in->cls, in->pos) == 0 && in->event_ns &&
+		    now >= in->event_ns)
+			nh_histogram_add(&k->delivery_latency_us, (now - in->event_ns) / 1000);
 		k->delivered++;
 		k->broker_up = true;
 	} else if (permanent(msg->err)) {
@@ -284,6 +291,11 @@ void nh_kafka_next_id(struct nh_kafka *k, struct nh_wire_id *id)
 
 int nh_kafka_send(struct nh_kafka *k, const struct nh_wire_record *r)
 {
+	return nh_kafka_send_event(k, r, 0);
+}
+
+int nh_kafka_send_event(struct nh_kafka *k, const struct nh_wire_record *r, uint64_t event_ns)
+{
 	static const size_t cap = NH_WIRE_MAX;
 	enum nh_spool_class cls =
 	    r->kind == NH_WIRE_ACTIVITY ? NH_SPOOL_ACTIVITY : NH_SPOOL_ANOMALY;
@@ -301,7 +313,7 @@ int nh_kafka_send(struct nh_kafka *k, const struct nh_wire_record *r)
 		k->pack_errors++;
 		goto cleanup;
 	}
-	err = nh_spool_append(&k->spool, cls, topic, buf, len);
+	err = nh_spool_append_timed(&k->spool, cls, topic, buf, len, event_ns);
 cleanup:
 	free(buf);
 	return err;
@@ -334,6 +346,7 @@ void nh_kafka_poll(struct nh_kafka *k, uint64_t now_ns)
 		}
 		in->cls = k->rec->cls;
 		in->pos = k->rec->pos;
+		in->event_ns = k->rec->event_ns;
 		e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(k->rec->topic),
 				      RD_KAFKA_V_VALUE(k->rec->data, k->rec->len),
 				      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "histogram.h"
 #include "log.h"
 #include "spool.h"
 #include "wire.h"
@@ -52,6 +53,10 @@ struct nh_kafka {
 	uint64_t loss_since_wall_ns; /* start of the window the next loss report covers */
 	bool broker_up;
 	char last_error[256];
+	/* µs from a record's kernel event to its delivery report (acks=all),
+	 * as seen in the agent's loop; records without an event (heartbeats,
+	 * loss reports) and records of an earlier run are not in it. */
+	struct nh_histogram delivery_latency_us;
 };
 
 /* -errno with a one-line reason logged (a bad property names itself). */
@@ -66,6 +71,9 @@ void nh_kafka_next_id(struct nh_kafka *k, struct nh_wire_id *id);
 /* Pack and spool a record for its topic (by kind). 0, or -ENOSPC when the
  * spool shed it (counted), or another -errno. */
 int nh_kafka_send(struct nh_kafka *k, const struct nh_wire_record *r);
+/* The same for a record about a kernel event at event_ns (CLOCK_MONOTONIC,
+ * 0 for none): its delivery is timed into delivery_latency_us. */
+int nh_kafka_send_event(struct nh_kafka *k, const struct nh_wire_record *r, uint64_t event_ns);
 
 /* Serve delivery reports and move spooled records to the producer;
  * called from the agent's loop. now_ns: CLOCK_MONOTONIC. */

@@ -293,6 +293,45 @@ static void baselines(struct out *o, const struct nh_metrics *m)
 	}
 }
 
+/* The agent keeps ~1000 fine buckets; Prometheus gets these bounds
+ * (seconds), each the running count of the fine buckets that end at or
+ * below it, so a bound can undercount by one fine bucket (6.25%). */
+static void latency(struct out *o, const struct nh_histogram *h)
+{
+	static const char *const le[] = {"0.001", "0.0025", "0.005", "0.01", "0.025",
+					 "0.05",  "0.1",    "0.25",  "0.5",  "1",
+					 "2.5",	  "5",	    "10",    "30",   "60"};
+	static const uint64_t le_us[] = {1000,	  2500,	   5000,     10000,    25000,
+					 50000,	  100000,  250000,   500000,   1000000,
+					 2500000, 5000000, 10000000, 30000000, 60000000};
+	const char *name = "nhiscope_kafka_delivery_latency_seconds";
+	uint64_t upper, count, running = 0;
+	size_t it = 0, b = 0;
+	bool more;
+	char v[48];
+
+	family(o, name, "histogram",
+	       "From the kernel event to Kafka's acknowledgement of its record (acks=all).");
+	more = nh_histogram_next(h, &it, &upper, &count);
+	for (b = 0; b < sizeof(le_us) / sizeof(le_us[0]); b++) {
+		struct label l = {"le", le[b]};
+
+		while (more && upper <= le_us[b]) {
+			running += count;
+			more = nh_histogram_next(h, &it, &upper, &count);
+		}
+		sample_u(o, "nhiscope_kafka_delivery_latency_seconds_bucket", &l, 1, running);
+	}
+	{
+		struct label l = {"le", "+Inf"};
+
+		sample_u(o, "nhiscope_kafka_delivery_latency_seconds_bucket", &l, 1, h->count);
+	}
+	snprintf(v, sizeof(v), "%.6f", (double)h->sum / 1e6);
+	sample(o, "nhiscope_kafka_delivery_latency_seconds_sum", NULL, 0, v);
+	sample_u(o, "nhiscope_kafka_delivery_latency_seconds_count", NULL, 0, h->count);
+}
+
 static void kafka(struct out *o, const struct nh_metrics *m)
 {
 	if (!m->kafka)
@@ -332,6 +371,8 @@ static void kafka(struct out *o, const struct nh_metrics *m)
 		  m->spool_shed);
 	single(o, "nhiscope_spool_corrupt_total", "counter",
 	       "Spooled records skipped because their checksum failed.", m->spool_corrupt);
+	if (m->kafka_latency_us)
+		latency(o, m->kafka_latency_us);
 }
 
 int nh_metrics_render(const struct nh_metrics *m, char **text, size_t *len)

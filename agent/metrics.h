@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "histogram.h"
+
 #include "decode.h"
 #include "models.h"
 
@@ -87,6 +89,8 @@ struct nh_metrics {
 	uint64_t spool_shed[NH_METRICS_CLASSES];
 	uint64_t spool_corrupt;
 	uint64_t spool_max_bytes;
+	/* event to acknowledgement, µs; NULL: not measured */
+	const struct nh_histogram *kafka_latency_us;
 
 	uint64_t subscribers;
 	uint64_t subscriber_drops;

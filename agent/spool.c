@@ -17,6 +17,10 @@
 #define NH_SPOOL_MAGIC	  0x5253484eu /* "NHSR" little-endian */
 #define NH_SPOOL_SEGMENT  (4u << 20)
 #define NH_SPOOL_SEG_NAME "%016llx.seg"
+/* flags: the topic field is the topic, a NUL and the event time (8 bytes,
+ * little-endian). Readers that ignore flags stop the topic at the NUL. */
+#define NH_SPOOL_F_EVENT_TIME 0x1
+#define NH_SPOOL_TIME_BYTES   9
 
 /* On disk before each record: then the topic, then the payload. */
 struct rec_hdr {
@@ -103,8 +107,17 @@ static int read_at(const struct nh_spool_queue *q, struct nh_spool_pos pos,
 		goto cleanup;
 	}
 	if (rec) {
-		memmove(rec->topic, body, h.topic_len);
-		rec->topic[h.topic_len] = '\0';
+		size_t tlen = h.topic_len;
+
+		rec->event_ns = 0;
+		if ((h.flags & NH_SPOOL_F_EVENT_TIME) && tlen >= NH_SPOOL_TIME_BYTES &&
+		    body[tlen - NH_SPOOL_TIME_BYTES] == '\0') {
+			tlen -= NH_SPOOL_TIME_BYTES;
+			for (int i = 7; i >= 0; i--)
+				rec->event_ns = rec->event_ns << 8 | body[tlen + 1 + i];
+		}
+		memmove(rec->topic, body, tlen);
+		rec->topic[tlen] = '\0';
 		rec->data = body + h.topic_len;
 		rec->len = h.len;
 		rec->pos = pos;
@@ -205,6 +218,7 @@ static int recover(struct nh_spool_queue *q)
 	seg_path(q, q->tail.seg, path, sizeof(path));
 	if ((err == -ENODATA || err == -EPROTO) && truncate(path, (off_t)q->tail.off) != 0)
 		return -errno;
+	q->recovered = q->tail;
 	q->head = (struct nh_spool_pos){lo, 0};
 	snprintf(path, sizeof(path), "%s/cursor", q->dir);
 	f = fopen(path, "re");
@@ -320,16 +334,32 @@ static uint64_t shed_activity(struct nh_spool *s)
 int nh_spool_append(struct nh_spool *s, enum nh_spool_class cls, const char *topic,
 		    const void *data, size_t len)
 {
+	return nh_spool_append_timed(s, cls, topic, data, len, 0);
+}
+
+int nh_spool_append_timed(struct nh_spool *s, enum nh_spool_class cls, const char *topic,
+			  const void *data, size_t len, uint64_t event_ns)
+{
 	struct nh_spool_queue *q = &s->q[cls];
 	size_t tlen = strlen(topic);
 	struct rec_hdr h = {NH_SPOOL_MAGIC, (uint32_t)len, 0, (uint16_t)tlen, 0};
-	uint64_t need = sizeof(h) + tlen + len;
-	struct iovec iov[3] = {{&h, sizeof(h)}, {(void *)topic, tlen}, {(void *)data, len}};
+	uint8_t when[NH_SPOOL_TIME_BYTES] = {0};
+	struct iovec iov[4] = {
+	    {&h, sizeof(h)}, {(void *)topic, tlen}, {when, 0}, {(void *)data, len}};
+	uint64_t need;
 	ssize_t w;
 	int err;
 
 	if (len > NH_SPOOL_RECORD_MAX || tlen > NH_SPOOL_TOPIC_MAX)
 		return -EMSGSIZE;
+	if (event_ns && tlen + NH_SPOOL_TIME_BYTES <= NH_SPOOL_TOPIC_MAX) {
+		for (int i = 0; i < 8; i++)
+			when[1 + i] = (uint8_t)(event_ns >> (8 * i));
+		iov[2].iov_len = NH_SPOOL_TIME_BYTES;
+		h.topic_len = (uint16_t)(tlen + NH_SPOOL_TIME_BYTES);
+		h.flags = NH_SPOOL_F_EVENT_TIME;
+	}
+	need = sizeof(h) + h.topic_len + len;
 	while (s->q[0].bytes + s->q[1].bytes + need > s->max_bytes) {
 		if (cls == NH_SPOOL_ACTIVITY || !shed_activity(s)) {
 			s->shed[cls]++;
@@ -342,10 +372,11 @@ int nh_spool_append(struct nh_spool *s, enum nh_spool_class cls, const char *top
 		if (err)
 			return err;
 	}
-	h.crc = crc32(crc32(0, (const uint8_t *)topic, tlen), data, len);
+	h.crc =
+	    crc32(crc32(crc32(0, (const uint8_t *)topic, tlen), when, iov[2].iov_len), data, len);
 	/* One write at the known end: a failed or short one is cut off again,
 	 * so the segment never holds half a record before a whole one. */
-	w = pwritev(q->tail_fd, iov, 3, (off_t)q->tail.off);
+	w = pwritev(q->tail_fd, iov, 4, (off_t)q->tail.off);
 	if (w != (ssize_t)need) {
 		err = w < 0 ? -errno : -EIO;
 		if (ftruncate(q->tail_fd, (off_t)q->tail.off) != 0 && !err)
@@ -394,6 +425,8 @@ int nh_spool_next(struct nh_spool *s, struct nh_spool_record *rec)
 			}
 			if (err)
 				return err;
+			if (pos_cmp(q->send, q->recovered) < 0)
+				rec->event_ns = 0;
 			slot = (q->inflight_first + q->inflight_len++) % NH_SPOOL_INFLIGHT;
 			q->inflight[slot] = q->send;
 			q->acked[slot] = false;

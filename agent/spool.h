@@ -12,6 +12,11 @@
  * is reached, activity is shed first: a new activity record is refused,
  * and a new anomaly makes room by dropping the oldest activity segment.
  * Every shed record is counted for the next loss report.
+ *
+ * A record may carry the CLOCK_MONOTONIC time of the event it reports, for
+ * the producer's event-to-acknowledgement latency. It is stored inside
+ * the checksummed topic field, after the topic and a NUL, so a spool
+ * written with it is still read right by an agent that predates it.
  */
 #ifndef NH_SPOOL_H
 #define NH_SPOOL_H
@@ -52,6 +57,8 @@ struct nh_spool_queue {
 	struct nh_spool_pos inflight[NH_SPOOL_INFLIGHT];
 	bool acked[NH_SPOOL_INFLIGHT];
 	size_t inflight_first, inflight_len;
+	/* records before this were written by an earlier run */
+	struct nh_spool_pos recovered;
 	bool dirty; /* written since the last fsync */
 };
 
@@ -71,6 +78,9 @@ struct nh_spool_record {
 	enum nh_spool_class cls;
 	struct nh_spool_pos pos;
 	char topic[NH_SPOOL_TOPIC_MAX + 1];
+	/* The event's CLOCK_MONOTONIC time as appended; 0 for none and for
+	 * records from an earlier run (their clock may be another boot's). */
+	uint64_t event_ns;
 	uint8_t *data;
 	size_t len;
 	uint8_t buf[NH_SPOOL_RECORD_MAX];
@@ -85,6 +95,10 @@ void nh_spool_close(struct nh_spool *s);
  * or another -errno from the disk. */
 int nh_spool_append(struct nh_spool *s, enum nh_spool_class cls, const char *topic,
 		    const void *data, size_t len);
+/* The same with the event's CLOCK_MONOTONIC time (0: none). Topics longer
+ * than NH_SPOOL_TOPIC_MAX - 9 leave no room for it: stored without. */
+int nh_spool_append_timed(struct nh_spool *s, enum nh_spool_class cls, const char *topic,
+			  const void *data, size_t len, uint64_t event_ns);
 
 /* The next record to send, anomalies first; -ENOENT when all are out,
  * -EBUSY when too many are in flight. */

@@ -17,6 +17,8 @@ import statistics
 import subprocess
 import sys
 
+import kafka_report
+
 WORKLOADS = {
     "open_same": ("open+close, same file", "a deduplicated repeat per op"),
     "open_new": ("open+close, new file each time", "a first-seen path per op"),
@@ -607,6 +609,8 @@ def render(env, workloads, configs, rows, status, counters, diag, png, doc_dir, 
                      f"RSS {int(m['rss_kb']) // 1024} MiB.")
             L.append("")
 
+    L.extend(kafka_report.section(out_dir, doc_dir))
+
     L.append("## Environment")
     L.append("")
     L.append("| | |")
@@ -658,7 +662,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", required=True, help="directory with raw.tsv, configs.tsv, env.tsv")
     ap.add_argument("--doc", default="docs/performance.md", help="report to write ('' for none)")
+    ap.add_argument("--section", choices=["kafka"],
+                    help="only replace this section of an existing report (kafka: from "
+                         "OUT/kafka.json, tests/bench/kafka_bench.py)")
     a = ap.parse_args()
+
+    if a.section == "kafka":
+        lines = kafka_report.section(a.out, os.path.dirname(a.doc) or ".")
+        if not lines:
+            sys.exit(f"report: no results in {os.path.join(a.out, 'kafka.json')}")
+        with open(a.doc) as f:
+            text = kafka_report.splice(f.read(), lines)
+        with open(a.doc, "w") as f:
+            f.write(text)
+        print(f"report: replaced the Kafka section of {a.doc}", file=sys.stderr)
+        return
 
     runs, status, env = load(a.out)
     workloads, configs, rows = summarize(runs, status)

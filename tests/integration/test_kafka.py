@@ -80,6 +80,11 @@ def findings_and_credential_use_reach_kafka(s):
                         (TOKEN_PATH, secret)])
         wait_until(lambda: agent.status()["kafka"]["delivered"] >= 3, timeout=20,
                    what="records delivered")
+        # Acknowledged records about kernel events are timed (heartbeats not).
+        lat = wait_until(lambda: (lambda l: l if l["count"] > 0 else None)(
+            agent.status()["kafka"]["delivery_latency_us"]), what="a timed delivery")
+        assert 0 < lat["p50"] <= lat["p99"] <= lat["max"], lat
+        assert lat["count"] <= agent.status()["kafka"]["delivered"], lat
         recs, raw = read_topic(mock, "nhiscope.anomalies")
         uses = [r for r in findings_of(recs, pod.key, "credential_use")
                 if r["credential_use"]["credential_kind"] == "sa_token"]

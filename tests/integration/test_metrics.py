@@ -26,7 +26,7 @@ DOC = os.path.join(ROOT, "docs", "metrics.md")
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 # Labels come from fixed vocabularies only: never an identity or a path.
-LABELS = {"kind", "probe", "tracepoint", "version", "state", "category", "severity", "class"}
+LABELS = {"kind", "probe", "tracepoint", "version", "state", "category", "severity", "class", "le"}
 LEARN = ("--learn-window", "2000", "--quiet-period", "1500", "--dedup-window", "500")
 
 
@@ -98,17 +98,29 @@ def parse_exposition(text):
         elif line.startswith("# TYPE "):
             name, _, typ = line[7:].partition(" ")
             assert name == current and name not in types, "TYPE not after its HELP: " + line
-            assert typ in ("counter", "gauge"), line
+            assert typ in ("counter", "gauge", "histogram"), line
             types[name] = typ
         else:
             assert not line.startswith("#"), "unexpected comment: " + line
             name, labels, value = parse_sample(line)
-            assert name == current and name in types, "sample without HELP/TYPE: " + line
+            family = name
+            if types.get(current) == "histogram":
+                assert name in (current + "_bucket", current + "_sum", current + "_count"), line
+                family = current
+            assert family == current and family in types, "sample without HELP/TYPE: " + line
             assert (name, labels) not in samples, "series twice: " + line
             samples[(name, labels)] = value
-            seen.add(name)
+            seen.add(family)
     for name, typ in types.items():
         assert name.startswith("nhiscope_"), name
+        if typ == "histogram":
+            # cumulative buckets in increasing le, the last +Inf equal to _count
+            buckets = sorted(((float(dict(l)["le"]), v) for (n, l), v in samples.items()
+                              if n == name + "_bucket"), key=lambda b: b[0])
+            assert buckets and buckets[-1][0] == float("inf"), buckets
+            assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), buckets
+            assert buckets[-1][1] == samples[(name + "_count", ())], name
+            continue
         assert (typ == "counter") == name.endswith("_total"), name
         assert name in seen, "family without samples: " + name
     assert set(helps) == set(types), set(helps) ^ set(types)
@@ -183,6 +195,7 @@ def expected(st):
         one("nhiscope_kafka_broker_up", int(k["broker_up"]))
         one("nhiscope_kafka_produced_total", k["produced"])
         one("nhiscope_kafka_delivered_total", k["delivered"])
+        one("nhiscope_kafka_delivery_latency_seconds_count", k["delivery_latency_us"]["count"])
         one("nhiscope_kafka_delivery_failures_total", k["failed"])
         one("nhiscope_kafka_queue_full_total", k["queue_full"])
         one("nhiscope_kafka_queued", k["queued"])
@@ -205,7 +218,7 @@ def metric(samples, key):
 
 
 def is_counter(key):
-    return (key[1] if key[0] == "sum" else key[0]).endswith("_total")
+    return (key[1] if key[0] == "sum" else key[0]).endswith(("_total", "_count"))
 
 
 def check_against_status(agent, port, t0, quiet, host="127.0.0.1"):
