@@ -1080,21 +1080,72 @@ static int start_baseline(struct nh_agent *a)
 	return 0;
 }
 
+/* Keep only what reading /proc and cgroups needs. Kernels before 6.5
+ * with kernel.unprivileged_bpf_disabled refuse every bpf() command, even
+ * on a map the agent already holds, to a caller without CAP_BPF: try one
+ * without it, and keep it when it is refused. */
+static int drop_privileges(struct nh_agent *a)
+{
+	uint64_t keep = NH_PRIVILEGES_KEEP, have = 0;
+	struct nh_counters c;
+	char names[512];
+	int code, probe;
+
+	code = nh_privileges_effective(~NH_PRIVILEGES_BPF, &have);
+	if (code) {
+		nh_err(&a->log, "cannot read the agent's capabilities: %s", strerror(-code));
+		return code;
+	}
+	probe = nh_probes_counters(&a->probes, 0, &c);
+	code = nh_privileges_effective(~0ULL, &have);
+	if (code) {
+		nh_err(&a->log, "cannot restore the agent's capabilities: %s", strerror(-code));
+		return code;
+	}
+	if (probe == -EPERM) {
+		keep |= have & NH_PRIVILEGES_BPF ? NH_PRIVILEGES_BPF : NH_PRIVILEGES_SYS_ADMIN;
+		nh_info(&a->log, "this kernel needs CAP_BPF (or CAP_SYS_ADMIN) for every bpf() "
+				 "call: kept");
+	}
+	code = nh_privileges_drop(keep, &a->caps);
+	if (code) {
+		nh_err(&a->log, "cannot drop capabilities: %s", strerror(-code));
+		return code;
+	}
+	nh_privileges_names(a->caps, names, sizeof(names));
+	nh_info(&a->log, "capabilities kept: %s", names);
+	if ((a->caps & NH_PRIVILEGES_KEEP) != NH_PRIVILEGES_KEEP) {
+		/* Started with fewer: say what that costs instead of failing
+		 * later, one process at a time. */
+		nh_privileges_names(NH_PRIVILEGES_KEEP & ~a->caps, names, sizeof(names));
+		nh_warn(&a->log,
+			"capabilities missing: %s; without cap_sys_ptrace pods' tokens and "
+			"other users' binaries cannot be read, without cap_dac_read_search "
+			"cgroups are not resolved to pods",
+			names);
+	}
+	return 0;
+}
+
 /* In a container with a private cgroup namespace every /proc/<pid>/cgroup
  * path is relative to the agent's own cgroup: find where that is on the
  * host from the id the kernel gives, and read /proc again with it. */
 static int find_cgroup_namespace(struct nh_agent *a)
 {
-	uint64_t self_id;
+	uint64_t self_id = 0;
 	int code, seeded;
 
 	code = nh_probes_self_cgroup(&a->probes, &self_id);
 	if (!code)
 		code = nh_cgroupfs_set_self(&a->cgfs, getpid(), self_id);
 	if (code) {
-		nh_err(&a->log, "cannot place the agent's own cgroup (id %llu) in %s: %s",
-		       (unsigned long long)self_id, a->cgfs.mount, strerror(-code));
-		return code;
+		/* The host's view is still right for an agent that is not in
+		 * a cgroup namespace, the common case outside containers. */
+		nh_warn(&a->log,
+			"cannot place the agent's own cgroup (id %llu) in %s: %s; reading "
+			"/proc/<pid>/cgroup as the host's paths",
+			(unsigned long long)self_id, a->cgfs.mount, strerror(-code));
+		return 0;
 	}
 	if (!a->cgfs.nsroot[0])
 		return 0;
@@ -1168,10 +1219,6 @@ int nh_agent_start(struct nh_agent *a)
 	code = start_credentials(a);
 	if (!code)
 		code = start_baseline(a);
-	if (!code && a->cfg.kafka.brokers) {
-		code = nh_kafka_open(&a->kafka, &a->cfg.kafka, &a->log);
-		a->kafka_on = code == 0;
-	}
 	if (code)
 		goto cleanup;
 	/* Seed before attaching: events for processes that start meanwhile
@@ -1224,22 +1271,23 @@ int nh_agent_start(struct nh_agent *a)
 		goto cleanup;
 	}
 	nh_info(&a->log, "listening on %s", a->cfg.socket_path);
-	code = nh_privileges_drop(NH_PRIVILEGES_KEEP, &a->caps);
-	if (code) {
-		nh_err(&a->log, "cannot drop capabilities: %s", strerror(-code));
+	code = drop_privileges(a);
+	if (code)
 		goto cleanup;
+	/* After the drop: librdkafka's threads inherit the capabilities of
+	 * the thread that creates them, and they parse what the network
+	 * sends. */
+	if (a->cfg.kafka.brokers) {
+		code = nh_kafka_open(&a->kafka, &a->cfg.kafka, &a->log);
+		a->kafka_on = code == 0;
+		if (code)
+			goto cleanup;
 	}
-	nh_privileges_names(a->caps, err, sizeof(err));
-	nh_info(&a->log, "capabilities kept: %s", err);
-	if ((a->caps & NH_PRIVILEGES_KEEP) != NH_PRIVILEGES_KEEP) {
-		/* Started with fewer: say what that costs instead of failing
-		 * later, one process at a time. */
-		nh_privileges_names(NH_PRIVILEGES_KEEP & ~a->caps, err, sizeof(err));
-		nh_warn(&a->log,
-			"capabilities missing: %s; without cap_sys_ptrace pods' tokens and "
-			"other users' binaries cannot be read, without cap_dac_read_search "
-			"cgroups are not resolved to pods",
-			err);
+	code = nh_privileges_check_threads(a->caps);
+	if (code) {
+		nh_err(&a->log, "a thread kept capabilities the agent dropped: %s",
+		       strerror(-code));
+		goto cleanup;
 	}
 cleanup:
 	if (code)

@@ -93,8 +93,9 @@ int nh_cgroupfs_pid_path(const struct nh_cgroupfs *fs, pid_t pid, char *path, si
 		if (strncmp(line, "0::", 3) != 0)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		err = fs->nsroot[0] ? nh_cgroupfs_join(fs->nsroot, line + 3, path, len)
-				    : set_str(path, len, line + 3);
+		/* Resolved even without a namespace: "/../x" must not climb
+		 * out of the mount. */
+		err = nh_cgroupfs_join(fs->nsroot[0] ? fs->nsroot : "/", line + 3, path, len);
 		break;
 	}
 	fclose(f);

@@ -136,8 +136,7 @@ static void node_identity(struct nh_kafka *k)
 }
 
 /* librdkafka's own messages through the agent's log, so that they are
- * lines of its format (JSON too) at its levels. Called from librdkafka's
- * threads: nh_log only reads the settings and writes one line. */
+ * lines of its format (JSON too) at its levels. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	const struct nh_kafka *k = rd_kafka_opaque(rk);
@@ -233,6 +232,12 @@ int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const s
 			goto cleanup;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	/* Logged from the agent's loop (rd_kafka_poll), not librdkafka's
+	 * threads, which must not read the log settings SIGHUP changes. */
+	if (conf_set(conf, "log.queue", "true", log)) {
+		err = -EINVAL;
+		goto cleanup;
+	}
 	rd_kafka_conf_set_log_cb(conf, on_log);
 	rd_kafka_conf_set_opaque(conf, k);
 	k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
@@ -242,6 +247,7 @@ int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const s
 		goto cleanup;
 	}
 	conf = NULL; /* owned by the producer now */
+	rd_kafka_set_log_queue(k->rk, NULL);
 	err = nh_spool_open(&k->spool, cfg->spool_dir, cfg->spool_bytes, cfg->spool_sync);
 	if (err) {
 		nh_err(log, "kafka: spool %s: %s", cfg->spool_dir, strerror(-err));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "privileges.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,6 +62,70 @@ static int caps_get(struct __user_cap_data_struct d[2])
 	return syscall(SYS_capget, &h, d) ? -errno : 0;
 }
 
+/* The running kernel's, which may know more than the headers. */
+static int last_cap(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	int n = CAP_LAST_CAP;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1 || n < 0 || n > 63)
+			n = CAP_LAST_CAP;
+		fclose(f);
+	}
+	return n;
+}
+
+int nh_privileges_effective(uint64_t mask, uint64_t *permitted)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+	uint64_t eff;
+	int rc;
+
+	rc = caps_get(d);
+	if (rc)
+		return rc;
+	*permitted = (uint64_t)d[1].permitted << 32 | d[0].permitted;
+	eff = *permitted & mask;
+	d[0].effective = (uint32_t)eff;
+	d[1].effective = (uint32_t)(eff >> 32);
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
+int nh_privileges_check_threads(uint64_t allowed)
+{
+	char path[300], line[128];
+	struct dirent *de;
+	int rc = 0;
+	DIR *dir;
+
+	dir = opendir("/proc/self/task");
+	if (!dir)
+		return -errno;
+	while (!rc && (de = readdir(dir))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue; /* the thread ended */
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long long v;
+
+			if ((sscanf(line, "CapEff: %llx", &v) == 1 ||
+			     sscanf(line, "CapPrm: %llx", &v) == 1) &&
+			    (v & ~allowed))
+				rc = -EPERM;
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return rc;
+}
+
 int nh_privileges_drop(uint64_t keep, uint64_t *kept)
 {
 	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
@@ -76,7 +141,7 @@ int nh_privileges_drop(uint64_t keep, uint64_t *kept)
 	/* The bounding set only with CAP_SETPCAP; a container runtime has
 	 * already bounded an agent started without it. */
 	if (have & (1ULL << CAP_SETPCAP))
-		for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		for (int cap = 0; cap <= last_cap(); cap++)
 			if (!(want & (1ULL << cap)) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
 			    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
 				return -errno;
