@@ -11,8 +11,10 @@
 #include <yaml.h>
 
 /* A configuration file is small; a larger one is a mistake, not a config. */
-#define NH_CONFIG_FILE_MAX (1u << 20)
-#define NH_KEY_MAX	   256
+#define NH_CONFIG_FILE_MAX   (1u << 20)
+#define NH_KEY_MAX	     256
+#define NH_CONFIG_MAX_ERRORS 20
+#define NH_CONFIG_REDACTED   "<redacted>"
 
 struct nh_config_strings {
 	struct nh_config_strings *next;
@@ -289,14 +291,13 @@ static int parse_number(const struct nh_opt *o, const char *text, uint64_t *v, c
 	return 0;
 }
 
-static int choices_text(const struct nh_opt *o, char *buf, size_t len)
+static void choices_text(const struct nh_opt *o, char *buf, size_t len)
 {
 	size_t n = 0;
 
 	buf[0] = '\0';
 	for (size_t i = 0; o->choices[i]; i++)
 		n += snprintf(buf + n, n < len ? len - n : 0, "%s%s", i ? ", " : "", o->choices[i]);
-	return 0;
 }
 
 /* Set a scalar option from text. */
@@ -321,7 +322,8 @@ static int set_scalar(struct load *l, const struct nh_opt *o, const char *s, cha
 		return 0;
 	case NH_OPT_PATH:
 		if (*s && *s != '/') {
-			snprintf(why, whylen, "\"%s\" is not an absolute path", s);
+			/* Not echoed: a token pasted for its file would be. */
+			snprintf(why, whylen, "not an absolute path");
 			return -EINVAL;
 		}
 		/* fall through */
@@ -366,8 +368,14 @@ static int list_add(struct load *l, const struct nh_opt *o, const char *s, char 
 	size_t i = *n;
 
 	if (o->type == NH_OPT_MAP) {
+		/* Never the entry itself: it may be a secret. */
 		if (!eq || eq == s) {
-			snprintf(why, whylen, "\"%s\" is not KEY=VALUE", s);
+			snprintf(why, whylen, "an entry is not KEY=VALUE");
+			return -EINVAL;
+		}
+		if (!strcmp(eq + 1, NH_CONFIG_REDACTED)) {
+			snprintf(why, whylen, "%.*s: a redacted value; give the secret in a file",
+				 (int)(eq - s), s);
 			return -EINVAL;
 		}
 		/* A map: a later value for a key replaces the earlier one. */
@@ -508,13 +516,21 @@ static void file_error(struct load *l, const char *name, const yaml_node_t *n, c
 {
 	va_list ap;
 
+	/* A file that is mostly wrong is not worth reading to the end, and
+	 * on SIGHUP the agent's loop waits meanwhile. */
+	if (l->errors >= NH_CONFIG_MAX_ERRORS)
+		return;
+	if (++l->errors == NH_CONFIG_MAX_ERRORS) {
+		fprintf(l->err, "%s:%zu: too many errors; the rest of the file was not read\n",
+			name, n->start_mark.line + 1);
+		return;
+	}
 	fprintf(l->err, "%s:%zu: %s%s", name, n->start_mark.line + 1, key ? key : "",
 		key ? ": " : "");
 	va_start(ap, fmt);
 	vfprintf(l->err, fmt, ap);
 	va_end(ap);
 	fputc('\n', l->err);
-	l->errors++;
 }
 
 static bool is_null(const yaml_node_t *n)
@@ -577,12 +593,13 @@ static void set_node(struct load *l, const char *name, yaml_document_t *doc, con
 		     p < v->data.mapping.pairs.top; p++) {
 			yaml_node_t *k = yaml_document_get_node(doc, p->key);
 			yaml_node_t *e = yaml_document_get_node(doc, p->value);
-			char kv[1024];
+			char kv[8192];
 
 			if (k->type != YAML_SCALAR_NODE || e->type != YAML_SCALAR_NODE ||
-			    !*(const char *)k->data.scalar.value) {
+			    !*(const char *)k->data.scalar.value ||
+			    strchr((const char *)k->data.scalar.value, '=')) {
 				file_error(l, name, k, o->key,
-					   "entries must be non-empty names with string values");
+					   "entries must be names without '=' with string values");
 				continue;
 			}
 			if ((size_t)snprintf(kv, sizeof(kv), "%s=%s",
@@ -610,8 +627,8 @@ static void walk(struct load *l, const char *name, yaml_document_t *doc, yaml_no
 {
 	const struct nh_config_spec *spec = l->c->spec;
 
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-	     p++) {
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top && l->errors < NH_CONFIG_MAX_ERRORS; p++) {
 		yaml_node_t *k = yaml_document_get_node(doc, p->key);
 		yaml_node_t *v = yaml_document_get_node(doc, p->value);
 		const struct nh_opt *o;
@@ -662,49 +679,59 @@ static void walk(struct load *l, const char *name, yaml_document_t *doc, yaml_no
 	}
 }
 
+static void yaml_error(struct load *l, const char *name, const yaml_parser_t *p)
+{
+	fprintf(l->err, "%s:%zu: %s%s%s\n", name, p->problem_mark.line + 1,
+		p->problem ? p->problem : "not YAML", p->context ? " " : "",
+		p->context ? p->context : "");
+	l->errors++;
+}
+
+/* The documents of text, one at a time: the first holds the settings, a
+ * second is an error (and must parse to be told apart from garbage). */
 static int parse_yaml(struct load *l, const char *name, const char *text, size_t len)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	yaml_node_t *root;
+	bool loaded = false;
 	int rc = 0;
 
-	if (!yaml_parser_initialize(&parser))
+	if (!yaml_parser_initialize(&parser)) {
+		fprintf(l->err, "%s: out of memory\n", name);
+		l->errors++;
 		return -ENOMEM;
+	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		fprintf(l->err, "%s:%zu: %s%s%s\n", name, parser.problem_mark.line + 1,
-			parser.problem ? parser.problem : "not YAML", parser.context ? " " : "",
-			parser.context ? parser.context : "");
-		l->errors++;
-		rc = -EINVAL;
-		goto cleanup_parser;
-	}
-	root = yaml_document_get_root_node(&doc);
-	if (!root || is_null(root))
-		goto cleanup; /* an empty file: all defaults */
-	if (root->type != YAML_MAPPING_NODE) {
-		fprintf(l->err, "%s:%zu: expected a mapping of settings, found %s\n", name,
-			root->start_mark.line + 1, node_kind(root));
-		l->errors++;
-		rc = -EINVAL;
-		goto cleanup;
-	}
-	walk(l, name, &doc, root, NULL);
-	/* A second document would be silently ignored by the reader above. */
-	yaml_document_delete(&doc);
-	if (!yaml_parser_load(&parser, &doc)) {
-		rc = -EINVAL;
-		goto cleanup_parser;
-	}
-	if (yaml_document_get_root_node(&doc)) {
-		fprintf(l->err, "%s: more than one YAML document\n", name);
-		l->errors++;
-		rc = -EINVAL;
+	for (int n = 0; n < 2; n++) {
+		if (!yaml_parser_load(&parser, &doc)) {
+			yaml_error(l, name, &parser);
+			rc = -EINVAL;
+			goto cleanup;
+		}
+		loaded = true;
+		root = yaml_document_get_root_node(&doc);
+		if (n == 1 && root) {
+			fprintf(l->err, "%s:%zu: more than one YAML document\n", name,
+				root->start_mark.line + 1);
+			l->errors++;
+			rc = -EINVAL;
+		} else if (n == 0 && root && !is_null(root) && root->type != YAML_MAPPING_NODE) {
+			fprintf(l->err, "%s:%zu: expected a mapping of settings, found %s\n", name,
+				root->start_mark.line + 1, node_kind(root));
+			l->errors++;
+			rc = -EINVAL;
+		} else if (n == 0 && root && !is_null(root)) {
+			walk(l, name, &doc, root, NULL);
+		}
+		yaml_document_delete(&doc);
+		loaded = false;
+		if (rc || !root)
+			break; /* an error, or the end of the stream */
 	}
 cleanup:
-	yaml_document_delete(&doc);
-cleanup_parser:
+	if (loaded)
+		yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	return rc ? rc : l->errors ? -EINVAL : 0;
 }
@@ -952,8 +979,16 @@ static int fill(struct load *l, const struct given *given, size_t ngiven, bool v
 	for (size_t i = 0; i < spec->nopts; i++)
 		if (set_default(l, &spec->opts[i]))
 			return -EINVAL;
-	if (l->c->path)
-		read_file(l, l->c->path);
+	if (l->c->path) {
+		int rc = read_file(l, l->c->path);
+
+		/* read_file tells what it can name; anything else too. */
+		if (rc && !l->errors) {
+			fprintf(l->err, "%s: --config %s: %s\n", spec->prog, l->c->path,
+				strerror(-rc));
+			l->errors++;
+		}
+	}
 	for (size_t i = 0; i < ngiven; i++)
 		if (given[i].opt < ARG_CONFIG)
 			apply_flag(l, &given[i]);
@@ -1122,36 +1157,77 @@ void nh_config_copy(const struct nh_opt *o, void *dst, const void *src)
 
 static void quoted(FILE *out, const char *s, size_t n)
 {
+	const unsigned char *u = (const unsigned char *)s;
+
 	fputc('"', out);
 	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
+		unsigned char ch = u[i];
 
-		if (ch == '"' || ch == '\\')
+		if (ch == '"' || ch == '\\') {
 			fprintf(out, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
+		} else if (ch < 0x20 || ch == 0x7f) {
 			fprintf(out, "\\x%02x", ch);
-		else
+		} else if (ch == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f) {
+			/* C1 controls, NEL among them: a reader would fold them */
+			fprintf(out, "\\u%04x", u[i + 1]);
+			i += 1;
+		} else if (ch == 0xe2 && i + 2 < n && u[i + 1] == 0x80 &&
+			   (u[i + 2] == 0xa8 || u[i + 2] == 0xa9)) {
+			/* the line and paragraph separators, likewise */
+			fprintf(out, "\\u%04x", u[i + 2] == 0xa8 ? 0x2028 : 0x2029);
+			i += 2;
+		} else {
 			fputc(ch, out);
+		}
 	}
 	fputc('"', out);
 }
 
-/* librdkafka's secrets: sasl.password, ssl.key.password, ssl.key.pem,
- * sasl.oauthbearer.client.secret, ... */
-static bool secret_key(const char *k, size_t n)
+/* Whether a librdkafka property's value may be printed: only of the
+ * properties known to hold no secret (names, sizes, timeouts, file
+ * locations); any other, sasl.oauthbearer.config too, is redacted. */
+bool nh_config_secret_property(const char *k, size_t n)
 {
-	static const char *const words[] = {"password", "secret", "pem", "token", "key"};
-	char low[NH_KEY_MAX];
+	static const char *const safe[] = {"security.protocol",
+					   "sasl.mechanism",
+					   "sasl.mechanisms",
+					   "sasl.username",
+					   "sasl.kerberos.service.name",
+					   "sasl.kerberos.principal",
+					   "compression.type",
+					   "compression.codec",
+					   "client.id",
+					   "client.rack",
+					   "acks",
+					   "debug",
+					   "ssl.endpoint.identification.algorithm",
+					   "enable.ssl.certificate.verification",
+					   "api.version.request",
+					   "broker.address.family",
+					   "ssl.cipher.suites",
+					   "ssl.curves.list",
+					   "ssl.sigalgs.list",
+					   "partitioner",
+					   "enable.idempotence",
+					   "auto.offset.reset",
+					   "group.instance.id",
+					   "isolation.level",
+					   "statistics.interval.ms"};
+	static const char *const safe_suffix[] = {".ms",       ".bytes", ".kbytes", ".messages",
+						  ".location", ".count", ".max",    ".min"};
 
-	if (n >= sizeof(low))
-		return true;
-	for (size_t i = 0; i < n; i++)
-		low[i] = (char)tolower((unsigned char)k[i]);
-	low[n] = '\0';
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strstr(low, words[i]))
-			return true;
-	return false;
+	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+		if (strlen(safe[i]) == n && !strncmp(k, safe[i], n))
+			return false;
+	for (size_t i = 0; i < sizeof(safe_suffix) / sizeof(safe_suffix[0]); i++) {
+		size_t sl = strlen(safe_suffix[i]);
+
+		/* not ".pem" data behind a harmless-looking suffix */
+		if (n > sl && !strncmp(k + n - sl, safe_suffix[i], sl) && !memmem(k, n, "pem", 3) &&
+		    !memmem(k, n, "secret", 6))
+			return false;
+	}
+	return true;
 }
 
 static void print_value(const struct nh_opt *o, const void *cfg, FILE *out, int indent)
@@ -1200,8 +1276,8 @@ static void print_value(const struct nh_opt *o, const void *cfg, FILE *out, int 
 				quoted(out, arr[i], (size_t)(eq - arr[i]));
 				fputs(": ", out);
 				if ((o->flags & NH_OPT_SECRET) &&
-				    secret_key(arr[i], (size_t)(eq - arr[i])))
-					fputs("\"<redacted>\"", out);
+				    nh_config_secret_property(arr[i], (size_t)(eq - arr[i])))
+					fputs("\"" NH_CONFIG_REDACTED "\"", out);
 				else
 					quoted(out, eq + 1, strlen(eq + 1));
 			}

@@ -17,8 +17,8 @@
 
 enum nh_opt_type {
 	NH_OPT_BOOL,	 /* bool */
-	NH_OPT_STRING,	 /* const char *, never NULL after loading */
-	NH_OPT_PATH,	 /* const char *: an absolute path, or "" for none */
+	NH_OPT_STRING,	 /* const char *; NULL when empty (unset) */
+	NH_OPT_PATH,	 /* const char *: an absolute path; NULL when empty */
 	NH_OPT_UINT,	 /* uint64_t in [min, max] */
 	NH_OPT_SIZE,	 /* uint64_t bytes: 4096, 64k, 8Mi, 1G */
 	NH_OPT_DURATION, /* uint64_t milliseconds: 500ms, 10s, 5m, 24h, 7d; bare: ms */
@@ -109,6 +109,10 @@ int nh_config_reference(const struct nh_config_spec *spec, FILE *out);
  * as "name:line: key: why". For nh_config_load and the tests. */
 int nh_config_parse_yaml(struct nh_config *c, void *cfg, const char *name, const char *text,
 			 size_t len, FILE *err);
+
+/* Whether --print-config redacts the value of a librdkafka property
+ * named k (n bytes): every one not known to be harmless. */
+bool nh_config_secret_property(const char *k, size_t n);
 
 /* The table itself: unique keys and flags, camelCase keys, contiguous
  * sections, defaults that parse. For the unit tests. */

@@ -103,8 +103,17 @@ static int passthrough(rd_kafka_conf_t *conf, const struct nh_copts *o, const st
 			return -EINVAL;
 	}
 	for (size_t i = 0; i < o->nkafka_files; i++) {
-		int rc = set_from_file(conf, o->kafka_files[i], lg);
+		const char *eq = strchr(o->kafka_files[i], '=');
+		size_t n = eq ? (size_t)(eq - o->kafka_files[i]) : 0;
+		int rc;
 
+		for (size_t j = 0; j < sizeof(managed) / sizeof(managed[0]); j++)
+			if (strlen(managed[j]) == n && !strncmp(o->kafka_files[i], managed[j], n)) {
+				nh_err(lg, "kafka.propertyFiles: %s: set by the collector",
+				       managed[j]);
+				return -EINVAL;
+			}
+		rc = set_from_file(conf, o->kafka_files[i], lg);
 		if (rc)
 			return rc;
 	}

@@ -271,6 +271,7 @@ int nh_sink_http_open(struct nh_sink *s, enum nh_http_flavour flavour, const cha
 		if (!rc && strpbrk(secret, "\r\n"))
 			rc = -EINVAL;
 		if (rc) {
+			explicit_bzero(secret, sizeof(secret));
 			nh_err(lg, "%s sink: cannot read the credential file %s: %s", h->name,
 			       secret_file, strerror(-rc));
 			goto cleanup;

@@ -234,10 +234,15 @@ static void test_errors(void)
 	bad_file("kubernetes:\n  kubelet:\n    insecure: yes please\n",
 		 "bad.yaml:3: kubernetes.kubelet.insecure: \"yes please\" is not true or false");
 	bad_file("baseline:\n  profileDir: relative/dir\n",
-		 "baseline.profileDir: \"relative/dir\" is not an absolute path");
+		 "baseline.profileDir: not an absolute path");
 	bad_file("credentials:\n  rules: vault:/x\n",
 		 "bad.yaml:2: credentials.rules: expected a list, found a scalar");
 	bad_file("kafka:\n  properties: [a]\n", "kafka.properties: expected a mapping");
+	bad_file("kafka:\n  properties:\n    \"x=sasl.password\": v\n",
+		 "kafka.properties: entries must be names without '='");
+	bad_file("log:\n  level: debug\n---\nkernel: [unclosed\n", "bad.yaml:");
+	bad_file("baseline:\n  profileDir: SECRET-TOKEN-VALUE\n",
+		 "baseline.profileDir: not an absolute path");
 	bad_file("kernel: 5\n", "bad.yaml:1: kernel: is a section: expected a mapping");
 	bad_file("log:\n  level: info\n  level: debug\n", "bad.yaml:3: log.level: given twice");
 	bad_file("log: [\n", "bad.yaml:");
@@ -252,6 +257,34 @@ static void test_errors(void)
 		 "bad.yaml:3: kernel.bogus");
 }
 
+/* Values that may be secrets are never echoed; a file that is mostly
+ * wrong stops being read after 20 errors. */
+static void test_error_hygiene(void)
+{
+	struct run r = {0};
+	char line[512], text[4096];
+	size_t n = 0, lines = 0;
+
+	snprintf(line, sizeof(line), "--config %s",
+		 write_file("bad.yaml",
+			    "baseline:\n  profileDir: SECRET-TOKEN-VALUE\n"
+			    "kafka:\n  properties:\n    \"sasl.password=x\": hunter2\n"));
+	run(&r, line);
+	CHECK(r.rc == -EINVAL);
+	CHECK(!strstr(r.err, "SECRET-TOKEN-VALUE") && !strstr(r.err, "hunter2"));
+	done(&r);
+
+	for (int i = 0; i < 60; i++)
+		n += snprintf(text + n, sizeof(text) - n, "unknown%d: 1\n", i);
+	snprintf(line, sizeof(line), "--config %s", write_file("bad.yaml", text));
+	run(&r, line);
+	CHECK(r.rc == -EINVAL && has(r.err, "too many errors"));
+	for (const char *p = r.err; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		lines++;
+	CHECK(lines <= 21);
+	done(&r);
+}
+
 static void test_flags(void)
 {
 	struct run r = {0};
@@ -263,7 +296,8 @@ static void test_flags(void)
 	CHECK(r.rc == -EINVAL);
 	CHECK(has(r.err, "--bogus: unknown option"));
 	CHECK(has(r.err, "--ringbuf-size: \"3\" is out of range"));
-	CHECK(has(r.err, "-X/--kafka-property: \"novalue\" is not KEY=VALUE"));
+	CHECK(has(r.err, "-X/--kafka-property: an entry is not KEY=VALUE"));
+	CHECK(!strstr(r.err, "novalue")); /* an entry is never echoed */
 	done(&r);
 	run(&r, "--socket");
 	CHECK(r.rc == -EINVAL && has(r.err, "--socket: needs a value"));
@@ -309,9 +343,27 @@ static void test_print(void)
 	CHECK(!strstr(a.out, "hunter2"));
 	CHECK(has(a.out, "\"sasl.password\": \"<redacted>\""));
 	CHECK(has(a.out, "  dedupWindow: 1890s\n"));
-	/* Read it back, with the secret put back in by a flag. */
-	snprintf(line, sizeof(line), "--config %s -X sasl.password=hunter2-secret",
-		 write_file("printed.yaml", a.out));
+	CHECK(has(a.out, "\"security.protocol\": \"SASL_SSL\""));
+	/* A redacted value read back is refused, naming only the key. */
+	snprintf(line, sizeof(line), "--config %s", write_file("printed.yaml", a.out));
+	run(&b, line);
+	CHECK(b.rc == -EINVAL && has(b.err, "sasl.password: a redacted value"));
+	done(&b);
+	/* With the secret filled in, it reads back to the same values. */
+	{
+		char *r = strstr(a.out, "\"<redacted>\"");
+
+		CHECK(r != NULL);
+		if (r) {
+			char *fixed = NULL;
+
+			CHECK(asprintf(&fixed, "%.*s\"hunter2-secret\"%s", (int)(r - a.out), a.out,
+				       r + strlen("\"<redacted>\"")) > 0);
+			snprintf(line, sizeof(line), "--config %s",
+				 write_file("printed.yaml", fixed));
+			free(fixed);
+		}
+	}
 	run(&b, line);
 	CHECK(b.rc == 0);
 	if (b.rc)
@@ -386,6 +438,7 @@ int main(void)
 	test_defaults();
 	test_file();
 	test_errors();
+	test_error_hygiene();
 	test_flags();
 	test_print();
 	test_reload();
