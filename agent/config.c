@@ -792,25 +792,24 @@ struct given {
 	const char *value;
 };
 
-/* Help text in the right column of an 80-column terminal. */
-static void wrap(FILE *out, int col, const char *text, const char *tail)
+/* text in lines of at most width characters, broken at spaces: the
+ * first line after pad0 spaces, the others after pad, each after lead. */
+static void wrapped(FILE *out, int pad0, int pad, const char *lead, size_t width, const char *text)
 {
-	char buf[1024];
-	const char *p = buf;
+	const char *p = text;
 
-	snprintf(buf, sizeof(buf), "%s%s", text, tail);
 	while (*p) {
-		size_t n = strlen(p), room = 80 - 29;
+		size_t n = strlen(p);
 
-		if (n > room) {
-			n = room;
+		if (n > width) {
+			n = width;
 			while (n > 0 && p[n] != ' ')
 				n--;
 			if (!n)
-				n = room;
+				n = width;
 		}
-		fprintf(out, "%*s%.*s\n", 29 - col, "", (int)n, p);
-		col = 0;
+		fprintf(out, "%*s%s%.*s\n", pad0, "", lead, (int)n, p);
+		pad0 = pad;
 		p += n;
 		while (*p == ' ')
 			p++;
@@ -856,7 +855,13 @@ static void usage(const struct nh_config_spec *spec, FILE *out)
 			fprintf(out, "%s\n", left);
 		else
 			fprintf(out, "%-29s", left);
-		wrap(out, strlen(left) > 28 ? 0 : 29, o->help, def);
+		{
+			char text[1024];
+
+			/* the right column of an 80-column terminal */
+			snprintf(text, sizeof(text), "%s%s", o->help, def);
+			wrapped(out, strlen(left) > 28 ? 29 : 0, 29, "", 80 - 29, text);
+		}
 	}
 }
 
@@ -1310,28 +1315,6 @@ static size_t common_sections(const char *prev, const char *key)
 	}
 }
 
-static void comment(FILE *out, int indent, const char *text)
-{
-	const char *p = text;
-
-	/* Wrapped at about 90 columns, on spaces. */
-	while (*p) {
-		size_t room = 88 - (size_t)indent, n = strlen(p);
-
-		if (n > room) {
-			n = room;
-			while (n > 0 && p[n] != ' ')
-				n--;
-			if (!n)
-				n = room;
-		}
-		fprintf(out, "%*s# %.*s\n", indent, "", (int)n, p);
-		p += n;
-		while (*p == ' ')
-			p++;
-	}
-}
-
 int nh_config_print(const struct nh_config_spec *spec, const void *cfg, FILE *out)
 {
 	const char *prev = NULL;
@@ -1354,7 +1337,7 @@ int nh_config_print(const struct nh_config_spec *spec, const void *cfg, FILE *ou
 		snprintf(help, sizeof(help), "%s%s%s%s%s", o->help, o->flag ? " (--" : "",
 			 o->flag ? o->flag : "", o->flag ? ")" : "",
 			 o->flags & NH_OPT_RELOAD ? " Reloaded on SIGHUP." : "");
-		comment(out, (int)depth * 2, help);
+		wrapped(out, (int)depth * 2, (int)depth * 2, "# ", 88 - depth * 2, help);
 		fprintf(out, "%*s%s:", (int)depth * 2, "", seg);
 		print_value(o, cfg, out, (int)depth * 2);
 		prev = o->key;

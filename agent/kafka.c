@@ -152,35 +152,25 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
  * sasl.password from a mounted Secret. The value is never logged. */
 static int set_from_file(rd_kafka_conf_t *conf, const char *spec, const struct nh_log *log)
 {
-	const char *eq = strchr(spec, '=');
 	char key[256], errstr[512] = "", *value = NULL;
 	int err;
 
-	if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof(key)) {
-		nh_err(log, "kafka.propertyFiles: expected key=path");
-		return -EINVAL;
-	}
-	memcpy(key, spec, (size_t)(eq - spec));
-	key[eq - spec] = '\0';
-	value = malloc(NH_KAFKA_SECRET_MAX);
-	if (!value)
-		return -ENOMEM;
-	err = nh_secretfile_read(eq + 1, value, NH_KAFKA_SECRET_MAX);
+	err = nh_secretfile_property(spec, key, sizeof(key), &value, NH_KAFKA_SECRET_MAX);
 	if (err) {
-		nh_err(log, "kafka.propertyFiles: %s: cannot read %s: %s", key, eq + 1,
-		       strerror(-err));
-		goto cleanup;
+		if (err == -EINVAL)
+			nh_err(log, "kafka.propertyFiles: expected key=path");
+		else
+			nh_err(log, "kafka.propertyFiles: %s: cannot read %s: %s", key,
+			       strchr(spec, '=') + 1, strerror(-err));
+		return err;
 	}
 	/* librdkafka's message may quote the value: not shown. */
 	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-		nh_err(log, "kafka.propertyFiles: %s: librdkafka refused the value of %s", key,
-		       eq + 1);
+		nh_err(log, "kafka.propertyFiles: %s: librdkafka refused the value", key);
 		err = -EINVAL;
 	}
-cleanup:
 	explicit_bzero(errstr, sizeof(errstr));
-	explicit_bzero(value, NH_KAFKA_SECRET_MAX);
-	free(value);
+	nh_secretfile_free(value, NH_KAFKA_SECRET_MAX);
 	return err;
 }
 

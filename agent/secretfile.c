@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -45,4 +46,33 @@ cleanup:
 		explicit_bzero(out, cap);
 	close(fd);
 	return rc;
+}
+
+int nh_secretfile_property(const char *spec, char *key, size_t keylen, char **value, size_t cap)
+{
+	const char *eq = strchr(spec, '=');
+	int rc;
+
+	*value = NULL;
+	if (!eq || eq == spec || (size_t)(eq - spec) >= keylen)
+		return -EINVAL;
+	memcpy(key, spec, (size_t)(eq - spec));
+	key[eq - spec] = '\0';
+	*value = malloc(cap);
+	if (!*value)
+		return -ENOMEM;
+	rc = nh_secretfile_read(eq + 1, *value, cap);
+	if (rc) {
+		nh_secretfile_free(*value, cap);
+		*value = NULL;
+	}
+	return rc;
+}
+
+void nh_secretfile_free(char *value, size_t cap)
+{
+	if (!value)
+		return;
+	explicit_bzero(value, cap);
+	free(value);
 }

@@ -11,4 +11,11 @@
  * caller wipes out (explicit_bzero) when done. */
 int nh_secretfile_read(const char *path, char *out, size_t cap);
 
+/* A property given as "key=path": key into key[keylen], the file's
+ * content into *value, malloc'd with room for cap bytes. 0 or -errno
+ * (-EINVAL: not key=path). Release *value with nh_secretfile_free. */
+int nh_secretfile_property(const char *spec, char *key, size_t keylen, char **value, size_t cap);
+/* Wipe and free what nh_secretfile_property returned (NULL is fine). */
+void nh_secretfile_free(char *value, size_t cap);
+
 #endif

@@ -48,34 +48,25 @@ static int set(rd_kafka_conf_t *conf, const char *key, const char *value, const 
  * logged, nor librdkafka's message about it, which may quote it. */
 static int set_from_file(rd_kafka_conf_t *conf, const char *spec, const struct nh_log *lg)
 {
-	const char *eq = strchr(spec, '=');
-	char key[256], errstr[512] = "", *value;
+	char key[256], errstr[512] = "", *value = NULL;
 	int rc;
 
-	if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof(key)) {
-		nh_err(lg, "kafka.propertyFiles: expected key=path");
-		return -EINVAL;
-	}
-	memcpy(key, spec, (size_t)(eq - spec));
-	key[eq - spec] = '\0';
-	value = malloc(NH_CKAFKA_SECRET_MAX);
-	if (!value)
-		return -ENOMEM;
-	rc = nh_secretfile_read(eq + 1, value, NH_CKAFKA_SECRET_MAX);
+	rc = nh_secretfile_property(spec, key, sizeof(key), &value, NH_CKAFKA_SECRET_MAX);
 	if (rc) {
-		nh_err(lg, "kafka.propertyFiles: %s: cannot read %s: %s", key, eq + 1,
-		       strerror(-rc));
-		goto cleanup;
+		if (rc == -EINVAL)
+			nh_err(lg, "kafka.propertyFiles: expected key=path");
+		else
+			nh_err(lg, "kafka.propertyFiles: %s: cannot read %s: %s", key,
+			       strchr(spec, '=') + 1, strerror(-rc));
+		return rc;
 	}
+	/* librdkafka's message may quote the value: not shown. */
 	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-		nh_err(lg, "kafka.propertyFiles: %s: librdkafka refused the value of %s", key,
-		       eq + 1);
+		nh_err(lg, "kafka.propertyFiles: %s: librdkafka refused the value", key);
 		rc = -EINVAL;
 	}
-cleanup:
 	explicit_bzero(errstr, sizeof(errstr));
-	explicit_bzero(value, NH_CKAFKA_SECRET_MAX);
-	free(value);
+	nh_secretfile_free(value, NH_CKAFKA_SECRET_MAX);
 	return rc;
 }
 

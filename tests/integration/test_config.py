@@ -4,6 +4,7 @@
 --check-config on good and bad files, SIGHUP reload, the capability drop
 seen in /proc/<pid>/status, docs/configuration.md and the Helm values in
 step with what the binaries accept."""
+import json
 import os
 import re
 import signal
@@ -232,6 +233,43 @@ def capabilities_dropped_after_attach(s):
     finally:
         agent.stop()
         mock.stop()
+
+
+@suite.test
+def kafka_property_files_are_read_and_never_logged(s):
+    """A librdkafka property from a file (a mounted Secret): applied, and its
+    value in no log line (debug included), status or printed config."""
+    from test_kafka import Mock
+    mock = Mock()
+    value = "nhiscope-secret-" + uuid.uuid4().hex
+    secret = write(s, "client-id", value + "\n")
+    # the brokers too come from a file, over a wrong kafka.brokers: only a
+    # file that was applied gets anything delivered
+    servers = write(s, "servers", mock.bootstrap)
+    conf = write(s, "kafka.yaml", "kafka:\n  brokers: 127.0.0.1:9\n  propertyFiles:\n"
+                 "    client.id: %s\n    bootstrap.servers: %s\nspool:\n  dir: %s\n" %
+                 (secret, servers, os.path.join(s.tmp, "spool-pf")))
+    agent = Agent(s.tmp, "--config", conf, "-v")
+    try:
+        subprocess.run(["sh", "-c", "true"], check=True)
+        wait_until(lambda: agent.status()["kafka"]["delivered"] >= 1, timeout=30,
+                   what="a heartbeat or record delivered")
+        out = json.dumps(agent.status()) + agent.read_log()
+        out += run(AGENT, "--config", conf, "--print-config").stdout
+        assert value not in out, "the property file's value leaked"
+        assert "librdkafka" in out or "kafka" in out
+    finally:
+        agent.stop()
+        mock.stop()
+    # a file that cannot be read stops the start, naming key and file
+    bad = write(s, "kafka-bad.yaml", "kafka:\n  brokers: 127.0.0.1:9\n  propertyFiles:\n"
+                "    sasl.password: /nonexistent/password\nspool:\n  dir: %s\n" %
+                os.path.join(s.tmp, "spool-pf2"))
+    r = subprocess.run([AGENT, "-s", os.path.join(s.tmp, "pf.sock"), "--config", bad,
+                        "--profile-dir", ""], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "kafka.propertyFiles: sasl.password: cannot read /nonexistent/password" in r.stderr, \
+        r.stderr
 
 
 @suite.test
