@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -63,20 +64,22 @@ static int parse_addr(const char *addrport, struct sockaddr_storage *ss, socklen
 /* Our own listening socket, so a failed bind says why (libmicrohttpd
  * would only fail to start). IPv6 only for an IPv6 address: "[::]:P"
  * means IPv6, not both. */
-static int listen_on(const struct sockaddr_storage *ss, socklen_t len)
+static int listen_on(const struct sockaddr_storage *ss, socklen_t len, int *code)
 {
 	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-	int code;
 
-	if (fd < 0)
-		return -errno;
+	*code = 0;
+	if (fd < 0) {
+		*code = -errno;
+		return -1;
+	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    (ss->ss_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
 	    bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 64)) {
-		code = -errno;
+		*code = -errno;
 		close(fd);
-		return code;
+		return -1;
 	}
 	return fd;
 }
@@ -116,6 +119,25 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 	return ret;
 }
 
+/* A one-line plain-text answer, cut to fit rather than read past. */
+static enum MHD_Result say(struct MHD_Connection *c, unsigned code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static enum MHD_Result say(struct MHD_Connection *c, unsigned code, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	return reply(c, code, "text/plain; charset=utf-8", msg, (size_t)n, MHD_RESPMEM_MUST_COPY);
+}
+
 /* Called from MHD_run, that is from the agent's loop: the callbacks read
  * the agent's state directly. HEAD gets the same headers and no body
  * (libmicrohttpd leaves it out). */
@@ -123,45 +145,66 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_len, void **state)
 {
-	static const char text[] = "text/plain; charset=utf-8";
 	struct nh_httpd *h = cls;
-	char msg[256], *body = NULL;
+	char *body = NULL;
 	const char *why;
 	size_t len = 0;
-	int n, err;
+	int err;
 
 	(void)version;
 	(void)upload;
 	(void)upload_len;
 	(void)state;
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-		n = snprintf(msg, sizeof(msg), "only GET and HEAD\n");
-		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, text, msg, (size_t)n,
-			     MHD_RESPMEM_MUST_COPY);
-	}
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return say(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
 	if (strcmp(url, "/metrics") == 0) {
 		err = h->ops->metrics(h->ctx, &body, &len);
 		if (!err)
 			return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
 				     body, len, MHD_RESPMEM_MUST_FREE);
-		n = snprintf(msg, sizeof(msg), "cannot render the metrics: %s\n", strerror(-err));
-		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, text, msg, (size_t)n,
-			     MHD_RESPMEM_MUST_COPY);
+		return say(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render the metrics: %s\n",
+			   strerror(-err));
 	}
-	if (strcmp(url, "/healthz") == 0) {
-		/* Answered at all: the loop is turning. */
-		n = snprintf(msg, sizeof(msg), "ok\n");
-		return reply(c, MHD_HTTP_OK, text, msg, (size_t)n, MHD_RESPMEM_MUST_COPY);
-	}
+	if (strcmp(url, "/healthz") == 0)
+		return say(c, MHD_HTTP_OK, "ok\n"); /* answered at all: the loop turns */
 	if (strcmp(url, "/readyz") == 0) {
 		why = h->ops->not_ready(h->ctx);
-		n = why ? snprintf(msg, sizeof(msg), "not ready: %s\n", why)
-			: snprintf(msg, sizeof(msg), "ok\n");
-		return reply(c, why ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, text, msg,
-			     (size_t)n, MHD_RESPMEM_MUST_COPY);
+		if (why)
+			return say(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready: %s\n", why);
+		return say(c, MHD_HTTP_OK, "ok\n");
 	}
-	n = snprintf(msg, sizeof(msg), "not found: /metrics, /healthz and /readyz are served\n");
-	return reply(c, MHD_HTTP_NOT_FOUND, text, msg, (size_t)n, MHD_RESPMEM_MUST_COPY);
+	return say(c, MHD_HTTP_NOT_FOUND, "not found: /metrics, /healthz and /readyz are served\n");
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Each connection's socket and start, for the deadline. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct nh_httpd *h = cls;
+
+	(void)socket_context;
+	if (!info)
+		return;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED && h->nconns < NH_HTTPD_MAX_CONNECTIONS) {
+		h->conns[h->nconns].fd = info->connect_fd;
+		h->conns[h->nconns++].start_ns = now_ns();
+		return;
+	}
+	for (size_t i = 0; code == MHD_CONNECTION_NOTIFY_CLOSED && i < h->nconns; i++)
+		if (h->conns[i].fd == info->connect_fd) {
+			h->conns[i] = h->conns[--h->nconns];
+			break;
+		}
 }
 
 int nh_httpd_open(struct nh_httpd *h, const char *addrport, int epfd,
@@ -171,7 +214,7 @@ int nh_httpd_open(struct nh_httpd *h, const char *addrport, int epfd,
 	const union MHD_DaemonInfo *info;
 	struct sockaddr_storage ss;
 	socklen_t sl = 0;
-	int fd, code;
+	int fd = -1, code;
 
 	memset(h, 0, sizeof(*h));
 	h->epoll_fd = -1;
@@ -179,33 +222,32 @@ int nh_httpd_open(struct nh_httpd *h, const char *addrport, int epfd,
 	h->ctx = ctx;
 	h->log = log;
 	snprintf(h->addr, sizeof(h->addr), "%s", addrport);
-	if (parse_addr(addrport, &ss, &sl)) {
+	code = parse_addr(addrport, &ss, &sl);
+	if (code) {
 		nh_err(log,
-		       "--metrics-listen: \"%s\" is not ADDR:PORT (an IPv4 address, or an IPv6 "
+		       "metrics.listen: \"%s\" is not ADDR:PORT (an IPv4 address, or an IPv6 "
 		       "address in brackets, and a port)",
 		       addrport);
-		return -EINVAL;
+		goto cleanup;
 	}
-	fd = listen_on(&ss, sl);
-	if (fd < 0) {
-		nh_err(log, "cannot listen on %s for metrics: %s", addrport, strerror(-fd));
-		return fd;
+	fd = listen_on(&ss, sl, &code);
+	if (code) {
+		nh_err(log, "cannot listen on %s for metrics: %s", addrport, strerror(-code));
+		goto cleanup;
 	}
 	/* External epoll mode: no thread; MHD_run does the work when asked. */
 	h->daemon = MHD_start_daemon(
 	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, h, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_log, h, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)NH_HTTPD_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)NH_HTTPD_TIMEOUT_S, MHD_OPTION_END);
+	    (unsigned)NH_HTTPD_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)NH_HTTPD_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)NH_HTTPD_TIMEOUT_S,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
 	if (!h->daemon) {
-		/* Whether it closed the socket on the way out is not
-		 * documented; nothing else can have reused the number. */
-		if (fcntl(fd, F_GETFD) >= 0)
-			close(fd);
 		nh_err(log, "cannot serve HTTP on %s: libmicrohttpd did not start", addrport);
-		return -EIO;
+		code = -EIO;
+		goto cleanup;
 	}
-	/* From here MHD_stop_daemon closes the listening socket. */
+	fd = -1; /* MHD_stop_daemon closes it from here */
 	info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
 	h->epoll_fd = info ? info->epoll_fd : -1;
 	if (h->epoll_fd < 0)
@@ -214,12 +256,18 @@ int nh_httpd_open(struct nh_httpd *h, const char *addrport, int epfd,
 		code = epoll_ctl(epfd, EPOLL_CTL_ADD, h->epoll_fd, &ev) ? -errno : 0;
 	if (code) {
 		nh_err(log, "cannot serve HTTP on %s: %s", addrport, strerror(-code));
-		nh_httpd_close(h);
-		return code;
+		goto cleanup;
 	}
 	h->serving = true;
 	nh_info(log, "metrics on http://%s/metrics, health on /healthz and /readyz", addrport);
-	return 0;
+cleanup:
+	/* Whether a daemon that did not start closed the socket is not
+	 * documented; nothing else can have reused the number. */
+	if (fd >= 0 && fcntl(fd, F_GETFD) >= 0)
+		close(fd);
+	if (code)
+		nh_httpd_close(h);
+	return code;
 }
 
 void nh_httpd_close(struct nh_httpd *h)
@@ -247,8 +295,21 @@ int nh_httpd_wait_ms(struct nh_httpd *h, int wait_ms)
 
 void nh_httpd_run(struct nh_httpd *h, bool ready)
 {
+	uint64_t now;
+
+	if (!h->daemon)
+		return;
+	/* Past the deadline: shut, and libmicrohttpd closes it on this run. */
+	now = h->nconns ? now_ns() : 0;
+	for (size_t i = 0; i < h->nconns; i++)
+		if (now - h->conns[i].start_ns > NH_HTTPD_DEADLINE_NS &&
+		    shutdown(h->conns[i].fd, SHUT_RDWR) == 0) {
+			h->conns[i].start_ns = now; /* once */
+			h->cut++;
+			ready = true;
+		}
 	/* With a timeout pending, libmicrohttpd must run after every wait,
 	 * whatever epoll reported. */
-	if (h->daemon && (ready || h->due))
+	if (ready || h->due)
 		MHD_run(h->daemon);
 }

@@ -12,11 +12,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "log.h"
 
-#define NH_HTTPD_MAX_CONNECTIONS 16
-#define NH_HTTPD_TIMEOUT_S	 10
+#define NH_HTTPD_MAX_CONNECTIONS 64
+#define NH_HTTPD_PER_IP		 4  /* one client cannot take every slot */
+#define NH_HTTPD_TIMEOUT_S	 10 /* idle */
+/* A whole connection, however busy: libmicrohttpd's timeout counts idle
+ * time only, so a byte every few seconds would hold a slot for ever. */
+#define NH_HTTPD_DEADLINE_NS (5 * 1000000000ULL)
 
 struct nh_httpd_ops {
 	/* /metrics: the exposition text in a malloc'd buffer (freed here);
@@ -35,6 +40,12 @@ struct nh_httpd {
 	const struct nh_log *log;
 	bool serving; /* started: libmicrohttpd's messages are per-connection now */
 	char addr[128];
+	struct {
+		int fd;
+		uint64_t start_ns; /* CLOCK_MONOTONIC */
+	} conns[NH_HTTPD_MAX_CONNECTIONS];
+	size_t nconns;
+	uint64_t cut; /* connections shut for outliving the deadline */
 };
 
 /*
@@ -51,7 +62,8 @@ void nh_httpd_close(struct nh_httpd *h);
  * work must not wait for the next event. */
 int nh_httpd_wait_ms(struct nh_httpd *h, int wait_ms);
 /* After the wait: serve what is ready (ready: epoll reported the
- * daemon's fd) and expire idle connections. */
+ * daemon's fd), expire idle connections and shut those past the
+ * deadline. */
 void nh_httpd_run(struct nh_httpd *h, bool ready);
 
 #endif

@@ -72,10 +72,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 
 		/* Only the first acknowledgement: one after a rewind or a shed
 		 * is no longer in flight. */
-		if (nh_spool_ack(&k->spool, in->cls, in->pos) == 0 && in->event_ns &&
-		    now >= in->event_ns)
-			nh_histogram_add(&k->delivery_latency_us, (now - in->event_ns) / 1000);
-		k->delivered++;
+		if (nh_spool_ack(&k->spool, in->cls, in->pos) == 0) {
+			if (in->event_ns && now >= in->event_ns)
+				nh_histogram_add(&k->delivery_latency_us,
+						 (now - in->event_ns) / 1000);
+			k->delivered++;
+		}
 		k->broker_up = true;
 	} else if (permanent(msg->err)) {
 		k->failed++;

@@ -63,7 +63,7 @@ int nh_probes_flush(struct nh_probes *p);
 int nh_probes_counters(struct nh_probes *p, uint32_t kind, struct nh_counters *out);
 /* The agent's own cgroup id, as the kernel sees it. 0 or -errno. */
 int nh_probes_self_cgroup(struct nh_probes *p, uint64_t *id);
-/* Entries currently in the dedup map (for status); -errno on error. */
+/* Entries in the dedup map when the last window closed (for status). */
 long nh_probes_dedup_entries(struct nh_probes *p);
 /* Mark a dedup entry as learned behaviour so it never expires: its
  * object is not reported in full again. -ENOENT when it is gone. */

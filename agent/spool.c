@@ -450,6 +450,8 @@ int nh_spool_ack(struct nh_spool *s, enum nh_spool_class cls, struct nh_spool_po
 	}
 	if (i == q->inflight_len)
 		return -ENOENT; /* rewound or shed meanwhile */
+	if (q->acked[slot])
+		return -EALREADY; /* sent twice (a resend after a shed) */
 	q->acked[slot] = true;
 	/* The head moves over the acknowledged prefix only. */
 	while (q->inflight_len && q->acked[q->inflight_first]) {

@@ -104,7 +104,9 @@ int nh_spool_append_timed(struct nh_spool *s, enum nh_spool_class cls, const cha
  * -EBUSY when too many are in flight. */
 int nh_spool_next(struct nh_spool *s, struct nh_spool_record *rec);
 
-/* Kafka acknowledged the record at pos (any order). */
+/* Kafka acknowledged the record at pos (any order). 0 the first time;
+ * -EALREADY for a second acknowledgement of a record sent twice; -ENOENT
+ * when it is no longer in flight. */
 int nh_spool_ack(struct nh_spool *s, enum nh_spool_class cls, struct nh_spool_pos pos);
 
 /* The record nh_spool_next just handed out could not be sent (a full

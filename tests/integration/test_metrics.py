@@ -446,7 +446,56 @@ def port_in_use_and_bad_address_are_start_up_errors(s):
         r = subprocess.run([AGENT, "-s", os.path.join(s.tmp, "bad.sock"), "--profile-dir", "",
                             "--metrics-listen", bad], capture_output=True, text=True, timeout=60)
         assert r.returncode == 1 and '"%s"' % bad in r.stderr, (bad, r.returncode, r.stderr)
-        assert "--metrics-listen" in r.stderr, r.stderr
+        assert "metrics.listen" in r.stderr, r.stderr
+
+
+@suite.test
+def slow_clients_cannot_starve_healthz(s):
+    """Many connections from one client that send a header byte now and then
+    (idle timeouts never fire): the client gets a few slots, each is cut
+    after its deadline, and /healthz from elsewhere keeps answering."""
+    port = free_port()
+    agent = Agent(s.tmp, "--metrics-listen", "127.0.0.1:%d" % port)
+    slow = []
+    try:
+        for _ in range(20):
+            c = socket.socket()
+            c.bind(("127.0.0.2", 0))
+            c.settimeout(10)
+            try:
+                c.connect(("127.0.0.1", port))
+                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            except OSError:
+                pass
+            slow.append(c)
+        t_end = time.monotonic() + 8
+        while time.monotonic() < t_end:
+            for c in slow:
+                try:
+                    c.sendall(b"X-A: b\r\n")
+                except OSError:
+                    pass
+            # from another address, as the kubelet's probe would come
+            code, _, body = request("127.0.0.1", port, "/healthz", timeout=2)
+            assert code == 200 and body == "ok\n", (code, body)
+            time.sleep(1)
+        # every slow connection was cut (or never admitted) by now
+        for c in slow:
+            try:
+                c.sendall(b"X-A: b\r\n")
+            except OSError:
+                continue  # closed already
+            c.settimeout(3)  # a timeout here fails the test: still open
+            try:
+                data = c.recv(1)
+            except ConnectionResetError:
+                continue
+            assert data == b"", "a slow connection outlived its deadline"
+        assert agent.proc.poll() is None
+    finally:
+        for c in slow:
+            c.close()
+        agent.stop()
 
 
 if __name__ == "__main__":

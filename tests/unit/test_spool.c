@@ -73,6 +73,8 @@ static void test_order_and_ack(void)
 	CHECK(nh_spool_next(&sp, &rec) == -ENOENT);
 	/* out-of-order acknowledgement: nothing is forgotten until the prefix is */
 	CHECK(nh_spool_ack(&sp, NH_SPOOL_ACTIVITY, pos[3]) == 0);
+	/* a second report for a record sent twice counts once */
+	CHECK(nh_spool_ack(&sp, NH_SPOOL_ACTIVITY, pos[3]) == -EALREADY);
 	CHECK(nh_spool_pending(&sp) == 5);
 	CHECK(nh_spool_ack(&sp, NH_SPOOL_ANOMALY, pos[0]) == 0);
 	CHECK(nh_spool_ack(&sp, NH_SPOOL_ANOMALY, pos[1]) == 0);
