@@ -45,6 +45,8 @@ import urllib.request
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from nhtest import free_port  # noqa: E402
 TOPICS = ("nhiscope.anomalies", "nhiscope.activity", "nhiscope.heartbeats",
           "nhiscope.deadletter")
 BENCH_TOPIC = "nhiscope.bench"
@@ -453,14 +455,6 @@ def metric(port, name):
             if line.startswith(name + " "):
                 return int(line.split()[1])
     return None
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def count_lines(path):

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,13 @@ def cgroup2_mount():
             if right.split()[0] == "cgroup2":
                 return left.split()[4]
     raise RuntimeError("no cgroup2 mount")
+
+
+def free_port(host="127.0.0.1"):
+    """A port nothing listens on now (IPv6 when host has a colon)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):

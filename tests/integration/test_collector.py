@@ -19,7 +19,7 @@ import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nhtest import BUILD, Suite, wait_until  # noqa: E402
+from nhtest import BUILD, Suite, free_port, wait_until  # noqa: E402
 
 suite = Suite("collector")
 COLLECTOR = os.path.join(BUILD, "nhiscope-collector")
@@ -32,14 +32,6 @@ DLQ = "nhiscope.deadletter"
 # to a broker that is back within a second.
 FAST = ("-X", "session.timeout.ms=3000", "-X", "heartbeat.interval.ms=500",
         "-X", "reconnect.backoff.max.ms=500")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Mock:

@@ -18,7 +18,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nhtest import (AGENT, CLI, ROOT, TOKEN_PATH, WORKLOAD, Agent, Pod, Suite,  # noqa: E402
+from nhtest import (AGENT, CLI, ROOT, TOKEN_PATH, WORKLOAD, Agent, Pod, Suite, free_port,  # noqa: E402
                     run_alive, sa_token, wait_until)
 
 suite = Suite("metrics")
@@ -28,12 +28,6 @@ LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 # Labels come from fixed vocabularies only: never an identity or a path.
 LABELS = {"kind", "probe", "tracepoint", "version", "state", "category", "severity", "class", "le"}
 LEARN = ("--learn-window", "2000", "--quiet-period", "1500", "--dedup-window", "500")
-
-
-def free_port(host="127.0.0.1"):
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def request(host, port, path, method="GET", timeout=10):
