@@ -153,10 +153,17 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 
 	(void)version;
 	(void)upload;
-	(void)upload_len;
-	(void)state;
+	/* Refused at once, body unread; the connection closes after. */
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return say(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+	/* The first call only sees the headers: answering then makes
+	 * libmicrohttpd close the connection after the reply. Answered on
+	 * the last, a scraper keeps its connection. A body is ignored. */
+	if (!*state || *upload_len) {
+		*state = h;
+		*upload_len = 0;
+		return MHD_YES;
+	}
 	if (strcmp(url, "/metrics") == 0) {
 		err = h->ops->metrics(h->ctx, &body, &len);
 		if (!err)

@@ -452,6 +452,14 @@ def slow_clients_cannot_starve_healthz(s):
     agent = Agent(s.tmp, "--metrics-listen", "127.0.0.1:%d" % port)
     slow = []
     try:
+        # a scraper keeps its connection from one request to the next
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        for path in ("/healthz", "/readyz", "/metrics", "/healthz"):
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            assert r.status == 200 and not r.will_close, (path, r.getheaders())
+        c.close()
         for _ in range(20):
             c = socket.socket()
             c.bind(("127.0.0.2", 0))
