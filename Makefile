@@ -20,7 +20,8 @@ SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev \
 	pkg-config python3 iproute2 util-linux libclang-rt-14-dev \
 	libcurl4-openssl-dev openssl libprotobuf-c-dev protobuf-c-compiler \
-	librdkafka-dev kcat rsyslog libmicrohttpd-dev libyaml-dev python3-yaml yamllint
+	librdkafka-dev kcat rsyslog libmicrohttpd-dev libyaml-dev python3-yaml yamllint \
+	stress-ng
 
 BPF_SRC    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
@@ -62,7 +63,7 @@ FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
 HELPERS    := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(wildcard tests/helpers/*.c))
 
-.PHONY: all deps run test bench demo docs clean format check-format
+.PHONY: all deps run test test-under-load bench demo docs clean format check-format
 # Keep the sanitizer objects between builds.
 .SECONDARY:
 
@@ -188,6 +189,11 @@ run: deps all
 
 test: deps all $(UNIT_BINS) $(FUZZ_BINS) $(HELPERS)
 	@BUILD=$(BUILD) bash tests/run
+
+# The suite with both CPUs kept busy beside it, as on a shared CI machine:
+# run it before submitting kernel tests. LOAD_RUNS=3 repeats it.
+test-under-load: deps all $(UNIT_BINS) $(FUZZ_BINS) $(HELPERS)
+	@BUILD=$(BUILD) LOAD_RUNS=$(or $(LOAD_RUNS),1) bash tests/under-load
 
 # Throughput and memory of models/ alone (one core, replayed observations).
 $(BUILD)/tests/models_bench: tests/bench/models_bench.c $(MODELS_OBJS)

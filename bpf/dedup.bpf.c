@@ -81,8 +81,19 @@ int nh_pin(struct bpf_raw_tracepoint_args *ctx)
 	};
 	struct nh_dedup_val *v = bpf_map_lookup_elem(&dedup, &k);
 
-	if (!v)
-		return 1;
+	if (!v) {
+		/* The entry idled out before a busy agent got to its report:
+		 * put it back pinned, or the next use would be reported in
+		 * full again although it is known. */
+		struct nh_dedup_val nv = {.window_start = bpf_ktime_get_ns(),
+					  .flags = NH_DEDUP_PINNED};
+
+		if (!bpf_map_update_elem(&dedup, &k, &nv, BPF_NOEXIST))
+			return 0;
+		v = bpf_map_lookup_elem(&dedup, &k); /* a hook put it back first */
+		if (!v)
+			return 1; /* map full */
+	}
 	__sync_fetch_and_or(&v->flags, NH_DEDUP_PINNED);
 	return 0;
 }

@@ -7,7 +7,8 @@
  *   open PATH               open O_RDONLY and close
  *   open-loop PATH N        N x (open, close) of the same path
  *   open-new DIR N          create DIR/f<i> for i < N (distinct objects)
- *   wait PATH               poll (stat, not open) until PATH exists
+ *   wait PATH               say waiting=PATH, then poll (stat, not open)
+ *                           until PATH exists
  *   open-legacy PATH        open(2) itself rather than openat(2)
  *   openat2 PATH            openat2(2) with RESOLVE_NO_SYMLINKS
  *   loopback4 | loopback6   listen on loopback, connect to it, accept
@@ -105,6 +106,10 @@ static int wait_for(const char *path)
 	struct timespec ts = {0, 5 * 1000 * 1000};
 	struct stat st;
 
+	/* Said before polling: everything the start-up did (the loader's
+	 * opens) is behind it, so a test may read counters from here. */
+	printf("waiting=%s\n", path);
+	fflush(stdout);
 	for (int i = 0; i < 12000; i++) {
 		if (stat(path, &st) == 0)
 			return 0;

@@ -103,6 +103,7 @@ class Tail:
 
     def __init__(self, agent, *filters):
         self.agent = agent
+        self.filters = filters
         self.proc = subprocess.Popen([CLI, "-s", agent.sock, "tail", "-o", "json", *filters],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         os.set_blocking(self.proc.stdout.fileno(), False)
@@ -133,6 +134,67 @@ class Tail:
 
     def matching(self, pred):
         return [e for e in self.poll() if pred(e)]
+
+    def sync(self, pod, binary="/bin/true", timeout=30.0):
+        """Prove this tail has caught up with everything `pod` did before
+        the call, before asserting that something did *not* happen: the
+        pod makes a marker event that passes this tail's filters (an exec
+        of `binary` with a unique argument, an open of a unique file, or a
+        read of a unique `.pgpass` for a credential_use tail), and the
+        marker must arrive after all of it (one ring buffer, consumed in
+        reservation order; one agent loop; one ordered stream per
+        subscriber). A marker lost to a full ring buffer is made again.
+        Returns the marker event."""
+        kinds = []
+        for i, f in enumerate(self.filters[:-1]):
+            if f == "--kind":
+                kinds = self.filters[i + 1].split(",")
+            assert f != "--pid", "a --pid tail cannot be synced by a new process"
+        for kind in ("exec", "open", "credential_use"):
+            if not kinds or kind in kinds:
+                break
+        else:
+            raise AssertionError("no marker passes --kind %s" % ",".join(kinds))
+        deadline = time.monotonic() + timeout
+        while True:
+            tag = "nh-marker-" + uuid.uuid4().hex
+            if kind == "exec":
+                pod.run([binary, tag])
+                mine = lambda e: e["kind"] == "exec" and tag in e.get("args", [])  # noqa: E731
+            else:
+                d = os.path.join(tempfile.gettempdir(), tag)
+                os.mkdir(d)
+                path = os.path.join(d, ".pgpass" if kind == "credential_use" else "marker")
+                open(path, "w").close()
+                try:
+                    pod.run([WORKLOAD, "open", path])
+                finally:
+                    shutil.rmtree(d)
+                mine = lambda e: e["kind"] == kind and (  # noqa: E731
+                    e.get("path") == path or e.get("credential") == path)
+            try:
+                return wait_until(lambda: self.matching(mine), timeout=min(
+                    5.0, max(0.1, deadline - time.monotonic())), what="marker")[0]
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("timed out after %.1fs: no marker from pod %s reached "
+                                         "the tail %s" % (timeout, pod.uid, self.filters))
+
+    def flush_sync(self, pod, timeout=30.0):
+        """Prove the agent closed a dedup window at least one window after
+        this call and that everything up to it reached this tail: the pod
+        opens a fresh file twice, and the repeat's summary can only come
+        from a flush run once that file's window had closed. For tails
+        that pass open and summary."""
+        path = os.path.join(tempfile.gettempdir(), "nh-flush-" + uuid.uuid4().hex)
+        open(path, "w").close()
+        try:
+            pod.run([WORKLOAD, "open-loop", path, "2"])
+        finally:
+            os.unlink(path)
+        self.wait_for(lambda e: e["kind"] == "summary" and e.get("object") == path,
+                      timeout=timeout, what="the flush witness's summary")
+        return self.sync(pod, timeout=timeout)
 
     def close(self):
         self.proc.terminate()
@@ -256,11 +318,66 @@ class SaPod(Pod):
         self.key = "k8s:sa/%s/%s" % (namespace, name)
 
 
-def run_alive(pod, argv):
-    """Run argv in the pod beside a shell that outlives it, as a
-    container's other processes do: the agent reads the token through a
-    live process of the container."""
-    return pod.run(["sh", "-c", '"$@"; sleep 0.3', "sh", *argv])
+class Alive:
+    """`with Alive(pod, argv):` runs argv in the pod to its end and keeps
+    a shell of the container alive until the block ends, as a container's
+    other processes do: the agent looks into a pod's files through a live
+    process of its mount namespace."""
+
+    def __init__(self, pod, argv):
+        self.go = os.path.join(tempfile.gettempdir(), "nh-alive-" + uuid.uuid4().hex)
+        self.argv = argv
+        self.proc = pod.popen(["sh", "-c", 'go=$1; shift; "$@" || exit; echo nh-alive-ran; '
+                               'while [ ! -e "$go" ]; do sleep 0.02; done', "sh", self.go, *argv],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.pid = self.proc.pid
+        self.out = ""
+
+    def __enter__(self):
+        for line in self.proc.stdout:  # until argv has ended
+            if line.endswith("nh-alive-ran\n"):  # argv's output may lack a newline
+                self.out += line[:-len("nh-alive-ran\n")]
+                return self
+            self.out += line
+        self.release()
+        raise AssertionError("%s exited %d: %s" % (self.argv, self.proc.returncode, self.err))
+
+    def release(self):
+        if not os.path.exists(self.go):
+            open(self.go, "w").close()
+        try:
+            out, self.err = self.proc.communicate(timeout=60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            os.unlink(self.go)
+        self.out += out
+
+    def __exit__(self, *exc):
+        self.release()
+        assert exc[0] or self.proc.returncode == 0, \
+            "%s exited %d: %s" % (self.argv, self.proc.returncode, self.err)
+
+
+def run_alive(pod, argv, timeout=10.0):
+    """Run argv in the pod (see Alive), keeping the container's shell until
+    every running agent has attributed the pod (a busy agent may take its
+    time), or for at most `timeout` seconds."""
+    keys = {getattr(pod, "key", None), "k8s:pod/" + pod.uid}
+
+    def attributed():
+        for agent in Agent.started:
+            st = agent.proc.poll() is None and agent.status_or_none()
+            if st and not keys & {i["key"] for i in st["identities"]["top"]}:
+                return False
+        return True
+    with Alive(pod, argv) as alive:
+        try:
+            wait_until(attributed, timeout=timeout, what="the agents to attribute the pod")
+        except AssertionError:
+            pass  # the test's own checks say whether that was expected
+    return alive.pid, alive.out
 
 
 def facts(out):

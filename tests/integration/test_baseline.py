@@ -16,6 +16,10 @@ from nhtest import (CLI, TOKEN_PATH, Agent, SaPod, Suite, Tail, run_alive,  # no
 
 suite = Suite("baseline")
 LEARN = ("--learn-window", "2000", "--quiet-period", "1500", "--dedup-window", "500")
+# The marker binary that proves the tail caught up (Tail.sync). It is run
+# while learning, so that later markers are known behaviour and never an
+# anomaly themselves; /usr/bin/true stays novel for the exec anomaly.
+MARKER = "/usr/bin/echo"
 
 
 def profiles(agent, *args):
@@ -53,9 +57,11 @@ def anomalies(tail, key):
     return tail.matching(lambda e: e["kind"] == "anomaly" and e["identity"] == key)
 
 
-def learn_until_stable(agent, pod, port):
+def learn_until_stable(agent, pod, port, tail=None):
     workload(pod, port)
     workload(pod, port)
+    if tail:
+        tail.sync(pod, MARKER)
     wait_until(lambda: profile_state(agent, pod.key) == "stable", timeout=30,
                interval=0.2, what="profile to turn stable")
 
@@ -67,8 +73,9 @@ def stable_profile_reports_each_novelty_once(s):
     agent = Agent(s.tmp, *LEARN)
     try:
         tail = Tail(agent, "--identity", pod.key)
-        learn_until_stable(agent, pod, known.port)
+        learn_until_stable(agent, pod, known.port, tail)
         # nothing while learning
+        tail.sync(pod, MARKER)
         assert not anomalies(tail, pod.key), anomalies(tail, pod.key)
 
         # known behaviour, again: nothing. Once learning's dedup entries
@@ -80,21 +87,20 @@ def stable_profile_reports_each_novelty_once(s):
                                      e.get("path") == "/etc/hostname"))
         learned = hostname_opens()
         for _ in range(5):
-            time.sleep(1.5)
+            time.sleep(1.5)  # a lower bound: learning's entries idle out
             workload(pod, known.port)
-            time.sleep(0.5)
+            tail.sync(pod, MARKER)
             if hostname_opens() > learned:
                 break
         assert hostname_opens() > learned, "the known open never came up again"
-        time.sleep(1.0)
         assert not anomalies(tail, pod.key), anomalies(tail, pod.key)
         st = agent.status()["baselines"]
         assert st["stable"] >= 1 and st["pinned_in_kernel"] >= 1, st
         # pinned: a known repeat after the dedup window no longer comes up at all
         before = hostname_opens()
-        time.sleep(1.2)  # longer than two dedup windows
+        time.sleep(1.2)  # a lower bound: longer than two dedup windows
         workload(pod, known.port)
-        time.sleep(1.0)
+        tail.sync(pod, MARKER)
         after = hostname_opens()
         assert after == before, (before, after)
 
@@ -111,7 +117,7 @@ def stable_profile_reports_each_novelty_once(s):
         run_alive(pod, ["/usr/bin/true"])
         ex = wait_until(lambda: [e for e in by_cat("exec") if e["value"] == "/usr/bin/true"],
                         what="exec anomaly")
-        time.sleep(1.0)
+        tail.sync(pod, MARKER)
         eg, cr = by_cat("egress"), by_cat("credential")
         ex = [e for e in by_cat("exec") if e["value"] == "/usr/bin/true"]
         assert len(eg) == 1 and eg[0]["value"] == "127.0.0.1:%d" % new.port, eg
@@ -129,7 +135,7 @@ def stable_profile_reports_each_novelty_once(s):
         n = len(anomalies(tail, pod.key))
         run_alive(pod, ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d; cat %s >/dev/null; "
                         "/usr/bin/true" % (new.port, TOKEN_PATH)])
-        time.sleep(1.5)
+        tail.sync(pod, MARKER)
         assert len(anomalies(tail, pod.key)) == n, anomalies(tail, pod.key)[n:]
 
         # `profiles show` lists what was learned
@@ -152,7 +158,9 @@ def profiles_survive_a_restart_and_corrupt_snapshots_are_set_aside(s):
     pdir = os.path.join(s.tmp, "profiles-restart")
     agent = Agent(s.tmp, *LEARN, "--profile-dir", pdir)
     try:
-        learn_until_stable(agent, pod, known.port)
+        tail = Tail(agent, "--identity", pod.key)
+        learn_until_stable(agent, pod, known.port, tail)
+        tail.close()
     finally:
         assert agent.stop() == 0
     snaps = [f for f in os.listdir(pdir) if f.endswith(".nhp")]
@@ -169,7 +177,7 @@ def profiles_survive_a_restart_and_corrupt_snapshots_are_set_aside(s):
         assert st["snapshots_corrupt"] == 1 and st["snapshots_loaded"] >= 1, st
         tail = Tail(agent, "--identity", pod.key)
         workload(pod, known.port)
-        time.sleep(1.5)
+        tail.sync(pod, MARKER)
         assert not anomalies(tail, pod.key), anomalies(tail, pod.key)
         run_alive(pod, ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d" % new.port])
         eg = wait_until(lambda: [e for e in anomalies(tail, pod.key)

@@ -174,7 +174,12 @@ def sighup_reloads_without_reattaching(s):
         tail = Tail(agent, "--kind", "credential_use")
         # before: the file is no credential
         subprocess.run(["cat", marker], stdout=subprocess.DEVNULL, check=True)
-        time.sleep(0.5)
+        # caught up: a credential read after it has arrived
+        witness = os.path.join(s.tmp, "witness-" + uuid.uuid4().hex[:8], ".pgpass")
+        os.mkdir(os.path.dirname(witness))
+        open(witness, "w").close()
+        subprocess.run(["cat", witness], stdout=subprocess.DEVNULL, check=True)
+        tail.wait_for(lambda e: e.get("credential") == witness, what="the witness's use")
         assert not tail.matching(lambda e: e.get("credential") == marker), tail.events
         # a new rule, debug logging, and a setting that needs a restart
         write(s, "hup.yaml", "log:\n  level: debug\nkernel:\n  dedupWindow: 3s\n"

@@ -13,7 +13,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nhtest import (CLI, TOKEN_PATH, WORKLOAD, Agent, SaPod, Suite, Tail,  # noqa: E402
+from nhtest import (CLI, TOKEN_PATH, WORKLOAD, Agent, Alive, SaPod, Suite, Tail,  # noqa: E402
                     run_alive, sa_token, wait_until)
 
 suite = Suite("credentials")
@@ -192,7 +192,7 @@ def credential_use_token_file_and_metadata(s):
                     return tail.wait_for(lambda e: e["identity"] == pod.key and
                                          e["credential_kind"] == kind, what=kind)[0]
                 tok, cred, meta = use("sa_token"), use("aws_credentials"), use("cloud_metadata")
-                time.sleep(1)  # anything else that was coming has come
+                tail.sync(pod)  # anything else that was coming has come
                 for e, name in ((tok, TOKEN_PATH), (cred, aws),
                                 (meta, "127.0.0.77:%d" % port)):
                     assert e["credential"] == name, e
@@ -234,12 +234,21 @@ def credential_reuse_across_identities(s):
         tail = Tail(agent, "--kind", "credential_reuse")
         with running(tail):
             # cat exits at once; the container's shell keeps its mounts alive
-            pod.run(["sh", "-c", "cat %s >/dev/null; sleep 1" % pgpass])
-            # the same file from outside the pod: a unit or user identity
-            subprocess.run(["cat", pgpass], check=True, capture_output=True)
-            ev = tail.wait_for(lambda e: e["credential"] == pgpass, what="reuse")[0]
-            time.sleep(0.5)
-            assert len(tail.poll()) == 1, tail.events  # once, not per use
+            with Alive(pod, ["cat", pgpass]):
+                # the same file from outside the pod: a unit or user identity
+                subprocess.run(["cat", pgpass], check=True, capture_output=True)
+                ev = tail.wait_for(lambda e: e["credential"] == pgpass, what="reuse")[0]
+            # a second file reused the same way: its finding is the marker
+            # that comes after anything the first could still raise
+            d2 = os.path.join(s.tmp, "reuse-%s" % uuid.uuid4().hex[:6])
+            os.makedirs(d2)
+            marker = os.path.join(d2, ".pgpass")
+            open(marker, "w").close()
+            with Alive(pod, ["cat", marker]):
+                subprocess.run(["cat", marker], check=True, capture_output=True)
+                tail.wait_for(lambda e: e["credential"] == marker, what="the marker's reuse")
+            assert len(tail.matching(lambda e: e["credential"] == pgpass)) == 1, \
+                tail.events  # once, not per use
             assert ev["credential_kind"] == "pgpass", ev
             assert pod.key in ev["identities"] and len(ev["identities"]) == 2, ev
             assert ev["identity"] != pod.key, ev
@@ -278,7 +287,7 @@ def secrets_in_argv_give_findings_and_never_leak(s):
                 return [e for e in tail.poll()
                         if e["kind"] == "secret_exposure" and e["identity"] == pod.key]
             found = wait_until(lambda: len(in_pod()) >= 4, what="4 findings in the pod")
-            time.sleep(0.5)
+            tail.sync(pod)
             fs = in_pod()
             kinds = sorted(e["secret_kind"] for e in fs)
             assert kinds == sorted(SECRETS), kinds
@@ -343,7 +352,7 @@ def human_use_terminal_and_entered_namespace(s):
                                timeout=10)
             wait_until(lambda: len(tail.matching(lambda e: e["kind"] == "human_use")) >= 2,
                        what="two human_use findings")
-            time.sleep(0.5)
+            tail.sync(pod)
             hu = tail.matching(lambda e: e["kind"] == "human_use")
             reasons = sorted(e["reason"] for e in hu)
             assert reasons == ["entered_namespace", "terminal"], hu
@@ -394,7 +403,8 @@ def api_server_endpoint_from_environment_and_flag(s):
                                  e["credential_kind"] == "kube_apiserver")[0]
                 assert e1["credential"] == "127.0.0.78:%d" % env_port, e1
                 assert e2["credential"] == "127.0.0.79:%d" % flag_port, e2
-                time.sleep(0.5)
+                t1.sync(pod)
+                t2.sync(pod)
                 # each agent knows only its own API server
                 assert len(t1.matching(lambda e: e["credential_kind"] == "kube_apiserver")) == 1
                 assert len(t2.matching(lambda e: e["credential_kind"] == "kube_apiserver")) == 1

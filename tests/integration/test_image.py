@@ -17,11 +17,12 @@ suite = Suite("image")
 DOCKERFILE = os.path.join(ROOT, "Dockerfile")
 BINARIES = ("nhiscope-agent", "nhiscope", "nhiscope-collector")
 # DEPS that only tests use (python suites, network namespaces, Kafka and
-# syslog peers, sanitizer runtimes, test certificates, yamllint): not
+# syslog peers, sanitizer runtimes, test certificates, yamllint, the CPU
+# load of make test-under-load): not
 # needed to build the image. Anything else in DEPS must be in the build
 # stage, so a new build dependency cannot be forgotten there.
 TEST_ONLY = {"python3", "iproute2", "util-linux", "libclang-rt-14-dev", "openssl", "kcat",
-             "rsyslog", "yamllint", "python3-yaml"}
+             "rsyslog", "yamllint", "python3-yaml", "stress-ng"}
 # In every Debian image (Priority: required), under every other library.
 BASE = {"libc6"}
 
