@@ -146,34 +146,65 @@ static uint64_t series_digest(const struct nh_hdr *h, const void *data)
 				       : 0;
 }
 
+/* Two claims about one pod's service account: reported once, high
+ * severity, naming both; the claim that lost is never the identity. */
+static void report_conflict(struct nh_agent *a, struct nh_attributed *ev, const char *identity,
+			    struct nh_sa *sa)
+{
+	json_object *o;
+
+	ev->identity = identity;
+	o = nh_render_as(ev, NH_KIND_IDENTITY_CONFLICT);
+	if (o) {
+		nh_json_str(o, "severity", "high");
+		nh_json_str(o, "claimed_identity", sa->conflict_claim);
+		nh_json_str(o, "believed_identity", sa->conflict_believed);
+		nh_json_str(o, "reason", sa->conflict_reason);
+		emit_finding(a, NH_KIND_IDENTITY_CONFLICT, ev->h->tgid, ev->h->pid, identity, o);
+		json_object_put(o);
+	}
+	nh_satokens_conflict_done(&a->tokens, sa);
+}
+
 /* A pod's service account (its identity when the token names one), its
  * kubelet record and its workload owner. */
 static void attribute_pod(struct nh_agent *a, struct nh_attributed *ev, char *identity, size_t len)
 {
 	const struct nh_cgroup_info *in = ev->cg ? &ev->cg->info : NULL;
 	const char *pod_name = NULL, *node;
+	struct nh_sa *sa;
 
 	if (!in || in->kind != NH_CG_K8S_POD)
 		return;
 	ev->wall_now_s = (int64_t)((ev->h->ts_ns + (uint64_t)a->wall_offset_ns) / NH_NSEC);
-	ev->sa = nh_satokens_get(&a->tokens, in->pod_uid, ev->h->tgid,
-				 ev->cg->found ? ev->cg->path : NULL, mono_ns());
-	if (ev->sa && ev->sa->have_claims) {
-		int n = snprintf(identity, len, "%s", ev->sa->key);
+	sa = nh_satokens_get(&a->tokens, in->pod_uid, ev->h->tgid,
+			     ev->cg->found ? ev->cg->path : NULL, mono_ns());
+	ev->sa = sa;
+	if (sa && sa->have_claims) {
+		int n = snprintf(identity, len, "%s", sa->key);
 
 		/* Cannot happen with valid names (satoken.h); the pod key stays. */
-		if (n < 0 || (size_t)n >= len)
+		if (n < 0 || (size_t)n >= len) {
 			nh_identity_key(&a->ids, ev->cg, ev->h->uid, identity, len);
-		pod_name = ev->sa->claims.pod_name;
+		} else {
+			ev->identity_source = sa->source;
+			ev->identity_verified = sa->verified;
+		}
+		pod_name = sa->claims.pod_name;
 	}
 	if (a->kubelet_on)
 		ev->pod = nh_kubelet_pod(&a->kubelet, in->pod_uid);
 	/* The kubelet knows the pod's service account: a token naming
 	 * another one is not believed. */
-	if (ev->pod && ev->pod->service_account[0] && ev->sa && ev->sa->have_claims &&
-	    (strcmp(ev->pod->service_account, ev->sa->claims.service_account) != 0 ||
-	     strcmp(ev->pod->namespace_, ev->sa->claims.namespace_) != 0))
+	if (ev->pod && ev->pod->service_account[0] && sa && sa->have_claims &&
+	    (strcmp(ev->pod->service_account, sa->claims.service_account) != 0 ||
+	     strcmp(ev->pod->namespace_, sa->claims.namespace_) != 0)) {
 		nh_identity_key(&a->ids, ev->cg, ev->h->uid, identity, len);
+		ev->identity_source = NH_IDSRC_CGROUP;
+		ev->identity_verified = false;
+	}
+	if (sa && sa->conflict)
+		report_conflict(a, ev, identity, sa);
 	if (ev->pod && ev->pod->workload_kind[0]) {
 		ev->owner_kind = ev->pod->workload_kind;
 		ev->owner_name = ev->pod->workload_name;
@@ -267,6 +298,8 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 	ev.cg = nh_identity_cgroup(&a->ids, h->cgroup_id, h->tgid);
 	if (!ev.cg || nh_identity_key(&a->ids, ev.cg, h->uid, identity, sizeof(identity)) != 0)
 		snprintf(identity, sizeof(identity), "user:%u", h->uid);
+	ev.identity_source =
+	    ev.cg && ev.cg->info.kind != NH_CG_NONE ? NH_IDSRC_CGROUP : NH_IDSRC_UID;
 	attribute_pod(a, &ev, identity, sizeof(identity));
 	ev.identity = identity;
 	ev.user = nh_identity_user(&a->ids, h->uid);
@@ -1011,6 +1044,25 @@ static int start_credentials(struct nh_agent *a)
 		nh_err(&a->log, "--sa-token-path: \"%s\" is not an absolute file path",
 		       cfg->sa_token_path ? cfg->sa_token_path : "");
 		return code;
+	}
+	{
+		struct nh_satoken_trust tr = {.kubelet_root = cfg->kubelet_root,
+					      .jwks_file = cfg->jwks_file,
+					      .mode = (enum nh_verify_mode)cfg->verify_tokens,
+					      .verify = {.issuer = cfg->token_issuer,
+							 .audience = cfg->token_audience,
+							 .leeway_s = 60}};
+		const char *why = NULL;
+
+		code = nh_satokens_set_trust(&a->tokens, &tr, &why);
+		if (code) {
+			nh_err(&a->log, "--jwks-file %s: %s", cfg->jwks_file ? cfg->jwks_file : "",
+			       why ? why : strerror(-code));
+			return code;
+		}
+		if (tr.mode == NH_VERIFY_REQUIRED && !a->tokens.keys.n)
+			nh_warn(&a->log, "verifyTokens: required without --jwks-file: no pod's "
+					 "service account is believed");
 	}
 	code = nh_findings_init(&a->findings, &a->cgfs, cfg->sa_token_path, cfg->max_credentials);
 	if (code) {

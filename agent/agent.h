@@ -55,6 +55,10 @@ struct nh_agent_config {
 	/* service accounts and credentials */
 	const char *sa_token_path; /* inside pods */
 	uint64_t token_recheck_ms;
+	const char *kubelet_root; /* the kubelet's copies of pod tokens; NULL: none */
+	const char *jwks_file;	  /* the cluster's service-account keys */
+	int verify_tokens;	  /* enum nh_verify_mode */
+	const char *token_issuer, *token_audience;
 	uint64_t max_credentials;
 	const char *credential_rules[NH_MAX_CRED_RULES]; /* "KIND:PATTERN" */
 	size_t ncredential_rules;

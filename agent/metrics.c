@@ -238,8 +238,8 @@ static void credentials(struct out *o, const struct nh_metrics *m)
 	       "Service-account tokens that could not be read or decoded.", m->sa_token_failures);
 	family(o, "nhiscope_findings_total", "counter",
 	       "Findings emitted, by kind (credential_use, credential_reuse, secret_exposure, "
-	       "human_use).");
-	for (uint32_t k = NH_KIND_CREDENTIAL_USE; k <= NH_KIND_HUMAN_USE; k++) {
+	       "human_use, identity_conflict).");
+	for (uint32_t k = NH_KIND_CREDENTIAL_USE; k <= NH_KIND_IDENTITY_CONFLICT; k++) {
 		struct label l = {"kind", nh_kind_name(k)};
 
 		sample_u(o, "nhiscope_findings_total", &l, 1, m->findings[k - NH_KIND_MAX]);

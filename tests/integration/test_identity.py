@@ -1,0 +1,313 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Identity that a workload cannot forge (issue 14), with the real agent and
+real probes: pods fabricated with a kubepods cgroup and a mount namespace
+holding their own view of a token, a fake kubelet root on a tmpfs holding
+the kubelet's copy, keys and tokens made here with python cryptography."""
+
+import os
+import sys
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nhtest import (Agent, KubeletRoot, Pod, SaPod, SigningKey, Suite, Tail,  # noqa: E402
+                    cgroup2_mount, run_alive, sa_token, signed_sa_token, token_claims,
+                    wait_until, write_jwks)
+
+suite = Suite("identity")
+FORGED = "k8s:sa/kube-system/clusterrole-aggregation-controller"
+
+
+def running(*objs):
+    """Context manager that stops agents/tails and removes pods at exit."""
+    class Ctx:
+        def __enter__(self):
+            return objs
+
+        def __exit__(self, *a):
+            for o in objs:
+                for m in ("close", "stop", "remove"):
+                    if hasattr(o, m):
+                        getattr(o, m)()
+                        break
+    return Ctx()
+
+
+def in_pod(pod, kind=None, path=None):
+    def pred(e):
+        return (e.get("context", {}).get("pod_uid") == pod.uid and
+                (kind is None or e["kind"] == kind) and
+                (path is None or e.get("path") == path))
+    return pred
+
+
+def conflicts(tail, pod):
+    return tail.matching(lambda e: e["kind"] == "identity_conflict" and
+                         e.get("context", {}).get("pod_uid") == pod.uid)
+
+
+# A pod process that waits for /run/go, runs /bin/true and stays (its
+# shell a live member of the pod) until /run/done: the agent can look
+# through it when /bin/true's event is read.
+HELD = ["/bin/sh", "-c", "mkfifo /run/go /run/done && read x < /run/go && /bin/true && "
+        "read y < /run/done"]
+
+
+def release(p):
+    done = "/proc/%d/root/run/done" % p.pid
+    if p.poll() is None and os.path.exists(done):
+        with open(done, "w") as f:
+            f.write("done\n")
+    p.wait(timeout=30)
+
+
+def jwks(s, *keys):
+    return write_jwks(os.path.join(s.tmp, "jwks-%s.json" % uuid.uuid4().hex[:8]), *keys)
+
+
+@suite.test
+def forged_own_view_loses_to_kubelet_copy(s):
+    """The attack of the issue: the pod's own view holds a legacy-form token
+    for a powerful service account with a made-up signature; the kubelet's
+    copy (ES256, verified) wins, and the contradiction is one finding."""
+    key = SigningKey("ES256")
+    kubelet = KubeletRoot(s.tmp)
+    pod = SaPod("shop", "cart", "cart-0")
+    kubelet.put_token(pod.uid, signed_sa_token(key, "shop", "cart", "cart-0", pod.uid))
+    pod.token = sa_token("kube-system", "clusterrole-aggregation-controller", "x", pod.uid,
+                         legacy=True)
+    agent = Agent(s.tmp, "--kubelet-root", kubelet.path, "--jwks-file",
+                  jwks(s, key, SigningKey("RS256")), "--token-recheck", "0")
+    with running(pod, agent, kubelet):
+        tail = Tail(agent)
+        with running(tail):
+            run_alive(pod, ["/bin/true"])
+            ev = tail.wait_for(in_pod(pod, "exec", "/bin/true"), what="exec")[0]
+            assert ev["identity"] == pod.key, ev
+            assert ev["identity_source"] == "kubelet-volume", ev
+            assert ev["identity_verified"] is True, ev
+            c = wait_until(lambda: conflicts(tail, pod), what="identity_conflict")[0]
+            assert c["severity"] == "high", c
+            assert c["claimed_identity"] == FORGED, c
+            assert c["believed_identity"] == pod.key and c["identity"] == pod.key, c
+            # Marker: a later process; still one finding, never the forged identity.
+            run_alive(pod, ["/bin/echo", "marker"])
+            tail.wait_for(in_pod(pod, "exec", "/bin/echo"), what="marker exec")
+            assert len(conflicts(tail, pod)) == 1, conflicts(tail, pod)
+            assert not tail.matching(lambda e: e["identity"] == FORGED)
+        assert "identity conflict" in agent.read_log()
+
+
+@suite.test
+def token_signed_by_unknown_key_is_not_believed(s):
+    cluster, other = SigningKey("RS256"), SigningKey("RS256")
+    good = SaPod("shop", "good", "good-0")
+    good.token = signed_sa_token(cluster, "shop", "good", "good-0", good.uid)
+    unknown = SaPod("shop", "unknown", "unknown-0")
+    unknown.token = signed_sa_token(other, "shop", "unknown", "unknown-0", unknown.uid)
+    # The cluster key's kid, another key's signature.
+    stolen_kid = SaPod("shop", "kid", "kid-0")
+    stolen_kid.token = other.sign(
+        token_claims(sa_token("shop", "kid", "kid-0", stolen_kid.uid)),
+        kid=cluster.kid)
+    agent = Agent(s.tmp, "--jwks-file", jwks(s, cluster), "--kubelet-root", "")
+    with running(good, unknown, stolen_kid, agent):
+        tail = Tail(agent)
+        with running(tail):
+            for p in (good, unknown, stolen_kid):
+                run_alive(p, ["/bin/true"])
+            eg = tail.wait_for(in_pod(good, "exec", "/bin/true"))[0]
+            assert eg["identity"] == good.key, eg
+            assert eg["identity_source"] == "container-root", eg
+            assert eg["identity_verified"] is True, eg
+            for p in (unknown, stolen_kid):
+                ev = tail.wait_for(in_pod(p, "exec", "/bin/true"))[0]
+                assert ev["identity"] == "k8s:pod/" + p.uid, ev
+                assert ev["identity_verified"] is False, ev
+                assert ev["identity_source"] == "cgroup", ev
+                assert ev["context"]["token_state"] == "rejected", ev["context"]
+                assert not tail.matching(lambda e: e["identity"] == p.key)
+        log = agent.read_log()
+        assert "unknown kid" in log and "signature does not verify" in log, log
+
+
+@suite.test
+def required_verification_without_keys_believes_nothing(s):
+    pod = SaPod("shop", "cart", "cart-0")
+    agent = Agent(s.tmp, "--verify-tokens", "required", "--kubelet-root", "")
+    with running(pod, agent):
+        tail = Tail(agent)
+        with running(tail):
+            run_alive(pod, ["/bin/true"])
+            ev = tail.wait_for(in_pod(pod, "exec", "/bin/true"))[0]
+            assert ev["identity"] == "k8s:pod/" + pod.uid, ev
+            assert ev["context"]["token_state"] == "rejected", ev["context"]
+            assert ev["identity_verified"] is False, ev
+        assert "verifyTokens: required" in agent.read_log()
+
+
+@suite.test
+def legacy_token_is_verified_like_any_other(s):
+    cluster = SigningKey("RS256")
+    forged = SaPod("kube-system", "clusterrole-aggregation-controller", "x", legacy=True)
+    genuine = SaPod("legacy", "robot", "robot")
+    genuine.token = signed_sa_token(cluster, "legacy", "robot", "robot", genuine.uid,
+                                    legacy=True)
+    agent = Agent(s.tmp, "--jwks-file", jwks(s, cluster), "--kubelet-root", "")
+    with running(forged, genuine, agent):
+        tail = Tail(agent)
+        with running(tail):
+            run_alive(forged, ["/bin/true"])
+            run_alive(genuine, ["/bin/true"])
+            ef = tail.wait_for(in_pod(forged, "exec", "/bin/true"))[0]
+            assert ef["identity"] == "k8s:pod/" + forged.uid, ef
+            assert ef["context"]["token_state"] == "rejected", ef["context"]
+            eg = tail.wait_for(in_pod(genuine, "exec", "/bin/true"))[0]
+            assert eg["identity"] == genuine.key and eg["identity_verified"] is True, eg
+            assert eg["context"]["token"]["legacy"] is True, eg["context"]
+
+
+@suite.test
+def service_account_change_during_life_is_a_conflict(s):
+    pod = SaPod("shop", "cart", "cart-0")
+    agent = Agent(s.tmp, "--kubelet-root", "", "--token-recheck", "0")
+    with running(pod, agent):
+        tail = Tail(agent)
+        with running(tail):
+            p = pod.popen(HELD)
+            try:
+                first = tail.wait_for(in_pod(pod, "exec", "/bin/sh"), what="first exec")[0]
+                assert first["identity"] == pod.key, first
+                assert first["identity_source"] == "container-root", first
+                assert first["identity_verified"] is False, first  # no keys: unverified
+                tok = pod.token_file(p.pid)
+                with open(tok + ".new", "w") as f:
+                    f.write(sa_token("kube-system", "admin", "cart-0", pod.uid))
+                os.rename(tok + ".new", tok)
+                fifo = "/proc/%d/root/run/go" % p.pid
+                wait_until(lambda: os.path.exists(fifo), what="fifo")
+                with open(fifo, "w") as f:
+                    f.write("go\n")
+                ev = tail.wait_for(in_pod(pod, "exec", "/bin/true"), what="exec")[0]
+            finally:
+                release(p)
+            assert ev["identity"] == pod.key, ev
+            c = wait_until(lambda: conflicts(tail, pod), what="identity_conflict")[0]
+            assert c["claimed_identity"] == "k8s:sa/kube-system/admin", c
+            assert c["believed_identity"] == pod.key, c
+            assert c["reason"] == "service account changed during the pod's life", c
+            assert not tail.matching(lambda e: e["identity"] == "k8s:sa/kube-system/admin")
+
+
+@suite.test
+def kubelet_copy_names_the_first_event(s):
+    """The pod's own view has no token (not yet visible to its first
+    processes): the kubelet's copy gives the identity from the first event,
+    even for a process gone before its event is read."""
+    key = SigningKey("RS256")
+    kubelet = KubeletRoot(s.tmp)
+    pod = SaPod("batch", "job", "job-28391040-xk2lp")
+    kubelet.put_token(pod.uid, signed_sa_token(key, "batch", "job", pod.pod_name, pod.uid))
+    pod.token = None
+    agent = Agent(s.tmp, "--kubelet-root", kubelet.path, "--jwks-file", jwks(s, key))
+    with running(pod, agent, kubelet):
+        tail = Tail(agent)
+        with running(tail):
+            pod.run(["/bin/sh", "-c", "/bin/true"])
+            tail.wait_for(in_pod(pod, "exec", "/bin/true"), what="exec")
+            evs = tail.matching(in_pod(pod))
+            assert any(e["kind"] == "exec" and e["path"] == "/bin/sh" for e in evs), evs
+            for e in evs:
+                assert e["identity"] == pod.key, e
+                assert e["identity_source"] == "kubelet-volume", e
+                assert e["identity_verified"] is True, e
+        assert "token missing" not in agent.read_log()
+
+
+@suite.test
+def token_appearing_later_is_picked_up(s):
+    """No kubelet copy: the pod's own view is the fallback, and its absence
+    at the first event is not cached (even with rotation checks hourly)."""
+    kubelet = KubeletRoot(s.tmp)  # empty: no copy for this pod
+    pod = SaPod("batch", "cron", "cron-28391040-xk2lp")
+    token, pod.token = pod.token, None
+    agent = Agent(s.tmp, "--kubelet-root", kubelet.path, "--token-recheck", "1h")
+    with running(pod, agent, kubelet):
+        tail = Tail(agent)
+        with running(tail):
+            p = pod.popen(HELD)
+            try:
+                first = tail.wait_for(in_pod(pod, "exec", "/bin/sh"), what="first exec")[0]
+                assert first["identity"] == "k8s:pod/" + pod.uid, first
+                tok = pod.token_file(p.pid)
+                with open(tok + ".new", "w") as f:
+                    f.write(token)
+                os.rename(tok + ".new", tok)
+                fifo = "/proc/%d/root/run/go" % p.pid
+                wait_until(lambda: os.path.exists(fifo), what="fifo")
+                with open(fifo, "w") as f:
+                    f.write("go\n")
+                ev = tail.wait_for(in_pod(pod, "exec", "/bin/true"), what="exec")[0]
+            finally:
+                release(p)
+            assert ev["identity"] == pod.key, ev
+            assert ev["identity_source"] == "container-root", ev
+
+
+@suite.test
+def fake_pod_nested_in_a_container(s):
+    """A rootful container with a writable cgroupfs makes a kubepods tree
+    for a victim pod inside itself: it stays that container."""
+    top = "nhtest-%s" % uuid.uuid4().hex[:8]
+    cid = uuid.uuid4().hex + uuid.uuid4().hex
+    nested = Pod(under="%s/docker-%s.scope" % (top, cid))
+    nested.token = sa_token("kube-system", "admin", "victim-0", nested.uid)
+    agent = Agent(s.tmp)
+    try:
+        with running(nested, agent):
+            tail = Tail(agent)
+            with running(tail):
+                run_alive(nested, ["/bin/true"])
+                ev = tail.wait_for(lambda e: e["kind"] == "exec" and e["path"] == "/bin/true"
+                                   and e.get("context", {}).get("cgroup") == nested.cgroup_path,
+                                   what="exec")[0]
+                assert ev["identity"] == "container:" + cid[:12], ev
+                assert ev["identity_source"] == "cgroup", ev
+                assert "pod_uid" not in ev["context"], ev["context"]
+                assert not tail.matching(lambda e: e["identity"].startswith("k8s:"))
+    finally:
+        os.rmdir(os.path.join(cgroup2_mount(), top))
+
+
+@suite.test
+def fake_unit_nested_in_a_delegated_unit(s):
+    """A Delegate=yes unit names a child cgroup sshd.service: its processes
+    are still the delegated unit's."""
+    r = uuid.uuid4().hex[:8]
+    mount = cgroup2_mount()
+    slice_dir = os.path.join(mount, "nhtest-%s.slice" % r)
+    unit = "app-%s.service" % r
+    child = os.path.join(slice_dir, unit, "sshd.service")
+    os.makedirs(child)
+    agent = Agent(s.tmp)
+    try:
+        with running(agent):
+            tail = Tail(agent, "--kind", "exec")
+            with running(tail):
+                import subprocess
+                subprocess.run(["sh", "-c", 'echo $$ > "$1/cgroup.procs" && exec /bin/true',
+                                "sh", child], check=True)
+                ev = tail.wait_for(lambda e: e["path"] == "/bin/true" and
+                                   e.get("context", {}).get("cgroup") ==
+                                   child[len(mount):], what="exec")[0]
+                assert ev["identity"] == "unit:" + unit, ev
+                assert ev["identity_source"] == "cgroup", ev
+    finally:
+        for d in (child, os.path.dirname(child), slice_dir):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+
+
+if __name__ == "__main__":
+    sys.exit(suite.run(sys.argv))
