@@ -97,11 +97,11 @@ $(BUILD)/nhiscope.skel.h: $(BUILD)/nhiscope.bpf.o
 
 $(BUILD)/agent/probes.o: $(BUILD)/nhiscope.skel.h
 
-$(BUILD)/agent/%.o: agent/%.c $(wildcard agent/*.h) bpf/nhiscope.h
+$(BUILD)/agent/%.o: agent/%.c $(wildcard agent/*.h models/*.h) bpf/nhiscope.h $(MODELS_PBH)
 	@mkdir -p $(@D)
 	$(CC) $(STD) $(CFLAGS) $(WARN) $(CPPFLAGS) -c $< -o $@
 
-$(BUILD)/agent/san/%.o: agent/%.c $(wildcard agent/*.h) bpf/nhiscope.h
+$(BUILD)/agent/san/%.o: agent/%.c $(wildcard agent/*.h models/*.h) bpf/nhiscope.h $(MODELS_PBH)
 	@mkdir -p $(@D)
 	$(CC) $(STD) -O1 -g $(SAN) $(WARN) $(CPPFLAGS) -c $< -o $@
 

@@ -136,6 +136,9 @@ static void body(FILE *f, const struct nh_wire_record *r, const char *id)
 	ext_label(f, "cs2", "namespace", i->namespace);
 	ext_label(f, "cs3", "pod", i->pod_name);
 	ext_label(f, "cs4", "serviceAccount", i->service_account);
+	ext_label(f, "flexString2", "identitySource", i->source);
+	if (i->source && *i->source)
+		ext_label(f, "cn1", "identityVerified", i->verified ? "1" : "0");
 	switch (r->kind) {
 	case NH_WIRE_ANOMALY:
 		ext(f, "cat", nh_wire_category_name(r->anomaly.category));
@@ -157,6 +160,10 @@ static void body(FILE *f, const struct nh_wire_record *r, const char *id)
 		if (r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE) {
 			ext_label(f, "cs5", "secretKind", r->finding.secret_kind);
 			ext_label(f, "cs6", "fingerprint", r->finding.fingerprint);
+		} else if (r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT) {
+			ext_label(f, "cs5", "claimedIdentity", r->finding.claimed_identity);
+			ext_label(f, "cs6", "believedIdentity", r->finding.believed_identity);
+			ext(f, "reason", r->finding.reason);
 		} else {
 			ext_label(f, "cs5", "credentialKind", r->finding.credential_kind);
 			ext_label(f, "cs6", "credential", r->finding.credential);

@@ -309,5 +309,53 @@ def fake_unit_nested_in_a_delegated_unit(s):
                 pass
 
 
+@suite.test
+def conflict_and_identity_source_reach_the_siem(s):
+    """agent -> Kafka (mock cluster) -> collector: the identity_conflict
+    finding with both claims, and how the identity is known, in ECS and CEF."""
+    from test_collector import Collector, Rsyslog, ecs_lines
+    from test_kafka import Mock, kafka_agent
+
+    key = SigningKey("RS256")
+    kubelet = KubeletRoot(s.tmp)
+    pod = SaPod("shop", "cart", "cart-0")
+    kubelet.put_token(pod.uid, signed_sa_token(key, "shop", "cart", "cart-0", pod.uid))
+    pod.token = sa_token("kube-system", "clusterrole-aggregation-controller", "x", pod.uid,
+                         legacy=True)
+    mock = Mock()
+    rs = Rsyslog(s.tmp)
+    ecs = os.path.join(s.tmp, "ecs-%s.jsonl" % uuid.uuid4().hex[:6])
+    col = Collector(s.tmp, mock, "--topic", "nhiscope.anomalies", "--ecs-file", ecs,
+                    "--syslog", rs.address, "--syslog-format", "cef")
+    spool = os.path.join(s.tmp, "spool-" + uuid.uuid4().hex[:6])
+    agent = kafka_agent(s, mock, spool, "--kubelet-root", kubelet.path,
+                        "--jwks-file", jwks(s, key))
+    try:
+        run_alive(pod, ["/bin/true"])
+
+        def conflict_docs():
+            return [d for d in ecs_lines(ecs)
+                    if d.get("nhiscope", {}).get("finding", {}).get("type") ==
+                    "identity_conflict" and d["nhiscope"]["identity"]["key"] == pod.key]
+        doc = wait_until(conflict_docs, timeout=30, what="identity_conflict in ECS")[0]
+        f, ident = doc["nhiscope"]["finding"], doc["nhiscope"]["identity"]
+        assert f["claimed_identity"] == FORGED and f["believed_identity"] == pod.key, doc
+        assert ident["source"] == "kubelet-volume" and ident["verified"] is True, doc
+        assert doc["event"]["kind"] == "alert" and doc["event"]["severity"] >= 73, doc
+        cef = wait_until(lambda: [l for l in rs.lines() if "|finding:identity_conflict|" in l],
+                         timeout=30, what="identity_conflict in CEF")[0]
+        assert "flexString2Label=identitySource flexString2=kubelet-volume" in cef, cef
+        assert "cn1Label=identityVerified cn1=1" in cef, cef
+        assert "cs5Label=claimedIdentity cs5=" + FORGED in cef, cef
+        assert "cs6Label=believedIdentity cs6=" + pod.key in cef, cef
+    finally:
+        agent.stop()
+        col.stop()
+        rs.stop()
+        pod.remove()
+        kubelet.remove()
+        mock.stop()
+
+
 if __name__ == "__main__":
     sys.exit(suite.run(sys.argv))
