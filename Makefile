@@ -29,7 +29,7 @@ BPF_HDRS   := bpf/nhiscope.h bpf/maps.bpf.h
 
 # Modules shared by the agent, the CLI and the unit tests.
 AGENT_LIB  := u64map log decode cgpath cgroupfs identity proctable secrets render compact server \
-	      jwt jwks tokenverify fingerprint catalogue workload kubelet satoken credentials findings \
+	      jwt jwks tokenverify jwksfetch fingerprint catalogue workload kubelet satoken credentials findings \
 	      baseline profilestore spool record dirs procroot config secretfile options metrics \
 	      histogram
 AGENT_MODS := $(AGENT_LIB) probes kafka privileges httpd agent main

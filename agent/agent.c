@@ -409,6 +409,8 @@ static void refresh_pods(struct nh_agent *a)
 	}
 }
 
+static void tick_keys(struct nh_agent *a, uint64_t now);
+
 static void tick(struct nh_agent *a)
 {
 	uint64_t now = mono_ns(), dt;
@@ -416,6 +418,7 @@ static void tick(struct nh_agent *a)
 
 	if (a->kubelet_on && now >= a->kubelet_next_ns)
 		refresh_pods(a);
+	tick_keys(a, now);
 	nh_baseline_tick(&a->baseline, now + (uint64_t)a->wall_offset_ns, a->wall_offset_ns,
 			 emit_finding, a);
 	if (a->kafka_on) {
@@ -1031,6 +1034,79 @@ static int build_catalogue(struct nh_agent *a, const struct nh_agent_config *cfg
 	return 0;
 }
 
+/* The cluster's service-account keys from the API server, fetched on a
+ * thread of their own: asked for now, taken by the tick. */
+static int start_keys(struct nh_agent *a)
+{
+	static const char own_token[] = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+	static const char own_ca[] = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+	const char *url = a->cfg.jwks_url, *host, *port;
+	char derived[512];
+	struct nh_kubelet_conf kc = {0};
+	int code;
+
+	/* A key file is the one source when given. */
+	if (a->cfg.verify_tokens == NH_VERIFY_OFF || a->cfg.jwks_file ||
+	    (url && strcmp(url, "none") == 0))
+		return 0;
+	if (!url) {
+		host = getenv("KUBERNETES_SERVICE_HOST");
+		port = getenv("KUBERNETES_SERVICE_PORT");
+		if (!host || !*host || !port || !*port)
+			return 0;
+		snprintf(derived, sizeof(derived),
+			 strchr(host, ':') ? "https://[%s]:%s/openid/v1/jwks"
+					   : "https://%s:%s/openid/v1/jwks",
+			 host, port);
+		url = derived;
+	}
+	kc.url = url;
+	if (access(own_token, R_OK) == 0)
+		kc.token_path = own_token;
+	if (strncmp(url, "https:", 6) == 0 && access(own_ca, R_OK) == 0)
+		kc.ca_path = own_ca;
+	code = nh_kubelet_global_init();
+	if (code) {
+		nh_err(&a->log, "--jwks-url: cannot initialise libcurl");
+		return code;
+	}
+	code = nh_jwksfetch_start(&a->keyfetch, &kc);
+	if (code) {
+		nh_err(&a->log, "--jwks-url: %s", a->keyfetch.error);
+		nh_kubelet_global_cleanup();
+		return code;
+	}
+	a->keyfetch_on = true;
+	nh_jwksfetch_request(&a->keyfetch);
+	a->keyfetch_next_ns = mono_ns() + NH_KEYFETCH_MIN_NS;
+	return 0;
+}
+
+/* A new key set, or why the last fetch failed; another fetch when a token
+ * named an unknown kid, at most every NH_KEYFETCH_MIN_NS. */
+static void tick_keys(struct nh_agent *a, uint64_t now)
+{
+	struct nh_jwks keys = {0};
+	char why[NH_KUBELET_ERROR_MAX];
+	int r;
+
+	if (!a->keyfetch_on)
+		return;
+	r = nh_jwksfetch_take(&a->keyfetch, &keys, why, sizeof(why));
+	if (r > 0) {
+		nh_info(&a->log, "service-account keys: %zu from %s", keys.n, a->keyfetch.http.url);
+		nh_satokens_set_keys(&a->tokens, &keys);
+	} else if (r < 0) {
+		nh_warn(&a->log, "service-account keys: %s (keeping %zu keys)", why,
+			a->tokens.keys.n);
+	}
+	if (a->tokens.want_keys && now >= a->keyfetch_next_ns) {
+		a->tokens.want_keys = false;
+		a->keyfetch_next_ns = now + NH_KEYFETCH_MIN_NS;
+		nh_jwksfetch_request(&a->keyfetch);
+	}
+}
+
 /* The pod's service-account token, the credential catalogue with the
  * configured rules and endpoints, and the optional kubelet client. */
 static int start_credentials(struct nh_agent *a)
@@ -1061,8 +1137,8 @@ static int start_credentials(struct nh_agent *a)
 			return code;
 		}
 		if (tr.mode == NH_VERIFY_REQUIRED && !a->tokens.keys.n)
-			nh_warn(&a->log, "verifyTokens: required without --jwks-file: no pod's "
-					 "service account is believed");
+			nh_warn(&a->log, "verifyTokens: required and no keys yet: no pod's "
+					 "service account is believed until they are known");
 	}
 	code = nh_findings_init(&a->findings, &a->cgfs, cfg->sa_token_path, cfg->max_credentials);
 	if (code) {
@@ -1335,6 +1411,10 @@ int nh_agent_start(struct nh_agent *a)
 		if (code)
 			goto cleanup;
 	}
+	/* The key fetcher parses what the network sends too. */
+	code = start_keys(a);
+	if (code)
+		goto cleanup;
 	code = nh_privileges_check_threads(a->caps);
 	if (code) {
 		nh_err(&a->log, "a thread kept capabilities the agent dropped: %s",
@@ -1533,6 +1613,11 @@ void nh_agent_stop(struct nh_agent *a)
 		a->kafka_on = false;
 	}
 	nh_findings_free(&a->findings);
+	if (a->keyfetch_on) {
+		nh_jwksfetch_stop(&a->keyfetch);
+		nh_kubelet_global_cleanup();
+		a->keyfetch_on = false;
+	}
 	nh_satokens_free(&a->tokens);
 	if (a->kubelet_on) {
 		nh_kubelet_free(&a->kubelet);

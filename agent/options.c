@@ -187,6 +187,16 @@ static const struct nh_opt opts[] = {
      .def = "",
      .help = "the cluster's service-account signing keys (the API server's /openid/v1/jwks), "
 	     "re-read when a token names an unknown kid"},
+    {.key = "kubernetes.jwksUrl",
+     .flag = "jwks-url",
+     .type = NH_OPT_STRING,
+     .off = F(jwks_url),
+     .arg = "URL",
+     .def = "",
+     .help = "the API server's key set, fetched off the event loop at start and when a token "
+	     "names an unknown kid, with the agent's own service-account token and CA; empty: "
+	     "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/openid/v1/jwks in a pod; "
+	     "none: never"},
     {.key = "kubernetes.verifyTokens",
      .flag = "verify-tokens",
      .type = NH_OPT_ENUM,

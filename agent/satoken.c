@@ -230,15 +230,19 @@ static const char *judge(struct nh_satokens *t, const char *buf, size_t len,
 	*verified = false;
 	if (t->mode == NH_VERIFY_OFF)
 		return NULL;
-	if (t->keys.n == 0 && !reload_keys(t, NULL))
+	if (t->keys.n == 0 && !reload_keys(t, NULL)) {
+		t->want_keys = true;
 		return t->mode == NH_VERIFY_REQUIRED
 			   ? "no keys to verify it with (verifyTokens: required)"
 			   : NULL;
+	}
 	err = nh_token_verify(buf, len, claims, &t->keys, &t->verify, (int64_t)time(NULL), &why);
 	/* A key the set does not have: the cluster may have rotated its keys. */
 	if (err == -ENOKEY && reload_keys(t, NULL))
 		err = nh_token_verify(buf, len, claims, &t->keys, &t->verify, (int64_t)time(NULL),
 				      &why);
+	if (err == -ENOKEY)
+		t->want_keys = true;
 	if (err)
 		return why ? why : "token does not verify";
 	*verified = true;
@@ -569,9 +573,10 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 	 * try again on each event, since it may appear at any moment (a
 	 * container's first processes run before its volumes are visible). */
 	if (sa->state != NH_SA_UNKNOWN && sa->state != NH_SA_MISSING &&
-	    now_ns - sa->checked_ns < t->recheck_ns)
+	    now_ns - sa->checked_ns < t->recheck_ns && sa->judged_gen == t->keys_gen)
 		return sa;
 	sa->checked_ns = now_ns;
+	sa->judged_gen = t->keys_gen;
 	check_host(t, sa);
 	if (check(t, sa, tgid) == -ESRCH &&
 	    (!sa->last_pid || sa->last_pid == tgid || check(t, sa, sa->last_pid) == -ESRCH))

@@ -86,6 +86,7 @@ struct nh_sa {
 	enum nh_identity_source source;	      /* KUBELET_VOLUME or CONTAINER_ROOT */
 	bool verified;
 	uint64_t checked_ns; /* last stat or read attempt */
+	uint64_t judged_gen; /* key set of the last check */
 	uint32_t last_pid;   /* the last process the token was read through */
 	uint32_t reads;	     /* successful reads: 1 + rotations seen */
 	struct nh_sa_copy host, own;
@@ -118,6 +119,7 @@ struct nh_satokens {
 	struct timespec jwks_mtime;
 	struct nh_jwks keys;
 	uint64_t keys_gen; /* bumped whenever the key set changes */
+	bool want_keys;	   /* a token named a kid the set lacks: fetch again */
 	enum nh_verify_mode mode;
 	struct nh_verify_conf verify;
 	char issuer[256], audience[256];

@@ -4,6 +4,7 @@ real probes: pods fabricated with a kubepods cgroup and a mount namespace
 holding their own view of a token, a fake kubelet root on a tmpfs holding
 the kubelet's copy, keys and tokens made here with python cryptography."""
 
+import json
 import os
 import sys
 import uuid
@@ -273,7 +274,9 @@ def fake_pod_nested_in_a_container(s):
                 assert ev["identity"] == "container:" + cid[:12], ev
                 assert ev["identity_source"] == "cgroup", ev
                 assert "pod_uid" not in ev["context"], ev["context"]
-                assert not tail.matching(lambda e: e["identity"].startswith("k8s:"))
+                mine = tail.matching(lambda e: e.get("context", {}).get("cgroup", "")
+                                     .startswith("/" + top + "/"))
+                assert mine and all(e["identity"] == "container:" + cid[:12] for e in mine), mine
     finally:
         os.rmdir(os.path.join(cgroup2_mount(), top))
 
@@ -355,6 +358,82 @@ def conflict_and_identity_source_reach_the_siem(s):
         pod.remove()
         kubelet.remove()
         mock.stop()
+
+
+class JwksServer:
+    """The API server's /openid/v1/jwks on 127.0.0.1, counting fetches."""
+
+    def __init__(self, *keys):
+        import http.server
+        import threading
+        self.keys, self.fetches = list(keys), 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path != "/openid/v1/jwks":
+                    self.send_error(404)
+                    return
+                outer.fetches += 1
+                body = json.dumps({"keys": [k.jwk() for k in outer.keys]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/jwk-set+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/openid/v1/jwks" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@suite.test
+def keys_from_the_api_server_refreshed_on_unknown_kid(s):
+    k1, k2, k3 = SigningKey("RS256"), SigningKey("ES256"), SigningKey("RS256")
+    server = JwksServer(k1)
+    a = SaPod("shop", "a", "a-0")
+    a.token = signed_sa_token(k1, "shop", "a", "a-0", a.uid)
+    b = SaPod("shop", "b", "b-0")
+    b.token = signed_sa_token(k2, "shop", "b", "b-0", b.uid)
+    c = SaPod("shop", "c", "c-0")
+    c.token = signed_sa_token(k3, "shop", "c", "c-0", c.uid)
+    agent = Agent(s.tmp, "--jwks-url", server.url, "--kubelet-root", "")
+    with running(a, b, c, agent, server):
+        wait_until(lambda: "service-account keys: 1 from " + server.url in agent.read_log(),
+                   what="the key set fetched")
+        tail = Tail(agent)
+        with running(tail):
+            run_alive(a, ["/bin/true"])
+            ea = tail.wait_for(in_pod(a, "exec", "/bin/true"))[0]
+            assert ea["identity"] == a.key and ea["identity_verified"] is True, ea
+            # The cluster rotates its keys: b's kid is unknown to the cached set.
+            server.keys.append(k2)
+            p = b.popen(HELD)
+            try:
+                first = tail.wait_for(in_pod(b, "exec", "/bin/sh"), what="b's first exec")[0]
+                assert first["identity"] == "k8s:pod/" + b.uid, first
+                wait_until(lambda: "service-account keys: 2 from" in agent.read_log(),
+                           what="the key set fetched again")
+                fifo = "/proc/%d/root/run/go" % p.pid
+                wait_until(lambda: os.path.exists(fifo), what="fifo")
+                with open(fifo, "w") as f:
+                    f.write("go\n")
+                eb = tail.wait_for(in_pod(b, "exec", "/bin/true"), what="b's exec")[0]
+            finally:
+                release(p)
+            assert eb["identity"] == b.key and eb["identity_verified"] is True, eb
+            run_alive(c, ["/bin/true"])
+            ec = tail.wait_for(in_pod(c, "exec", "/bin/true"))[0]
+            assert ec["identity"] == "k8s:pod/" + c.uid, ec
+            assert ec["context"]["token_state"] == "rejected", ec
+        assert server.fetches >= 2, server.fetches
 
 
 if __name__ == "__main__":
