@@ -203,6 +203,21 @@ static void attribute_pod(struct nh_agent *a, struct nh_attributed *ev, char *id
 		ev->identity_source = NH_IDSRC_CGROUP;
 		ev->identity_verified = false;
 	}
+	/* No token at all (automount disabled): the kubelet's record names the
+	 * service account. A token that is there but not believed is not
+	 * replaced by it: that pod stays k8s:pod/<uid>. */
+	if (ev->pod && ev->pod->service_account[0] && ev->pod->namespace_[0] && sa &&
+	    !sa->have_claims && sa->state == NH_SA_MISSING) {
+		int n = snprintf(identity, len, "k8s:sa/%s/%s", ev->pod->namespace_,
+				 ev->pod->service_account);
+
+		if (n < 0 || (size_t)n >= len) {
+			nh_identity_key(&a->ids, ev->cg, ev->h->uid, identity, len);
+		} else {
+			ev->identity_source = NH_IDSRC_POD_RECORD;
+			ev->identity_verified = false;
+		}
+	}
 	if (sa && sa->conflict)
 		report_conflict(a, ev, identity, sa);
 	if (ev->pod && ev->pod->workload_kind[0]) {
@@ -300,9 +315,9 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 		snprintf(identity, sizeof(identity), "user:%u", h->uid);
 	ev.identity_source =
 	    ev.cg && ev.cg->info.kind != NH_CG_NONE ? NH_IDSRC_CGROUP : NH_IDSRC_UID;
+	ev.user = nh_identity_user(&a->ids, h->uid);
 	attribute_pod(a, &ev, identity, sizeof(identity));
 	ev.identity = identity;
-	ev.user = nh_identity_user(&a->ids, h->uid);
 	ev.interactive =
 	    ev.proc && ev.proc->session && ev.cg && ev.proc->session_cgroup == ev.cg->id;
 	nh_identity_note(&a->ids, identity, h->ts_ns);

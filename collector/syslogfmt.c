@@ -25,7 +25,10 @@ int nh_syslog_severity(const struct nh_wire_record *r)
 		return r->anomaly.severity < NH_WIRE_SEV_MAX ? by_sev[r->anomaly.severity]
 							     : SYS_NOTICE;
 	case NH_WIRE_FINDING:
-		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ? SYS_ERR : SYS_WARNING;
+		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ||
+			       r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT
+			   ? SYS_ERR
+			   : SYS_WARNING;
 	case NH_WIRE_CREDENTIAL_USE:
 		return SYS_NOTICE;
 	case NH_WIRE_LOSS:
@@ -43,7 +46,10 @@ int nh_cef_severity(const struct nh_wire_record *r)
 	case NH_WIRE_ANOMALY:
 		return r->anomaly.severity < NH_WIRE_SEV_MAX ? by_sev[r->anomaly.severity] : 3;
 	case NH_WIRE_FINDING:
-		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ? 8 : 6;
+		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ||
+			       r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT
+			   ? 8
+			   : 6;
 	case NH_WIRE_CREDENTIAL_USE:
 		return r->credential_use.result < 0 ? 4 : 3;
 	case NH_WIRE_ACTIVITY:

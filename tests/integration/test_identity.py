@@ -349,6 +349,7 @@ def conflict_and_identity_source_reach_the_siem(s):
                          timeout=30, what="identity_conflict in CEF")[0]
         assert "flexString2Label=identitySource flexString2=kubelet-volume" in cef, cef
         assert "cn1Label=identityVerified cn1=1" in cef, cef
+        assert "|8|" in cef, cef  # high, as the ECS severity 73
         assert "cs5Label=claimedIdentity cs5=" + FORGED in cef, cef
         assert "cs6Label=believedIdentity cs6=" + pod.key in cef, cef
     finally:
@@ -434,6 +435,47 @@ def keys_from_the_api_server_refreshed_on_unknown_kid(s):
             assert ec["identity"] == "k8s:pod/" + c.uid, ec
             assert ec["context"]["token_state"] == "rejected", ec
         assert server.fetches >= 2, server.fetches
+
+
+@suite.test
+def pod_record_names_a_pod_without_token(s):
+    """Automount disabled: the kubelet's pod record names the service account
+    (identity_source pod-record); a pod whose token is there but not believed
+    is not lent the record's name."""
+    from test_credentials import pod_list_server
+
+    notoken = SaPod("batch", "runner", "runner-0")
+    notoken.token = None
+    forged = SaPod("batch", "other", "other-0")
+    forged.token = signed_sa_token(SigningKey("RS256"), "batch", "other", "other-0", forged.uid)
+    items = [{"metadata": {"name": p.pod_name, "namespace": "batch", "uid": p.uid},
+              "spec": {"serviceAccountName": p.sa, "nodeName": "node-1",
+                       "containers": [{"name": "c", "image": "busybox"}]}}
+             for p in (notoken, forged)]
+    token = "kubelet-reader-" + uuid.uuid4().hex
+    token_file = os.path.join(s.tmp, "kubelet-token-" + uuid.uuid4().hex[:6])
+    with open(token_file, "w") as f:
+        f.write(token)
+    srv, hits = pod_list_server(json.dumps({"kind": "PodList", "apiVersion": "v1",
+                                            "items": items}), token)
+    agent = Agent(s.tmp, "--kubelet-url", "http://127.0.0.1:%d/pods" % srv.server_port,
+                  "--kubelet-token", token_file, "--kubelet-root", "",
+                  "--jwks-file", jwks(s, SigningKey("ES256")))
+    try:
+        with running(notoken, forged, agent):
+            tail = Tail(agent)
+            with running(tail):
+                run_alive(notoken, ["/bin/true"])
+                run_alive(forged, ["/bin/true"])
+                en = tail.wait_for(in_pod(notoken, "exec", "/bin/true"))[0]
+                assert en["identity"] == notoken.key, en
+                assert en["identity_source"] == "pod-record", en
+                assert en["identity_verified"] is False, en
+                ef = tail.wait_for(in_pod(forged, "exec", "/bin/true"))[0]
+                assert ef["identity"] == "k8s:pod/" + forged.uid, ef
+                assert ef["context"]["token_state"] == "rejected", ef
+    finally:
+        srv.shutdown()
 
 
 if __name__ == "__main__":
