@@ -566,6 +566,9 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 	m->sa_token_reads = a->tokens.reads;
 	m->sa_token_rotations = a->tokens.rotations;
 	m->sa_token_failures = a->tokens.failures;
+	m->sa_tokens_verified = a->tokens.verified;
+	m->sa_tokens_rejected = a->tokens.rejected;
+	m->sa_token_keys = a->tokens.keys.n;
 	memcpy(m->findings, a->findings_emitted, sizeof(m->findings));
 	m->kubelet = a->kubelet_on;
 	if (a->kubelet_on) {
@@ -652,6 +655,11 @@ static json_object *credentials_status(struct nh_agent *a, const struct nh_metri
 	json_object_object_add(o, "sa_token_rotations",
 			       json_object_new_int64(m->sa_token_rotations));
 	json_object_object_add(o, "sa_token_failures", json_object_new_int64(m->sa_token_failures));
+	json_object_object_add(o, "sa_tokens_verified",
+			       json_object_new_int64(m->sa_tokens_verified));
+	json_object_object_add(o, "sa_tokens_rejected",
+			       json_object_new_int64(m->sa_tokens_rejected));
+	json_object_object_add(o, "sa_token_keys", json_object_new_int64(m->sa_token_keys));
 	for (uint32_t k = NH_KIND_CREDENTIAL_USE; k < NH_KIND_ALL; k++)
 		json_object_object_add(f, nh_kind_name(k),
 				       json_object_new_int64(m->findings[k - NH_KIND_MAX]));

@@ -127,6 +127,9 @@ def token_signed_by_unknown_key_is_not_believed(s):
                 assert ev["identity_source"] == "cgroup", ev
                 assert ev["context"]["token_state"] == "rejected", ev["context"]
                 assert not tail.matching(lambda e: e["identity"] == p.key)
+            c = agent.status()["credentials"]
+            assert c["sa_token_keys"] == 1, c
+            assert c["sa_tokens_verified"] >= 1 and c["sa_tokens_rejected"] >= 2, c
         log = agent.read_log()
         assert "unknown kid" in log and "signature does not verify" in log, log
 
