@@ -479,10 +479,14 @@ missing:
 static void conflict(struct nh_satokens *t, struct nh_sa *sa, const char *claim,
 		     const char *believed, const char *reason)
 {
-	if (strcmp(claim, sa->reported_claim) == 0 ||
-	    (sa->conflict && strcmp(claim, sa->conflict_claim) == 0))
+	for (uint32_t i = 0; i < sa->nreported; i++)
+		if (strcmp(claim, sa->reported[i]) == 0)
+			return;
+	if (sa->conflict && strcmp(claim, sa->conflict_claim) == 0)
 		return;
 	t->conflicts++;
+	if (sa->nreported >= NH_SA_CONFLICTS_MAX || sa->conflict)
+		return; /* counted, not reported again */
 	nh_warn(t->log, "pod %s: identity conflict: %s claimed, %s believed (%s)", sa->pod_uid,
 		claim, believed, reason);
 	sa->conflict = true;
@@ -588,7 +592,8 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 void nh_satokens_conflict_done(struct nh_satokens *t, struct nh_sa *sa)
 {
 	(void)t;
-	memcpy(sa->reported_claim, sa->conflict_claim, sizeof(sa->reported_claim));
+	if (sa->nreported < NH_SA_CONFLICTS_MAX)
+		memcpy(sa->reported[sa->nreported++], sa->conflict_claim, NH_SA_KEY_MAX);
 	sa->conflict = false;
 }
 

@@ -44,7 +44,8 @@
 
 #define NH_SA_DEFAULT_PATH "/var/run/secrets/kubernetes.io/serviceaccount/token"
 /* "k8s:sa/" + namespace (a DNS label, <= 63) + '/' + name (<= 253) + NUL */
-#define NH_SA_KEY_MAX 326
+#define NH_SA_KEY_MAX	    326
+#define NH_SA_CONFLICTS_MAX 4 /* identity_conflict findings per pod */
 
 enum nh_sa_state {
 	NH_SA_UNKNOWN = 0, /* never read: no live process of the pod yet */
@@ -96,7 +97,10 @@ struct nh_sa {
 	char conflict_claim[NH_SA_KEY_MAX];
 	char conflict_believed[NH_SA_KEY_MAX];
 	const char *conflict_reason;
-	char reported_claim[NH_SA_KEY_MAX]; /* the last claim reported */
+	/* Claims already reported: once each, and at most NH_SA_CONFLICTS_MAX
+	 * per pod, so a pod cycling through names cannot flood findings. */
+	char reported[NH_SA_CONFLICTS_MAX][NH_SA_KEY_MAX];
+	uint32_t nreported;
 };
 
 struct nh_satoken_trust {
