@@ -481,5 +481,88 @@ def pod_record_names_a_pod_without_token(s):
         srv.shutdown()
 
 
+@suite.test
+def verification_off_believes_claims_as_read(s):
+    cluster = SigningKey("RS256")
+    pod = SaPod("shop", "cart", "cart-0")
+    pod.token = signed_sa_token(SigningKey("RS256"), "shop", "cart", "cart-0", pod.uid)
+    agent = Agent(s.tmp, "--verify-tokens", "off", "--jwks-file", jwks(s, cluster),
+                  "--kubelet-root", "")
+    with running(pod, agent):
+        tail = Tail(agent)
+        with running(tail):
+            run_alive(pod, ["/bin/true"])
+            ev = tail.wait_for(in_pod(pod, "exec", "/bin/true"))[0]
+            assert ev["identity"] == pod.key, ev
+            assert ev["identity_source"] == "container-root", ev
+            assert ev["identity_verified"] is False, ev
+
+
+@suite.test
+def issuer_and_audience_where_configured(s):
+    """One pod, two agents: the token's issuer and audience are the ones the
+    first expects, not the audience the second requires."""
+    cluster = SigningKey("ES256")
+    pod = SaPod("shop", "cart", "cart-0")
+    pod.token = signed_sa_token(cluster, "shop", "cart", "cart-0", pod.uid)
+    keys = jwks(s, cluster)
+    iss = "https://kubernetes.default.svc.cluster.local"
+    good = Agent(s.tmp, "--jwks-file", keys, "--kubelet-root", "", "--token-issuer", iss,
+                 "--token-audience", iss)
+    picky = Agent(s.tmp, "--jwks-file", keys, "--kubelet-root", "",
+                  "--token-audience", "vault")
+    other_iss = Agent(s.tmp, "--jwks-file", keys, "--kubelet-root", "",
+                      "--token-issuer", "https://oidc.example")
+    with running(pod, good, picky, other_iss):
+        tails = [Tail(a) for a in (good, picky, other_iss)]
+        with running(*tails):
+            run_alive(pod, ["/bin/true"])
+            eg, ep, eo = [t.wait_for(in_pod(pod, "exec", "/bin/true"))[0] for t in tails]
+            assert eg["identity"] == pod.key and eg["identity_verified"] is True, eg
+            for e in (ep, eo):
+                assert e["identity"] == "k8s:pod/" + pod.uid, e
+                assert e["context"]["token_state"] == "rejected", e
+        assert "audience does not include" in picky.read_log()
+        assert "issuer is not the configured one" in other_iss.read_log()
+
+
+@suite.test
+def conflicts_per_pod_are_bounded(s):
+    """A pod cycling its own view through service accounts: one finding per
+    claim, at most four, and never another identity."""
+    pod = SaPod("shop", "cart", "cart-0")
+    agent = Agent(s.tmp, "--kubelet-root", "", "--token-recheck", "0")
+    names = ["n%d" % i for i in range(6)]
+    # One fifo per step, each opened once.
+    script = "mkfifo %s && " % " ".join("/run/go%d" % i for i in range(len(names))) + \
+        " && ".join("read x < /run/go%d && /bin/true %s" % (i, n)
+                    for i, n in enumerate(names)) + " && /bin/echo done"
+    with running(pod, agent):
+        tail = Tail(agent)
+        with running(tail):
+            p = pod.popen(["/bin/sh", "-c", script])
+            try:
+                tail.wait_for(in_pod(pod, "exec", "/bin/sh"), what="first exec")
+                tok = pod.token_file(p.pid)
+                for i, n in enumerate(names):
+                    fifo = "/proc/%d/root/run/go%d" % (p.pid, i)
+                    wait_until(lambda: os.path.exists(fifo), what="fifo")
+                    with open(tok + ".new", "w") as f:
+                        f.write(sa_token("shop", n, "cart-0", pod.uid))
+                    os.rename(tok + ".new", tok)
+                    with open(fifo, "w") as f:
+                        f.write("go\n")
+                    tail.wait_for(lambda e: in_pod(pod, "exec", "/bin/true")(e) and
+                                  e["args"][1:] == [n], what="exec of step " + n)
+                # Marker: the last exec, after every change was seen.
+                tail.wait_for(in_pod(pod, "exec", "/bin/echo"), what="marker")
+            finally:
+                p.wait(timeout=30)
+            claims = [c["claimed_identity"] for c in conflicts(tail, pod)]
+            assert claims == ["k8s:sa/shop/" + n for n in names[:4]], claims
+            execs = tail.matching(in_pod(pod, "exec"))
+            assert len(execs) >= 8 and all(e["identity"] == pod.key for e in execs), execs
+
+
 if __name__ == "__main__":
     sys.exit(suite.run(sys.argv))
