@@ -1116,16 +1116,23 @@ static void tick_keys(struct nh_agent *a, uint64_t now)
 	if (!a->keyfetch_on)
 		return;
 	r = nh_jwksfetch_take(&a->keyfetch, &keys, why, sizeof(why));
+	/* Logged when fetches start failing and when they recover. */
 	if (r > 0) {
-		nh_info(&a->log, "service-account keys: %zu from %s", keys.n, a->keyfetch.http.url);
+		nh_info(&a->log, "service-account keys: %zu from %s%s", keys.n,
+			a->keyfetch.http.url, a->keyfetch_errors ? " (recovered)" : "");
 		nh_satokens_set_keys(&a->tokens, &keys);
-	} else if (r < 0) {
+		a->keyfetch_errors = 0;
+	} else if (r < 0 && a->keyfetch_errors++ == 0) {
 		nh_warn(&a->log, "service-account keys: %s (keeping %zu keys)", why,
 			a->tokens.keys.n);
 	}
-	if (a->tokens.want_keys && now >= a->keyfetch_next_ns) {
+	/* Without keys, retried with backoff (2 s doubling to 64 s) even when
+	 * no token asks, so verification resumes when the API server does. */
+	if ((a->tokens.want_keys || !a->tokens.keys.n) && now >= a->keyfetch_next_ns) {
+		uint32_t shift = a->keyfetch_errors < 5 ? (uint32_t)a->keyfetch_errors : 5;
+
 		a->tokens.want_keys = false;
-		a->keyfetch_next_ns = now + NH_KEYFETCH_MIN_NS;
+		a->keyfetch_next_ns = now + (NH_KEYFETCH_MIN_NS << shift);
 		nh_jwksfetch_request(&a->keyfetch);
 	}
 }

@@ -117,6 +117,7 @@ struct nh_agent {
 	struct nh_jwksfetch keyfetch; /* the API server's key set */
 	bool keyfetch_on;
 	uint64_t keyfetch_next_ns;
+	uint64_t keyfetch_errors; /* failed fetches since the last good one */
 	struct nh_findings findings;
 	struct nh_kubelet kubelet;
 	bool kubelet_on;

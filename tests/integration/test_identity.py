@@ -11,7 +11,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nhtest import (Agent, KubeletRoot, Pod, SaPod, SigningKey, Suite, Tail,  # noqa: E402
-                    cgroup2_mount, run_alive, sa_token, signed_sa_token, token_claims,
+                    cgroup2_mount, free_port, run_alive, sa_token, signed_sa_token, token_claims,
                     wait_until, write_jwks)
 
 suite = Suite("identity")
@@ -367,7 +367,7 @@ def conflict_and_identity_source_reach_the_siem(s):
 class JwksServer:
     """The API server's /openid/v1/jwks on 127.0.0.1, counting fetches."""
 
-    def __init__(self, *keys):
+    def __init__(self, *keys, port=0):
         import http.server
         import threading
         self.keys, self.fetches = list(keys), 0
@@ -388,7 +388,7 @@ class JwksServer:
 
             def log_message(self, *a):
                 pass
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = "http://127.0.0.1:%d/openid/v1/jwks" % self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -562,6 +562,45 @@ def conflicts_per_pod_are_bounded(s):
             assert claims == ["k8s:sa/shop/" + n for n in names[:4]], claims
             execs = tail.matching(in_pod(pod, "exec"))
             assert len(execs) >= 8 and all(e["identity"] == pod.key for e in execs), execs
+
+
+@suite.test
+def required_keys_unreachable_then_back(s):
+    """verifyTokens: required and the API server's key set unreachable: no
+    pod is believed, the failure is logged once; when the keys can be
+    fetched, the pod's next event has its verified identity."""
+    key = SigningKey("RS256")
+    port = free_port()
+    url = "http://127.0.0.1:%d/openid/v1/jwks" % port
+    pod = SaPod("shop", "cart", "cart-0")
+    pod.token = signed_sa_token(key, "shop", "cart", "cart-0", pod.uid)
+    agent = Agent(s.tmp, "--jwks-url", url, "--verify-tokens", "required", "--kubelet-root", "")
+    server = None
+    with running(pod, agent):
+        tail = Tail(agent)
+        with running(tail):
+            p = pod.popen(HELD)
+            try:
+                first = tail.wait_for(in_pod(pod, "exec", "/bin/sh"), what="first exec")[0]
+                assert first["identity"] == "k8s:pod/" + pod.uid, first
+                assert first["context"]["token_state"] == "rejected", first
+                wait_until(lambda: "service-account keys: " + url in agent.read_log(),
+                           what="the failed fetch logged")
+                server = JwksServer(key, port=port)
+                wait_until(lambda: "(recovered)" in agent.read_log(), timeout=60,
+                           what="the key set fetched")
+                fifo = "/proc/%d/root/run/go" % p.pid
+                wait_until(lambda: os.path.exists(fifo), what="fifo")
+                with open(fifo, "w") as f:
+                    f.write("go\n")
+                ev = tail.wait_for(in_pod(pod, "exec", "/bin/true"), what="exec")[0]
+            finally:
+                release(p)
+                if server:
+                    server.stop()
+            assert ev["identity"] == pod.key and ev["identity_verified"] is True, ev
+        log = agent.read_log()
+        assert log.count("service-account keys: " + url) == 1, log
 
 
 if __name__ == "__main__":
