@@ -178,6 +178,11 @@ static void test_k8s_systemd(void)
 	    NH_RT_DOCKER, CID2);
 	CTR("/system.slice/docker-" CID2 ".scope/kubepods/burstable/pod" UID "/" CID, NH_RT_DOCKER,
 	    CID2);
+	/* a pod's container naming another pod below itself: still the first pod */
+	POD("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_US
+	    ".slice/cri-containerd-" CID ".scope/kubepods.slice/kubepods-pod"
+	    "0f1e2d3c_4b5a_4697_8877_665544332211.slice/sshd.service",
+	    NH_QOS_BURSTABLE, NH_RT_CONTAINERD, CID);
 	/* nor is a pod or a container below a delegated unit */
 	UNIT("/system.slice/app.service/kubepods-burstable-pod" UID_US ".slice", "app.service",
 	     false);
