@@ -73,11 +73,12 @@ def forged_own_view_loses_to_kubelet_copy(s):
     key = SigningKey("ES256")
     kubelet = KubeletRoot(s.tmp)
     pod = SaPod("shop", "cart", "cart-0")
-    kubelet.put_token(pod.uid, signed_sa_token(key, "shop", "cart", "cart-0", pod.uid))
+    real = signed_sa_token(key, "shop", "cart", "cart-0", pod.uid)
+    kubelet.put_token(pod.uid, real)
     pod.token = sa_token("kube-system", "clusterrole-aggregation-controller", "x", pod.uid,
                          legacy=True)
     agent = Agent(s.tmp, "--kubelet-root", kubelet.path, "--jwks-file",
-                  jwks(s, key, SigningKey("RS256")), "--token-recheck", "0")
+                  jwks(s, key, SigningKey("RS256")), "--token-recheck", "0", "-v")
     with running(pod, agent, kubelet):
         tail = Tail(agent)
         with running(tail):
@@ -95,6 +96,10 @@ def forged_own_view_loses_to_kubelet_copy(s):
             tail.wait_for(in_pod(pod, "exec", "/bin/echo"), what="marker exec")
             assert len(conflicts(tail, pod)) == 1, conflicts(tail, pod)
             assert not tail.matching(lambda e: e["identity"] == FORGED)
+            # Neither token nor signature leaves the agent.
+            out = json.dumps(tail.poll()) + json.dumps(agent.status()) + agent.read_log()
+            for secret in (real, real.split(".")[2], pod.token, pod.token.split(".")[2]):
+                assert secret not in out
         assert "identity conflict" in agent.read_log()
 
 
