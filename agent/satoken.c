@@ -303,6 +303,10 @@ static void read_token(struct nh_satokens *t, struct nh_sa *sa, struct nh_sa_cop
 		goto cleanup;
 	}
 	distrust = judge(t, buf, len, &claims, &verified);
+	/* A genuine token bound to no pod (legacy) in the pod's own view may
+	 * have been copied from anywhere: believed, not verified as this pod's. */
+	if (c == &sa->own && !claims.pod_uid[0])
+		verified = false;
 	{
 		char fp[NH_FINGERPRINT_MAX];
 		size_t m = len;
