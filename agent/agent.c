@@ -218,20 +218,22 @@ static void attribute_pod(struct nh_agent *a, struct nh_attributed *ev, char *id
 			ev->identity_verified = false;
 		}
 	}
-	if (sa && sa->conflict)
-		report_conflict(a, ev, identity, sa);
 	if (ev->pod && ev->pod->workload_kind[0]) {
 		ev->owner_kind = ev->pod->workload_kind;
 		ev->owner_name = ev->pod->workload_name;
-		return;
+	} else {
+		if (ev->pod && ev->pod->name[0])
+			pod_name = ev->pod->name;
+		node = sa && sa->have_claims ? sa->claims.node_name : NULL;
+		if (pod_name && pod_name[0] &&
+		    nh_workload_from_pod(pod_name, node, &a->workload) == 0) {
+			ev->owner_kind = a->workload.kind;
+			ev->owner_name = a->workload.name;
+		}
 	}
-	if (ev->pod && ev->pod->name[0])
-		pod_name = ev->pod->name;
-	node = ev->sa && ev->sa->have_claims ? ev->sa->claims.node_name : NULL;
-	if (pod_name && pod_name[0] && nh_workload_from_pod(pod_name, node, &a->workload) == 0) {
-		ev->owner_kind = a->workload.kind;
-		ev->owner_name = a->workload.name;
-	}
+	/* With the whole context, as the event's own findings have it. */
+	if (sa && sa->conflict)
+		report_conflict(a, ev, identity, sa);
 }
 
 /* Feed the baseline; the first report of an object the stable profile
