@@ -609,5 +609,40 @@ def required_keys_unreachable_then_back(s):
         assert log.count("service-account keys: " + url) == 1, log
 
 
+@suite.test
+def kubelet_copy_changing_service_account_is_a_conflict(s):
+    """Even the kubelet's copy may not change a pod's service account
+    during its life: the new claim is a conflict, the first one stays."""
+    key = SigningKey("ES256")
+    kubelet = KubeletRoot(s.tmp)
+    pod = SaPod("shop", "cart", "cart-0")
+    kubelet.put_token(pod.uid, signed_sa_token(key, "shop", "cart", "cart-0", pod.uid))
+    pod.token = None
+    agent = Agent(s.tmp, "--kubelet-root", kubelet.path, "--jwks-file", jwks(s, key),
+                  "--token-recheck", "0")
+    with running(pod, agent, kubelet):
+        tail = Tail(agent)
+        with running(tail):
+            p = pod.popen(HELD)
+            try:
+                first = tail.wait_for(in_pod(pod, "exec", "/bin/sh"), what="first exec")[0]
+                assert first["identity"] == pod.key, first
+                # The atomic writer swaps ..data to a token for another account.
+                kubelet.put_token(pod.uid, signed_sa_token(key, "kube-system", "admin",
+                                                           "cart-0", pod.uid))
+                fifo = "/proc/%d/root/run/go" % p.pid
+                wait_until(lambda: os.path.exists(fifo), what="fifo")
+                with open(fifo, "w") as f:
+                    f.write("go\n")
+                ev = tail.wait_for(in_pod(pod, "exec", "/bin/true"), what="exec")[0]
+            finally:
+                release(p)
+            assert ev["identity"] == pod.key and ev["identity_source"] == "kubelet-volume", ev
+            c = wait_until(lambda: conflicts(tail, pod), what="identity_conflict")[0]
+            assert c["claimed_identity"] == "k8s:sa/kube-system/admin", c
+            assert c["believed_identity"] == pod.key, c
+            assert c["reason"] == "service account changed during the pod's life", c
+
+
 if __name__ == "__main__":
     sys.exit(suite.run(sys.argv))
