@@ -13,7 +13,7 @@ CFLAGS     ?= -O2 -g
 WARN       := -Wall -Wextra -Werror
 CPPFLAGS   := -D_GNU_SOURCE -Ibpf -Iagent -I$(BUILD) -Imodels -I$(BUILD)/models
 STD        := -std=gnu11
-LDLIBS     := -lbpf -lelf -lz -ljson-c -lcurl -lprotobuf-c -lyaml
+LDLIBS     := -lbpf -lelf -lz -ljson-c -lcurl -lprotobuf-c -lyaml -lcrypto
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # Every build and test dependency, from Debian 12.
@@ -21,7 +21,7 @@ DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-d
 	pkg-config python3 iproute2 util-linux libclang-rt-14-dev \
 	libcurl4-openssl-dev openssl libprotobuf-c-dev protobuf-c-compiler \
 	librdkafka-dev kcat rsyslog libmicrohttpd-dev libyaml-dev python3-yaml yamllint \
-	stress-ng
+	libssl-dev python3-cryptography stress-ng
 
 BPF_SRC    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
@@ -29,7 +29,7 @@ BPF_HDRS   := bpf/nhiscope.h bpf/maps.bpf.h
 
 # Modules shared by the agent, the CLI and the unit tests.
 AGENT_LIB  := u64map log decode cgpath cgroupfs identity proctable secrets render compact server \
-	      jwt fingerprint catalogue workload kubelet satoken credentials findings \
+	      jwt jwks tokenverify jwksfetch fingerprint catalogue workload kubelet satoken credentials findings \
 	      baseline profilestore spool record dirs procroot config secretfile options metrics \
 	      histogram
 AGENT_MODS := $(AGENT_LIB) probes kafka privileges httpd agent main
@@ -97,11 +97,11 @@ $(BUILD)/nhiscope.skel.h: $(BUILD)/nhiscope.bpf.o
 
 $(BUILD)/agent/probes.o: $(BUILD)/nhiscope.skel.h
 
-$(BUILD)/agent/%.o: agent/%.c $(wildcard agent/*.h) bpf/nhiscope.h
+$(BUILD)/agent/%.o: agent/%.c $(wildcard agent/*.h models/*.h) bpf/nhiscope.h $(MODELS_PBH)
 	@mkdir -p $(@D)
 	$(CC) $(STD) $(CFLAGS) $(WARN) $(CPPFLAGS) -c $< -o $@
 
-$(BUILD)/agent/san/%.o: agent/%.c $(wildcard agent/*.h) bpf/nhiscope.h
+$(BUILD)/agent/san/%.o: agent/%.c $(wildcard agent/*.h models/*.h) bpf/nhiscope.h $(MODELS_PBH)
 	@mkdir -p $(@D)
 	$(CC) $(STD) -O1 -g $(SAN) $(WARN) $(CPPFLAGS) -c $< -o $@
 

@@ -146,46 +146,94 @@ static uint64_t series_digest(const struct nh_hdr *h, const void *data)
 				       : 0;
 }
 
+/* Two claims about one pod's service account: reported once, high
+ * severity, naming both; the claim that lost is never the identity. */
+static void report_conflict(struct nh_agent *a, struct nh_attributed *ev, const char *identity,
+			    struct nh_sa *sa)
+{
+	json_object *o;
+
+	ev->identity = identity;
+	o = nh_render_as(ev, NH_KIND_IDENTITY_CONFLICT);
+	if (o) {
+		nh_json_str(o, "severity", "high");
+		nh_json_str(o, "claimed_identity", sa->conflict_claim);
+		nh_json_str(o, "believed_identity", sa->conflict_believed);
+		nh_json_str(o, "reason", sa->conflict_reason);
+		emit_finding(a, NH_KIND_IDENTITY_CONFLICT, ev->h->tgid, ev->h->pid, identity, o);
+		json_object_put(o);
+	}
+	nh_satokens_conflict_done(&a->tokens, sa);
+}
+
 /* A pod's service account (its identity when the token names one), its
  * kubelet record and its workload owner. */
 static void attribute_pod(struct nh_agent *a, struct nh_attributed *ev, char *identity, size_t len)
 {
 	const struct nh_cgroup_info *in = ev->cg ? &ev->cg->info : NULL;
 	const char *pod_name = NULL, *node;
+	struct nh_sa *sa;
 
 	if (!in || in->kind != NH_CG_K8S_POD)
 		return;
 	ev->wall_now_s = (int64_t)((ev->h->ts_ns + (uint64_t)a->wall_offset_ns) / NH_NSEC);
-	ev->sa = nh_satokens_get(&a->tokens, in->pod_uid, ev->h->tgid,
-				 ev->cg->found ? ev->cg->path : NULL, mono_ns());
-	if (ev->sa && ev->sa->have_claims) {
-		int n = snprintf(identity, len, "%s", ev->sa->key);
+	sa = nh_satokens_get(&a->tokens, in->pod_uid, ev->h->tgid,
+			     ev->cg->found ? ev->cg->path : NULL, mono_ns());
+	ev->sa = sa;
+	if (sa && sa->have_claims) {
+		int n = snprintf(identity, len, "%s", sa->key);
 
 		/* Cannot happen with valid names (satoken.h); the pod key stays. */
-		if (n < 0 || (size_t)n >= len)
+		if (n < 0 || (size_t)n >= len) {
 			nh_identity_key(&a->ids, ev->cg, ev->h->uid, identity, len);
-		pod_name = ev->sa->claims.pod_name;
+		} else {
+			ev->identity_source = sa->source;
+			ev->identity_verified = sa->verified;
+		}
+		pod_name = sa->claims.pod_name;
 	}
 	if (a->kubelet_on)
 		ev->pod = nh_kubelet_pod(&a->kubelet, in->pod_uid);
 	/* The kubelet knows the pod's service account: a token naming
 	 * another one is not believed. */
-	if (ev->pod && ev->pod->service_account[0] && ev->sa && ev->sa->have_claims &&
-	    (strcmp(ev->pod->service_account, ev->sa->claims.service_account) != 0 ||
-	     strcmp(ev->pod->namespace_, ev->sa->claims.namespace_) != 0))
+	if (ev->pod && ev->pod->service_account[0] && sa && sa->have_claims &&
+	    (strcmp(ev->pod->service_account, sa->claims.service_account) != 0 ||
+	     strcmp(ev->pod->namespace_, sa->claims.namespace_) != 0)) {
 		nh_identity_key(&a->ids, ev->cg, ev->h->uid, identity, len);
+		ev->identity_source = NH_IDSRC_CGROUP;
+		ev->identity_verified = false;
+	}
+	/* No token at all (automount disabled): the kubelet's record names the
+	 * service account. A token that is there but not believed is not
+	 * replaced by it: that pod stays k8s:pod/<uid>. */
+	if (ev->pod && ev->pod->service_account[0] && ev->pod->namespace_[0] && sa &&
+	    !sa->have_claims && sa->state == NH_SA_MISSING) {
+		int n = snprintf(identity, len, "k8s:sa/%s/%s", ev->pod->namespace_,
+				 ev->pod->service_account);
+
+		if (n < 0 || (size_t)n >= len) {
+			nh_identity_key(&a->ids, ev->cg, ev->h->uid, identity, len);
+		} else {
+			ev->identity_source = NH_IDSRC_POD_RECORD;
+			ev->identity_verified = false;
+		}
+	}
 	if (ev->pod && ev->pod->workload_kind[0]) {
 		ev->owner_kind = ev->pod->workload_kind;
 		ev->owner_name = ev->pod->workload_name;
-		return;
+	} else {
+		if (ev->pod && ev->pod->name[0])
+			pod_name = ev->pod->name;
+		node = sa && sa->have_claims ? sa->claims.node_name : NULL;
+		if (pod_name && pod_name[0] &&
+		    nh_workload_from_pod(pod_name, node, &a->workload) == 0) {
+			ev->owner_kind = a->workload.kind;
+			ev->owner_name = a->workload.name;
+		}
 	}
-	if (ev->pod && ev->pod->name[0])
-		pod_name = ev->pod->name;
-	node = ev->sa && ev->sa->have_claims ? ev->sa->claims.node_name : NULL;
-	if (pod_name && pod_name[0] && nh_workload_from_pod(pod_name, node, &a->workload) == 0) {
-		ev->owner_kind = a->workload.kind;
-		ev->owner_name = a->workload.name;
-	}
+	/* With the whole context, as the event's own findings have it. */
+	if (sa && sa->conflict)
+		report_conflict(a, ev, identity, sa);
 }
 
 /* Feed the baseline; the first report of an object the stable profile
@@ -267,9 +315,11 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 	ev.cg = nh_identity_cgroup(&a->ids, h->cgroup_id, h->tgid);
 	if (!ev.cg || nh_identity_key(&a->ids, ev.cg, h->uid, identity, sizeof(identity)) != 0)
 		snprintf(identity, sizeof(identity), "user:%u", h->uid);
+	ev.identity_source =
+	    ev.cg && ev.cg->info.kind != NH_CG_NONE ? NH_IDSRC_CGROUP : NH_IDSRC_UID;
+	ev.user = nh_identity_user(&a->ids, h->uid);
 	attribute_pod(a, &ev, identity, sizeof(identity));
 	ev.identity = identity;
-	ev.user = nh_identity_user(&a->ids, h->uid);
 	ev.interactive =
 	    ev.proc && ev.proc->session && ev.cg && ev.proc->session_cgroup == ev.cg->id;
 	nh_identity_note(&a->ids, identity, h->ts_ns);
@@ -376,6 +426,8 @@ static void refresh_pods(struct nh_agent *a)
 	}
 }
 
+static void tick_keys(struct nh_agent *a, uint64_t now);
+
 static void tick(struct nh_agent *a)
 {
 	uint64_t now = mono_ns(), dt;
@@ -383,6 +435,7 @@ static void tick(struct nh_agent *a)
 
 	if (a->kubelet_on && now >= a->kubelet_next_ns)
 		refresh_pods(a);
+	tick_keys(a, now);
 	nh_baseline_tick(&a->baseline, now + (uint64_t)a->wall_offset_ns, a->wall_offset_ns,
 			 emit_finding, a);
 	if (a->kafka_on) {
@@ -515,6 +568,9 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 	m->sa_token_reads = a->tokens.reads;
 	m->sa_token_rotations = a->tokens.rotations;
 	m->sa_token_failures = a->tokens.failures;
+	m->sa_tokens_verified = a->tokens.verified;
+	m->sa_tokens_rejected = a->tokens.rejected;
+	m->sa_token_keys = a->tokens.keys.n;
 	memcpy(m->findings, a->findings_emitted, sizeof(m->findings));
 	m->kubelet = a->kubelet_on;
 	if (a->kubelet_on) {
@@ -601,6 +657,11 @@ static json_object *credentials_status(struct nh_agent *a, const struct nh_metri
 	json_object_object_add(o, "sa_token_rotations",
 			       json_object_new_int64(m->sa_token_rotations));
 	json_object_object_add(o, "sa_token_failures", json_object_new_int64(m->sa_token_failures));
+	json_object_object_add(o, "sa_tokens_verified",
+			       json_object_new_int64(m->sa_tokens_verified));
+	json_object_object_add(o, "sa_tokens_rejected",
+			       json_object_new_int64(m->sa_tokens_rejected));
+	json_object_object_add(o, "sa_token_keys", json_object_new_int64(m->sa_token_keys));
 	for (uint32_t k = NH_KIND_CREDENTIAL_USE; k < NH_KIND_ALL; k++)
 		json_object_object_add(f, nh_kind_name(k),
 				       json_object_new_int64(m->findings[k - NH_KIND_MAX]));
@@ -998,6 +1059,86 @@ static int build_catalogue(struct nh_agent *a, const struct nh_agent_config *cfg
 	return 0;
 }
 
+/* The cluster's service-account keys from the API server, fetched on a
+ * thread of their own: asked for now, taken by the tick. */
+static int start_keys(struct nh_agent *a)
+{
+	static const char own_token[] = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+	static const char own_ca[] = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+	const char *url = a->cfg.jwks_url, *host, *port;
+	char derived[512];
+	struct nh_kubelet_conf kc = {0};
+	int code;
+
+	/* A key file is the one source when given. */
+	if (a->cfg.verify_tokens == NH_VERIFY_OFF || a->cfg.jwks_file ||
+	    (url && strcmp(url, "none") == 0))
+		return 0;
+	if (!url) {
+		host = getenv("KUBERNETES_SERVICE_HOST");
+		port = getenv("KUBERNETES_SERVICE_PORT");
+		if (!host || !*host || !port || !*port)
+			return 0;
+		snprintf(derived, sizeof(derived),
+			 strchr(host, ':') ? "https://[%s]:%s/openid/v1/jwks"
+					   : "https://%s:%s/openid/v1/jwks",
+			 host, port);
+		url = derived;
+	}
+	kc.url = url;
+	if (access(own_token, R_OK) == 0)
+		kc.token_path = own_token;
+	if (strncmp(url, "https:", 6) == 0 && access(own_ca, R_OK) == 0)
+		kc.ca_path = own_ca;
+	code = nh_kubelet_global_init();
+	if (code) {
+		nh_err(&a->log, "--jwks-url: cannot initialise libcurl");
+		return code;
+	}
+	code = nh_jwksfetch_start(&a->keyfetch, &kc);
+	if (code) {
+		nh_err(&a->log, "--jwks-url: %s", a->keyfetch.error);
+		nh_kubelet_global_cleanup();
+		return code;
+	}
+	a->keyfetch_on = true;
+	nh_jwksfetch_request(&a->keyfetch);
+	a->keyfetch_next_ns = mono_ns() + NH_KEYFETCH_MIN_NS;
+	return 0;
+}
+
+/* A new key set, or why the last fetch failed; another fetch when a token
+ * named an unknown kid, at most every NH_KEYFETCH_MIN_NS. */
+static void tick_keys(struct nh_agent *a, uint64_t now)
+{
+	struct nh_jwks keys = {0};
+	char why[NH_KUBELET_ERROR_MAX];
+	int r;
+
+	if (!a->keyfetch_on)
+		return;
+	r = nh_jwksfetch_take(&a->keyfetch, &keys, why, sizeof(why));
+	/* Logged when fetches start failing and when they recover. */
+	if (r > 0) {
+		nh_info(&a->log, "service-account keys: %zu from %s%s", keys.n,
+			a->keyfetch.http.url, a->keyfetch_errors ? " (recovered)" : "");
+		nh_satokens_set_keys(&a->tokens, &keys);
+		a->keyfetch_errors = 0;
+	} else if (r < 0 && a->keyfetch_errors++ == 0) {
+		nh_warn(&a->log, "service-account keys: %s (keeping %zu keys)", why,
+			a->tokens.keys.n);
+	}
+	/* Without keys, retried with backoff (2 s doubling to 64 s) even when
+	 * no token asks, so verification resumes when the API server does. */
+	if ((a->tokens.want_keys || !a->tokens.keys.n) && now >= a->keyfetch_next_ns) {
+		uint32_t shift = a->keyfetch_errors < 5 ? (uint32_t)a->keyfetch_errors : 5;
+
+		a->tokens.want_keys = false;
+		a->keyfetch_next_ns = now + (NH_KEYFETCH_MIN_NS << shift);
+		nh_jwksfetch_request(&a->keyfetch);
+	}
+}
+
 /* The pod's service-account token, the credential catalogue with the
  * configured rules and endpoints, and the optional kubelet client. */
 static int start_credentials(struct nh_agent *a)
@@ -1011,6 +1152,25 @@ static int start_credentials(struct nh_agent *a)
 		nh_err(&a->log, "--sa-token-path: \"%s\" is not an absolute file path",
 		       cfg->sa_token_path ? cfg->sa_token_path : "");
 		return code;
+	}
+	{
+		struct nh_satoken_trust tr = {.kubelet_root = cfg->kubelet_root,
+					      .jwks_file = cfg->jwks_file,
+					      .mode = (enum nh_verify_mode)cfg->verify_tokens,
+					      .verify = {.issuer = cfg->token_issuer,
+							 .audience = cfg->token_audience,
+							 .leeway_s = 60}};
+		const char *why = NULL;
+
+		code = nh_satokens_set_trust(&a->tokens, &tr, &why);
+		if (code) {
+			nh_err(&a->log, "--jwks-file %s: %s", cfg->jwks_file ? cfg->jwks_file : "",
+			       why ? why : strerror(-code));
+			return code;
+		}
+		if (tr.mode == NH_VERIFY_REQUIRED && !a->tokens.keys.n)
+			nh_warn(&a->log, "verifyTokens: required and no keys yet: no pod's "
+					 "service account is believed until they are known");
 	}
 	code = nh_findings_init(&a->findings, &a->cgfs, cfg->sa_token_path, cfg->max_credentials);
 	if (code) {
@@ -1283,6 +1443,10 @@ int nh_agent_start(struct nh_agent *a)
 		if (code)
 			goto cleanup;
 	}
+	/* The key fetcher parses what the network sends too. */
+	code = start_keys(a);
+	if (code)
+		goto cleanup;
 	code = nh_privileges_check_threads(a->caps);
 	if (code) {
 		nh_err(&a->log, "a thread kept capabilities the agent dropped: %s",
@@ -1481,6 +1645,11 @@ void nh_agent_stop(struct nh_agent *a)
 		a->kafka_on = false;
 	}
 	nh_findings_free(&a->findings);
+	if (a->keyfetch_on) {
+		nh_jwksfetch_stop(&a->keyfetch);
+		nh_kubelet_global_cleanup();
+		a->keyfetch_on = false;
+	}
 	nh_satokens_free(&a->tokens);
 	if (a->kubelet_on) {
 		nh_kubelet_free(&a->kubelet);

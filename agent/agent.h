@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Fetches of the key set asked by unknown kids are at least this far apart. */
+#define NH_KEYFETCH_MIN_NS (2ULL * 1000000000ULL)
+
 #include "baseline.h"
 #include "config.h"
 #include "decode.h"
@@ -18,6 +21,7 @@
 #include "httpd.h"
 #include "identity.h"
 #include "kafka.h"
+#include "jwksfetch.h"
 #include "kubelet.h"
 #include "log.h"
 #include "metrics.h"
@@ -55,6 +59,11 @@ struct nh_agent_config {
 	/* service accounts and credentials */
 	const char *sa_token_path; /* inside pods */
 	uint64_t token_recheck_ms;
+	const char *kubelet_root; /* the kubelet's copies of pod tokens; NULL: none */
+	const char *jwks_file;	  /* the cluster's service-account keys */
+	const char *jwks_url;	  /* ... fetched from the API server; "none": never */
+	int verify_tokens;	  /* enum nh_verify_mode */
+	const char *token_issuer, *token_audience;
 	uint64_t max_credentials;
 	const char *credential_rules[NH_MAX_CRED_RULES]; /* "KIND:PATTERN" */
 	size_t ncredential_rules;
@@ -105,6 +114,10 @@ struct nh_agent {
 	struct nh_identities ids;
 	struct nh_server server;
 	struct nh_satokens tokens;
+	struct nh_jwksfetch keyfetch; /* the API server's key set */
+	bool keyfetch_on;
+	uint64_t keyfetch_next_ns;
+	uint64_t keyfetch_errors; /* failed fetches since the last good one */
 	struct nh_findings findings;
 	struct nh_kubelet kubelet;
 	bool kubelet_on;

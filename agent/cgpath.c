@@ -400,6 +400,21 @@ static int check_component(struct span c)
 	return 0;
 }
 
+/* The container runtimes' own units: what they create below themselves
+ * (containerd's unexpanded pod slices) is the runtime's doing. */
+static bool is_runtime_unit(struct span s)
+{
+	return span_eq(s, "containerd.service") || span_eq(s, "crio.service") ||
+	       span_eq(s, "docker.service");
+}
+
+/* Pod and container names are believed outside any unit, or below a
+ * runtime's own unit; below any other unit they are the unit's children. */
+static bool owner_trusted(const struct scan *st)
+{
+	return !st->unit.n || is_runtime_unit(st->unit);
+}
+
 static int scan_component(struct scan *st, struct span c)
 {
 	char uid[NH_POD_UID_LEN + 1];
@@ -415,7 +430,9 @@ static int scan_component(struct scan *st, struct span c)
 		r = match_pod_slice(c, &qos, uid, &slice_ctr, &rt, cid);
 	if (r < 0)
 		return r;
-	if (r > 0 && !st->pod) {
+	/* Below a container or a delegated unit, names are the owner's
+	 * choice: that workload, not a pod it named, owns the subtree. */
+	if (r > 0 && !st->pod && !st->ctr && owner_trusted(st)) {
 		st->pod = true;
 		st->pod_idx = idx;
 		st->qos = qos;
@@ -451,7 +468,7 @@ static int scan_component(struct scan *st, struct span c)
 			st->pod_rt = rt;
 			memcpy(st->pod_cid, cid, sizeof(cid));
 		}
-		if (!st->ctr) {
+		if (!st->ctr && (st->pod || owner_trusted(st))) {
 			st->ctr = true;
 			st->ctr_rt = rt;
 			memcpy(st->ctr_cid, cid, sizeof(cid));
@@ -463,7 +480,10 @@ static int scan_component(struct scan *st, struct span c)
 		 * The user manager hosts a human's session, so it is never the
 		 * unit itself; what it runs (user_unit) or what encloses it is.
 		 */
-		if (is_user_manager(c)) {
+		if (st->unit.n) {
+			/* below a unit: the unit's own children, whatever
+			 * their names (Delegate=yes lets it make them) */
+		} else if (is_user_manager(c)) {
 			st->user_mgr_seen = true;
 		} else {
 			st->unit = c;

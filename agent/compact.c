@@ -58,6 +58,7 @@ static const char *kind_color(const char *kind)
 	    {"credential_reuse", C_BOLD_RED},
 	    {"secret_exposure", C_BOLD_RED},
 	    {"human_use", C_BOLD_RED},
+	    {"identity_conflict", C_BOLD_RED},
 	    {"anomaly", C_BOLD_RED},
 	};
 
@@ -319,6 +320,11 @@ static size_t details(json_object *ev, const char *kind, char *buf, size_t len, 
 	} else if (strcmp(kind, "human_use") == 0) {
 		n = put_field(buf, len, n, ev, "reason", "");
 		n = put_field(buf, len, n, ev, "path", "");
+	} else if (strcmp(kind, "identity_conflict") == 0) {
+		n = put(buf, len, n, " claimed");
+		n = put_field(buf, len, n, ev, "claimed_identity", "");
+		n = put(buf, len, n, " believed");
+		n = put_field(buf, len, n, ev, "believed_identity", "");
 	}
 	return n;
 }

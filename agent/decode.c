@@ -36,6 +36,7 @@ static const char *const kind_names[NH_KIND_ALL] = {
     [NH_KIND_CREDENTIAL_REUSE] = "credential_reuse",
     [NH_KIND_SECRET_EXPOSURE] = "secret_exposure",
     [NH_KIND_HUMAN_USE] = "human_use",
+    [NH_KIND_IDENTITY_CONFLICT] = "identity_conflict",
     [NH_KIND_ANOMALY] = "anomaly",
 };
 
@@ -105,7 +106,7 @@ const char *nh_kind_list(void)
 {
 	return "exec, fork, exit, connect, accept, open, setuid, setgid, capset, summary, "
 	       "cgroup_rmdir, loss, credential_use, credential_reuse, secret_exposure, human_use, "
-	       "anomaly";
+	       "identity_conflict, anomaly";
 }
 
 int nh_kind_parse(const char *name)

@@ -10,6 +10,23 @@
 #define NH_USERS_MAX 65536
 #define NH_SEEN_MAX  65536
 
+const char *nh_identity_source_name(enum nh_identity_source s)
+{
+	switch (s) {
+	case NH_IDSRC_CGROUP:
+		return "cgroup";
+	case NH_IDSRC_POD_RECORD:
+		return "pod-record";
+	case NH_IDSRC_CONTAINER_ROOT:
+		return "container-root";
+	case NH_IDSRC_KUBELET_VOLUME:
+		return "kubelet-volume";
+	case NH_IDSRC_UID:
+	default:
+		return "uid";
+	}
+}
+
 int nh_identities_init(struct nh_identities *ids, const struct nh_cgroupfs *fs, size_t max_cgroups)
 {
 	int err;

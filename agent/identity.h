@@ -19,6 +19,17 @@
 #define NH_CGROUP_PATH_MAX  512
 #define NH_IDENTITY_KEY_MAX 336 /* k8s:sa/<63>/<253> fits */
 
+/* How an event's identity is known (identity_source), weakest first. */
+enum nh_identity_source {
+	NH_IDSRC_UID = 0,	 /* user:<name>: the kernel's uid */
+	NH_IDSRC_CGROUP,	 /* unit:, container:, k8s:pod/: the cgroup path */
+	NH_IDSRC_POD_RECORD,	 /* k8s:sa/: the kubelet's pod record, no token */
+	NH_IDSRC_CONTAINER_ROOT, /* k8s:sa/: the token as the pod's own root shows it */
+	NH_IDSRC_KUBELET_VOLUME, /* k8s:sa/: the kubelet's copy of the token on the host */
+};
+
+const char *nh_identity_source_name(enum nh_identity_source s);
+
 /* What one cgroup says about its members. */
 struct nh_cgroup_ctx {
 	uint64_t id;

@@ -90,6 +90,13 @@ static ssize_t b64url_decode(struct span s, unsigned char *out)
 	return (ssize_t)o;
 }
 
+ssize_t nh_b64url_decode(const char *p, size_t n, unsigned char *out)
+{
+	struct span s = {p, n};
+
+	return b64url_decode(s, out);
+}
+
 /*
  * Decode one segment into @buf and parse it as a JSON object. Returns 0
  * with *obj set, -EINVAL (*why set), or -ENOMEM.

@@ -3,11 +3,9 @@
  * jwt: the claims of a Kubernetes service-account token, read from the
  * payload of the JWT. Pure parsing, no I/O, unit-tested and fuzzed.
  *
- * NO SIGNATURE CHECK: the signature is not verified (the agent has no key
- * and no reason to trust the file more than the process holding it), so
- * the claims say what the token claims, not who the holder is. Callers
- * should confirm the pod through the cgroup path or the kubelet before
- * relying on it.
+ * No signature check here: the claims say what the token claims, not who
+ * the holder is. tokenverify.h checks the signature against the cluster's
+ * key set; satoken.h decides which copy of a token is believed.
  *
  * Only the payload is decoded; the header is checked to be a JSON object
  * and the signature only to be base64url text. The token is never copied
@@ -21,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define NH_JWT_MAX	65536 /* longest accepted token, in bytes */
 #define NH_K8S_NAME_MAX 254   /* DNS subdomain: 253 + NUL */
@@ -77,5 +76,12 @@ int nh_jwt_decode_sa(const char *token, size_t len, struct nh_sa_claims *out, co
  * INT64_MAX for a long-lived token.
  */
 int64_t nh_sa_claims_remaining(const struct nh_sa_claims *c, int64_t now);
+
+/*
+ * base64url (unpadded or correctly padded) of the @n bytes at @p into
+ * @out, which holds at least n * 3 / 4 bytes (NULL just validates).
+ * Returns the decoded length or -EINVAL. Used by tokenverify and jwks.
+ */
+ssize_t nh_b64url_decode(const char *p, size_t n, unsigned char *out);
 
 #endif

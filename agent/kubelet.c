@@ -833,6 +833,22 @@ static void free_headers(struct curl_slist *hdrs)
 
 int nh_kubelet_refresh(struct nh_kubelet *k)
 {
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = nh_kubelet_fetch(k, &body, &len);
+	if (rc)
+		return rc;
+	rc = nh_kubelet_parse(k, body, len, NULL);
+	if (rc == -E2BIG)
+		set_error(k, "response from %s has more than %d pods", k->url, NH_KUBELET_MAX_PODS);
+	free(body);
+	return rc;
+}
+
+int nh_kubelet_fetch(struct nh_kubelet *k, char **body, size_t *len)
+{
 	char auth[AUTH_PREFIX_LEN + NH_KUBELET_TOKEN_MAX + 1];
 	struct curl_slist *hdrs = NULL, *h;
 	struct body b = {0};
@@ -903,9 +919,10 @@ int nh_kubelet_refresh(struct nh_kubelet *k)
 		set_error(k, "HTTP %ld from %s", status, k->url);
 		goto cleanup;
 	}
-	rc = nh_kubelet_parse(k, b.buf, b.len, NULL);
-	if (rc == -E2BIG)
-		set_error(k, "response from %s has more than %d pods", k->url, NH_KUBELET_MAX_PODS);
+	*body = b.buf;
+	*len = b.len;
+	b.buf = NULL;
+	rc = 0;
 cleanup:
 	/* no stale pointers into this frame stay in the handle */
 	if (curl_easy_setopt(k->curl, CURLOPT_HTTPHEADER, NULL) != CURLE_OK ||

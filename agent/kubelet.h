@@ -122,6 +122,12 @@ void nh_kubelet_free(struct nh_kubelet *k);
  */
 int nh_kubelet_refresh(struct nh_kubelet *k);
 
+/* GET the configured URL with the same rules (token, TLS, limits, no
+ * redirects) and hand back the body (malloc'ed, *body owned by the caller;
+ * it may be NULL when *len is 0) instead of parsing a PodList: the JWKS
+ * fetcher uses it. 0 or -errno with k->error set, as nh_kubelet_refresh. */
+int nh_kubelet_fetch(struct nh_kubelet *k, char **body, size_t *len);
+
 /* The record of a pod by UID; NULL when unknown. Valid until the next
  * successful refresh or parse. */
 const struct nh_pod_record *nh_kubelet_pod(const struct nh_kubelet *k, const char *uid);

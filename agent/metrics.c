@@ -236,10 +236,20 @@ static void credentials(struct out *o, const struct nh_metrics *m)
 	       "Service-account token rotations noticed.", m->sa_token_rotations);
 	single(o, "nhiscope_sa_token_failures_total", "counter",
 	       "Service-account tokens that could not be read or decoded.", m->sa_token_failures);
+	single(o, "nhiscope_sa_tokens_verified_total", "counter",
+	       "Service-account tokens whose signature verified against the cluster's keys.",
+	       m->sa_tokens_verified);
+	single(
+	    o, "nhiscope_sa_tokens_rejected_total", "counter",
+	    "Service-account tokens not believed (signature, expiry, issuer, audience, no keys).",
+	    m->sa_tokens_rejected);
+	single(o, "nhiscope_sa_token_keys", "gauge",
+	       "Service-account signing keys known (from --jwks-file or the API server).",
+	       m->sa_token_keys);
 	family(o, "nhiscope_findings_total", "counter",
 	       "Findings emitted, by kind (credential_use, credential_reuse, secret_exposure, "
-	       "human_use).");
-	for (uint32_t k = NH_KIND_CREDENTIAL_USE; k <= NH_KIND_HUMAN_USE; k++) {
+	       "human_use, identity_conflict).");
+	for (uint32_t k = NH_KIND_CREDENTIAL_USE; k <= NH_KIND_IDENTITY_CONFLICT; k++) {
 		struct label l = {"kind", nh_kind_name(k)};
 
 		sample_u(o, "nhiscope_findings_total", &l, 1, m->findings[k - NH_KIND_MAX]);

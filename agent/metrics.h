@@ -63,6 +63,7 @@ struct nh_metrics {
 	uint64_t credentials; /* in the registry */
 	uint64_t credentials_reused;
 	uint64_t sa_token_reads, sa_token_rotations, sa_token_failures;
+	uint64_t sa_tokens_verified, sa_tokens_rejected, sa_token_keys;
 	uint64_t findings[NH_KIND_ALL - NH_KIND_MAX]; /* by agent kind - NH_KIND_MAX */
 	bool kubelet;				      /* pod list configured */
 	uint64_t pod_records;

@@ -23,6 +23,8 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL}
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const tail_formats[] = {"compact", "json", NULL};
 static const char *const spool_syncs[] = {"none", "flush", "always", NULL};
+/* In the order of enum nh_verify_mode. */
+static const char *const verify_modes[] = {"auto", "required", "off", NULL};
 
 static const struct nh_opt opts[] = {
     /* Command line only: the foreground view. */
@@ -168,6 +170,56 @@ static const struct nh_opt opts[] = {
      .arg = "DURATION",
      .def = "10s",
      .help = "re-check a pod's token for rotation at most this often"},
+    {.key = "kubernetes.kubeletRoot",
+     .flag = "kubelet-root",
+     .type = NH_OPT_PATH,
+     .off = F(kubelet_root),
+     .arg = "DIR",
+     .def = "/var/lib/kubelet",
+     .help = "the kubelet's directory on the host: a pod's service account is read from its "
+	     "copy of the projected token (pods/UID/volumes/kubernetes.io~projected/*/token); "
+	     "empty: only the pod's own view"},
+    {.key = "kubernetes.jwksFile",
+     .flag = "jwks-file",
+     .type = NH_OPT_PATH,
+     .off = F(jwks_file),
+     .arg = "FILE",
+     .def = "",
+     .help = "the cluster's service-account signing keys (the API server's /openid/v1/jwks), "
+	     "re-read when a token names an unknown kid"},
+    {.key = "kubernetes.jwksUrl",
+     .flag = "jwks-url",
+     .type = NH_OPT_STRING,
+     .off = F(jwks_url),
+     .arg = "URL",
+     .def = "",
+     .help = "the API server's key set, fetched off the event loop at start and when a token "
+	     "names an unknown kid, with the agent's own service-account token and CA; empty: "
+	     "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/openid/v1/jwks in a pod; "
+	     "none: never"},
+    {.key = "kubernetes.verifyTokens",
+     .flag = "verify-tokens",
+     .type = NH_OPT_ENUM,
+     .off = F(verify_tokens),
+     .choices = verify_modes,
+     .arg = "MODE",
+     .def = "auto",
+     .help = "auto: verify token signatures whenever keys are known, a token that fails is "
+	     "not believed; required: no keys, no belief; off: believe claims as read"},
+    {.key = "kubernetes.tokenIssuer",
+     .flag = "token-issuer",
+     .type = NH_OPT_STRING,
+     .off = F(token_issuer),
+     .arg = "ISS",
+     .def = "",
+     .help = "verified tokens must have this issuer; empty: any"},
+    {.key = "kubernetes.tokenAudience",
+     .flag = "token-audience",
+     .type = NH_OPT_STRING,
+     .off = F(token_audience),
+     .arg = "AUD",
+     .def = "",
+     .help = "verified tokens must name this audience; empty: any"},
     {.key = "kubernetes.apiserver",
      .flag = "apiserver",
      .type = NH_OPT_STRING,

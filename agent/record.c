@@ -30,6 +30,10 @@ static void identity(json_object *o, struct nh_wire_identity *id)
 	json_object *c = NULL;
 
 	id->key = str(o, "identity");
+	id->source = str(o, "identity_source");
+	id->verified =
+	    json_object_object_get_ex(o, "identity_verified", &c) && json_object_get_boolean(c);
+	c = NULL;
 	if (!json_object_object_get_ex(o, "context", &c))
 		return;
 	id->pod_uid = str(c, "pod_uid");
@@ -95,7 +99,8 @@ int nh_record_from_json(json_object *o, uint64_t time_ns, const struct nh_wire_i
 		u->count =
 		    json_object_object_get_ex(o, "count", NULL) ? (uint64_t)num(o, "count") : 1;
 	} else if (strcmp(kind, "secret_exposure") == 0 || strcmp(kind, "human_use") == 0 ||
-		   strcmp(kind, "credential_reuse") == 0) {
+		   strcmp(kind, "credential_reuse") == 0 ||
+		   strcmp(kind, "identity_conflict") == 0) {
 		struct nh_wire_finding *f = &r->finding;
 
 		r->kind = NH_WIRE_FINDING;
@@ -107,6 +112,8 @@ int nh_record_from_json(json_object *o, uint64_t time_ns, const struct nh_wire_i
 		f->credential_kind = str(o, "credential_kind");
 		f->credential = str(o, "credential");
 		f->path = str(o, "path");
+		f->claimed_identity = str(o, "claimed_identity");
+		f->believed_identity = str(o, "believed_identity");
 		f->arg_index = (int32_t)num(o, "arg_index");
 		if (json_object_object_get_ex(o, "identities", &v))
 			for (size_t i = 0; i < json_object_array_length(v) &&

@@ -378,6 +378,8 @@ json_object *nh_render_as(const struct nh_attributed *ev, uint32_t kind)
 	if (ev->proc && ev->proc->exe[0])
 		nh_json_str(o, "exe", ev->proc->exe);
 	nh_json_str(o, "identity", ev->identity);
+	nh_json_str(o, "identity_source", nh_identity_source_name(ev->identity_source));
+	add_bool(o, "identity_verified", ev->identity_verified);
 	nh_json_int(o, "cgroup_id", (int64_t)h->cgroup_id);
 	if (ev->interactive)
 		add_bool(o, "interactive", true);

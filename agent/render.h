@@ -22,10 +22,12 @@ struct nh_attributed {
 	const char *parent_exe;		/* exec: the parent's binary, NULL when unknown */
 	const struct nh_cgroup_ctx *cg; /* NULL when unknown */
 	const char *identity;
-	const char *user;	/* NULL when the uid has no name */
-	const char *object;	/* summaries: what was repeated; may be NULL */
-	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
-	int64_t wall_now_s;	/* for token age and remaining lifetime */
+	enum nh_identity_source identity_source; /* how identity is known */
+	bool identity_verified;			 /* rests on a verified token */
+	const char *user;			 /* NULL when the uid has no name */
+	const char *object;			 /* summaries: what was repeated; may be NULL */
+	int64_t wall_offset_ns;			 /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	int64_t wall_now_s;			 /* for token age and remaining lifetime */
 	/* Pods only, each may be NULL: the service account read from the
 	 * token, the kubelet's record, and the workload owner (from the
 	 * record, else inferred from the pod name). */

@@ -17,7 +17,10 @@ int nh_ecs_severity(const struct nh_wire_record *r)
 		return r->anomaly.severity < NH_WIRE_SEV_MAX ? severity_score[r->anomaly.severity]
 							     : 0;
 	case NH_WIRE_FINDING:
-		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ? 73 : 47;
+		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ||
+			       r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT
+			   ? 73
+			   : 47;
 	case NH_WIRE_LOSS:
 		return 47;
 	default:
@@ -110,6 +113,10 @@ size_t nh_ecs_message(const struct nh_wire_record *r, char *buf, size_t cap)
 			    f->credential_kind && *f->credential_kind ? f->credential_kind
 								      : "credential",
 			    f->credential, f->n_identities, who);
+			break;
+		case NH_WIRE_FINDING_IDENTITY_CONFLICT:
+			put(&t, "identity conflict: %s claimed, %s believed", f->claimed_identity,
+			    f->believed_identity);
 			break;
 		default:
 			put(&t, "finding by %s", who);
@@ -372,6 +379,9 @@ static void add_nhiscope(json_object *doc, const struct nh_wire_record *r)
 
 	o = sub(nh, "identity");
 	add_str(o, "key", i->key);
+	add_str(o, "source", i->source);
+	if (i->source && *i->source)
+		json_object_object_add(o, "verified", json_object_new_boolean(i->verified));
 	add_str(o, "service_account", i->service_account);
 	add_str(o, "pod_uid", i->pod_uid);
 	s = sub(o, "workload");
@@ -438,6 +448,8 @@ static void add_nhiscope(json_object *doc, const struct nh_wire_record *r)
 		add_str(o, "credential_kind", f->credential_kind);
 		add_str(o, "credential", f->credential);
 		add_str(o, "path", f->path);
+		add_str(o, "claimed_identity", f->claimed_identity);
+		add_str(o, "believed_identity", f->believed_identity);
 		if (f->type == NH_WIRE_FINDING_SECRET_EXPOSURE)
 			add_i64(o, "arg_index", f->arg_index);
 		if (f->n_identities)

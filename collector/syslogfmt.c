@@ -25,7 +25,10 @@ int nh_syslog_severity(const struct nh_wire_record *r)
 		return r->anomaly.severity < NH_WIRE_SEV_MAX ? by_sev[r->anomaly.severity]
 							     : SYS_NOTICE;
 	case NH_WIRE_FINDING:
-		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ? SYS_ERR : SYS_WARNING;
+		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ||
+			       r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT
+			   ? SYS_ERR
+			   : SYS_WARNING;
 	case NH_WIRE_CREDENTIAL_USE:
 		return SYS_NOTICE;
 	case NH_WIRE_LOSS:
@@ -43,7 +46,10 @@ int nh_cef_severity(const struct nh_wire_record *r)
 	case NH_WIRE_ANOMALY:
 		return r->anomaly.severity < NH_WIRE_SEV_MAX ? by_sev[r->anomaly.severity] : 3;
 	case NH_WIRE_FINDING:
-		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ? 8 : 6;
+		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ||
+			       r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT
+			   ? 8
+			   : 6;
 	case NH_WIRE_CREDENTIAL_USE:
 		return r->credential_use.result < 0 ? 4 : 3;
 	case NH_WIRE_ACTIVITY:
@@ -136,6 +142,9 @@ static void body(FILE *f, const struct nh_wire_record *r, const char *id)
 	ext_label(f, "cs2", "namespace", i->namespace);
 	ext_label(f, "cs3", "pod", i->pod_name);
 	ext_label(f, "cs4", "serviceAccount", i->service_account);
+	ext_label(f, "flexString2", "identitySource", i->source);
+	if (i->source && *i->source)
+		ext_label(f, "cn1", "identityVerified", i->verified ? "1" : "0");
 	switch (r->kind) {
 	case NH_WIRE_ANOMALY:
 		ext(f, "cat", nh_wire_category_name(r->anomaly.category));
@@ -157,6 +166,10 @@ static void body(FILE *f, const struct nh_wire_record *r, const char *id)
 		if (r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE) {
 			ext_label(f, "cs5", "secretKind", r->finding.secret_kind);
 			ext_label(f, "cs6", "fingerprint", r->finding.fingerprint);
+		} else if (r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT) {
+			ext_label(f, "cs5", "claimedIdentity", r->finding.claimed_identity);
+			ext_label(f, "cs6", "believedIdentity", r->finding.believed_identity);
+			ext(f, "reason", r->finding.reason);
 		} else {
 			ext_label(f, "cs5", "credentialKind", r->finding.credential_kind);
 			ext_label(f, "cs6", "credential", r->finding.credential);

@@ -24,10 +24,7 @@ static const char *const severity_names[NH_WIRE_SEV_MAX] = {
     "none", "low", "medium", "high", "critical",
 };
 static const char *const finding_names[NH_WIRE_FINDING_MAX] = {
-    "none",
-    "secret_exposure",
-    "human_use",
-    "credential_reuse",
+    "none", "secret_exposure", "human_use", "credential_reuse", "identity_conflict",
 };
 
 static const char *name_of(const char *const *names, int n, int v)
@@ -158,6 +155,7 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 	    r->identity.workload_kind,
 	    r->identity.workload_name,
 	    r->identity.node,
+	    r->identity.source,
 	    r->process.user,
 	    r->process.comm,
 	    r->process.exe,
@@ -225,9 +223,10 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 	}
 	case NH_WIRE_FINDING: {
 		const struct nh_wire_finding *f = &r->finding;
-		const char *const fs[] = {f->secret_kind, f->fingerprint,     f->reason,
-					  f->argument,	  f->credential_kind, f->credential,
-					  f->path};
+		const char *const fs[] = {
+		    f->secret_kind, f->fingerprint,	 f->reason,
+		    f->argument,    f->credential_kind,	 f->credential,
+		    f->path,	    f->claimed_identity, f->believed_identity};
 
 		for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
 			if (strlen(str(fs[i])) > NH_WIRE_STR_MAX)
@@ -251,6 +250,9 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 			w = "human use: no reason";
 		else if (f->type == NH_WIRE_FINDING_CREDENTIAL_REUSE && empty(f->credential))
 			w = "credential reuse: no credential";
+		else if (f->type == NH_WIRE_FINDING_IDENTITY_CONFLICT &&
+			 (empty(f->claimed_identity) || empty(f->believed_identity)))
+			w = "identity conflict: no claimed or believed identity";
 		break;
 	}
 	case NH_WIRE_ACTIVITY:
@@ -402,6 +404,8 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 	pb->identity.workload_kind = wire_str(pb, r->identity.workload_kind);
 	pb->identity.workload_name = wire_str(pb, r->identity.workload_name);
 	pb->identity.node = wire_str(pb, r->identity.node);
+	pb->identity.source = wire_str(pb, r->identity.source);
+	pb->identity.verified = r->identity.verified;
 	m->identity = &pb->identity;
 
 	pb->process.pid = r->process.pid;
@@ -461,6 +465,8 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 		o->credential_kind = wire_str(pb, f->credential_kind);
 		o->credential = wire_str(pb, f->credential);
 		o->path = wire_str(pb, f->path);
+		o->claimed_identity = wire_str(pb, f->claimed_identity);
+		o->believed_identity = wire_str(pb, f->believed_identity);
 		o->arg_index = f->arg_index;
 		for (size_t i = 0; i < f->n_identities; i++)
 			pb->identities[i] = wire_str(pb, f->identities[i]);
@@ -619,6 +625,8 @@ int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, c
 		o->workload_kind = dec(i ? i->workload_kind : NULL, &bad);
 		o->workload_name = dec(i ? i->workload_name : NULL, &bad);
 		o->node = dec(i ? i->node : NULL, &bad);
+		o->source = dec(i ? i->source : NULL, &bad);
+		o->verified = i ? i->verified : false;
 	}
 	{
 		const Nhiscope__Wire__Process *p = m->process;
@@ -682,6 +690,8 @@ int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, c
 		o->credential_kind = dec(f->credential_kind, &bad);
 		o->credential = dec(f->credential, &bad);
 		o->path = dec(f->path, &bad);
+		o->claimed_identity = dec(f->claimed_identity, &bad);
+		o->believed_identity = dec(f->believed_identity, &bad);
 		o->arg_index = f->arg_index;
 		o->n_identities = f->n_identities;
 		for (size_t i = 0; i < f->n_identities; i++)

@@ -18,6 +18,7 @@
  *   - credential use: credential_kind and credential;
  *   - finding: a type; secret_exposure: secret_kind and fingerprint;
  *     human_use: reason; credential_reuse: credential;
+ *     identity_conflict: claimed_identity and believed_identity;
  *   - activity: kind and json; loss report: what, window_end >= start;
  *     heartbeat: agent_version; every counter has a name;
  *   - each string at most NH_WIRE_STR_MAX bytes (activity json: bounded
@@ -80,6 +81,7 @@ enum nh_wire_finding_type {
 	NH_WIRE_FINDING_SECRET_EXPOSURE,
 	NH_WIRE_FINDING_HUMAN_USE,
 	NH_WIRE_FINDING_CREDENTIAL_REUSE,
+	NH_WIRE_FINDING_IDENTITY_CONFLICT,
 	NH_WIRE_FINDING_MAX,
 };
 
@@ -100,6 +102,8 @@ struct nh_wire_identity {
 	const char *workload_kind;
 	const char *workload_name;
 	const char *node;
+	const char *source; /* identity_source: "kubelet-volume", "cgroup", ... */
+	bool verified;	    /* rests on a verified token */
 };
 
 struct nh_wire_process {
@@ -142,6 +146,8 @@ struct nh_wire_finding {
 	const char *credential;
 	const char *path;
 	int32_t arg_index;
+	const char *claimed_identity;  /* identity_conflict */
+	const char *believed_identity; /* identity_conflict */
 	size_t n_identities;
 	const char *identities[NH_WIRE_IDENTITIES_MAX];
 };

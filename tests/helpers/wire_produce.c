@@ -107,6 +107,8 @@ static int from_json(json_object *doc, struct nh_wire_record *r)
 	r->identity.workload_kind = str(i, "workload_kind");
 	r->identity.workload_name = str(i, "workload_name");
 	r->identity.node = str(i, "node");
+	r->identity.source = str(i, "source");
+	r->identity.verified = obj(i, "verified") && json_object_get_boolean(obj(i, "verified"));
 	r->process.pid = (uint32_t)u64(p, "pid");
 	r->process.ppid = (uint32_t)u64(p, "ppid");
 	r->process.uid = (uint32_t)u64(p, "uid");
@@ -147,6 +149,8 @@ static int from_json(json_object *doc, struct nh_wire_record *r)
 		r->finding.credential_kind = str(b, "credential_kind");
 		r->finding.credential = str(b, "credential");
 		r->finding.path = str(b, "path");
+		r->finding.claimed_identity = str(b, "claimed_identity");
+		r->finding.believed_identity = str(b, "believed_identity");
 		r->finding.arg_index = (int32_t)i64(b, "arg_index");
 		for (size_t k = 0;
 		     ids && k < json_object_array_length(ids) && k < NH_WIRE_IDENTITIES_MAX; k++)
@@ -215,6 +219,8 @@ static json_object *to_json(const struct nh_wire_record *r)
 	put(i, "workload_kind", r->identity.workload_kind);
 	put(i, "workload_name", r->identity.workload_name);
 	put(i, "node", r->identity.node);
+	put(i, "source", r->identity.source);
+	json_object_object_add(i, "verified", json_object_new_boolean(r->identity.verified));
 	json_object_object_add(doc, "identity", i);
 	put_u64(p, "pid", r->process.pid);
 	put_u64(p, "ppid", r->process.ppid);
@@ -258,6 +264,8 @@ static json_object *to_json(const struct nh_wire_record *r)
 		put(b, "reason", r->finding.reason);
 		put(b, "argument", r->finding.argument);
 		put(b, "credential_kind", r->finding.credential_kind);
+		put(b, "claimed_identity", r->finding.claimed_identity);
+		put(b, "believed_identity", r->finding.believed_identity);
 		put(b, "credential", r->finding.credential);
 		put(b, "path", r->finding.path);
 		json_object_object_add(b, "arg_index", json_object_new_int(r->finding.arg_index));

@@ -427,3 +427,94 @@ class Suite:
         shutil.rmtree(self.tmp, ignore_errors=True)
         print("%s: %d passed, %d failed" % (self.name, passed, failed), flush=True)
         return 1 if failed else 0
+
+
+# --- Identity trust (issue 14): a fake kubelet root and the cluster's keys ---
+
+class KubeletRoot:
+    """A fake kubelet root on its own tmpfs, holding pods' projected tokens
+    as the kubelet's atomic writer lays them out (token -> ..data/token,
+    ..data -> a timestamped directory)."""
+
+    def __init__(self, tmp):
+        self.path = tempfile.mkdtemp(dir=tmp, prefix="kubelet-")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", self.path],
+                       check=True)
+
+    def volume(self, pod_uid, name="kube-api-access-x7k2p"):
+        return os.path.join(self.path, "pods", pod_uid, "volumes",
+                            "kubernetes.io~projected", name)
+
+    def put_token(self, pod_uid, token, name="kube-api-access-x7k2p"):
+        vol = self.volume(pod_uid, name)
+        os.makedirs(vol, exist_ok=True)
+        stamp = "..%d" % time.monotonic_ns()
+        os.mkdir(os.path.join(vol, stamp))
+        with open(os.path.join(vol, stamp, "token"), "w") as f:
+            f.write(token)
+        tmp_link = os.path.join(vol, "..data_tmp")
+        os.symlink(stamp, tmp_link)
+        os.rename(tmp_link, os.path.join(vol, "..data"))
+        if not os.path.lexists(os.path.join(vol, "token")):
+            os.symlink("..data/token", os.path.join(vol, "token"))
+
+    def remove(self):
+        subprocess.run(["umount", self.path], check=False)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class SigningKey:
+    """A service-account signing key (RS256 or ES256), made with python
+    cryptography, and its public JWK."""
+
+    def __init__(self, alg="RS256", kid=None):
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        self.alg = alg
+        self.kid = kid or uuid.uuid4().hex[:16]
+        if alg == "RS256":
+            self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        else:
+            self.key = ec.generate_private_key(ec.SECP256R1())
+
+    def jwk(self):
+        pub = self.key.public_key().public_numbers()
+
+        def b(n, size=None):
+            size = size or (n.bit_length() + 7) // 8
+            return b64url(n.to_bytes(size, "big"))
+        if self.alg == "RS256":
+            return {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid,
+                    "n": b(pub.n), "e": b(pub.e)}
+        return {"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": self.kid,
+                "x": b(pub.x, 32), "y": b(pub.y, 32)}
+
+    def sign(self, claims, kid=None):
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec, padding
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+        header = b64url(json.dumps({"alg": self.alg, "kid": kid or self.kid}).encode())
+        payload = b64url(json.dumps(claims).encode())
+        data = ("%s.%s" % (header, payload)).encode()
+        if self.alg == "RS256":
+            sig = self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            r, s = decode_dss_signature(self.key.sign(data, ec.ECDSA(hashes.SHA256())))
+            sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return "%s.%s" % (data.decode(), b64url(sig))
+
+
+def write_jwks(path, *keys):
+    with open(path, "w") as f:
+        json.dump({"keys": [k.jwk() for k in keys]}, f)
+    return path
+
+
+def token_claims(token):
+    """The payload claims of a JWT minted by sa_token (for re-signing)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def signed_sa_token(key, namespace, name, pod, pod_uid, legacy=False, **kw):
+    """sa_token's claims, signed by key."""
+    return key.sign(token_claims(sa_token(namespace, name, pod, pod_uid, legacy=legacy, **kw)))

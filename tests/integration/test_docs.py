@@ -66,7 +66,8 @@ def full_records():
                     "pod_name": "check-0", "namespace": "docs", "service_account": "check",
                     "container_id": uuid.uuid4().hex + uuid.uuid4().hex,
                     "unit": "check.service", "workload_kind": "StatefulSet",
-                    "workload_name": "check", "node": node}
+                    "workload_name": "check", "node": node, "source": "kubelet-volume",
+                    "verified": True}
         identity.update(ident)
         r = {"kind": kind, "node": node, "boot_id": boot, "seq": seq[0],
              "time_ns": time.time_ns(), "identity": identity, kind: body}
@@ -95,6 +96,11 @@ def full_records():
         rec("finding", {"type": "credential_reuse", "credential_kind": "pgpass",
                         "credential": "/home/app/.pgpass",
                         "identities": ["k8s:sa/docs/check", "user:app"]}),
+        rec("finding", {"type": "identity_conflict",
+                        "claimed_identity": "k8s:sa/kube-system/admin",
+                        "believed_identity": "k8s:sa/docs/check",
+                        "reason": "the token in the pod's own root contradicts the "
+                                  "kubelet's copy"}),
         rec("activity", {"kind": "open", "json": json.dumps({"kind": "open", "pid": 4242})}),
         rec("activity", {"kind": "exec", "json": "not an object"}),
         rec("loss", {"what": "kernel ring buffer full: events lost before the agent",

@@ -168,6 +168,9 @@ def expected(st):
     one("nhiscope_sa_token_reads_total", c["sa_tokens_read"])
     one("nhiscope_sa_token_rotations_total", c["sa_token_rotations"])
     one("nhiscope_sa_token_failures_total", c["sa_token_failures"])
+    one("nhiscope_sa_tokens_verified_total", c["sa_tokens_verified"])
+    one("nhiscope_sa_tokens_rejected_total", c["sa_tokens_rejected"])
+    one("nhiscope_sa_token_keys", c["sa_token_keys"])
     for k in ("credential_use", "credential_reuse", "secret_exposure", "human_use"):
         one("nhiscope_findings_total", c["findings"][k], kind=k)
     e[("sum", "nhiscope_anomalies_total", "findings")] = c["findings"]["anomaly"]

@@ -170,11 +170,25 @@ static void test_k8s_systemd(void)
 	    NH_QOS_BESTEFFORT, NH_RT_CONTAINERD, CID);
 	POD("/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-pod" UID_US ".slice",
 	    NH_QOS_GUARANTEED, NH_RT_UNKNOWN, "");
-	/* the same kind pod seen from the host: the pod beats the node container */
-	POD("/system.slice/docker-" CID2 ".scope/kubelet.slice/kubelet-kubepods.slice/"
+	/* a pod below a container is that container's (trust model: a kind
+	 * node seen from the host, or a container forging a victim pod) */
+	CTR("/system.slice/docker-" CID2 ".scope/kubelet.slice/kubelet-kubepods.slice/"
 	    "kubelet-kubepods-burstable.slice/kubelet-kubepods-burstable-pod" UID_US
 	    ".slice/cri-containerd-" CID ".scope",
+	    NH_RT_DOCKER, CID2);
+	CTR("/system.slice/docker-" CID2 ".scope/kubepods/burstable/pod" UID "/" CID, NH_RT_DOCKER,
+	    CID2);
+	/* a pod's container naming another pod below itself: still the first pod */
+	POD("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_US
+	    ".slice/cri-containerd-" CID ".scope/kubepods.slice/kubepods-pod"
+	    "0f1e2d3c_4b5a_4697_8877_665544332211.slice/sshd.service",
 	    NH_QOS_BURSTABLE, NH_RT_CONTAINERD, CID);
+	/* nor is a pod or a container below a delegated unit */
+	UNIT("/system.slice/app.service/kubepods-burstable-pod" UID_US ".slice", "app.service",
+	     false);
+	UNIT("/system.slice/app.service/containerd.service/kubepods-pod" UID_US ".slice:crio:" CID,
+	     "app.service", false);
+	UNIT("/system.slice/app.service/docker-" CID ".scope", "app.service", false);
 	/* containerd's unexpanded slice:prefix:name form */
 	POD("/system.slice/containerd.service/kubepods-burstable-pod" UID_US
 	    ".slice:cri-containerd:" CID,
@@ -218,8 +232,8 @@ static void test_plain_containers(void)
 	    NH_RT_PODMAN, CID);
 	CHECK(!ci.user_unit);
 	CTR("/libpod_parent/libpod-" CID, NH_RT_PODMAN, CID);
-	/* quadlet / --cgroups=split: the container wins over its service */
-	CTR("/system.slice/web.service/libpod-payload-" CID, NH_RT_PODMAN, CID);
+	/* quadlet / --cgroups=split: below a (delegated) service, the service's */
+	UNIT("/system.slice/web.service/libpod-payload-" CID, "web.service", false);
 	CTR("/system.slice/nerdctl-" CID ".scope", NH_RT_CONTAINERD, CID);
 	CTR("/system.slice/cri-containerd-" CID ".scope", NH_RT_CONTAINERD, CID);
 	/* containerd cgroupfs: /<namespace>/<id>, exactly two components */
@@ -265,8 +279,10 @@ static void test_units(void)
 	     true);
 	UNIT("/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service/sub",
 	     "foo.service", true);
-	/* innermost service wins */
-	UNIT("/system.slice/outer.service/inner.service", "inner.service", false);
+	/* the outermost service wins: a delegated unit names its children */
+	UNIT("/system.slice/outer.service/inner.service", "outer.service", false);
+	UNIT("/system.slice/app.service/sshd.service", "app.service", false);
+	UNIT("/system.slice/app.service/x/user@0.service/sshd.service", "app.service", false);
 	/* a delegated sub-cgroup still belongs to its service */
 	UNIT("/system.slice/outer.service/worker", "outer.service", false);
 	/* systemd's escapes are valid unit characters */
@@ -290,13 +306,14 @@ static void test_units(void)
 	UNIT("/user.slice/user@me.service", "user@me.service", false);
 	UNIT("/user.slice/user@.service", "user@.service", false);
 	UNIT("/user.slice/user@1000.service/x/user@12a.service", "user@12a.service", true);
-	/* a user manager inside a service (nspawn machine): the service */
+	/* a user manager inside a service (nspawn machine): the service, and
+	 * so are the machine's own units */
 	UNIT("/machine.slice/systemd-nspawn@c1.service/payload/user.slice/user-1000.slice/"
 	     "user@1000.service",
 	     "systemd-nspawn@c1.service", false);
 	UNIT("/machine.slice/systemd-nspawn@c1.service/payload/user.slice/user-1000.slice/"
 	     "user@1000.service/app.slice/foo.service",
-	     "foo.service", true);
+	     "systemd-nspawn@c1.service", false);
 }
 
 /* Fill @buf with a valid "/aaa/aaa..." path of exactly @len bytes. */
