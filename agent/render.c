@@ -191,21 +191,25 @@ static void add_context(json_object *o, const struct nh_attributed *ev)
 }
 
 /* argv as an array, every secret in it redacted: the value never leaves
- * the agent. *redacted counts the secrets taken out. */
-static json_object *args_array(const char *args, size_t len, int *redacted)
+ * the agent. *redacted counts the secrets taken out. An argument cut by
+ * the copy limit (no NUL before the end of a truncated copy) has its
+ * last word redacted too: it may be a secret's head. */
+static json_object *args_array(const char *args, size_t len, bool truncated, int *redacted)
 {
 	json_object *a = json_object_new_array();
 	char clean[NH_ARGS_MAX * 2];
-	enum nh_secret_next prev_named = NH_NEXT_PLAIN;
+	struct nh_secrets_argv st;
 	size_t i = 0;
 
+	nh_secrets_argv_init(&st);
 	*redacted = 0;
 	while (i < len) {
 		size_t n = strnlen(args + i, len - i);
+		bool cut = truncated && i + n == len;
 
-		*redacted += nh_secrets_redact(args + i, n, prev_named, clean, sizeof(clean), NULL);
+		*redacted += nh_secrets_argv_next(&st, args + i, n, cut, clean, sizeof(clean), NULL,
+						  0, NULL);
 		json_object_array_add(a, json_object_new_string(clean));
-		prev_named = nh_secrets_named_option(args + i, n);
 		i += n + 1;
 	}
 	return a;
@@ -246,7 +250,9 @@ static void add_kind_fields(json_object *o, const struct nh_attributed *ev)
 		int redacted;
 
 		json_object_object_add(o, "path", json_object_new_string_len(e->path, e->path_len));
-		json_object_object_add(o, "args", args_array(e->args, e->args_len, &redacted));
+		json_object_object_add(
+		    o, "args",
+		    args_array(e->args, e->args_len, h->flags & NH_F_ARGS_TRUNC, &redacted));
 		if (redacted)
 			nh_json_int(o, "secrets_redacted", redacted);
 		if (e->ns_pid && e->ns_pid != h->tgid)
