@@ -14,7 +14,7 @@ RUN apt-get update \
 		make gcc libc6-dev clang llvm bpftool pkg-config \
 		libbpf-dev libelf-dev zlib1g-dev libjson-c-dev libcurl4-openssl-dev \
 		libprotobuf-c-dev protobuf-c-compiler librdkafka-dev libmicrohttpd-dev \
-		libyaml-dev \
+		libyaml-dev libssl-dev \
 	&& rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -24,7 +24,7 @@ FROM debian:12-slim
 RUN apt-get update \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		libbpf1 libelf1 zlib1g libjson-c5 libcurl4 libprotobuf-c1 librdkafka1 \
-		libmicrohttpd12 libyaml-0-2 ca-certificates \
+		libmicrohttpd12 libyaml-0-2 libssl3 ca-certificates \
 	&& rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/nhiscope-agent /src/build/nhiscope /src/build/nhiscope-collector \
 	/usr/bin/

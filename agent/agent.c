@@ -1003,8 +1003,29 @@ static int build_catalogue(struct nh_agent *a, const struct nh_agent_config *cfg
 static int start_credentials(struct nh_agent *a)
 {
 	const struct nh_agent_config *cfg = &a->cfg;
+	const char *why = NULL;
 	int code;
 
+	code = nh_fingerprinter_init(&a->fp, cfg->fingerprint_key_file,
+				     cfg->fingerprint_previous_key_file, &why);
+	if (code) {
+		nh_err(&a->log, "fingerprint.keyFile %s, previousKeyFile %s: %s (%s)",
+		       cfg->fingerprint_key_file ? cfg->fingerprint_key_file : "(none)",
+		       cfg->fingerprint_previous_key_file ? cfg->fingerprint_previous_key_file
+							  : "(none)",
+		       why ? why : strerror(-code), strerror(-code));
+		return code;
+	}
+	if (a->fp.node_local)
+		nh_warn(&a->log,
+			"fingerprint.keyFile is not set: secrets are fingerprinted with a "
+			"random key of this agent run (id %s); fingerprints will not match "
+			"across nodes or restarts",
+			a->fp.cur.id);
+	else
+		nh_info(&a->log, "fingerprint key %s%s%s", a->fp.cur.id,
+			a->fp.prev.ctx ? ", previous key " : "",
+			a->fp.prev.ctx ? a->fp.prev.id : "");
 	code = nh_satokens_init(&a->tokens, &a->cgfs, &a->log, cfg->sa_token_path,
 				cfg->token_recheck_ms * 1000000ULL, cfg->max_cgroups);
 	if (code) {
@@ -1012,11 +1033,13 @@ static int start_credentials(struct nh_agent *a)
 		       cfg->sa_token_path ? cfg->sa_token_path : "");
 		return code;
 	}
+	a->tokens.fp = &a->fp;
 	code = nh_findings_init(&a->findings, &a->cgfs, cfg->sa_token_path, cfg->max_credentials);
 	if (code) {
 		nh_err(&a->log, "cannot allocate the credential registry: %s", strerror(-code));
 		return code;
 	}
+	a->findings.fp = &a->fp;
 	code = build_catalogue(a, cfg, &a->findings.cat);
 	if (code)
 		return code;
@@ -1482,6 +1505,7 @@ void nh_agent_stop(struct nh_agent *a)
 	}
 	nh_findings_free(&a->findings);
 	nh_satokens_free(&a->tokens);
+	nh_fingerprinter_free(&a->fp);
 	if (a->kubelet_on) {
 		nh_kubelet_free(&a->kubelet);
 		nh_kubelet_global_cleanup();

@@ -66,6 +66,9 @@ struct nh_agent_config {
 	const char *kubelet_token; /* bearer token file */
 	const char *kubelet_ca;
 	bool kubelet_insecure;
+	/* secret fingerprints: the cluster key, and the previous one of a rotation */
+	const char *fingerprint_key_file; /* NULL: a random node-local key */
+	const char *fingerprint_previous_key_file;
 	uint64_t kubelet_refresh_ms;
 
 	/* behaviour baselines */
@@ -104,6 +107,7 @@ struct nh_agent {
 	struct nh_proctable procs;
 	struct nh_identities ids;
 	struct nh_server server;
+	struct nh_fingerprinter fp; /* keyed fingerprints of secrets and tokens */
 	struct nh_satokens tokens;
 	struct nh_findings findings;
 	struct nh_kubelet kubelet;

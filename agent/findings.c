@@ -327,7 +327,8 @@ static void on_exec_secrets(struct nh_findings *f, const struct nh_attributed *e
 		nh_secrets_argv_next(&st, arg, n, cut, clean, sizeof(clean), spans, NH_SECRET_SPANS,
 				     &nspans);
 		for (size_t s = 0; s < nspans; s++) {
-			char fp[NH_FINGERPRINT_MAX], id[NH_CRED_ID_MAX];
+			char fp[NH_FINGERPRINT_MAX], fp_prev[NH_FINGERPRINT_MAX] = "";
+			char id[NH_CRED_ID_MAX];
 			const char *kind = nh_secret_kind_name(spans[s].kind);
 			json_object *o;
 
@@ -343,9 +344,16 @@ static void on_exec_secrets(struct nh_findings *f, const struct nh_attributed *e
 				     spans[s].kind != NH_SECRET_HEADER &&
 				     spans[s].kind != NH_SECRET_PRIVATE_KEY;
 
-			if (nh_fingerprint(arg + spans[s].start, spans[s].len,
+			if (nh_fingerprint(f->fp, false, arg + spans[s].start, spans[s].len,
 					   typed ? NH_SECRET_PREFIX : 0, fp, sizeof(fp)) != 0)
 				continue;
+			/* a key rotation: the previous key's too, so that both
+			 * sides of the overlap correlate */
+			if (f->fp->prev.ctx &&
+			    nh_fingerprint(f->fp, true, arg + spans[s].start, spans[s].len,
+					   typed ? NH_SECRET_PREFIX : 0, fp_prev,
+					   sizeof(fp_prev)) != 0)
+				fp_prev[0] = '\0';
 			snprintf(id, sizeof(id), "argv:%s", fp);
 			/* The registry also tells when a second identity
 			 * passes the same secret around. */
@@ -358,6 +366,8 @@ static void on_exec_secrets(struct nh_findings *f, const struct nh_attributed *e
 				continue;
 			nh_json_str(o, "secret_kind", kind);
 			nh_json_str(o, "fingerprint", fp);
+			if (fp_prev[0])
+				nh_json_str(o, "fingerprint_previous", fp_prev);
 			nh_json_str(o, "path", e->path);
 			nh_json_int(o, "arg_index", index);
 			nh_json_str(o, "argument", clean);

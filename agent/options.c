@@ -231,6 +231,23 @@ static const struct nh_opt opts[] = {
      .flags = NH_OPT_RELOAD,
      .help = "cloud metadata service addresses, replacing 169.254.169.254 and fd00:ec2::254"},
 
+    {.key = "fingerprint.keyFile",
+     .flag = "fingerprint-key-file",
+     .type = NH_OPT_PATH,
+     .off = F(fingerprint_key_file),
+     .arg = "PATH",
+     .def = "",
+     .help = "cluster key for the HMAC-SHA-256 fingerprints of secrets (a mounted Secret, at "
+	     "least 16 bytes); empty: a random key of this run, fingerprints match on no other "
+	     "node"},
+    {.key = "fingerprint.previousKeyFile",
+     .flag = "fingerprint-previous-key-file",
+     .type = NH_OPT_PATH,
+     .off = F(fingerprint_previous_key_file),
+     .arg = "PATH",
+     .def = "",
+     .help = "the key being rotated out: while set, findings carry its fingerprint too"},
+
     {.key = "baseline.learnWindow",
      .flag = "learn-window",
      .type = NH_OPT_DURATION,

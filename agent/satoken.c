@@ -178,7 +178,7 @@ static void read_token(struct nh_satokens *t, struct nh_sa *sa, int fd, const st
 		while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
 			     buf[n - 1] == '\t'))
 			n--;
-		if (nh_fingerprint(buf, n, 0, fp, sizeof(fp)) != 0)
+		if (nh_fingerprint(t->fp, false, buf, n, 0, fp, sizeof(fp)) != 0)
 			fp[0] = '\0';
 		if (sa->reads && strcmp(fp, sa->fingerprint) != 0) {
 			t->rotations++;
