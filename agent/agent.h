@@ -39,6 +39,7 @@ struct nh_agent_config {
 	const char *socket_path;
 	uint64_t socket_mode;
 	uint64_t ringbuf_bytes;
+	uint64_t argv_max;	  /* argv bytes copied per exec for the secret scanner */
 	uint64_t dedup_window_ms; /* 0 disables in-kernel dedup */
 	uint64_t batch_ms;	  /* deliver at most this late; 0: wake per event */
 	uint64_t dedup_entries;

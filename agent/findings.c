@@ -314,7 +314,7 @@ static void on_exec_secrets(struct nh_findings *f, const struct nh_attributed *e
 	const struct nh_exec_event *e = (const void *)ev->h;
 	struct nh_secret_span spans[NH_SECRET_SPANS];
 	struct nh_secrets_argv st;
-	char clean[NH_ARGS_MAX * 2];
+	char clean[NH_ARGS_SHOW * 2 + 64]; /* the argument as shown, cut to fit */
 	size_t i = 0, nspans;
 	int index = 0;
 
