@@ -225,8 +225,8 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 	}
 	case NH_WIRE_FINDING: {
 		const struct nh_wire_finding *f = &r->finding;
-		const char *const fs[] = {f->secret_kind, f->fingerprint,     f->reason,
-					  f->argument,	  f->credential_kind, f->credential,
+		const char *const fs[] = {f->secret_kind, f->fingerprint,	  f->reason,
+					  f->argument,	  f->credential_kind,	  f->credential,
 					  f->path,	  f->fingerprint_previous};
 
 		for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
