@@ -551,6 +551,25 @@ static bool forced_at(const struct forced *f, size_t i, struct match *m)
 	return false;
 }
 
+/* A match that overlaps a forced span takes it in whole, so that one
+ * secret is one redaction (one fingerprint), not two halves. */
+static void merge_forced(const struct forced *f, struct match *m)
+{
+	for (size_t k = 0; f && k < f->n; k++) {
+		size_t fs = f->m[k].start, fe = fs + f->m[k].len, me = m->start + m->len;
+
+		if (fe <= m->start || fs >= me)
+			continue;
+		if (fs < m->start) {
+			m->kind = f->m[k].kind;
+			m->start = fs;
+		}
+		if (fe > me)
+			me = fe;
+		m->len = me - m->start;
+	}
+}
+
 /*
  * Copy s[i, len) with every secret redacted. The lead-in of a match (the
  * NAME= of a named value, "Bearer ") is scanned for token shapes alone;
@@ -566,6 +585,11 @@ static void scan(const char *s, size_t i, size_t len, bool tokens_only, struct w
 		bool hit = forced_at(t->forced, i, &m) ||
 			   (tokens_only ? match_token(s, len, i, &m) : match_at(s, len, i, &m));
 
+		if (hit)
+			merge_forced(t->forced, &m);
+		/* a forced span may run past a lead-in: the rest is the caller's */
+		if (hit && m.start + m.len > len)
+			m.len = m.start < len ? len - m.start : 0;
 		if (!hit || m.len == 0) {
 			i++;
 			continue;
@@ -712,8 +736,10 @@ static bool word_step(struct nh_secrets_argv *st, const char *w, size_t n, struc
 	bool hit = false;
 
 	*next = st->index == 0 ? NH_NEXT_PLAIN : nh_secrets_named_option(w, n);
-	if (tool != TOOL_NONE) {
-		/* a word naming a tool (argv[0], or after sudo, env, --) */
+	/* a word naming a tool (argv[0], or after sudo, env, --); a path to a
+	 * file named like the tool that runs is its argument (htpasswd -b
+	 * /etc/nginx/htpasswd bob V) */
+	if (tool != TOOL_NONE && !(tool == st->tool && st->index > 0 && memchr(w, '/', n))) {
 		st->tool = tool;
 		st->login = st->ht_batch = st->ht_stdout = false;
 		st->ht_pos = 0;

@@ -389,6 +389,7 @@ static const struct cmdline cmdlines[] = {
     {{"htpasswd", "-b", "/etc/nginx/.htpasswd", "bob", "HtPw23abc", NULL}, "HtPw23abc"},
     {{"htpasswd", "-bc", "users", "alice", "HtPw24abc", NULL}, "HtPw24abc"},
     {{"htpasswd", "-nb", "carol", "HtPw25abc", NULL}, "HtPw25abc"},
+    {{"htpasswd", "-b", "/etc/nginx/htpasswd", "erin", "HtPw25xyz", NULL}, "HtPw25xyz"},
     {{"htpasswd", "-bB", "-C", "10", "f", "dave", "HtPw26abc", NULL}, "HtPw26abc"},
     {{"env", "DB_PASS=EnvPass27", "./app", NULL}, "EnvPass27"},
     {{"env", "MYSQL_PASSWD=EnvPass28", "./app", NULL}, "EnvPass28"},
