@@ -345,8 +345,11 @@ static bool match_header(const char *s, size_t len, size_t i, struct match *m)
 	size_t n, v, end;
 	bool auth;
 
-	if (!key_start(s, i))
+	/* curl's header option attached: --header=Name: v, -HName: v */
+	if (!key_start(s, i) && !(i == 9 && has_prefix(s, len, 0, "--header=")))
 		return false;
+	if (i == 0 && has_prefix(s, len, 0, "-H"))
+		i = 2;
 	n = run(s, len, i, is_name);
 	if (n < 3 || i + n >= len || s[i + n] != ':')
 		return false;

@@ -41,6 +41,8 @@ static const struct form forms[] = {
     {{"curl", "-H", "X-API-Key: %s"}, GEN},
     {{"curl", "-H", "Cookie: session=%s"}, GEN},
     {{"curl", "-H", "Authorization:Bearer %s"}, GEN},
+    {{"curl", "-HAuthorization:Bearer %s"}, GEN},
+    {{"curl", "--header=X-API-Key: %s"}, GEN},
     {{"curl", "-d", "{\"password\":\"%s\"}"}, GEN},
     {{"curl", "-d", "{'client_secret': '%s', 'a': 1}"}, GEN},
     {{"git", "clone", "https://u:%s@h/r.git"}, URL},

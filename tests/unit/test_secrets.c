@@ -405,6 +405,8 @@ static const struct cmdline cmdlines[] = {
     {{"curl", "-H", "Authorization:Bearer Bear38abcdefgh", "https://x", NULL}, "Bear38abcdefgh"},
     {{"curl", "-H", "Authorization: Bearer Bear39abcdefgh", "https://x", NULL}, "Bear39abcdefgh"},
     {{"curl", "-H", "authorization:basic YmFzaWM6cGFzczQw", "https://x", NULL}, "YmFzaWM6cGFzczQw"},
+    {{"curl", "-HAuthorization:Bearer Bear39attached", "https://x", NULL}, "Bear39attached"},
+    {{"curl", "--header=X-API-Key: ApiKey39header", "https://x", NULL}, "ApiKey39header"},
     {{"curl", "-H", "X-Vault-Token: hvs.Vault41abcdefgh", "https://vault:8200", NULL},
      "hvs.Vault41abcdefgh"},
     {{"curl", "-H", "PRIVATE-TOKEN: Gl42abcdefghijkl", "https://gitlab", NULL}, "Gl42abcdefghijkl"},
