@@ -19,7 +19,7 @@ SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 # Every build and test dependency, from Debian 12.
 DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev \
 	pkg-config python3 iproute2 util-linux libclang-rt-14-dev \
-	libcurl4-openssl-dev openssl libprotobuf-c-dev protobuf-c-compiler \
+	libcurl4-openssl-dev openssl libssl-dev libprotobuf-c-dev protobuf-c-compiler \
 	librdkafka-dev kcat rsyslog libmicrohttpd-dev libyaml-dev python3-yaml yamllint \
 	libssl-dev python3-cryptography stress-ng
 

@@ -1144,8 +1144,29 @@ static void tick_keys(struct nh_agent *a, uint64_t now)
 static int start_credentials(struct nh_agent *a)
 {
 	const struct nh_agent_config *cfg = &a->cfg;
+	const char *why = NULL;
 	int code;
 
+	code = nh_fingerprinter_init(&a->fp, cfg->fingerprint_key_file,
+				     cfg->fingerprint_previous_key_file, &why);
+	if (code) {
+		nh_err(&a->log, "fingerprint.keyFile %s, previousKeyFile %s: %s (%s)",
+		       cfg->fingerprint_key_file ? cfg->fingerprint_key_file : "(none)",
+		       cfg->fingerprint_previous_key_file ? cfg->fingerprint_previous_key_file
+							  : "(none)",
+		       why ? why : strerror(-code), strerror(-code));
+		return code;
+	}
+	if (a->fp.node_local)
+		nh_warn(&a->log,
+			"fingerprint.keyFile is not set: secrets are fingerprinted with a "
+			"random key of this agent run (id %s); fingerprints will not match "
+			"across nodes or restarts",
+			a->fp.cur.id);
+	else
+		nh_info(&a->log, "fingerprint key %s%s%s", a->fp.cur.id,
+			a->fp.prev.ctx ? ", previous key " : "",
+			a->fp.prev.ctx ? a->fp.prev.id : "");
 	code = nh_satokens_init(&a->tokens, &a->cgfs, &a->log, cfg->sa_token_path,
 				cfg->token_recheck_ms * 1000000ULL, cfg->max_cgroups);
 	if (code) {
@@ -1153,6 +1174,7 @@ static int start_credentials(struct nh_agent *a)
 		       cfg->sa_token_path ? cfg->sa_token_path : "");
 		return code;
 	}
+	a->tokens.fp = &a->fp;
 	{
 		struct nh_satoken_trust tr = {.kubelet_root = cfg->kubelet_root,
 					      .jwks_file = cfg->jwks_file,
@@ -1177,6 +1199,7 @@ static int start_credentials(struct nh_agent *a)
 		nh_err(&a->log, "cannot allocate the credential registry: %s", strerror(-code));
 		return code;
 	}
+	a->findings.fp = &a->fp;
 	code = build_catalogue(a, cfg, &a->findings.cat);
 	if (code)
 		return code;
@@ -1391,6 +1414,7 @@ int nh_agent_start(struct nh_agent *a)
 
 	pc.agent_tgid = getpid();
 	pc.dedup_window_ns = a->cfg.dedup_window_ms * 1000000ULL;
+	pc.args_max = (uint32_t)a->cfg.argv_max;
 	pc.dedup_entries = a->cfg.dedup_entries;
 	pc.ringbuf_bytes = a->cfg.ringbuf_bytes;
 	/* Wake early enough that a burst cannot fill the ring between two
@@ -1651,6 +1675,7 @@ void nh_agent_stop(struct nh_agent *a)
 		a->keyfetch_on = false;
 	}
 	nh_satokens_free(&a->tokens);
+	nh_fingerprinter_free(&a->fp);
 	if (a->kubelet_on) {
 		nh_kubelet_free(&a->kubelet);
 		nh_kubelet_global_cleanup();

@@ -43,6 +43,7 @@ struct nh_agent_config {
 	const char *socket_path;
 	uint64_t socket_mode;
 	uint64_t ringbuf_bytes;
+	uint64_t argv_max;	  /* argv bytes copied per exec for the secret scanner */
 	uint64_t dedup_window_ms; /* 0 disables in-kernel dedup */
 	uint64_t batch_ms;	  /* deliver at most this late; 0: wake per event */
 	uint64_t dedup_entries;
@@ -75,6 +76,9 @@ struct nh_agent_config {
 	const char *kubelet_token; /* bearer token file */
 	const char *kubelet_ca;
 	bool kubelet_insecure;
+	/* secret fingerprints: the cluster key, and the previous one of a rotation */
+	const char *fingerprint_key_file; /* NULL: a random node-local key */
+	const char *fingerprint_previous_key_file;
 	uint64_t kubelet_refresh_ms;
 
 	/* behaviour baselines */
@@ -113,6 +117,7 @@ struct nh_agent {
 	struct nh_proctable procs;
 	struct nh_identities ids;
 	struct nh_server server;
+	struct nh_fingerprinter fp; /* keyed fingerprints of secrets and tokens */
 	struct nh_satokens tokens;
 	struct nh_jwksfetch keyfetch; /* the API server's key set */
 	bool keyfetch_on;

@@ -2,6 +2,7 @@
 #include "decode.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 static const size_t kind_size[NH_KIND_MAX] = {
@@ -65,13 +66,17 @@ int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr)
 		return -EINVAL;
 	if (h->kind == NH_KIND_NONE || h->kind >= NH_KIND_MAX)
 		return -EINVAL;
-	if (size != kind_size[h->kind])
-		return -EBADMSG;
 	if (h->kind == NH_KIND_EXEC) {
 		const struct nh_exec_event *e = data;
 
-		if (e->path_len >= NH_PATH_MAX || e->args_len > NH_ARGS_MAX)
+		/* as long as its argv: the header, the path, args_len bytes */
+		if (size < offsetof(struct nh_exec_event, args) || size > kind_size[h->kind])
 			return -EBADMSG;
+		if (e->path_len >= NH_PATH_MAX || e->args_len > NH_ARGS_MAX ||
+		    offsetof(struct nh_exec_event, args) + e->args_len > size)
+			return -EBADMSG;
+	} else if (size != kind_size[h->kind]) {
+		return -EBADMSG;
 	} else if (h->kind == NH_KIND_OPEN) {
 		const struct nh_open_event *e = data;
 

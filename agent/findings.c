@@ -313,31 +313,47 @@ static void on_exec_secrets(struct nh_findings *f, const struct nh_attributed *e
 {
 	const struct nh_exec_event *e = (const void *)ev->h;
 	struct nh_secret_span spans[NH_SECRET_SPANS];
-	enum nh_secret_next prev = NH_NEXT_PLAIN;
-	char clean[NH_ARGS_MAX * 2];
+	struct nh_secrets_argv st;
+	char clean[NH_ARGS_SHOW * 2 + 64]; /* the argument as shown, cut to fit */
 	size_t i = 0, nspans;
 	int index = 0;
 
+	nh_secrets_argv_init(&st);
 	while (i < e->args_len) {
 		const char *arg = e->args + i;
 		size_t n = strnlen(arg, e->args_len - i);
+		bool cut = (e->h.flags & NH_F_ARGS_TRUNC) && i + n == e->args_len;
 
-		nh_secrets_find(arg, n, prev, clean, sizeof(clean), spans, NH_SECRET_SPANS,
-				&nspans);
+		nh_secrets_argv_next(&st, arg, n, cut, clean, sizeof(clean), spans, NH_SECRET_SPANS,
+				     &nspans);
 		for (size_t s = 0; s < nspans; s++) {
-			char fp[NH_FINGERPRINT_MAX], id[NH_CRED_ID_MAX];
+			char fp[NH_FINGERPRINT_MAX], fp_prev[NH_FINGERPRINT_MAX] = "";
+			char id[NH_CRED_ID_MAX];
 			const char *kind = nh_secret_kind_name(spans[s].kind);
 			json_object *o;
 
+			/* a cut word is not known to be a secret: redacted, not reported */
+			if (spans[s].kind == NH_SECRET_CUT)
+				continue;
 			/* A typed token's prefix says its type (AKIA, ghp_); a
 			 * password's prefix is part of the password. */
 			bool typed = spans[s].kind != NH_SECRET_URL_PASSWORD &&
 				     spans[s].kind != NH_SECRET_NAMED_VALUE &&
-				     spans[s].kind != NH_SECRET_USER_PASSWORD;
+				     spans[s].kind != NH_SECRET_USER_PASSWORD &&
+				     spans[s].kind != NH_SECRET_PASSWORD &&
+				     spans[s].kind != NH_SECRET_HEADER &&
+				     spans[s].kind != NH_SECRET_PRIVATE_KEY;
 
-			if (nh_fingerprint(arg + spans[s].start, spans[s].len,
+			if (nh_fingerprint(f->fp, false, arg + spans[s].start, spans[s].len,
 					   typed ? NH_SECRET_PREFIX : 0, fp, sizeof(fp)) != 0)
 				continue;
+			/* a key rotation: the previous key's too, so that both
+			 * sides of the overlap correlate */
+			if (f->fp->prev.ctx &&
+			    nh_fingerprint(f->fp, true, arg + spans[s].start, spans[s].len,
+					   typed ? NH_SECRET_PREFIX : 0, fp_prev,
+					   sizeof(fp_prev)) != 0)
+				fp_prev[0] = '\0';
 			snprintf(id, sizeof(id), "argv:%s", fp);
 			/* The registry also tells when a second identity
 			 * passes the same secret around. */
@@ -350,12 +366,13 @@ static void on_exec_secrets(struct nh_findings *f, const struct nh_attributed *e
 				continue;
 			nh_json_str(o, "secret_kind", kind);
 			nh_json_str(o, "fingerprint", fp);
+			if (fp_prev[0])
+				nh_json_str(o, "fingerprint_previous", fp_prev);
 			nh_json_str(o, "path", e->path);
 			nh_json_int(o, "arg_index", index);
 			nh_json_str(o, "argument", clean);
 			emit_finding(ev, NH_KIND_SECRET_EXPOSURE, o, emit, ctx);
 		}
-		prev = nh_secrets_named_option(arg, n);
 		i += n + 1;
 		index++;
 	}

@@ -33,8 +33,9 @@ struct nh_findings {
 	struct nh_credentials creds;
 	struct nh_u64map series; /* dedup object digest -> credential of its first event */
 	const struct nh_cgroupfs *fs;
-	const char *sa_token_path; /* absolute, inside pods */
-	uint64_t own_mntns;	   /* the agent's: host paths can be examined directly */
+	const char *sa_token_path;	   /* absolute, inside pods */
+	const struct nh_fingerprinter *fp; /* set by the owner; NULL: no fingerprints */
+	uint64_t own_mntns;		   /* the agent's: host paths can be examined directly */
 	uint64_t credential_uses, reuses, exposures, human_uses;
 	/* The last event given to nh_findings_event touched a credential: the
 	 * baseline then learns it as a credential, not also as a file or a

@@ -1,56 +1,73 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * fingerprint: SHA-256 (FIPS 180-4) and the redacted fingerprint under
- * which a secret found on a node is reported. The project has no crypto
- * library and needs only this one hash, so it is written here; pure code,
- * no I/O, no allocation.
+ * fingerprint: the keyed fingerprint under which a secret found on a node
+ * is reported, HMAC-SHA-256 (OpenSSL libcrypto, EVP_MAC) under a cluster
+ * key. Two findings of one secret match on every node sharing the key;
+ * without the key nobody can confirm a guess of a weak password from the
+ * fingerprint, and equal secrets of two clusters do not match.
  *
- * A fingerprint lets two findings of the same secret be matched without
- * the secret leaving the agent. It is an unkeyed hash prefix: it hides a
- * high-entropy secret (cloud keys, tokens) but someone who can guess a
- * low-entropy one (a short password) can confirm the guess from it.
+ * Written "<prefix>*:hmac-sha256:<key id>:<24 hex>", e.g.
+ * "AKIA*:hmac-sha256:3f9a0c1e:0d4c...". The key id (8 hex) is the HMAC of
+ * a fixed label under the key: it tells which key made a fingerprint
+ * without revealing anything about it. A second, previous key may be
+ * loaded for a rotation; while both are set a finding carries both.
  */
 #ifndef NH_FINGERPRINT_H
 #define NH_FINGERPRINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
-#define NH_SHA256_LEN	    32
-#define NH_SHA256_BLOCK_LEN 64
+#define NH_FP_KEY_MIN		  16   /* bytes: shorter keys are refused */
+#define NH_FP_KEY_MAX		  4096 /* bytes of a key file */
+#define NH_FP_KEY_RANDOM	  32   /* bytes of a node-local key */
+#define NH_FP_ID_HEX		  8    /* hex digits of a key id */
+#define NH_FINGERPRINT_HEX	  24   /* hex digits of the MAC shown (96 bits) */
+#define NH_FINGERPRINT_PREFIX_MAX 18
+/* prefix + "*:hmac-sha256:" + key id + ':' + MAC + NUL */
+#define NH_FINGERPRINT_MAX                                                                         \
+	(NH_FINGERPRINT_PREFIX_MAX + 14 + NH_FP_ID_HEX + 1 + NH_FINGERPRINT_HEX + 1)
 
-struct nh_sha256_ctx {
-	uint32_t h[8];
-	uint64_t bytes;			  /* message length so far */
-	uint8_t buf[NH_SHA256_BLOCK_LEN]; /* partial block */
-	size_t nbuf;
+struct evp_mac_ctx_st;
+
+/* One key, ready to MAC with. */
+struct nh_fp_key {
+	struct evp_mac_ctx_st *ctx; /* initialised with the key; NULL: no key */
+	char id[NH_FP_ID_HEX + 1];
 };
 
-/* One-shot digest of @len bytes at @data (@data may be NULL when @len is 0). */
-void nh_sha256(const void *data, size_t len, uint8_t out[NH_SHA256_LEN]);
-
-/* Incremental form: init, any number of updates, final. Final writes the
- * digest and clears the context, since it held message bytes. */
-void nh_sha256_init(struct nh_sha256_ctx *ctx);
-void nh_sha256_update(struct nh_sha256_ctx *ctx, const void *data, size_t len);
-void nh_sha256_final(struct nh_sha256_ctx *ctx, uint8_t out[NH_SHA256_LEN]);
-
-#define NH_FINGERPRINT_HEX	  12 /* hex digits of the digest shown */
-#define NH_FINGERPRINT_PREFIX_MAX 18 /* longest prefix that fits NH_FINGERPRINT_MAX */
-#define NH_FINGERPRINT_MAX	  40 /* prefix + "*:sha256:" + 12 hex + NUL */
+struct nh_fingerprinter {
+	struct nh_fp_key cur, prev; /* prev.ctx is NULL without a rotation */
+	bool node_local;	    /* cur is a random key of this process */
+};
 
 /*
- * A redacted fingerprint of a secret: a short printable prefix, then the
- * first 12 hex digits of its SHA-256, e.g. "AKIA*:sha256:7c1e0f3a9b2d", or
- * "*:sha256:7c1e0f3a9b2d" with no prefix. The prefix is at most @prefix
- * bytes and never more than len/4 (a short secret reveals almost nothing),
- * and ends before the first byte that is not printable ASCII, or is a
- * space, ':' or '*' (so the result always parses back unambiguously).
- * An @outlen of NH_FINGERPRINT_MAX holds any prefix up to
- * NH_FINGERPRINT_PREFIX_MAX. Returns 0; -EINVAL for a NULL @out, a NULL
- * @secret or an empty one; -ENOSPC when @outlen is too small. On error
- * @out (when non-NULL and @outlen > 0) is set to "".
+ * Load the current key from a file (a mounted Secret: its bytes, blanks
+ * around them dropped), or make a random node-local one when key_file is
+ * NULL or "". prev_file, when set, is the previous key of a rotation.
+ * 0, or -errno with *why (static) naming the problem: a missing or
+ * unreadable file, a key shorter than NH_FP_KEY_MIN, libcrypto failing.
  */
-int nh_fingerprint(const void *secret, size_t len, size_t prefix, char *out, size_t outlen);
+int nh_fingerprinter_init(struct nh_fingerprinter *f, const char *key_file, const char *prev_file,
+			  const char **why);
+
+/* The same from key bytes (tests and benchmarks). */
+int nh_fingerprinter_init_keys(struct nh_fingerprinter *f, const void *key, size_t len,
+			       const void *prev, size_t prev_len, const char **why);
+
+void nh_fingerprinter_free(struct nh_fingerprinter *f);
+
+/*
+ * The fingerprint of a secret under the current key (previous = false)
+ * or the previous one: a short printable prefix (at most @prefix bytes,
+ * never more than len/4, ending before any byte that is not printable
+ * ASCII or is a space, ':' or '*'), then "*:hmac-sha256:<id>:<hex>".
+ * Returns 0; -EINVAL for a NULL @out or @secret, an empty secret or a
+ * missing key (f NULL, or previous without one); -ENOSPC when @outlen is
+ * too small; -EIO when libcrypto fails. On error @out (when non-NULL and
+ * @outlen > 0) is "".
+ */
+int nh_fingerprint(const struct nh_fingerprinter *f, bool previous, const void *secret, size_t len,
+		   size_t prefix, char *out, size_t outlen);
 
 #endif

@@ -173,9 +173,13 @@ int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 	p->skel->rodata->nh_dedup_window_ns = cfg->dedup_window_ns;
 	p->skel->rodata->nh_scoped = cfg->scope_cgroup != NULL;
 	p->skel->rodata->nh_wakeup_bytes = cfg->wakeup_bytes;
+	p->skel->rodata->nh_args_max =
+	    cfg->args_max && cfg->args_max < NH_ARGS_MAX ? cfg->args_max : NH_ARGS_MAX;
 	code = bpf_map__set_max_entries(p->skel->maps.events, cfg->ringbuf_bytes);
 	if (!code)
 		code = bpf_map__set_max_entries(p->skel->maps.dedup, cfg->dedup_entries);
+	if (!code)
+		code = bpf_map__set_max_entries(p->skel->maps.exec_scratch, (uint32_t)p->ncpus);
 	if (code) {
 		code = fail(err, errlen, code, "cannot size BPF maps");
 		goto cleanup;

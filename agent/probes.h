@@ -33,6 +33,7 @@ struct nh_probes_config {
 	uint32_t dedup_entries;
 	uint32_t ringbuf_bytes;	  /* power of two, multiple of the page size */
 	uint64_t wakeup_bytes;	  /* wake the reader at this much unread; 0: always */
+	uint32_t args_max;	  /* argv bytes copied per exec, <= NH_ARGS_MAX; 0: all */
 	const char *scope_cgroup; /* absolute cgroup v2 directory, or NULL */
 };
 

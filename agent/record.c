@@ -107,6 +107,7 @@ int nh_record_from_json(json_object *o, uint64_t time_ns, const struct nh_wire_i
 		f->type = nh_wire_finding_parse(kind);
 		f->secret_kind = str(o, "secret_kind");
 		f->fingerprint = str(o, "fingerprint");
+		f->fingerprint_previous = str(o, "fingerprint_previous");
 		f->reason = str(o, "reason");
 		f->argument = str(o, "argument");
 		f->credential_kind = str(o, "credential_kind");

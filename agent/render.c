@@ -190,22 +190,43 @@ static void add_context(json_object *o, const struct nh_attributed *ev)
 	json_object_object_add(o, "context", c);
 }
 
-/* argv as an array, every secret in it redacted: the value never leaves
- * the agent. *redacted counts the secrets taken out. */
-static json_object *args_array(const char *args, size_t len, int *redacted)
+/*
+ * argv as an array, every secret in it redacted: the value never leaves
+ * the agent. *redacted counts the secrets taken out. An argument cut by
+ * the copy limit (no NUL before the end of a truncated copy) has its last
+ * word redacted too: it may be a secret's head. Every argument is read,
+ * so that what an early one says of a later one holds, but only the first
+ * NH_ARGS_SHOW bytes are shown; *shown_all says whether that was all.
+ */
+static json_object *args_array(const char *args, size_t len, bool truncated, int *redacted,
+			       bool *shown_all)
 {
 	json_object *a = json_object_new_array();
-	char clean[NH_ARGS_MAX * 2];
-	enum nh_secret_next prev_named = NH_NEXT_PLAIN;
+	char clean[NH_ARGS_SHOW * 2 + 64];
+	struct nh_secrets_argv st;
 	size_t i = 0;
 
+	nh_secrets_argv_init(&st);
 	*redacted = 0;
+	*shown_all = true;
 	while (i < len) {
 		size_t n = strnlen(args + i, len - i);
+		bool cut = truncated && i + n == len;
 
-		*redacted += nh_secrets_redact(args + i, n, prev_named, clean, sizeof(clean), NULL);
-		json_object_array_add(a, json_object_new_string(clean));
-		prev_named = nh_secrets_named_option(args + i, n);
+		*redacted += nh_secrets_argv_next(&st, args + i, n, cut, clean, sizeof(clean), NULL,
+						  0, NULL);
+		if (i >= NH_ARGS_SHOW) {
+			*shown_all = false;
+		} else {
+			/* the redacted text is cut, never the argument before it */
+			size_t room = NH_ARGS_SHOW - i, m = strlen(clean);
+
+			if (i + n > NH_ARGS_SHOW) {
+				m = m > room ? room : m;
+				*shown_all = false;
+			}
+			json_object_array_add(a, json_object_new_string_len(clean, (int)m));
+		}
 		i += n + 1;
 	}
 	return a;
@@ -243,12 +264,22 @@ static void add_kind_fields(json_object *o, const struct nh_attributed *ev)
 	switch (h->kind) {
 	case NH_KIND_EXEC: {
 		const struct nh_exec_event *e = (const void *)h;
+		bool shown_all;
 		int redacted;
 
 		json_object_object_add(o, "path", json_object_new_string_len(e->path, e->path_len));
-		json_object_object_add(o, "args", args_array(e->args, e->args_len, &redacted));
+		json_object_object_add(o, "args",
+				       args_array(e->args, e->args_len, h->flags & NH_F_ARGS_TRUNC,
+						  &redacted, &shown_all));
 		if (redacted)
 			nh_json_int(o, "secrets_redacted", redacted);
+		/* shown in part: how much there was (the kernel's flag below
+		 * says the copy itself was cut) */
+		if (!shown_all || (h->flags & NH_F_ARGS_TRUNC)) {
+			nh_json_int(o, "args_bytes", e->args_size ? e->args_size : e->args_len);
+			if (!(h->flags & NH_F_ARGS_TRUNC))
+				add_bool(o, "args_truncated", true);
+		}
 		if (e->ns_pid && e->ns_pid != h->tgid)
 			nh_json_int(o, "ns_pid", e->ns_pid);
 		if (h->flags & NH_F_TTY)

@@ -315,7 +315,7 @@ static void read_token(struct nh_satokens *t, struct nh_sa *sa, struct nh_sa_cop
 		while (m && (buf[m - 1] == '\n' || buf[m - 1] == '\r' || buf[m - 1] == ' ' ||
 			     buf[m - 1] == '\t'))
 			m--;
-		if (nh_fingerprint(buf, m, 0, fp, sizeof(fp)) != 0)
+		if (nh_fingerprint(t->fp, false, buf, m, 0, fp, sizeof(fp)) != 0)
 			fp[0] = '\0';
 		if (c->reads && strcmp(fp, c->fingerprint) != 0 && strcmp(key, c->key) == 0) {
 			t->rotations++;

@@ -114,7 +114,8 @@ struct nh_satokens {
 	struct nh_u64map pods; /* hash(pod uid) -> struct nh_sa */
 	const struct nh_cgroupfs *fs;
 	const struct nh_log *log;
-	char rel_path[256]; /* token path relative to the container root */
+	const struct nh_fingerprinter *fp; /* set by the owner; NULL: no fingerprints */
+	char rel_path[256];		   /* token path relative to the container root */
 	uint64_t recheck_ns;
 	uint64_t reads, rotations, failures;
 	uint64_t host_reads, verified, rejected, conflicts;

@@ -30,6 +30,9 @@ enum nh_secret_kind {
 	NH_SECRET_URL_PASSWORD,
 	NH_SECRET_NAMED_VALUE,	 /* --password=V, API_KEY=V, or the arg after --token */
 	NH_SECRET_USER_PASSWORD, /* the password of user:password after -u */
+	NH_SECRET_PASSWORD,	 /* a tool's password option: mysql -pV, sshpass -p V */
+	NH_SECRET_HEADER,	 /* an HTTP header's credential: Cookie:, X-API-Key: */
+	NH_SECRET_CUT,		 /* the tail of an argument cut by a copy limit */
 	NH_SECRET_KIND_MAX,
 };
 
@@ -73,5 +76,39 @@ int nh_secrets_find(const char *in, size_t len, enum nh_secret_next prev_named, 
  * NH_NEXT_SECRET, curl's "-u"/"--user"/"-U"/"--proxy-user" gives
  * NH_NEXT_USER_PASSWORD. */
 enum nh_secret_next nh_secrets_named_option(const char *arg, size_t len);
+
+/*
+ * A whole argv, one argument at a time, with what earlier arguments say
+ * about later ones: the tool (argv[0] or any word naming one, as in sudo
+ * mysql -pV), its password options (mysql -pV, sshpass -p V, docker login
+ * -p V, redis-cli -a V, openssl -k V / pass:V, htpasswd -b FILE USER V),
+ * secret-named options (--password V) and a PEM private key spread over
+ * several arguments. An argument holding spaces (sh -c "...") is split
+ * into words and read the same way. argv[0] never names the next argument
+ * (htpasswd, passwd). Zero-initialise, or call nh_secrets_argv_init.
+ */
+struct nh_secrets_argv {
+	enum nh_secret_next prev;
+	unsigned index;	 /* arguments seen */
+	int tool;	 /* enum in secrets.c */
+	bool login;	 /* docker/podman login seen */
+	bool in_key;	 /* inside a PEM private key block */
+	bool ht_batch;	 /* htpasswd -b: the password is an argument */
+	bool ht_stdout;	 /* htpasswd -n: no file argument */
+	unsigned ht_pos; /* htpasswd positional arguments seen */
+	bool ht_value;	 /* htpasswd: the next word is an option's value */
+};
+
+void nh_secrets_argv_init(struct nh_secrets_argv *st);
+
+/*
+ * Redact the next argument of an argv, as nh_secrets_find. cut says the
+ * argument was cut short by a copy limit: its last word, which may be the
+ * head of a secret too short to recognise, is redacted as NH_SECRET_CUT
+ * (not a finding: nobody knows what it was).
+ */
+int nh_secrets_argv_next(struct nh_secrets_argv *st, const char *arg, size_t len, bool cut,
+			 char *out, size_t outlen, struct nh_secret_span *spans, size_t max_spans,
+			 size_t *nspans);
 
 #endif

@@ -32,10 +32,12 @@ const volatile __u32 nh_scoped __weak = 0;	    /* only trace under scope_cgroup[
  * reschedule, several times the cost of the probe itself; the agent
  * drains on a short timer, so batching bounds latency, not correctness. */
 const volatile __u64 nh_wakeup_bytes __weak = 0;
+/* argv bytes copied per exec (<= NH_ARGS_MAX) */
+const volatile __u32 nh_args_max __weak = NH_ARGS_MAX;
 
 /* Zeroes to clear ring-buffer records with one copy: the BPF backend
  * cannot inline a memset this large. Never written. */
-const volatile char nh_zeroes[NH_ARGS_MAX] __weak;
+const volatile char nh_zeroes[NH_PATH_MAX] __weak;
 
 #define NH_ZERO(dst) bpf_probe_read_kernel((dst), sizeof(dst), (const void *)nh_zeroes)
 
@@ -179,15 +181,33 @@ static __always_inline void *nh_reserve(__u32 kind, __u64 size)
 
 #define NH_RESERVE(type, kind) ((type *)nh_reserve((kind), sizeof(type)))
 
+static __always_inline __u64 nh_wakeup_flags(void)
+{
+	if (!nh_wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= nh_wakeup_bytes
+		   ? BPF_RB_FORCE_WAKEUP
+		   : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void nh_submit(void *e)
 {
-	__u64 flags = 0;
+	bpf_ringbuf_submit(e, nh_wakeup_flags());
+}
 
-	if (nh_wakeup_bytes)
-		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= nh_wakeup_bytes
-			    ? BPF_RB_FORCE_WAKEUP
-			    : BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+/* A record of variable length built elsewhere (a per-CPU scratch), copied
+ * into the ring and accounted for like a reservation. */
+static __always_inline void nh_output(__u32 kind, void *e, __u64 size)
+{
+	struct nh_counters *cnt = nh_counter(kind);
+	long err = bpf_ringbuf_output(&events, e, size, nh_wakeup_flags());
+
+	if (cnt) {
+		if (err == 0)
+			cnt->emitted++;
+		else
+			cnt->lost++;
+	}
 }
 
 static __always_inline __u64 nh_mix(__u64 h, __u64 w)

@@ -13,9 +13,14 @@
 #endif
 
 #define NH_COMM_LEN 16
-#define NH_PATH_MAX 256	 /* bounded copy; longer paths are flagged */
-#define NH_ARGS_MAX 1024 /* argv bytes, NUL separated; longer is flagged */
-#define NH_ADDR_LEN 16
+#define NH_PATH_MAX 256 /* bounded copy; longer paths are flagged */
+/* argv bytes copied for the secret scanner, NUL separated: copied in
+ * NH_ARGS_CHUNK pieces up to the agent's bound (at most this); longer is
+ * flagged. Exec records are as long as their argv, not this. */
+#define NH_ARGS_MAX   32768
+#define NH_ARGS_CHUNK 4096
+#define NH_ARGS_SHOW  1024 /* argv bytes shown in events; more is flagged */
+#define NH_ADDR_LEN   16
 
 enum nh_kind {
 	NH_KIND_NONE = 0,
@@ -90,11 +95,13 @@ struct nh_sockaddr {
 
 struct nh_exec_event {
 	struct nh_hdr h;
-	__u16 path_len; /* bytes in path, without the NUL */
-	__u16 args_len; /* bytes in args, NUL separated */
-	__u32 ns_pid;	/* pid in the process's own pid namespace */
+	__u16 path_len;	 /* bytes in path, without the NUL */
+	__u16 args_len;	 /* bytes in args, NUL separated */
+	__u32 ns_pid;	 /* pid in the process's own pid namespace */
+	__u32 args_size; /* argv bytes the process has, copied or not */
+	__u32 pad;
 	char path[NH_PATH_MAX];
-	char args[NH_ARGS_MAX];
+	char args[NH_ARGS_MAX]; /* only args_len bytes are sent */
 };
 
 struct nh_fork_event {
@@ -203,7 +210,9 @@ struct nh_counters {
 
 _Static_assert(sizeof(struct nh_hdr) == 72, "nh_hdr layout");
 _Static_assert(sizeof(struct nh_sockaddr) == 20, "nh_sockaddr layout");
-_Static_assert(sizeof(struct nh_exec_event) == 72 + 8 + NH_PATH_MAX + NH_ARGS_MAX, "exec layout");
+_Static_assert(sizeof(struct nh_exec_event) == 72 + 16 + NH_PATH_MAX + NH_ARGS_MAX, "exec layout");
+_Static_assert(NH_ARGS_MAX % NH_ARGS_CHUNK == 0 && (NH_ARGS_MAX & (NH_ARGS_MAX - 1)) == 0,
+	       "argv chunks");
 _Static_assert(sizeof(struct nh_fork_event) == 80, "fork layout");
 _Static_assert(sizeof(struct nh_exit_event) == 80, "exit layout");
 _Static_assert(sizeof(struct nh_connect_event) == 104, "connect layout");

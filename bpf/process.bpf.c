@@ -21,6 +21,39 @@ static __always_inline void exec_session(struct nh_exec_event *e)
 		e->h.flags |= NH_F_NS_ENTERED;
 }
 
+/* Exec records are built here, as long as the largest argv, and sent as
+ * long as this one's. One slot per CPU: a per-CPU array cannot hold a
+ * value over 32 KiB. The agent sizes it to the possible CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nh_exec_event);
+} exec_scratch SEC(".maps");
+
+/* argv up to the configured bound, one chunk at a time: a chunk that
+ * cannot be read ends the copy there, flagged, instead of losing it all. */
+static __always_inline void exec_args(struct nh_exec_event *e, unsigned long start, long len)
+{
+	for (__u32 i = 0; i < NH_ARGS_MAX / NH_ARGS_CHUNK; i++) {
+		__u32 off = i * NH_ARGS_CHUNK;
+		long n = len - off;
+
+		if (n <= 0)
+			break;
+		if (n > NH_ARGS_CHUNK)
+			n = NH_ARGS_CHUNK;
+		barrier_var(n);
+		if (n <= 0 || n > NH_ARGS_CHUNK || off > NH_ARGS_MAX - NH_ARGS_CHUNK)
+			break;
+		if (bpf_probe_read_user(e->args + off, n, (void *)(start + off)) != 0) {
+			e->h.flags |= NH_F_ARGS_TRUNC;
+			break;
+		}
+		e->args_len = off + n;
+	}
+}
+
 SEC("tp/sched/sched_process_exec")
 int nh_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
@@ -28,21 +61,24 @@ int nh_exec(struct trace_event_raw_sched_process_exec *ctx)
 	struct nh_exec_event *e;
 	unsigned long start, end;
 	struct nh_ctx c;
+	__u32 cpu = bpf_get_smp_processor_id();
 	long n, len;
+	__u64 size;
 
 	if (nh_filtered())
 		return 0;
 	nh_ctx_init(&c);
-	e = NH_RESERVE(struct nh_exec_event, NH_KIND_EXEC);
+	e = bpf_map_lookup_elem(&exec_scratch, &cpu);
 	if (!e)
 		return 0;
 	nh_fill_hdr(&e->h, &c, NH_KIND_EXEC);
+	e->h.flags = 0;
+	e->ns_pid = 0;
 	exec_session(e);
 
-	/* Ring records are not zeroed: bytes after the strings would carry
-	 * stale kernel memory to user space. */
+	/* The scratch holds the last exec of this CPU: only what is sent is
+	 * rewritten, the path in full so no byte of another path follows. */
 	NH_ZERO(e->path);
-	NH_ZERO(e->args);
 	n = bpf_probe_read_kernel_str(e->path, sizeof(e->path),
 				      (void *)ctx + (ctx->__data_loc_filename & 0xffff));
 	e->path_len = n > 0 ? n - 1 : 0;
@@ -52,16 +88,20 @@ int nh_exec(struct trace_event_raw_sched_process_exec *ctx)
 	t = (struct task_struct *)bpf_get_current_task();
 	start = BPF_CORE_READ(t, mm, arg_start);
 	end = BPF_CORE_READ(t, mm, arg_end);
-	len = end - start;
-	if (len > NH_ARGS_MAX) {
-		len = NH_ARGS_MAX;
+	len = end > start ? end - start : 0;
+	e->args_size = len > 0xffffffffL ? 0xffffffffU : (__u32)len;
+	e->pad = 0;
+	if (len > nh_args_max) {
+		len = nh_args_max;
 		e->h.flags |= NH_F_ARGS_TRUNC;
 	}
 	e->args_len = 0;
-	barrier_var(len);
-	if (len > 0 && len <= NH_ARGS_MAX && bpf_probe_read_user(e->args, len, (void *)start) == 0)
-		e->args_len = len;
-	nh_submit(e);
+	exec_args(e, start, len);
+	size = __builtin_offsetof(struct nh_exec_event, args) + e->args_len;
+	barrier_var(size);
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	nh_output(NH_KIND_EXEC, e, size);
 	return 0;
 }
 

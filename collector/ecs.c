@@ -443,6 +443,7 @@ static void add_nhiscope(json_object *doc, const struct nh_wire_record *r)
 		add_str(o, "type", nh_wire_finding_name(f->type));
 		add_str(o, "secret_kind", f->secret_kind);
 		add_str(o, "fingerprint", f->fingerprint);
+		add_str(o, "fingerprint_previous", f->fingerprint_previous);
 		add_str(o, "reason", f->reason);
 		add_str(o, "argument", f->argument);
 		add_str(o, "credential_kind", f->credential_kind);

@@ -224,9 +224,10 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 	case NH_WIRE_FINDING: {
 		const struct nh_wire_finding *f = &r->finding;
 		const char *const fs[] = {
-		    f->secret_kind, f->fingerprint,	 f->reason,
-		    f->argument,    f->credential_kind,	 f->credential,
-		    f->path,	    f->claimed_identity, f->believed_identity};
+		    f->secret_kind,	  f->fingerprint,     f->reason,
+		    f->argument,	  f->credential_kind, f->credential,
+		    f->path,		  f->claimed_identity, f->believed_identity,
+		    f->fingerprint_previous};
 
 		for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
 			if (strlen(str(fs[i])) > NH_WIRE_STR_MAX)
@@ -460,6 +461,7 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 		o->type = (Nhiscope__Wire__FindingType)f->type;
 		o->secret_kind = wire_str(pb, f->secret_kind);
 		o->fingerprint = wire_str(pb, f->fingerprint);
+		o->fingerprint_previous = wire_str(pb, f->fingerprint_previous);
 		o->reason = wire_str(pb, f->reason);
 		o->argument = wire_str(pb, f->argument);
 		o->credential_kind = wire_str(pb, f->credential_kind);
@@ -685,6 +687,7 @@ int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, c
 		o->type = (enum nh_wire_finding_type)f->type;
 		o->secret_kind = dec(f->secret_kind, &bad);
 		o->fingerprint = dec(f->fingerprint, &bad);
+		o->fingerprint_previous = dec(f->fingerprint_previous, &bad);
 		o->reason = dec(f->reason, &bad);
 		o->argument = dec(f->argument, &bad);
 		o->credential_kind = dec(f->credential_kind, &bad);

@@ -140,6 +140,7 @@ struct nh_wire_finding {
 	enum nh_wire_finding_type type;
 	const char *secret_kind;
 	const char *fingerprint;
+	const char *fingerprint_previous; /* during a key rotation; may be NULL */
 	const char *reason;
 	const char *argument;
 	const char *credential_kind;

@@ -144,6 +144,7 @@ static int from_json(json_object *doc, struct nh_wire_record *r)
 		r->finding.type = nh_wire_finding_parse(str(b, "type"));
 		r->finding.secret_kind = str(b, "secret_kind");
 		r->finding.fingerprint = str(b, "fingerprint");
+		r->finding.fingerprint_previous = str(b, "fingerprint_previous");
 		r->finding.reason = str(b, "reason");
 		r->finding.argument = str(b, "argument");
 		r->finding.credential_kind = str(b, "credential_kind");
@@ -261,6 +262,7 @@ static json_object *to_json(const struct nh_wire_record *r)
 		put(b, "type", nh_wire_finding_name(r->finding.type));
 		put(b, "secret_kind", r->finding.secret_kind);
 		put(b, "fingerprint", r->finding.fingerprint);
+		put(b, "fingerprint_previous", r->finding.fingerprint_previous);
 		put(b, "reason", r->finding.reason);
 		put(b, "argument", r->finding.argument);
 		put(b, "credential_kind", r->finding.credential_kind);

@@ -72,7 +72,7 @@ def service_account_on_every_event(s):
                 tok = ctx["token"]
                 assert tok["state"] == "ok" and "long_lived" not in tok, tok
                 assert 0 <= tok["age_s"] < 120 and 3400 < tok["remaining_s"] <= 3600, tok
-                assert tok["fingerprint"].startswith("*:sha256:"), tok
+                assert tok["fingerprint"].startswith("*:hmac-sha256:"), tok
             st = agent.status()
             assert st["credentials"]["sa_tokens_read"] >= 1, st["credentials"]
 
@@ -293,14 +293,14 @@ def secrets_in_argv_give_findings_and_never_leak(s):
             assert kinds == sorted(SECRETS), kinds
             assert len({e["pid"] for e in fs}) == 1, fs  # none for the repeat
             for e in fs:
-                assert ":sha256:" in e["fingerprint"] and "[REDACTED:" in e["argument"], e
+                assert ":hmac-sha256:" in e["fingerprint"] and "[REDACTED:" in e["argument"], e
                 assert e["path"] in ("/usr/bin/sh", "/bin/true"), e  # first to carry them
             aws = [e for e in fs if e["secret_kind"] == "aws-access-key"][0]
-            assert aws["fingerprint"].startswith("AKIA*:sha256:"), aws
+            assert aws["fingerprint"].startswith("AKIA*:hmac-sha256:"), aws
             # a password shows no prefix: it would be part of the password
             for e in fs:
                 if e["secret_kind"] in ("url-password", "named-value"):
-                    assert e["fingerprint"].startswith("*:sha256:"), e
+                    assert e["fingerprint"].startswith("*:hmac-sha256:"), e
             assert found
             # the token is read for identity: exercise it as a credential too
             run_alive(pod, ["cat", TOKEN_PATH])

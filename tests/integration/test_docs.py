@@ -89,7 +89,9 @@ def full_records():
                                "credential": "/var/run/secrets/kubernetes.io/serviceaccount/token",
                                "via": "openat", "result": -13, "count": 2}),
         rec("finding", {"type": "secret_exposure", "secret_kind": "jwt",
-                        "fingerprint": "eyJ*:sha256:0123456789ab",
+                        "fingerprint": "eyJ*:hmac-sha256:3f9a0c1e:0123456789abcdef01234567",
+                        "fingerprint_previous":
+                            "eyJ*:hmac-sha256:7d2e5b90:76543210fedcba9876543210",
                         "argument": "--token=[REDACTED:jwt]", "path": "/usr/bin/curl",
                         "arg_index": 1}),
         rec("finding", {"type": "human_use", "reason": "terminal", "path": "/bin/sh"}),

@@ -5,6 +5,7 @@
  * out-of-range length or enum.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -160,6 +161,8 @@ static void test_wrong_size(void)
 		size_t size = size_of_kind(k);
 
 		fabricate(k);
+		if (k == NH_KIND_EXEC) /* a full one: its argv fills the record */
+			rec.exec.args_len = NH_ARGS_MAX;
 		CHECK(decode(size - 1) == -EBADMSG);
 		CHECK(decode(size + 1) == -EBADMSG);
 		CHECK(decode(size + 8) == -EBADMSG);
@@ -167,6 +170,7 @@ static void test_wrong_size(void)
 	}
 	/* the size of another kind is not good enough */
 	fabricate(NH_KIND_EXEC);
+	rec.exec.args_len = 100;
 	CHECK(decode(sizeof(struct nh_open_event)) == -EBADMSG);
 	fabricate(NH_KIND_OPEN);
 	CHECK(decode(sizeof(struct nh_exec_event)) == -EBADMSG);
@@ -195,6 +199,26 @@ static void test_exec_bounds(void)
 	CHECK(decode(size) == -EBADMSG);
 	rec.exec.args_len = 0xffff;
 	CHECK(decode(size) == -EBADMSG);
+}
+
+/* An exec record is as long as its argv: header and path, then exactly
+ * args_len bytes or more, up to the largest record. */
+static void test_exec_variable_size(void)
+{
+	const size_t head = offsetof(struct nh_exec_event, args);
+
+	fabricate(NH_KIND_EXEC);
+	rec.exec.args_len = 5;
+	CHECK(decode(head + 5) == 0);
+	CHECK(decode(head + 8) == 0); /* slack after the argv */
+	CHECK(decode(head + 4) == -EBADMSG);
+	CHECK(decode(head - 1) == -EBADMSG);
+	CHECK(decode(sizeof(struct nh_exec_event) + 1) == -EBADMSG);
+	rec.exec.args_len = 0;
+	CHECK(decode(head) == 0);
+	rec.exec.args_len = NH_ARGS_MAX;
+	CHECK(decode(head + NH_ARGS_MAX - 1) == -EBADMSG);
+	CHECK(decode(head + NH_ARGS_MAX) == 0);
 }
 
 static void test_open_bounds(void)
@@ -332,6 +356,7 @@ int main(void)
 	test_unknown_kind();
 	test_wrong_size();
 	test_exec_bounds();
+	test_exec_variable_size();
 	test_open_bounds();
 	test_bad_syscalls();
 	test_summary_inner_kind();

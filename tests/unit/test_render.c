@@ -285,6 +285,55 @@ static void test_exec(void)
 	json_object_put(o);
 }
 
+/* argv past what events show: all of it is scanned, the first
+ * NH_ARGS_SHOW bytes are shown and the rest is flagged; a secret cut by
+ * the kernel's copy bound is still redacted. */
+static void test_exec_long(void)
+{
+	static struct nh_exec_event e;
+	struct nh_attributed a;
+	json_object *o;
+	const char *tail = "--password=Pl4ntedPadSecret";
+	size_t n = 0;
+
+	memset(&e, 0, sizeof(e));
+	fill_hdr(&e.h, NH_KIND_EXEC);
+	memcpy(e.path, "/bin/true", 9);
+	e.path_len = 9;
+	memcpy(e.args, "/bin/true", 10);
+	n = 10;
+	memset(e.args + n, 'x', 3000);
+	n += 3001;
+	memcpy(e.args + n, tail, strlen(tail) + 1);
+	n += strlen(tail) + 1;
+	e.args_len = (uint16_t)n;
+	e.args_size = (uint32_t)n;
+	a = attr(&e.h);
+	o = roundtrip(&a);
+	if (!o)
+		return;
+	CHECK(strstr(json_object_to_json_string(o), "Pl4ntedPadSecret") == NULL);
+	CHECK(ifield(o, "secrets_redacted", 1));
+	CHECK(bfield(o, "args_truncated"));
+	CHECK(ifield(o, "args_bytes", (int64_t)n));
+	json_object_put(o);
+
+	/* the kernel's copy ended inside a token: its head is redacted */
+	memcpy(e.args, "/bin/true\0--token=x\0ghp_0123Cut", 31);
+	e.args_len = 31;
+	e.args_size = 40000;
+	e.h.flags = NH_F_ARGS_TRUNC;
+	a = attr(&e.h);
+	o = roundtrip(&a);
+	if (!o)
+		return;
+	CHECK(strstr(json_object_to_json_string(o), "0123Cut") == NULL);
+	CHECK(strstr(json_object_to_json_string(o), "[REDACTED:cut]") != NULL);
+	CHECK(bfield(o, "args_truncated"));
+	CHECK(ifield(o, "args_bytes", 40000));
+	json_object_put(o);
+}
+
 static void test_open(void)
 {
 	struct nh_cgroup_ctx cg;
@@ -974,6 +1023,7 @@ int main(void)
 	test_addr();
 	test_open_flags();
 	test_exec();
+	test_exec_long();
 	test_open();
 	test_connect_accept();
 	test_creds();

@@ -349,6 +349,169 @@ static void test_no_false_positives(void)
 			"--tokenizer=[REDACTED:named-value]");
 }
 
+/*
+ * Real command lines, each with one planted secret (a secret may occur
+ * twice). The whole argv goes through the argv reader as the agent reads
+ * it: the secret must be gone from every argument, and each redaction
+ * covering it must be a reportable kind (a finding), not a cut. On a
+ * failure the line's number and the tool are printed, never the secret.
+ */
+struct cmdline {
+	const char *argv[14];
+	const char *secret;
+};
+
+static const struct cmdline cmdlines[] = {
+    {{"mysql", "-uroot", "-pMyR00tPw1", "-h", "db", NULL}, "MyR00tPw1"},
+    {{"/usr/bin/mysql", "-h", "db", "-u", "app", "-pMyS3cr3t2", "shop", NULL}, "MyS3cr3t2"},
+    {{"mysqldump", "-uroot", "-pDumpPw_3!", "--all-databases", NULL}, "DumpPw_3!"},
+    {{"mariadb", "--user=root", "--password=MariaPw4", NULL}, "MariaPw4"},
+    {{"mysqladmin", "-uroot", "-pAdm1nPw5", "status", NULL}, "Adm1nPw5"},
+    {{"sudo", "mysql", "-uroot", "-pSud0MyPw6", NULL}, "Sud0MyPw6"},
+    {{"kubectl", "exec", "db-0", "--", "mysql", "-uroot", "-pKexecPw7", NULL}, "KexecPw7"},
+    {{"sshpass", "-p", "SshP4ss_8", "ssh", "user@host", NULL}, "SshP4ss_8"},
+    {{"sshpass", "-pSshP4ss_9", "scp", "f", "user@host:/tmp", NULL}, "SshP4ss_9"},
+    {{"docker", "login", "-u", "bot", "-p", "D0ckerPw10", "registry.example", NULL}, "D0ckerPw10"},
+    {{"docker", "login", "registry.example", "--username", "bot", "--password", "D0ckerPw11", NULL},
+     "D0ckerPw11"},
+    {{"podman", "login", "-u", "bot", "-p", "P0dmanPw12", "quay.example", NULL}, "P0dmanPw12"},
+    {{"nerdctl", "login", "-pNerdPw13", "-u", "bot", "reg", NULL}, "NerdPw13"},
+    {{"skopeo", "login", "-u", "bot", "-p", "Sk0peoPw14", "reg", NULL}, "Sk0peoPw14"},
+    {{"helm", "registry", "login", "reg", "-u", "bot", "-p", "H3lmPw15", NULL}, "H3lmPw15"},
+    {{"redis-cli", "-h", "cache", "-a", "R3disPw16", "ping", NULL}, "R3disPw16"},
+    {{"redis-cli", "-u", "redis://default:R3disPw17@cache:6379/0", "ping", NULL}, "R3disPw17"},
+    {{"redis-cli", "--pass", "R3disPw18", "info", NULL}, "R3disPw18"},
+    {{"openssl", "pkcs12", "-in", "a.p12", "-passin", "pass:P12Pass19", "-nodes", NULL},
+     "P12Pass19"},
+    {{"openssl", "rsa", "-in", "k.pem", "-passout", "pass:0utPass20", NULL}, "0utPass20"},
+    {{"openssl", "enc", "-aes-256-cbc", "-k", "EncKey21x", "-in", "f", NULL}, "EncKey21x"},
+    {{"openssl", "enc", "-d", "-aes256", "-pass", "pass:EncPw22", NULL}, "EncPw22"},
+    {{"htpasswd", "-b", "/etc/nginx/.htpasswd", "bob", "HtPw23abc", NULL}, "HtPw23abc"},
+    {{"htpasswd", "-bc", "users", "alice", "HtPw24abc", NULL}, "HtPw24abc"},
+    {{"htpasswd", "-nb", "carol", "HtPw25abc", NULL}, "HtPw25abc"},
+    {{"htpasswd", "-b", "/etc/nginx/htpasswd", "erin", "HtPw25xyz", NULL}, "HtPw25xyz"},
+    {{"htpasswd", "-bB", "-C", "10", "f", "dave", "HtPw26abc", NULL}, "HtPw26abc"},
+    {{"env", "DB_PASS=EnvPass27", "./app", NULL}, "EnvPass27"},
+    {{"env", "MYSQL_PASSWD=EnvPass28", "./app", NULL}, "EnvPass28"},
+    {{"env", "MYSQL_PWD=EnvPass29", "mysql", "-uroot", NULL}, "EnvPass29"},
+    {{"docker", "run", "-e", "POSTGRES_PASSWORD=PgPass30", "postgres", NULL}, "PgPass30"},
+    {{"docker", "run", "--env", "REDIS_PASS=RdPass31", "redis", NULL}, "RdPass31"},
+    {{"sh", "-c", "DB_PASS=ShPass32 ./migrate", NULL}, "ShPass32"},
+    {{"sh", "-c", "export APP_PWD=ShPass33; exec app", NULL}, "ShPass33"},
+    {{"curl", "-H", "X-API-Key: ApiKey34abcdef", "https://api.example", NULL}, "ApiKey34abcdef"},
+    {{"curl", "-H", "x-api-key:ApiKey35abcdef", "https://api.example", NULL}, "ApiKey35abcdef"},
+    {{"curl", "-H", "Cookie: session=Sess36abcdef; theme=dark", "https://x", NULL}, "Sess36abcdef"},
+    {{"curl", "--cookie", "session=Sess37abcdef", "https://x", NULL}, "Sess37abcdef"},
+    {{"curl", "-H", "Authorization:Bearer Bear38abcdefgh", "https://x", NULL}, "Bear38abcdefgh"},
+    {{"curl", "-H", "Authorization: Bearer Bear39abcdefgh", "https://x", NULL}, "Bear39abcdefgh"},
+    {{"curl", "-H", "authorization:basic YmFzaWM6cGFzczQw", "https://x", NULL}, "YmFzaWM6cGFzczQw"},
+    {{"curl", "-HAuthorization:Bearer Bear39attached", "https://x", NULL}, "Bear39attached"},
+    {{"curl", "--header=X-API-Key: ApiKey39header", "https://x", NULL}, "ApiKey39header"},
+    {{"curl", "-H", "X-Vault-Token: hvs.Vault41abcdefgh", "https://vault:8200", NULL},
+     "hvs.Vault41abcdefgh"},
+    {{"curl", "-H", "PRIVATE-TOKEN: Gl42abcdefghijkl", "https://gitlab", NULL}, "Gl42abcdefghijkl"},
+    {{"curl", "-d", "{\"username\":\"bob\",\"password\":\"Json43Pw\"}", "https://x/login", NULL},
+     "Json43Pw"},
+    {{"curl", "--data", "{\"client_secret\": \"Json44Secret\", \"a\": 1}", "https://x", NULL},
+     "Json44Secret"},
+    {{"curl", "-d", "{'api_key': 'Json45Key'}", "https://x", NULL}, "Json45Key"},
+    {{"sh", "-c", "curl -d {\\\"token\\\":\\\"Json46Tok\\\"} https://x", NULL}, "Json46Tok"},
+    {{"python3", "-c", "login({\"password\": \"Json47Pw\"})", NULL}, "Json47Pw"},
+    {{"git", "clone", "https://deploy:Url/48Pw@git.example/repo.git", NULL}, "Url/48Pw"},
+    {{"psql", "postgres://app:p/a@ss49@db:5432/app", NULL}, "p/a@ss49"},
+    {{"mongosh", "mongodb://root:Mongo50Pw@mongo:27017/admin", NULL}, "Mongo50Pw"},
+    {{"ssh-add", "-", "-----BEGIN OPENSSH PRIVATE KEY-----",
+      "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZWQyNTUxOQAAACBKey51",
+      "-----END OPENSSH PRIVATE KEY-----", NULL},
+     "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZWQyNTUxOQAAACBKey51"},
+    {{"app", "--key",
+      "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7Key52abcdefghijklmnopqrstuvwxyz0123456"
+      "789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWX"
+      "YZabcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ",
+      NULL},
+     "Key52abcdefghij"},
+    {{"app", "--ssh-key", "-----BEGIN RSA PRIVATE KEY-----\nMIIEowKey53body\n-----END RSA", NULL},
+     "MIIEowKey53body"},
+    {{"aws", "configure", "set", "aws_secret_access_key", "wJalrXUtnFEMI/Key54/bPxRfiCY", NULL},
+     "wJalrXUtnFEMI/Key54/bPxRfiCY"},
+    {{"aws", "s3", "ls", "--profile", "x", NULL, NULL}, NULL},
+    {{"terraform", "apply", "-var", "db_password=Tf55Pass", NULL}, "Tf55Pass"},
+    {{"helm", "install", "x", "--set", "auth.rootPassword=Helm56Pw", NULL}, "Helm56Pw"},
+    {{"kubectl", "create", "secret", "generic", "db", "--from-literal=password=Kc57Pw", NULL},
+     "Kc57Pw"},
+    {{"vault", "login", "-method=userpass", "username=bob", "password=Vault58Pw", NULL},
+     "Vault58Pw"},
+    {{"vault", "login", "hvs.CAESIVault59Token", NULL}, NULL},
+    {{"gh", "auth", "login", "--with-token", NULL}, NULL},
+    {{"app", "-token", "GoTok60abc", NULL}, "GoTok60abc"},
+    {{"app", "--client-secret", "Cs61abcdef", NULL}, "Cs61abcdef"},
+    {{"curl", "-u", "admin:CurlPw62", "https://x", NULL}, "CurlPw62"},
+    {{"curl", "https://api.example/v1?api_key=Qk63abcdef&x=1", NULL}, "Qk63abcdef"},
+    {{"wget", "--password=Wget64Pw", "https://x/f", NULL}, "Wget64Pw"},
+    {{"lftp", "-u", "bob,Lftp65Pw", "sftp://host", NULL}, NULL},
+    {{"sh", "-c", "mysql -uroot -pSh66MyPw -e 'show databases'", NULL}, "Sh66MyPw"},
+    {{"bash", "-c", "sshpass -p Sh67SshPw ssh host && echo ok", NULL}, "Sh67SshPw"},
+    {{"sh", "-c", "echo x | docker login -u bot -p Sh68Dk reg", NULL}, "Sh68Dk"},
+    {{"sh", "-c", "redis-cli -a Sh69Redis ping", NULL}, "Sh69Redis"},
+    {{"sh", "-c", "app --password Sh70Pass --verbose", NULL}, "Sh70Pass"},
+    {{"sh", "-c", "curl -u admin:Sh71Curl https://x", NULL}, "Sh71Curl"},
+    {{"sh", "-c", "curl -H 'Cookie: sid=Sh72Cookie' https://x", NULL}, "Sh72Cookie"},
+    {{"java", "-Djavax.net.ssl.keyStorePassword=Jks73Pw", "-jar", "app.jar", NULL}, "Jks73Pw"},
+    {{"psql", "-h", "db", "-U", "app", "password=Pg74Pw", NULL}, "Pg74Pw"},
+    {{"rclone", "config", "create", "s3", "secret_access_key=Rc75abcdef", NULL}, "Rc75abcdef"},
+    {{"argocd", "login", "cd.example", "--username", "admin", "--password", "Argo76Pw", NULL},
+     "Argo76Pw"},
+    {{"mc", "alias", "set", "s3", "https://s3", "AKIAIOSFODNN7EXAMPL7", "Mc77SecretKeyValue", NULL},
+     "AKIAIOSFODNN7EXAMPL7"},
+    {{"git", "-c", "http.extraHeader=Authorization: Bearer Git78Bearer1", "fetch", NULL},
+     "Git78Bearer1"},
+};
+
+static bool in_reported_span(const struct nh_secret_span *sp, size_t n, size_t at, size_t len)
+{
+	for (size_t k = 0; k < n; k++)
+		if (sp[k].kind != NH_SECRET_CUT && sp[k].start <= at &&
+		    at + len <= sp[k].start + sp[k].len)
+			return true;
+	return false;
+}
+
+static void test_cmdlines(void)
+{
+	size_t planted = 0;
+
+	for (size_t c = 0; c < sizeof(cmdlines) / sizeof(cmdlines[0]); c++) {
+		const struct cmdline *l = &cmdlines[c];
+		struct nh_secrets_argv st;
+		bool leaked = false, reported = !l->secret;
+
+		nh_secrets_argv_init(&st);
+		for (size_t i = 0; l->argv[i]; i++) {
+			struct nh_secret_span sp[16];
+			char out[4096];
+			size_t n = 0, len = strlen(l->argv[i]);
+			const char *at;
+
+			nh_secrets_argv_next(&st, l->argv[i], len, false, out, sizeof(out), sp, 16,
+					     &n);
+			if (!l->secret)
+				continue;
+			leaked |= strstr(out, l->secret) != NULL;
+			at = strstr(l->argv[i], l->secret);
+			if (at)
+				reported |= in_reported_span(sp, n, (size_t)(at - l->argv[i]),
+							     strlen(l->secret));
+		}
+		planted += l->secret != NULL;
+		if (leaked || !reported)
+			fprintf(stderr, "  command line %zu (%s): %s\n", c, l->argv[0],
+				leaked ? "secret left in the output" : "secret not reported");
+		CHECK(!leaked);
+		CHECK(reported);
+	}
+	CHECK(planted >= 60);
+}
+
 static void test_bounds(void)
 {
 	char out[8], big[300];
@@ -379,5 +542,6 @@ int main(void)
 	test_url_password();
 	test_no_false_positives();
 	test_bounds();
+	test_cmdlines();
 	return nh_check_report("secrets");
 }

@@ -117,3 +117,8 @@ Secret volumes and their mounts from a secretMounts list:
   readOnly: true
 {{- end }}
 {{- end -}}
+
+{{/* The Secret holding the fingerprint key: the user's, or the chart's. */}}
+{{- define "nhiscope.agent.fingerprintSecret" -}}
+{{- default (printf "%s-fingerprint" (include "nhiscope.agent.fullname" .)) .Values.agent.fingerprintKey.existingSecret -}}
+{{- end -}}
