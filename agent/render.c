@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "render.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -12,14 +13,7 @@
 
 void nh_render_time(uint64_t mono_ns, int64_t wall_offset_ns, char *buf, size_t len)
 {
-	int64_t wall = (int64_t)mono_ns + wall_offset_ns;
-	time_t sec = wall / 1000000000;
-	struct tm tm;
-	size_t n;
-
-	gmtime_r(&sec, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%06ldZ", (long)(wall % 1000000000) / 1000);
+	nh_clock_format((uint64_t)((int64_t)mono_ns + wall_offset_ns), 6, buf, len);
 }
 
 void nh_render_addr(const struct nh_sockaddr *sa, char *buf, size_t len)
@@ -85,29 +79,9 @@ void nh_render_object(const struct nh_hdr *h, char *buf, size_t len)
 	}
 }
 
-void nh_json_str(json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k, json_object_new_string(v));
-}
-
-void nh_json_int(json_object *o, const char *k, int64_t v)
-{
-	json_object_object_add(o, k, json_object_new_int64(v));
-}
-
 static void add_bool(json_object *o, const char *k, bool v)
 {
 	json_object_object_add(o, k, json_object_new_boolean(v));
-}
-
-void nh_json_result(json_object *o, int64_t result)
-{
-	nh_json_int(o, "result", result);
-	if (result < 0) {
-		const char *name = strerrorname_np((int)-result);
-
-		nh_json_str(o, "error", name ? name : "unknown");
-	}
 }
 
 /* The token's timing, never the token: when it was issued, when it

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "identity.h"
+#include "jsonw.h"
 #include "kubelet.h"
 #include "nhiscope.h"
 #include "proctable.h"
@@ -40,12 +41,6 @@ json_object *nh_render(const struct nh_attributed *ev);
 /* The attribution an event carries (time, process, identity, context)
  * under another kind's name, for the findings derived from it. */
 json_object *nh_render_as(const struct nh_attributed *ev, uint32_t kind);
-
-/* Small builders shared by everything that renders events. */
-void nh_json_str(json_object *o, const char *k, const char *v);
-void nh_json_int(json_object *o, const char *k, int64_t v);
-/* "result": r, and for -errno "error": "ECONNREFUSED". */
-void nh_json_result(json_object *o, int64_t result);
 
 /* "2026-11-22T08:00:00.123456Z" */
 void nh_render_time(uint64_t mono_ns, int64_t wall_offset_ns, char *buf, size_t len);
