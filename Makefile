@@ -41,7 +41,7 @@ AGENT_LIB  := u64map decode cgpath cgroupfs identity proctable secrets render co
 	      jwt fingerprint catalogue workload kubelet satoken credentials findings \
 	      baseline profilestore spool record dirs procroot options metrics \
 	      histogram
-AGENT_MODS := probes kafka privileges httpd agent main
+AGENT_MODS := probes kafka privileges httpd agent pipeline status startup main
 CLI_MODS   := decode compact nhiscope
 AGENT_HDRS := $(wildcard agent/*.h) $(LIB_HDRS) bpf/nhiscope.h
 # models/: the pure behaviour-model library, with its protobuf schemas

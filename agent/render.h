@@ -10,31 +10,9 @@
 
 #include <json-c/json.h>
 
-#include "identity.h"
+#include "event.h"
 #include "jsonw.h"
-#include "kubelet.h"
 #include "nhiscope.h"
-#include "proctable.h"
-#include "satoken.h"
-
-struct nh_attributed {
-	const struct nh_hdr *h;
-	const struct nh_proc *proc;	/* NULL when unknown */
-	const char *parent_exe;		/* exec: the parent's binary, NULL when unknown */
-	const struct nh_cgroup_ctx *cg; /* NULL when unknown */
-	const char *identity;
-	const char *user;	/* NULL when the uid has no name */
-	const char *object;	/* summaries: what was repeated; may be NULL */
-	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
-	int64_t wall_now_s;	/* for token age and remaining lifetime */
-	/* Pods only, each may be NULL: the service account read from the
-	 * token, the kubelet's record, and the workload owner (from the
-	 * record, else inferred from the pod name). */
-	const struct nh_sa *sa;
-	const struct nh_pod_record *pod;
-	const char *owner_kind, *owner_name;
-	bool interactive; /* in a terminal or entered session (human_use) */
-};
 
 /* New object owned by the caller (json_object_put), NULL on ENOMEM. */
 json_object *nh_render(const struct nh_attributed *ev);

@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The per-event path: ring buffer record -> attribution -> outputs,
+ * findings and the baseline; the periodic tick. */
+#include "agent.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "compact.h"
+#include "decode.h"
+#include "record.h"
+#include "render.h"
+
+/* Records per drain before returning to the loop: under a sustained flood
+ * libbpf would keep consuming, starving signals, the flush and clients. */
+#define NH_DRAIN_BUDGET 4096
+
+static uint64_t object_digest(uint64_t cgroup_id, uint32_t uid, uint32_t kind, uint64_t hash)
+{
+	uint64_t d = nh_hash64(cgroup_id ^ nh_hash64(hash ^ ((uint64_t)uid << 32 | kind)));
+
+	return d ? d : 1;
+}
+
+/* Remember what a deduplicated series is about, so its summaries can say
+ * it; the kernel only hands back a hash. */
+static void remember_object(struct nh_agent *a, const struct nh_hdr *h)
+{
+	uint64_t d = object_digest(h->cgroup_id, h->uid, h->kind, h->obj_hash);
+	char desc[NH_PATH_MAX + 64], *copy;
+	void *old = NULL, *victim;
+
+	nh_render_object(h, desc, sizeof(desc));
+	copy = strdup(desc);
+	if (!copy)
+		return;
+	if (nh_u64map_put_evict(&a->objects, d, copy, &old, &victim))
+		free(copy);
+	free(victim);
+	free(old);
+}
+
+static void emit_line(struct nh_agent *a, uint32_t kind, uint32_t pid, uint32_t tid,
+		      const char *identity, json_object *o)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+
+	if (a->server.ntail)
+		nh_server_publish(&a->server, kind, pid, tid, identity, s, len);
+	if (a->cfg.tail) {
+		if (a->cfg.tail_format == NH_TAIL_JSON) {
+			fwrite(s, 1, len, stdout);
+			fputc('\n', stdout);
+		} else {
+			char line[4096];
+
+			nh_compact_format(o, a->cfg.color, line, sizeof(line));
+			fputs(line, stdout);
+			fputc('\n', stdout);
+		}
+	}
+}
+
+/* Hand one output to Kafka (through the spool). */
+static void ship(struct nh_agent *a, json_object *o, uint64_t mono_ts, const char *activity)
+{
+	struct nh_wire_record r;
+	struct nh_wire_id id;
+
+	if (!a->kafka_on)
+		return;
+	nh_kafka_next_id(&a->kafka, &id);
+	if (nh_record_from_json(o, mono_ts + (uint64_t)a->wall_offset_ns, &id, activity, &r) != 0)
+		return;
+	/* Timed from the kernel event: an activity event or a finding made
+	 * while handling one; not findings of the periodic tick. */
+	if (nh_kafka_send_event(&a->kafka, &r, activity || a->current ? mono_ts : 0) != 0)
+		a->kafka_errors++;
+}
+
+static void emit_finding(void *ctx, uint32_t kind, uint32_t pid, uint32_t tid, const char *identity,
+			 json_object *o)
+{
+	struct nh_agent *a = ctx;
+	json_object *v;
+
+	a->findings_emitted[kind - NH_KIND_MAX]++;
+	if (a->cfg.tail || nh_server_wants(&a->server, kind, pid, tid, identity))
+		emit_line(a, kind, pid, tid, identity, o);
+	ship(a, o, a->current ? a->current->h->ts_ns : nh_clock_mono_ns(), NULL);
+	/* A credential use is behaviour too: the baseline learns it. */
+	if (kind == NH_KIND_CREDENTIAL_USE && a->current) {
+		const char *ckind =
+		    json_object_get_string(json_object_object_get(o, "credential_kind"));
+		const char *cred = json_object_get_string(json_object_object_get(o, "credential"));
+		int64_t count =
+		    json_object_object_get_ex(o, "count", &v) ? json_object_get_int64(v) : 1;
+		int64_t result =
+		    json_object_object_get_ex(o, "result", &v) ? json_object_get_int64(v) : 0;
+
+		if (ckind && cred && (result >= 0 || result == -EINPROGRESS))
+			nh_baseline_credential(&a->baseline, a->current, ckind, cred,
+					       (uint64_t)count, emit_finding, a);
+	}
+}
+
+/* The dedup series an event opens or a summary closes, 0 for none. */
+static uint64_t series_digest(const struct nh_hdr *h, const void *data)
+{
+	const struct nh_summary_event *s = data;
+
+	if (h->kind == NH_KIND_SUMMARY)
+		return object_digest(s->key.cgroup_id, s->key.uid, s->key.kind, s->key.obj_hash);
+	return (h->flags & NH_F_DEDUP) ? object_digest(h->cgroup_id, h->uid, h->kind, h->obj_hash)
+				       : 0;
+}
+
+/* A pod's service account (its identity when the token names one), its
+ * kubelet record and its workload owner. */
+static void attribute_pod(struct nh_agent *a, struct nh_attributed *ev, char *identity, size_t len)
+{
+	const struct nh_cgroup_info *in = ev->cg ? &ev->cg->info : NULL;
+	const char *pod_name = NULL, *node;
+
+	if (!in || in->kind != NH_CG_K8S_POD)
+		return;
+	ev->wall_now_s = (int64_t)((ev->h->ts_ns + (uint64_t)a->wall_offset_ns) / NH_NSEC);
+	ev->sa = nh_satokens_get(&a->tokens, in->pod_uid, ev->h->tgid,
+				 ev->cg->found ? ev->cg->path : NULL, nh_clock_mono_ns());
+	if (ev->sa && ev->sa->have_claims) {
+		int n = snprintf(identity, len, "%s", ev->sa->key);
+
+		/* Cannot happen with valid names (satoken.h); the pod key stays. */
+		if (n < 0 || (size_t)n >= len)
+			nh_identity_key(&a->ids, ev->cg, ev->h->uid, identity, len);
+		pod_name = ev->sa->claims.pod_name;
+	}
+	if (a->kubelet_on)
+		ev->pod = nh_kubelet_pod(&a->kubelet, in->pod_uid);
+	/* The kubelet knows the pod's service account: a token naming
+	 * another one is not believed. */
+	if (ev->pod && ev->pod->service_account[0] && ev->sa && ev->sa->have_claims &&
+	    (strcmp(ev->pod->service_account, ev->sa->claims.service_account) != 0 ||
+	     strcmp(ev->pod->namespace_, ev->sa->claims.namespace_) != 0))
+		nh_identity_key(&a->ids, ev->cg, ev->h->uid, identity, len);
+	if (ev->pod && ev->pod->workload_kind[0]) {
+		ev->owner_kind = ev->pod->workload_kind;
+		ev->owner_name = ev->pod->workload_name;
+		return;
+	}
+	if (ev->pod && ev->pod->name[0])
+		pod_name = ev->pod->name;
+	node = ev->sa && ev->sa->have_claims ? ev->sa->claims.node_name : NULL;
+	if (pod_name && pod_name[0] && nh_workload_from_pod(pod_name, node, &a->workload) == 0) {
+		ev->owner_kind = a->workload.kind;
+		ev->owner_name = a->workload.name;
+	}
+}
+
+/* Feed the baseline; the first report of an object the stable profile
+ * already knows is pinned in the kernel, so that behaviour stops coming
+ * up even after it idles. */
+static void learn(struct nh_agent *a, const struct nh_attributed *ev)
+{
+	const struct nh_hdr *h = ev->h;
+	bool known = false;
+
+	if (a->findings.was_credential)
+		return; /* learned through its credential_use */
+	nh_baseline_event(&a->baseline, ev, emit_finding, a, &known);
+	if (known && (h->flags & NH_F_DEDUP)) {
+		struct nh_dedup_key k = {.cgroup_id = h->cgroup_id,
+					 .obj_hash = h->obj_hash,
+					 .uid = h->uid,
+					 .kind = h->kind};
+
+		if (nh_probes_pin(&a->probes, &k) == 0)
+			a->pinned++;
+		else
+			a->pin_errors++;
+	}
+}
+
+static void handle_event(struct nh_agent *a, void *data, size_t size)
+{
+	const struct nh_hdr *h;
+	struct nh_attributed ev = {0};
+	char identity[NH_IDENTITY_KEY_MAX];
+	json_object *o;
+
+	if (nh_decode(data, size, &h) != 0) {
+		a->decode_errors++;
+		return;
+	}
+	a->kinds[h->kind].received++;
+	if (h->kind == NH_KIND_SUMMARY) {
+		const struct nh_summary_event *s = data;
+
+		if (s->key.kind < NH_KIND_MAX)
+			a->kinds[s->key.kind].observed += s->count;
+	} else {
+		a->kinds[h->kind].observed++;
+	}
+
+	switch (h->kind) {
+	case NH_KIND_EXEC:
+		nh_proctable_exec(&a->procs, data);
+		break;
+	case NH_KIND_FORK:
+		nh_proctable_fork(&a->procs, data);
+		break;
+	case NH_KIND_CGROUP_RMDIR: {
+		const struct nh_cgroup_ctx *cg = nh_u64map_get(&a->ids.cgroups, h->cgroup_id);
+
+		/* The pod's own cgroup going away ends the pod. */
+		if (cg && cg->info.kind == NH_CG_K8S_POD && !cg->info.container_id[0])
+			nh_satokens_forget(&a->tokens, cg->info.pod_uid);
+		nh_identity_forget(&a->ids, h->cgroup_id);
+		return;
+	}
+	default:
+		break;
+	}
+	if (h->flags & NH_F_DEDUP)
+		remember_object(a, h);
+
+	ev.h = h;
+	ev.wall_offset_ns = a->wall_offset_ns;
+	ev.proc = h->kind == NH_KIND_SUMMARY ? nh_proctable_get(&a->procs, h->tgid)
+					     : nh_proctable_find(&a->procs, h->tgid);
+	if (h->kind == NH_KIND_EXEC) {
+		const struct nh_proc *parent = nh_proctable_get(&a->procs, h->ppid);
+
+		ev.parent_exe = parent && parent->exe[0] ? parent->exe : NULL;
+	}
+	ev.cg = nh_identity_cgroup(&a->ids, h->cgroup_id, h->tgid);
+	if (!ev.cg || nh_identity_key(&a->ids, ev.cg, h->uid, identity, sizeof(identity)) != 0)
+		snprintf(identity, sizeof(identity), "user:%u", h->uid);
+	attribute_pod(a, &ev, identity, sizeof(identity));
+	ev.identity = identity;
+	ev.user = nh_identity_user(&a->ids, h->uid);
+	ev.interactive =
+	    ev.proc && ev.proc->session && ev.cg && ev.proc->session_cgroup == ev.cg->id;
+	nh_identity_note(&a->ids, identity, h->ts_ns);
+	if (h->kind == NH_KIND_SUMMARY) {
+		const struct nh_summary_event *s = data;
+
+		ev.object = nh_u64map_get(&a->objects, object_digest(s->key.cgroup_id, s->key.uid,
+								     s->key.kind, s->key.obj_hash));
+	}
+
+	if (a->cfg.tail || nh_server_wants(&a->server, h->kind, h->tgid, h->pid, identity) ||
+	    (a->kafka_on && a->cfg.kafka.activity)) {
+		o = nh_render(&ev);
+		if (o) {
+			emit_line(a, h->kind, h->tgid, h->pid, identity, o);
+			if (a->kafka_on && a->cfg.kafka.activity)
+				ship(a, o, h->ts_ns,
+				     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			json_object_put(o);
+		}
+	}
+	a->current = &ev;
+	nh_findings_event(&a->findings, &ev, series_digest(h, data), emit_finding, a);
+	learn(a, &ev);
+	a->current = NULL;
+	if (h->kind == NH_KIND_EXIT)
+		nh_proctable_exit(&a->procs, h->tgid);
+}
+
+int nh_pipeline_on_event(void *ctx, void *data, size_t size)
+{
+	struct nh_agent *a = ctx;
+
+	handle_event(a, data, size);
+	/* Every record counts against the drain budget; it is consumed either
+	 * way, and a negative return makes libbpf stop after it. */
+	return ++a->consumed >= NH_DRAIN_BUDGET ? -EAGAIN : 0;
+}
+
+/* One bounded drain of the ring buffer. */
+void nh_pipeline_drain(struct nh_agent *a)
+{
+	a->consumed = 0;
+	nh_probes_consume(&a->probes);
+}
+
+/* Kernel-side losses become visible records, not only counters. */
+static void report_losses(struct nh_agent *a)
+{
+	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
+		struct nh_kind_stats *ks = &a->kinds[k];
+		struct nh_counters c;
+		json_object *o;
+		char ts[64];
+
+		if (nh_probes_counters(&a->probes, k, &c) != 0 || c.lost <= ks->lost_reported)
+			continue;
+		o = json_object_new_object();
+		nh_render_time(nh_clock_mono_ns(), a->wall_offset_ns, ts, sizeof(ts));
+		json_object_object_add(o, "time", json_object_new_string(ts));
+		json_object_object_add(o, "kind", json_object_new_string("loss"));
+		json_object_object_add(o, "source", json_object_new_string("kernel"));
+		json_object_object_add(o, "of", json_object_new_string(nh_kind_name(k)));
+		json_object_object_add(o, "count",
+				       json_object_new_int64(c.lost - ks->lost_reported));
+		json_object_object_add(o, "total", json_object_new_int64(c.lost));
+		nh_warn(&a->log, "ring buffer full: %llu %s events lost (%llu in total)",
+			(unsigned long long)(c.lost - ks->lost_reported), nh_kind_name(k),
+			(unsigned long long)c.lost);
+		emit_line(a, NH_KIND_LOSS, 0, 0, NULL, o);
+		json_object_put(o);
+		if (a->kafka_on) {
+			struct nh_wire_record r = {0};
+			uint64_t now = nh_clock_mono_ns() + (uint64_t)a->wall_offset_ns;
+
+			nh_kafka_next_id(&a->kafka, &r.id);
+			r.kind = NH_WIRE_LOSS;
+			r.time_ns = now;
+			r.loss.what = "kernel ring buffer full: events lost before the agent";
+			r.loss.window_start_ns = r.loss.window_end_ns = now;
+			r.loss.counts[r.loss.n_counts++] =
+			    (struct nh_wire_counter){nh_kind_name(k), c.lost - ks->lost_reported};
+			if (nh_kafka_send(&a->kafka, &r) != 0)
+				a->kafka_errors++;
+		}
+		ks->lost_reported = c.lost;
+	}
+}
+
+/* Pod records from the kubelet. A failed fetch keeps the records known
+ * so far; it is logged when it starts failing and when it recovers. */
+void nh_pipeline_refresh_pods(struct nh_agent *a)
+{
+	int err = nh_kubelet_refresh(&a->kubelet);
+
+	a->kubelet_next_ns = nh_clock_mono_ns() + a->cfg.kubelet_refresh_ms * 1000000ULL;
+	if (err) {
+		if (a->kubelet_errors++ == 0)
+			nh_warn(&a->log, "pod list: %s", a->kubelet.error);
+	} else {
+		if (a->kubelet_errors)
+			nh_info(&a->log, "pod list: %zu pods (recovered)", a->kubelet.npods);
+		a->kubelet_errors = 0;
+	}
+}
+
+void nh_pipeline_tick(struct nh_agent *a)
+{
+	uint64_t now = nh_clock_mono_ns(), dt;
+	int err = nh_probes_flush(&a->probes);
+
+	if (a->kubelet_on && now >= a->kubelet_next_ns)
+		nh_pipeline_refresh_pods(a);
+	nh_baseline_tick(&a->baseline, now + (uint64_t)a->wall_offset_ns, a->wall_offset_ns,
+			 emit_finding, a);
+	if (a->kafka_on) {
+		struct nh_wire_counter c[] = {
+		    {"events_received", 0},
+		    {"anomalies", a->baseline.anomalies},
+		    {"kafka_produced", a->kafka.produced},
+		    {"kafka_delivered", a->kafka.delivered},
+		    {"kafka_failed", a->kafka.failed},
+		    {"spool_pending", nh_spool_pending(&a->kafka.spool)},
+		};
+
+		for (int k = 0; k < NH_KIND_MAX; k++)
+			c[0].value += a->kinds[k].received;
+		nh_kafka_tick(&a->kafka, now, now + (uint64_t)a->wall_offset_ns, a->probes.nprobes,
+			      c, sizeof(c) / sizeof(c[0]));
+	}
+	if (a->persist && now >= a->next_snapshot_ns) {
+		nh_profilestore_save(&a->store, &a->baseline.models);
+		a->next_snapshot_ns = now + a->cfg.snapshot_interval_ms * 1000000ULL;
+	}
+
+	if (err && a->flush_errors++ == 0)
+		nh_warn(&a->log, "dedup flush failed: %s", strerror(-err));
+	/* Summaries from the flush are in the ring now: deliver them. */
+	nh_pipeline_drain(a);
+	report_losses(a);
+	dt = now - a->last_rate_ns;
+	if (dt >= NH_NSEC) {
+		for (int k = 0; k < NH_KIND_MAX; k++) {
+			struct nh_kind_stats *ks = &a->kinds[k];
+
+			ks->received_per_sec =
+			    (double)(ks->received - ks->prev_received) * NH_NSEC / dt;
+			ks->observed_per_sec =
+			    (double)(ks->observed - ks->prev_observed) * NH_NSEC / dt;
+			ks->prev_received = ks->received;
+			ks->prev_observed = ks->observed;
+		}
+		a->last_rate_ns = now;
+	}
+	/* Subscribers are flushed by the loop after the whole epoll batch:
+	 * flushing here could free a client a later event of the batch names. */
+}
