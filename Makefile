@@ -13,7 +13,7 @@ CFLAGS     ?= -O2 -g
 WARN       := -Wall -Wextra -Werror
 # Include paths per part: agent/lib sees only itself, models/ only itself
 # (and its generated headers), the collector never sees agent/ outside lib.
-LIB_INC    := -Iagent/lib
+LIB_INC    := -Iagent/lib -Imodels
 MODELS_INC := -Imodels -I$(BUILD)/models
 AGENT_INC  := -Ibpf -Iagent $(LIB_INC) -I$(BUILD) $(MODELS_INC)
 COLL_INC   := -Icollector $(LIB_INC) $(MODELS_INC) -I$(BUILD)
@@ -33,7 +33,7 @@ BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_HDRS   := bpf/nhiscope.h bpf/maps.bpf.h
 
 # agent/lib: what both daemons use (static library libnhlib.a).
-LIB_MODS   := log config secretfile clock kafkaconf http jsonw
+LIB_MODS   := log config secretfile clock kafkaconf http jsonw recordjson
 LIB_HDRS   := $(wildcard agent/lib/*.h)
 # Agent modules without BPF or Kafka I/O, shared by the agent, the unit
 # tests, the fuzzers and the benchmarks (libnhagent.a).
@@ -42,7 +42,7 @@ AGENT_LIB  := u64map decode cgpath cgroupfs identity proctable secrets render co
 	      baseline profilestore spool record dirs procroot options metrics \
 	      histogram
 AGENT_MODS := probes kafka privileges httpd agent pipeline status startup main
-CLI_MODS   := decode compact nhiscope
+CLI_MODS   := decode nhiscope
 AGENT_HDRS := $(wildcard agent/*.h) $(LIB_HDRS) bpf/nhiscope.h
 # models/: the pure behaviour-model library, with its protobuf schemas
 # compiled by protoc-c into $(BUILD)/models (libnhmodels.a).

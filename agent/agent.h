@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "probes.h"
 #include "proctable.h"
+#include "record.h"
 #include "profilestore.h"
 #include "satoken.h"
 #include "server.h"
@@ -72,6 +73,8 @@ struct nh_agent {
 	uint64_t next_snapshot_ns;
 	uint64_t pinned, pin_errors;
 	const struct nh_attributed *current; /* the event findings come from */
+	struct nh_wire_record rec;	     /* the event being reported, or a loss */
+	struct nh_record_buf rec_buf;
 	struct nh_kafka kafka;
 	bool kafka_on;
 	uint64_t kafka_errors;

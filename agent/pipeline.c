@@ -20,6 +20,7 @@
 #include "compact.h"
 #include "decode.h"
 #include "record.h"
+#include "recordjson.h"
 #include "render.h"
 
 /* Records per drain before returning to the loop: under a sustained flood
@@ -51,68 +52,83 @@ static void remember_object(struct nh_agent *a, const struct nh_hdr *h)
 	free(old);
 }
 
-static void emit_line(struct nh_agent *a, uint32_t kind, uint32_t pid, uint32_t tid,
-		      const char *identity, json_object *o)
+/* The record to the foreground tail and the socket's subscribers, in
+ * the formats they asked for, each rendered once. */
+static void emit_line(struct nh_agent *a, const struct nh_wire_record *r)
 {
-	size_t len;
-	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+	uint32_t kind = nh_record_agent_kind(r), fmts = 0;
+	const char *identity = r->identity.key;
+	json_object *o = NULL;
+	const char *js = NULL;
+	size_t jlen = 0;
+	char line[4096];
 
 	if (a->server.ntail)
-		nh_server_publish(&a->server, kind, pid, tid, identity, s, len);
-	if (a->cfg.tail) {
-		if (a->cfg.tail_format == NH_TAIL_JSON) {
-			fwrite(s, 1, len, stdout);
+		fmts =
+		    nh_server_formats(&a->server, kind, r->process.pid, r->process.tid, identity);
+	if (a->cfg.tail)
+		fmts |= 1u << (a->cfg.tail_format == NH_TAIL_JSON ? NH_LINE_JSON
+			       : a->cfg.color			  ? NH_LINE_COLOR
+								  : NH_LINE_COMPACT);
+	if (fmts & (1u << NH_LINE_JSON)) {
+		o = nh_recordjson(r);
+		if (o)
+			js = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &jlen);
+		if (js && a->server.ntail)
+			nh_server_publish(&a->server, NH_LINE_JSON, kind, r->process.pid,
+					  r->process.tid, identity, js, jlen);
+		if (js && a->cfg.tail && a->cfg.tail_format == NH_TAIL_JSON) {
+			fwrite(js, 1, jlen, stdout);
 			fputc('\n', stdout);
-		} else {
-			char line[4096];
-
-			nh_compact_format(o, a->cfg.color, line, sizeof(line));
+		}
+		json_object_put(o);
+	}
+	for (int f = NH_LINE_COMPACT; f <= NH_LINE_COLOR; f++) {
+		if (!(fmts & (1u << f)))
+			continue;
+		nh_compact_format(r, f == NH_LINE_COLOR, line, sizeof(line));
+		if (a->server.ntail)
+			nh_server_publish(&a->server, (enum nh_line_format)f, kind, r->process.pid,
+					  r->process.tid, identity, line, strlen(line));
+		if (a->cfg.tail && a->cfg.tail_format != NH_TAIL_JSON &&
+		    (f == NH_LINE_COLOR) == a->cfg.color) {
 			fputs(line, stdout);
 			fputc('\n', stdout);
 		}
 	}
 }
 
-/* Hand one output to Kafka (through the spool). */
-static void ship(struct nh_agent *a, json_object *o, uint64_t mono_ts, const char *activity)
+/* Hand one record to Kafka (through the spool); event_ns is the kernel
+ * event's CLOCK_MONOTONIC time it was made from, 0 for none. */
+static void ship(struct nh_agent *a, struct nh_wire_record *r, uint64_t event_ns)
 {
-	struct nh_wire_record r;
-	struct nh_wire_id id;
-
 	if (!a->kafka_on)
 		return;
-	nh_kafka_next_id(&a->kafka, &id);
-	if (nh_record_from_json(o, mono_ts + (uint64_t)a->wall_offset_ns, &id, activity, &r) != 0)
-		return;
-	/* Timed from the kernel event: an activity event or a finding made
-	 * while handling one; not findings of the periodic tick. */
-	if (nh_kafka_send_event(&a->kafka, &r, activity || a->current ? mono_ts : 0) != 0)
+	nh_kafka_next_id(&a->kafka, &r->id);
+	if (nh_kafka_send_event(&a->kafka, r, event_ns) != 0)
 		a->kafka_errors++;
 }
 
-static void emit_finding(void *ctx, uint32_t kind, uint32_t pid, uint32_t tid, const char *identity,
-			 json_object *o)
+static void emit_finding(void *ctx, struct nh_wire_record *r)
 {
 	struct nh_agent *a = ctx;
-	json_object *v;
+	uint32_t kind = nh_record_agent_kind(r);
 
-	a->findings_emitted[kind - NH_KIND_MAX]++;
-	if (a->cfg.tail || nh_server_wants(&a->server, kind, pid, tid, identity))
-		emit_line(a, kind, pid, tid, identity, o);
-	ship(a, o, a->current ? a->current->h->ts_ns : nh_clock_mono_ns(), NULL);
+	if (kind >= NH_KIND_MAX && kind < NH_KIND_ALL)
+		a->findings_emitted[kind - NH_KIND_MAX]++;
+	if (a->cfg.tail ||
+	    nh_server_wants(&a->server, kind, r->process.pid, r->process.tid, r->identity.key))
+		emit_line(a, r);
+	/* Timed from the kernel event it was made while handling; findings
+	 * of the periodic tick are not. */
+	ship(a, r, a->current ? a->current->h->ts_ns : 0);
 	/* A credential use is behaviour too: the baseline learns it. */
-	if (kind == NH_KIND_CREDENTIAL_USE && a->current) {
-		const char *ckind =
-		    json_object_get_string(json_object_object_get(o, "credential_kind"));
-		const char *cred = json_object_get_string(json_object_object_get(o, "credential"));
-		int64_t count =
-		    json_object_object_get_ex(o, "count", &v) ? json_object_get_int64(v) : 1;
-		int64_t result =
-		    json_object_object_get_ex(o, "result", &v) ? json_object_get_int64(v) : 0;
+	if (r->kind == NH_WIRE_CREDENTIAL_USE && a->current) {
+		const struct nh_wire_credential_use *u = &r->credential_use;
 
-		if (ckind && cred && (result >= 0 || result == -EINPROGRESS))
-			nh_baseline_credential(&a->baseline, a->current, ckind, cred,
-					       (uint64_t)count, emit_finding, a);
+		if (u->result >= 0 || u->result == -EINPROGRESS)
+			nh_baseline_credential(&a->baseline, a->current, u->credential_kind,
+					       u->credential, u->count, emit_finding, a);
 	}
 }
 
@@ -198,7 +214,6 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 	const struct nh_hdr *h;
 	struct nh_attributed ev = {0};
 	char identity[NH_IDENTITY_KEY_MAX];
-	json_object *o;
 
 	if (nh_decode(data, size, &h) != 0) {
 		a->decode_errors++;
@@ -261,15 +276,18 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 								     s->key.kind, s->key.obj_hash));
 	}
 
-	if (a->cfg.tail || nh_server_wants(&a->server, h->kind, h->tgid, h->pid, identity) ||
-	    (a->kafka_on && a->cfg.kafka.activity)) {
-		o = nh_render(&ev);
-		if (o) {
-			emit_line(a, h->kind, h->tgid, h->pid, identity, o);
-			if (a->kafka_on && a->cfg.kafka.activity)
-				ship(a, o, h->ts_ns,
-				     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-			json_object_put(o);
+	/* The typed record, built only when something will render it. */
+	{
+		bool line =
+		    a->cfg.tail || nh_server_wants(&a->server, h->kind, h->tgid, h->pid, identity);
+		bool kafka = a->kafka_on && a->cfg.kafka.activity;
+
+		if (line || kafka) {
+			nh_record_activity(&ev, &a->rec_buf, &a->rec);
+			if (line)
+				emit_line(a, &a->rec);
+			if (kafka)
+				ship(a, &a->rec, h->ts_ns);
 		}
 	}
 	a->current = &ev;
@@ -302,40 +320,28 @@ static void report_losses(struct nh_agent *a)
 {
 	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
 		struct nh_kind_stats *ks = &a->kinds[k];
+		struct nh_wire_record *r = &a->rec;
 		struct nh_counters c;
-		json_object *o;
-		char ts[64];
+		uint64_t now;
 
 		if (nh_probes_counters(&a->probes, k, &c) != 0 || c.lost <= ks->lost_reported)
 			continue;
-		o = json_object_new_object();
-		nh_render_time(nh_clock_mono_ns(), a->wall_offset_ns, ts, sizeof(ts));
-		json_object_object_add(o, "time", json_object_new_string(ts));
-		json_object_object_add(o, "kind", json_object_new_string("loss"));
-		json_object_object_add(o, "source", json_object_new_string("kernel"));
-		json_object_object_add(o, "of", json_object_new_string(nh_kind_name(k)));
-		json_object_object_add(o, "count",
-				       json_object_new_int64(c.lost - ks->lost_reported));
-		json_object_object_add(o, "total", json_object_new_int64(c.lost));
 		nh_warn(&a->log, "ring buffer full: %llu %s events lost (%llu in total)",
 			(unsigned long long)(c.lost - ks->lost_reported), nh_kind_name(k),
 			(unsigned long long)c.lost);
-		emit_line(a, NH_KIND_LOSS, 0, 0, NULL, o);
-		json_object_put(o);
-		if (a->kafka_on) {
-			struct nh_wire_record r = {0};
-			uint64_t now = nh_clock_mono_ns() + (uint64_t)a->wall_offset_ns;
-
-			nh_kafka_next_id(&a->kafka, &r.id);
-			r.kind = NH_WIRE_LOSS;
-			r.time_ns = now;
-			r.loss.what = "kernel ring buffer full: events lost before the agent";
-			r.loss.window_start_ns = r.loss.window_end_ns = now;
-			r.loss.counts[r.loss.n_counts++] =
-			    (struct nh_wire_counter){nh_kind_name(k), c.lost - ks->lost_reported};
-			if (nh_kafka_send(&a->kafka, &r) != 0)
-				a->kafka_errors++;
-		}
+		now = nh_clock_mono_ns() + (uint64_t)a->wall_offset_ns;
+		memset(r, 0, sizeof(*r));
+		r->kind = NH_WIRE_LOSS;
+		r->time_ns = now;
+		r->loss.what = "kernel ring buffer full: events lost before the agent";
+		r->loss.source = "kernel";
+		r->loss.window_start_ns = r->loss.window_end_ns = now;
+		r->loss.counts[r->loss.n_counts++] =
+		    (struct nh_wire_counter){nh_kind_name(k), c.lost - ks->lost_reported};
+		r->loss.totals[r->loss.n_totals++] =
+		    (struct nh_wire_counter){nh_kind_name(k), c.lost};
+		emit_line(a, r);
+		ship(a, r, 0);
 		ks->lost_reported = c.lost;
 	}
 }
@@ -364,8 +370,7 @@ void nh_pipeline_tick(struct nh_agent *a)
 
 	if (a->kubelet_on && now >= a->kubelet_next_ns)
 		nh_pipeline_refresh_pods(a);
-	nh_baseline_tick(&a->baseline, now + (uint64_t)a->wall_offset_ns, a->wall_offset_ns,
-			 emit_finding, a);
+	nh_baseline_tick(&a->baseline, now + (uint64_t)a->wall_offset_ns, emit_finding, a);
 	if (a->kafka_on) {
 		struct nh_wire_counter c[] = {
 		    {"events_received", 0},

@@ -2,6 +2,7 @@
 #include "ecs.h"
 #include "clock.h"
 #include "jsonw.h"
+#include "recordjson.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -113,7 +114,7 @@ size_t nh_ecs_message(const struct nh_wire_record *r, char *buf, size_t cap)
 		break;
 	}
 	case NH_WIRE_ACTIVITY:
-		put(&t, "activity: %s by %s", r->activity.kind, who);
+		put(&t, "activity: %s by %s", nh_recordjson_kind(r), who);
 		break;
 	case NH_WIRE_LOSS:
 		put(&t, "loss report: %s", r->loss.what);
@@ -205,7 +206,7 @@ static void classify(const struct nh_wire_record *r, const char **cat, const cha
 		}
 		break;
 	case NH_WIRE_ACTIVITY: {
-		const char *k = r->activity.kind;
+		const char *k = nh_recordjson_kind(r);
 
 		if (strcmp(k, "exec") == 0) {
 			*cat = "process";
@@ -274,7 +275,7 @@ static void add_event(json_object *doc, const struct nh_wire_record *r, const ch
 		nh_json_str_known(ev, "reason", r->finding.reason);
 		break;
 	case NH_WIRE_ACTIVITY:
-		nh_json_str_known(ev, "action", r->activity.kind);
+		nh_json_str_known(ev, "action", nh_recordjson_kind(r));
 		break;
 	default:
 		break;
@@ -415,16 +416,26 @@ static void add_nhiscope(json_object *doc, const struct nh_wire_record *r)
 		break;
 	}
 	case NH_WIRE_ACTIVITY: {
-		json_object *ev = json_tokener_parse(r->activity.json);
+		json_object *ev;
 
 		o = nh_json_sub(nh, "activity");
-		nh_json_str_known(o, "kind", r->activity.kind);
-		/* the agent's rendering, as an object when it is one */
+		nh_json_str_known(o, "kind", nh_recordjson_kind(r));
+		if (!r->activity.legacy_json) {
+			/* the event as the agent's tail shows it, from the typed record */
+			ev = nh_recordjson(r);
+			if (ev)
+				json_object_object_add(o, "event", ev);
+			break;
+		}
+		/* Format 1 (the previous release) sent the event as the JSON
+		 * text its agent rendered: the one place JSON the project wrote
+		 * is read back, kept until format 1 is no longer read. */
+		ev = json_tokener_parse(r->activity.legacy_json);
 		if (ev && json_object_is_type(ev, json_type_object)) {
 			json_object_object_add(o, "event", ev);
 		} else {
 			json_object_put(ev);
-			nh_json_str_known(o, "raw", r->activity.json);
+			nh_json_str_known(o, "raw", r->activity.legacy_json);
 		}
 		break;
 	}

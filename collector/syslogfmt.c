@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "ecs.h"
+#include "recordjson.h"
 
 #define FACILITY_LOCAL0 16
 
@@ -186,7 +187,7 @@ static void cef(FILE *f, const struct nh_wire_record *r, const char *id, const c
 		sub = nh_wire_finding_name(r->finding.type);
 		break;
 	case NH_WIRE_ACTIVITY:
-		sub = r->activity.kind;
+		sub = nh_recordjson_kind(r);
 		break;
 	case NH_WIRE_LOSS:
 		sub = r->loss.what;
