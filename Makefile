@@ -171,6 +171,9 @@ $(BUILD)/nhiscope-collector: $(COLLECTOR_OBJS) $(BUILD)/libnhcollector.a $(BUILD
 TEST_LIBS := $(LDLIBS) -lrdkafka -lmicrohttpd
 $(BUILD)/tests/test_collector: TEST_INC = $(COLL_INC)
 $(BUILD)/tests/test_collector-san: TEST_INC = $(COLL_INC)
+# Release 1's files through both daemons' modules.
+$(BUILD)/tests/test_compat: TEST_INC = $(CPPFLAGS) -Icollector
+$(BUILD)/tests/test_compat-san: TEST_INC = $(CPPFLAGS) -Icollector
 TEST_INC ?= $(CPPFLAGS)
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(LIBS)
 	@mkdir -p $(@D)
