@@ -104,6 +104,51 @@ def findings_and_credential_use_reach_kafka(s):
         mock.stop()
 
 
+@suite.test
+def activity_reaches_kafka_typed(s):
+    """Activity streaming: each event a typed record (format 2), its fields
+    as the kernel reported them, argv redacted, the pod's context along."""
+    mock = Mock()
+    pod = SaPod("kafka", "streamer", "streamer-0")
+    spool = os.path.join(s.tmp, "spool-" + uuid.uuid4().hex[:6])
+    agent = kafka_agent(s, mock, spool, "--kafka-activity")
+    secret = "ghp_" + uuid.uuid4().hex + "wxyz"
+    marker = "/nonexistent-" + uuid.uuid4().hex[:8]
+    try:
+        run_alive(pod, ["sh", "-c", "cat %s >/dev/null; /bin/true --token %s; cat %s" %
+                        (TOKEN_PATH, secret, marker)])
+
+        def pod_activity():
+            recs, raw = read_topic(mock, "nhiscope.activity")
+            mine = [r for r in recs if r["kind"] == "activity" and r["identity"]["key"] == pod.key]
+            if any(r["activity"]["event"] == "open" and r["activity"].get("path") == marker
+                   for r in mine):
+                return mine, raw
+            return None
+        mine, raw = wait_until(pod_activity, timeout=30, what="the marker open on Kafka")
+        assert all(r["format"] == 2 for r in mine), mine
+        assert "legacy_json" not in str(mine)
+        opens = [r for r in mine if r["activity"]["event"] == "open"
+                 and r["activity"].get("path") == TOKEN_PATH]
+        assert opens and opens[0]["activity"]["result"] >= 0, mine
+        assert opens[0]["activity"]["syscall"].startswith("open"), opens[0]
+        miss = [r for r in mine if r["activity"].get("path") == marker][0]
+        assert miss["activity"]["result"] == -2, miss  # -ENOENT
+        ctx = opens[0]["identity"]["context"]
+        assert ctx["cgroup_kind"] == "pod" and ctx["token"]["fingerprint"], ctx
+        assert opens[0]["identity"]["pod_uid"] == pod.uid, opens[0]
+        assert opens[0]["process"]["tid"] > 0 and opens[0]["process"]["cgroup_id"] > 0
+        execs = [r for r in mine if r["activity"]["event"] == "exec"
+                 and r["activity"]["path"] == "/bin/true"]
+        assert execs and execs[0]["activity"]["args"][0:2] == ["/bin/true", "--token"], execs
+        assert execs[0]["activity"]["secrets_redacted"] >= 1, execs[0]
+        assert secret.encode() not in raw
+    finally:
+        agent.stop()
+        pod.remove()
+        mock.stop()
+
+
 def expose(pod, n, tag):
     """n distinct secret_exposure findings."""
     secrets = ["ghp_%s%04d%s" % (tag, i, uuid.uuid4().hex[:24]) for i in range(n)]
