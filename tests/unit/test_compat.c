@@ -80,9 +80,9 @@ static void same_ecs(const char *name, const struct nh_wire_record *r)
 static void test_records(void)
 {
 	static const char *const all[] = {
-	    "anomaly",		"anomaly_rate",	    "credential_use", "credential_use_refused",
-	    "secret_exposure",	"human_use",	    "credential_reuse", "loss",
-	    "heartbeat",	"activity_open",    "activity_connect", "activity_exec",
+	    "anomaly",	       "anomaly_rate",	"credential_use",   "credential_use_refused",
+	    "secret_exposure", "human_use",	"credential_reuse", "loss",
+	    "heartbeat",       "activity_open", "activity_connect", "activity_exec",
 	};
 	struct nh_wire_record r;
 
@@ -215,10 +215,10 @@ static void test_profiles(void)
 	struct nh_anomaly out[4];
 	char dir[] = "/tmp/nh-compat-XXXXXX", from[PATH_MAX];
 	const uint64_t t = 1000ULL * 1000000000ULL;
-	struct nh_observation known = {.cat = NH_CAT_FILE, .ts_ns = t, .count = 1,
-				       .value = "/etc/app/config.yaml"};
-	struct nh_observation novel = {.cat = NH_CAT_FILE, .ts_ns = t, .count = 1,
-				       .value = "/etc/shadow"};
+	struct nh_observation known = {
+	    .cat = NH_CAT_FILE, .ts_ns = t, .count = 1, .value = "/etc/app/config.yaml"};
+	struct nh_observation novel = {
+	    .cat = NH_CAT_FILE, .ts_ns = t, .count = 1, .value = "/etc/shadow"};
 
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(from, sizeof(from), "%s/profiles", fixtures);
