@@ -331,6 +331,7 @@ static void send_loss(struct nh_kafka *k, uint64_t wall_ns)
 	r.kind = NH_WIRE_LOSS;
 	r.time_ns = wall_ns;
 	r.loss.what = "records shed by a full spool or refused by Kafka";
+	r.loss.source = "spool";
 	r.loss.window_start_ns = k->loss_since_wall_ns ? k->loss_since_wall_ns : wall_ns;
 	r.loss.window_end_ns = wall_ns;
 	r.loss.counts[r.loss.n_counts++] = (struct nh_wire_counter){"anomaly", a};

@@ -442,7 +442,11 @@ static void add_nhiscope(json_object *doc, const struct nh_wire_record *r)
 	case NH_WIRE_LOSS:
 		o = nh_json_sub(nh, "loss");
 		nh_json_str_known(o, "what", r->loss.what);
+		nh_json_str_known(o, "source", r->loss.source);
 		json_object_object_add(o, "counts", counters(r->loss.counts, r->loss.n_counts));
+		if (r->loss.n_totals)
+			json_object_object_add(o, "totals",
+					       counters(r->loss.totals, r->loss.n_totals));
 		nh_json_uint(o, "window_start_ns", r->loss.window_start_ns);
 		nh_json_uint(o, "window_end_ns", r->loss.window_end_ns);
 		break;

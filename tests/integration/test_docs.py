@@ -20,7 +20,8 @@ import test_collector as tc  # noqa: E402
 suite = Suite("docs")
 EVENTS = os.path.join(ROOT, "docs", "events.md")
 # Maps whose keys are data (counter names, the agent's own event), not schema.
-OPEN_MAPS = ("nhiscope.loss.counts", "nhiscope.heartbeat.counters", "nhiscope.activity.event")
+OPEN_MAPS = ("nhiscope.loss.counts", "nhiscope.loss.totals", "nhiscope.heartbeat.counters",
+             "nhiscope.activity.event")
 
 
 def json_blocks(path):
@@ -104,7 +105,8 @@ def full_records():
         rec("activity", {"event": "summary", "of": "open", "count": 5, "object": "/etc/hosts",
                          "window_start_ns": 1}),
         rec("loss", {"what": "kernel ring buffer full: events lost before the agent",
-                     "counts": {"open": 3}, "window_start_ns": 1, "window_end_ns": 2},
+                     "source": "kernel", "counts": {"open": 3}, "totals": {"open": 7},
+                     "window_start_ns": 1, "window_end_ns": 2},
             process=False),
         rec("heartbeat", {"agent_version": "0.1.0", "probes_attached": 27,
                           "counters": {"events_received": 1}}, process=False),
