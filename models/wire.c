@@ -290,6 +290,10 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 		if (decoded && r->format < NH_WIRE_FORMAT) {
 			if (empty(a->kind) || empty(a->legacy_json))
 				w = "activity (format 1): no kind or json";
+		} else if (a->legacy_json) {
+			/* its fields are in the text: written as format 2 they
+			 * would be lost */
+			w = "activity: format 1 JSON is read, never written";
 		} else if (a->event <= NH_WIRE_EV_NONE || a->event >= NH_WIRE_EV_MAX) {
 			w = "activity: no or unknown event kind";
 		} else if (a->event == NH_WIRE_EV_SUMMARY &&

@@ -131,6 +131,15 @@ static void test_records(void)
 	if (!load("activity_connect", &r)) {
 		CHECK(r.kind == NH_WIRE_ACTIVITY && r.activity.event == NH_WIRE_EV_CONNECT);
 		CHECK(r.activity.legacy_json && strstr(r.activity.legacy_json, "\"10.96.0.1\""));
+		{
+			/* read, never written again: as format 2 its fields would be lost */
+			const char *why = NULL;
+			size_t len;
+
+			CHECK(nh_wire_check(&r, &why) == -EINVAL);
+			CHECK_STR(why, "activity: format 1 JSON is read, never written");
+			CHECK(nh_wire_pack(&r, buf, sizeof(buf), &len) == -EINVAL);
+		}
 		nh_wire_free(&r);
 	}
 }
