@@ -6,6 +6,7 @@ of the agent lose nothing."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nhtest import (BUILD, CLI, TOKEN_PATH, Agent, SaPod, Suite, run_alive,  # noqa: E402
+from nhtest import (BUILD, CLI, ROOT, TOKEN_PATH, Agent, SaPod, Suite, run_alive,  # noqa: E402
                     wait_until)
 
 suite = Suite("kafka")
@@ -251,6 +252,34 @@ def kill_9_with_spooled_records_delivers_after_restart(s):
     finally:
         agent.stop()
         pod.remove()
+        mock.stop()
+
+
+@suite.test
+def upgraded_agent_drains_the_previous_releases_spool(s):
+    """A spool written by release 1 (tests/fixtures/v1/spool): this release's
+    agent delivers every record in it, as it was written, and the
+    collector's decoder reads them."""
+    mock = Mock()
+    spool = os.path.join(s.tmp, "spool-v1-" + uuid.uuid4().hex[:6])
+    shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "v1", "spool"), spool)
+    agent = kafka_agent(s, mock, spool, "--kafka-activity")
+    try:
+        wait_until(lambda: agent.status()["kafka"]["spool_pending"] == 0, timeout=60,
+                   what="the old spool drained")
+        anomalies = wait_until(lambda: (lambda r: r if len(r) >= 4 else None)(
+            [x for x in read_topic(mock, "nhiscope.anomalies")[0] if x.get("format") == 1]),
+            timeout=30, what="release 1's records on the anomalies topic")
+        kinds = sorted(x["finding"]["type"] if x["kind"] == "finding" else x["kind"]
+                       for x in anomalies)
+        assert kinds == ["anomaly", "credential_use", "loss", "secret_exposure"], kinds
+        an = [x for x in anomalies if x["kind"] == "anomaly"][0]
+        assert an["anomaly"]["baseline_age_ns"] == 90061 * 10 ** 9, an
+        activity = [x for x in read_topic(mock, "nhiscope.activity")[0] if x.get("format") == 1]
+        assert sorted(x["activity"]["event"] for x in activity) == ["connect", "open"], activity
+        assert all(x["activity"]["legacy_json"].startswith("{") for x in activity), activity
+    finally:
+        agent.stop()
         mock.stop()
 
 

@@ -187,7 +187,8 @@ static void test_spool(void)
 
 		CHECK(rec.format == 1);
 		CHECK(rec.event_ns == 0);
-		CHECK_STR(rec.topic, "nhiscope.events");
+		CHECK_STR(rec.topic, rec.cls == NH_SPOOL_ANOMALY ? "nhiscope.anomalies"
+								 : "nhiscope.activity");
 		CHECK(nh_wire_unpack(rec.data, rec.len, &r, &why) == 0);
 		kind = r.kind == NH_WIRE_FINDING ? nh_wire_finding_name(r.finding.type)
 						 : nh_wire_kind_name(r.kind);
