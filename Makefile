@@ -34,7 +34,8 @@ BPF_HDRS   := bpf/nhiscope.h bpf/maps.bpf.h
 
 # agent/lib: what both daemons use (static library libnhlib.a).
 LIB_MODS   := log config secretfile clock kafkaconf http jsonw recordjson
-LIB_HDRS   := $(wildcard agent/lib/*.h)
+MODELS_HDRS := $(wildcard models/*.h)
+LIB_HDRS   := $(wildcard agent/lib/*.h) $(MODELS_HDRS)
 # Agent modules without BPF or Kafka I/O, shared by the agent, the unit
 # tests, the fuzzers and the benchmarks (libnhagent.a).
 AGENT_LIB  := u64map decode cgpath cgroupfs identity proctable secrets render compact server \
@@ -55,7 +56,7 @@ MODELS_MODS := $(patsubst models/%.c,%,$(MODELS_SRC)) $(patsubst models/%.proto,
 # I/O, unit-tested in test_collector (libnhcollector.a).
 COLLECTOR_PURE := dedup ecs syslogfmt options
 COLLECTOR_MODS := main collector consumer sink_file sink_syslog sink_http telemetry
-COLLECTOR_HDRS := $(wildcard collector/*.h) $(LIB_HDRS) models/wire.h $(MODELS_PBH)
+COLLECTOR_HDRS := $(wildcard collector/*.h) $(LIB_HDRS) $(MODELS_PBH)
 
 # Static libraries, three flavours: plain, ASan+UBSan (unit tests) and
 # clang with fuzzer instrumentation (fuzzers). Each source is compiled

@@ -151,7 +151,8 @@ void nh_record_activity(const struct nh_attributed *ev, struct nh_record_buf *bu
 	struct nh_wire_activity *a = &r->activity;
 
 	nh_record_attribution(ev, buf, r);
-	memset(a, 0, sizeof(*a));
+	/* args last: n_args says how many of them are set */
+	memset(a, 0, offsetof(struct nh_wire_activity, args));
 	r->kind = NH_WIRE_ACTIVITY;
 	a->event = (enum nh_wire_event)h->kind;
 	a->kind = nh_kind_name(h->kind);

@@ -219,7 +219,6 @@ struct nh_wire_activity {
 	const char *syscall;
 	const char *path;
 	size_t n_args;
-	const char *args[NH_WIRE_ARGS_MAX]; /* exec: secrets redacted */
 	uint32_t secrets_redacted, ns_pid;
 	bool tty, entered_namespace;
 	uint32_t child_pid;
@@ -237,6 +236,9 @@ struct nh_wire_activity {
 	const char *object;
 	uint64_t window_start_ns;
 	bool path_truncated, args_truncated, deduplicated;
+	/* exec: argv, secrets redacted; last, so that a record can be cleared
+	 * up to it (only n_args of it are read) */
+	const char *args[NH_WIRE_ARGS_MAX];
 };
 
 struct nh_wire_counter {
