@@ -11,7 +11,13 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 CFLAGS     ?= -O2 -g
 WARN       := -Wall -Wextra -Werror
-CPPFLAGS   := -D_GNU_SOURCE -Ibpf -Iagent -I$(BUILD) -Imodels -I$(BUILD)/models
+# Include paths per part: agent/lib sees only itself, models/ only itself
+# (and its generated headers), the collector never sees agent/ outside lib.
+LIB_INC    := -Iagent/lib -Imodels
+MODELS_INC := -Imodels -I$(BUILD)/models
+AGENT_INC  := -Ibpf -Iagent $(LIB_INC) -I$(BUILD) $(MODELS_INC)
+COLL_INC   := -Icollector $(LIB_INC) $(MODELS_INC) -I$(BUILD)
+CPPFLAGS   := -D_GNU_SOURCE $(AGENT_INC)
 STD        := -std=gnu11
 LDLIBS     := -lbpf -lelf -lz -ljson-c -lcurl -lprotobuf-c -lyaml -lcrypto
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -27,34 +33,46 @@ BPF_SRC    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_HDRS   := bpf/nhiscope.h bpf/maps.bpf.h
 
-# Modules shared by the agent, the CLI and the unit tests.
-AGENT_LIB  := u64map log decode cgpath cgroupfs identity proctable secrets render compact server \
+# agent/lib: what both daemons use (static library libnhlib.a).
+LIB_MODS   := log config secretfile clock kafkaconf http jsonw recordjson
+MODELS_HDRS := $(wildcard models/*.h)
+LIB_HDRS   := $(wildcard agent/lib/*.h) $(MODELS_HDRS)
+# Agent modules without BPF or Kafka I/O, shared by the agent, the unit
+# tests, the fuzzers and the benchmarks (libnhagent.a).
+AGENT_LIB  := u64map decode cgpath cgroupfs identity proctable secrets render compact server \
 	      jwt jwks tokenverify jwksfetch fingerprint catalogue workload kubelet satoken credentials findings \
-	      baseline profilestore spool record dirs procroot config secretfile options metrics \
+	      baseline profilestore spool record dirs procroot options metrics \
 	      histogram
-AGENT_MODS := $(AGENT_LIB) probes kafka privileges httpd agent main
-CLI_MODS   := log decode compact
+AGENT_MODS := probes kafka privileges httpd agent pipeline status startup main
+CLI_MODS   := decode nhiscope
+AGENT_HDRS := $(wildcard agent/*.h) $(LIB_HDRS) bpf/nhiscope.h
 # models/: the pure behaviour-model library, with its protobuf schemas
-# compiled by protoc-c into $(BUILD)/models.
+# compiled by protoc-c into $(BUILD)/models (libnhmodels.a).
 MODELS_PROTO := $(wildcard models/*.proto)
 MODELS_PBC := $(patsubst models/%.proto,$(BUILD)/models/%.pb-c.c,$(MODELS_PROTO))
 MODELS_PBH := $(MODELS_PBC:.c=.h)
 MODELS_SRC := $(wildcard models/*.c)
-MODELS_OBJS := $(patsubst models/%.c,$(BUILD)/models/%.o,$(MODELS_SRC)) $(MODELS_PBC:.c=.o)
-MODELS_SAN := $(patsubst models/%.c,$(BUILD)/models/san/%.o,$(MODELS_SRC)) \
-	      $(patsubst $(BUILD)/models/%.c,$(BUILD)/models/san/%.o,$(MODELS_PBC))
-AGENT_OBJS := $(patsubst %,$(BUILD)/agent/%.o,$(AGENT_MODS)) $(MODELS_OBJS)
-CLI_OBJS   := $(patsubst %,$(BUILD)/agent/%.o,$(CLI_MODS)) $(BUILD)/agent/nhiscope.o
-# collector/: nhiscope-collector, over the wire schema and the agent's logger.
-# COLLECTOR_PURE are the modules without I/O, unit-tested in test_collector.
-COLLECTOR_MODS := main collector options kafka dedup ecs syslogfmt sink_file sink_syslog \
-	          sink_http metrics
+MODELS_MODS := $(patsubst models/%.c,%,$(MODELS_SRC)) $(patsubst models/%.proto,%.pb-c,$(MODELS_PROTO))
+# collector/: nhiscope-collector; COLLECTOR_PURE are the modules without
+# I/O, unit-tested in test_collector (libnhcollector.a).
 COLLECTOR_PURE := dedup ecs syslogfmt options
-COLLECTOR_SHARED := log config secretfile
-WIRE_OBJS  := $(BUILD)/models/wire.o $(BUILD)/models/wire.pb-c.o
-COLLECTOR_OBJS := $(patsubst %,$(BUILD)/collector/%.o,$(COLLECTOR_MODS)) \
-	          $(patsubst %,$(BUILD)/agent/%.o,$(COLLECTOR_SHARED)) \
-	          $(WIRE_OBJS)
+COLLECTOR_MODS := main collector consumer sink_file sink_syslog sink_http telemetry
+COLLECTOR_HDRS := $(wildcard collector/*.h) $(LIB_HDRS) $(MODELS_PBH)
+
+# Static libraries, three flavours: plain, ASan+UBSan (unit tests) and
+# clang with fuzzer instrumentation (fuzzers). Each source is compiled
+# once per flavour, whatever links it.
+lib_objs    = $(patsubst %,$(BUILD)/$(1)lib/%.o,$(LIB_MODS))
+agent_objs  = $(patsubst %,$(BUILD)/$(1)agent/%.o,$(AGENT_LIB))
+models_objs = $(patsubst %,$(BUILD)/$(1)models/%.o,$(MODELS_MODS))
+coll_objs   = $(patsubst %,$(BUILD)/$(1)collector/%.o,$(COLLECTOR_PURE))
+# Link order: users before what they use.
+LIBS       := $(BUILD)/libnhagent.a $(BUILD)/libnhcollector.a $(BUILD)/libnhmodels.a $(BUILD)/libnhlib.a
+SAN_LIBS   := $(patsubst $(BUILD)/%,$(BUILD)/san/%,$(LIBS))
+FUZZ_LIBS  := $(patsubst $(BUILD)/%,$(BUILD)/fuzz/%,$(LIBS))
+AGENT_OBJS := $(patsubst %,$(BUILD)/agent/%.o,$(AGENT_MODS))
+CLI_OBJS   := $(patsubst %,$(BUILD)/agent/%.o,$(CLI_MODS))
+COLLECTOR_OBJS := $(patsubst %,$(BUILD)/collector/%.o,$(COLLECTOR_MODS))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS)) \
@@ -97,78 +115,79 @@ $(BUILD)/nhiscope.skel.h: $(BUILD)/nhiscope.bpf.o
 
 $(BUILD)/agent/probes.o: $(BUILD)/nhiscope.skel.h
 
-$(BUILD)/agent/%.o: agent/%.c $(wildcard agent/*.h models/*.h) bpf/nhiscope.h $(MODELS_PBH)
-	@mkdir -p $(@D)
-	$(CC) $(STD) $(CFLAGS) $(WARN) $(CPPFLAGS) -c $< -o $@
+# Compile rules, per flavour ($(1): "" plain, "san/", "fuzz/").
+define flavour
+$(BUILD)/$(1)lib/%.o: agent/lib/%.c $(LIB_HDRS)
+	@mkdir -p $$(@D)
+	$$(call cc_$(or $(1:/=),plain)) -D_GNU_SOURCE $(LIB_INC) -c $$< -o $$@
 
-$(BUILD)/agent/san/%.o: agent/%.c $(wildcard agent/*.h models/*.h) bpf/nhiscope.h $(MODELS_PBH)
-	@mkdir -p $(@D)
-	$(CC) $(STD) -O1 -g $(SAN) $(WARN) $(CPPFLAGS) -c $< -o $@
+$(BUILD)/$(1)agent/%.o: agent/%.c $(AGENT_HDRS) | $(MODELS_PBH)
+	@mkdir -p $$(@D)
+	$$(call cc_$(or $(1:/=),plain)) $(CPPFLAGS) -c $$< -o $$@
+
+$(BUILD)/$(1)models/%.pb-c.o: $(BUILD)/models/%.pb-c.c $(MODELS_PBH)
+	@mkdir -p $$(@D)
+	$$(call cc_$(or $(1:/=),plain)) -D_GNU_SOURCE $(MODELS_INC) -c $$< -o $$@
+
+$(BUILD)/$(1)models/%.o: models/%.c $(wildcard models/*.h) $(MODELS_PBH)
+	@mkdir -p $$(@D)
+	$$(call cc_$(or $(1:/=),plain)) -D_GNU_SOURCE $(MODELS_INC) -c $$< -o $$@
+
+$(BUILD)/$(1)collector/%.o: collector/%.c $(COLLECTOR_HDRS)
+	@mkdir -p $$(@D)
+	$$(call cc_$(or $(1:/=),plain)) -D_GNU_SOURCE $(COLL_INC) -c $$< -o $$@
+
+$(BUILD)/$(1)libnhlib.a: $(call lib_objs,$(1))
+	rm -f $$@ && ar rcs $$@ $$^
+$(BUILD)/$(1)libnhagent.a: $(call agent_objs,$(1))
+	rm -f $$@ && ar rcs $$@ $$^
+$(BUILD)/$(1)libnhmodels.a: $(call models_objs,$(1))
+	rm -f $$@ && ar rcs $$@ $$^
+$(BUILD)/$(1)libnhcollector.a: $(call coll_objs,$(1))
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+cc_plain = $(CC) $(STD) $(CFLAGS) $(WARN)
+cc_san   = $(CC) $(STD) -O1 -g $(SAN) $(WARN)
+cc_fuzz  = $(CLANG) $(STD) -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(WARN)
+$(eval $(call flavour,))
+$(eval $(call flavour,san/))
+$(eval $(call flavour,fuzz/))
 
 $(BUILD)/models/%.pb-c.c $(BUILD)/models/%.pb-c.h: models/%.proto
 	@mkdir -p $(@D)
 	protoc-c --c_out=$(BUILD)/models --proto_path=models $<
 
-$(BUILD)/models/%.pb-c.o: $(BUILD)/models/%.pb-c.c $(MODELS_PBH)
-	$(CC) $(STD) $(CFLAGS) $(WARN) $(CPPFLAGS) -c $< -o $@
+$(BUILD)/agent/probes.o: $(BUILD)/nhiscope.skel.h
 
-$(BUILD)/models/san/%.pb-c.o: $(BUILD)/models/%.pb-c.c $(MODELS_PBH)
-	@mkdir -p $(@D)
-	$(CC) $(STD) -O1 -g $(SAN) $(WARN) $(CPPFLAGS) -c $< -o $@
-
-$(BUILD)/models/%.o: models/%.c $(wildcard models/*.h) $(MODELS_PBH)
-	@mkdir -p $(@D)
-	$(CC) $(STD) $(CFLAGS) $(WARN) $(CPPFLAGS) -c $< -o $@
-
-$(BUILD)/models/san/%.o: models/%.c $(wildcard models/*.h) $(MODELS_PBH)
-	@mkdir -p $(@D)
-	$(CC) $(STD) -O1 -g $(SAN) $(WARN) $(CPPFLAGS) -c $< -o $@
-
-$(BUILD)/nhiscope-agent: $(AGENT_OBJS)
+$(BUILD)/nhiscope-agent: $(AGENT_OBJS) $(LIBS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lrdkafka -lmicrohttpd
 
-$(BUILD)/nhiscope: $(CLI_OBJS)
+$(BUILD)/nhiscope: $(CLI_OBJS) $(BUILD)/libnhlib.a
 	$(CC) $(CFLAGS) $^ -o $@ -ljson-c
 
-# Unit tests link the pure modules, once plainly and once with ASan+UBSan.
-$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(patsubst %,$(BUILD)/agent/%.o,$(AGENT_LIB)) $(MODELS_OBJS)
-	@mkdir -p $(@D)
-	$(CC) $(STD) $(CFLAGS) $(WARN) $(CPPFLAGS) -Itests/unit $< $(filter %.o,$^) -o $@ $(LDLIBS)
-
-$(BUILD)/tests/test_%-san: tests/unit/test_%.c tests/unit/check.h $(patsubst %,$(BUILD)/agent/san/%.o,$(AGENT_LIB)) $(MODELS_SAN)
-	@mkdir -p $(@D)
-	$(CC) $(STD) -O1 -g $(SAN) $(WARN) $(CPPFLAGS) -Itests/unit $< $(filter %.o,$^) -o $@ $(LDLIBS)
-
-$(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard agent/*.c agent/*.h models/*.c models/*.h) $(MODELS_PBC) $(MODELS_PBH)
-	@mkdir -p $(@D)
-	$(CLANG) $(STD) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $< $(patsubst %,agent/%.c,$(AGENT_LIB)) $(MODELS_SRC) $(MODELS_PBC) -o $@ $(LDLIBS)
-
-# Collector headers first: collector/kafka.h, not agent/kafka.h.
-$(BUILD)/collector/%.o: collector/%.c $(wildcard collector/*.h) models/wire.h agent/log.h $(MODELS_PBH)
-	@mkdir -p $(@D)
-	$(CC) $(STD) $(CFLAGS) $(WARN) -Icollector $(CPPFLAGS) -c $< -o $@
-
-$(BUILD)/collector/san/%.o: collector/%.c $(wildcard collector/*.h) models/wire.h agent/log.h $(MODELS_PBH)
-	@mkdir -p $(@D)
-	$(CC) $(STD) -O1 -g $(SAN) $(WARN) -Icollector $(CPPFLAGS) -c $< -o $@
-
-$(BUILD)/nhiscope-collector: $(COLLECTOR_OBJS)
+$(BUILD)/nhiscope-collector: $(COLLECTOR_OBJS) $(BUILD)/libnhcollector.a $(BUILD)/libnhmodels.a $(BUILD)/libnhlib.a
 	$(CC) $(CFLAGS) $^ -o $@ -lrdkafka -lprotobuf-c -ljson-c -lcurl -lmicrohttpd -lyaml
 
-$(BUILD)/tests/test_collector: tests/unit/test_collector.c tests/unit/check.h \
-		$(patsubst %,$(BUILD)/collector/%.o,$(COLLECTOR_PURE)) \
-		$(patsubst %,$(BUILD)/agent/%.o,$(COLLECTOR_SHARED)) $(WIRE_OBJS)
+# Unit tests link the static libraries, once plainly and once with
+# ASan+UBSan; fuzzers link the fuzzer-instrumented ones.
+TEST_LIBS := $(LDLIBS) -lrdkafka -lmicrohttpd
+$(BUILD)/tests/test_collector: TEST_INC = $(COLL_INC)
+$(BUILD)/tests/test_collector-san: TEST_INC = $(COLL_INC)
+# Release 1's files through both daemons' modules.
+$(BUILD)/tests/test_compat: TEST_INC = $(CPPFLAGS) -Icollector
+$(BUILD)/tests/test_compat-san: TEST_INC = $(CPPFLAGS) -Icollector
+TEST_INC ?= $(CPPFLAGS)
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(STD) $(CFLAGS) $(WARN) -Icollector $(CPPFLAGS) -Itests/unit $< $(filter %.o,$^) -o $@ \
-		-ljson-c -lprotobuf-c -lyaml
+	$(CC) $(STD) $(CFLAGS) $(WARN) -D_GNU_SOURCE $(TEST_INC) -Itests/unit $< $(LIBS) -o $@ $(TEST_LIBS)
 
-$(BUILD)/tests/test_collector-san: tests/unit/test_collector.c tests/unit/check.h \
-		$(patsubst %,$(BUILD)/collector/san/%.o,$(COLLECTOR_PURE)) \
-		$(patsubst %,$(BUILD)/agent/san/%.o,$(COLLECTOR_SHARED)) \
-		$(BUILD)/models/san/wire.o $(BUILD)/models/san/wire.pb-c.o
+$(BUILD)/tests/test_%-san: tests/unit/test_%.c tests/unit/check.h $(SAN_LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(STD) -O1 -g $(SAN) $(WARN) -Icollector $(CPPFLAGS) -Itests/unit $< $(filter %.o,$^) \
-		-o $@ -ljson-c -lprotobuf-c -lyaml
+	$(CC) $(STD) -O1 -g $(SAN) $(WARN) -D_GNU_SOURCE $(TEST_INC) -Itests/unit $< $(SAN_LIBS) -o $@ $(TEST_LIBS)
+
+$(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIBS)
+	@mkdir -p $(@D)
+	$(CLANG) $(STD) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $< $(FUZZ_LIBS) -o $@ $(TEST_LIBS)
 
 # Kafka helpers for the collector tests and the demo: a mock cluster, and
 # wire records from JSON lines.
@@ -176,9 +195,9 @@ $(BUILD)/tests/kafka_mock: tests/helpers/kafka_mock.c
 	@mkdir -p $(@D)
 	$(CC) $(STD) $(CFLAGS) $(WARN) $(CPPFLAGS) $< -o $@ -lrdkafka
 
-$(BUILD)/tests/wire_produce: tests/helpers/wire_produce.c $(WIRE_OBJS)
+$(BUILD)/tests/wire_produce: tests/helpers/wire_produce.c $(BUILD)/libnhmodels.a
 	@mkdir -p $(@D)
-	$(CC) $(STD) $(CFLAGS) $(WARN) $(CPPFLAGS) $< $(WIRE_OBJS) -o $@ -lrdkafka -lprotobuf-c -ljson-c
+	$(CC) $(STD) $(CFLAGS) $(WARN) $(CPPFLAGS) $^ -o $@ -lrdkafka -lprotobuf-c -ljson-c
 
 $(BUILD)/tests/%: tests/helpers/%.c
 	@mkdir -p $(@D)
@@ -196,15 +215,14 @@ test-under-load: deps all $(UNIT_BINS) $(FUZZ_BINS) $(HELPERS)
 	@BUILD=$(BUILD) LOAD_RUNS=$(or $(LOAD_RUNS),1) bash tests/under-load
 
 # Throughput and memory of models/ alone (one core, replayed observations).
-$(BUILD)/tests/models_bench: tests/bench/models_bench.c $(MODELS_OBJS)
+$(BUILD)/tests/models_bench: tests/bench/models_bench.c $(BUILD)/libnhmodels.a
 	@mkdir -p $(@D)
-	$(CC) $(STD) -O2 -g $(WARN) $(CPPFLAGS) $< $(MODELS_OBJS) -o $@ -lprotobuf-c -lz
+	$(CC) $(STD) -O2 -g $(WARN) -D_GNU_SOURCE $(MODELS_INC) $^ -o $@ -lprotobuf-c -lz
 
 # The agent's user-space path per record: decode -> identity -> baseline.
-$(BUILD)/tests/pipeline_bench: tests/bench/pipeline_bench.c \
-		$(patsubst %,$(BUILD)/agent/%.o,$(AGENT_LIB)) $(MODELS_OBJS)
+$(BUILD)/tests/pipeline_bench: tests/bench/pipeline_bench.c $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(STD) -O2 -g $(WARN) $(CPPFLAGS) $< $(filter %.o,$^) -o $@ $(LDLIBS)
+	$(CC) $(STD) -O2 -g $(WARN) $(CPPFLAGS) $< $(LIBS) -o $@ $(TEST_LIBS)
 
 # docs/configuration.md: the hand-written part, then the option tables as
 # the binaries describe them (tests/integration/test_config.py compares).
@@ -223,11 +241,12 @@ bench: deps all $(HELPERS) $(BUILD)/tests/models_bench $(BUILD)/tests/pipeline_b
 	@BUILD=$(BUILD) bash tests/bench/run
 
 format:
-	clang-format -i bpf/*.c bpf/*.h agent/*.c agent/*.h tests/unit/*.c tests/unit/*.h tests/helpers/*.c \
-		collector/*.c collector/*.h
+	clang-format -i bpf/*.c bpf/*.h agent/*.c agent/*.h agent/lib/*.c agent/lib/*.h \
+		tests/unit/*.c tests/unit/*.h tests/helpers/*.c collector/*.c collector/*.h
 
 check-format:
-	clang-format --dry-run --Werror bpf/*.c bpf/*.h agent/*.c agent/*.h collector/*.c collector/*.h
+	clang-format --dry-run --Werror bpf/*.c bpf/*.h agent/*.c agent/*.h agent/lib/*.c agent/lib/*.h \
+		collector/*.c collector/*.h
 
 clean:
 	rm -rf $(BUILD)

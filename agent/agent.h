@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * agent: the node daemon's one context struct and its event loop.
- * kernel ring buffer -> decode -> process table -> identity -> render ->
- * subscribers (Unix socket) and the optional foreground tail.
+ * agent: the node daemon's one context struct, and the jobs that share it:
+ *   agent.c     the event loop (epoll: ring buffer, signals, timer, socket,
+ *               HTTP)
+ *   pipeline.c  one kernel record's way: decode -> process table ->
+ *               identity -> outputs (tail, socket, Kafka), findings,
+ *               baseline; the periodic tick
+ *   status.c    `nhiscope status`, profile queries, /metrics, /readyz
+ *   startup.c   start-up, SIGHUP reload, stop
  */
 #ifndef NH_AGENT_H
 #define NH_AGENT_H
@@ -11,93 +16,35 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Fetches of the key set asked by unknown kids are at least this far apart. */
-#define NH_KEYFETCH_MIN_NS (2ULL * 1000000000ULL)
-
 #include "baseline.h"
 #include "config.h"
+#include "settings.h"
 #include "decode.h"
 #include "findings.h"
 #include "httpd.h"
 #include "identity.h"
-#include "kafka.h"
+#include "fingerprint.h"
 #include "jwksfetch.h"
+#include "kafka.h"
 #include "kubelet.h"
 #include "log.h"
 #include "metrics.h"
 #include "probes.h"
 #include "proctable.h"
+#include "record.h"
 #include "profilestore.h"
 #include "satoken.h"
 #include "server.h"
 #include "u64map.h"
 #include "workload.h"
 
-#define NH_VERSION	  "0.1.0"
-#define NH_DEFAULT_SOCKET "/run/nhiscope/agent.sock"
-#define NH_MAX_CRED_RULES 256
+#define NH_VERSION "0.1.0"
+/* Fetches of the key set asked by unknown kids are at least this far apart. */
+#define NH_KEYFETCH_MIN_NS (2ULL * 1000000000ULL)
+#define NH_NSEC		   1000000000ULL
 
-/* Every field an option sets has the type config.h gives its kind:
- * uint64_t numbers, bool, int enums, const char * (NULL when empty). */
-struct nh_agent_config {
-	const char *socket_path;
-	uint64_t socket_mode;
-	uint64_t ringbuf_bytes;
-	uint64_t argv_max;	  /* argv bytes copied per exec for the secret scanner */
-	uint64_t dedup_window_ms; /* 0 disables in-kernel dedup */
-	uint64_t batch_ms;	  /* deliver at most this late; 0: wake per event */
-	uint64_t dedup_entries;
-	const char *scope_cgroup; /* cgroup v2 path below the mount, or NULL */
-	uint64_t max_procs;
-	size_t max_cgroups;
-	size_t max_objects;
-	uint64_t subscriber_buffer;
-	bool tail;	 /* print events on stdout */
-	int tail_format; /* enum nh_tail_format */
-	bool no_color;
-	bool color; /* no_color unset and stdout a terminal */
-
-	/* service accounts and credentials */
-	const char *sa_token_path; /* inside pods */
-	uint64_t token_recheck_ms;
-	const char *kubelet_root; /* the kubelet's copies of pod tokens; NULL: none */
-	const char *jwks_file;	  /* the cluster's service-account keys */
-	const char *jwks_url;	  /* ... fetched from the API server; "none": never */
-	int verify_tokens;	  /* enum nh_verify_mode */
-	const char *token_issuer, *token_audience;
-	uint64_t max_credentials;
-	const char *credential_rules[NH_MAX_CRED_RULES]; /* "KIND:PATTERN" */
-	size_t ncredential_rules;
-	const char *metadata_endpoints[16]; /* replace the built-in ones when given */
-	size_t nmetadata_endpoints;
-	const char *apiserver; /* "ADDR:PORT"; NULL: from KUBERNETES_SERVICE_HOST/PORT */
-	/* pod records (optional): kubelet /pods or the API server's pod list */
-	const char *kubelet_url;
-	const char *kubelet_token; /* bearer token file */
-	const char *kubelet_ca;
-	bool kubelet_insecure;
-	/* secret fingerprints: the cluster key, and the previous one of a rotation */
-	const char *fingerprint_key_file; /* NULL: a random node-local key */
-	const char *fingerprint_previous_key_file;
-	uint64_t kubelet_refresh_ms;
-
-	/* behaviour baselines */
-	uint64_t learn_window_ms, quiet_period_ms;
-	struct nh_model_config model; /* from the two above */
-	uint64_t max_profiles;
-	const char *profile_dir; /* NULL: keep no snapshots */
-	uint64_t snapshot_interval_ms;
-
-	/* Kafka (off without brokers) */
-	struct nh_kafka_config kafka;
-
-	int log_level;	/* enum nh_log_level */
-	int log_format; /* enum nh_log_format */
-	/* /metrics, /healthz, /readyz: "ADDR:PORT" (IPv4 or [IPv6]); NULL or "": off */
-	const char *metrics_listen;
-};
-
-enum nh_tail_format { NH_TAIL_COMPACT = 0, NH_TAIL_JSON };
+/* epoll data for the fixed sources; clients and the listener use ptrs. */
+enum { NH_SRC_RING = 1, NH_SRC_SIGNAL, NH_SRC_TIMER };
 
 struct nh_kind_stats {
 	uint64_t received; /* records that reached user space */
@@ -135,6 +82,8 @@ struct nh_agent {
 	uint64_t next_snapshot_ns;
 	uint64_t pinned, pin_errors;
 	const struct nh_attributed *current; /* the event findings come from */
+	struct nh_wire_record rec;	     /* the event being reported, or a loss */
+	struct nh_record_buf rec_buf;
 	struct nh_kafka kafka;
 	bool kafka_on;
 	uint64_t kafka_errors;
@@ -164,5 +113,23 @@ int nh_agent_start(struct nh_agent *a);
 /* Until SIGINT/SIGTERM; returns 0 on a clean stop. */
 int nh_agent_run(struct nh_agent *a);
 void nh_agent_stop(struct nh_agent *a);
+/* SIGHUP: read the file and the flags again; an invalid file changes
+ * nothing (startup.c). */
+void nh_agent_reload(struct nh_agent *a);
+
+/* pipeline.c: the ring buffer's callback, one bounded drain, the timer's
+ * work, and a pod-list refresh. */
+int nh_pipeline_on_event(void *ctx, void *data, size_t size);
+void nh_pipeline_drain(struct nh_agent *a);
+void nh_pipeline_tick(struct nh_agent *a);
+void nh_pipeline_refresh_pods(struct nh_agent *a);
+
+/* startup.c: the service-account key fetcher's tick (a new key set, or
+ * another fetch when a token named an unknown kid). */
+void nh_agent_tick_keys(struct nh_agent *a, uint64_t now);
+
+/* status.c: the socket's queries (status, profiles) and the HTTP ops. */
+json_object *nh_status_query(void *ctx, const char *op, json_object *req);
+extern const struct nh_httpd_ops nh_status_http_ops;
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "record.h"
 
 int nh_baseline_init(struct nh_baseline *b, const struct nh_model_config *cfg, size_t max_profiles)
 {
@@ -174,30 +175,28 @@ static void explain(const struct nh_anomaly *an, char *buf, size_t len)
 			 days);
 }
 
-static void add_anomaly_fields(json_object *o, const struct nh_anomaly *an)
+/* An anomaly as its record; the attribution is already in b->rec. */
+static void anomaly_body(struct nh_baseline *b, const struct nh_anomaly *an)
 {
-	char why[NH_MODEL_VALUE_MAX + 256];
+	struct nh_wire_record *r = &b->rec;
 
-	json_object_object_add(o, "category", json_object_new_string(nh_category_name(an->cat)));
-	json_object_object_add(o, "severity",
-			       json_object_new_string(nh_severity_name(an->severity)));
-	json_object_object_add(o, "value", json_object_new_string(an->value));
-	if (an->technique) {
-		json_object_object_add(o, "technique", json_object_new_string(an->technique));
-		json_object_object_add(o, "technique_name",
-				       json_object_new_string(an->technique_name));
-	}
-	json_object_object_add(
-	    o, "baseline_age_s",
-	    json_object_new_int64((int64_t)(an->baseline_age_ns / 1000000000ULL)));
-	json_object_object_add(o, "baseline_items", json_object_new_int64(an->baseline_items));
-	if (an->rate) {
-		json_object_object_add(o, "rate_per_min", json_object_new_double(an->per_min));
-		json_object_object_add(o, "baseline_mean", json_object_new_double(an->mean));
-		json_object_object_add(o, "baseline_stddev", json_object_new_double(an->stddev));
-	}
-	explain(an, why, sizeof(why));
-	json_object_object_add(o, "explanation", json_object_new_string(why));
+	explain(an, b->why, sizeof(b->why));
+	r->kind = NH_WIRE_ANOMALY;
+	r->anomaly = (struct nh_wire_anomaly){
+	    /* models.h numbers categories from 0, the wire from 1 (0: none) */
+	    .category = (enum nh_wire_category)(an->cat + 1),
+	    .severity = (enum nh_wire_severity)an->severity,
+	    .rate = an->rate,
+	    .value = an->value,
+	    .technique_id = an->technique,
+	    .technique_name = an->technique ? an->technique_name : NULL,
+	    .explanation = b->why,
+	    .baseline_age_ns = an->baseline_age_ns,
+	    .baseline_items = an->baseline_items,
+	    .rate_observed = an->rate ? an->per_min : 0,
+	    .rate_mean = an->rate ? an->mean : 0,
+	    .rate_stddev = an->rate ? an->stddev : 0,
+	};
 }
 
 static void count(struct nh_baseline *b, const struct nh_anomaly *an)
@@ -212,14 +211,10 @@ static void emit_anomalies(struct nh_baseline *b, const struct nh_attributed *ev
 			   nh_finding_fn emit, void *ctx)
 {
 	for (int i = 0; i < n; i++) {
-		json_object *o = nh_render_as(ev, NH_KIND_ANOMALY);
-
-		if (!o)
-			continue;
-		add_anomaly_fields(o, &b->out[i]);
+		nh_record_attribution(ev, &b->buf, &b->rec);
+		anomaly_body(b, &b->out[i]);
 		count(b, &b->out[i]);
-		emit(ctx, NH_KIND_ANOMALY, ev->h->tgid, ev->h->pid, ev->identity, o);
-		json_object_put(o);
+		emit(ctx, &b->rec);
 	}
 }
 
@@ -262,27 +257,20 @@ void nh_baseline_credential(struct nh_baseline *b, const struct nh_attributed *e
 	observe(b, ev, &o, emit, ctx, NULL);
 }
 
-void nh_baseline_tick(struct nh_baseline *b, uint64_t now_wall_ns, int64_t wall_offset_ns,
-		      nh_finding_fn emit, void *ctx)
+void nh_baseline_tick(struct nh_baseline *b, uint64_t now_wall_ns, nh_finding_fn emit, void *ctx)
 {
 	int n;
 
 	do {
 		n = nh_models_tick(&b->models, now_wall_ns, b->out, NH_BASELINE_BATCH);
 		for (int i = 0; i < n; i++) {
-			json_object *o = json_object_new_object();
-			char ts[64];
-
-			nh_render_time(now_wall_ns - (uint64_t)wall_offset_ns, wall_offset_ns, ts,
-				       sizeof(ts));
-			json_object_object_add(o, "time", json_object_new_string(ts));
-			json_object_object_add(o, "kind", json_object_new_string("anomaly"));
-			json_object_object_add(o, "identity",
-					       json_object_new_string(b->out[i].identity));
-			add_anomaly_fields(o, &b->out[i]);
+			/* of no event: the identity only */
+			memset(&b->rec, 0, sizeof(b->rec));
+			b->rec.time_ns = now_wall_ns;
+			b->rec.identity.key = b->out[i].identity;
+			anomaly_body(b, &b->out[i]);
 			count(b, &b->out[i]);
-			emit(ctx, NH_KIND_ANOMALY, 0, 0, b->out[i].identity, o);
-			json_object_put(o);
+			emit(ctx, &b->rec);
 		}
 	} while (n == NH_BASELINE_BATCH);
 }

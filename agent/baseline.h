@@ -2,7 +2,7 @@
 /*
  * baseline: the agent's side of the behaviour models — turns attributed
  * events and credential uses into observations for models/, and the
- * anomalies it returns into `anomaly` events with their explanation.
+ * anomalies it returns into anomaly records with their explanation.
  */
 #ifndef NH_BASELINE_H
 #define NH_BASELINE_H
@@ -20,6 +20,9 @@ struct nh_baseline {
 	struct nh_anomaly out[NH_BASELINE_BATCH];
 	uint64_t anomalies, observe_errors;
 	uint64_t anomalies_by[NH_CAT_MAX][NH_SEV_CRITICAL + 1]; /* by category and severity */
+	struct nh_wire_record rec;				/* the anomaly being reported */
+	struct nh_record_buf buf;
+	char why[NH_MODEL_VALUE_MAX + 256];
 };
 
 int nh_baseline_init(struct nh_baseline *b, const struct nh_model_config *cfg, size_t max_profiles);
@@ -36,7 +39,6 @@ void nh_baseline_event(struct nh_baseline *b, const struct nh_attributed *ev, nh
 void nh_baseline_credential(struct nh_baseline *b, const struct nh_attributed *ev, const char *kind,
 			    const char *credential, uint64_t count, nh_finding_fn emit, void *ctx);
 /* Rates and state changes; now_wall_ns is CLOCK_REALTIME. */
-void nh_baseline_tick(struct nh_baseline *b, uint64_t now_wall_ns, int64_t wall_offset_ns,
-		      nh_finding_fn emit, void *ctx);
+void nh_baseline_tick(struct nh_baseline *b, uint64_t now_wall_ns, nh_finding_fn emit, void *ctx);
 
 #endif

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
+#include "recordjson.h"
+
 #define C_RESET	   "\033[0m"
 #define C_DIM	   "\033[2m"
 #define C_RED	   "\033[31m"
@@ -15,28 +18,6 @@
 #define C_BLUE	   "\033[34m"
 #define C_MAGENTA  "\033[35m"
 #define C_CYAN	   "\033[36m"
-
-static const char *str(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
-}
-
-static int64_t num(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
-}
-
-/* The value of k in o; NULL if there is none, or it is JSON null. */
-static json_object *field(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
 
 static const char *kind_color(const char *kind)
 {
@@ -56,9 +37,9 @@ static const char *kind_color(const char *kind)
 	    {"exit", C_DIM},
 	    {"credential_use", C_BOLD_RED},
 	    {"credential_reuse", C_BOLD_RED},
+	    {"identity_conflict", C_BOLD_RED},
 	    {"secret_exposure", C_BOLD_RED},
 	    {"human_use", C_BOLD_RED},
-	    {"identity_conflict", C_BOLD_RED},
 	    {"anomaly", C_BOLD_RED},
 	};
 
@@ -191,184 +172,201 @@ static size_t put_esc(char *buf, size_t len, size_t n, const char *str, size_t s
 	return n;
 }
 
-/* A JSON value's text, escaped; dflt for a missing or null one. A JSON
- * string may hold NULs, which show as \x00 rather than ending it. */
-static size_t put_val(char *buf, size_t len, size_t n, json_object *v, const char *dflt)
+/* " " and s, escaped; dflt for none. */
+static size_t put_str(char *buf, size_t len, size_t n, const char *s, const char *dflt)
 {
-	const char *s = v ? json_object_get_string(v) : NULL;
-
-	if (!s)
-		return put_esc(buf, len, n, dflt, strlen(dflt));
-	if (json_object_is_type(v, json_type_string))
-		return put_esc(buf, len, n, s, (size_t)json_object_get_string_len(v));
+	n = put(buf, len, n, " ");
+	if (!s || !*s)
+		s = dflt;
 	return put_esc(buf, len, n, s, strlen(s));
 }
 
-/* " " and the value of k in o, escaped. */
-static size_t put_field(char *buf, size_t len, size_t n, json_object *o, const char *k,
-			const char *dflt)
+static size_t outcome(int64_t result, char *buf, size_t len, size_t n)
 {
-	return put_val(buf, len, put(buf, len, n, " "), field(o, k), dflt);
-}
+	const char *name;
 
-static size_t outcome(json_object *ev, char *buf, size_t len, size_t n)
-{
-	return str(ev, "error") ? put_field(buf, len, n, ev, "error", "") : n;
-}
-
-static size_t ids(json_object *ev, char *buf, size_t len, size_t n)
-{
-	json_object *old, *new;
-
-	if (!json_object_object_get_ex(ev, "old", &old) ||
-	    !json_object_object_get_ex(ev, "new", &new))
+	if (result >= 0)
 		return n;
-	n = put(buf, len, n, " %lld/%lld/%lld -> %lld/%lld/%lld (", (long long)num(old, "real"),
-		(long long)num(old, "effective"), (long long)num(old, "saved"),
-		(long long)num(new, "real"), (long long)num(new, "effective"),
-		(long long)num(new, "saved"));
-	n = put_val(buf, len, n, field(ev, "syscall"), "");
-	return put(buf, len, n, ")");
+	name = strerrorname_np((int)-result);
+	return put_str(buf, len, n, name ? name : "unknown", "");
 }
 
-static size_t details(json_object *ev, const char *kind, char *buf, size_t len, size_t n)
+static size_t details(const struct nh_wire_record *r, char *buf, size_t len, size_t n)
 {
-	json_object *v;
+	switch (r->kind) {
+	case NH_WIRE_ACTIVITY: {
+		const struct nh_wire_activity *a = &r->activity;
 
-	if (strcmp(kind, "exec") == 0) {
-		n = put_field(buf, len, n, ev, "path", "");
-		if (json_object_object_get_ex(ev, "args", &v) &&
-		    json_object_is_type(v, json_type_array))
-			for (size_t i = 1; i < json_object_array_length(v); i++)
-				n = put_val(buf, len, put(buf, len, n, " "),
-					    json_object_array_get_idx(v, i), "");
-		if (json_object_object_get_ex(ev, "args_truncated", &v))
-			n = put(buf, len, n, " ...");
-	} else if (strcmp(kind, "open") == 0) {
-		n = put_field(buf, len, n, ev, "path", "");
-		n = put_field(buf, len, n, ev, "flags_str", "");
-		n = outcome(ev, buf, len, n);
-	} else if (strcmp(kind, "connect") == 0) {
-		bool v6 = strchr(str(ev, "address") ?: "", ':') != NULL;
+		switch (a->event) {
+		case NH_WIRE_EV_EXEC:
+			n = put_str(buf, len, n, a->path, "");
+			for (size_t i = 1; i < a->n_args; i++)
+				n = put_str(buf, len, n, a->args[i], "");
+			if (a->args_truncated)
+				n = put(buf, len, n, " ...");
+			break;
+		case NH_WIRE_EV_OPEN: {
+			char flags[256];
 
-		n = put(buf, len, n, v6 ? " -> [" : " -> ");
-		n = put_val(buf, len, n, field(ev, "address"), "");
-		n = put(buf, len, n, v6 ? "]:%lld" : ":%lld", (long long)num(ev, "port"));
-		n = outcome(ev, buf, len, n);
-	} else if (strcmp(kind, "accept") == 0) {
-		if (str(ev, "address")) {
-			n = put(buf, len, n, " <-");
-			n = put_field(buf, len, n, ev, "address", "");
-			n = put(buf, len, n, ":%lld on :%lld", (long long)num(ev, "port"),
-				(long long)num(ev, "local_port"));
+			nh_recordjson_open_flags(a->flags, flags, sizeof(flags));
+			n = put_str(buf, len, n, a->path, "");
+			n = put_str(buf, len, n, flags, "");
+			n = outcome(a->result, buf, len, n);
+			break;
 		}
-		n = outcome(ev, buf, len, n);
-	} else if (strcmp(kind, "setuid") == 0 || strcmp(kind, "setgid") == 0) {
-		n = ids(ev, buf, len, n);
-		n = outcome(ev, buf, len, n);
-	} else if (strcmp(kind, "capset") == 0) {
-		json_object *old, *new;
-
-		if (json_object_object_get_ex(ev, "old", &old) &&
-		    json_object_object_get_ex(ev, "new", &new)) {
-			n = put(buf, len, n, " effective");
-			n = put_field(buf, len, n, old, "effective", "");
-			n = put(buf, len, n, " ->");
-			n = put_field(buf, len, n, new, "effective", "");
+		case NH_WIRE_EV_CONNECT:
+			n = put(buf, len, n, a->ipv6 ? " -> [" : " -> ");
+			n = put_esc(buf, len, n, a->address ? a->address : "",
+				    a->address ? strlen(a->address) : 0);
+			n = put(buf, len, n, a->ipv6 ? "]:%u" : ":%u", a->port);
+			n = outcome(a->result, buf, len, n);
+			break;
+		case NH_WIRE_EV_ACCEPT:
+			if (a->result >= 0) {
+				n = put(buf, len, n, " <-");
+				n = put_str(buf, len, n, a->address, "");
+				n = put(buf, len, n, ":%u on :%u", a->port, a->local_port);
+			}
+			n = outcome(a->result, buf, len, n);
+			break;
+		case NH_WIRE_EV_SETUID:
+		case NH_WIRE_EV_SETGID:
+			n = put(buf, len, n, " %u/%u/%u -> %u/%u/%u (", a->old_ids.real,
+				a->old_ids.effective, a->old_ids.saved, a->new_ids.real,
+				a->new_ids.effective, a->new_ids.saved);
+			n = put_esc(buf, len, n, a->syscall ? a->syscall : "",
+				    a->syscall ? strlen(a->syscall) : 0);
+			n = put(buf, len, n, ")");
+			n = outcome(a->result, buf, len, n);
+			break;
+		case NH_WIRE_EV_CAPSET:
+			n = put(buf, len, n, " effective 0x%016llx -> 0x%016llx",
+				(unsigned long long)a->old_caps.effective,
+				(unsigned long long)a->new_caps.effective);
+			n = outcome(a->result, buf, len, n);
+			break;
+		case NH_WIRE_EV_FORK:
+			n = put(buf, len, n, " child=%u", a->child_pid);
+			break;
+		case NH_WIRE_EV_EXIT:
+			if (a->signal)
+				n = put(buf, len, n, " signal=%d", a->signal);
+			else
+				n = put(buf, len, n, " code=%d", a->exit_code);
+			break;
+		case NH_WIRE_EV_SUMMARY:
+			n = put_str(buf, len, n, nh_wire_event_name(a->of), "");
+			n = put(buf, len, n, " x%llu", (unsigned long long)a->count);
+			if (a->object && *a->object)
+				n = put_str(buf, len, n, a->object, "");
+			break;
+		default:
+			break;
 		}
-		n = outcome(ev, buf, len, n);
-	} else if (strcmp(kind, "fork") == 0) {
-		n = put(buf, len, n, " child=%lld", (long long)num(ev, "child_pid"));
-	} else if (strcmp(kind, "exit") == 0) {
-		if (json_object_object_get_ex(ev, "signal", &v))
-			n = put(buf, len, n, " signal=%lld", (long long)json_object_get_int64(v));
-		else
-			n = put(buf, len, n, " code=%lld", (long long)num(ev, "exit_code"));
-	} else if (strcmp(kind, "summary") == 0) {
-		n = put_field(buf, len, n, ev, "of", "");
-		n = put(buf, len, n, " x%lld", (long long)num(ev, "count"));
-		n = put_field(buf, len, n, ev, "object", "");
-	} else if (strcmp(kind, "credential_use") == 0) {
-		n = put_field(buf, len, n, ev, "credential_kind", "");
-		n = put_field(buf, len, n, ev, "credential", "");
+		break;
+	}
+	case NH_WIRE_CREDENTIAL_USE: {
+		const struct nh_wire_credential_use *u = &r->credential_use;
+
+		n = put_str(buf, len, n, u->credential_kind, "");
+		n = put_str(buf, len, n, u->credential, "");
 		n = put(buf, len, n, " via");
-		n = put_field(buf, len, n, ev, "via", "");
-		if (json_object_object_get_ex(ev, "count", &v))
-			n = put(buf, len, n, " x%lld", (long long)json_object_get_int64(v));
+		n = put_str(buf, len, n, u->via, "");
+		if (u->repeats)
+			n = put(buf, len, n, " x%llu", (unsigned long long)u->count);
 		else
-			n = outcome(ev, buf, len, n);
-	} else if (strcmp(kind, "credential_reuse") == 0) {
-		n = put_field(buf, len, n, ev, "credential_kind", "");
-		n = put_field(buf, len, n, ev, "credential", "");
-		if (json_object_object_get_ex(ev, "identities", &v)) {
+			n = outcome(u->result, buf, len, n);
+		break;
+	}
+	case NH_WIRE_FINDING: {
+		const struct nh_wire_finding *f = &r->finding;
+
+		if (f->type == NH_WIRE_FINDING_CREDENTIAL_REUSE) {
+			n = put_str(buf, len, n, f->credential_kind, "");
+			n = put_str(buf, len, n, f->credential, "");
 			n = put(buf, len, n, " by");
-			for (size_t i = 0; i < json_object_array_length(v); i++)
-				n = put_val(buf, len, put(buf, len, n, " "),
-					    json_object_array_get_idx(v, i), "");
+			for (size_t i = 0; i < f->n_identities; i++)
+				n = put_str(buf, len, n, f->identities[i], "");
+		} else if (f->type == NH_WIRE_FINDING_SECRET_EXPOSURE) {
+			n = put_str(buf, len, n, f->secret_kind, "");
+			n = put_str(buf, len, n, f->fingerprint, "");
+			n = put(buf, len, n, " in argv[%d] of", f->arg_index);
+			n = put_str(buf, len, n, f->path, "");
+		} else if (f->type == NH_WIRE_FINDING_HUMAN_USE) {
+			n = put_str(buf, len, n, f->reason, "");
+			n = put_str(buf, len, n, f->path, "");
+		} else if (f->type == NH_WIRE_FINDING_IDENTITY_CONFLICT) {
+			n = put(buf, len, n, " claimed");
+			n = put_str(buf, len, n, f->claimed_identity, "");
+			n = put(buf, len, n, " believed");
+			n = put_str(buf, len, n, f->believed_identity, "");
 		}
-	} else if (strcmp(kind, "secret_exposure") == 0) {
-		n = put_field(buf, len, n, ev, "secret_kind", "");
-		n = put_field(buf, len, n, ev, "fingerprint", "");
-		n = put(buf, len, n, " in argv[%lld] of", (long long)num(ev, "arg_index"));
-		n = put_field(buf, len, n, ev, "path", "");
-	} else if (strcmp(kind, "anomaly") == 0) {
-		n = put_field(buf, len, n, ev, "severity", "");
-		n = put_field(buf, len, n, ev, "category", "");
-		n = put_field(buf, len, n, ev, "value", "");
-		if (str(ev, "technique"))
-			n = put_field(buf, len, n, ev, "technique", "");
-	} else if (strcmp(kind, "human_use") == 0) {
-		n = put_field(buf, len, n, ev, "reason", "");
-		n = put_field(buf, len, n, ev, "path", "");
-	} else if (strcmp(kind, "identity_conflict") == 0) {
-		n = put(buf, len, n, " claimed");
-		n = put_field(buf, len, n, ev, "claimed_identity", "");
-		n = put(buf, len, n, " believed");
-		n = put_field(buf, len, n, ev, "believed_identity", "");
+		break;
+	}
+	case NH_WIRE_ANOMALY: {
+		const struct nh_wire_anomaly *an = &r->anomaly;
+
+		n = put_str(buf, len, n, nh_wire_severity_name(an->severity), "");
+		n = put_str(buf, len, n, nh_wire_category_name(an->category), "");
+		n = put_str(buf, len, n, an->value, "");
+		if (an->technique_id && *an->technique_id)
+			n = put_str(buf, len, n, an->technique_id, "");
+		break;
+	}
+	default:
+		break;
 	}
 	return n;
 }
 
-static size_t line(json_object *ev, bool color, char *buf, size_t len)
+static size_t line(const struct nh_wire_record *r, bool color, char *buf, size_t len)
 {
-	const char *kind = str(ev, "kind") ?: "?", *time = str(ev, "time") ?: "";
+	const char *kind = nh_recordjson_kind(r);
 	const char *col = color ? kind_color(kind) : "";
+	char time[40];
 	size_t n, start;
 
 	/* "2026-11-22T08:00:01.123456Z" -> "08:00:01.123" */
-	if (strlen(time) >= 23)
-		time += 11;
-	n = put_esc(buf, len, 0, time, strnlen(time, 12));
+	nh_clock_format(r->time_ns, 3, time, sizeof(time));
+	n = put_esc(buf, len, 0, time + 11, 12);
 	n = put(buf, len, n, " ");
 	n = put_color(buf, len, n, col);
 	start = n;
-	n = put_val(buf, len, n, field(ev, "kind"), "?");
+	n = put_esc(buf, len, n, kind, strlen(kind));
 	if (n < len && n - start < 8)
 		n = put(buf, len, n, "%*s", (int)(8 - (n - start)), "");
 	if (*col)
 		n = put_color(buf, len, n, C_RESET);
-	if (strcmp(kind, "loss") == 0) {
-		n = put(buf, len, n, " %lld", (long long)num(ev, "count"));
-		n = put_field(buf, len, n, ev, "of", "");
+	if (r->kind == NH_WIRE_LOSS) {
+		const struct nh_wire_loss *l = &r->loss;
+
+		n = put(buf, len, n, " %llu",
+			(unsigned long long)(l->n_counts ? l->counts[0].value : 0));
+		n = put_str(buf, len, n, l->n_counts ? l->counts[0].name : "", "");
 		n = put(buf, len, n, " events lost (");
-		n = put_val(buf, len, n, field(ev, "source"), "");
+		n = put_esc(buf, len, n, l->source ? l->source : "",
+			    l->source ? strlen(l->source) : 0);
 		return put(buf, len, n, ")");
 	}
 	n = put(buf, len, n, " ");
 	n = put_color(buf, len, n, color ? C_CYAN : "");
-	n = put_val(buf, len, n, field(ev, "identity"), "-");
+	{
+		const char *id = r->identity.key && *r->identity.key ? r->identity.key : "-";
+
+		n = put_esc(buf, len, n, id, strlen(id));
+	}
 	n = put_color(buf, len, n, color ? C_RESET : "");
-	n = put(buf, len, n, " pid=%lld", (long long)num(ev, "pid"));
-	if (str(ev, "comm")) {
+	n = put(buf, len, n, " pid=%u", r->process.pid);
+	if (r->process.comm && *r->process.comm) {
 		n = put(buf, len, n, " ");
 		n = put_color(buf, len, n, color ? C_YELLOW : "");
-		n = put_val(buf, len, n, field(ev, "comm"), "");
+		n = put_esc(buf, len, n, r->process.comm, strlen(r->process.comm));
 		n = put_color(buf, len, n, color ? C_RESET : "");
 	}
-	return details(ev, kind, buf, len, n);
+	return details(r, buf, len, n);
 }
 
-void nh_compact_format(json_object *ev, bool color, char *buf, size_t len)
+void nh_compact_format(const struct nh_wire_record *r, bool color, char *buf, size_t len)
 {
 	size_t room = len, end;
 
@@ -378,7 +376,7 @@ void nh_compact_format(json_object *ev, bool color, char *buf, size_t len)
 	 * the terminal is painted with it. */
 	if (color && len > sizeof(C_RESET) - 1)
 		room = len - (sizeof(C_RESET) - 1);
-	if (line(ev, color, buf, room) >= room && room < len) {
+	if (line(r, color, buf, room) >= room && room < len) {
 		end = strlen(buf);
 		memcpy(buf + end, C_RESET, sizeof(C_RESET));
 	}

@@ -12,6 +12,7 @@
 
 #include "decode.h"
 #include "procroot.h"
+#include "render.h"
 #include "fingerprint.h"
 #include "satoken.h"
 #include "secrets.h"
@@ -63,11 +64,13 @@ void nh_findings_free(struct nh_findings *f)
 	nh_catalogue_free(&f->cat);
 }
 
-static void emit_finding(const struct nh_attributed *ev, uint32_t kind, json_object *o,
-			 nh_finding_fn emit, void *ctx)
+/* The record of a finding about ev: its attribution, then the body. */
+static struct nh_wire_record *start(struct nh_findings *f, const struct nh_attributed *ev,
+				    enum nh_wire_kind kind)
 {
-	emit(ctx, kind, ev->h->tgid, ev->h->pid, ev->identity, o);
-	json_object_put(o);
+	nh_record_attribution(ev, &f->buf, &f->rec);
+	f->rec.kind = kind;
+	return &f->rec;
 }
 
 /* The path an open named, made absolute where the process's working
@@ -189,22 +192,28 @@ static void register_use(struct nh_findings *f, const struct nh_attributed *ev, 
 			 void *ctx)
 {
 	const struct nh_credential *c;
-	json_object *o;
+	struct nh_wire_record *rec;
+	struct nh_wire_finding *fd;
 	int r =
 	    nh_credentials_use(&f->creds, id, kind, name, ev->identity, ev->h->ts_ns, count, &c);
 
 	if (r != NH_CRED_REUSE)
 		return;
 	f->reuses++;
-	o = nh_render_as(ev, NH_KIND_CREDENTIAL_REUSE);
-	if (!o)
-		return;
-	nh_json_str(o, "credential_kind", c->kind);
-	nh_json_str(o, "credential", c->name);
-	json_object_object_add(o, "identities", identities_array(c));
-	if (c->users_unlisted)
-		nh_json_int(o, "identities_unlisted", (int64_t)c->users_unlisted);
-	emit_finding(ev, NH_KIND_CREDENTIAL_REUSE, o, emit, ctx);
+	rec = start(f, ev, NH_WIRE_FINDING);
+	fd = &rec->finding;
+	*fd = (struct nh_wire_finding){
+	    .type = NH_WIRE_FINDING_CREDENTIAL_REUSE,
+	    .credential_kind = c->kind,
+	    .credential = c->name,
+	    .identities_unlisted = c->users_unlisted,
+	};
+	for (size_t i = 0; i < c->nusers; i++)
+		if (fd->n_identities < NH_WIRE_IDENTITIES_MAX)
+			fd->identities[fd->n_identities++] = c->users[i];
+		else
+			fd->identities_unlisted++;
+	emit(ctx, rec);
 }
 
 static void remember_series(struct nh_findings *f, uint64_t digest, const char *id,
@@ -229,18 +238,14 @@ static void credential_use(struct nh_findings *f, const struct nh_attributed *ev
 			   bool used, nh_finding_fn emit, void *ctx)
 {
 	char id[NH_CRED_ID_MAX];
-	json_object *o;
+	struct nh_wire_record *rec;
 
 	f->credential_uses++;
 	f->was_credential = true;
-	o = nh_render_as(ev, NH_KIND_CREDENTIAL_USE);
-	if (!o)
-		return;
-	nh_json_str(o, "credential_kind", kind);
-	nh_json_str(o, "credential", name);
-	nh_json_str(o, "via", via);
-	nh_json_result(o, result);
-	emit_finding(ev, NH_KIND_CREDENTIAL_USE, o, emit, ctx);
+	rec = start(f, ev, NH_WIRE_CREDENTIAL_USE);
+	rec->credential_use = (struct nh_wire_credential_use){
+	    .credential_kind = kind, .credential = name, .via = via, .result = result, .count = 1};
+	emit(ctx, rec);
 
 	if (!used)
 		return;
@@ -289,21 +294,22 @@ static void on_summary(struct nh_findings *f, const struct nh_attributed *ev, ui
 {
 	const struct nh_summary_event *s = (const void *)ev->h;
 	const struct series *se = nh_u64map_get(&f->series, digest);
-	json_object *o;
+	struct nh_wire_record *rec;
 
 	if (!se)
 		return;
 	f->was_credential = true;
 	f->credential_uses += s->count;
 	register_use(f, ev, se->id, se->kind, se->name, s->count, emit, ctx);
-	o = nh_render_as(ev, NH_KIND_CREDENTIAL_USE);
-	if (!o)
-		return;
-	nh_json_str(o, "credential_kind", se->kind);
-	nh_json_str(o, "credential", se->name);
-	nh_json_str(o, "via", nh_kind_name(s->key.kind));
-	nh_json_int(o, "count", (int64_t)s->count);
-	emit_finding(ev, NH_KIND_CREDENTIAL_USE, o, emit, ctx);
+	rec = start(f, ev, NH_WIRE_CREDENTIAL_USE);
+	rec->credential_use = (struct nh_wire_credential_use){
+	    .credential_kind = se->kind,
+	    .credential = se->name,
+	    .via = nh_kind_name(s->key.kind),
+	    .count = s->count ? s->count : 1,
+	    .repeats = true,
+	};
+	emit(ctx, rec);
 }
 
 /* Each secret in argv once per identity: its kind and fingerprint, the
@@ -330,7 +336,7 @@ static void on_exec_secrets(struct nh_findings *f, const struct nh_attributed *e
 			char fp[NH_FINGERPRINT_MAX], fp_prev[NH_FINGERPRINT_MAX] = "";
 			char id[NH_CRED_ID_MAX];
 			const char *kind = nh_secret_kind_name(spans[s].kind);
-			json_object *o;
+			struct nh_wire_record *rec;
 
 			/* a cut word is not known to be a secret: redacted, not reported */
 			if (spans[s].kind == NH_SECRET_CUT)
@@ -361,17 +367,17 @@ static void on_exec_secrets(struct nh_findings *f, const struct nh_attributed *e
 					       NULL) == NH_CRED_KNOWN)
 				continue;
 			f->exposures++;
-			o = nh_render_as(ev, NH_KIND_SECRET_EXPOSURE);
-			if (!o)
-				continue;
-			nh_json_str(o, "secret_kind", kind);
-			nh_json_str(o, "fingerprint", fp);
-			if (fp_prev[0])
-				nh_json_str(o, "fingerprint_previous", fp_prev);
-			nh_json_str(o, "path", e->path);
-			nh_json_int(o, "arg_index", index);
-			nh_json_str(o, "argument", clean);
-			emit_finding(ev, NH_KIND_SECRET_EXPOSURE, o, emit, ctx);
+			rec = start(f, ev, NH_WIRE_FINDING);
+			rec->finding = (struct nh_wire_finding){
+			    .type = NH_WIRE_FINDING_SECRET_EXPOSURE,
+			    .secret_kind = kind,
+			    .fingerprint = fp,
+			    .fingerprint_previous = fp_prev[0] ? fp_prev : NULL,
+			    .path = e->path,
+			    .arg_index = index,
+			    .argument = clean,
+			};
+			emit(ctx, rec);
 		}
 		i += n + 1;
 		index++;
@@ -389,22 +395,22 @@ static void on_exec_session(struct nh_findings *f, const struct nh_attributed *e
 			    nh_finding_fn emit, void *ctx)
 {
 	const struct nh_exec_event *e = (const void *)ev->h;
-	json_object *o;
+	struct nh_wire_record *rec;
 
 	if (!ev->proc || !ev->proc->session_new || ev->proc->tgid != e->h.tgid ||
 	    !workload_identity(ev))
 		return;
 	f->human_uses++;
-	o = nh_render_as(ev, NH_KIND_HUMAN_USE);
-	if (!o)
-		return;
-	nh_json_str(o, "reason", (e->h.flags & NH_F_NS_ENTERED) ? "entered_namespace" : "terminal");
-	json_object_object_add(o, "tty", json_object_new_boolean(e->h.flags & NH_F_TTY));
-	json_object_object_add(o, "entered_namespace",
-			       json_object_new_boolean(e->h.flags & NH_F_NS_ENTERED));
-	nh_json_str(o, "path", e->path);
-	nh_json_int(o, "session_pid", ev->proc->session);
-	emit_finding(ev, NH_KIND_HUMAN_USE, o, emit, ctx);
+	rec = start(f, ev, NH_WIRE_FINDING);
+	rec->finding = (struct nh_wire_finding){
+	    .type = NH_WIRE_FINDING_HUMAN_USE,
+	    .reason = (e->h.flags & NH_F_NS_ENTERED) ? "entered_namespace" : "terminal",
+	    .tty = e->h.flags & NH_F_TTY,
+	    .entered_namespace = e->h.flags & NH_F_NS_ENTERED,
+	    .path = e->path,
+	    .session_pid = ev->proc->session,
+	};
+	emit(ctx, rec);
 }
 
 void nh_findings_event(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,

@@ -21,12 +21,14 @@
 #include "catalogue.h"
 #include "cgroupfs.h"
 #include "credentials.h"
-#include "render.h"
+#include "jsonw.h"
+#include "record.h"
+#include "event.h"
 #include "u64map.h"
 
-/* Receives each finding; the object is the caller's to put afterwards. */
-typedef void (*nh_finding_fn)(void *ctx, uint32_t kind, uint32_t pid, uint32_t tid,
-			      const char *identity, json_object *o);
+/* Receives each finding as its typed record, valid for the call; the
+ * receiver may number it (r->id) but not keep it. */
+typedef void (*nh_finding_fn)(void *ctx, struct nh_wire_record *r);
 
 struct nh_findings {
 	struct nh_catalogue cat;
@@ -41,6 +43,8 @@ struct nh_findings {
 	 * baseline then learns it as a credential, not also as a file or a
 	 * destination. */
 	bool was_credential;
+	struct nh_wire_record rec; /* the finding being made */
+	struct nh_record_buf buf;
 };
 
 int nh_findings_init(struct nh_findings *f, const struct nh_cgroupfs *fs, const char *sa_token_path,

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "httpd.h"
+#include "clock.h"
+#include "http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,50 +18,6 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
-
-/* "127.0.0.1:9464" or "[::1]:9464"; a port of 1..65535 in digits only. */
-static int parse_addr(const char *addrport, struct sockaddr_storage *ss, socklen_t *len)
-{
-	const char *colon = strrchr(addrport, ':');
-	char host[INET6_ADDRSTRLEN + 2];
-	size_t hl = colon ? (size_t)(colon - addrport) : 0;
-	unsigned long port = 0;
-	const char *p;
-
-	if (!colon || !hl || hl >= sizeof(host) || !colon[1] || strlen(colon + 1) > 5)
-		return -EINVAL;
-	for (p = colon + 1; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		port = port * 10 + (unsigned long)(*p - '0');
-	}
-	if (port < 1 || port > 65535)
-		return -EINVAL;
-	memcpy(host, addrport, hl);
-	host[hl] = '\0';
-	memset(ss, 0, sizeof(*ss));
-	if (host[0] == '[') {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-		if (hl < 3 || host[hl - 1] != ']')
-			return -EINVAL;
-		host[hl - 1] = '\0';
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
-			return -EINVAL;
-		*len = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-			return -EINVAL;
-		*len = sizeof(*a);
-	}
-	return 0;
-}
 
 /* Our own listening socket, so a failed bind says why (libmicrohttpd
  * would only fail to start). IPv6 only for an IPv6 address: "[::]:P"
@@ -135,7 +93,7 @@ static enum MHD_Result say(struct MHD_Connection *c, unsigned code, const char *
 		n = 0;
 	if ((size_t)n >= sizeof(msg))
 		n = sizeof(msg) - 1;
-	return reply(c, code, "text/plain; charset=utf-8", msg, (size_t)n, MHD_RESPMEM_MUST_COPY);
+	return (enum MHD_Result)nh_http_reply(c, code, "text/plain; charset=utf-8", msg, (size_t)n);
 }
 
 /* Called from MHD_run, that is from the agent's loop: the callbacks read
@@ -183,14 +141,6 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 	return say(c, MHD_HTTP_NOT_FOUND, "not found: /metrics, /healthz and /readyz are served\n");
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Each connection's socket and start, for the deadline. */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
@@ -204,7 +154,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		return;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED && h->nconns < NH_HTTPD_MAX_CONNECTIONS) {
 		h->conns[h->nconns].fd = info->connect_fd;
-		h->conns[h->nconns++].start_ns = now_ns();
+		h->conns[h->nconns++].start_ns = nh_clock_mono_ns();
 		return;
 	}
 	for (size_t i = 0; code == MHD_CONNECTION_NOTIFY_CLOSED && i < h->nconns; i++)
@@ -229,7 +179,7 @@ int nh_httpd_open(struct nh_httpd *h, const char *addrport, int epfd,
 	h->ctx = ctx;
 	h->log = log;
 	snprintf(h->addr, sizeof(h->addr), "%s", addrport);
-	code = parse_addr(addrport, &ss, &sl);
+	code = nh_http_parse_addr(addrport, &ss, &sl);
 	if (code) {
 		nh_err(log,
 		       "metrics.listen: \"%s\" is not ADDR:PORT (an IPv4 address, or an IPv6 "
@@ -307,7 +257,7 @@ void nh_httpd_run(struct nh_httpd *h, bool ready)
 	if (!h->daemon)
 		return;
 	/* Past the deadline: shut, and libmicrohttpd closes it on this run. */
-	now = h->nconns ? now_ns() : 0;
+	now = h->nconns ? nh_clock_mono_ns() : 0;
 	for (size_t i = 0; i < h->nconns; i++)
 		if (now - h->conns[i].start_ns > NH_HTTPD_DEADLINE_NS &&
 		    shutdown(h->conns[i].fd, SHUT_RDWR) == 0) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kafka.h"
-#include "secretfile.h"
+#include "clock.h"
+#include "kafkaconf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,7 +12,6 @@
 
 #include <librdkafka/rdkafka.h>
 
-#define NH_KAFKA_SECRET_MAX   (64 * 1024)   /* a PEM key and its chain */
 #define NH_KAFKA_PUMP	      4096	    /* records moved to the producer per poll */
 #define NH_KAFKA_RETRY_NS     1000000000ULL /* wait before resending after a failure */
 #define NH_KAFKA_HEARTBEAT_NS (30 * 1000000000ULL)
@@ -23,14 +23,6 @@ struct inflight {
 	struct nh_spool_pos pos;
 	uint64_t event_ns; /* 0: not timed */
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /* A record Kafka will never take: out of the spool, counted for the
  * next loss report, logged. */
@@ -68,7 +60,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 	if (!in)
 		return;
 	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		uint64_t now = mono_ns();
+		uint64_t now = nh_clock_mono_ns();
 
 		/* Only the first acknowledgement: one after a rewind or a shed
 		 * is no longer in flight. */
@@ -92,22 +84,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 		snprintf(k->last_error, sizeof(k->last_error), "%s", rd_kafka_err2str(msg->err));
 		k->broker_up = false;
 		if (!k->rewind_at_ns)
-			k->rewind_at_ns = mono_ns() + NH_KAFKA_RETRY_NS;
+			k->rewind_at_ns = nh_clock_mono_ns() + NH_KAFKA_RETRY_NS;
 	}
 	free(in);
-}
-
-static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
-		    const struct nh_log *log)
-{
-	char errstr[512];
-
-	if (rd_kafka_conf_set(conf, key, val, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-		/* Not the value: it may be a password. */
-		nh_err(log, "kafka: property %s: %s", key, errstr);
-		return -EINVAL;
-	}
-	return 0;
 }
 
 static void node_identity(struct nh_kafka *k)
@@ -142,38 +121,9 @@ static void node_identity(struct nh_kafka *k)
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	const struct nh_kafka *k = rd_kafka_opaque(rk);
-	enum nh_log_level lvl = level <= 3   ? NH_LOG_ERROR
-				: level == 4 ? NH_LOG_WARN
-				: level <= 6 ? NH_LOG_INFO
-					     : NH_LOG_DEBUG;
+	enum nh_log_level lvl = nh_kafkaconf_level(level);
 
 	nh_log(k->log, lvl, "kafka %s: %s", fac, buf);
-}
-
-/* "key=path": a property whose value is a file's content, such as
- * sasl.password from a mounted Secret. The value is never logged. */
-static int set_from_file(rd_kafka_conf_t *conf, const char *spec, const struct nh_log *log)
-{
-	char key[256], errstr[512] = "", *value = NULL;
-	int err;
-
-	err = nh_secretfile_property(spec, key, sizeof(key), &value, NH_KAFKA_SECRET_MAX);
-	if (err) {
-		if (err == -EINVAL)
-			nh_err(log, "kafka.propertyFiles: expected key=path");
-		else
-			nh_err(log, "kafka.propertyFiles: %s: cannot read %s: %s", key,
-			       strchr(spec, '=') + 1, strerror(-err));
-		return err;
-	}
-	/* librdkafka's message may quote the value: not shown. */
-	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-		nh_err(log, "kafka.propertyFiles: %s: librdkafka refused the value", key);
-		err = -EINVAL;
-	}
-	explicit_bzero(errstr, sizeof(errstr));
-	nh_secretfile_free(value, NH_KAFKA_SECRET_MAX);
-	return err;
 }
 
 int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const struct nh_log *log)
@@ -191,14 +141,15 @@ int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const s
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	if (conf_set(conf, "bootstrap.servers", cfg->brokers, log) ||
-	    conf_set(conf, "enable.idempotence", "true", log) ||
-	    conf_set(conf, "acks", "all", log) || conf_set(conf, "compression.type", "lz4", log) ||
-	    conf_set(conf, "linger.ms", "20", log) ||
+	if (nh_kafkaconf_set(conf, "bootstrap.servers", cfg->brokers, log) ||
+	    nh_kafkaconf_set(conf, "enable.idempotence", "true", log) ||
+	    nh_kafkaconf_set(conf, "acks", "all", log) ||
+	    nh_kafkaconf_set(conf, "compression.type", "lz4", log) ||
+	    nh_kafkaconf_set(conf, "linger.ms", "20", log) ||
 	    /* A message the broker does not take within this time is handed
 	     * back; it is still spooled and is sent again. */
-	    conf_set(conf, "message.timeout.ms", "30000", log) ||
-	    conf_set(conf, "client.id", "nhiscope-agent", log)) {
+	    nh_kafkaconf_set(conf, "message.timeout.ms", "30000", log) ||
+	    nh_kafkaconf_set(conf, "client.id", "nhiscope-agent", log)) {
 		err = -EINVAL;
 		goto cleanup;
 	}
@@ -213,20 +164,20 @@ int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const s
 		}
 		memcpy(key, cfg->props[i], eq - cfg->props[i]);
 		key[eq - cfg->props[i]] = '\0';
-		if (conf_set(conf, key, eq + 1, log)) {
+		if (nh_kafkaconf_set(conf, key, eq + 1, log)) {
 			err = -EINVAL;
 			goto cleanup;
 		}
 	}
 	for (size_t i = 0; i < cfg->nprop_files; i++) {
-		err = set_from_file(conf, cfg->prop_files[i], log);
+		err = nh_kafkaconf_set_from_file(conf, cfg->prop_files[i], log);
 		if (err)
 			goto cleanup;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	/* Logged from the agent's loop (rd_kafka_poll), not librdkafka's
 	 * threads, which must not read the log settings SIGHUP changes. */
-	if (conf_set(conf, "log.queue", "true", log)) {
+	if (nh_kafkaconf_set(conf, "log.queue", "true", log)) {
 		err = -EINVAL;
 		goto cleanup;
 	}
@@ -264,7 +215,7 @@ void nh_kafka_close(struct nh_kafka *k, int timeout_ms)
 {
 	if (!k->rk)
 		return;
-	nh_kafka_poll(k, mono_ns());
+	nh_kafka_poll(k, nh_clock_mono_ns());
 	rd_kafka_flush(k->rk, timeout_ms);
 	rd_kafka_poll(k->rk, 0);
 	nh_spool_flush(&k->spool);
@@ -380,6 +331,7 @@ static void send_loss(struct nh_kafka *k, uint64_t wall_ns)
 	r.kind = NH_WIRE_LOSS;
 	r.time_ns = wall_ns;
 	r.loss.what = "records shed by a full spool or refused by Kafka";
+	r.loss.source = "spool";
 	r.loss.window_start_ns = k->loss_since_wall_ns ? k->loss_since_wall_ns : wall_ns;
 	r.loss.window_end_ns = wall_ns;
 	r.loss.counts[r.loss.n_counts++] = (struct nh_wire_counter){"anomaly", a};

@@ -14,7 +14,6 @@
 #include <json-c/json.h>
 
 #include "agent.h"
-#include "compact.h"
 #include "decode.h"
 
 struct nh_cli {
@@ -125,19 +124,21 @@ struct tail_state {
 	bool started;
 };
 
+/* The first line answers the request; then one event per line, already
+ * in the format asked for (the agent renders it from the typed record). */
 static int tail_line(const char *line, void *ctx)
 {
 	struct tail_state *st = ctx;
-	json_object *o = json_tokener_parse(line), *v;
-	char out[8192];
+	json_object *o, *v;
 	int code = 0;
 
-	if (!o) {
-		fprintf(stderr, "nhiscope: undecodable line from the agent\n");
-		return 0;
-	}
 	if (!st->started) {
 		st->started = true;
+		o = json_tokener_parse(line);
+		if (!o) {
+			fprintf(stderr, "nhiscope: undecodable answer from the agent\n");
+			return -EBADMSG;
+		}
 		if (json_object_object_get_ex(o, "error", &v)) {
 			fprintf(stderr, "nhiscope: agent refused: %s\n", json_object_get_string(v));
 			code = -EINVAL;
@@ -145,15 +146,9 @@ static int tail_line(const char *line, void *ctx)
 		json_object_put(o);
 		return code;
 	}
-	if (st->cli->json) {
-		puts(line);
-	} else {
-		nh_compact_format(o, st->cli->color, out, sizeof(out));
-		puts(out);
-	}
+	puts(line);
 	/* Line-buffered even into a pipe: tail is for watching. */
 	fflush(stdout);
-	json_object_put(o);
 	return 0;
 }
 
@@ -231,6 +226,9 @@ static int cmd_tail(struct nh_cli *cli, int argc, char **argv)
 		json_object_object_add(req, "kinds", kinds);
 		kinds = NULL;
 	}
+	json_object_object_add(req, "format",
+			       json_object_new_string(cli->json ? "json" : "compact"));
+	json_object_object_add(req, "color", json_object_new_boolean(cli->color));
 	fd = connect_agent(cli);
 	if (fd < 0) {
 		code = fd;

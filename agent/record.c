@@ -1,133 +1,310 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "record.h"
 
-#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
-static const char *str(json_object *o, const char *k)
-{
-	json_object *v;
+#include "decode.h"
+#include "render.h"
+#include "secrets.h"
 
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+_Static_assert((int)NH_WIRE_EV_EXEC == (int)NH_KIND_EXEC &&
+		   (int)NH_WIRE_EV_FORK == (int)NH_KIND_FORK &&
+		   (int)NH_WIRE_EV_EXIT == (int)NH_KIND_EXIT &&
+		   (int)NH_WIRE_EV_CONNECT == (int)NH_KIND_CONNECT &&
+		   (int)NH_WIRE_EV_ACCEPT == (int)NH_KIND_ACCEPT &&
+		   (int)NH_WIRE_EV_OPEN == (int)NH_KIND_OPEN &&
+		   (int)NH_WIRE_EV_SETUID == (int)NH_KIND_SETUID &&
+		   (int)NH_WIRE_EV_SETGID == (int)NH_KIND_SETGID &&
+		   (int)NH_WIRE_EV_CAPSET == (int)NH_KIND_CAPSET &&
+		   (int)NH_WIRE_EV_SUMMARY == (int)NH_KIND_SUMMARY,
+	       "wire event kinds are the kernel's");
+
+#define NSEC 1000000000ULL
+
+static uint64_t unix_ns(const struct nh_attributed *ev, uint64_t mono_ns)
+{
+	return (uint64_t)((int64_t)mono_ns + ev->wall_offset_ns);
 }
 
-static int64_t num(json_object *o, const char *k)
+/* A pod's facts: the service account from its token's claims first, then
+ * the kubelet's record, then the workload owner. */
+static void pod(const struct nh_attributed *ev, struct nh_wire_identity *id)
 {
-	json_object *v;
+	const struct nh_sa *sa = ev->sa;
+	struct nh_wire_context *c = &id->context;
 
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
-}
+	if (sa && sa->have_claims) {
+		const struct nh_sa_claims *cl = &sa->claims;
 
-static double dbl(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_double(v) : 0;
-}
-
-static void identity(json_object *o, struct nh_wire_identity *id)
-{
-	json_object *c = NULL;
-
-	id->key = str(o, "identity");
-	id->source = str(o, "identity_source");
-	id->verified =
-	    json_object_object_get_ex(o, "identity_verified", &c) && json_object_get_boolean(c);
-	c = NULL;
-	if (!json_object_object_get_ex(o, "context", &c))
-		return;
-	id->pod_uid = str(c, "pod_uid");
-	id->pod_name = str(c, "pod");
-	id->namespace = str(c, "namespace");
-	id->service_account = str(c, "service_account");
-	id->container_id = str(c, "container_id");
-	id->unit = str(c, "unit");
-	id->workload_kind = str(c, "workload_kind");
-	id->workload_name = str(c, "workload");
-	id->node = str(c, "node");
-}
-
-static void process(json_object *o, struct nh_wire_process *p)
-{
-	p->pid = (uint32_t)num(o, "pid");
-	p->ppid = (uint32_t)num(o, "ppid");
-	p->uid = (uint32_t)num(o, "uid");
-	p->user = str(o, "user");
-	p->comm = str(o, "comm");
-	p->exe = str(o, "exe");
-}
-
-int nh_record_from_json(json_object *o, uint64_t time_ns, const struct nh_wire_id *id,
-			const char *activity_json, struct nh_wire_record *r)
-{
-	const char *kind = str(o, "kind");
-	json_object *v;
-
-	memset(r, 0, sizeof(*r));
-	if (!kind)
-		return -ENOENT;
-	r->id = *id;
-	r->time_ns = time_ns;
-	identity(o, &r->identity);
-	process(o, &r->process);
-	if (strcmp(kind, "anomaly") == 0) {
-		struct nh_wire_anomaly *a = &r->anomaly;
-		int c = nh_wire_category_parse(str(o, "category") ?: "");
-		int s = nh_wire_severity_parse(str(o, "severity") ?: "");
-
-		r->kind = NH_WIRE_ANOMALY;
-		a->category = c > 0 ? c : NH_WIRE_CAT_NONE;
-		a->severity = s > 0 ? s : NH_WIRE_SEV_NONE;
-		a->rate = json_object_object_get_ex(o, "rate_per_min", NULL);
-		a->value = str(o, "value");
-		a->technique_id = str(o, "technique");
-		a->technique_name = str(o, "technique_name");
-		a->explanation = str(o, "explanation");
-		a->baseline_age_ns = (uint64_t)num(o, "baseline_age_s") * 1000000000ULL;
-		a->baseline_items = (uint64_t)num(o, "baseline_items");
-		a->rate_observed = dbl(o, "rate_per_min");
-		a->rate_mean = dbl(o, "baseline_mean");
-		a->rate_stddev = dbl(o, "baseline_stddev");
-	} else if (strcmp(kind, "credential_use") == 0) {
-		struct nh_wire_credential_use *u = &r->credential_use;
-
-		r->kind = NH_WIRE_CREDENTIAL_USE;
-		u->credential_kind = str(o, "credential_kind");
-		u->credential = str(o, "credential");
-		u->via = str(o, "via");
-		u->result = num(o, "result");
-		u->count =
-		    json_object_object_get_ex(o, "count", NULL) ? (uint64_t)num(o, "count") : 1;
-	} else if (strcmp(kind, "secret_exposure") == 0 || strcmp(kind, "human_use") == 0 ||
-		   strcmp(kind, "credential_reuse") == 0 ||
-		   strcmp(kind, "identity_conflict") == 0) {
-		struct nh_wire_finding *f = &r->finding;
-
-		r->kind = NH_WIRE_FINDING;
-		f->type = nh_wire_finding_parse(kind);
-		f->secret_kind = str(o, "secret_kind");
-		f->fingerprint = str(o, "fingerprint");
-		f->fingerprint_previous = str(o, "fingerprint_previous");
-		f->reason = str(o, "reason");
-		f->argument = str(o, "argument");
-		f->credential_kind = str(o, "credential_kind");
-		f->credential = str(o, "credential");
-		f->path = str(o, "path");
-		f->claimed_identity = str(o, "claimed_identity");
-		f->believed_identity = str(o, "believed_identity");
-		f->arg_index = (int32_t)num(o, "arg_index");
-		if (json_object_object_get_ex(o, "identities", &v))
-			for (size_t i = 0; i < json_object_array_length(v) &&
-					   f->n_identities < NH_WIRE_IDENTITIES_MAX;
-			     i++)
-				f->identities[f->n_identities++] =
-				    json_object_get_string(json_object_array_get_idx(v, i));
-	} else if (activity_json && r->identity.key) {
-		r->kind = NH_WIRE_ACTIVITY;
-		r->activity.kind = kind;
-		r->activity.json = activity_json;
-	} else {
-		return -ENOENT;
+		id->namespace = cl->namespace_;
+		id->service_account = cl->service_account;
+		if (cl->pod_name[0])
+			id->pod_name = cl->pod_name;
+		if (cl->node_name[0])
+			id->node = cl->node_name;
+		c->has_token = true;
+		c->token = (struct nh_wire_token){
+		    .fingerprint = sa->fingerprint,
+		    .issued_at = cl->iat,
+		    .expires_at = cl->long_lived ? 0 : cl->exp,
+		    .long_lived = cl->long_lived,
+		    .legacy = cl->legacy,
+		};
 	}
-	return 0;
+	if (sa)
+		c->token_state = nh_sa_state_name(sa->state);
+	if (ev->pod) {
+		if (!id->pod_name && ev->pod->name[0])
+			id->pod_name = ev->pod->name;
+		if (!id->namespace && ev->pod->namespace_[0])
+			id->namespace = ev->pod->namespace_;
+	}
+	if (ev->owner_kind && ev->owner_name) {
+		id->workload_kind = ev->owner_kind;
+		id->workload_name = ev->owner_name;
+	}
+}
+
+void nh_record_attribution(const struct nh_attributed *ev, struct nh_record_buf *buf,
+			   struct nh_wire_record *r)
+{
+	const struct nh_hdr *h = ev->h;
+	const struct nh_cgroup_ctx *cg = ev->cg;
+	struct nh_wire_process *p = &r->process;
+	size_t n = strnlen(h->comm, NH_COMM_LEN);
+
+	memset(r, 0, offsetof(struct nh_wire_record, anomaly));
+	r->priv = NULL;
+	r->legacy = NULL;
+	r->time_ns = unix_ns(ev, h->ts_ns);
+	r->identity.key = ev->identity;
+	r->identity.source = nh_identity_source_name(ev->identity_source);
+	r->identity.verified = ev->identity_verified;
+
+	memcpy(buf->comm, h->comm, n);
+	buf->comm[n] = '\0';
+	p->pid = h->tgid;
+	p->tid = h->pid;
+	p->uid = h->uid;
+	p->user = ev->user;
+	p->exe = ev->proc && ev->proc->exe[0] ? ev->proc->exe : NULL;
+	p->cgroup_id = h->cgroup_id;
+	p->interactive = ev->interactive;
+	p->repeat = h->kind == NH_KIND_SUMMARY;
+	if (!p->repeat) {
+		p->ppid = h->ppid;
+		p->gid = h->gid;
+		p->mntns = h->mntns;
+		p->comm = buf->comm;
+	}
+	if (!cg)
+		return;
+	r->identity.context.cgroup = cg->path;
+	r->identity.context.cgroup_kind = nh_cg_kind_name(cg->info.kind);
+	r->identity.context.delegated = cg->delegated;
+	if (cg->info.pod_uid[0])
+		r->identity.pod_uid = cg->info.pod_uid;
+	if (cg->info.qos != NH_QOS_NONE)
+		r->identity.context.qos = nh_qos_name(cg->info.qos);
+	if (cg->info.container_id[0]) {
+		r->identity.container_id = cg->info.container_id;
+		r->identity.context.runtime = nh_runtime_name(cg->info.runtime);
+	}
+	if (cg->info.unit[0]) {
+		r->identity.unit = cg->info.unit;
+		r->identity.context.user_unit = cg->info.user_unit;
+	}
+	pod(ev, &r->identity);
+}
+
+/*
+ * argv with every secret redacted: the value never leaves the agent. An
+ * argument cut by the copy limit (no NUL before the end of a truncated
+ * copy) has its last word redacted too: it may be a secret's head. Every
+ * argument is read, so that what an early one says of a later one holds,
+ * but only the first NH_ARGS_SHOW bytes are shown; returns whether that
+ * was all of them.
+ */
+static bool args(struct nh_wire_activity *a, const char *argv, size_t len, bool truncated,
+		 char *buf, size_t cap)
+{
+	char clean[NH_ARGS_SHOW * 2 + 64];
+	struct nh_secrets_argv st;
+	bool shown_all = true;
+	size_t i = 0, used = 0;
+
+	nh_secrets_argv_init(&st);
+	while (i < len) {
+		size_t n = strnlen(argv + i, len - i), m;
+		bool cut = truncated && i + n == len;
+
+		a->secrets_redacted += (uint32_t)nh_secrets_argv_next(&st, argv + i, n, cut, clean,
+								      sizeof(clean), NULL, 0, NULL);
+		if (i >= NH_ARGS_SHOW || a->n_args >= NH_WIRE_ARGS_MAX || used >= cap) {
+			shown_all = false;
+		} else {
+			/* the redacted text is cut, never the argument before it */
+			size_t room = NH_ARGS_SHOW - i;
+
+			m = strlen(clean);
+			if (i + n > NH_ARGS_SHOW) {
+				m = m > room ? room : m;
+				shown_all = false;
+			}
+			if (m > cap - used - 1) {
+				m = cap - used - 1;
+				shown_all = false;
+			}
+			memcpy(buf + used, clean, m);
+			buf[used + m] = '\0';
+			a->args[a->n_args++] = buf + used;
+			used += m + 1;
+		}
+		i += n + 1;
+	}
+	return shown_all;
+}
+
+static void address(const struct nh_sockaddr *sa, struct nh_record_buf *buf,
+		    struct nh_wire_activity *a)
+{
+	nh_render_addr(sa, buf->address, sizeof(buf->address));
+	a->address = buf->address;
+	a->ipv6 = sa->family == AF_INET6;
+	a->port = sa->port;
+}
+
+void nh_record_activity(const struct nh_attributed *ev, struct nh_record_buf *buf,
+			struct nh_wire_record *r)
+{
+	const struct nh_hdr *h = ev->h;
+	struct nh_wire_activity *a = &r->activity;
+
+	nh_record_attribution(ev, buf, r);
+	/* args last: n_args says how many of them are set */
+	memset(a, 0, offsetof(struct nh_wire_activity, args));
+	r->kind = NH_WIRE_ACTIVITY;
+	a->event = (enum nh_wire_event)h->kind;
+	a->kind = nh_kind_name(h->kind);
+	switch (h->kind) {
+	case NH_KIND_EXEC: {
+		const struct nh_exec_event *e = (const void *)h;
+		bool shown_all;
+
+		snprintf(buf->path, sizeof(buf->path), "%.*s", (int)e->path_len, e->path);
+		a->path = buf->path;
+		shown_all = args(a, e->args, e->args_len, h->flags & NH_F_ARGS_TRUNC, buf->args,
+				 sizeof(buf->args));
+		/* shown in part: how much there was (args_truncated also says
+		 * the kernel's copy itself was cut) */
+		if (!shown_all || (h->flags & NH_F_ARGS_TRUNC)) {
+			a->args_bytes = e->args_size ? e->args_size : e->args_len;
+			a->args_truncated = true;
+		}
+		a->ns_pid = e->ns_pid;
+		a->tty = h->flags & NH_F_TTY;
+		a->entered_namespace = h->flags & NH_F_NS_ENTERED;
+		break;
+	}
+	case NH_KIND_FORK:
+		a->child_pid = ((const struct nh_fork_event *)h)->child_tgid;
+		break;
+	case NH_KIND_EXIT: {
+		const struct nh_exit_event *e = (const void *)h;
+
+		a->exit_code = (e->exit_code >> 8) & 0xff;
+		a->signal = e->exit_code & 0x7f;
+		break;
+	}
+	case NH_KIND_CONNECT: {
+		const struct nh_connect_event *e = (const void *)h;
+
+		address(&e->dst, buf, a);
+		a->fd = e->fd;
+		a->result = e->result;
+		break;
+	}
+	case NH_KIND_ACCEPT: {
+		const struct nh_accept_event *e = (const void *)h;
+
+		a->syscall = nh_syscall_name(e->syscall);
+		address(&e->peer, buf, a);
+		a->local_port = e->local_port;
+		a->fd = e->fd;
+		a->result = e->result;
+		break;
+	}
+	case NH_KIND_OPEN: {
+		const struct nh_open_event *e = (const void *)h;
+
+		a->syscall = nh_syscall_name(e->syscall);
+		snprintf(buf->path, sizeof(buf->path), "%.*s", (int)e->path_len, e->path);
+		a->path = buf->path;
+		a->flags = e->open_flags;
+		a->mode = e->mode;
+		a->dirfd = e->dirfd;
+		a->result = e->result;
+		break;
+	}
+	case NH_KIND_SETUID:
+	case NH_KIND_SETGID: {
+		const struct nh_cred_event *e = (const void *)h;
+
+		a->syscall = nh_syscall_name(e->syscall);
+		a->old_ids = (struct nh_wire_ids){e->old_ids[0], e->old_ids[1], e->old_ids[2]};
+		a->new_ids = (struct nh_wire_ids){e->new_ids[0], e->new_ids[1], e->new_ids[2]};
+		a->result = e->result;
+		break;
+	}
+	case NH_KIND_CAPSET: {
+		const struct nh_capset_event *e = (const void *)h;
+
+		a->old_caps =
+		    (struct nh_wire_caps){e->old_effective, e->old_permitted, e->old_inheritable};
+		a->new_caps =
+		    (struct nh_wire_caps){e->new_effective, e->new_permitted, e->new_inheritable};
+		a->result = e->result;
+		break;
+	}
+	case NH_KIND_SUMMARY: {
+		const struct nh_summary_event *e = (const void *)h;
+
+		a->of = (enum nh_wire_event)e->key.kind;
+		a->count = e->count;
+		a->object = ev->object;
+		a->window_start_ns = unix_ns(ev, e->window_start);
+		break;
+	}
+	default:
+		break;
+	}
+	a->path_truncated = h->flags & NH_F_PATH_TRUNC;
+	a->args_truncated = a->args_truncated || (h->flags & NH_F_ARGS_TRUNC);
+	a->deduplicated = h->flags & NH_F_DEDUP;
+}
+
+uint32_t nh_record_agent_kind(const struct nh_wire_record *r)
+{
+	switch (r->kind) {
+	case NH_WIRE_ACTIVITY:
+		return r->activity.event < NH_WIRE_EV_MAX ? (uint32_t)r->activity.event : 0;
+	case NH_WIRE_ANOMALY:
+		return NH_KIND_ANOMALY;
+	case NH_WIRE_CREDENTIAL_USE:
+		return NH_KIND_CREDENTIAL_USE;
+	case NH_WIRE_FINDING:
+		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ? NH_KIND_SECRET_EXPOSURE
+		       : r->finding.type == NH_WIRE_FINDING_HUMAN_USE	  ? NH_KIND_HUMAN_USE
+		       : r->finding.type == NH_WIRE_FINDING_CREDENTIAL_REUSE
+			   ? NH_KIND_CREDENTIAL_REUSE
+		       : r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT
+			   ? NH_KIND_IDENTITY_CONFLICT
+			   : 0;
+	case NH_WIRE_LOSS:
+		return NH_KIND_LOSS;
+	default:
+		return 0;
+	}
 }

@@ -1,60 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * render: one decoded, attributed event as a JSON object, the format of
- * `nhiscope tail -o json` and the input of the compact formatter.
+ * render: the small text forms of kernel values the agent needs before
+ * or besides a record: times, addresses and the object a deduplicated
+ * series is about. Events themselves are rendered from their typed
+ * record (record.h -> recordjson.h, compact.h).
  */
 #ifndef NH_RENDER_H
 #define NH_RENDER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
-
-#include "identity.h"
-#include "kubelet.h"
 #include "nhiscope.h"
-#include "proctable.h"
-#include "satoken.h"
-
-struct nh_attributed {
-	const struct nh_hdr *h;
-	const struct nh_proc *proc;	/* NULL when unknown */
-	const char *parent_exe;		/* exec: the parent's binary, NULL when unknown */
-	const struct nh_cgroup_ctx *cg; /* NULL when unknown */
-	const char *identity;
-	enum nh_identity_source identity_source; /* how identity is known */
-	bool identity_verified;			 /* rests on a verified token */
-	const char *user;			 /* NULL when the uid has no name */
-	const char *object;			 /* summaries: what was repeated; may be NULL */
-	int64_t wall_offset_ns;			 /* CLOCK_REALTIME - CLOCK_MONOTONIC */
-	int64_t wall_now_s;			 /* for token age and remaining lifetime */
-	/* Pods only, each may be NULL: the service account read from the
-	 * token, the kubelet's record, and the workload owner (from the
-	 * record, else inferred from the pod name). */
-	const struct nh_sa *sa;
-	const struct nh_pod_record *pod;
-	const char *owner_kind, *owner_name;
-	bool interactive; /* in a terminal or entered session (human_use) */
-};
-
-/* New object owned by the caller (json_object_put), NULL on ENOMEM. */
-json_object *nh_render(const struct nh_attributed *ev);
-/* The attribution an event carries (time, process, identity, context)
- * under another kind's name, for the findings derived from it. */
-json_object *nh_render_as(const struct nh_attributed *ev, uint32_t kind);
-
-/* Small builders shared by everything that renders events. */
-void nh_json_str(json_object *o, const char *k, const char *v);
-void nh_json_int(json_object *o, const char *k, int64_t v);
-/* "result": r, and for -errno "error": "ECONNREFUSED". */
-void nh_json_result(json_object *o, int64_t result);
 
 /* "2026-11-22T08:00:00.123456Z" */
 void nh_render_time(uint64_t mono_ns, int64_t wall_offset_ns, char *buf, size_t len);
 /* "10.0.0.1" or "::1"; buf must hold INET6_ADDRSTRLEN. */
 void nh_render_addr(const struct nh_sockaddr *sa, char *buf, size_t len);
-/* "O_WRONLY|O_CREAT|O_CLOEXEC" */
-void nh_render_open_flags(uint32_t flags, char *buf, size_t len);
 /* Describe the object of a deduplicated event: path or address:port. */
 void nh_render_object(const struct nh_hdr *h, char *buf, size_t len);
 

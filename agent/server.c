@@ -194,9 +194,14 @@ static int client_flush(struct nh_server *srv, struct nh_client *c)
 	/* Tell the subscriber what it missed once there is room again. */
 	if (c->dropped && c->out_len < srv->max_out / 2) {
 		char notice[160];
-		int n = snprintf(notice, sizeof(notice),
-				 "{\"kind\":\"loss\",\"source\":\"subscriber\",\"count\":%llu}\n",
-				 (unsigned long long)c->dropped);
+		int n =
+		    c->filter.format == NH_LINE_JSON
+			? snprintf(notice, sizeof(notice),
+				   "{\"kind\":\"loss\",\"source\":\"subscriber\",\"count\":%llu}\n",
+				   (unsigned long long)c->dropped)
+			: snprintf(notice, sizeof(notice),
+				   "loss     %llu events lost (subscriber)\n",
+				   (unsigned long long)c->dropped);
 
 		if (client_queue(srv, c, notice, n))
 			c->dropped = 0;
@@ -259,6 +264,24 @@ int nh_filter_parse(json_object *req, struct nh_filter *f, char *err, size_t err
 			return -EINVAL;
 		}
 		f->pid = pid;
+	}
+	if (json_object_object_get_ex(req, "format", &v)) {
+		const char *fmt = json_object_get_string(v);
+
+		if (!json_object_is_type(v, json_type_string) ||
+		    (strcmp(fmt, "json") && strcmp(fmt, "compact"))) {
+			snprintf(err, errlen, "\"format\" must be \"json\" or \"compact\"");
+			return -EINVAL;
+		}
+		f->format = strcmp(fmt, "json") ? NH_LINE_COMPACT : NH_LINE_JSON;
+	}
+	if (json_object_object_get_ex(req, "color", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			snprintf(err, errlen, "\"color\" must be true or false");
+			return -EINVAL;
+		}
+		if (json_object_get_boolean(v) && f->format == NH_LINE_COMPACT)
+			f->format = NH_LINE_COLOR;
 	}
 	return 0;
 }
@@ -373,13 +396,28 @@ bool nh_server_wants(const struct nh_server *srv, uint32_t kind, uint32_t pid, u
 	return false;
 }
 
-void nh_server_publish(struct nh_server *srv, uint32_t kind, uint32_t pid, uint32_t tid,
-		       const char *identity, const char *line, size_t len)
+uint32_t nh_server_formats(const struct nh_server *srv, uint32_t kind, uint32_t pid, uint32_t tid,
+			   const char *identity)
+{
+	uint32_t fmts = 0;
+
+	for (int i = 0; i < srv->nclients; i++) {
+		const struct nh_client *c = srv->clients[i];
+
+		if (c->state == NH_CLIENT_TAIL &&
+		    nh_filter_match(&c->filter, kind, pid, tid, identity))
+			fmts |= 1u << c->filter.format;
+	}
+	return fmts;
+}
+
+void nh_server_publish(struct nh_server *srv, enum nh_line_format fmt, uint32_t kind, uint32_t pid,
+		       uint32_t tid, const char *identity, const char *line, size_t len)
 {
 	for (int i = 0; i < srv->nclients; i++) {
 		struct nh_client *c = srv->clients[i];
 
-		if (c->state != NH_CLIENT_TAIL ||
+		if (c->state != NH_CLIENT_TAIL || c->filter.format != fmt ||
 		    !nh_filter_match(&c->filter, kind, pid, tid, identity))
 			continue;
 		/* Line and newline go in together or not at all. */

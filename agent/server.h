@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * server: the agent's Unix socket. A client sends one JSON request line:
- *   {"op":"tail","identity":"k8s:pod/<glob>","kinds":["open"],"pid":123}
+ *   {"op":"tail","identity":"k8s:pod/<glob>","kinds":["open"],"pid":123,
+ *    "format":"json"|"compact","color":false}
  *   {"op":"status"}
  *   {"op":"credentials"}
  *   {"op":"profiles"}  {"op":"profile","identity":K}  {"op":"profile_reset","identity":K}
- * and receives JSON lines. Filters run in the agent, so a narrow tail
+ * and receives JSON lines (a compact tail: its lines, rendered by the
+ * agent from the typed record). Filters run in the agent, so a narrow tail
  * costs nothing for unrelated events. A slow subscriber gets a bounded
  * buffer; what does not fit is dropped, counted, and announced to it.
  */
@@ -22,10 +24,19 @@
 #define NH_SERVER_MAX_CLIENTS	64
 #define NH_IDENTITY_PATTERN_MAX 320
 
+/* How a subscriber gets its events. */
+enum nh_line_format {
+	NH_LINE_JSON = 0, /* recordjson.h */
+	NH_LINE_COMPACT,  /* compact.h */
+	NH_LINE_COLOR,	  /* compact.h, coloured */
+	NH_LINE_FORMATS,
+};
+
 struct nh_filter {
 	char identity[NH_IDENTITY_PATTERN_MAX]; /* fnmatch(3) pattern, "" = any */
 	uint32_t kinds;				/* bit per kind (decode.h); 0 = any */
 	uint32_t pid;				/* process or thread id, 0 = any */
+	enum nh_line_format format;
 };
 
 enum nh_client_state { NH_CLIENT_REQUEST, NH_CLIENT_TAIL, NH_CLIENT_DONE };
@@ -79,12 +90,16 @@ bool nh_filter_match(const struct nh_filter *f, uint32_t kind, uint32_t pid, uin
  * naming the bad field into err and returns -EINVAL. */
 int nh_filter_parse(json_object *req, struct nh_filter *f, char *err, size_t errlen);
 
-/* Deliver one line (without newline) to every matching subscriber. */
-void nh_server_publish(struct nh_server *srv, uint32_t kind, uint32_t pid, uint32_t tid,
-		       const char *identity, const char *line, size_t len);
+/* Deliver one line (without newline) to every matching subscriber that
+ * takes format fmt. */
+void nh_server_publish(struct nh_server *srv, enum nh_line_format fmt, uint32_t kind, uint32_t pid,
+		       uint32_t tid, const char *identity, const char *line, size_t len);
 /* Push queued output to subscribers; called once per batch of events. */
 void nh_server_flush(struct nh_server *srv);
 bool nh_server_wants(const struct nh_server *srv, uint32_t kind, uint32_t pid, uint32_t tid,
 		     const char *identity);
+/* The formats (bit 1 << enum nh_line_format) matching subscribers take. */
+uint32_t nh_server_formats(const struct nh_server *srv, uint32_t kind, uint32_t pid, uint32_t tid,
+			   const char *identity);
 
 #endif

@@ -21,6 +21,10 @@
  * little-endian). Readers that ignore flags stop the topic at the NUL. */
 #define NH_SPOOL_F_EVENT_TIME 0x1
 #define NH_SPOOL_TIME_BYTES   9
+/* flags bits 8..15: the record's format. Release 1 wrote 0 there (its
+ * format 1); a newer format than this one is skipped and counted as
+ * corrupt, never misread. */
+#define NH_SPOOL_FORMAT_SHIFT 8
 
 /* On disk before each record: then the topic, then the payload. */
 struct rec_hdr {
@@ -102,7 +106,7 @@ static int read_at(const struct nh_spool_queue *q, struct nh_spool_pos pos,
 		err = -ENODATA;
 		goto cleanup;
 	}
-	if (crc32(0, body, blen) != h.crc) {
+	if (crc32(0, body, blen) != h.crc || (h.flags >> NH_SPOOL_FORMAT_SHIFT) > NH_SPOOL_FORMAT) {
 		err = -EBADMSG;
 		goto cleanup;
 	}
@@ -110,6 +114,7 @@ static int read_at(const struct nh_spool_queue *q, struct nh_spool_pos pos,
 		size_t tlen = h.topic_len;
 
 		rec->event_ns = 0;
+		rec->format = h.flags >> NH_SPOOL_FORMAT_SHIFT ?: 1;
 		if ((h.flags & NH_SPOOL_F_EVENT_TIME) && tlen >= NH_SPOOL_TIME_BYTES &&
 		    body[tlen - NH_SPOOL_TIME_BYTES] == '\0') {
 			tlen -= NH_SPOOL_TIME_BYTES;
@@ -342,7 +347,8 @@ int nh_spool_append_timed(struct nh_spool *s, enum nh_spool_class cls, const cha
 {
 	struct nh_spool_queue *q = &s->q[cls];
 	size_t tlen = strlen(topic);
-	struct rec_hdr h = {NH_SPOOL_MAGIC, (uint32_t)len, 0, (uint16_t)tlen, 0};
+	struct rec_hdr h = {NH_SPOOL_MAGIC, (uint32_t)len, 0, (uint16_t)tlen,
+			    NH_SPOOL_FORMAT << NH_SPOOL_FORMAT_SHIFT};
 	uint8_t when[NH_SPOOL_TIME_BYTES] = {0};
 	struct iovec iov[4] = {
 	    {&h, sizeof(h)}, {(void *)topic, tlen}, {when, 0}, {(void *)data, len}};
@@ -357,7 +363,7 @@ int nh_spool_append_timed(struct nh_spool *s, enum nh_spool_class cls, const cha
 			when[1 + i] = (uint8_t)(event_ns >> (8 * i));
 		iov[2].iov_len = NH_SPOOL_TIME_BYTES;
 		h.topic_len = (uint16_t)(tlen + NH_SPOOL_TIME_BYTES);
-		h.flags = NH_SPOOL_F_EVENT_TIME;
+		h.flags |= NH_SPOOL_F_EVENT_TIME;
 	}
 	need = sizeof(h) + h.topic_len + len;
 	while (s->q[0].bytes + s->q[1].bytes + need > s->max_bytes) {

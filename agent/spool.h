@@ -17,6 +17,10 @@
  * the producer's event-to-acknowledgement latency. It is stored inside
  * the checksummed topic field, after the topic and a NUL, so a spool
  * written with it is still read right by an agent that predates it.
+ *
+ * Every record carries its format in its header (NH_SPOOL_FORMAT; the
+ * payload, a wire record, carries its own): an upgraded agent drains the
+ * spool the previous release left (tests/fixtures/v1/spool).
  */
 #ifndef NH_SPOOL_H
 #define NH_SPOOL_H
@@ -26,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define NH_SPOOL_FORMAT	    2 /* what this release writes; it reads 1 (release 1) too */
 #define NH_SPOOL_TOPIC_MAX  250
 #define NH_SPOOL_RECORD_MAX (1u << 20)
 #define NH_SPOOL_INFLIGHT   65536 /* records sent but not yet acknowledged, per class */
@@ -81,6 +86,7 @@ struct nh_spool_record {
 	/* The event's CLOCK_MONOTONIC time as appended; 0 for none and for
 	 * records from an earlier run (their clock may be another boot's). */
 	uint64_t event_ns;
+	unsigned format; /* the record's spool format: 1 (release 1) or NH_SPOOL_FORMAT */
 	uint8_t *data;
 	size_t len;
 	uint8_t buf[NH_SPOOL_RECORD_MAX];

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "collector.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -21,14 +22,6 @@
 #define BACKOFF_MAX_MS 5000
 #define COMMIT_RECORDS 1000 /* commit at least this often, whatever the interval */
 #define LAG_EVERY_MS   2000
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool stopping(struct nh_collector *c)
 {
@@ -59,9 +52,9 @@ static bool wait_retry(struct nh_collector *c, unsigned *attempt)
 	if (delay > BACKOFF_MAX_MS)
 		delay = BACKOFF_MAX_MS;
 	(*attempt)++;
-	nh_ckafka_pause(&c->k);
-	for (end = now_ms() + delay; !stopping(c) && now_ms() < end;)
-		nh_ckafka_idle(&c->k, POLL_MS);
+	nh_consumer_pause(&c->k);
+	for (end = nh_clock_mono_ms() + delay; !stopping(c) && nh_clock_mono_ms() < end;)
+		nh_consumer_idle(&c->k, POLL_MS);
 	return !c->stop;
 }
 
@@ -93,11 +86,11 @@ static void commit(struct nh_collector *c, bool sync)
 	}
 	if (attempt)
 		nh_info(c->lg, "sinks accept records again");
-	nh_ckafka_resume(&c->k);
-	if (nh_ckafka_commit(&c->k, sync) == 0)
+	nh_consumer_resume(&c->k);
+	if (nh_consumer_commit(&c->k, sync) == 0)
 		atomic_fetch_add(&c->m.commits, 1);
 	c->uncommitted = 0;
-	c->last_commit_ms = now_ms();
+	c->last_commit_ms = nh_clock_mono_ms();
 }
 
 /* Partitions are being taken away: what was done with them is committed
@@ -107,16 +100,16 @@ static void on_revoke(void *ctx)
 {
 	struct nh_collector *c = ctx;
 
-	if (c->uncommitted && flush_all(c) && nh_ckafka_commit(&c->k, true) == 0) {
+	if (c->uncommitted && flush_all(c) && nh_consumer_commit(&c->k, true) == 0) {
 		atomic_fetch_add(&c->m.commits, 1);
 		c->uncommitted = 0;
-		c->last_commit_ms = now_ms();
+		c->last_commit_ms = nh_clock_mono_ms();
 	}
 }
 
 static void done(struct nh_collector *c, struct nh_kmsg *msg)
 {
-	nh_ckafka_done(&c->k, msg);
+	nh_consumer_done(&c->k, msg);
 	c->uncommitted++;
 }
 
@@ -126,13 +119,13 @@ static void dead_letter(struct nh_collector *c, struct nh_kmsg *msg, const char 
 
 	nh_warn(c->lg, "undecodable record %s[%" PRId32 "]@%" PRId64 " (%zu bytes): %s", msg->topic,
 		msg->partition, msg->offset, msg->len, why);
-	while (nh_ckafka_dead_letter(&c->k, msg, why)) {
-		if (!wait_retry(c, &attempt) || !nh_ckafka_owns(&c->k, msg)) {
-			nh_ckafka_release(msg);
+	while (nh_consumer_dead_letter(&c->k, msg, why)) {
+		if (!wait_retry(c, &attempt) || !nh_consumer_owns(&c->k, msg)) {
+			nh_consumer_release(msg);
 			return;
 		}
 	}
-	nh_ckafka_resume(&c->k);
+	nh_consumer_resume(&c->k);
 	atomic_fetch_add(&c->m.dead_lettered, 1);
 	nh_info(c->lg, "record %s[%" PRId32 "]@%" PRId64 " sent to %s", msg->topic, msg->partition,
 		msg->offset, c->o->dead_letter_topic);
@@ -151,7 +144,7 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 
 	while ((rc = nh_wire_unpack(msg->payload, msg->len, &rec, &why)) == -ENOMEM) {
 		if (!wait_retry(c, &attempt)) {
-			nh_ckafka_release(msg);
+			nh_consumer_release(msg);
 			return;
 		}
 	}
@@ -174,7 +167,7 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 			: NULL;
 	if (!item.json) {
 		nh_err(c->lg, "record %s: out of memory building its document", id);
-		nh_ckafka_release(msg);
+		nh_consumer_release(msg);
 		goto cleanup;
 	}
 	item.json_len = strlen(item.json);
@@ -199,14 +192,14 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 			break;
 		/* stopping, or the partition went to another consumer: the
 		 * record is not done and will be read again */
-		if (!wait_retry(c, &attempt) || !nh_ckafka_owns(&c->k, msg)) {
-			nh_ckafka_release(msg);
+		if (!wait_retry(c, &attempt) || !nh_consumer_owns(&c->k, msg)) {
+			nh_consumer_release(msg);
 			goto cleanup;
 		}
 	}
 	if (attempt)
 		nh_info(c->lg, "sinks accept records again");
-	nh_ckafka_resume(&c->k);
+	nh_consumer_resume(&c->k);
 	if (c->o->crash_after_write && ++c->written >= c->o->crash_after_write) {
 		/* tests: die between the sink write and the offset store */
 		nh_warn(c->lg, "--test-crash-after-write: SIGKILL");
@@ -225,30 +218,30 @@ int nh_collector_run(struct nh_collector *c)
 {
 	nh_info(c->lg, "nhiscope-collector %s: consuming from %s as group %s", NH_COLLECTOR_VERSION,
 		c->o->brokers, c->o->group);
-	c->last_commit_ms = c->last_lag_ms = now_ms();
+	c->last_commit_ms = c->last_lag_ms = nh_clock_mono_ms();
 	while (!stopping(c)) {
 		struct nh_kmsg msg;
-		int got = nh_ckafka_poll(&c->k, POLL_MS, &msg);
+		int got = nh_consumer_poll(&c->k, POLL_MS, &msg);
 		uint64_t now;
 
 		if (got == 1) {
 			atomic_fetch_add(&c->m.consumed, 1);
 			deliver(c, &msg);
 		}
-		now = now_ms();
+		now = nh_clock_mono_ms();
 		/* idle: commit at once, so a restart re-reads as little as possible */
 		if (got == 0 || c->uncommitted >= COMMIT_RECORDS ||
 		    now - c->last_commit_ms >= c->o->commit_interval_ms)
 			commit(c, false);
 		if (now - c->last_lag_ms >= LAG_EVERY_MS) {
-			atomic_store(&c->m.lag, nh_ckafka_lag(&c->k));
+			atomic_store(&c->m.lag, nh_consumer_lag(&c->k));
 			c->last_lag_ms = now;
 		}
 	}
 	/* one last flush: a sink that cannot flush now keeps its records
 	 * uncommitted, and they are delivered again after the restart */
 	if (c->uncommitted) {
-		if (flush_all(c) && nh_ckafka_commit(&c->k, true) == 0)
+		if (flush_all(c) && nh_consumer_commit(&c->k, true) == 0)
 			nh_info(c->lg, "stopped: sinks flushed, offsets committed");
 		else
 			nh_warn(c->lg,
@@ -309,11 +302,11 @@ int nh_collector_open(struct nh_collector *c, const struct nh_copts *o)
 	if (rc)
 		goto fail;
 	if (o->metrics) {
-		rc = nh_metrics_start(&c->m, o->metrics, c->lg);
+		rc = nh_telemetry_start(&c->m, o->metrics, c->lg);
 		if (rc)
 			goto fail;
 	}
-	rc = nh_ckafka_open(&c->k, o, c->lg, on_revoke, c);
+	rc = nh_consumer_open(&c->k, o, c->lg, on_revoke, c);
 	if (rc)
 		goto fail;
 	c->kafka_open = true;
@@ -326,9 +319,9 @@ fail:
 void nh_collector_close(struct nh_collector *c)
 {
 	if (c->kafka_open)
-		nh_ckafka_close(&c->k);
+		nh_consumer_close(&c->k);
 	c->kafka_open = false;
-	nh_metrics_stop(&c->m);
+	nh_telemetry_stop(&c->m);
 	for (size_t i = 0; i < c->nsinks; i++)
 		c->sinks[i].close(c->sinks[i].self);
 	c->nsinks = 0;

@@ -19,8 +19,8 @@
 #include <stdint.h>
 
 #include "dedup.h"
-#include "kafka.h"
-#include "metrics.h"
+#include "consumer.h"
+#include "telemetry.h"
 #include "options.h"
 #include "sink.h"
 
@@ -29,12 +29,12 @@
 struct nh_collector {
 	const struct nh_copts *o;
 	const struct nh_log *lg;
-	struct nh_ckafka k;
+	struct nh_consumer k;
 	bool kafka_open;
 	struct nh_dedup dedup;
 	struct nh_sink sinks[NH_SINKS_MAX];
 	size_t nsinks;
-	struct nh_metrics m;
+	struct nh_telemetry m;
 	int sigfd; /* SIGINT, SIGTERM: stop */
 	bool stop;
 	uint64_t uncommitted; /* offsets stored since the last commit */

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ecs.h"
+#include "clock.h"
+#include "jsonw.h"
+#include "recordjson.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -30,13 +33,7 @@ int nh_ecs_severity(const struct nh_wire_record *r)
 
 void nh_ecs_timestamp(uint64_t unix_ns, char *buf, size_t cap)
 {
-	time_t sec = (time_t)(unix_ns / UINT64_C(1000000000));
-	struct tm tm;
-	size_t n;
-
-	gmtime_r(&sec, &tm);
-	n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, cap - n, ".%09" PRIu64 "Z", unix_ns % UINT64_C(1000000000));
+	nh_clock_format(unix_ns, 9, buf, cap);
 }
 
 struct text {
@@ -124,7 +121,7 @@ size_t nh_ecs_message(const struct nh_wire_record *r, char *buf, size_t cap)
 		break;
 	}
 	case NH_WIRE_ACTIVITY:
-		put(&t, "activity: %s by %s", r->activity.kind, who);
+		put(&t, "activity: %s by %s", nh_recordjson_kind(r), who);
 		break;
 	case NH_WIRE_LOSS:
 		put(&t, "loss report: %s", r->loss.what);
@@ -140,35 +137,6 @@ size_t nh_ecs_message(const struct nh_wire_record *r, char *buf, size_t cap)
 		put(&t, "record");
 	}
 	return t.len;
-}
-
-/* Strings go in only when known: an absent field beats an empty one. */
-static void add_str(json_object *o, const char *k, const char *v)
-{
-	if (v && *v)
-		json_object_object_add(o, k, json_object_new_string(v));
-}
-
-static void add_u64(json_object *o, const char *k, uint64_t v)
-{
-	json_object_object_add(o, k, json_object_new_uint64(v));
-}
-
-static void add_i64(json_object *o, const char *k, int64_t v)
-{
-	json_object_object_add(o, k, json_object_new_int64(v));
-}
-
-/* The object under key, created on first use; o keeps the reference. */
-static json_object *sub(json_object *o, const char *k)
-{
-	json_object *s;
-
-	if (json_object_object_get_ex(o, k, &s))
-		return s;
-	s = json_object_new_object();
-	json_object_object_add(o, k, s);
-	return s;
 }
 
 /* Drop an object that ended up empty (no known field). */
@@ -195,7 +163,7 @@ static json_object *counters(const struct nh_wire_counter *c, size_t n)
 	json_object *o = json_object_new_object();
 
 	for (size_t i = 0; i < n; i++)
-		add_u64(o, c[i].name, c[i].value);
+		nh_json_uint(o, c[i].name, c[i].value);
 	return o;
 }
 
@@ -245,7 +213,7 @@ static void classify(const struct nh_wire_record *r, const char **cat, const cha
 		}
 		break;
 	case NH_WIRE_ACTIVITY: {
-		const char *k = r->activity.kind;
+		const char *k = nh_recordjson_kind(r);
 
 		if (strcmp(k, "exec") == 0) {
 			*cat = "process";
@@ -284,36 +252,37 @@ static const char *event_kind(const struct nh_wire_record *r)
 
 static void add_event(json_object *doc, const struct nh_wire_record *r, const char *id)
 {
-	json_object *ev = sub(doc, "event");
+	json_object *ev = nh_json_sub(doc, "event");
 	const char *cat, *type;
 	char dataset[64];
 	int sev = nh_ecs_severity(r);
 
 	classify(r, &cat, &type);
-	add_str(ev, "kind", event_kind(r));
+	nh_json_str_known(ev, "kind", event_kind(r));
 	json_object_object_add(ev, "category", strings(&cat, 1));
 	json_object_object_add(ev, "type", strings(&type, 1));
 	if (sev)
-		add_i64(ev, "severity", sev);
-	add_str(ev, "id", id);
-	add_str(ev, "module", "nhiscope");
+		nh_json_int(ev, "severity", sev);
+	nh_json_str_known(ev, "id", id);
+	nh_json_str_known(ev, "module", "nhiscope");
 	snprintf(dataset, sizeof(dataset), "nhiscope.%s", nh_wire_kind_name(r->kind));
-	add_str(ev, "dataset", dataset);
+	nh_json_str_known(ev, "dataset", dataset);
 	switch (r->kind) {
 	case NH_WIRE_ANOMALY:
-		add_str(ev, "action", r->anomaly.rate ? "rate-anomaly" : "novel-item");
-		add_str(ev, "reason", r->anomaly.explanation);
+		nh_json_str_known(ev, "action", r->anomaly.rate ? "rate-anomaly" : "novel-item");
+		nh_json_str_known(ev, "reason", r->anomaly.explanation);
 		break;
 	case NH_WIRE_CREDENTIAL_USE:
-		add_str(ev, "action", "credential-use");
-		add_str(ev, "outcome", r->credential_use.result < 0 ? "failure" : "success");
+		nh_json_str_known(ev, "action", "credential-use");
+		nh_json_str_known(ev, "outcome",
+				  r->credential_use.result < 0 ? "failure" : "success");
 		break;
 	case NH_WIRE_FINDING:
-		add_str(ev, "action", nh_wire_finding_name(r->finding.type));
-		add_str(ev, "reason", r->finding.reason);
+		nh_json_str_known(ev, "action", nh_wire_finding_name(r->finding.type));
+		nh_json_str_known(ev, "reason", r->finding.reason);
 		break;
 	case NH_WIRE_ACTIVITY:
-		add_str(ev, "action", r->activity.kind);
+		nh_json_str_known(ev, "action", nh_recordjson_kind(r));
 		break;
 	default:
 		break;
@@ -327,66 +296,66 @@ static void add_context(json_object *doc, const struct nh_wire_record *r)
 	json_object *o;
 	char uid[16];
 
-	o = sub(doc, "host");
-	add_str(o, "name", i->node && *i->node ? i->node : r->id.node);
-	add_str(sub(o, "boot"), "id", r->id.boot_id);
+	o = nh_json_sub(doc, "host");
+	nh_json_str_known(o, "name", i->node && *i->node ? i->node : r->id.node);
+	nh_json_str_known(nh_json_sub(o, "boot"), "id", r->id.boot_id);
 
 	if (p->pid) {
-		o = sub(doc, "process");
-		add_i64(o, "pid", p->pid);
+		o = nh_json_sub(doc, "process");
+		nh_json_int(o, "pid", p->pid);
 		if (p->ppid)
-			add_i64(sub(o, "parent"), "pid", p->ppid);
-		add_str(o, "executable", p->exe);
-		add_str(o, "name", p->comm);
+			nh_json_int(nh_json_sub(o, "parent"), "pid", p->ppid);
+		nh_json_str_known(o, "executable", p->exe);
+		nh_json_str_known(o, "name", p->comm);
 		/* ECS user.id is a keyword */
 		snprintf(uid, sizeof(uid), "%u", p->uid);
-		o = sub(doc, "user");
-		add_str(o, "id", uid);
-		add_str(o, "name", p->user);
+		o = nh_json_sub(doc, "user");
+		nh_json_str_known(o, "id", uid);
+		nh_json_str_known(o, "name", p->user);
 	}
 
 	if ((i->namespace && *i->namespace) || (i->pod_name && *i->pod_name) ||
 	    (i->pod_uid && *i->pod_uid)) {
 		json_object *res;
 
-		o = sub(doc, "orchestrator");
-		add_str(o, "type", "kubernetes");
-		add_str(o, "namespace", i->namespace);
-		res = sub(o, "resource");
-		add_str(res, "type", "pod");
-		add_str(res, "name", i->pod_name);
-		add_str(res, "id", i->pod_uid);
+		o = nh_json_sub(doc, "orchestrator");
+		nh_json_str_known(o, "type", "kubernetes");
+		nh_json_str_known(o, "namespace", i->namespace);
+		res = nh_json_sub(o, "resource");
+		nh_json_str_known(res, "type", "pod");
+		nh_json_str_known(res, "name", i->pod_name);
+		nh_json_str_known(res, "id", i->pod_uid);
 		prune(o, "resource");
 	}
 	if (i->container_id && *i->container_id)
-		add_str(sub(doc, "container"), "id", i->container_id);
+		nh_json_str_known(nh_json_sub(doc, "container"), "id", i->container_id);
 	if (i->unit && *i->unit)
-		add_str(sub(doc, "service"), "name", i->unit);
+		nh_json_str_known(nh_json_sub(doc, "service"), "name", i->unit);
 	if (i->key && *i->key)
-		add_str(sub(doc, "labels"), "nhiscope_identity", i->key);
+		nh_json_str_known(nh_json_sub(doc, "labels"), "nhiscope_identity", i->key);
 }
 
 static void add_nhiscope(json_object *doc, const struct nh_wire_record *r)
 {
-	json_object *nh = sub(doc, "nhiscope"), *o, *s;
+	json_object *nh = nh_json_sub(doc, "nhiscope"), *o, *s;
 	const struct nh_wire_identity *i = &r->identity;
 
-	o = sub(nh, "record");
-	add_str(o, "kind", nh_wire_kind_name(r->kind));
-	add_str(o, "node", r->id.node);
-	add_str(o, "boot_id", r->id.boot_id);
-	add_u64(o, "seq", r->id.seq);
+	o = nh_json_sub(nh, "record");
+	nh_json_str_known(o, "kind", nh_wire_kind_name(r->kind));
+	nh_json_str_known(o, "node", r->id.node);
+	nh_json_str_known(o, "boot_id", r->id.boot_id);
+	nh_json_uint(o, "seq", r->id.seq);
 
-	o = sub(nh, "identity");
-	add_str(o, "key", i->key);
-	add_str(o, "source", i->source);
+	o = nh_json_sub(nh, "identity");
+	nh_json_str_known(o, "key", i->key);
+	nh_json_str_known(o, "source", i->source);
 	if (i->source && *i->source)
 		json_object_object_add(o, "verified", json_object_new_boolean(i->verified));
-	add_str(o, "service_account", i->service_account);
-	add_str(o, "pod_uid", i->pod_uid);
-	s = sub(o, "workload");
-	add_str(s, "kind", i->workload_kind);
-	add_str(s, "name", i->workload_name);
+	nh_json_str_known(o, "service_account", i->service_account);
+	nh_json_str_known(o, "pod_uid", i->pod_uid);
+	s = nh_json_sub(o, "workload");
+	nh_json_str_known(s, "kind", i->workload_kind);
+	nh_json_str_known(s, "name", i->workload_name);
 	prune(o, "workload");
 	prune(nh, "identity");
 
@@ -394,14 +363,14 @@ static void add_nhiscope(json_object *doc, const struct nh_wire_record *r)
 	case NH_WIRE_ANOMALY: {
 		const struct nh_wire_anomaly *a = &r->anomaly;
 
-		o = sub(nh, "anomaly");
-		add_str(o, "category", nh_wire_category_name(a->category));
-		add_str(o, "severity", nh_wire_severity_name(a->severity));
+		o = nh_json_sub(nh, "anomaly");
+		nh_json_str_known(o, "category", nh_wire_category_name(a->category));
+		nh_json_str_known(o, "severity", nh_wire_severity_name(a->severity));
 		json_object_object_add(o, "rate", json_object_new_boolean(a->rate));
-		add_str(o, "value", a->value);
-		s = sub(o, "baseline");
-		add_u64(s, "age_seconds", a->baseline_age_ns / UINT64_C(1000000000));
-		add_u64(s, "items", a->baseline_items);
+		nh_json_str_known(o, "value", a->value);
+		s = nh_json_sub(o, "baseline");
+		nh_json_uint(s, "age_seconds", a->baseline_age_ns / UINT64_C(1000000000));
+		nh_json_uint(s, "items", a->baseline_items);
 		if (a->rate) {
 			json_object_object_add(o, "rate_observed",
 					       json_object_new_double(a->rate_observed));
@@ -411,81 +380,96 @@ static void add_nhiscope(json_object *doc, const struct nh_wire_record *r)
 					       json_object_new_double(a->rate_stddev));
 		}
 		if (a->technique_id && *a->technique_id) {
-			json_object *th = sub(doc, "threat"), *te = sub(th, "technique");
+			json_object *th = nh_json_sub(doc, "threat"),
+				    *te = nh_json_sub(th, "technique");
 
-			add_str(th, "framework", "MITRE ATT&CK");
-			add_str(te, "id", a->technique_id);
-			add_str(te, "name", a->technique_name);
+			nh_json_str_known(th, "framework", "MITRE ATT&CK");
+			nh_json_str_known(te, "id", a->technique_id);
+			nh_json_str_known(te, "name", a->technique_name);
 		}
 		if (a->category == NH_WIRE_CAT_FILE || a->category == NH_WIRE_CAT_CREDENTIAL) {
 			if (!a->rate && a->value[0] == '/')
-				add_str(sub(doc, "file"), "path", a->value);
+				nh_json_str_known(nh_json_sub(doc, "file"), "path", a->value);
 		}
 		break;
 	}
 	case NH_WIRE_CREDENTIAL_USE: {
 		const struct nh_wire_credential_use *c = &r->credential_use;
 
-		o = sub(nh, "credential");
-		add_str(o, "kind", c->credential_kind);
-		add_str(o, "name", c->credential);
-		add_str(o, "via", c->via);
-		add_i64(o, "result", c->result);
-		add_u64(o, "count", c->count);
+		o = nh_json_sub(nh, "credential");
+		nh_json_str_known(o, "kind", c->credential_kind);
+		nh_json_str_known(o, "name", c->credential);
+		nh_json_str_known(o, "via", c->via);
+		nh_json_int(o, "result", c->result);
+		nh_json_uint(o, "count", c->count);
 		if (c->credential[0] == '/')
-			add_str(sub(doc, "file"), "path", c->credential);
+			nh_json_str_known(nh_json_sub(doc, "file"), "path", c->credential);
 		break;
 	}
 	case NH_WIRE_FINDING: {
 		const struct nh_wire_finding *f = &r->finding;
 
-		o = sub(nh, "finding");
-		add_str(o, "type", nh_wire_finding_name(f->type));
-		add_str(o, "secret_kind", f->secret_kind);
-		add_str(o, "fingerprint", f->fingerprint);
-		add_str(o, "fingerprint_previous", f->fingerprint_previous);
-		add_str(o, "reason", f->reason);
-		add_str(o, "argument", f->argument);
-		add_str(o, "credential_kind", f->credential_kind);
-		add_str(o, "credential", f->credential);
-		add_str(o, "path", f->path);
-		add_str(o, "claimed_identity", f->claimed_identity);
-		add_str(o, "believed_identity", f->believed_identity);
+		o = nh_json_sub(nh, "finding");
+		nh_json_str_known(o, "type", nh_wire_finding_name(f->type));
+		nh_json_str_known(o, "secret_kind", f->secret_kind);
+		nh_json_str_known(o, "fingerprint", f->fingerprint);
+		nh_json_str_known(o, "fingerprint_previous", f->fingerprint_previous);
+		nh_json_str_known(o, "reason", f->reason);
+		nh_json_str_known(o, "argument", f->argument);
+		nh_json_str_known(o, "credential_kind", f->credential_kind);
+		nh_json_str_known(o, "credential", f->credential);
+		nh_json_str_known(o, "path", f->path);
+		nh_json_str_known(o, "claimed_identity", f->claimed_identity);
+		nh_json_str_known(o, "believed_identity", f->believed_identity);
 		if (f->type == NH_WIRE_FINDING_SECRET_EXPOSURE)
-			add_i64(o, "arg_index", f->arg_index);
+			nh_json_int(o, "arg_index", f->arg_index);
 		if (f->n_identities)
 			json_object_object_add(o, "identities",
 					       strings(f->identities, f->n_identities));
 		break;
 	}
 	case NH_WIRE_ACTIVITY: {
-		json_object *ev = json_tokener_parse(r->activity.json);
+		json_object *ev;
 
-		o = sub(nh, "activity");
-		add_str(o, "kind", r->activity.kind);
-		/* the agent's rendering, as an object when it is one */
+		o = nh_json_sub(nh, "activity");
+		nh_json_str_known(o, "kind", nh_recordjson_kind(r));
+		if (!r->activity.legacy_json) {
+			/* the event as the agent's tail shows it, from the typed record */
+			ev = nh_recordjson(r);
+			if (ev)
+				json_object_object_add(o, "event", ev);
+			break;
+		}
+		/* Format 1 (the previous release) sent the event as the JSON
+		 * text its agent rendered: the one place JSON the project wrote
+		 * is read back, kept until format 1 is no longer read. */
+		ev = json_tokener_parse(r->activity.legacy_json);
 		if (ev && json_object_is_type(ev, json_type_object)) {
 			json_object_object_add(o, "event", ev);
 		} else {
 			json_object_put(ev);
-			add_str(o, "raw", r->activity.json);
+			nh_json_str_known(o, "raw", r->activity.legacy_json);
 		}
 		break;
 	}
 	case NH_WIRE_LOSS:
-		o = sub(nh, "loss");
-		add_str(o, "what", r->loss.what);
+		o = nh_json_sub(nh, "loss");
+		nh_json_str_known(o, "what", r->loss.what);
+		nh_json_str_known(o, "source", r->loss.source);
 		json_object_object_add(o, "counts", counters(r->loss.counts, r->loss.n_counts));
-		add_u64(o, "window_start_ns", r->loss.window_start_ns);
-		add_u64(o, "window_end_ns", r->loss.window_end_ns);
+		if (r->loss.n_totals)
+			json_object_object_add(o, "totals",
+					       counters(r->loss.totals, r->loss.n_totals));
+		nh_json_uint(o, "window_start_ns", r->loss.window_start_ns);
+		nh_json_uint(o, "window_end_ns", r->loss.window_end_ns);
 		break;
 	case NH_WIRE_HEARTBEAT:
-		o = sub(nh, "heartbeat");
-		add_str(o, "agent_version", r->heartbeat.agent_version);
-		add_i64(o, "probes_attached", r->heartbeat.probes_attached);
+		o = nh_json_sub(nh, "heartbeat");
+		nh_json_str_known(o, "agent_version", r->heartbeat.agent_version);
+		nh_json_int(o, "probes_attached", r->heartbeat.probes_attached);
 		json_object_object_add(o, "counters",
 				       counters(r->heartbeat.counters, r->heartbeat.n_counters));
-		add_str(sub(doc, "agent"), "version", r->heartbeat.agent_version);
+		nh_json_str_known(nh_json_sub(doc, "agent"), "version", r->heartbeat.agent_version);
 		break;
 	default:
 		break;
@@ -500,10 +484,10 @@ json_object *nh_ecs_record(const struct nh_wire_record *r, const char *id)
 	if (!doc)
 		return NULL;
 	nh_ecs_timestamp(r->time_ns, ts, sizeof(ts));
-	add_str(doc, "@timestamp", ts);
-	add_str(sub(doc, "ecs"), "version", NH_ECS_VERSION);
+	nh_json_str_known(doc, "@timestamp", ts);
+	nh_json_str_known(nh_json_sub(doc, "ecs"), "version", NH_ECS_VERSION);
 	nh_ecs_message(r, msg, sizeof(msg));
-	add_str(doc, "message", msg);
+	nh_json_str_known(doc, "message", msg);
 	add_event(doc, r, id);
 	add_context(doc, r);
 	add_nhiscope(doc, r);

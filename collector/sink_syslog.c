@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "sink.h"
+#include "clock.h"
 #include "syslogfmt.h"
 
 #define CONNECT_TIMEOUT_MS 2000
@@ -43,14 +44,6 @@ struct syslog_sink {
 	size_t kept_len, kept_cap;
 	bool was_up; /* connected since the last drop: log transitions once */
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void drop(struct syslog_sink *s, const char *why, int err)
 {
@@ -157,7 +150,7 @@ static int ensure(struct syslog_sink *s)
 /* Wait until the peer acknowledged every byte sent. */
 static int drain(struct syslog_sink *s)
 {
-	uint64_t deadline = now_ms() + DRAIN_TIMEOUT_MS;
+	uint64_t deadline = nh_clock_mono_ms() + DRAIN_TIMEOUT_MS;
 
 	for (;;) {
 		struct pollfd p = {.fd = s->fd, .events = POLLIN};
@@ -179,7 +172,7 @@ static int drain(struct syslog_sink *s)
 				return -ECONNRESET;
 			}
 		}
-		if (now_ms() > deadline) {
+		if (nh_clock_mono_ms() > deadline) {
 			drop(s, "receiver stopped acknowledging", 0);
 			return -ETIMEDOUT;
 		}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "syslogfmt.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 
 #include "ecs.h"
+#include "recordjson.h"
 
 #define FACILITY_LOCAL0 16
 
@@ -198,7 +200,7 @@ static void cef(FILE *f, const struct nh_wire_record *r, const char *id, const c
 		sub = nh_wire_finding_name(r->finding.type);
 		break;
 	case NH_WIRE_ACTIVITY:
-		sub = r->activity.kind;
+		sub = nh_recordjson_kind(r);
 		break;
 	case NH_WIRE_LOSS:
 		sub = r->loss.what;
@@ -253,19 +255,15 @@ int nh_syslog_frame(const struct nh_wire_record *r, const char *id, const char *
 {
 	char *msg = NULL, *frame = NULL, ts[40];
 	size_t mlen = 0;
-	time_t sec = (time_t)(r->time_ns / UINT64_C(1000000000));
-	struct tm tm;
 	FILE *f;
 	int n;
 
 	f = open_memstream(&msg, &mlen);
 	if (!f)
 		return -ENOMEM;
-	gmtime_r(&sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	/* TIME-SECFRAC allows six digits at most */
-	fprintf(f, "<%d>1 %s.%06" PRIu64 "Z ", FACILITY_LOCAL0 * 8 + nh_syslog_severity(r), ts,
-		(r->time_ns % UINT64_C(1000000000)) / 1000);
+	nh_clock_format(r->time_ns, 6, ts, sizeof(ts));
+	fprintf(f, "<%d>1 %s ", FACILITY_LOCAL0 * 8 + nh_syslog_severity(r), ts);
 	hostname(f, r->identity.node && *r->identity.node ? r->identity.node : r->id.node);
 	fprintf(f, " nhiscope - %s - ", nh_wire_kind_name(r->kind));
 	if (fmt == NH_SYSLOG_CEF)

@@ -12,7 +12,7 @@
 
 /* Every string a record can carry, with room to spare: sanitised copies
  * made while packing are remembered here and freed at the end. */
-#define SCRATCH_MAX 160
+#define SCRATCH_MAX (NH_WIRE_ARGS_MAX + 160)
 
 static const char *const kind_names[NH_WIRE_KIND_MAX] = {
     "none", "anomaly", "credential_use", "finding", "activity", "loss", "heartbeat",
@@ -25,6 +25,11 @@ static const char *const severity_names[NH_WIRE_SEV_MAX] = {
 };
 static const char *const finding_names[NH_WIRE_FINDING_MAX] = {
     "none", "secret_exposure", "human_use", "credential_reuse", "identity_conflict",
+};
+
+static const char *const event_names[NH_WIRE_EV_MAX] = {
+    "none", "exec",   "fork",	"exit",	  "connect", "accept",
+    "open", "setuid", "setgid", "capset", "summary",
 };
 
 static const char *name_of(const char *const *names, int n, int v)
@@ -58,6 +63,16 @@ const char *nh_wire_severity_name(enum nh_wire_severity s)
 const char *nh_wire_finding_name(enum nh_wire_finding_type t)
 {
 	return name_of(finding_names, NH_WIRE_FINDING_MAX, t);
+}
+
+const char *nh_wire_event_name(enum nh_wire_event e)
+{
+	return name_of(event_names, NH_WIRE_EV_MAX, e);
+}
+
+int nh_wire_event_parse(const char *name)
+{
+	return parse_name(event_names, NH_WIRE_EV_MAX, name);
 }
 
 int nh_wire_kind_parse(const char *name)
@@ -156,6 +171,12 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 	    r->identity.workload_name,
 	    r->identity.node,
 	    r->identity.source,
+	    r->identity.context.cgroup,
+	    r->identity.context.cgroup_kind,
+	    r->identity.context.qos,
+	    r->identity.context.runtime,
+	    r->identity.context.token_state,
+	    r->identity.context.token.fingerprint,
 	    r->process.user,
 	    r->process.comm,
 	    r->process.exe,
@@ -224,10 +245,9 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 	case NH_WIRE_FINDING: {
 		const struct nh_wire_finding *f = &r->finding;
 		const char *const fs[] = {
-		    f->secret_kind,	  f->fingerprint,     f->reason,
-		    f->argument,	  f->credential_kind, f->credential,
-		    f->path,		  f->claimed_identity, f->believed_identity,
-		    f->fingerprint_previous};
+		    f->secret_kind,	  f->fingerprint,	  f->reason, f->argument,
+		    f->credential_kind,	  f->credential,	  f->path,   f->claimed_identity,
+		    f->believed_identity, f->fingerprint_previous};
 
 		for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
 			if (strlen(str(fs[i])) > NH_WIRE_STR_MAX)
@@ -256,12 +276,35 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 			w = "identity conflict: no claimed or believed identity";
 		break;
 	}
-	case NH_WIRE_ACTIVITY:
-		if (empty(r->activity.kind) || empty(r->activity.json))
-			w = "activity: no kind or json";
-		else if (strlen(r->activity.kind) > NH_WIRE_STR_MAX)
-			w = "activity: kind longer than NH_WIRE_STR_MAX";
+	case NH_WIRE_ACTIVITY: {
+		const struct nh_wire_activity *a = &r->activity;
+		const char *const as[] = {a->kind, a->syscall, a->path, a->address, a->object};
+
+		for (size_t i = 0; i < sizeof(as) / sizeof(as[0]); i++)
+			if (strlen(str(as[i])) > NH_WIRE_STR_MAX)
+				w = "activity: string longer than NH_WIRE_STR_MAX";
+		if (a->n_args > NH_WIRE_ARGS_MAX)
+			w = "activity: more than NH_WIRE_ARGS_MAX args";
+		for (size_t i = 0; !w && i < a->n_args; i++)
+			if (strlen(str(a->args[i])) > NH_WIRE_STR_MAX)
+				w = "activity: argument longer than NH_WIRE_STR_MAX";
+		if (w)
+			break;
+		if (decoded && r->format < NH_WIRE_FORMAT) {
+			if (empty(a->kind) || empty(a->legacy_json))
+				w = "activity (format 1): no kind or json";
+		} else if (a->legacy_json) {
+			/* its fields are in the text: written as format 2 they
+			 * would be lost */
+			w = "activity: format 1 JSON is read, never written";
+		} else if (a->event <= NH_WIRE_EV_NONE || a->event >= NH_WIRE_EV_MAX) {
+			w = "activity: no or unknown event kind";
+		} else if (a->event == NH_WIRE_EV_SUMMARY &&
+			   (a->of <= NH_WIRE_EV_NONE || a->of >= NH_WIRE_EV_SUMMARY)) {
+			w = "activity: summary of no or an unknown event kind";
+		}
 		break;
+	}
 	case NH_WIRE_LOSS:
 		if (empty(r->loss.what))
 			w = "loss report: no what";
@@ -271,10 +314,18 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 			w = "loss report: window ends before it starts";
 		else if (r->loss.n_counts > NH_WIRE_COUNTERS_MAX)
 			w = "loss report: more than NH_WIRE_COUNTERS_MAX counts";
+		else if (r->loss.n_totals > NH_WIRE_COUNTERS_MAX)
+			w = "loss report: more than NH_WIRE_COUNTERS_MAX totals";
+		else if (strlen(str(r->loss.source)) > NH_WIRE_STR_MAX)
+			w = "loss report: source longer than NH_WIRE_STR_MAX";
 		for (size_t i = 0; !w && i < r->loss.n_counts; i++)
 			if (empty(r->loss.counts[i].name) ||
 			    strlen(r->loss.counts[i].name) > NH_WIRE_STR_MAX)
 				w = "loss report: count without a name or name too long";
+		for (size_t i = 0; !w && i < r->loss.n_totals; i++)
+			if (empty(r->loss.totals[i].name) ||
+			    strlen(r->loss.totals[i].name) > NH_WIRE_STR_MAX)
+				w = "loss report: total without a name or name too long";
 		break;
 	case NH_WIRE_HEARTBEAT:
 		if (empty(r->heartbeat.agent_version))
@@ -309,7 +360,12 @@ struct pb {
 	Nhiscope__Wire__Record rec;
 	Nhiscope__Wire__RecordId id;
 	Nhiscope__Wire__Identity identity;
+	Nhiscope__Wire__Context context;
+	Nhiscope__Wire__Token token;
 	Nhiscope__Wire__Process process;
+	Nhiscope__Wire__Ids ids[2];
+	Nhiscope__Wire__Caps caps[2];
+	char *args[NH_WIRE_ARGS_MAX];
 	Nhiscope__Wire__Anomaly anomaly;
 	Nhiscope__Wire__CredentialUse cred;
 	Nhiscope__Wire__Finding finding;
@@ -317,8 +373,9 @@ struct pb {
 	Nhiscope__Wire__LossReport loss;
 	Nhiscope__Wire__Heartbeat heartbeat;
 	char *identities[NH_WIRE_IDENTITIES_MAX];
-	Nhiscope__Wire__Counter counters[NH_WIRE_COUNTERS_MAX];
-	Nhiscope__Wire__Counter *counter_ptrs[NH_WIRE_COUNTERS_MAX];
+	/* loss: counts then totals; heartbeat: counters */
+	Nhiscope__Wire__Counter counters[2 * NH_WIRE_COUNTERS_MAX];
+	Nhiscope__Wire__Counter *counter_ptrs[2 * NH_WIRE_COUNTERS_MAX];
 	char *scratch[SCRATCH_MAX];
 	size_t nscratch;
 	int err;
@@ -356,16 +413,17 @@ static double finite_or_0(double v)
 	return isfinite(v) ? v : 0;
 }
 
-static size_t wire_counters(struct pb *pb, const struct nh_wire_counter *c, size_t n,
+/* at: the first slot of pb->counters to use. */
+static size_t wire_counters(struct pb *pb, size_t at, const struct nh_wire_counter *c, size_t n,
 			    Nhiscope__Wire__Counter ***out)
 {
 	for (size_t i = 0; i < n; i++) {
-		nhiscope__wire__counter__init(&pb->counters[i]);
-		pb->counters[i].name = wire_str(pb, c[i].name);
-		pb->counters[i].value = c[i].value;
-		pb->counter_ptrs[i] = &pb->counters[i];
+		nhiscope__wire__counter__init(&pb->counters[at + i]);
+		pb->counters[at + i].name = wire_str(pb, c[i].name);
+		pb->counters[at + i].value = c[i].value;
+		pb->counter_ptrs[at + i] = &pb->counters[at + i];
 	}
-	*out = pb->counter_ptrs;
+	*out = pb->counter_ptrs + at;
 	return n;
 }
 
@@ -408,6 +466,28 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 	pb->identity.source = wire_str(pb, r->identity.source);
 	pb->identity.verified = r->identity.verified;
 	m->identity = &pb->identity;
+	if (!empty(r->identity.context.cgroup_kind)) {
+		const struct nh_wire_context *c = &r->identity.context;
+
+		nhiscope__wire__context__init(&pb->context);
+		pb->context.cgroup = wire_str(pb, c->cgroup);
+		pb->context.cgroup_kind = wire_str(pb, c->cgroup_kind);
+		pb->context.delegated = c->delegated;
+		pb->context.qos = wire_str(pb, c->qos);
+		pb->context.runtime = wire_str(pb, c->runtime);
+		pb->context.user_unit = c->user_unit;
+		pb->context.token_state = wire_str(pb, c->token_state);
+		if (c->has_token) {
+			nhiscope__wire__token__init(&pb->token);
+			pb->token.fingerprint = wire_str(pb, c->token.fingerprint);
+			pb->token.issued_at = c->token.issued_at;
+			pb->token.expires_at = c->token.expires_at;
+			pb->token.long_lived = c->token.long_lived;
+			pb->token.legacy = c->token.legacy;
+			pb->context.token = &pb->token;
+		}
+		pb->identity.context = &pb->context;
+	}
 
 	pb->process.pid = r->process.pid;
 	pb->process.ppid = r->process.ppid;
@@ -415,7 +495,14 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 	pb->process.user = wire_str(pb, r->process.user);
 	pb->process.comm = wire_str(pb, r->process.comm);
 	pb->process.exe = wire_str(pb, r->process.exe);
+	pb->process.tid = r->process.tid;
+	pb->process.gid = r->process.gid;
+	pb->process.mntns = r->process.mntns;
+	pb->process.cgroup_id = r->process.cgroup_id;
+	pb->process.interactive = r->process.interactive;
+	pb->process.repeat = r->process.repeat;
 	m->process = &pb->process;
+	m->format = NH_WIRE_FORMAT;
 
 	switch (r->kind) {
 	case NH_WIRE_ANOMALY: {
@@ -449,6 +536,7 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 		o->via = wire_str(pb, c->via);
 		o->result = c->result;
 		o->count = c->count ? c->count : 1;
+		o->repeats = c->repeats;
 		m->body_case = NHISCOPE__WIRE__RECORD__BODY_CREDENTIAL_USE;
 		m->credential_use = o;
 		break;
@@ -474,24 +562,89 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 			pb->identities[i] = wire_str(pb, f->identities[i]);
 		o->n_identities = f->n_identities;
 		o->identities = pb->identities;
+		o->identities_unlisted = f->identities_unlisted;
+		o->session_pid = f->session_pid;
+		o->tty = f->tty;
+		o->entered_namespace = f->entered_namespace;
 		m->body_case = NHISCOPE__WIRE__RECORD__BODY_FINDING;
 		m->finding = o;
 		break;
 	}
-	case NH_WIRE_ACTIVITY:
-		nhiscope__wire__activity__init(&pb->activity);
-		pb->activity.kind = wire_str(pb, r->activity.kind);
-		pb->activity.json = wire_str(pb, r->activity.json);
+	case NH_WIRE_ACTIVITY: {
+		const struct nh_wire_activity *a = &r->activity;
+		Nhiscope__Wire__Activity *o = &pb->activity;
+
+		nhiscope__wire__activity__init(o);
+		o->kind = wire_str(pb, a->kind ? a->kind : nh_wire_event_name(a->event));
+		o->event = (Nhiscope__Wire__EventKind)a->event;
+		o->syscall = wire_str(pb, a->syscall);
+		o->path = wire_str(pb, a->path);
+		for (size_t i = 0; i < a->n_args; i++)
+			pb->args[i] = wire_str(pb, a->args[i]);
+		o->n_args = a->n_args;
+		o->args = pb->args;
+		o->secrets_redacted = a->secrets_redacted;
+		o->ns_pid = a->ns_pid;
+		o->tty = a->tty;
+		o->entered_namespace = a->entered_namespace;
+		o->child_pid = a->child_pid;
+		o->exit_code = a->exit_code;
+		o->signal = a->signal;
+		o->ipv6 = a->ipv6;
+		o->address = wire_str(pb, a->address);
+		o->port = a->port;
+		o->local_port = a->local_port;
+		o->fd = a->fd;
+		o->dirfd = a->dirfd;
+		o->flags = a->flags;
+		o->mode = a->mode;
+		o->result = a->result;
+		if (a->event == NH_WIRE_EV_SETUID || a->event == NH_WIRE_EV_SETGID) {
+			nhiscope__wire__ids__init(&pb->ids[0]);
+			nhiscope__wire__ids__init(&pb->ids[1]);
+			pb->ids[0].real = a->old_ids.real;
+			pb->ids[0].effective = a->old_ids.effective;
+			pb->ids[0].saved = a->old_ids.saved;
+			pb->ids[1].real = a->new_ids.real;
+			pb->ids[1].effective = a->new_ids.effective;
+			pb->ids[1].saved = a->new_ids.saved;
+			o->old_ids = &pb->ids[0];
+			o->new_ids = &pb->ids[1];
+		}
+		if (a->event == NH_WIRE_EV_CAPSET) {
+			nhiscope__wire__caps__init(&pb->caps[0]);
+			nhiscope__wire__caps__init(&pb->caps[1]);
+			pb->caps[0].effective = a->old_caps.effective;
+			pb->caps[0].permitted = a->old_caps.permitted;
+			pb->caps[0].inheritable = a->old_caps.inheritable;
+			pb->caps[1].effective = a->new_caps.effective;
+			pb->caps[1].permitted = a->new_caps.permitted;
+			pb->caps[1].inheritable = a->new_caps.inheritable;
+			o->old_caps = &pb->caps[0];
+			o->new_caps = &pb->caps[1];
+		}
+		o->of = (Nhiscope__Wire__EventKind)a->of;
+		o->count = a->count;
+		o->object = wire_str(pb, a->object);
+		o->window_start_ns = a->window_start_ns;
+		o->path_truncated = a->path_truncated;
+		o->args_truncated = a->args_truncated;
+		o->args_bytes = a->args_bytes;
+		o->deduplicated = a->deduplicated;
 		m->body_case = NHISCOPE__WIRE__RECORD__BODY_ACTIVITY;
-		m->activity = &pb->activity;
+		m->activity = o;
 		break;
+	}
 	case NH_WIRE_LOSS:
 		nhiscope__wire__loss_report__init(&pb->loss);
 		pb->loss.what = wire_str(pb, r->loss.what);
 		pb->loss.window_start_ns = r->loss.window_start_ns;
 		pb->loss.window_end_ns = r->loss.window_end_ns;
+		pb->loss.source = wire_str(pb, r->loss.source);
 		pb->loss.n_counts =
-		    wire_counters(pb, r->loss.counts, r->loss.n_counts, &pb->loss.counts);
+		    wire_counters(pb, 0, r->loss.counts, r->loss.n_counts, &pb->loss.counts);
+		pb->loss.n_totals = wire_counters(pb, NH_WIRE_COUNTERS_MAX, r->loss.totals,
+						  r->loss.n_totals, &pb->loss.totals);
 		m->body_case = NHISCOPE__WIRE__RECORD__BODY_LOSS;
 		m->loss = &pb->loss;
 		break;
@@ -500,7 +653,7 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 		pb->heartbeat.agent_version = wire_str(pb, r->heartbeat.agent_version);
 		pb->heartbeat.probes_attached = r->heartbeat.probes_attached;
 		pb->heartbeat.n_counters = wire_counters(
-		    pb, r->heartbeat.counters, r->heartbeat.n_counters, &pb->heartbeat.counters);
+		    pb, 0, r->heartbeat.counters, r->heartbeat.n_counters, &pb->heartbeat.counters);
 		m->body_case = NHISCOPE__WIRE__RECORD__BODY_HEARTBEAT;
 		m->heartbeat = &pb->heartbeat;
 		break;
@@ -559,6 +712,7 @@ void nh_wire_free(struct nh_wire_record *r)
 {
 	if (r->priv)
 		nhiscope__wire__record__free_unpacked(r->priv, NULL);
+	free(r->legacy);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -585,6 +739,44 @@ static int dec_counters(Nhiscope__Wire__Counter **in, size_t n, struct nh_wire_c
 	return 0;
 }
 
+/* Format 1's Activity.json (field 2, no longer in the schema, so an
+ * unknown field to protobuf-c): its bytes after the length prefix, as a
+ * NUL-terminated copy. NULL when absent; *bad when not a string. */
+static char *legacy_json(const ProtobufCMessage *m, bool *bad)
+{
+	for (size_t i = 0; i < m->n_unknown_fields; i++) {
+		const ProtobufCMessageUnknownField *u = &m->unknown_fields[i];
+		uint64_t n = 0;
+		size_t at = 0;
+		char *copy;
+
+		if (u->tag != 2)
+			continue;
+		if (u->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED) {
+			*bad = true;
+			return NULL;
+		}
+		for (int shift = 0; at < u->len && shift < 64; shift += 7) {
+			n |= (uint64_t)(u->data[at] & 0x7f) << shift;
+			if (!(u->data[at++] & 0x80))
+				break;
+		}
+		if (n != u->len - at || memchr(u->data + at, 0, n)) {
+			*bad = true;
+			return NULL;
+		}
+		copy = malloc(n + 1);
+		if (!copy)
+			return NULL;
+		memcpy(copy, u->data + at, n);
+		copy[n] = '\0';
+		if (!utf8_valid(copy))
+			*bad = true;
+		return copy;
+	}
+	return NULL;
+}
+
 int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, const char **why)
 {
 	Nhiscope__Wire__Record *m;
@@ -605,6 +797,14 @@ int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, c
 		return -EBADMSG;
 	}
 	out->priv = m;
+	/* 0: a record of release 1, which had no format field */
+	out->format = m->format ? m->format : 1;
+	if (out->format < NH_WIRE_FORMAT_MIN || out->format > NH_WIRE_FORMAT) {
+		w = out->format > NH_WIRE_FORMAT
+			? "record of a newer format than this release reads"
+			: "record of a format no longer read";
+		goto cleanup;
+	}
 	if (!m->id) {
 		w = "no record id";
 		goto cleanup;
@@ -629,6 +829,29 @@ int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, c
 		o->node = dec(i ? i->node : NULL, &bad);
 		o->source = dec(i ? i->source : NULL, &bad);
 		o->verified = i ? i->verified : false;
+		if (i && i->context) {
+			const Nhiscope__Wire__Context *c = i->context;
+			struct nh_wire_context *oc = &o->context;
+
+			oc->cgroup = dec(c->cgroup, &bad);
+			oc->cgroup_kind = dec(c->cgroup_kind, &bad);
+			oc->delegated = c->delegated;
+			oc->qos = dec(c->qos, &bad);
+			oc->runtime = dec(c->runtime, &bad);
+			oc->user_unit = c->user_unit;
+			oc->token_state = dec(c->token_state, &bad);
+			if (c->token) {
+				oc->has_token = true;
+				oc->token.fingerprint = dec(c->token->fingerprint, &bad);
+				oc->token.issued_at = c->token->issued_at;
+				oc->token.expires_at = c->token->expires_at;
+				oc->token.long_lived = c->token->long_lived;
+				oc->token.legacy = c->token->legacy;
+			}
+		} else {
+			o->context = (struct nh_wire_context){
+			    "", "", false, "", "", false, "", false, {.fingerprint = ""}};
+		}
 	}
 	{
 		const Nhiscope__Wire__Process *p = m->process;
@@ -640,6 +863,12 @@ int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, c
 		o->user = dec(p ? p->user : NULL, &bad);
 		o->comm = dec(p ? p->comm : NULL, &bad);
 		o->exe = dec(p ? p->exe : NULL, &bad);
+		o->tid = p ? p->tid : 0;
+		o->gid = p ? p->gid : 0;
+		o->mntns = p ? p->mntns : 0;
+		o->cgroup_id = p ? p->cgroup_id : 0;
+		o->interactive = p ? p->interactive : false;
+		o->repeat = p ? p->repeat : false;
 	}
 
 	switch (m->body_case) {
@@ -673,6 +902,7 @@ int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, c
 		o->via = dec(c->via, &bad);
 		o->result = c->result;
 		o->count = c->count;
+		o->repeats = c->repeats;
 		break;
 	}
 	case NHISCOPE__WIRE__RECORD__BODY_FINDING: {
@@ -699,13 +929,77 @@ int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, c
 		o->n_identities = f->n_identities;
 		for (size_t i = 0; i < f->n_identities; i++)
 			o->identities[i] = dec(f->identities[i], &bad);
+		o->identities_unlisted = f->identities_unlisted;
+		o->session_pid = f->session_pid;
+		o->tty = f->tty;
+		o->entered_namespace = f->entered_namespace;
 		break;
 	}
-	case NHISCOPE__WIRE__RECORD__BODY_ACTIVITY:
+	case NHISCOPE__WIRE__RECORD__BODY_ACTIVITY: {
+		const Nhiscope__Wire__Activity *a = m->activity;
+		struct nh_wire_activity *o = &out->activity;
+
 		out->kind = NH_WIRE_ACTIVITY;
-		out->activity.kind = dec(m->activity->kind, &bad);
-		out->activity.json = dec(m->activity->json, &bad);
+		if (a->n_args > NH_WIRE_ARGS_MAX) {
+			w = "activity: more than NH_WIRE_ARGS_MAX args";
+			goto cleanup;
+		}
+		o->kind = dec(a->kind, &bad);
+		o->event = (enum nh_wire_event)a->event;
+		if (out->format < NH_WIRE_FORMAT) {
+			int e = nh_wire_event_parse(o->kind);
+
+			/* the kind names the event; unknown kinds stay NONE */
+			o->event = e > 0 ? (enum nh_wire_event)e : NH_WIRE_EV_NONE;
+			out->legacy = legacy_json(&a->base, &bad);
+			o->legacy_json = out->legacy;
+			break;
+		}
+		o->syscall = dec(a->syscall, &bad);
+		o->path = dec(a->path, &bad);
+		o->n_args = a->n_args;
+		for (size_t i = 0; i < a->n_args; i++)
+			o->args[i] = dec(a->args[i], &bad);
+		o->secrets_redacted = a->secrets_redacted;
+		o->ns_pid = a->ns_pid;
+		o->tty = a->tty;
+		o->entered_namespace = a->entered_namespace;
+		o->child_pid = a->child_pid;
+		o->exit_code = a->exit_code;
+		o->signal = a->signal;
+		o->ipv6 = a->ipv6;
+		o->address = dec(a->address, &bad);
+		o->port = a->port;
+		o->local_port = a->local_port;
+		o->fd = a->fd;
+		o->dirfd = a->dirfd;
+		o->flags = a->flags;
+		o->mode = a->mode;
+		o->result = a->result;
+		if (a->old_ids)
+			o->old_ids = (struct nh_wire_ids){a->old_ids->real, a->old_ids->effective,
+							  a->old_ids->saved};
+		if (a->new_ids)
+			o->new_ids = (struct nh_wire_ids){a->new_ids->real, a->new_ids->effective,
+							  a->new_ids->saved};
+		if (a->old_caps)
+			o->old_caps =
+			    (struct nh_wire_caps){a->old_caps->effective, a->old_caps->permitted,
+						  a->old_caps->inheritable};
+		if (a->new_caps)
+			o->new_caps =
+			    (struct nh_wire_caps){a->new_caps->effective, a->new_caps->permitted,
+						  a->new_caps->inheritable};
+		o->of = (enum nh_wire_event)a->of;
+		o->count = a->count;
+		o->object = dec(a->object, &bad);
+		o->window_start_ns = a->window_start_ns;
+		o->path_truncated = a->path_truncated;
+		o->args_truncated = a->args_truncated;
+		o->args_bytes = a->args_bytes;
+		o->deduplicated = a->deduplicated;
 		break;
+	}
 	case NHISCOPE__WIRE__RECORD__BODY_LOSS:
 		out->kind = NH_WIRE_LOSS;
 		out->loss.what = dec(m->loss->what, &bad);
@@ -716,6 +1010,12 @@ int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, c
 			goto cleanup;
 		}
 		out->loss.n_counts = m->loss->n_counts;
+		out->loss.source = dec(m->loss->source, &bad);
+		if (dec_counters(m->loss->totals, m->loss->n_totals, out->loss.totals, &bad)) {
+			w = "loss report: more than NH_WIRE_COUNTERS_MAX totals";
+			goto cleanup;
+		}
+		out->loss.n_totals = m->loss->n_totals;
 		break;
 	case NHISCOPE__WIRE__RECORD__BODY_HEARTBEAT:
 		out->kind = NH_WIRE_HEARTBEAT;

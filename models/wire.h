@@ -19,10 +19,17 @@
  *   - finding: a type; secret_exposure: secret_kind and fingerprint;
  *     human_use: reason; credential_reuse: credential;
  *     identity_conflict: claimed_identity and believed_identity;
- *   - activity: kind and json; loss report: what, window_end >= start;
+ *   - activity: an event kind (format 1: kind and its JSON text); loss
+ *     report: what, window_end >= start;
  *     heartbeat: agent_version; every counter has a name;
- *   - each string at most NH_WIRE_STR_MAX bytes (activity json: bounded
- *     only by NH_WIRE_MAX).
+ *   - each string at most NH_WIRE_STR_MAX bytes (format 1's activity
+ *     JSON: bounded only by NH_WIRE_MAX), at most NH_WIRE_ARGS_MAX args.
+ *
+ * Formats (wire.proto): nh_wire_pack writes NH_WIRE_FORMAT; nh_wire_unpack
+ * reads it and NH_WIRE_FORMAT_MIN (release 1's records: no format field,
+ * activity as JSON text, which unpack hands over untouched in
+ * activity.legacy_json with event and kind set from its kind) and says
+ * which in r->format. Newer formats are refused with a reason.
  * What pack repairs and unpack rejects: strings are valid UTF-8 on the
  * wire (pack replaces each byte of an invalid sequence with '?': paths
  * are bytes, the wire is UTF-8), anomaly rates are finite (pack writes
@@ -42,6 +49,9 @@
 #define NH_WIRE_IDENTITIES_MAX 32			   /* finding.identities */
 #define NH_WIRE_COUNTERS_MAX   64			   /* loss counts, heartbeat counters */
 #define NH_WIRE_ID_STR_MAX     (2 * NH_WIRE_NAME_MAX + 24) /* nh_wire_id_str, with NUL */
+#define NH_WIRE_ARGS_MAX       512			   /* activity.args */
+#define NH_WIRE_FORMAT	       2			   /* what this release writes */
+#define NH_WIRE_FORMAT_MIN     1			   /* the oldest it reads */
 
 enum nh_wire_kind {
 	NH_WIRE_NONE = 0,
@@ -76,6 +86,22 @@ enum nh_wire_severity {
 	NH_WIRE_SEV_MAX,
 };
 
+/* Kernel event kinds, as bpf/nhiscope.h numbers them (the agent checks). */
+enum nh_wire_event {
+	NH_WIRE_EV_NONE = 0,
+	NH_WIRE_EV_EXEC,
+	NH_WIRE_EV_FORK,
+	NH_WIRE_EV_EXIT,
+	NH_WIRE_EV_CONNECT,
+	NH_WIRE_EV_ACCEPT,
+	NH_WIRE_EV_OPEN,
+	NH_WIRE_EV_SETUID,
+	NH_WIRE_EV_SETGID,
+	NH_WIRE_EV_CAPSET,
+	NH_WIRE_EV_SUMMARY,
+	NH_WIRE_EV_MAX,
+};
+
 enum nh_wire_finding_type {
 	NH_WIRE_FINDING_NONE = 0,
 	NH_WIRE_FINDING_SECRET_EXPOSURE,
@@ -91,6 +117,28 @@ struct nh_wire_id {
 	uint64_t seq;
 };
 
+/* A pod's service-account token as the agent read it: its timing and
+ * keyed fingerprint, never the token. */
+struct nh_wire_token {
+	const char *fingerprint;
+	int64_t issued_at;  /* unix seconds, 0 unknown */
+	int64_t expires_at; /* unix seconds; 0 with long_lived */
+	bool long_lived, legacy;
+};
+
+/* Where the identity was read from; all empty when the cgroup is not
+ * known (cgroup_kind is never empty otherwise). */
+struct nh_wire_context {
+	const char *cgroup; /* path below the cgroup v2 mount */
+	const char *cgroup_kind;
+	bool delegated;
+	const char *qos, *runtime;
+	bool user_unit;
+	const char *token_state; /* pods: the token's state, NULL without one */
+	bool has_token;		 /* token holds the claims' facts */
+	struct nh_wire_token token;
+};
+
 struct nh_wire_identity {
 	const char *key;
 	const char *pod_uid;
@@ -104,6 +152,7 @@ struct nh_wire_identity {
 	const char *node;
 	const char *source; /* identity_source: "kubelet-volume", "cgroup", ... */
 	bool verified;	    /* rests on a verified token */
+	struct nh_wire_context context;
 };
 
 struct nh_wire_process {
@@ -113,6 +162,10 @@ struct nh_wire_process {
 	const char *user;
 	const char *comm;
 	const char *exe;
+	uint32_t tid, gid;
+	uint64_t mntns, cgroup_id;
+	bool interactive; /* in a terminal or an entered session */
+	bool repeat;	  /* from a dedup summary: ppid, gid, mntns, comm unknown */
 };
 
 struct nh_wire_anomaly {
@@ -134,6 +187,7 @@ struct nh_wire_credential_use {
 	const char *via;	/* "open", "connect", ... */
 	int64_t result;		/* >= 0 success, -errno failure */
 	uint64_t count;
+	bool repeats; /* stands for repeats folded in the kernel: count, no result */
 };
 
 struct nh_wire_finding {
@@ -151,11 +205,48 @@ struct nh_wire_finding {
 	const char *believed_identity; /* identity_conflict */
 	size_t n_identities;
 	const char *identities[NH_WIRE_IDENTITIES_MAX];
+	uint64_t identities_unlisted; /* credential_reuse: beyond the list */
+	uint32_t session_pid;	      /* human_use */
+	bool tty, entered_namespace;  /* human_use */
 };
 
+struct nh_wire_ids {
+	uint32_t real, effective, saved;
+};
+
+struct nh_wire_caps {
+	uint64_t effective, permitted, inheritable;
+};
+
+/* One kernel event. Which fields a kind fills: docs/events.md. */
 struct nh_wire_activity {
-	const char *kind;
-	const char *json;
+	enum nh_wire_event event;
+	const char *kind;	 /* its name; pack writes nh_wire_event_name when NULL */
+	const char *legacy_json; /* format 1 only: the event as JSON text */
+	const char *syscall;
+	const char *path;
+	size_t n_args;
+	uint32_t secrets_redacted, ns_pid;
+	bool tty, entered_namespace;
+	uint32_t child_pid;
+	int32_t exit_code, signal;
+	bool ipv6;
+	const char *address;
+	uint32_t port, local_port;
+	int32_t fd, dirfd;
+	uint32_t flags, mode;
+	int64_t result;
+	struct nh_wire_ids old_ids, new_ids;
+	struct nh_wire_caps old_caps, new_caps;
+	enum nh_wire_event of; /* summary */
+	uint64_t count;
+	const char *object;
+	uint64_t window_start_ns;
+	bool path_truncated, args_truncated, deduplicated;
+	uint64_t args_bytes; /* exec: argv's size when not all of it is in args */
+	/* exec: argv, secrets redacted; last, so that a record can be cleared
+	 * up to it (only n_args of it are read) */
+	const char *args[NH_WIRE_ARGS_MAX];
 };
 
 struct nh_wire_counter {
@@ -165,9 +256,11 @@ struct nh_wire_counter {
 
 struct nh_wire_loss {
 	const char *what;
+	const char *source; /* "kernel", "spool", ... */
 	uint64_t window_start_ns, window_end_ns;
-	size_t n_counts;
+	size_t n_counts, n_totals;
 	struct nh_wire_counter counts[NH_WIRE_COUNTERS_MAX];
+	struct nh_wire_counter totals[NH_WIRE_COUNTERS_MAX]; /* since the start */
 };
 
 struct nh_wire_heartbeat {
@@ -178,6 +271,7 @@ struct nh_wire_heartbeat {
 };
 
 struct nh_wire_record {
+	uint32_t format; /* unpack: the record's format; pack ignores it */
 	struct nh_wire_id id;
 	enum nh_wire_kind kind; /* selects the member of the union */
 	uint64_t time_ns;	/* unix nanoseconds */
@@ -191,7 +285,8 @@ struct nh_wire_record {
 		struct nh_wire_loss loss;
 		struct nh_wire_heartbeat heartbeat;
 	};
-	void *priv; /* unpack: the decoded message the strings live in */
+	void *priv;   /* unpack: the decoded message the strings live in */
+	char *legacy; /* unpack: format 1's activity JSON, NUL-terminated */
 };
 
 /* Whether nh_wire_pack accepts r: 0, or -EINVAL with *why (a static
@@ -231,11 +326,13 @@ const char *nh_wire_kind_name(enum nh_wire_kind k);
 const char *nh_wire_category_name(enum nh_wire_category c);
 const char *nh_wire_severity_name(enum nh_wire_severity s);
 const char *nh_wire_finding_name(enum nh_wire_finding_type t);
+const char *nh_wire_event_name(enum nh_wire_event e); /* "exec", "open", ... */
 
 /* Name back to value; -EINVAL for an unknown name. */
 int nh_wire_kind_parse(const char *name);
 int nh_wire_category_parse(const char *name);
 int nh_wire_severity_parse(const char *name);
 int nh_wire_finding_parse(const char *name);
+int nh_wire_event_parse(const char *name);
 
 #endif

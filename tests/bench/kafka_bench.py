@@ -383,26 +383,26 @@ def record_stream(n, seed=1):
                                 "counters": {"events_received": i, "kafka_delivered": i}}
         elif x < 0.85:
             kind = "open" if x < 0.55 else "connect" if x < 0.70 else "exec"
-            ev = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t / 1e9)) + ".%06dZ" % (
-                t // 1000 % 1000000), "kind": kind, "pid": pid, "tid": pid, "ppid": 1,
-                "gid": 1000, "mntns": 4026532301, "comm": os.path.basename(exe)[:15], "uid": 1000,
-                "user": "app", "exe": exe, "identity": pod["key"], "cgroup_id": 9000 + i % 500,
-                "context": {"kind": "k8s_pod", "pod_uid": pod["pod_uid"],
-                            "container_id": pod["container_id"], "namespace": pod["namespace"],
-                            "pod": pod["pod_name"], "service_account": pod["service_account"],
-                            "node": node}}
+            # a typed activity record as the agent makes one (format 2)
+            rec["process"].update(tid=pid, gid=1000, mntns=4026532301, cgroup_id=9000 + i % 500)
+            rec["identity"] = dict(ident, context={
+                "cgroup": "/kubepods.slice/kubepods-pod%s.slice" % pod["pod_uid"].replace("-", "_"),
+                "cgroup_kind": "pod", "qos": "burstable", "runtime": "containerd",
+                "token_state": "ok", "token": {"fingerprint": "eyJ*:sha256:%012x" % (i % 40),
+                                               "issued_at": t // 10**9 - 600,
+                                               "expires_at": t // 10**9 + 3000}})
             if kind == "open":
                 p = PATHS[rnd.randrange(len(PATHS))]
-                ev.update(syscall="openat", path=p % i if "%d" in p else p, flags=524288,
-                          flags_str="O_RDONLY|O_CLOEXEC", result=3, deduplicated=True)
+                act = dict(syscall="openat", path=p % i if "%d" in p else p, flags=524288,
+                           dirfd=-100, result=3, deduplicated=True)
             elif kind == "connect":
-                ev.update(syscall="connect", family="inet", addr="10.%d.%d.%d" % (
-                    i % 7, i % 251, i % 253), port=443, result=0, deduplicated=True)
+                act = dict(address="10.%d.%d.%d" % (i % 7, i % 251, i % 253), port=443, fd=5,
+                           result=0, deduplicated=True)
             else:
-                ev.update(filename=exe, args=[exe, "--config", "/app/config/settings.yaml"],
-                          argc=3)
+                act = dict(path=exe, args=[exe, "--config", "/app/config/settings.yaml"],
+                           ns_pid=7)
             rec["kind"] = "activity"
-            rec["activity"] = {"kind": kind, "json": json.dumps(ev, separators=(",", ":"))}
+            rec["activity"] = dict(act, event=kind, kind=kind)
         elif x < 0.93:
             rec["kind"] = "credential_use"
             rec["credential_use"] = {"credential_kind": "sa_token",

@@ -42,10 +42,9 @@ struct ctx {
 	uint64_t anomalies;
 };
 
-static void count(void *c, uint32_t kind, uint32_t pid, uint32_t tid, const char *identity,
-		  json_object *o)
+static void count(void *c, struct nh_wire_record *r)
 {
-	(void)kind, (void)pid, (void)tid, (void)identity, (void)o;
+	(void)r;
 	((struct ctx *)c)->anomalies++;
 }
 
@@ -139,7 +138,7 @@ int main(int argc, char **argv)
 			handle(&ids, &b, &r, &c);
 		}
 	t += 10 * SEC;
-	nh_baseline_tick(&b, t, 0, count, &c);
+	nh_baseline_tick(&b, t, count, &c);
 	c.anomalies = 0;
 
 	pool = malloc(sizeof(*pool) * POOL);

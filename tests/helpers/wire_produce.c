@@ -17,10 +17,12 @@
  * "time_ns", "kind", "identity": {...}, "process": {...}, and an object
  * named after the kind ("anomaly", "credential_use", "finding",
  * "activity", "loss", "heartbeat")}; enums by name ("exec", "high",
- * "secret_exposure"), counters as {"name": value}.
+ * "secret_exposure"), counters as {"name": value}. --decode adds
+ * "format" (1: a record of the previous release).
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,11 @@ static json_object *obj(json_object *o, const char *k)
 	json_object *v;
 
 	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+static bool flag(json_object *o, const char *k)
+{
+	return obj(o, k) && json_object_get_boolean(obj(o, k));
 }
 
 static size_t counters_in(json_object *o, struct nh_wire_counter *c)
@@ -115,6 +122,32 @@ static int from_json(json_object *doc, struct nh_wire_record *r)
 	r->process.user = str(p, "user");
 	r->process.comm = str(p, "comm");
 	r->process.exe = str(p, "exe");
+	r->process.tid = (uint32_t)u64(p, "tid");
+	r->process.gid = (uint32_t)u64(p, "gid");
+	r->process.mntns = u64(p, "mntns");
+	r->process.cgroup_id = u64(p, "cgroup_id");
+	r->process.interactive = flag(p, "interactive");
+	r->process.repeat = flag(p, "repeat");
+	if ((b = obj(i, "context"))) {
+		struct nh_wire_context *c = &r->identity.context;
+		json_object *t = obj(b, "token");
+
+		c->cgroup = str(b, "cgroup");
+		c->cgroup_kind = str(b, "cgroup_kind");
+		c->delegated = flag(b, "delegated");
+		c->qos = str(b, "qos");
+		c->runtime = str(b, "runtime");
+		c->user_unit = flag(b, "user_unit");
+		c->token_state = str(b, "token_state");
+		if (t) {
+			c->has_token = true;
+			c->token.fingerprint = str(t, "fingerprint");
+			c->token.issued_at = i64(t, "issued_at");
+			c->token.expires_at = i64(t, "expires_at");
+			c->token.long_lived = flag(t, "long_lived");
+			c->token.legacy = flag(t, "legacy");
+		}
+	}
 	b = obj(doc, nh_wire_kind_name(r->kind));
 	switch (r->kind) {
 	case NH_WIRE_ANOMALY:
@@ -135,6 +168,7 @@ static int from_json(json_object *doc, struct nh_wire_record *r)
 		r->credential_use.credential_kind = str(b, "credential_kind");
 		r->credential_use.credential = str(b, "credential");
 		r->credential_use.via = str(b, "via");
+		r->credential_use.repeats = flag(b, "repeats");
 		r->credential_use.result = i64(b, "result");
 		r->credential_use.count = u64(b, "count");
 		break;
@@ -153,17 +187,73 @@ static int from_json(json_object *doc, struct nh_wire_record *r)
 		r->finding.claimed_identity = str(b, "claimed_identity");
 		r->finding.believed_identity = str(b, "believed_identity");
 		r->finding.arg_index = (int32_t)i64(b, "arg_index");
+		r->finding.identities_unlisted = u64(b, "identities_unlisted");
+		r->finding.session_pid = (uint32_t)u64(b, "session_pid");
+		r->finding.tty = flag(b, "tty");
+		r->finding.entered_namespace = flag(b, "entered_namespace");
 		for (size_t k = 0;
 		     ids && k < json_object_array_length(ids) && k < NH_WIRE_IDENTITIES_MAX; k++)
 			r->finding.identities[r->finding.n_identities++] =
 			    json_object_get_string(json_object_array_get_idx(ids, k));
 		break;
 	}
-	case NH_WIRE_ACTIVITY:
-		r->activity.kind = str(b, "kind");
-		r->activity.json = str(b, "json");
+	case NH_WIRE_ACTIVITY: {
+		struct nh_wire_activity *a = &r->activity;
+		json_object *args = obj(b, "args"), *x;
+		int e = nh_wire_event_parse(str(b, "event"));
+
+		a->event = e > 0 ? (enum nh_wire_event)e : NH_WIRE_EV_NONE;
+		a->kind = str(b, "kind");
+		a->syscall = str(b, "syscall");
+		a->path = str(b, "path");
+		for (size_t k = 0;
+		     args && k < json_object_array_length(args) && k < NH_WIRE_ARGS_MAX; k++)
+			a->args[a->n_args++] =
+			    json_object_get_string(json_object_array_get_idx(args, k));
+		a->secrets_redacted = (uint32_t)u64(b, "secrets_redacted");
+		a->ns_pid = (uint32_t)u64(b, "ns_pid");
+		a->tty = flag(b, "tty");
+		a->entered_namespace = flag(b, "entered_namespace");
+		a->child_pid = (uint32_t)u64(b, "child_pid");
+		a->exit_code = (int32_t)i64(b, "exit_code");
+		a->signal = (int32_t)i64(b, "signal");
+		a->ipv6 = flag(b, "ipv6");
+		a->address = str(b, "address");
+		a->port = (uint32_t)u64(b, "port");
+		a->local_port = (uint32_t)u64(b, "local_port");
+		a->fd = (int32_t)i64(b, "fd");
+		a->dirfd = (int32_t)i64(b, "dirfd");
+		a->flags = (uint32_t)u64(b, "flags");
+		a->mode = (uint32_t)u64(b, "mode");
+		a->result = i64(b, "result");
+		if ((x = obj(b, "old_ids")))
+			a->old_ids = (struct nh_wire_ids){(uint32_t)u64(x, "real"),
+							  (uint32_t)u64(x, "effective"),
+							  (uint32_t)u64(x, "saved")};
+		if ((x = obj(b, "new_ids")))
+			a->new_ids = (struct nh_wire_ids){(uint32_t)u64(x, "real"),
+							  (uint32_t)u64(x, "effective"),
+							  (uint32_t)u64(x, "saved")};
+		if ((x = obj(b, "old_caps")))
+			a->old_caps = (struct nh_wire_caps){
+			    u64(x, "effective"), u64(x, "permitted"), u64(x, "inheritable")};
+		if ((x = obj(b, "new_caps")))
+			a->new_caps = (struct nh_wire_caps){
+			    u64(x, "effective"), u64(x, "permitted"), u64(x, "inheritable")};
+		e = nh_wire_event_parse(str(b, "of"));
+		a->of = e > 0 ? (enum nh_wire_event)e : NH_WIRE_EV_NONE;
+		a->count = u64(b, "count");
+		a->object = str(b, "object");
+		a->window_start_ns = u64(b, "window_start_ns");
+		a->path_truncated = flag(b, "path_truncated");
+		a->args_truncated = flag(b, "args_truncated");
+		a->args_bytes = u64(b, "args_bytes");
+		a->deduplicated = flag(b, "deduplicated");
 		break;
+	}
 	case NH_WIRE_LOSS:
+		r->loss.source = str(b, "source");
+		r->loss.n_totals = counters_in(obj(b, "totals"), r->loss.totals);
 		r->loss.what = str(b, "what");
 		r->loss.window_start_ns = u64(b, "window_start_ns");
 		r->loss.window_end_ns = u64(b, "window_end_ns");
@@ -200,6 +290,37 @@ static json_object *counters_out(const struct nh_wire_counter *c, size_t n)
 	return o;
 }
 
+static void put_bool(json_object *o, const char *k, bool v)
+{
+	if (v)
+		json_object_object_add(o, k, json_object_new_boolean(true));
+}
+
+static void put_i64(json_object *o, const char *k, int64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+static json_object *ids_out(const struct nh_wire_ids *ids)
+{
+	json_object *o = json_object_new_object();
+
+	put_u64(o, "real", ids->real);
+	put_u64(o, "effective", ids->effective);
+	put_u64(o, "saved", ids->saved);
+	return o;
+}
+
+static json_object *caps_out(const struct nh_wire_caps *c)
+{
+	json_object *o = json_object_new_object();
+
+	put_u64(o, "effective", c->effective);
+	put_u64(o, "permitted", c->permitted);
+	put_u64(o, "inheritable", c->inheritable);
+	return o;
+}
+
 static json_object *to_json(const struct nh_wire_record *r)
 {
 	json_object *doc = json_object_new_object(), *i = json_object_new_object(),
@@ -222,13 +343,43 @@ static json_object *to_json(const struct nh_wire_record *r)
 	put(i, "node", r->identity.node);
 	put(i, "source", r->identity.source);
 	json_object_object_add(i, "verified", json_object_new_boolean(r->identity.verified));
+	if (r->identity.context.cgroup_kind && *r->identity.context.cgroup_kind) {
+		const struct nh_wire_context *c = &r->identity.context;
+		json_object *cx = json_object_new_object();
+
+		put(cx, "cgroup", c->cgroup);
+		put(cx, "cgroup_kind", c->cgroup_kind);
+		put_bool(cx, "delegated", c->delegated);
+		put(cx, "qos", c->qos);
+		put(cx, "runtime", c->runtime);
+		put_bool(cx, "user_unit", c->user_unit);
+		put(cx, "token_state", c->token_state);
+		if (c->has_token) {
+			json_object *t = json_object_new_object();
+
+			put(t, "fingerprint", c->token.fingerprint);
+			put_i64(t, "issued_at", c->token.issued_at);
+			put_i64(t, "expires_at", c->token.expires_at);
+			put_bool(t, "long_lived", c->token.long_lived);
+			put_bool(t, "legacy", c->token.legacy);
+			json_object_object_add(cx, "token", t);
+		}
+		json_object_object_add(i, "context", cx);
+	}
 	json_object_object_add(doc, "identity", i);
+	put_u64(doc, "format", r->format);
 	put_u64(p, "pid", r->process.pid);
 	put_u64(p, "ppid", r->process.ppid);
 	put_u64(p, "uid", r->process.uid);
 	put(p, "user", r->process.user);
 	put(p, "comm", r->process.comm);
 	put(p, "exe", r->process.exe);
+	put_u64(p, "tid", r->process.tid);
+	put_u64(p, "gid", r->process.gid);
+	put_u64(p, "mntns", r->process.mntns);
+	put_u64(p, "cgroup_id", r->process.cgroup_id);
+	put_bool(p, "interactive", r->process.interactive);
+	put_bool(p, "repeat", r->process.repeat);
 	json_object_object_add(doc, "process", p);
 	switch (r->kind) {
 	case NH_WIRE_ANOMALY:
@@ -255,6 +406,7 @@ static json_object *to_json(const struct nh_wire_record *r)
 		json_object_object_add(b, "result",
 				       json_object_new_int64(r->credential_use.result));
 		put_u64(b, "count", r->credential_use.count);
+		put_bool(b, "repeats", r->credential_use.repeats);
 		break;
 	case NH_WIRE_FINDING: {
 		json_object *ids = json_object_new_array();
@@ -271,17 +423,62 @@ static json_object *to_json(const struct nh_wire_record *r)
 		put(b, "credential", r->finding.credential);
 		put(b, "path", r->finding.path);
 		json_object_object_add(b, "arg_index", json_object_new_int(r->finding.arg_index));
+		put_u64(b, "identities_unlisted", r->finding.identities_unlisted);
+		put_u64(b, "session_pid", r->finding.session_pid);
+		put_bool(b, "tty", r->finding.tty);
+		put_bool(b, "entered_namespace", r->finding.entered_namespace);
 		for (size_t k = 0; k < r->finding.n_identities; k++)
 			json_object_array_add(ids,
 					      json_object_new_string(r->finding.identities[k]));
 		json_object_object_add(b, "identities", ids);
 		break;
 	}
-	case NH_WIRE_ACTIVITY:
-		put(b, "kind", r->activity.kind);
-		put(b, "json", r->activity.json);
+	case NH_WIRE_ACTIVITY: {
+		const struct nh_wire_activity *a = &r->activity;
+		json_object *args = json_object_new_array();
+
+		put(b, "event", nh_wire_event_name(a->event));
+		put(b, "kind", a->kind);
+		put(b, "legacy_json", a->legacy_json);
+		put(b, "syscall", a->syscall);
+		put(b, "path", a->path);
+		for (size_t k = 0; k < a->n_args; k++)
+			json_object_array_add(args, json_object_new_string(a->args[k]));
+		json_object_object_add(b, "args", args);
+		put_u64(b, "secrets_redacted", a->secrets_redacted);
+		put_u64(b, "ns_pid", a->ns_pid);
+		put_bool(b, "tty", a->tty);
+		put_bool(b, "entered_namespace", a->entered_namespace);
+		put_u64(b, "child_pid", a->child_pid);
+		put_i64(b, "exit_code", a->exit_code);
+		put_i64(b, "signal", a->signal);
+		put_bool(b, "ipv6", a->ipv6);
+		put(b, "address", a->address);
+		put_u64(b, "port", a->port);
+		put_u64(b, "local_port", a->local_port);
+		put_i64(b, "fd", a->fd);
+		put_i64(b, "dirfd", a->dirfd);
+		put_u64(b, "flags", a->flags);
+		put_u64(b, "mode", a->mode);
+		put_i64(b, "result", a->result);
+		json_object_object_add(b, "old_ids", ids_out(&a->old_ids));
+		json_object_object_add(b, "new_ids", ids_out(&a->new_ids));
+		json_object_object_add(b, "old_caps", caps_out(&a->old_caps));
+		json_object_object_add(b, "new_caps", caps_out(&a->new_caps));
+		if (a->of)
+			put(b, "of", nh_wire_event_name(a->of));
+		put_u64(b, "count", a->count);
+		put(b, "object", a->object);
+		put_u64(b, "window_start_ns", a->window_start_ns);
+		put_bool(b, "path_truncated", a->path_truncated);
+		put_bool(b, "args_truncated", a->args_truncated);
+		put_u64(b, "args_bytes", a->args_bytes);
+		put_bool(b, "deduplicated", a->deduplicated);
 		break;
+	}
 	case NH_WIRE_LOSS:
+		put(b, "source", r->loss.source);
+		json_object_object_add(b, "totals", counters_out(r->loss.totals, r->loss.n_totals));
 		put(b, "what", r->loss.what);
 		put_u64(b, "window_start_ns", r->loss.window_start_ns);
 		put_u64(b, "window_end_ns", r->loss.window_end_ns);

@@ -20,7 +20,8 @@ import test_collector as tc  # noqa: E402
 suite = Suite("docs")
 EVENTS = os.path.join(ROOT, "docs", "events.md")
 # Maps whose keys are data (counter names, the agent's own event), not schema.
-OPEN_MAPS = ("nhiscope.loss.counts", "nhiscope.heartbeat.counters", "nhiscope.activity.event")
+OPEN_MAPS = ("nhiscope.loss.counts", "nhiscope.loss.totals", "nhiscope.heartbeat.counters",
+             "nhiscope.activity.event")
 
 
 def json_blocks(path):
@@ -103,10 +104,18 @@ def full_records():
                         "believed_identity": "k8s:sa/docs/check",
                         "reason": "the token in the pod's own root contradicts the "
                                   "kubelet's copy"}),
-        rec("activity", {"kind": "open", "json": json.dumps({"kind": "open", "pid": 4242})}),
-        rec("activity", {"kind": "exec", "json": "not an object"}),
+        rec("activity", {"event": "open", "syscall": "openat", "path": "/etc/hosts",
+                         "flags": 0o2000000, "result": 3, "deduplicated": True}),
+        rec("activity", {"event": "exec", "path": "/bin/true", "args": ["/bin/true", "-x"],
+                         "ns_pid": 7, "tty": True, "args_truncated": True,
+                         "args_bytes": 40000}),
+        rec("activity", {"event": "connect", "address": "fd00::1", "ipv6": True, "port": 443,
+                         "fd": 4, "result": -111}),
+        rec("activity", {"event": "summary", "of": "open", "count": 5, "object": "/etc/hosts",
+                         "window_start_ns": 1}),
         rec("loss", {"what": "kernel ring buffer full: events lost before the agent",
-                     "counts": {"open": 3}, "window_start_ns": 1, "window_end_ns": 2},
+                     "source": "kernel", "counts": {"open": 3}, "totals": {"open": 7},
+                     "window_start_ns": 1, "window_end_ns": 2},
             process=False),
         rec("heartbeat", {"agent_version": "0.1.0", "probes_attached": 27,
                           "counters": {"events_received": 1}}, process=False),

@@ -6,6 +6,7 @@ of the agent lose nothing."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nhtest import (BUILD, CLI, TOKEN_PATH, Agent, SaPod, Suite, run_alive,  # noqa: E402
+from nhtest import (BUILD, CLI, ROOT, TOKEN_PATH, Agent, SaPod, Suite, run_alive,  # noqa: E402
                     wait_until)
 
 suite = Suite("kafka")
@@ -98,6 +99,51 @@ def findings_and_credential_use_reach_kafka(s):
         assert secret.encode() not in raw
         hb = wait_until(lambda: read_topic(mock, "nhiscope.heartbeats")[0], what="heartbeat")
         assert hb[0]["kind"] == "heartbeat" and hb[0]["heartbeat"]["probes_attached"] > 20, hb
+    finally:
+        agent.stop()
+        pod.remove()
+        mock.stop()
+
+
+@suite.test
+def activity_reaches_kafka_typed(s):
+    """Activity streaming: each event a typed record (format 2), its fields
+    as the kernel reported them, argv redacted, the pod's context along."""
+    mock = Mock()
+    pod = SaPod("kafka", "streamer", "streamer-0")
+    spool = os.path.join(s.tmp, "spool-" + uuid.uuid4().hex[:6])
+    agent = kafka_agent(s, mock, spool, "--kafka-activity")
+    secret = "ghp_" + uuid.uuid4().hex + "wxyz"
+    marker = "/nonexistent-" + uuid.uuid4().hex[:8]
+    try:
+        run_alive(pod, ["sh", "-c", "cat %s >/dev/null; /bin/true --token %s; cat %s" %
+                        (TOKEN_PATH, secret, marker)])
+
+        def pod_activity():
+            recs, raw = read_topic(mock, "nhiscope.activity")
+            mine = [r for r in recs if r["kind"] == "activity" and r["identity"]["key"] == pod.key]
+            if any(r["activity"]["event"] == "open" and r["activity"].get("path") == marker
+                   for r in mine):
+                return mine, raw
+            return None
+        mine, raw = wait_until(pod_activity, timeout=30, what="the marker open on Kafka")
+        assert all(r["format"] == 2 for r in mine), mine
+        assert "legacy_json" not in str(mine)
+        opens = [r for r in mine if r["activity"]["event"] == "open"
+                 and r["activity"].get("path") == TOKEN_PATH]
+        assert opens and opens[0]["activity"]["result"] >= 0, mine
+        assert opens[0]["activity"]["syscall"].startswith("open"), opens[0]
+        miss = [r for r in mine if r["activity"].get("path") == marker][0]
+        assert miss["activity"]["result"] == -2, miss  # -ENOENT
+        ctx = opens[0]["identity"]["context"]
+        assert ctx["cgroup_kind"] == "pod" and ctx["token"]["fingerprint"], ctx
+        assert opens[0]["identity"]["pod_uid"] == pod.uid, opens[0]
+        assert opens[0]["process"]["tid"] > 0 and opens[0]["process"]["cgroup_id"] > 0
+        execs = [r for r in mine if r["activity"]["event"] == "exec"
+                 and r["activity"]["path"] == "/bin/true"]
+        assert execs and execs[0]["activity"]["args"][0:2] == ["/bin/true", "--token"], execs
+        assert execs[0]["activity"]["secrets_redacted"] >= 1, execs[0]
+        assert secret.encode() not in raw
     finally:
         agent.stop()
         pod.remove()
@@ -211,6 +257,34 @@ def kill_9_with_spooled_records_delivers_after_restart(s):
     finally:
         agent.stop()
         pod.remove()
+        mock.stop()
+
+
+@suite.test
+def upgraded_agent_drains_the_previous_releases_spool(s):
+    """A spool written by release 1 (tests/fixtures/v1/spool): this release's
+    agent delivers every record in it, as it was written, and the
+    collector's decoder reads them."""
+    mock = Mock()
+    spool = os.path.join(s.tmp, "spool-v1-" + uuid.uuid4().hex[:6])
+    shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "v1", "spool"), spool)
+    agent = kafka_agent(s, mock, spool, "--kafka-activity")
+    try:
+        wait_until(lambda: agent.status()["kafka"]["spool_pending"] == 0, timeout=60,
+                   what="the old spool drained")
+        anomalies = wait_until(lambda: (lambda r: r if len(r) >= 4 else None)(
+            [x for x in read_topic(mock, "nhiscope.anomalies")[0] if x.get("format") == 1]),
+            timeout=30, what="release 1's records on the anomalies topic")
+        kinds = sorted(x["finding"]["type"] if x["kind"] == "finding" else x["kind"]
+                       for x in anomalies)
+        assert kinds == ["anomaly", "credential_use", "loss", "secret_exposure"], kinds
+        an = [x for x in anomalies if x["kind"] == "anomaly"][0]
+        assert an["anomaly"]["baseline_age_ns"] == 90061 * 10 ** 9, an
+        activity = [x for x in read_topic(mock, "nhiscope.activity")[0] if x.get("format") == 1]
+        assert sorted(x["activity"]["event"] for x in activity) == ["connect", "open"], activity
+        assert all(x["activity"]["legacy_json"].startswith("{") for x in activity), activity
+    finally:
+        agent.stop()
         mock.stop()
 
 

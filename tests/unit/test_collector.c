@@ -165,15 +165,25 @@ static void test_ecs(void)
 		       "open x3 failed (-13)");
 	CHECK(nh_ecs_message(&r, msg, 8) == 7);
 
-	/* activity: the agent's JSON becomes an object, or stays a string */
+	/* activity: the event rendered from its typed fields */
 	r.kind = NH_WIRE_ACTIVITY;
-	r.activity.kind = "exec";
-	r.activity.json = "{\"path\":\"/bin/true\"}";
+	memset(&r.activity, 0, sizeof(r.activity));
+	r.activity.event = NH_WIRE_EV_EXEC;
+	r.activity.path = "/bin/true";
+	r.activity.args[0] = "true";
+	r.activity.n_args = 1;
 	doc = nh_ecs_record(&r, "x");
+	CHECK_STR(get(doc, "nhiscope.activity.kind"), "exec");
 	CHECK_STR(get(doc, "nhiscope.activity.event.path"), "/bin/true");
+	CHECK_STR(get(doc, "nhiscope.activity.event.kind"), "exec");
 	CHECK_STR(get(doc, "event.category"), "[ \"process\" ]");
 	json_object_put(doc);
-	r.activity.json = "not json";
+	/* format 1's JSON text (read as it was sent): an object, or a string */
+	r.activity.legacy_json = "{\"path\":\"/bin/false\"}";
+	doc = nh_ecs_record(&r, "x");
+	CHECK_STR(get(doc, "nhiscope.activity.event.path"), "/bin/false");
+	json_object_put(doc);
+	r.activity.legacy_json = "not json";
 	doc = nh_ecs_record(&r, "x");
 	CHECK_STR(get(doc, "nhiscope.activity.raw"), "not json");
 	json_object_put(doc);

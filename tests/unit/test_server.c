@@ -323,7 +323,7 @@ static const char *get_str(json_object *o, const char *k)
 static void publish(struct nh_server *srv, uint32_t kind, uint32_t pid, const char *identity,
 		    const char *line)
 {
-	nh_server_publish(srv, kind, pid, pid, identity, line, strlen(line));
+	nh_server_publish(srv, NH_LINE_JSON, kind, pid, pid, identity, line, strlen(line));
 }
 
 static void test_socket_tail(void)

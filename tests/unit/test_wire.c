@@ -212,13 +212,137 @@ static void test_activity_loss_heartbeat(void)
 {
 	struct nh_wire_record r, o;
 
+	/* typed activity: every field of every kind survives, and so do
+	 * the context, the token facts and the process extras */
 	base(&r, NH_WIRE_ACTIVITY);
-	r.activity.kind = "exec";
-	r.activity.json = "{\"kind\":\"exec\",\"path\":\"/bin/true\"}";
+	r.identity.context = (struct nh_wire_context){
+	    .cgroup = "/kubepods/burstable/pod7d5e/0123",
+	    .cgroup_kind = "pod",
+	    .delegated = true,
+	    .qos = "burstable",
+	    .runtime = "containerd",
+	    .token_state = "valid",
+	    .has_token = true,
+	    .token = {"fp:1234", 1700000000, 1700003600, false, true},
+	};
+	r.process.tid = 4243;
+	r.process.gid = 65533;
+	r.process.mntns = 4026531840ull;
+	r.process.cgroup_id = 987654321987ull;
+	r.process.interactive = true;
+	r.activity.event = NH_WIRE_EV_EXEC;
+	r.activity.path = "/usr/bin/curl";
+	r.activity.args[0] = "curl";
+	r.activity.args[1] = "-H";
+	r.activity.args[2] = "Authorization: Bearer ***";
+	r.activity.n_args = 3;
+	r.activity.secrets_redacted = 1;
+	r.activity.ns_pid = 7;
+	r.activity.tty = true;
+	r.activity.args_truncated = true;
 	CHECK(round_trip(&r, &o) == 0);
 	expect_common(&r, &o);
+	CHECK(o.format == NH_WIRE_FORMAT);
+	CHECK(o.activity.event == NH_WIRE_EV_EXEC);
 	CHECK_STR(o.activity.kind, "exec");
-	CHECK_STR(o.activity.json, r.activity.json);
+	CHECK(o.activity.legacy_json == NULL);
+	CHECK_STR(o.activity.path, "/usr/bin/curl");
+	CHECK(o.activity.n_args == 3);
+	CHECK_STR(o.activity.args[2], "Authorization: Bearer ***");
+	CHECK(o.activity.secrets_redacted == 1 && o.activity.ns_pid == 7);
+	CHECK(o.activity.tty && !o.activity.entered_namespace && o.activity.args_truncated);
+	CHECK_STR(o.identity.context.cgroup, "/kubepods/burstable/pod7d5e/0123");
+	CHECK_STR(o.identity.context.cgroup_kind, "pod");
+	CHECK(o.identity.context.delegated && !o.identity.context.user_unit);
+	CHECK_STR(o.identity.context.qos, "burstable");
+	CHECK_STR(o.identity.context.runtime, "containerd");
+	CHECK_STR(o.identity.context.token_state, "valid");
+	CHECK(o.identity.context.has_token);
+	CHECK_STR(o.identity.context.token.fingerprint, "fp:1234");
+	CHECK(o.identity.context.token.issued_at == 1700000000);
+	CHECK(o.identity.context.token.expires_at == 1700003600);
+	CHECK(!o.identity.context.token.long_lived && o.identity.context.token.legacy);
+	CHECK(o.process.tid == 4243 && o.process.gid == 65533);
+	CHECK(o.process.mntns == 4026531840ull && o.process.cgroup_id == 987654321987ull);
+	CHECK(o.process.interactive && !o.process.repeat);
+	nh_wire_free(&o);
+
+	base(&r, NH_WIRE_ACTIVITY);
+	r.activity.event = NH_WIRE_EV_CONNECT;
+	r.activity.ipv6 = true;
+	r.activity.address = "fd00::1";
+	r.activity.port = 443;
+	r.activity.fd = -1;
+	r.activity.result = -111;
+	CHECK(round_trip(&r, &o) == 0);
+	CHECK(o.activity.event == NH_WIRE_EV_CONNECT && o.activity.ipv6);
+	CHECK_STR(o.activity.address, "fd00::1");
+	CHECK(o.activity.port == 443 && o.activity.fd == -1 && o.activity.result == -111);
+	/* no context sent: all of it empty, never NULL */
+	CHECK_STR(o.identity.context.cgroup_kind, "");
+	CHECK_STR(o.identity.context.token.fingerprint, "");
+	CHECK(!o.identity.context.has_token);
+	nh_wire_free(&o);
+
+	base(&r, NH_WIRE_ACTIVITY);
+	r.activity.event = NH_WIRE_EV_OPEN;
+	r.activity.syscall = "openat";
+	r.activity.path = "rel/x";
+	r.activity.flags = 0101;
+	r.activity.mode = 0600;
+	r.activity.dirfd = 3;
+	r.activity.result = 5;
+	r.activity.deduplicated = r.activity.path_truncated = true;
+	CHECK(round_trip(&r, &o) == 0);
+	CHECK_STR(o.activity.syscall, "openat");
+	CHECK(o.activity.flags == 0101 && o.activity.mode == 0600 && o.activity.dirfd == 3);
+	CHECK(o.activity.result == 5 && o.activity.deduplicated && o.activity.path_truncated);
+	nh_wire_free(&o);
+
+	base(&r, NH_WIRE_ACTIVITY);
+	r.activity.event = NH_WIRE_EV_SETUID;
+	r.activity.syscall = "setresuid";
+	r.activity.old_ids = (struct nh_wire_ids){1000, 1000, 1000};
+	r.activity.new_ids = (struct nh_wire_ids){0, 0, 4294967295u};
+	CHECK(round_trip(&r, &o) == 0);
+	CHECK(o.activity.old_ids.saved == 1000 && o.activity.new_ids.effective == 0);
+	CHECK(o.activity.new_ids.saved == 4294967295u);
+	nh_wire_free(&o);
+
+	base(&r, NH_WIRE_ACTIVITY);
+	r.activity.event = NH_WIRE_EV_CAPSET;
+	r.activity.old_caps = (struct nh_wire_caps){1, 2, 3};
+	r.activity.new_caps = (struct nh_wire_caps){~0ull, 0, 1ull << 40};
+	CHECK(round_trip(&r, &o) == 0);
+	CHECK(o.activity.old_caps.inheritable == 3 && o.activity.new_caps.effective == ~0ull);
+	CHECK(o.activity.new_caps.inheritable == 1ull << 40);
+	nh_wire_free(&o);
+
+	base(&r, NH_WIRE_ACTIVITY);
+	r.process.repeat = true;
+	r.activity.event = NH_WIRE_EV_SUMMARY;
+	r.activity.of = NH_WIRE_EV_OPEN;
+	r.activity.count = 12345;
+	r.activity.object = "/etc/passwd";
+	r.activity.window_start_ns = 1700000000000000001ull;
+	CHECK(round_trip(&r, &o) == 0);
+	CHECK(o.process.repeat && o.activity.of == NH_WIRE_EV_OPEN && o.activity.count == 12345);
+	CHECK_STR(o.activity.object, "/etc/passwd");
+	CHECK(o.activity.window_start_ns == 1700000000000000001ull);
+	nh_wire_free(&o);
+
+	base(&r, NH_WIRE_ACTIVITY);
+	r.activity.event = NH_WIRE_EV_FORK;
+	r.activity.child_pid = 99;
+	CHECK(round_trip(&r, &o) == 0);
+	CHECK(o.activity.child_pid == 99);
+	nh_wire_free(&o);
+	base(&r, NH_WIRE_ACTIVITY);
+	r.activity.event = NH_WIRE_EV_EXIT;
+	r.activity.exit_code = 1;
+	r.activity.signal = 9;
+	CHECK(round_trip(&r, &o) == 0);
+	CHECK(o.activity.exit_code == 1 && o.activity.signal == 9);
 	nh_wire_free(&o);
 
 	/* loss reports and heartbeats need no identity or process */
@@ -364,7 +488,17 @@ static void test_rules(void)
 
 	base(&r, NH_WIRE_ACTIVITY);
 	r.activity.kind = "open";
-	expect_invalid(&r, "activity without json");
+	expect_invalid(&r, "activity without an event kind");
+	r.activity.event = NH_WIRE_EV_MAX;
+	expect_invalid(&r, "activity event out of range");
+	r.activity.event = NH_WIRE_EV_SUMMARY;
+	expect_invalid(&r, "summary of nothing");
+	r.activity.of = NH_WIRE_EV_SUMMARY;
+	expect_invalid(&r, "summary of summaries");
+	r.activity.of = NH_WIRE_EV_OPEN;
+	CHECK(nh_wire_check(&r, NULL) == 0);
+	r.activity.n_args = NH_WIRE_ARGS_MAX + 1;
+	expect_invalid(&r, "too many args");
 
 	base(&r, NH_WIRE_LOSS);
 	r.identity.key = NULL;
@@ -377,6 +511,9 @@ static void test_rules(void)
 	expect_invalid(&r, "count without name");
 	r.loss.n_counts = NH_WIRE_COUNTERS_MAX + 1;
 	expect_invalid(&r, "too many counts");
+	r.loss.n_counts = 0;
+	r.loss.n_totals = 1;
+	expect_invalid(&r, "total without name");
 
 	base(&r, NH_WIRE_HEARTBEAT);
 	expect_invalid(&r, "heartbeat without version");
@@ -393,25 +530,25 @@ static void test_caps(void)
 	char *json;
 
 	base(&r, NH_WIRE_ACTIVITY);
-	r.activity.kind = "exec";
-	r.activity.json = "{}";
+	r.activity.event = NH_WIRE_EV_EXEC;
 	need = nh_wire_packed_size(&r);
 	CHECK(need > 0);
 	CHECK(nh_wire_pack(&r, buf, need - 1, &len) == -EMSGSIZE);
 	CHECK(nh_wire_pack(&r, buf, need, &len) == 0 && len == need);
 
-	/* the activity json is bounded by the record cap, not the string cap */
-	json = malloc(NH_WIRE_MAX + 1);
-	memset(json, ' ', NH_WIRE_MAX);
-	json[0] = '{';
-	json[NH_WIRE_STR_MAX * 2] = '}';
-	json[NH_WIRE_STR_MAX * 2 + 1] = '\0';
-	r.activity.json = json;
+	/* args are capped one by one and together by the record cap */
+	json = malloc(NH_WIRE_STR_MAX + 1);
+	memset(json, 'a', NH_WIRE_STR_MAX);
+	json[NH_WIRE_STR_MAX] = '\0';
+	for (size_t i = 0; i < 15; i++)
+		r.activity.args[i] = json;
+	r.activity.n_args = 15;
 	CHECK(round_trip(&r, &o) == 0);
-	CHECK(strlen(o.activity.json) == NH_WIRE_STR_MAX * 2 + 1);
+	CHECK(o.activity.n_args == 15 && strlen(o.activity.args[14]) == NH_WIRE_STR_MAX);
 	nh_wire_free(&o);
-	json[NH_WIRE_STR_MAX * 2 + 1] = ' ';
-	json[NH_WIRE_MAX] = '\0';
+	for (size_t i = 15; i < 17; i++)
+		r.activity.args[i] = json;
+	r.activity.n_args = 17;
 	CHECK(nh_wire_pack(&r, buf, sizeof(buf), &len) == -EMSGSIZE);
 	free(json);
 
@@ -536,6 +673,52 @@ static void test_raw(void)
 	CHECK(raw_unpack(&m, &why) == -EBADMSG);
 	f.n_identities = NH_WIRE_IDENTITIES_MAX;
 	CHECK(raw_unpack(&m, &why) == 0);
+
+	/* formats: absent is release 1, the current one is read, a newer
+	 * one is refused with a reason rather than half understood */
+	m.format = NH_WIRE_FORMAT + 1;
+	CHECK(raw_unpack(&m, &why) == -EBADMSG);
+	CHECK_STR(why, "record of a newer format than this release reads");
+	m.format = NH_WIRE_FORMAT;
+	CHECK(raw_unpack(&m, &why) == 0);
+	m.format = 0;
+	CHECK(raw_unpack(&m, &why) == 0);
+
+	/* format 1 activity: kind and the JSON text in field 2 */
+	{
+		Nhiscope__Wire__Activity act = NHISCOPE__WIRE__ACTIVITY__INIT;
+		/* field 2 as protobuf-c keeps an unknown one: the bytes after
+		 * the tag, length prefix included ("{}") */
+		uint8_t extra[] = {0x02, '{', '}'};
+		ProtobufCMessageUnknownField u = {2, PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED, 3,
+						  extra};
+		struct nh_wire_record o;
+		size_t len;
+
+		act.kind = "open";
+		act.base.n_unknown_fields = 1;
+		act.base.unknown_fields = &u;
+		m.body_case = NHISCOPE__WIRE__RECORD__BODY_ACTIVITY;
+		m.activity = &act;
+		m.format = 0;
+		len = nhiscope__wire__record__pack(&m, buf);
+		CHECK(nh_wire_unpack(buf, len, &o, &why) == 0);
+		CHECK(o.format == 1 && o.activity.event == NH_WIRE_EV_OPEN);
+		CHECK_STR(o.activity.legacy_json, "{}");
+		nh_wire_free(&o);
+		/* the same from a release-2 sender is not believed */
+		m.format = NH_WIRE_FORMAT;
+		len = nhiscope__wire__record__pack(&m, buf);
+		CHECK(nh_wire_unpack(buf, len, &o, &why) == -EBADMSG);
+		CHECK_STR(why, "activity: no or unknown event kind");
+		/* format 1 without its JSON is refused */
+		m.format = 0;
+		act.base.n_unknown_fields = 0;
+		len = nhiscope__wire__record__pack(&m, buf);
+		CHECK(nh_wire_unpack(buf, len, &o, &why) == -EBADMSG);
+		CHECK_STR(why, "activity (format 1): no kind or json");
+		m.body_case = NHISCOPE__WIRE__RECORD__BODY_FINDING;
+	}
 }
 
 static void test_garbage(void)
@@ -612,6 +795,10 @@ static void test_names(void)
 	CHECK(nh_wire_finding_parse("credential_reuse") == NH_WIRE_FINDING_CREDENTIAL_REUSE);
 	CHECK(nh_wire_finding_parse(NULL) == -EINVAL);
 	CHECK(nh_wire_category_parse("EXEC") == -EINVAL);
+	CHECK_STR(nh_wire_event_name(NH_WIRE_EV_SUMMARY), "summary");
+	CHECK_STR(nh_wire_event_name(NH_WIRE_EV_MAX), "unknown");
+	CHECK(nh_wire_event_parse("capset") == NH_WIRE_EV_CAPSET);
+	CHECK(nh_wire_event_parse("anomaly") == -EINVAL);
 }
 
 int main(void)

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * recordjson: a typed record (models/wire.h) as the project's event JSON,
+ * the format of `nhiscope tail -o json`, the agent's --tail json and the
+ * "event" the collector's documents carry (docs/events.md). One function
+ * of the struct: nothing here reads JSON back.
+ *
+ * The interface takes the record and nothing else, so a faster writer
+ * (straight into a caller's buffer, no DOM) can replace the body without
+ * touching the callers.
+ */
+#ifndef NH_RECORDJSON_H
+#define NH_RECORDJSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "wire.h"
+
+/* A new object (json_object_put), NULL on ENOMEM or for a record of
+ * format 1 (its JSON is legacy_json, as that release wrote it). */
+json_object *nh_recordjson(const struct nh_wire_record *r);
+
+/* The name a record goes by in the tail's "kind": the event's for
+ * activity, the finding type's for findings, else the record kind's. */
+const char *nh_recordjson_kind(const struct nh_wire_record *r);
+
+/* "O_WRONLY|O_CREAT|O_CLOEXEC" */
+void nh_recordjson_open_flags(uint32_t flags, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The per-event path: ring buffer record -> attribution -> outputs,
+ * findings and the baseline; the periodic tick. */
+#include "agent.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "compact.h"
+#include "decode.h"
+#include "record.h"
+#include "recordjson.h"
+#include "render.h"
+
+/* Records per drain before returning to the loop: under a sustained flood
+ * libbpf would keep consuming, starving signals, the flush and clients. */
+#define NH_DRAIN_BUDGET 4096
+
+static uint64_t object_digest(uint64_t cgroup_id, uint32_t uid, uint32_t kind, uint64_t hash)
+{
+	uint64_t d = nh_hash64(cgroup_id ^ nh_hash64(hash ^ ((uint64_t)uid << 32 | kind)));
+
+	return d ? d : 1;
+}
+
+/* Remember what a deduplicated series is about, so its summaries can say
+ * it; the kernel only hands back a hash. */
+static void remember_object(struct nh_agent *a, const struct nh_hdr *h)
+{
+	uint64_t d = object_digest(h->cgroup_id, h->uid, h->kind, h->obj_hash);
+	char desc[NH_PATH_MAX + 64], *copy;
+	void *old = NULL, *victim;
+
+	nh_render_object(h, desc, sizeof(desc));
+	copy = strdup(desc);
+	if (!copy)
+		return;
+	if (nh_u64map_put_evict(&a->objects, d, copy, &old, &victim))
+		free(copy);
+	free(victim);
+	free(old);
+}
+
+/* The record to the foreground tail and the socket's subscribers, in
+ * the formats they asked for, each rendered once. */
+static void emit_line(struct nh_agent *a, const struct nh_wire_record *r)
+{
+	uint32_t kind = nh_record_agent_kind(r), fmts = 0;
+	const char *identity = r->identity.key;
+	json_object *o = NULL;
+	const char *js = NULL;
+	size_t jlen = 0;
+	char line[4096];
+
+	if (a->server.ntail)
+		fmts =
+		    nh_server_formats(&a->server, kind, r->process.pid, r->process.tid, identity);
+	if (a->cfg.tail)
+		fmts |= 1u << (a->cfg.tail_format == NH_TAIL_JSON ? NH_LINE_JSON
+			       : a->cfg.color			  ? NH_LINE_COLOR
+								  : NH_LINE_COMPACT);
+	if (fmts & (1u << NH_LINE_JSON)) {
+		o = nh_recordjson(r);
+		if (o)
+			js = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &jlen);
+		if (js && a->server.ntail)
+			nh_server_publish(&a->server, NH_LINE_JSON, kind, r->process.pid,
+					  r->process.tid, identity, js, jlen);
+		if (js && a->cfg.tail && a->cfg.tail_format == NH_TAIL_JSON) {
+			fwrite(js, 1, jlen, stdout);
+			fputc('\n', stdout);
+		}
+		json_object_put(o);
+	}
+	for (int f = NH_LINE_COMPACT; f <= NH_LINE_COLOR; f++) {
+		if (!(fmts & (1u << f)))
+			continue;
+		nh_compact_format(r, f == NH_LINE_COLOR, line, sizeof(line));
+		if (a->server.ntail)
+			nh_server_publish(&a->server, (enum nh_line_format)f, kind, r->process.pid,
+					  r->process.tid, identity, line, strlen(line));
+		if (a->cfg.tail && a->cfg.tail_format != NH_TAIL_JSON &&
+		    (f == NH_LINE_COLOR) == a->cfg.color) {
+			fputs(line, stdout);
+			fputc('\n', stdout);
+		}
+	}
+}
+
+/* Hand one record to Kafka (through the spool); event_ns is the kernel
+ * event's CLOCK_MONOTONIC time it was made from, 0 for none. */
+static void ship(struct nh_agent *a, struct nh_wire_record *r, uint64_t event_ns)
+{
+	if (!a->kafka_on)
+		return;
+	nh_kafka_next_id(&a->kafka, &r->id);
+	if (nh_kafka_send_event(&a->kafka, r, event_ns) != 0)
+		a->kafka_errors++;
+}
+
+static void emit_finding(void *ctx, struct nh_wire_record *r)
+{
+	struct nh_agent *a = ctx;
+	uint32_t kind = nh_record_agent_kind(r);
+
+	if (kind >= NH_KIND_MAX && kind < NH_KIND_ALL)
+		a->findings_emitted[kind - NH_KIND_MAX]++;
+	if (a->cfg.tail ||
+	    nh_server_wants(&a->server, kind, r->process.pid, r->process.tid, r->identity.key))
+		emit_line(a, r);
+	/* Timed from the kernel event it was made while handling; findings
+	 * of the periodic tick are not. */
+	ship(a, r, a->current ? a->current->h->ts_ns : 0);
+	/* A credential use is behaviour too: the baseline learns it. */
+	if (r->kind == NH_WIRE_CREDENTIAL_USE && a->current) {
+		const struct nh_wire_credential_use *u = &r->credential_use;
+
+		if (u->result >= 0 || u->result == -EINPROGRESS)
+			nh_baseline_credential(&a->baseline, a->current, u->credential_kind,
+					       u->credential, u->count, emit_finding, a);
+	}
+}
+
+/* The dedup series an event opens or a summary closes, 0 for none. */
+static uint64_t series_digest(const struct nh_hdr *h, const void *data)
+{
+	const struct nh_summary_event *s = data;
+
+	if (h->kind == NH_KIND_SUMMARY)
+		return object_digest(s->key.cgroup_id, s->key.uid, s->key.kind, s->key.obj_hash);
+	return (h->flags & NH_F_DEDUP) ? object_digest(h->cgroup_id, h->uid, h->kind, h->obj_hash)
+				       : 0;
+}
+
+/* Two claims about one pod's service account: reported once, high
+ * severity, naming both; the claim that lost is never the identity. */
+static void report_conflict(struct nh_agent *a, struct nh_attributed *ev, const char *identity,
+			    struct nh_sa *sa)
+{
+	struct nh_wire_record *r = &a->rec;
+
+	ev->identity = identity;
+	nh_record_attribution(ev, &a->rec_buf, r);
+	r->kind = NH_WIRE_FINDING;
+	r->finding = (struct nh_wire_finding){
+	    .type = NH_WIRE_FINDING_IDENTITY_CONFLICT,
+	    .claimed_identity = sa->conflict_claim,
+	    .believed_identity = sa->conflict_believed,
+	    .reason = sa->conflict_reason,
+	};
+	/* timed from the event it was found on */
+	a->current = ev;
+	emit_finding(a, r);
+	a->current = NULL;
+	nh_satokens_conflict_done(&a->tokens, sa);
+}
+
+/* A pod's service account (its identity when the token names one), its
+ * kubelet record and its workload owner. */
+static void attribute_pod(struct nh_agent *a, struct nh_attributed *ev, char *identity, size_t len)
+{
+	const struct nh_cgroup_info *in = ev->cg ? &ev->cg->info : NULL;
+	const char *pod_name = NULL, *node;
+	struct nh_sa *sa;
+
+	if (!in || in->kind != NH_CG_K8S_POD)
+		return;
+	ev->wall_now_s = (int64_t)((ev->h->ts_ns + (uint64_t)a->wall_offset_ns) / NH_NSEC);
+	sa = nh_satokens_get(&a->tokens, in->pod_uid, ev->h->tgid,
+			     ev->cg->found ? ev->cg->path : NULL, nh_clock_mono_ns());
+	ev->sa = sa;
+	if (sa && sa->have_claims) {
+		int n = snprintf(identity, len, "%s", sa->key);
+
+		/* Cannot happen with valid names (satoken.h); the pod key stays. */
+		if (n < 0 || (size_t)n >= len) {
+			nh_identity_key(&a->ids, ev->cg, ev->h->uid, identity, len);
+		} else {
+			ev->identity_source = sa->source;
+			ev->identity_verified = sa->verified;
+		}
+		pod_name = sa->claims.pod_name;
+	}
+	if (a->kubelet_on)
+		ev->pod = nh_kubelet_pod(&a->kubelet, in->pod_uid);
+	/* The kubelet knows the pod's service account: a token naming
+	 * another one is not believed. */
+	if (ev->pod && ev->pod->service_account[0] && sa && sa->have_claims &&
+	    (strcmp(ev->pod->service_account, sa->claims.service_account) != 0 ||
+	     strcmp(ev->pod->namespace_, sa->claims.namespace_) != 0)) {
+		nh_identity_key(&a->ids, ev->cg, ev->h->uid, identity, len);
+		ev->identity_source = NH_IDSRC_CGROUP;
+		ev->identity_verified = false;
+	}
+	/* No token at all (automount disabled): the kubelet's record names the
+	 * service account. A token that is there but not believed is not
+	 * replaced by it: that pod stays k8s:pod/<uid>. */
+	if (ev->pod && ev->pod->service_account[0] && ev->pod->namespace_[0] && sa &&
+	    !sa->have_claims && sa->state == NH_SA_MISSING) {
+		int n = snprintf(identity, len, "k8s:sa/%s/%s", ev->pod->namespace_,
+				 ev->pod->service_account);
+
+		if (n < 0 || (size_t)n >= len) {
+			nh_identity_key(&a->ids, ev->cg, ev->h->uid, identity, len);
+		} else {
+			ev->identity_source = NH_IDSRC_POD_RECORD;
+			ev->identity_verified = false;
+		}
+	}
+	if (ev->pod && ev->pod->workload_kind[0]) {
+		ev->owner_kind = ev->pod->workload_kind;
+		ev->owner_name = ev->pod->workload_name;
+	} else {
+		if (ev->pod && ev->pod->name[0])
+			pod_name = ev->pod->name;
+		node = sa && sa->have_claims ? sa->claims.node_name : NULL;
+		if (pod_name && pod_name[0] &&
+		    nh_workload_from_pod(pod_name, node, &a->workload) == 0) {
+			ev->owner_kind = a->workload.kind;
+			ev->owner_name = a->workload.name;
+		}
+	}
+	/* With the whole context, as the event's own findings have it. */
+	if (sa && sa->conflict)
+		report_conflict(a, ev, identity, sa);
+}
+
+/* Feed the baseline; the first report of an object the stable profile
+ * already knows is pinned in the kernel, so that behaviour stops coming
+ * up even after it idles. */
+static void learn(struct nh_agent *a, const struct nh_attributed *ev)
+{
+	const struct nh_hdr *h = ev->h;
+	bool known = false;
+
+	if (a->findings.was_credential)
+		return; /* learned through its credential_use */
+	nh_baseline_event(&a->baseline, ev, emit_finding, a, &known);
+	if (known && (h->flags & NH_F_DEDUP)) {
+		struct nh_dedup_key k = {.cgroup_id = h->cgroup_id,
+					 .obj_hash = h->obj_hash,
+					 .uid = h->uid,
+					 .kind = h->kind};
+
+		if (nh_probes_pin(&a->probes, &k) == 0)
+			a->pinned++;
+		else
+			a->pin_errors++;
+	}
+}
+
+static void handle_event(struct nh_agent *a, void *data, size_t size)
+{
+	const struct nh_hdr *h;
+	struct nh_attributed ev = {0};
+	char identity[NH_IDENTITY_KEY_MAX];
+
+	if (nh_decode(data, size, &h) != 0) {
+		a->decode_errors++;
+		return;
+	}
+	a->kinds[h->kind].received++;
+	if (h->kind == NH_KIND_SUMMARY) {
+		const struct nh_summary_event *s = data;
+
+		if (s->key.kind < NH_KIND_MAX)
+			a->kinds[s->key.kind].observed += s->count;
+	} else {
+		a->kinds[h->kind].observed++;
+	}
+
+	switch (h->kind) {
+	case NH_KIND_EXEC:
+		nh_proctable_exec(&a->procs, data);
+		break;
+	case NH_KIND_FORK:
+		nh_proctable_fork(&a->procs, data);
+		break;
+	case NH_KIND_CGROUP_RMDIR: {
+		const struct nh_cgroup_ctx *cg = nh_u64map_get(&a->ids.cgroups, h->cgroup_id);
+
+		/* The pod's own cgroup going away ends the pod. */
+		if (cg && cg->info.kind == NH_CG_K8S_POD && !cg->info.container_id[0])
+			nh_satokens_forget(&a->tokens, cg->info.pod_uid);
+		nh_identity_forget(&a->ids, h->cgroup_id);
+		return;
+	}
+	default:
+		break;
+	}
+	if (h->flags & NH_F_DEDUP)
+		remember_object(a, h);
+
+	ev.h = h;
+	ev.wall_offset_ns = a->wall_offset_ns;
+	ev.proc = h->kind == NH_KIND_SUMMARY ? nh_proctable_get(&a->procs, h->tgid)
+					     : nh_proctable_find(&a->procs, h->tgid);
+	if (h->kind == NH_KIND_EXEC) {
+		const struct nh_proc *parent = nh_proctable_get(&a->procs, h->ppid);
+
+		ev.parent_exe = parent && parent->exe[0] ? parent->exe : NULL;
+	}
+	ev.cg = nh_identity_cgroup(&a->ids, h->cgroup_id, h->tgid);
+	if (!ev.cg || nh_identity_key(&a->ids, ev.cg, h->uid, identity, sizeof(identity)) != 0)
+		snprintf(identity, sizeof(identity), "user:%u", h->uid);
+	ev.identity_source =
+	    ev.cg && ev.cg->info.kind != NH_CG_NONE ? NH_IDSRC_CGROUP : NH_IDSRC_UID;
+	ev.user = nh_identity_user(&a->ids, h->uid);
+	attribute_pod(a, &ev, identity, sizeof(identity));
+	ev.identity = identity;
+	ev.interactive =
+	    ev.proc && ev.proc->session && ev.cg && ev.proc->session_cgroup == ev.cg->id;
+	nh_identity_note(&a->ids, identity, h->ts_ns);
+	if (h->kind == NH_KIND_SUMMARY) {
+		const struct nh_summary_event *s = data;
+
+		ev.object = nh_u64map_get(&a->objects, object_digest(s->key.cgroup_id, s->key.uid,
+								     s->key.kind, s->key.obj_hash));
+	}
+
+	/* The typed record, built only when something will render it. */
+	{
+		bool line =
+		    a->cfg.tail || nh_server_wants(&a->server, h->kind, h->tgid, h->pid, identity);
+		bool kafka = a->kafka_on && a->cfg.kafka.activity;
+
+		if (line || kafka) {
+			nh_record_activity(&ev, &a->rec_buf, &a->rec);
+			if (line)
+				emit_line(a, &a->rec);
+			if (kafka)
+				ship(a, &a->rec, h->ts_ns);
+		}
+	}
+	a->current = &ev;
+	nh_findings_event(&a->findings, &ev, series_digest(h, data), emit_finding, a);
+	learn(a, &ev);
+	a->current = NULL;
+	if (h->kind == NH_KIND_EXIT)
+		nh_proctable_exit(&a->procs, h->tgid);
+}
+
+int nh_pipeline_on_event(void *ctx, void *data, size_t size)
+{
+	struct nh_agent *a = ctx;
+
+	handle_event(a, data, size);
+	/* Every record counts against the drain budget; it is consumed either
+	 * way, and a negative return makes libbpf stop after it. */
+	return ++a->consumed >= NH_DRAIN_BUDGET ? -EAGAIN : 0;
+}
+
+/* One bounded drain of the ring buffer. */
+void nh_pipeline_drain(struct nh_agent *a)
+{
+	a->consumed = 0;
+	nh_probes_consume(&a->probes);
+}
+
+/* Kernel-side losses become visible records, not only counters. */
+static void report_losses(struct nh_agent *a)
+{
+	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
+		struct nh_kind_stats *ks = &a->kinds[k];
+		struct nh_wire_record *r = &a->rec;
+		struct nh_counters c;
+		uint64_t now;
+
+		if (nh_probes_counters(&a->probes, k, &c) != 0 || c.lost <= ks->lost_reported)
+			continue;
+		nh_warn(&a->log, "ring buffer full: %llu %s events lost (%llu in total)",
+			(unsigned long long)(c.lost - ks->lost_reported), nh_kind_name(k),
+			(unsigned long long)c.lost);
+		now = nh_clock_mono_ns() + (uint64_t)a->wall_offset_ns;
+		memset(r, 0, sizeof(*r));
+		r->kind = NH_WIRE_LOSS;
+		r->time_ns = now;
+		r->loss.what = "kernel ring buffer full: events lost before the agent";
+		r->loss.source = "kernel";
+		r->loss.window_start_ns = r->loss.window_end_ns = now;
+		r->loss.counts[r->loss.n_counts++] =
+		    (struct nh_wire_counter){nh_kind_name(k), c.lost - ks->lost_reported};
+		r->loss.totals[r->loss.n_totals++] =
+		    (struct nh_wire_counter){nh_kind_name(k), c.lost};
+		emit_line(a, r);
+		ship(a, r, 0);
+		ks->lost_reported = c.lost;
+	}
+}
+
+/* Pod records from the kubelet. A failed fetch keeps the records known
+ * so far; it is logged when it starts failing and when it recovers. */
+void nh_pipeline_refresh_pods(struct nh_agent *a)
+{
+	int err = nh_kubelet_refresh(&a->kubelet);
+
+	a->kubelet_next_ns = nh_clock_mono_ns() + a->cfg.kubelet_refresh_ms * 1000000ULL;
+	if (err) {
+		if (a->kubelet_errors++ == 0)
+			nh_warn(&a->log, "pod list: %s", a->kubelet.error);
+	} else {
+		if (a->kubelet_errors)
+			nh_info(&a->log, "pod list: %zu pods (recovered)", a->kubelet.npods);
+		a->kubelet_errors = 0;
+	}
+}
+
+void nh_pipeline_tick(struct nh_agent *a)
+{
+	uint64_t now = nh_clock_mono_ns(), dt;
+	int err = nh_probes_flush(&a->probes);
+
+	if (a->kubelet_on && now >= a->kubelet_next_ns)
+		nh_pipeline_refresh_pods(a);
+	nh_agent_tick_keys(a, now);
+	nh_baseline_tick(&a->baseline, now + (uint64_t)a->wall_offset_ns, emit_finding, a);
+	if (a->kafka_on) {
+		struct nh_wire_counter c[] = {
+		    {"events_received", 0},
+		    {"anomalies", a->baseline.anomalies},
+		    {"kafka_produced", a->kafka.produced},
+		    {"kafka_delivered", a->kafka.delivered},
+		    {"kafka_failed", a->kafka.failed},
+		    {"spool_pending", nh_spool_pending(&a->kafka.spool)},
+		};
+
+		for (int k = 0; k < NH_KIND_MAX; k++)
+			c[0].value += a->kinds[k].received;
+		nh_kafka_tick(&a->kafka, now, now + (uint64_t)a->wall_offset_ns, a->probes.nprobes,
+			      c, sizeof(c) / sizeof(c[0]));
+	}
+	if (a->persist && now >= a->next_snapshot_ns) {
+		nh_profilestore_save(&a->store, &a->baseline.models);
+		a->next_snapshot_ns = now + a->cfg.snapshot_interval_ms * 1000000ULL;
+	}
+
+	if (err && a->flush_errors++ == 0)
+		nh_warn(&a->log, "dedup flush failed: %s", strerror(-err));
+	/* Summaries from the flush are in the ring now: deliver them. */
+	nh_pipeline_drain(a);
+	report_losses(a);
+	dt = now - a->last_rate_ns;
+	if (dt >= NH_NSEC) {
+		for (int k = 0; k < NH_KIND_MAX; k++) {
+			struct nh_kind_stats *ks = &a->kinds[k];
+
+			ks->received_per_sec =
+			    (double)(ks->received - ks->prev_received) * NH_NSEC / dt;
+			ks->observed_per_sec =
+			    (double)(ks->observed - ks->prev_observed) * NH_NSEC / dt;
+			ks->prev_received = ks->received;
+			ks->prev_observed = ks->observed;
+		}
+		a->last_rate_ns = now;
+	}
+	/* Subscribers are flushed by the loop after the whole epoll batch:
+	 * flushing here could free a client a later event of the batch names. */
+}
