@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "compact.h"
+#include "decode.h"
 #include "nhiscope.h"
 #include "record.h"
 #include "recordjson.h"
@@ -804,6 +805,47 @@ static void test_compact(void)
 	CHECK_STR(buf, "08:00:01.123 loss     3 open events lost (kernel)");
 	nh_compact_format(&rec, true, buf, sizeof(buf));
 	CHECK(strstr(buf, "\033[1;31m") != NULL);
+
+	/* an identity_conflict finding: both claims, from the typed record */
+	{
+		json_object *o;
+
+		a = attr(&e.h);
+		a.identity = "k8s:sa/shop/web";
+		a.identity_source = NH_IDSRC_KUBELET_VOLUME;
+		a.identity_verified = true;
+		nh_record_attribution(&a, &rbuf, &rec);
+		rec.kind = NH_WIRE_FINDING;
+		rec.finding = (struct nh_wire_finding){
+		    .type = NH_WIRE_FINDING_IDENTITY_CONFLICT,
+		    .claimed_identity = "k8s:sa/kube-system/admin",
+		    .believed_identity = "k8s:sa/shop/web",
+		    .reason = "the token in the pod's own root contradicts the kubelet's copy",
+		};
+		CHECK(nh_record_agent_kind(&rec) == NH_KIND_IDENTITY_CONFLICT);
+		nh_compact_format(&rec, false, buf, sizeof(buf));
+		CHECK(strstr(buf, "identity_conflict") != NULL);
+		CHECK(strstr(buf, "claimed k8s:sa/kube-system/admin believed k8s:sa/shop/web") !=
+		      NULL);
+		nh_compact_format(&rec, true, buf, sizeof(buf));
+		CHECK(strstr(buf, "\033[1;31m") != NULL);
+		o = nh_recordjson(&rec);
+		CHECK(o != NULL);
+		if (o) {
+			CHECK(sfield(o, "kind") &&
+			      strcmp(sfield(o, "kind"), "identity_conflict") == 0);
+			CHECK(sfield(o, "severity") && strcmp(sfield(o, "severity"), "high") == 0);
+			CHECK(sfield(o, "claimed_identity") &&
+			      strcmp(sfield(o, "claimed_identity"), "k8s:sa/kube-system/admin") ==
+				  0);
+			CHECK(sfield(o, "believed_identity") &&
+			      strcmp(sfield(o, "believed_identity"), "k8s:sa/shop/web") == 0);
+			CHECK(sfield(o, "identity_source") &&
+			      strcmp(sfield(o, "identity_source"), "kubelet-volume") == 0);
+			CHECK(bfield(o, "identity_verified"));
+			json_object_put(o);
+		}
+	}
 }
 
 /*

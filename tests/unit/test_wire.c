@@ -170,8 +170,14 @@ static void test_findings(void)
 	r.finding.argument = "--key=[REDACTED:aws_access_key]";
 	r.finding.path = "/usr/bin/aws";
 	r.finding.arg_index = 3;
+	r.finding.fingerprint_previous = "hmac-sha256:0badc0de:0123456789abcdef01234567";
+	r.identity.source = "kubelet-volume";
+	r.identity.verified = true;
 	CHECK(round_trip(&r, &o) == 0);
 	expect_common(&r, &o);
+	CHECK_STR(o.identity.source, "kubelet-volume");
+	CHECK(o.identity.verified);
+	CHECK_STR(o.finding.fingerprint_previous, r.finding.fingerprint_previous);
 	CHECK(o.finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE);
 	CHECK_STR(o.finding.secret_kind, "aws_access_key");
 	CHECK_STR(o.finding.fingerprint, r.finding.fingerprint);
@@ -206,6 +212,21 @@ static void test_findings(void)
 	CHECK_STR(o.finding.identities[0], "user:deploy");
 	CHECK_STR(o.finding.identities[NH_WIRE_IDENTITIES_MAX - 1], "unit:backup.service");
 	nh_wire_free(&o);
+
+	/* identity_conflict: both claims, and neither may be missing */
+	memset(&r.finding, 0, sizeof(r.finding));
+	r.finding.type = NH_WIRE_FINDING_IDENTITY_CONFLICT;
+	r.finding.claimed_identity = "k8s:sa/kube-system/admin";
+	r.finding.believed_identity = "k8s:sa/shop/web";
+	r.finding.reason = "service account changed during the pod's life";
+	CHECK(round_trip(&r, &o) == 0);
+	CHECK(o.finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT);
+	CHECK_STR(o.finding.claimed_identity, "k8s:sa/kube-system/admin");
+	CHECK_STR(o.finding.believed_identity, "k8s:sa/shop/web");
+	CHECK_STR(o.finding.reason, r.finding.reason);
+	nh_wire_free(&o);
+	r.finding.believed_identity = NULL;
+	CHECK(round_trip(&r, &o) != 0);
 }
 
 static void test_activity_loss_heartbeat(void)
@@ -240,6 +261,7 @@ static void test_activity_loss_heartbeat(void)
 	r.activity.ns_pid = 7;
 	r.activity.tty = true;
 	r.activity.args_truncated = true;
+	r.activity.args_bytes = 40000;
 	CHECK(round_trip(&r, &o) == 0);
 	expect_common(&r, &o);
 	CHECK(o.format == NH_WIRE_FORMAT);
@@ -251,6 +273,7 @@ static void test_activity_loss_heartbeat(void)
 	CHECK_STR(o.activity.args[2], "Authorization: Bearer ***");
 	CHECK(o.activity.secrets_redacted == 1 && o.activity.ns_pid == 7);
 	CHECK(o.activity.tty && !o.activity.entered_namespace && o.activity.args_truncated);
+	CHECK(o.activity.args_bytes == 40000);
 	CHECK_STR(o.identity.context.cgroup, "/kubepods/burstable/pod7d5e/0123");
 	CHECK_STR(o.identity.context.cgroup_kind, "pod");
 	CHECK(o.identity.context.delegated && !o.identity.context.user_unit);
