@@ -295,6 +295,7 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 		if (cg && cg->info.kind == NH_CG_K8S_POD && !cg->info.container_id[0])
 			nh_satokens_forget(&a->tokens, cg->info.pod_uid);
 		nh_identity_forget(&a->ids, h->cgroup_id);
+		nh_probes_cgroup_gone(&a->probes, h->cgroup_id); /* after its last pin */
 		return;
 	}
 	default:
@@ -557,6 +558,13 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 	m->dedup_window_ms = a->cfg.dedup_window_ms;
 	m->dedup_entries = nh_probes_dedup_entries(&a->probes);
 	m->dedup_max_entries = a->cfg.dedup_entries;
+	{
+		struct nh_dedup_stats ds;
+
+		nh_probes_dedup_stats(&a->probes, &ds);
+		m->dedup_evicted = ds.evicted;
+		m->dedup_purged = ds.purged;
+	}
 	m->ringbuf_bytes = a->cfg.ringbuf_bytes;
 	m->processes = a->procs.procs.len;
 	m->cgroups_cached = a->ids.cgroups.len;
@@ -759,6 +767,8 @@ static json_object *agent_status(struct nh_agent *a)
 	json_object_object_add(dedup, "window_ms", json_object_new_int64(m.dedup_window_ms));
 	json_object_object_add(dedup, "entries", json_object_new_int64(m.dedup_entries));
 	json_object_object_add(dedup, "max_entries", json_object_new_int64(m.dedup_max_entries));
+	json_object_object_add(dedup, "evicted", json_object_new_int64(m.dedup_evicted));
+	json_object_object_add(dedup, "purged", json_object_new_int64(m.dedup_purged));
 	json_object_object_add(o, "dedup", dedup);
 	json_object_object_add(o, "ringbuf_bytes", json_object_new_int64(m.ringbuf_bytes));
 	{

@@ -197,8 +197,15 @@ static void events(struct out *o, const struct nh_metrics *m)
 		single(o, "nhiscope_dedup_entries", "gauge", "Entries in the in-kernel dedup map.",
 		       (uint64_t)m->dedup_entries);
 	single(o, "nhiscope_dedup_entries_max", "gauge",
-	       "Capacity of the in-kernel dedup map; beyond it new objects are not deduplicated.",
+	       "Capacity of the in-kernel dedup map; beyond it the least recently used entry is "
+	       "evicted.",
 	       m->dedup_max_entries);
+	single(o, "nhiscope_dedup_evicted_total", "counter",
+	       "Dedup entries the full in-kernel map evicted (their objects report in full again).",
+	       m->dedup_evicted);
+	single(o, "nhiscope_dedup_purged_total", "counter",
+	       "Dedup entries of removed cgroups purged from the kernel, pinned ones included.",
+	       m->dedup_purged);
 	{
 		char v[32];
 
