@@ -182,6 +182,9 @@ int nh_flush(void *ctx)
 
 	/* The entries visited, for status and metrics: counting them from
 	 * user space costs a syscall each, in the agent's loop. */
+	/* Inserted before the walk: entries inserted during it may be seen
+	 * too, which can only make this run's estimate low, never high. */
+	__u64 inserted = *(volatile __u64 *)&nh_dedup_inserted;
 	__u64 seen, present, evicted;
 
 	bpf_for_each_map_elem(&dead_cgroups, dead_pending, &fc, 0);
@@ -190,10 +193,10 @@ int nh_flush(void *ctx)
 		bpf_for_each_map_elem(&dead_cgroups, dead_done, &fc, 0);
 	present = seen > fc.deleted ? seen - fc.deleted : 0;
 	nh_dedup_entries_seen = present;
-	/* Whatever was inserted and neither deleted nor present was evicted.
-	 * Hooks insert while this runs, so it is an estimate: keep the most. */
-	evicted = nh_dedup_inserted - nh_dedup_deleted;
-	evicted = evicted > present ? evicted - present : 0;
+	/* Whatever was inserted and neither deleted nor present was evicted:
+	 * a low estimate while hooks insert, so keep the highest. */
+	evicted = inserted - *(volatile __u64 *)&nh_dedup_deleted;
+	evicted = (__s64)(evicted - present) > 0 ? evicted - present : 0;
 	if (evicted > nh_dedup_evicted)
 		nh_dedup_evicted = evicted;
 	return fc.full ? 1 : 0;

@@ -1,0 +1,183 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Objects are what the kernel says they are (issue 16): the keyed dedup
+object hash cannot be collided by a workload, removed cgroups leave nothing
+in the dedup map, and one workload cannot flush another's tables."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nhtest import (WORKLOAD, Agent, KubeletRoot, Pod, Suite, Tail, sa_token,  # noqa: E402
+                    wait_until)
+
+suite = Suite("objects")
+
+M64 = (1 << 64) - 1
+K = 0x9e3779b97f4a7c15
+
+
+def old_mix(h, w):
+    """nh_mix of main at 0b41cac: unkeyed and invertible."""
+    h ^= w
+    h = (h * K) & M64
+    return h ^ (h >> 29)
+
+
+def old_hash_bytes(b):
+    """nh_hash_bytes of 0b41cac over a path."""
+    h = 0xcbf29ce484222325 ^ len(b)
+    for off in range(0, len(b), 8):
+        h = old_mix(h, int.from_bytes(b[off:off + 8].ljust(8, b"\0"), "little"))
+    return h
+
+
+def collide(target):
+    """A 16-byte printable file name whose old path hash equals target's,
+    found by inverting the last mixing step, as an attacker would."""
+    want = old_hash_bytes(target)
+    x = want ^ (want >> 29) ^ (want >> 58)  # undo h ^= h >> 29
+    x = (x * pow(K, -1, 1 << 64)) & M64     # undo h *= K
+    alphabet = [c for c in range(0x21, 0x7f) if c != ord("/")]
+    rnd = random.Random(16)
+    for _ in range(2_000_000):
+        w0 = bytes(rnd.choice(alphabet) for _ in range(8))
+        h1 = old_mix(0xcbf29ce484222325 ^ 16, int.from_bytes(w0, "little"))
+        w1 = (x ^ h1).to_bytes(8, "little")
+        if all(c in alphabet for c in w1):
+            name = w0 + w1
+            assert old_hash_bytes(name) == want  # a real collision on main
+            return name.decode()
+    raise AssertionError("no printable collision found")
+
+
+@suite.test
+def crafted_collision_with_etc_hosts_is_reported(s):
+    """On main a name computed against the unkeyed hash was folded into
+    /etc/hosts' count and never appeared; keyed (and with the inode in the
+    object) it is an open event of its own."""
+    name = collide(b"/etc/hosts")
+    d = tempfile.mkdtemp(dir=s.tmp)
+    with open(os.path.join(d, name), "w") as f:
+        f.write("not /etc/hosts\n")
+    pod = Pod()
+    agent = tail = None
+    try:
+        agent = Agent(s.tmp, "--dedup-window", "60000")
+        tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid, "--kind", "open,summary")
+        p = pod.popen([WORKLOAD, "open", "/etc/hosts", "open", name, "open", name], cwd=d,
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        tail.wait_for(lambda e: e["kind"] == "open" and e["pid"] == p.pid and
+                      e["path"] == "/etc/hosts", what="the /etc/hosts open")
+        tail.wait_for(lambda e: e["kind"] == "open" and e["pid"] == p.pid and
+                      e["path"] == name, what="the colliding name's own open event")
+        st = agent.status()
+        assert st["dedup"]["evicted"] == 0, st["dedup"]
+    finally:
+        if tail:
+            tail.close()
+        if agent:
+            agent.stop()
+        pod.remove()
+
+
+def agent_map_ids(pid, name):
+    """Ids of the BPF maps called name held by process pid (other agents
+    may run beside this one)."""
+    ids = []
+    fddir = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(fddir):
+        try:
+            with open(os.path.join(fddir, fd)) as f:
+                info = f.read()
+        except OSError:
+            continue
+        for line in info.splitlines():
+            if line.startswith("map_id:"):
+                ids.append(int(line.split()[1]))
+    out = []
+    for i in set(ids):
+        r = subprocess.run(["bpftool", "-j", "map", "show", "id", str(i)],
+                           capture_output=True, text=True)
+        if r.returncode == 0 and json.loads(r.stdout).get("name") == name:
+            out.append(i)
+    return out
+
+
+def dedup_cgroups(agent):
+    """cgroup ids of every entry in the agent's kernel dedup map."""
+    (mid,) = agent_map_ids(agent.proc.pid, "dedup")
+    r = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(mid)],
+                       capture_output=True, text=True, check=True)
+    ids = []
+    for ent in json.loads(r.stdout):
+        key = bytes(int(b, 16) for b in ent["key"])
+        ids.append(int.from_bytes(key[:8], "little"))
+    return ids
+
+
+CRON = r'''
+set -e
+base=$1; ids=$2; shift 2
+for uid in "$@"; do
+  pod="$base/kubepods-burstable-pod$(echo "$uid" | tr - _).slice"
+  ctr="$pod/cri-containerd-$(echo "$uid" | tr -d -)$(echo "$uid" | tr -d -).scope"
+  mkdir "$pod" "$ctr"
+  stat -c %i "$pod" "$ctr" >> "$ids"
+  sh -c 'echo $$ > "$1/cgroup.procs"; exec cat /etc/hostname' sh "$ctr" > /dev/null
+  rmdir "$ctr" "$pod"
+done
+'''
+
+
+@suite.test
+def two_thousand_short_pods_leave_no_dead_entries(s):
+    """A CronJob-like loop of 2,000 short pods of one service account: with
+    a dedup window far longer than the test, entries can only leave the map
+    by the purge of their removed cgroup, pinned or not."""
+    kubelet = KubeletRoot(s.tmp)
+    survivor = Pod()  # a pod outside the loop, for the tail's marker
+    agent = tail = None
+    base = os.path.dirname(survivor.pod_dir)
+    ids_file = os.path.join(s.tmp, "cron-ids")
+    uids = [str(uuid.uuid4()) for _ in range(2000)]
+    try:
+        for i, uid in enumerate(uids):
+            kubelet.put_token(uid, sa_token("batch", "cron", "cron-%d" % i, uid))
+        agent = Agent(s.tmp, "--kubelet-root", kubelet.path, "--dedup-window", "600000")
+        # only the survivor: a tail of 2,000 pods' events would overflow
+        tail = Tail(agent, "--identity", "k8s:pod/" + survivor.uid)
+        r = subprocess.run(["bash", "-c", CRON, "cron", base, ids_file, *uids],
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        with open(ids_file) as f:
+            dead = {int(x) for x in f.read().split()}
+        assert len(dead) == 4000, len(dead)
+        tail.sync(survivor)  # the agent has handled every removal
+
+        def clean():
+            left = set(dedup_cgroups(agent)) & dead
+            return not left
+        wait_until(clean, timeout=60, interval=0.5, what="no dedup entry of a removed cgroup")
+        st = agent.status()
+        # they were there: each pod's opens (loader, libc, /etc/hostname)
+        assert st["dedup"]["purged"] >= 3 * 2000, st["dedup"]
+        st = st["dedup"]
+        assert st["evicted"] == 0, st
+    finally:
+        if tail:
+            tail.close()
+        if agent:
+            agent.stop()
+        survivor.remove()
+        kubelet.remove()
+
+
+if __name__ == "__main__":
+    sys.exit(suite.run(sys.argv))
