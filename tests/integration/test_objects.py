@@ -87,6 +87,45 @@ def crafted_collision_with_etc_hosts_is_reported(s):
         pod.remove()
 
 
+@suite.test
+def full_dedup_map_evicts_counts_and_keeps_deduplicating(s):
+    """One pod floods a 256-entry dedup map with 2,000 distinct objects; on
+    main the full map stopped deduplicating node-wide, so another pod's
+    100 opens of one file were 100 events. Now the least recently used
+    entries are evicted and counted, and the repeat is still folded."""
+    # Scoped to the two pods: the map is small and the node is shared.
+    under = "nh-objects-%d-%s" % (os.getpid(), uuid.uuid4().hex[:6])
+    flood, victim = Pod(under=under), Pod(under=under)
+    agent = tail = None
+    d = tempfile.mkdtemp(dir=s.tmp)
+    path = os.path.join(s.tmp, "victim-file")
+    open(path, "w").close()
+    try:
+        agent = Agent(s.tmp, "--dedup-entries", "256", "--dedup-window", "1000",
+                      "--scope-cgroup", "/" + under)
+        tail = Tail(agent, "--identity", "k8s:pod/" + victim.uid, "--kind", "open,summary")
+        flood.run([WORKLOAD, "open-new", d, "2000"])
+        victim.run([WORKLOAD, "open-loop", path, "100"])
+
+        def summed():
+            return sum(e["count"] for e in tail.matching(
+                lambda e: e["kind"] == "summary" and e.get("object") == path))
+        wait_until(lambda: summed() >= 99, timeout=20, what="summaries adding up to 99")
+        tail.flush_sync(victim)
+        opens = tail.matching(lambda e: e["kind"] == "open" and e.get("path") == path)
+        assert len(opens) == 1, "expected one open event, got %d" % len(opens)
+        assert summed() == 99, summed()
+        st = agent.status()["dedup"]
+        assert st["evicted"] >= 2000 - 256, st
+    finally:
+        if tail:
+            tail.close()
+        if agent:
+            agent.stop()
+        victim.remove()
+        flood.remove()
+
+
 def agent_map_ids(pid, name):
     """Ids of the BPF maps called name held by process pid (other agents
     may run beside this one)."""
