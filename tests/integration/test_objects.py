@@ -12,8 +12,8 @@ import tempfile
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nhtest import (WORKLOAD, Agent, KubeletRoot, Pod, Suite, Tail, sa_token,  # noqa: E402
-                    wait_until)
+from nhtest import (WORKLOAD, Agent, KubeletRoot, Pod, SaPod, Suite, Tail,  # noqa: E402
+                    run_alive, sa_token, wait_until)
 
 suite = Suite("objects")
 
@@ -159,6 +159,48 @@ def dedup_cgroups(agent):
         key = bytes(int(b, 16) for b in ent["key"])
         ids.append(int.from_bytes(key[:8], "little"))
     return ids
+
+
+LEARN = ("--learn-window", "2000", "--quiet-period", "1500", "--dedup-window", "500")
+
+
+@suite.test
+def pinned_entries_of_a_removed_pod_are_purged(s):
+    """Known behaviour of a stable identity is pinned in the kernel and
+    never idles out; on main it outlived its pod forever. Once the pod's
+    cgroup is removed, its pinned entries go too."""
+    pod = SaPod("batch", "report", "report-0")
+    agent = tail = None
+    ids = {os.stat(pod.dir).st_ino, os.stat(pod.pod_dir).st_ino}
+    work = ["sh", "-c", "cat /etc/hostname > /dev/null"]
+    try:
+        agent = Agent(s.tmp, "--scope-cgroup", pod.cgroup_path, *LEARN)
+        tail = Tail(agent, "--identity", pod.key)
+        run_alive(pod, work)
+        run_alive(pod, work)
+        wait_until(lambda: agent.status()["baselines"]["stable"] >= 1, timeout=30,
+                   interval=0.2, what="the profile to turn stable")
+
+        def pinned():
+            run_alive(pod, work)  # learning's entries idle out, come up, get pinned
+            return agent.status()["baselines"]["pinned_in_kernel"] >= 1
+        wait_until(pinned, timeout=30, interval=1.0, what="a pin in the kernel")
+        tail.sync(pod, "/bin/true")
+        # pinned entries outlive idle windows: the pod's cgroup is in the map
+        wait_until(lambda: set(dedup_cgroups(agent)) & ids, what="the pod's pinned entries")
+        tail.close()
+        tail = None
+        pod.remove()
+        assert not os.path.exists(pod.dir)
+        wait_until(lambda: not set(dedup_cgroups(agent)) & ids, timeout=30, interval=0.5,
+                   what="the removed pod's pinned entries to go")
+        assert agent.status()["dedup"]["purged"] >= 1
+    finally:
+        if tail:
+            tail.close()
+        if agent:
+            agent.stop()
+        pod.remove()
 
 
 CRON = r'''
