@@ -28,7 +28,7 @@ BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_HDRS   := bpf/nhiscope.h bpf/maps.bpf.h
 
 # Modules shared by the agent, the CLI and the unit tests.
-AGENT_LIB  := u64map log decode cgpath cgroupfs identity proctable secrets render compact server \
+AGENT_LIB  := u64map quotamap log decode cgpath cgroupfs identity proctable secrets render compact server \
 	      jwt jwks tokenverify jwksfetch fingerprint catalogue workload kubelet satoken credentials findings \
 	      baseline profilestore spool record dirs procroot config secretfile options metrics \
 	      histogram

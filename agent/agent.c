@@ -570,7 +570,8 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 	m->cgroups_cached = a->ids.cgroups.len;
 	m->identities = a->ids.seen.len;
 
-	m->credentials = a->findings.creds.map.len;
+	m->credentials = nh_credentials_len(&a->findings.creds);
+	m->credentials_evicted = a->findings.creds.evicted;
 	while ((cred = nh_credentials_next(&a->findings.creds, &it)))
 		m->credentials_reused += nh_credential_reused(cred);
 	m->sa_token_reads = a->tokens.reads;
@@ -661,6 +662,7 @@ static json_object *credentials_status(struct nh_agent *a, const struct nh_metri
 
 	json_object_object_add(o, "known", json_object_new_int64(m->credentials));
 	json_object_object_add(o, "reused", json_object_new_int64(m->credentials_reused));
+	json_object_object_add(o, "evicted", json_object_new_int64(m->credentials_evicted));
 	json_object_object_add(o, "sa_tokens_read", json_object_new_int64(m->sa_token_reads));
 	json_object_object_add(o, "sa_token_rotations",
 			       json_object_new_int64(m->sa_token_rotations));

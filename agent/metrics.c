@@ -237,6 +237,9 @@ static void credentials(struct out *o, const struct nh_metrics *m)
 	single(o, "nhiscope_credentials", "gauge", "Credentials in the registry.", m->credentials);
 	single(o, "nhiscope_credentials_reused", "gauge",
 	       "Credentials used by more than one identity.", m->credentials_reused);
+	single(o, "nhiscope_credentials_evicted_total", "counter",
+	       "Registry entries pushed out: an identity past its quota loses its own oldest.",
+	       m->credentials_evicted);
 	single(o, "nhiscope_sa_token_reads_total", "counter",
 	       "Service-account tokens read from pods.", m->sa_token_reads);
 	single(o, "nhiscope_sa_token_rotations_total", "counter",

@@ -64,6 +64,7 @@ struct nh_metrics {
 
 	uint64_t credentials; /* in the registry */
 	uint64_t credentials_reused;
+	uint64_t credentials_evicted; /* pushed out of the registry (quota or bound) */
 	uint64_t sa_token_reads, sa_token_rotations, sa_token_failures;
 	uint64_t sa_tokens_verified, sa_tokens_rejected, sa_token_keys;
 	uint64_t findings[NH_KIND_ALL - NH_KIND_MAX]; /* by agent kind - NH_KIND_MAX */

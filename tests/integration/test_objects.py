@@ -12,8 +12,8 @@ import tempfile
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nhtest import (WORKLOAD, Agent, KubeletRoot, Pod, SaPod, Suite, Tail,  # noqa: E402
-                    run_alive, sa_token, wait_until)
+from nhtest import (WORKLOAD, Agent, Alive, KubeletRoot, Pod, SaPod, Suite,  # noqa: E402
+                    Tail, run_alive, sa_token, wait_until)
 
 suite = Suite("objects")
 
@@ -117,6 +117,51 @@ def full_dedup_map_evicts_counts_and_keeps_deduplicating(s):
         assert summed() == 99, summed()
         st = agent.status()["dedup"]
         assert st["evicted"] >= 2000 - 256, st
+    finally:
+        if tail:
+            tail.close()
+        if agent:
+            agent.stop()
+        victim.remove()
+        flood.remove()
+
+
+@suite.test
+def argv_secret_flood_keeps_another_pods_credentials(s):
+    """5,000 distinct argv secrets from one pod: on main they evicted the
+    credential registry, so a stolen credential's second user
+    looked like a first and no credential_reuse came. With per-identity
+    quotas the flooder only pushes out its own entries."""
+    d = os.path.join(s.tmp, "flood-%s" % uuid.uuid4().hex[:6])
+    os.makedirs(d)
+    pgpass = os.path.join(d, ".pgpass")
+    with open(pgpass, "w") as f:
+        f.write("db:5432:*:app:not-a-real-password\n")
+    victim = SaPod("billing", "worker", "worker-0")
+    flood = SaPod("batch", "flood", "flood-0")
+    agent = tail = None
+    try:
+        # A quarter of the default bound, so that on main the 5,000 surely
+        # swept the victim out (its eviction cursor goes round the table).
+        agent = Agent(s.tmp, "--max-credentials", "1024")
+        tail = Tail(agent, "--kind", "credential_use,credential_reuse")
+        with Alive(victim, ["cat", pgpass]):  # its root stays for the agent's stat
+            tail.wait_for(lambda e: e["kind"] == "credential_use" and
+                          e["credential"] == pgpass and e["identity"] == victim.key,
+                          what="the victim's use of the credential")
+        secret = "pw-" + uuid.uuid4().hex[:12] + "-"
+        flood.run(["bash", "-c", 'for i in $(seq 5000); do /bin/true --password=%s$i; done'
+                   % secret], timeout=600)
+        tail.sync(flood)  # the agent has handled the whole flood
+        seen = len(tail.poll())
+        # the credential's next user, after the flood: a reuse, not a first use
+        subprocess.run(["cat", pgpass], check=True, capture_output=True)
+        wait_until(lambda: [e for e in tail.poll()[seen:] if e["kind"] == "credential_reuse" and
+                            e["credential"] == pgpass and victim.key in e["identities"]],
+                   timeout=60, what="the reuse after the flood")
+        st = agent.status()["credentials"]
+        assert st["evicted"] >= 5000 - 1024 // 8, st  # the flooder's own, past its quota
+        assert secret not in agent.read_log()
     finally:
         if tail:
             tail.close()
