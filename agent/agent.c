@@ -58,16 +58,11 @@ static void remember_object(struct nh_agent *a, const struct nh_hdr *h)
 {
 	uint64_t d = object_digest(h->cgroup_id, h->uid, h->kind, h->obj_hash);
 	char desc[NH_PATH_MAX + 64], *copy;
-	void *old = NULL, *victim;
 
 	nh_render_object(h, desc, sizeof(desc));
 	copy = strdup(desc);
-	if (!copy)
-		return;
-	if (nh_u64map_put_evict(&a->objects, d, copy, &old, &victim))
-		free(copy);
-	free(victim);
-	free(old);
+	if (copy) /* the pod's cgroup owns it: one pod cannot push out another's */
+		nh_quotamap_put(&a->objects, h->cgroup_id ? h->cgroup_id : 1, d, copy);
 }
 
 static void emit_line(struct nh_agent *a, uint32_t kind, uint32_t pid, uint32_t tid,
@@ -327,8 +322,9 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 	if (h->kind == NH_KIND_SUMMARY) {
 		const struct nh_summary_event *s = data;
 
-		ev.object = nh_u64map_get(&a->objects, object_digest(s->key.cgroup_id, s->key.uid,
-								     s->key.kind, s->key.obj_hash));
+		ev.object =
+		    nh_quotamap_get(&a->objects, object_digest(s->key.cgroup_id, s->key.uid,
+							       s->key.kind, s->key.obj_hash));
 	}
 
 	if (a->cfg.tail || nh_server_wants(&a->server, h->kind, h->tgid, h->pid, identity) ||
@@ -564,6 +560,8 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 		nh_probes_dedup_stats(&a->probes, &ds);
 		m->dedup_evicted = ds.evicted;
 		m->dedup_purged = ds.purged;
+		m->objects_evicted = a->objects.evicted;
+		m->series_evicted = a->findings.series.evicted;
 	}
 	m->ringbuf_bytes = a->cfg.ringbuf_bytes;
 	m->processes = a->procs.procs.len;
@@ -771,6 +769,8 @@ static json_object *agent_status(struct nh_agent *a)
 	json_object_object_add(dedup, "max_entries", json_object_new_int64(m.dedup_max_entries));
 	json_object_object_add(dedup, "evicted", json_object_new_int64(m.dedup_evicted));
 	json_object_object_add(dedup, "purged", json_object_new_int64(m.dedup_purged));
+	json_object_object_add(dedup, "objects_evicted", json_object_new_int64(m.objects_evicted));
+	json_object_object_add(dedup, "series_evicted", json_object_new_int64(m.series_evicted));
 	json_object_object_add(o, "dedup", dedup);
 	json_object_object_add(o, "ringbuf_bytes", json_object_new_int64(m.ringbuf_bytes));
 	{
@@ -1406,7 +1406,7 @@ int nh_agent_start(struct nh_agent *a)
 	if (!code)
 		code = nh_identities_init(&a->ids, &a->cgfs, a->cfg.max_cgroups);
 	if (!code)
-		code = nh_u64map_init(&a->objects, a->cfg.max_objects);
+		code = nh_quotamap_init(&a->objects, a->cfg.max_objects, 0, free);
 	if (code) {
 		nh_err(&a->log, "cannot allocate tables: %s", strerror(-code));
 		goto cleanup;
@@ -1657,17 +1657,11 @@ int nh_agent_run(struct nh_agent *a)
 
 void nh_agent_stop(struct nh_agent *a)
 {
-	size_t it = 0;
-	uint64_t k;
-	void *v;
-
 	nh_httpd_close(&a->httpd);
 	nh_server_close(&a->server);
 	if (a->probes.skel)
 		nh_probes_stop(&a->probes);
-	while (nh_u64map_next(&a->objects, &it, &k, &v))
-		free(v);
-	nh_u64map_free(&a->objects);
+	nh_quotamap_free(&a->objects);
 	if (a->persist) {
 		int n = nh_profilestore_save(&a->store, &a->baseline.models);
 

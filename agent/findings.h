@@ -21,6 +21,7 @@
 #include "catalogue.h"
 #include "cgroupfs.h"
 #include "credentials.h"
+#include "quotamap.h"
 #include "render.h"
 #include "u64map.h"
 
@@ -31,7 +32,8 @@ typedef void (*nh_finding_fn)(void *ctx, uint32_t kind, uint32_t pid, uint32_t t
 struct nh_findings {
 	struct nh_catalogue cat;
 	struct nh_credentials creds;
-	struct nh_u64map series; /* dedup object digest -> credential of its first event */
+	/* dedup object digest -> credential of its first event; quota per identity */
+	struct nh_quotamap series;
 	const struct nh_cgroupfs *fs;
 	const char *sa_token_path;	   /* absolute, inside pods */
 	const struct nh_fingerprinter *fp; /* set by the owner; NULL: no fingerprints */

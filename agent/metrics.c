@@ -206,6 +206,14 @@ static void events(struct out *o, const struct nh_metrics *m)
 	single(o, "nhiscope_dedup_purged_total", "counter",
 	       "Dedup entries of removed cgroups purged from the kernel, pinned ones included.",
 	       m->dedup_purged);
+	single(o, "nhiscope_objects_evicted_total", "counter",
+	       "Descriptions of deduplicated objects pushed out (a cgroup past its quota loses its "
+	       "own oldest); their summaries then name no object.",
+	       m->objects_evicted);
+	single(o, "nhiscope_series_evicted_total", "counter",
+	       "Credential series pushed out (an identity past its quota loses its own oldest); "
+	       "their summaries then count no use.",
+	       m->series_evicted);
 	{
 		char v[32];
 
