@@ -192,7 +192,7 @@ cleanup:
  * in BPF, so checked at every load on messages of every tail length. */
 static int hash_selftest(struct nh_probes *p, char *err, size_t errlen)
 {
-	static const uint64_t words[NH_SIPHASH_WORDS] = {0x0123456789abcdefULL, 42, 0,
+	static const uint64_t words[NH_SIPHASH_WORDS] = {0x0123456789abcdefULL, 42,
 							 0xffffffffffffffffULL};
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 	uint64_t want = 0;

@@ -224,8 +224,7 @@ int nh_hash_selftest(void *ctx)
 
 	if (len < 0 || len > NH_PATH_MAX)
 		return 1;
-	nh_selftest_out =
-	    nh_sip_path(nh_selftest_words[0], nh_selftest_words[1], nh_selftest_words[2],
-			nh_selftest_words[3], nh_selftest_buf, len);
+	nh_selftest_out = nh_sip_path(nh_selftest_words[0], nh_selftest_words[1],
+				      nh_selftest_words[2], nh_selftest_buf, len);
 	return 0;
 }

@@ -56,9 +56,9 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	 * read), the outcome (a failure is a different object from a
 	 * success) and the path as written, all under the load's key. */
 	nh_fd_inode(ret, &ino, &dev);
-	h = nh_object_path(ino, dev,
-			   (flags & (NH_O_ACCMODE | NH_O_CREAT | NH_O_TRUNC)) |
-			       ((__u64)(ret < 0 ? -ret : 0) << 32),
+	h = nh_object_path(ino,
+			   dev << 32 | (__u64)(ret < 0 ? -ret & 0xffff : 0) << 16 |
+			       (flags & (NH_O_ACCMODE | NH_O_CREAT | NH_O_TRUNC)),
 			   s->path, len);
 	if (nh_dedup_hit(&c, NH_KIND_OPEN, h))
 		return 0;
