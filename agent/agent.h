@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "quotamap.h"
 #include "baseline.h"
 #include "config.h"
 #include "settings.h"
@@ -88,7 +89,7 @@ struct nh_agent {
 	bool kafka_on;
 	uint64_t kafka_errors;
 	uint64_t findings_emitted[NH_KIND_ALL - NH_KIND_MAX];
-	struct nh_u64map objects; /* dedup key digest -> object description */
+	struct nh_quotamap objects; /* dedup key digest -> object description, quota per cgroup */
 	int epfd, sigfd, timerfd;
 	int64_t wall_offset_ns;
 	uint64_t start_ns;

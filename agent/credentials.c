@@ -9,24 +9,25 @@
 int nh_credentials_init(struct nh_credentials *r, size_t max)
 {
 	memset(r, 0, sizeof(*r));
-	return nh_u64map_init(&r->map, max);
+	return nh_quotamap_init(&r->map, max, 0, free);
 }
 
 void nh_credentials_free(struct nh_credentials *r)
 {
-	size_t it = 0;
-	uint64_t k;
-	void *v;
-
-	while (nh_u64map_next(&r->map, &it, &k, &v))
-		free(v);
-	nh_u64map_free(&r->map);
+	nh_quotamap_free(&r->map);
 }
 
-static uint64_t id_key(const char *id)
+#define NH_CRED_PROBES 4
+
+/* The try-th slot key of id: ids are partly chosen by workloads (an
+ * endpoint), so a colliding id takes another slot rather than the one of
+ * the credential it collides with. */
+static uint64_t id_key(const char *id, int try)
 {
 	uint64_t k = nh_hash_str(id);
 
+	for (int i = 0; i < try; i++)
+		k = nh_hash64(k + 0x9e3779b97f4a7c15ULL);
 	return k ? k : 1;
 }
 
@@ -42,13 +43,22 @@ int nh_credentials_use(struct nh_credentials *r, const char *id, const char *kin
 		       const char *identity, uint64_t ts_ns, uint64_t count,
 		       const struct nh_credential **out)
 {
-	uint64_t k = id_key(id);
-	struct nh_credential *c = nh_u64map_get(&r->map, k);
-	void *victim = NULL, *old = NULL;
-	int ret = NH_CRED_KNOWN;
+	struct nh_credential *c = NULL;
+	uint64_t k = 0;
+	int ret = NH_CRED_KNOWN, code;
 
-	if (c && strcmp(c->id, id) != 0)
-		c = NULL; /* a colliding hash: the newer credential takes the slot */
+	for (int try = 0; try < NH_CRED_PROBES; try++) {
+		k = id_key(id, try);
+		c = nh_quotamap_get(&r->map, k);
+		if (!c || strcmp(c->id, id) == 0)
+			break;
+		c = NULL;
+		k = 0; /* another id holds this slot */
+	}
+	if (!k) {
+		r->collisions++;
+		return -ENOSPC;
+	}
 	if (!c) {
 		c = calloc(1, sizeof(*c));
 		if (!c)
@@ -57,13 +67,10 @@ int nh_credentials_use(struct nh_credentials *r, const char *id, const char *kin
 		snprintf(c->kind, sizeof(c->kind), "%s", kind);
 		snprintf(c->name, sizeof(c->name), "%s", name);
 		c->first_ns = ts_ns;
-		if (nh_u64map_put_evict(&r->map, k, c, &old, &victim) != 0) {
-			free(c);
-			return -ENOMEM;
-		}
-		r->evicted += (victim != NULL) + (old != NULL);
-		free(victim);
-		free(old);
+		code = nh_quotamap_put(&r->map, nh_hash_str(identity), k, c);
+		r->evicted = r->map.evicted;
+		if (code)
+			return code;
 	}
 	c->uses += count;
 	c->last_ns = ts_ns;
@@ -83,8 +90,5 @@ int nh_credentials_use(struct nh_credentials *r, const char *id, const char *kin
 
 const struct nh_credential *nh_credentials_next(const struct nh_credentials *r, size_t *iter)
 {
-	uint64_t k;
-	void *v;
-
-	return nh_u64map_next(&r->map, iter, &k, &v) ? v : NULL;
+	return nh_quotamap_next(&r->map, iter);
 }

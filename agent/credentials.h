@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "u64map.h"
+#include "quotamap.h"
 
 #define NH_CRED_ID_MAX	     128
 #define NH_CRED_KIND_MAX     32
@@ -35,12 +35,21 @@ struct nh_credential {
 	char users[NH_CRED_USERS_MAX][NH_CRED_IDENTITY_MAX];
 };
 
+/* Each entry is owned by the identity that first used it, and one identity
+ * owns at most an eighth of the registry: a workload passing thousands of
+ * secrets in argv pushes out its own entries, never another identity's
+ * (which would make a stolen credential's next user look like a first). */
 struct nh_credentials {
-	struct nh_u64map map; /* hash(id) -> struct nh_credential */
-	uint64_t evicted;
+	struct nh_quotamap map; /* hash(id) -> struct nh_credential */
+	uint64_t evicted;	/* entries pushed out (map.evicted) */
+	uint64_t collisions;	/* ids whose every slot another id held: not recorded */
 };
 
 int nh_credentials_init(struct nh_credentials *r, size_t max);
+static inline size_t nh_credentials_len(const struct nh_credentials *r)
+{
+	return nh_quotamap_len(&r->map);
+}
 void nh_credentials_free(struct nh_credentials *r);
 
 enum nh_cred_use {

@@ -45,7 +45,7 @@ int nh_findings_init(struct nh_findings *f, const struct nh_cgroupfs *fs, const 
 		return err;
 	err = nh_credentials_init(&f->creds, max_credentials);
 	if (!err)
-		err = nh_u64map_init(&f->series, max_credentials * NH_SERIES_PER_CRED);
+		err = nh_quotamap_init(&f->series, max_credentials * NH_SERIES_PER_CRED, 0, free);
 	if (err)
 		nh_findings_free(f);
 	return err;
@@ -53,13 +53,7 @@ int nh_findings_init(struct nh_findings *f, const struct nh_cgroupfs *fs, const 
 
 void nh_findings_free(struct nh_findings *f)
 {
-	size_t it = 0;
-	uint64_t k;
-	void *v;
-
-	while (nh_u64map_next(&f->series, &it, &k, &v))
-		free(v);
-	nh_u64map_free(&f->series);
+	nh_quotamap_free(&f->series);
 	nh_credentials_free(&f->creds);
 	nh_catalogue_free(&f->cat);
 }
@@ -216,21 +210,17 @@ static void register_use(struct nh_findings *f, const struct nh_attributed *ev, 
 	emit(ctx, rec);
 }
 
-static void remember_series(struct nh_findings *f, uint64_t digest, const char *id,
-			    const char *kind, const char *name)
+static void remember_series(struct nh_findings *f, const char *identity, uint64_t digest,
+			    const char *id, const char *kind, const char *name)
 {
 	struct series *s = calloc(1, sizeof(*s));
-	void *old = NULL, *victim = NULL;
 
 	if (!s)
 		return;
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	snprintf(s->kind, sizeof(s->kind), "%s", kind);
 	snprintf(s->name, sizeof(s->name), "%s", name);
-	if (nh_u64map_put_evict(&f->series, digest, s, &old, &victim) != 0)
-		free(s);
-	free(old);
-	free(victim);
+	nh_quotamap_put(&f->series, nh_hash_str(identity), digest, s); /* takes s */
 }
 
 static void credential_use(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
@@ -255,7 +245,7 @@ static void credential_use(struct nh_findings *f, const struct nh_attributed *ev
 		snprintf(id, sizeof(id), "endpoint:%s", name);
 	register_use(f, ev, id, kind, name, 1, emit, ctx);
 	if (digest)
-		remember_series(f, digest, id, kind, name);
+		remember_series(f, ev->identity, digest, id, kind, name);
 }
 
 static void on_open(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
@@ -293,7 +283,7 @@ static void on_summary(struct nh_findings *f, const struct nh_attributed *ev, ui
 		       nh_finding_fn emit, void *ctx)
 {
 	const struct nh_summary_event *s = (const void *)ev->h;
-	const struct series *se = nh_u64map_get(&f->series, digest);
+	const struct series *se = nh_quotamap_get(&f->series, digest);
 	struct nh_wire_record *rec;
 
 	if (!se)

@@ -24,6 +24,7 @@
 #include "jsonw.h"
 #include "record.h"
 #include "event.h"
+#include "quotamap.h"
 #include "u64map.h"
 
 /* Receives each finding as its typed record, valid for the call; the
@@ -33,7 +34,8 @@ typedef void (*nh_finding_fn)(void *ctx, struct nh_wire_record *r);
 struct nh_findings {
 	struct nh_catalogue cat;
 	struct nh_credentials creds;
-	struct nh_u64map series; /* dedup object digest -> credential of its first event */
+	/* dedup object digest -> credential of its first event; quota per identity */
+	struct nh_quotamap series;
 	const struct nh_cgroupfs *fs;
 	const char *sa_token_path;	   /* absolute, inside pods */
 	const struct nh_fingerprinter *fp; /* set by the owner; NULL: no fingerprints */

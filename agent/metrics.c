@@ -197,8 +197,23 @@ static void events(struct out *o, const struct nh_metrics *m)
 		single(o, "nhiscope_dedup_entries", "gauge", "Entries in the in-kernel dedup map.",
 		       (uint64_t)m->dedup_entries);
 	single(o, "nhiscope_dedup_entries_max", "gauge",
-	       "Capacity of the in-kernel dedup map; beyond it new objects are not deduplicated.",
+	       "Capacity of the in-kernel dedup map; beyond it the least recently used entry is "
+	       "evicted.",
 	       m->dedup_max_entries);
+	single(o, "nhiscope_dedup_evicted_total", "counter",
+	       "Dedup entries the full in-kernel map evicted (their objects report in full again).",
+	       m->dedup_evicted);
+	single(o, "nhiscope_dedup_purged_total", "counter",
+	       "Dedup entries of removed cgroups purged from the kernel, pinned ones included.",
+	       m->dedup_purged);
+	single(o, "nhiscope_objects_evicted_total", "counter",
+	       "Descriptions of deduplicated objects pushed out (a cgroup past its quota loses its "
+	       "own oldest); their summaries then name no object.",
+	       m->objects_evicted);
+	single(o, "nhiscope_series_evicted_total", "counter",
+	       "Credential series pushed out (an identity past its quota loses its own oldest); "
+	       "their summaries then count no use.",
+	       m->series_evicted);
 	{
 		char v[32];
 
@@ -230,6 +245,9 @@ static void credentials(struct out *o, const struct nh_metrics *m)
 	single(o, "nhiscope_credentials", "gauge", "Credentials in the registry.", m->credentials);
 	single(o, "nhiscope_credentials_reused", "gauge",
 	       "Credentials used by more than one identity.", m->credentials_reused);
+	single(o, "nhiscope_credentials_evicted_total", "counter",
+	       "Registry entries pushed out: an identity past its quota loses its own oldest.",
+	       m->credentials_evicted);
 	single(o, "nhiscope_sa_token_reads_total", "counter",
 	       "Service-account tokens read from pods.", m->sa_token_reads);
 	single(o, "nhiscope_sa_token_rotations_total", "counter",

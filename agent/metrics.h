@@ -54,6 +54,10 @@ struct nh_metrics {
 	uint64_t dedup_window_ms;
 	int64_t dedup_entries; /* -1: could not be read */
 	uint64_t dedup_max_entries;
+	uint64_t dedup_evicted;	  /* pushed out of the full map (LRU) */
+	uint64_t dedup_purged;	  /* entries of removed cgroups, pinned ones included */
+	uint64_t objects_evicted; /* dedup object descriptions pushed out (quota or bound) */
+	uint64_t series_evicted;  /* credential series pushed out (quota or bound) */
 	uint64_t ringbuf_bytes;
 
 	uint64_t processes;
@@ -62,6 +66,7 @@ struct nh_metrics {
 
 	uint64_t credentials; /* in the registry */
 	uint64_t credentials_reused;
+	uint64_t credentials_evicted; /* pushed out of the registry (quota or bound) */
 	uint64_t sa_token_reads, sa_token_rotations, sa_token_failures;
 	uint64_t sa_tokens_verified, sa_tokens_rejected, sa_token_keys;
 	uint64_t findings[NH_KIND_ALL - NH_KIND_MAX]; /* by agent kind - NH_KIND_MAX */

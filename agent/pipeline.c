@@ -40,16 +40,11 @@ static void remember_object(struct nh_agent *a, const struct nh_hdr *h)
 {
 	uint64_t d = object_digest(h->cgroup_id, h->uid, h->kind, h->obj_hash);
 	char desc[NH_PATH_MAX + 64], *copy;
-	void *old = NULL, *victim;
 
 	nh_render_object(h, desc, sizeof(desc));
 	copy = strdup(desc);
-	if (!copy)
-		return;
-	if (nh_u64map_put_evict(&a->objects, d, copy, &old, &victim))
-		free(copy);
-	free(victim);
-	free(old);
+	if (copy) /* the pod's cgroup owns it: one pod cannot push out another's */
+		nh_quotamap_put(&a->objects, h->cgroup_id ? h->cgroup_id : 1, d, copy);
 }
 
 /* The record to the foreground tail and the socket's subscribers, in
@@ -294,6 +289,7 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 		if (cg && cg->info.kind == NH_CG_K8S_POD && !cg->info.container_id[0])
 			nh_satokens_forget(&a->tokens, cg->info.pod_uid);
 		nh_identity_forget(&a->ids, h->cgroup_id);
+		nh_probes_cgroup_gone(&a->probes, h->cgroup_id); /* after its last pin */
 		return;
 	}
 	default:
@@ -325,8 +321,9 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 	if (h->kind == NH_KIND_SUMMARY) {
 		const struct nh_summary_event *s = data;
 
-		ev.object = nh_u64map_get(&a->objects, object_digest(s->key.cgroup_id, s->key.uid,
-								     s->key.kind, s->key.obj_hash));
+		ev.object =
+		    nh_quotamap_get(&a->objects, object_digest(s->key.cgroup_id, s->key.uid,
+							       s->key.kind, s->key.obj_hash));
 	}
 
 	/* The typed record, built only when something will render it. */

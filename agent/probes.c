@@ -9,10 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "nhiscope.skel.h"
 
@@ -105,7 +109,8 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 		int code;
 
 		if (prog == p->skel->progs.nh_flush || prog == p->skel->progs.nh_pin ||
-		    prog == p->skel->progs.nh_self)
+		    prog == p->skel->progs.nh_self || prog == p->skel->progs.nh_cgroup_ack ||
+		    prog == p->skel->progs.nh_hash_selftest)
 			continue; /* run on demand, never attached */
 		if (p->nprobes >= NH_PROBES_MAX) {
 			snprintf(err, len, "more than %d BPF programs", NH_PROBES_MAX);
@@ -145,6 +150,73 @@ static int set_scope(struct nh_probes *p, const char *dir, char *err, size_t len
 	return code;
 }
 
+/* libcrypto's SipHash-1-3 (8-byte tag) of words || buf under the load's key. */
+static int siphash_ref(const struct nh_probes *p, const uint64_t *words, const char *buf,
+		       size_t len, uint64_t *out)
+{
+	unsigned char msg[NH_SIPHASH_WORDS * 8 + NH_PATH_MAX], tag[8];
+	unsigned int crounds = 1, drounds = 3;
+	size_t size = 8, taglen = 0;
+	OSSL_PARAM params[] = {
+	    OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
+	    OSSL_PARAM_construct_uint(OSSL_MAC_PARAM_C_ROUNDS, &crounds),
+	    OSSL_PARAM_construct_uint(OSSL_MAC_PARAM_D_ROUNDS, &drounds),
+	    OSSL_PARAM_construct_end(),
+	};
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
+	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	int code = -EIO;
+
+	if (!ctx)
+		goto cleanup;
+	for (int i = 0; i < NH_SIPHASH_WORDS; i++)
+		for (int b = 0; b < 8; b++)
+			msg[i * 8 + b] = (unsigned char)(words[i] >> (8 * b));
+	memcpy(msg + NH_SIPHASH_WORDS * 8, buf, len);
+	/* The key as the BPF side reads it: two little-endian words. */
+	if (!EVP_MAC_init(ctx, (const unsigned char *)p->skel->rodata->nh_hash_key, 16, params) ||
+	    !EVP_MAC_update(ctx, msg, NH_SIPHASH_WORDS * 8 + len) ||
+	    !EVP_MAC_final(ctx, tag, &taglen, sizeof(tag)) || taglen != 8)
+		goto cleanup;
+	*out = 0;
+	for (int b = 7; b >= 0; b--)
+		*out = *out << 8 | tag[b];
+	code = 0;
+cleanup:
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	return code;
+}
+
+/* The kernel's object hash must be libcrypto's SipHash-1-3: hand-written
+ * in BPF, so checked at every load on messages of every tail length. */
+static int hash_selftest(struct nh_probes *p, char *err, size_t errlen)
+{
+	static const uint64_t words[NH_SIPHASH_WORDS] = {0x0123456789abcdefULL, 42,
+							 0xffffffffffffffffULL};
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	uint64_t want = 0;
+	size_t lens[] = {0, 1, 7, 8, 9, 15, 16, 17, 63, NH_PATH_MAX - 1, NH_PATH_MAX};
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		for (size_t b = 0; b < NH_PATH_MAX; b++)
+			p->skel->bss->nh_selftest_buf[b] = (char)(b * 37 + i);
+		memcpy(p->skel->bss->nh_selftest_words, words, sizeof(words));
+		p->skel->bss->nh_selftest_len = lens[i];
+		if (bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.nh_hash_selftest),
+					   &opts) ||
+		    opts.retval)
+			return fail(err, errlen, -EIO, "cannot run the dedup hash self-test");
+		if (siphash_ref(p, words, p->skel->bss->nh_selftest_buf, lens[i], &want))
+			return fail(err, errlen, -EIO, "libcrypto has no SipHash");
+		if (want != p->skel->bss->nh_selftest_out)
+			return fail(err, errlen, -EPROTO,
+				    "the kernel's dedup hash differs from SipHash-1-3 (length %zu)",
+				    lens[i]);
+	}
+	return 0;
+}
+
 int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 		    ring_buffer_sample_fn on_event, void *ctx, char *err, size_t errlen)
 {
@@ -169,6 +241,12 @@ int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 		code = fail(err, errlen, -errno, "cannot open BPF object");
 		goto cleanup;
 	}
+	/* The dedup object hash key, fresh at each load (see maps.bpf.h). */
+	if (getrandom((void *)p->skel->rodata->nh_hash_key, sizeof(p->skel->rodata->nh_hash_key),
+		      0) != sizeof(p->skel->rodata->nh_hash_key)) {
+		code = fail(err, errlen, -EIO, "cannot draw the dedup hash key");
+		goto cleanup;
+	}
 	p->skel->rodata->nh_agent_tgid = cfg->agent_tgid;
 	p->skel->rodata->nh_dedup_window_ns = cfg->dedup_window_ns;
 	p->skel->rodata->nh_scoped = cfg->scope_cgroup != NULL;
@@ -190,6 +268,9 @@ int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 			    "cannot load BPF programs (run with -v for the verifier log)");
 		goto cleanup;
 	}
+	code = hash_selftest(p, err, errlen);
+	if (code)
+		goto cleanup;
 	if (cfg->scope_cgroup) {
 		code = set_scope(p, cfg->scope_cgroup, err, errlen);
 		if (code)
@@ -286,4 +367,23 @@ long nh_probes_dedup_entries(struct nh_probes *p)
 	/* As of the last window closed (at most a second ago): the flush
 	 * counts them in the kernel. */
 	return p->skel->rodata->nh_dedup_window_ns ? (long)p->skel->bss->nh_dedup_entries_seen : 0;
+}
+
+int nh_probes_cgroup_gone(struct nh_probes *p, uint64_t cgroup_id)
+{
+	__u64 args[1] = {cgroup_id};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.nh_cgroup_ack), &opts))
+		return -errno;
+	return 0;
+}
+
+void nh_probes_dedup_stats(struct nh_probes *p, struct nh_dedup_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!p->skel || !p->skel->rodata->nh_dedup_window_ns)
+		return;
+	out->evicted = p->skel->bss->nh_dedup_evicted;
+	out->purged = p->skel->bss->nh_dedup_purged;
 }

@@ -69,5 +69,14 @@ long nh_probes_dedup_entries(struct nh_probes *p);
 /* Mark a dedup entry as learned behaviour so it never expires: its
  * object is not reported in full again. -ENOENT when it is gone. */
 int nh_probes_pin(struct nh_probes *p, const struct nh_dedup_key *key);
+/* The agent handled cgroup_id's removal: it pins nothing more for it. */
+int nh_probes_cgroup_gone(struct nh_probes *p, uint64_t cgroup_id);
+
+struct nh_dedup_stats {
+	uint64_t evicted; /* entries the full map pushed out (LRU) */
+	uint64_t purged;  /* entries of removed cgroups, pinned ones included */
+};
+/* As of the last flush. */
+void nh_probes_dedup_stats(struct nh_probes *p, struct nh_dedup_stats *out);
 
 #endif

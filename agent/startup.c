@@ -469,7 +469,7 @@ int nh_agent_start(struct nh_agent *a)
 	if (!code)
 		code = nh_identities_init(&a->ids, &a->cgfs, a->cfg.max_cgroups);
 	if (!code)
-		code = nh_u64map_init(&a->objects, a->cfg.max_objects);
+		code = nh_quotamap_init(&a->objects, a->cfg.max_objects, 0, free);
 	if (code) {
 		nh_err(&a->log, "cannot allocate tables: %s", strerror(-code));
 		goto cleanup;
@@ -653,17 +653,11 @@ cleanup:
 
 void nh_agent_stop(struct nh_agent *a)
 {
-	size_t it = 0;
-	uint64_t k;
-	void *v;
-
 	nh_httpd_close(&a->httpd);
 	nh_server_close(&a->server);
 	if (a->probes.skel)
 		nh_probes_stop(&a->probes);
-	while (nh_u64map_next(&a->objects, &it, &k, &v))
-		free(v);
-	nh_u64map_free(&a->objects);
+	nh_quotamap_free(&a->objects);
 	if (a->persist) {
 		int n = nh_profilestore_save(&a->store, &a->baseline.models);
 

@@ -96,12 +96,22 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 	m->dedup_window_ms = a->cfg.dedup_window_ms;
 	m->dedup_entries = nh_probes_dedup_entries(&a->probes);
 	m->dedup_max_entries = a->cfg.dedup_entries;
+	{
+		struct nh_dedup_stats ds;
+
+		nh_probes_dedup_stats(&a->probes, &ds);
+		m->dedup_evicted = ds.evicted;
+		m->dedup_purged = ds.purged;
+		m->objects_evicted = a->objects.evicted;
+		m->series_evicted = a->findings.series.evicted;
+	}
 	m->ringbuf_bytes = a->cfg.ringbuf_bytes;
 	m->processes = a->procs.procs.len;
 	m->cgroups_cached = a->ids.cgroups.len;
 	m->identities = a->ids.seen.len;
 
-	m->credentials = a->findings.creds.map.len;
+	m->credentials = nh_credentials_len(&a->findings.creds);
+	m->credentials_evicted = a->findings.creds.evicted;
 	while ((cred = nh_credentials_next(&a->findings.creds, &it)))
 		m->credentials_reused += nh_credential_reused(cred);
 	m->sa_token_reads = a->tokens.reads;
@@ -192,6 +202,7 @@ static json_object *credentials_status(struct nh_agent *a, const struct nh_metri
 
 	json_object_object_add(o, "known", json_object_new_int64(m->credentials));
 	json_object_object_add(o, "reused", json_object_new_int64(m->credentials_reused));
+	json_object_object_add(o, "evicted", json_object_new_int64(m->credentials_evicted));
 	json_object_object_add(o, "sa_tokens_read", json_object_new_int64(m->sa_token_reads));
 	json_object_object_add(o, "sa_token_rotations",
 			       json_object_new_int64(m->sa_token_rotations));
@@ -298,6 +309,10 @@ static json_object *agent_status(struct nh_agent *a)
 	json_object_object_add(dedup, "window_ms", json_object_new_int64(m.dedup_window_ms));
 	json_object_object_add(dedup, "entries", json_object_new_int64(m.dedup_entries));
 	json_object_object_add(dedup, "max_entries", json_object_new_int64(m.dedup_max_entries));
+	json_object_object_add(dedup, "evicted", json_object_new_int64(m.dedup_evicted));
+	json_object_object_add(dedup, "purged", json_object_new_int64(m.dedup_purged));
+	json_object_object_add(dedup, "objects_evicted", json_object_new_int64(m.objects_evicted));
+	json_object_object_add(dedup, "series_evicted", json_object_new_int64(m.series_evicted));
 	json_object_object_add(o, "dedup", dedup);
 	json_object_object_add(o, "ringbuf_bytes", json_object_new_int64(m.ringbuf_bytes));
 	{

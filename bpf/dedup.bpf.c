@@ -9,35 +9,79 @@
 #include "maps.bpf.h"
 
 __u64 nh_dedup_entries_seen;
+__u64 nh_dedup_deleted; /* idled out or purged by a flush */
+__u64 nh_dedup_purged;	/* of those, entries of removed cgroups */
+__u64 nh_dedup_evicted; /* pushed out by the LRU when full, estimated at each flush */
+
+/* For nh_hash_selftest: user space writes a message, reads the hash. */
+__u64 nh_selftest_words[NH_SIPHASH_WORDS];
+char nh_selftest_buf[NH_PATH_MAX];
+__u64 nh_selftest_len;
+__u64 nh_selftest_out;
 
 struct flush_ctx {
 	__u64 now;
+	__u64 deleted; /* by this run */
 	__u32 full;
+	__u32 purge; /* some removed cgroup awaits its purge */
 };
 
-static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_dedup_val *v,
+static long dead_pending(struct bpf_map *map, __u64 *id, struct nh_dead_cgroup *d,
+			 struct flush_ctx *fc)
+{
+	if (!(d->flags & NH_DEAD_PURGED) && (__s64)(fc->now - d->removed_ns) >= 0) {
+		fc->purge = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* After the purge pass: markers older than this flush are purged; the
+ * agent's acknowledgement came first, the marker has no more use. */
+static long dead_done(struct bpf_map *map, __u64 *id, struct nh_dead_cgroup *d,
 		      struct flush_ctx *fc)
+{
+	if ((__s64)(fc->now - d->removed_ns) < 0)
+		return 0;
+	if (__sync_fetch_and_or(&d->flags, NH_DEAD_PURGED) & NH_DEAD_ACKED)
+		bpf_map_delete_elem(&dead_cgroups, id);
+	return 0;
+}
+
+static __always_inline long emit_summary(struct nh_dedup_key *k, struct nh_dedup_val *v,
+					 struct flush_ctx *fc);
+
+/* An entry of a removed cgroup: its last repeats go out as a summary
+ * (exact counts), then the entry, pinned or not, is deleted. */
+static __always_inline bool purge_one(struct nh_dedup_key *k, struct nh_dedup_val *v,
+				      struct flush_ctx *fc)
+{
+	struct nh_dead_cgroup *d;
+
+	if (!fc->purge)
+		return false;
+	d = bpf_map_lookup_elem(&dead_cgroups, &k->cgroup_id);
+	if (!d || (__s64)(fc->now - d->removed_ns) < 0)
+		return false;
+	if (v->count && emit_summary(k, v, fc))
+		return true; /* ring full: purged on the next run */
+	if (!bpf_map_delete_elem(&dedup, k)) {
+		fc->deleted++;
+		__sync_fetch_and_add(&nh_dedup_deleted, 1);
+		__sync_fetch_and_add(&nh_dedup_purged, 1);
+	}
+	return true;
+}
+
+/* Take the repeats counted so far into a summary event; 1 when the ring
+ * is full (the count is put back, the caller stops). */
+static __always_inline long emit_summary(struct nh_dedup_key *k, struct nh_dedup_val *v,
+					 struct flush_ctx *fc)
 {
 	struct nh_summary_event *e;
 	struct nh_counters *cnt;
 	__u64 n;
 
-	/* Signed: a hook on another CPU may have stamped a time later than
-	 * the one this run took. */
-	if (!v->count) {
-		/* No repeat since window_start (the first report or the last
-		 * summary). Idle for two windows: forget it, so the map holds
-		 * what is active and the next use is reported in full again. A
-		 * repeat landing between this check and the delete is lost; it
-		 * needs two idle windows then a hit within nanoseconds. */
-		if (!(v->flags & NH_DEDUP_PINNED) &&
-		    (__s64)(fc->now - v->window_start) >= (__s64)(2 * nh_dedup_window_ns) &&
-		    !*(volatile __u64 *)&v->count)
-			bpf_map_delete_elem(&dedup, k);
-		return 0;
-	}
-	if ((__s64)(fc->now - v->window_start) < (__s64)nh_dedup_window_ns)
-		return 0;
 	n = __sync_lock_test_and_set(&v->count, 0);
 	if (!n)
 		return 0;
@@ -68,6 +112,33 @@ static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_ded
 	return 0;
 }
 
+static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_dedup_val *v,
+		      struct flush_ctx *fc)
+{
+	if (purge_one(k, v, fc))
+		return fc->full ? 1 : 0;
+
+	/* Signed: a hook on another CPU may have stamped a time later than
+	 * the one this run took. */
+	if (!v->count) {
+		/* No repeat since window_start (the first report or the last
+		 * summary). Idle for two windows: forget it, so the map holds
+		 * what is active and the next use is reported in full again. A
+		 * repeat landing between this check and the delete is lost; it
+		 * needs two idle windows then a hit within nanoseconds. */
+		if (!(v->flags & NH_DEDUP_PINNED) &&
+		    (__s64)(fc->now - v->window_start) >= (__s64)(2 * nh_dedup_window_ns) &&
+		    !*(volatile __u64 *)&v->count && !bpf_map_delete_elem(&dedup, k)) {
+			fc->deleted++;
+			__sync_fetch_and_add(&nh_dedup_deleted, 1);
+		}
+		return 0;
+	}
+	if ((__s64)(fc->now - v->window_start) < (__s64)nh_dedup_window_ns)
+		return 0;
+	return emit_summary(k, v, fc);
+}
+
 /* Pin one entry as learned behaviour. Run by the agent like nh_flush;
  * the key comes in the three context words. */
 SEC("raw_tp")
@@ -79,8 +150,12 @@ int nh_pin(struct bpf_raw_tracepoint_args *ctx)
 	    .uid = (__u32)ctx->args[2],
 	    .kind = ctx->args[2] >> 32,
 	};
-	struct nh_dedup_val *v = bpf_map_lookup_elem(&dedup, &k);
+	struct nh_dedup_val *v;
 
+	/* A removed cgroup is never pinned: its entry would outlive it. */
+	if (bpf_map_lookup_elem(&dead_cgroups, &k.cgroup_id))
+		return 2;
+	v = bpf_map_lookup_elem(&dedup, &k);
 	if (!v) {
 		/* The entry idled out before a busy agent got to its report:
 		 * put it back pinned, or the next use would be reported in
@@ -88,8 +163,10 @@ int nh_pin(struct bpf_raw_tracepoint_args *ctx)
 		struct nh_dedup_val nv = {.window_start = bpf_ktime_get_ns(),
 					  .flags = NH_DEDUP_PINNED};
 
-		if (!bpf_map_update_elem(&dedup, &k, &nv, BPF_NOEXIST))
+		if (!bpf_map_update_elem(&dedup, &k, &nv, BPF_NOEXIST)) {
+			__sync_fetch_and_add(&nh_dedup_inserted, 1);
 			return 0;
+		}
 		v = bpf_map_lookup_elem(&dedup, &k); /* a hook put it back first */
 		if (!v)
 			return 1; /* map full */
@@ -105,6 +182,49 @@ int nh_flush(void *ctx)
 
 	/* The entries visited, for status and metrics: counting them from
 	 * user space costs a syscall each, in the agent's loop. */
-	nh_dedup_entries_seen = bpf_for_each_map_elem(&dedup, flush_one, &fc, 0);
+	/* Inserted before the walk: entries inserted during it may be seen
+	 * too, which can only make this run's estimate low, never high. */
+	__u64 inserted = *(volatile __u64 *)&nh_dedup_inserted;
+	__u64 seen, present, evicted;
+
+	bpf_for_each_map_elem(&dead_cgroups, dead_pending, &fc, 0);
+	seen = bpf_for_each_map_elem(&dedup, flush_one, &fc, 0);
+	if (fc.purge && !fc.full)
+		bpf_for_each_map_elem(&dead_cgroups, dead_done, &fc, 0);
+	present = seen > fc.deleted ? seen - fc.deleted : 0;
+	nh_dedup_entries_seen = present;
+	/* Whatever was inserted and neither deleted nor present was evicted:
+	 * a low estimate while hooks insert, so keep the highest. */
+	evicted = inserted - *(volatile __u64 *)&nh_dedup_deleted;
+	evicted = (__s64)(evicted - present) > 0 ? evicted - present : 0;
+	if (evicted > nh_dedup_evicted)
+		nh_dedup_evicted = evicted;
 	return fc.full ? 1 : 0;
+}
+
+/* The agent handled the removal of cgroup args[0]: it pins nothing more
+ * for it. The marker goes once the purge is done too. */
+SEC("raw_tp")
+int nh_cgroup_ack(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 id = ctx->args[0];
+	struct nh_dead_cgroup *d = bpf_map_lookup_elem(&dead_cgroups, &id);
+
+	if (d && (__sync_fetch_and_or(&d->flags, NH_DEAD_ACKED) & NH_DEAD_PURGED))
+		bpf_map_delete_elem(&dead_cgroups, &id);
+	return 0;
+}
+
+/* The object hash of the message in nh_selftest_*, so user space can check
+ * the kernel's SipHash against libcrypto's. */
+SEC("raw_tp")
+int nh_hash_selftest(void *ctx)
+{
+	long len = nh_selftest_len;
+
+	if (len < 0 || len > NH_PATH_MAX)
+		return 1;
+	nh_selftest_out = nh_sip_path(nh_selftest_words[0], nh_selftest_words[1],
+				      nh_selftest_words[2], nh_selftest_buf, len);
+	return 0;
 }

@@ -16,7 +16,7 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	struct nh_scratch *s;
 	struct nh_ctx c;
 	__u32 zero = 0, flags;
-	__u64 h, ptr, mode;
+	__u64 h, ptr, mode, ino, dev;
 	int dirfd;
 	long n, len;
 
@@ -51,11 +51,15 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	len = n > 0 ? n - 1 : 0;
 
 	nh_ctx_init(&c);
-	/* The same path opened the same way with the same outcome is one
-	 * object; a failure is a different object from a success. */
-	h = nh_hash_bytes(s->path, len);
-	h = nh_object(nh_mix(h, (flags & (NH_O_ACCMODE | NH_O_CREAT | NH_O_TRUNC)) |
-				    ((__u64)(ret < 0 ? -ret : 0) << 32)));
+	/* The object is the file the kernel opened (device and inode, read
+	 * from the returned descriptor), how (a write is not a repeat of a
+	 * read), the outcome (a failure is a different object from a
+	 * success) and the path as written, all under the load's key. */
+	nh_fd_inode(ret, &ino, &dev);
+	h = nh_object_path(ino,
+			   dev << 32 | (__u64)(ret < 0 ? -ret & 0xffff : 0) << 16 |
+			       (flags & (NH_O_ACCMODE | NH_O_CREAT | NH_O_TRUNC)),
+			   s->path, len);
 	if (nh_dedup_hit(&c, NH_KIND_OPEN, h))
 		return 0;
 

@@ -53,12 +53,40 @@ struct {
 	__type(value, struct nh_counters);
 } counters SEC(".maps") __weak;
 
+/* LRU: a full map evicts the least recently used entry, so dedup never
+ * stops; evictions are counted as inserted - deleted - present (nh_flush). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536); /* resized by the agent before load */
 	__type(key, struct nh_dedup_key);
 	__type(value, struct nh_dedup_val);
 } dedup SEC(".maps") __weak;
+
+/* Entries created in dedup (first reports and pins); the flush adds the
+ * ones it deletes, so their difference with the entries present is what
+ * the LRU evicted. */
+__u64 nh_dedup_inserted __weak;
+
+/* Removed cgroups whose dedup entries (pinned ones included) are to be
+ * purged. A marker lives until both the flush purged after the removal and
+ * the agent handled the removal event, after which it pins nothing more
+ * for that cgroup; until then nh_pin refuses the cgroup.
+ * LRU so a storm of removals between two flushes cannot fail an insert;
+ * a removal pushed out is left to the dedup map's own eviction. */
+struct nh_dead_cgroup {
+	__u64 removed_ns;
+	__u64 flags; /* NH_DEAD_* */
+};
+
+#define NH_DEAD_PURGED 1 /* a flush that began after the removal purged it */
+#define NH_DEAD_ACKED  2 /* the agent handled the removal: no more pins come */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct nh_dead_cgroup);
+} dead_cgroups SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
@@ -210,21 +238,74 @@ static __always_inline void nh_output(__u32 kind, void *e, __u64 size)
 	}
 }
 
-static __always_inline __u64 nh_mix(__u64 h, __u64 w)
+/* The dedup object hash: SipHash-1-3 (the kernel's and Rust's table
+ * hash) under a 128-bit key the agent draws at each load. A workload that
+ * does not know the key cannot craft a name whose object equals another
+ * one's, so it cannot hide its uses behind a benign object's count. The
+ * message is standard SipHash input (full words, then the tail word with
+ * the length in its top byte), so user space checks it against libcrypto
+ * (nh_hash_selftest). Written here because BPF cannot call libcrypto. */
+const volatile __u64 nh_hash_key[2] __weak = {0, 0};
+
+struct nh_sip {
+	__u64 v0, v1, v2, v3;
+};
+
+#define NH_ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+
+static __always_inline void nh_sip_round(struct nh_sip *s)
 {
-	h ^= w;
-	h *= 0x9e3779b97f4a7c15ULL;
-	h ^= h >> 29;
-	return h;
+	s->v0 += s->v1;
+	s->v1 = NH_ROTL(s->v1, 13);
+	s->v1 ^= s->v0;
+	s->v0 = NH_ROTL(s->v0, 32);
+	s->v2 += s->v3;
+	s->v3 = NH_ROTL(s->v3, 16);
+	s->v3 ^= s->v2;
+	s->v0 += s->v3;
+	s->v3 = NH_ROTL(s->v3, 21);
+	s->v3 ^= s->v0;
+	s->v2 += s->v1;
+	s->v1 = NH_ROTL(s->v1, 17);
+	s->v1 ^= s->v2;
+	s->v2 = NH_ROTL(s->v2, 32);
 }
 
-/* Which binary acts, as the inode number of its executable: mixed into
- * the dedup object so a second binary touching the same object in the
- * same identity is reported, not folded into the first one's count.
- * Plain BTF loads; a task without mm (kernel thread) reads as 0. The
- * device is left out (another pointer chase, 27 ns a repeat): two
- * binaries with one inode number on two filesystems in one cgroup share
- * a series, which only merges their counts. */
+static __always_inline void nh_sip_init(struct nh_sip *s)
+{
+	__u64 k0 = nh_hash_key[0], k1 = nh_hash_key[1];
+
+	s->v0 = k0 ^ 0x736f6d6570736575ULL;
+	s->v1 = k1 ^ 0x646f72616e646f6dULL;
+	s->v2 = k0 ^ 0x6c7967656e657261ULL;
+	s->v3 = k1 ^ 0x7465646279746573ULL;
+}
+
+static __always_inline void nh_sip_word(struct nh_sip *s, __u64 m)
+{
+	s->v3 ^= m;
+	nh_sip_round(s);
+	s->v0 ^= m;
+}
+
+/* tail: the last len % 8 bytes, little-endian; len: the whole message. */
+static __always_inline __u64 nh_sip_final(struct nh_sip *s, __u64 tail, __u64 len)
+{
+	nh_sip_word(s, tail | (len << 56));
+	s->v2 ^= 0xff;
+	nh_sip_round(s);
+	nh_sip_round(s);
+	nh_sip_round(s);
+	return s->v0 ^ s->v1 ^ s->v2 ^ s->v3;
+}
+
+/* Which binary acts, as the inode number of its executable: part of the
+ * dedup object so a second binary touching the same object in the same
+ * identity is reported, not folded into the first one's count. Plain BTF
+ * loads; a task without mm (kernel thread) reads as 0. The device is left
+ * out (another pointer chase, 27 ns a repeat): two binaries with one
+ * inode number on two filesystems in one cgroup share a series, which
+ * only merges their counts. */
 static __always_inline __u64 nh_exe_id(void)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -232,18 +313,31 @@ static __always_inline __u64 nh_exe_id(void)
 	return t->mm->exe_file->f_inode->i_ino;
 }
 
-/* The dedup object of an event: what it touched, by which binary. */
-static __always_inline __u64 nh_object(__u64 what)
+/* The object of an event of fixed size: the acting binary then three
+ * words, keyed-hashed as one 32-byte SipHash message. */
+static __always_inline __u64 nh_object4(__u64 a, __u64 b, __u64 c)
 {
-	return nh_mix(what, nh_exe_id());
+	struct nh_sip s;
+
+	nh_sip_init(&s);
+	nh_sip_word(&s, nh_exe_id());
+	nh_sip_word(&s, a);
+	nh_sip_word(&s, b);
+	nh_sip_word(&s, c);
+	return nh_sip_final(&s, 0, 32);
 }
 
-/* Hash len bytes of buf word by word; bytes past len are stale scratch and
- * must not reach the hash. */
-static __always_inline __u64 nh_hash_bytes(const char *buf, long len)
+/* NH_SIPHASH_WORDS fixed words then len bytes of buf, as one SipHash
+ * message. Bytes past len are stale scratch and must not reach the hash. */
+static __always_inline __u64 nh_sip_path(__u64 w0, __u64 w1, __u64 w2, const char *buf, long len)
 {
-	__u64 h = 0xcbf29ce484222325ULL ^ (__u64)len;
+	struct nh_sip s;
+	__u64 tail = 0;
 
+	nh_sip_init(&s);
+	nh_sip_word(&s, w0);
+	nh_sip_word(&s, w1);
+	nh_sip_word(&s, w2);
 	for (int i = 0; i < NH_PATH_MAX / 8; i++) {
 		long off = i * 8;
 		long rem = len - off;
@@ -252,11 +346,51 @@ static __always_inline __u64 nh_hash_bytes(const char *buf, long len)
 		if (rem <= 0)
 			break;
 		w = *(const __u64 *)(buf + off);
-		if (rem < 8)
-			w &= (1ULL << (rem * 8)) - 1;
-		h = nh_mix(h, w);
+		if (rem < 8) {
+			tail = w & ((1ULL << (rem * 8)) - 1);
+			break;
+		}
+		nh_sip_word(&s, w);
 	}
-	return h;
+	return nh_sip_final(&s, tail, NH_SIPHASH_WORDS * 8 + len);
+}
+
+/* The object of a path: the binary, the opened file's inode, then its
+ * device, mode and outcome in one word, then the path as written. */
+static __always_inline __u64 nh_object_path(__u64 ino, __u64 dev_mode, const char *buf, long len)
+{
+	return nh_sip_path(nh_exe_id(), ino, dev_mode, buf, len);
+}
+
+/* The (device, inode) of the file behind the current task's descriptor
+ * fd, read right after the open returned it; zeroes when there is none.
+ * Device is the kernel's internal dev_t (MAJOR << 20 | MINOR). Another
+ * thread may swap the descriptor between the return and this read (dup2
+ * onto it): then the object is the swapped-in file, which is still a
+ * file the process holds. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+static __always_inline void nh_fd_inode(int fd, __u64 *ino, __u64 *dev)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt;
+	struct file *fp = NULL, *f;
+
+	*ino = 0;
+	*dev = 0;
+	if (fd < 0)
+		return;
+	/* Plain BTF loads, one helper call for the slot (an array of
+	 * pointers cannot be walked), then an untrusted cast so the file's
+	 * fields are plain loads too: a helper call each cost 20 ns. */
+	fdt = t->files->fdt;
+	if (!fdt || (unsigned int)fd >= fdt->max_fds)
+		return;
+	if (bpf_probe_read_kernel(&fp, sizeof(fp), &fdt->fd[fd]) || !fp)
+		return;
+	f = bpf_rdonly_cast(fp, bpf_core_type_id_kernel(struct file));
+	*ino = f->f_inode->i_ino;
+	*dev = f->f_inode->i_sb->s_dev;
 }
 
 static __always_inline void nh_dedup_key_init(struct nh_dedup_key *k, const struct nh_ctx *c,
@@ -306,7 +440,8 @@ static __always_inline void nh_dedup_remember(const struct nh_ctx *c, __u32 kind
 	v.window_start = c->now;
 	v.last_tgid = c->pid_tgid >> 32;
 	v.last_pid = (__u32)c->pid_tgid;
-	bpf_map_update_elem(&dedup, &k, &v, BPF_NOEXIST);
+	if (!bpf_map_update_elem(&dedup, &k, &v, BPF_NOEXIST))
+		__sync_fetch_and_add(&nh_dedup_inserted, 1);
 }
 
 static __always_inline struct nh_pending *nh_pending_get(bool create)

@@ -4,13 +4,14 @@
  * callers often pass a NULL address). */
 #include "maps.bpf.h"
 
-static __always_inline __u64 sockaddr_hash(const struct nh_sockaddr *sa, __u64 extra)
+/* The whole 16-byte address, family, port and outcome, keyed. */
+static __always_inline __u64 sockaddr_object(const struct nh_sockaddr *sa, __u64 extra)
 {
 	__u64 lo, hi;
 
 	__builtin_memcpy(&lo, sa->addr, 8);
 	__builtin_memcpy(&hi, sa->addr + 8, 8);
-	return nh_mix(nh_mix(nh_mix(sa->family | ((__u64)sa->port << 16), lo), hi), extra);
+	return nh_object4(sa->family | ((__u64)sa->port << 16) | (extra << 32), lo, hi);
 }
 
 SEC("tp/syscalls/sys_enter_connect")
@@ -65,7 +66,7 @@ int nh_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	sa = p->sa;
 	fd = p->fd;
 	nh_ctx_init(&c);
-	h = nh_object(sockaddr_hash(&sa, ret < 0 ? -ret : 0));
+	h = sockaddr_object(&sa, ret < 0 ? -ret : 0);
 	if (nh_dedup_hit(&c, NH_KIND_CONNECT, h))
 		return 0;
 	e = NH_RESERVE(struct nh_connect_event, NH_KIND_CONNECT);
@@ -157,7 +158,7 @@ static __always_inline int accept_exit(long ret)
 		struct nh_sockaddr key = sa;
 
 		key.port = lport;
-		h = nh_object(sockaddr_hash(&key, ret < 0 ? -ret : 0));
+		h = sockaddr_object(&key, ret < 0 ? -ret : 0);
 	}
 	if (nh_dedup_hit(&c, NH_KIND_ACCEPT, h))
 		return 0;

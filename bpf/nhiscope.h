@@ -14,6 +14,9 @@
 
 #define NH_COMM_LEN 16
 #define NH_PATH_MAX 256 /* bounded copy; longer paths are flagged */
+/* A path's dedup object is SipHash-1-3 of this many fixed words then the
+ * path (one word less is one SipHash round less per repeat). */
+#define NH_SIPHASH_WORDS 3
 /* argv bytes copied for the secret scanner, NUL separated: copied in
  * NH_ARGS_CHUNK pieces up to the agent's bound (at most this); longer is
  * flagged. Exec records are as long as their argv, not this. */

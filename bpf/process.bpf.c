@@ -153,16 +153,25 @@ int nh_exit(void *ctx)
 SEC("raw_tp/cgroup_rmdir")
 int BPF_PROG(nh_cgroup_rmdir, struct cgroup *cgrp, const char *path)
 {
+	__u64 id = BPF_CORE_READ(cgrp, kn, id), now = bpf_ktime_get_ns();
+	__u32 hier = BPF_CORE_READ(cgrp, root, hierarchy_id);
 	struct nh_cgroup_event *e;
 	struct nh_ctx c;
 
+	/* Before the event: its dedup entries go even if the ring is full.
+	 * Only the v2 hierarchy (id 0): v1 kernfs ids may equal a live v2 id. */
+	if (hier == 0) {
+		struct nh_dead_cgroup d = {.removed_ns = now};
+
+		bpf_map_update_elem(&dead_cgroups, &id, &d, BPF_ANY);
+	}
 	nh_ctx_init(&c);
 	e = NH_RESERVE(struct nh_cgroup_event, NH_KIND_CGROUP_RMDIR);
 	if (!e)
 		return 0;
 	nh_fill_hdr(&e->h, &c, NH_KIND_CGROUP_RMDIR);
-	e->h.cgroup_id = BPF_CORE_READ(cgrp, kn, id);
-	e->hierarchy_id = BPF_CORE_READ(cgrp, root, hierarchy_id);
+	e->h.cgroup_id = id;
+	e->hierarchy_id = hier;
 	e->pad = 0;
 	nh_submit(e);
 	return 0;

@@ -265,11 +265,11 @@ def section(out, doc_dir):
     return L
 
 
-def splice(doc, lines):
+def splice(doc, lines, heading=HEADING):
     """doc with this section replaced by lines (inserted before the
     Environment section, or appended, when it is not there yet)."""
     text = "\n".join(lines).rstrip("\n") + "\n\n"
-    start = doc.find("\n" + HEADING + "\n")
+    start = doc.find("\n" + heading + "\n")
     if start >= 0:
         end = doc.find("\n## ", start + 1)
         if end < 0:

@@ -29,6 +29,7 @@ CONFIGS = {
     "none": "no monitoring",
     "nhiscope": "nhiscope-agent (default dedup)",
     "nhiscope-nodedup": "nhiscope-agent --dedup-window 0",
+    "nhiscope-base": "nhiscope-agent of the base build (BENCH_BASE_AGENT)",
     "bpftrace": "bpftrace count() on the same tracepoints",
     "libbpf-tools": "opensnoop + execsnoop (libbpf-tools)",
     "auditd": "auditd with equivalent syscall rules",
@@ -658,14 +659,76 @@ def read_models(out):
     return rows
 
 
+BASE_HEADING = "## This build against its base"
+# (what, workload, limit on the added ns against the base build)
+BASE_TARGETS = [("deduplicated repeat", "open_same", 100.0)]
+
+
+def base_section(runs, rows, env, base_name):
+    """This build's agent (nhiscope) against another build's (nhiscope-base),
+    measured in the same rounds: per round, the difference of their times,
+    and the median of those differences."""
+    by = {(r["workload"], r["config"]): r for r in rows}
+    lines = [BASE_HEADING, "",
+             f"`nhiscope` is this build's agent, `nhiscope-base` {base_name}, measured in the "
+             f"same run, round by round ({env.get('date', '')}). µs per operation; "
+             "\"added\" is against no monitoring, \"this − base\" the median over rounds of "
+             "the paired difference between the two agents.", "",
+             "| workload | no monitoring | nhiscope added | nhiscope-base added | "
+             "this − base (range) | bpftrace added |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    targets = []
+    for w in WORKLOADS:
+        this, base = runs.get(("nhiscope", w), {}), runs.get(("nhiscope-base", w), {})
+        if not this or not base:
+            continue
+        diff = [this[k]["ns"] - base[k]["ns"] for k in this if k in base]
+        none = by.get((w, "none"), {})
+        bt = by.get((w, "bpftrace"), {})
+
+        def added(r):
+            return signed_us(r["added"]) if r.get("added") is not None else "n/a"
+        lines.append(
+            f"| `{w}` | {us(none['ns']) if none.get('ns') else 'n/a'} | "
+            f"{added(by.get((w, 'nhiscope'), {}))} | {added(by.get((w, 'nhiscope-base'), {}))} | "
+            f"{signed_us(statistics.median(diff))} ({signed_us(min(diff))} … "
+            f"{signed_us(max(diff))}) | {added(bt)} |")
+        for what, tw, limit in BASE_TARGETS:
+            if tw == w:
+                d = statistics.median(diff)
+                verdict = "met" if d <= limit else "missed"
+                if max(diff) - min(diff) > 2 * limit:
+                    verdict = (f"{verdict} by the median, but not resolved: the paired "
+                               f"differences spread over {(max(diff) - min(diff)):.0f} ns "
+                               "(other load on the machine)")
+                targets.append(f"Target: the {what} adds at most {limit:.0f} ns more than "
+                               f"{base_name}: {d:+.0f} ns, **{verdict}**.")
+    return lines + [""] + targets
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", required=True, help="directory with raw.tsv, configs.tsv, env.tsv")
     ap.add_argument("--doc", default="docs/performance.md", help="report to write ('' for none)")
-    ap.add_argument("--section", choices=["kafka"],
+    ap.add_argument("--section", choices=["kafka", "base"],
                     help="only replace this section of an existing report (kafka: from "
-                         "OUT/kafka.json, tests/bench/kafka_bench.py)")
+                         "OUT/kafka.json, tests/bench/kafka_bench.py; base: this build "
+                         "against BENCH_BASE_AGENT's, from OUT/raw.tsv)")
+    ap.add_argument("--base-name", default="the base build",
+                    help="what the nhiscope-base configuration is, for --section base")
     a = ap.parse_args()
+
+    if a.section == "base":
+        runs, status, env = load(a.out)
+        workloads, configs, rows = summarize(runs, status)
+        write_tsv(a.out, rows)
+        lines = base_section(runs, rows, env, a.base_name)
+        with open(a.doc) as f:
+            text = kafka_report.splice(f.read(), lines, BASE_HEADING)
+        with open(a.doc, "w") as f:
+            f.write(text)
+        print(f"report: replaced the base comparison section of {a.doc}", file=sys.stderr)
+        return
 
     if a.section == "kafka":
         lines = kafka_report.section(a.out, os.path.dirname(a.doc) or ".")

@@ -543,8 +543,9 @@ def sigint_and_sigterm_detach_cleanly(s):
                     pass
             attached = agent.status()["probes_attached"]
             # every attached program, plus those that are run, not attached: the
-            # dedup flush and pin, and the one that tells the agent its cgroup
-            assert len(prog_ids) == attached + 3, (len(prog_ids), attached)
+            # dedup flush and pin, the removed-cgroup acknowledgement, the hash
+            # self-test, and the one that tells the agent its cgroup
+            assert len(prog_ids) == attached + 5, (len(prog_ids), attached)
             rc = agent.stop(sig)
             assert rc == 0, "exit status %d after %s" % (rc, sig.name)
             assert not os.path.exists(sock), "socket left behind"
