@@ -318,6 +318,21 @@ class SaPod(Pod):
         self.key = "k8s:sa/%s/%s" % (namespace, name)
 
 
+def running(*objs):
+    """Context manager that stops agents/tails and removes pods at exit."""
+    class Ctx:
+        def __enter__(self):
+            return objs
+
+        def __exit__(self, *a):
+            for o in objs:
+                for m in ("close", "stop", "remove"):
+                    if hasattr(o, m):
+                        getattr(o, m)()
+                        break
+    return Ctx()
+
+
 class Alive:
     """`with Alive(pod, argv):` runs argv in the pod to its end and keeps
     a shell of the container alive until the block ends, as a container's

@@ -14,24 +14,9 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nhtest import (CLI, TOKEN_PATH, WORKLOAD, Agent, Alive, SaPod, Suite, Tail,  # noqa: E402
-                    run_alive, sa_token, wait_until)
+                    run_alive, running, sa_token, wait_until)
 
 suite = Suite("credentials")
-
-
-def running(*objs):
-    """Context manager that stops agents/tails and removes pods at exit."""
-    class Ctx:
-        def __enter__(self):
-            return objs
-
-        def __exit__(self, *a):
-            for o in objs:
-                for m in ("close", "stop", "remove"):
-                    if hasattr(o, m):
-                        getattr(o, m)()
-                        break
-    return Ctx()
 
 
 def is_exec(e, identity, path):

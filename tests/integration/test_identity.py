@@ -11,26 +11,11 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nhtest import (Agent, KubeletRoot, Pod, SaPod, SigningKey, Suite, Tail,  # noqa: E402
-                    cgroup2_mount, free_port, run_alive, sa_token, signed_sa_token, token_claims,
-                    wait_until, write_jwks)
+                    cgroup2_mount, free_port, run_alive, running, sa_token, signed_sa_token,
+                    token_claims, wait_until, write_jwks)
 
 suite = Suite("identity")
 FORGED = "k8s:sa/kube-system/clusterrole-aggregation-controller"
-
-
-def running(*objs):
-    """Context manager that stops agents/tails and removes pods at exit."""
-    class Ctx:
-        def __enter__(self):
-            return objs
-
-        def __exit__(self, *a):
-            for o in objs:
-                for m in ("close", "stop", "remove"):
-                    if hasattr(o, m):
-                        getattr(o, m)()
-                        break
-    return Ctx()
 
 
 def in_pod(pod, kind=None, path=None):
