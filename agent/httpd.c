@@ -58,25 +58,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	nh_log(h->log, h->serving ? NH_LOG_DEBUG : NH_LOG_WARN, "http %s: %s", h->addr, line);
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type, char *body,
-			     size_t len, enum MHD_ResponseMemoryMode mode)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
-	enum MHD_Result ret;
-
-	if (!r) {
-		if (mode == MHD_RESPMEM_MUST_FREE)
-			free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	ret = MHD_queue_response(c, code, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
 /* A one-line plain-text answer, cut to fit rather than read past. */
 static enum MHD_Result say(struct MHD_Connection *c, unsigned code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -125,8 +106,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(url, "/metrics") == 0) {
 		err = h->ops->metrics(h->ctx, &body, &len);
 		if (!err)
-			return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-				     body, len, MHD_RESPMEM_MUST_FREE);
+			return (enum MHD_Result)nh_http_reply_owned(
+			    c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
 		return say(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render the metrics: %s\n",
 			   strerror(-err));
 	}

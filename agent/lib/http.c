@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <microhttpd.h>
@@ -51,11 +52,9 @@ int nh_http_parse_addr(const char *addrport, struct sockaddr_storage *ss, sockle
 	return 0;
 }
 
-int nh_http_reply(struct MHD_Connection *c, unsigned code, const char *type, const char *body,
-		  size_t len)
+/* Headers, queue, release: the one way both daemons answer. */
+static int queue(struct MHD_Connection *c, unsigned code, const char *type, struct MHD_Response *r)
 {
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
 	if (!r)
@@ -66,4 +65,21 @@ int nh_http_reply(struct MHD_Connection *c, unsigned code, const char *type, con
 	ret = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+int nh_http_reply(struct MHD_Connection *c, unsigned code, const char *type, const char *body,
+		  size_t len)
+{
+	return queue(c, code, type,
+		     MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY));
+}
+
+int nh_http_reply_owned(struct MHD_Connection *c, unsigned code, const char *type, char *body,
+			size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+
+	if (!r)
+		free(body);
+	return queue(c, code, type, r);
 }

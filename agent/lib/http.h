@@ -20,4 +20,9 @@ int nh_http_parse_addr(const char *addrport, struct sockaddr_storage *ss, sockle
 int nh_http_reply(struct MHD_Connection *c, unsigned code, const char *type, const char *body,
 		  size_t len);
 
+/* The same, handing over body (malloc'd): freed by libmicrohttpd once
+ * sent, or here when it cannot be queued. Saves copying a large body. */
+int nh_http_reply_owned(struct MHD_Connection *c, unsigned code, const char *type, char *body,
+			size_t len);
+
 #endif
