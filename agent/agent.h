@@ -26,6 +26,7 @@
 #include "identity.h"
 #include "fingerprint.h"
 #include "jwksfetch.h"
+#include "jsonw.h"
 #include "kafka.h"
 #include "kubelet.h"
 #include "log.h"
@@ -85,6 +86,7 @@ struct nh_agent {
 	const struct nh_attributed *current; /* the event findings come from */
 	struct nh_wire_record rec;	     /* the event being reported, or a loss */
 	struct nh_record_buf rec_buf;
+	struct nh_jw line_json; /* the tail's JSON of one record, reused */
 	struct nh_kafka kafka;
 	bool kafka_on;
 	uint64_t kafka_errors;

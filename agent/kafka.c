@@ -328,6 +328,8 @@ static void send_loss(struct nh_kafka *k, uint64_t wall_ns)
 	if (!a && !b)
 		return;
 	nh_kafka_next_id(k, &r.id);
+	if (k->cfg->site)
+		r.site = *k->cfg->site;
 	r.kind = NH_WIRE_LOSS;
 	r.time_ns = wall_ns;
 	r.loss.what = "records shed by a full spool or refused by Kafka";
@@ -361,6 +363,8 @@ void nh_kafka_tick(struct nh_kafka *k, uint64_t now_ns, uint64_t wall_ns, uint32
 		struct nh_wire_record r = {0};
 
 		nh_kafka_next_id(k, &r.id);
+		if (k->cfg->site)
+			r.site = *k->cfg->site;
 		r.kind = NH_WIRE_HEARTBEAT;
 		r.time_ns = wall_ns;
 		r.heartbeat.agent_version = k->cfg->version;

@@ -32,9 +32,10 @@ struct nh_kafka_config {
 	size_t nprop_files;
 	const char *spool_dir;
 	uint64_t spool_bytes;
-	int spool_sync;	     /* enum nh_spool_sync */
-	bool activity;	     /* also stream every activity event */
-	const char *version; /* the agent's, for heartbeats */
+	int spool_sync;			 /* enum nh_spool_sync */
+	bool activity;			 /* also stream every activity event */
+	const char *version;		 /* the agent's, for heartbeats */
+	const struct nh_wire_site *site; /* on the agent's own records; may be NULL */
 };
 
 struct nh_kafka {

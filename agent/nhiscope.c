@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
+#include "jsonw.h"
 #include "decode.h"
 
 struct nh_cli {
@@ -68,7 +69,7 @@ static int connect_agent(const struct nh_cli *cli)
 
 static int send_request(int fd, json_object *req)
 {
-	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	const char *s = json_object_to_json_string_ext(req, NH_JSON_FLAGS);
 	size_t len = strlen(s);
 
 	if (write(fd, s, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
@@ -440,7 +441,7 @@ static int cmd_query(struct nh_cli *cli, const char *op, int argc, char **argv)
 		return -ENOENT;
 	}
 	if (cli->json)
-		puts(json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN));
+		puts(json_object_to_json_string_ext(st, NH_JSON_FLAGS));
 	else if (strcmp(op, "credentials") == 0)
 		print_credentials(st);
 	else if (strcmp(op, "profiles") == 0)

@@ -74,6 +74,22 @@ static const struct nh_opt opts[] = {
      .def = "0600",
      .help = "permissions of the socket: who may watch every identity"},
 
+    {.key = "cluster.name",
+     .flag = "cluster-name",
+     .type = NH_OPT_STRING,
+     .off = F(cluster_name),
+     .arg = "NAME",
+     .def = "",
+     .help = "the cluster's name, on every record (ECS orchestrator.cluster.name), so a SIEM "
+	     "tells one cluster's node-1 from another's"},
+    {.key = "labels",
+     .flag = "label",
+     .type = NH_OPT_MAP,
+     LIST(labels, NH_WIRE_LABELS_MAX),
+     .arg = "KEY=VALUE",
+     .help = "static labels on every record (ECS labels.KEY): keys of [A-Za-z0-9_-], at most "
+	     "63 bytes, not starting with nhiscope; values at most 255 bytes"},
+
     {.key = "kernel.ringbufSize",
      .flag = "ringbuf-size",
      .type = NH_OPT_SIZE,
@@ -470,6 +486,36 @@ static int validate(const void *p, FILE *err)
 		fprintf(err, "nhiscope-agent: socket.path: must not be empty\n");
 		rc = -EINVAL;
 	}
+	if (cfg->cluster_name && strlen(cfg->cluster_name) > NH_WIRE_NAME_MAX) {
+		fprintf(err, "nhiscope-agent: cluster.name: longer than %d bytes\n",
+			NH_WIRE_NAME_MAX);
+		rc = -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->nlabels; i++) {
+		const char *l = cfg->labels[i], *eq = strchr(l, '=');
+		size_t klen = eq ? (size_t)(eq - l) : strlen(l);
+		char key[NH_WIRE_LABEL_KEY_MAX + 1];
+
+		snprintf(key, sizeof(key), "%.*s", (int)klen, l);
+		if (klen > NH_WIRE_LABEL_KEY_MAX || !nh_wire_label_key_ok(key)) {
+			fprintf(err,
+				"nhiscope-agent: labels: key \"%.*s\" must be 1..%d bytes of "
+				"[A-Za-z0-9_-], not starting with nhiscope\n",
+				(int)(klen > 80 ? 80 : klen), l, NH_WIRE_LABEL_KEY_MAX);
+			rc = -EINVAL;
+		} else if (eq && strlen(eq + 1) > NH_WIRE_NAME_MAX) {
+			fprintf(err, "nhiscope-agent: labels: %s: value longer than %d bytes\n",
+				key, NH_WIRE_NAME_MAX);
+			rc = -EINVAL;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strncmp(cfg->labels[j], l, klen + 1) == 0 ||
+			    (!eq && strncmp(cfg->labels[j], l, klen) == 0 &&
+			     cfg->labels[j][klen] == '=')) {
+				fprintf(err, "nhiscope-agent: labels: key %s given twice\n", key);
+				rc = -EINVAL;
+			}
+	}
 	return rc;
 }
 
@@ -484,6 +530,29 @@ const struct nh_config_spec nh_agent_spec = {
     .validate = validate,
 };
 
+/* cfg->site from cluster.name and labels (validated), keys sorted so that
+ * every record of every agent lists them in one order. */
+static void derive_site(struct nh_agent_config *cfg)
+{
+	struct nh_wire_site *s = &cfg->site;
+
+	memset(s, 0, sizeof(*s));
+	s->cluster = cfg->cluster_name;
+	for (size_t i = 0; i < cfg->nlabels && i < NH_WIRE_LABELS_MAX; i++) {
+		const char *l = cfg->labels[i], *eq = strchr(l, '=');
+		size_t klen = eq ? (size_t)(eq - l) : strlen(l), at;
+		struct nh_wire_label lab;
+
+		snprintf(cfg->label_keys[i], sizeof(cfg->label_keys[i]), "%.*s", (int)klen, l);
+		lab.key = cfg->label_keys[i];
+		lab.value = eq ? eq + 1 : "";
+		for (at = s->n_labels; at > 0 && strcmp(s->labels[at - 1].key, lab.key) > 0; at--)
+			s->labels[at] = s->labels[at - 1];
+		s->labels[at] = lab;
+		s->n_labels++;
+	}
+}
+
 void nh_agent_derive(struct nh_agent_config *cfg)
 {
 	cfg->max_cgroups = 65536;
@@ -493,4 +562,6 @@ void nh_agent_derive(struct nh_agent_config *cfg)
 	cfg->model.learn_ns = cfg->learn_window_ms * 1000000ULL;
 	cfg->model.quiet_ns = cfg->quiet_period_ms * 1000000ULL;
 	cfg->kafka.version = NH_VERSION;
+	derive_site(cfg);
+	cfg->kafka.site = &cfg->site;
 }

@@ -2,6 +2,7 @@
 /* The per-event path: ring buffer record -> attribution -> outputs,
  * findings and the baseline; the periodic tick. */
 #include "agent.h"
+#include "jsonw.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -48,16 +49,17 @@ static void remember_object(struct nh_agent *a, const struct nh_hdr *h)
 }
 
 /* The record to the foreground tail and the socket's subscribers, in
- * the formats they asked for, each rendered once. */
-static void emit_line(struct nh_agent *a, const struct nh_wire_record *r)
+ * the formats they asked for, each rendered once; stamped with the site
+ * (cluster, labels) like every record the agent writes. */
+static void emit_line(struct nh_agent *a, struct nh_wire_record *r)
 {
 	uint32_t kind = nh_record_agent_kind(r), fmts = 0;
 	const char *identity = r->identity.key;
-	json_object *o = NULL;
 	const char *js = NULL;
 	size_t jlen = 0;
 	char line[4096];
 
+	r->site = a->cfg.site;
 	if (a->server.ntail)
 		fmts =
 		    nh_server_formats(&a->server, kind, r->process.pid, r->process.tid, identity);
@@ -66,9 +68,13 @@ static void emit_line(struct nh_agent *a, const struct nh_wire_record *r)
 			       : a->cfg.color			  ? NH_LINE_COLOR
 								  : NH_LINE_COMPACT);
 	if (fmts & (1u << NH_LINE_JSON)) {
-		o = nh_recordjson(r);
-		if (o)
-			js = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &jlen);
+		struct nh_jw *w = &a->line_json;
+
+		nh_jw_reset(w);
+		if (nh_recordjson_write(r, w) == 0) {
+			js = w->buf;
+			jlen = w->len;
+		}
 		if (js && a->server.ntail)
 			nh_server_publish(&a->server, NH_LINE_JSON, kind, r->process.pid,
 					  r->process.tid, identity, js, jlen);
@@ -76,7 +82,6 @@ static void emit_line(struct nh_agent *a, const struct nh_wire_record *r)
 			fwrite(js, 1, jlen, stdout);
 			fputc('\n', stdout);
 		}
-		json_object_put(o);
 	}
 	for (int f = NH_LINE_COMPACT; f <= NH_LINE_COLOR; f++) {
 		if (!(fmts & (1u << f)))
@@ -99,6 +104,7 @@ static void ship(struct nh_agent *a, struct nh_wire_record *r, uint64_t event_ns
 {
 	if (!a->kafka_on)
 		return;
+	r->site = a->cfg.site;
 	nh_kafka_next_id(&a->kafka, &r->id);
 	if (nh_kafka_send_event(&a->kafka, r, event_ns) != 0)
 		a->kafka_errors++;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server.h"
+#include "jsonw.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -217,7 +218,7 @@ static void reply_error(struct nh_server *srv, struct nh_client *c, const char *
 	const char *s;
 
 	json_object_object_add(o, "error", json_object_new_string(msg));
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	s = json_object_to_json_string_ext(o, NH_JSON_FLAGS);
 	client_queue(srv, c, s, strlen(s));
 	client_queue(srv, c, "\n", 1);
 	json_object_put(o);
@@ -310,8 +311,7 @@ static void handle_request(struct nh_server *srv, struct nh_client *c, const cha
 		 * returns NULL for an op it does not know and an object with
 		 * "error" for a bad request. */
 		json_object *st = srv->status(srv->status_ctx, name, req);
-		const char *s =
-		    st ? json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN) : NULL;
+		const char *s = st ? json_object_to_json_string_ext(st, NH_JSON_FLAGS) : NULL;
 
 		if (!s) {
 			snprintf(

@@ -68,6 +68,13 @@ struct nh_agent_config {
 	const char *profile_dir; /* NULL: keep no snapshots */
 	uint64_t snapshot_interval_ms;
 
+	/* the site on every record: operator-set, never from a workload */
+	const char *cluster_name;
+	const char *labels[NH_WIRE_LABELS_MAX]; /* "key=value" */
+	size_t nlabels;
+	struct nh_wire_site site; /* derived: cluster_name and labels, keys sorted */
+	char label_keys[NH_WIRE_LABELS_MAX][NH_WIRE_LABEL_KEY_MAX + 1];
+
 	/* Kafka (off without brokers) */
 	struct nh_kafka_config kafka;
 

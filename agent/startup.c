@@ -671,6 +671,7 @@ void nh_agent_stop(struct nh_agent *a)
 		a->kafka_on = false;
 	}
 	nh_findings_free(&a->findings);
+	nh_jw_free(&a->line_json);
 	if (a->keyfetch_on) {
 		nh_jwksfetch_stop(&a->keyfetch);
 		nh_kubelet_global_cleanup();

@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "ecs.h"
+#include "jsonw.h"
 #include "version.h"
 #include "wire.h"
 
@@ -162,9 +163,7 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 	doc = nh_ecs_record(&rec, id);
 	item.rec = &rec;
 	item.id = id;
-	item.json = doc ? json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
-								  JSON_C_TO_STRING_NOSLASHESCAPE)
-			: NULL;
+	item.json = doc ? json_object_to_json_string_ext(doc, NH_JSON_FLAGS) : NULL;
 	if (!item.json) {
 		nh_err(c->lg, "record %s: out of memory building its document", id);
 		nh_consumer_release(msg);

@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "jsonw.h"
 #include "secretfile.h"
 #include "sink.h"
 
@@ -160,7 +161,7 @@ static int http_flush(void *self)
 static const char *quoted(json_object **holder, const char *s)
 {
 	*holder = json_object_new_string(s);
-	return *holder ? json_object_to_json_string_ext(*holder, JSON_C_TO_STRING_PLAIN) : "\"\"";
+	return *holder ? json_object_to_json_string_ext(*holder, NH_JSON_FLAGS) : "\"\"";
 }
 
 static int http_write(void *self, const struct nh_sink_item *it)

@@ -154,6 +154,41 @@ static bool empty(const char *s)
 	return !s || !*s;
 }
 
+bool nh_wire_label_key_ok(const char *key)
+{
+	size_t n = key ? strlen(key) : 0;
+
+	if (!n || n > NH_WIRE_LABEL_KEY_MAX || strncmp(key, "nhiscope", 8) == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = key[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* What breaks a site's rules, or NULL. */
+static const char *site_invalid(const struct nh_wire_site *s)
+{
+	if (strlen(str(s->cluster)) > NH_WIRE_NAME_MAX)
+		return "cluster name longer than NH_WIRE_NAME_MAX";
+	if (s->n_labels > NH_WIRE_LABELS_MAX)
+		return "more than NH_WIRE_LABELS_MAX labels";
+	for (size_t i = 0; i < s->n_labels; i++) {
+		if (!nh_wire_label_key_ok(s->labels[i].key))
+			return "label key empty, too long, reserved or not of [A-Za-z0-9_-]";
+		if (strlen(str(s->labels[i].value)) > NH_WIRE_NAME_MAX)
+			return "label value longer than NH_WIRE_NAME_MAX";
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(s->labels[i].key, s->labels[j].key) == 0)
+				return "label key given twice";
+	}
+	return NULL;
+}
+
 /* Rules shared by pack and unpack; decoded adds what pack repairs. */
 static int validate(const struct nh_wire_record *r, bool decoded, const char **why)
 {
@@ -208,6 +243,9 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 		w = "no identity key";
 		goto bad;
 	}
+	w = site_invalid(&r->site);
+	if (w)
+		goto bad;
 
 	switch (r->kind) {
 	case NH_WIRE_ANOMALY: {
@@ -363,6 +401,8 @@ struct pb {
 	Nhiscope__Wire__Context context;
 	Nhiscope__Wire__Token token;
 	Nhiscope__Wire__Process process;
+	Nhiscope__Wire__Label labels[NH_WIRE_LABELS_MAX];
+	Nhiscope__Wire__Label *label_ptrs[NH_WIRE_LABELS_MAX];
 	Nhiscope__Wire__Ids ids[2];
 	Nhiscope__Wire__Caps caps[2];
 	char *args[NH_WIRE_ARGS_MAX];
@@ -503,6 +543,15 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 	pb->process.repeat = r->process.repeat;
 	m->process = &pb->process;
 	m->format = NH_WIRE_FORMAT;
+	m->cluster = wire_str(pb, r->site.cluster);
+	for (size_t i = 0; i < r->site.n_labels; i++) {
+		nhiscope__wire__label__init(&pb->labels[i]);
+		pb->labels[i].key = wire_str(pb, r->site.labels[i].key);
+		pb->labels[i].value = wire_str(pb, r->site.labels[i].value);
+		pb->label_ptrs[i] = &pb->labels[i];
+	}
+	m->n_labels = r->site.n_labels;
+	m->labels = pb->label_ptrs;
 
 	switch (r->kind) {
 	case NH_WIRE_ANOMALY: {
@@ -813,6 +862,16 @@ int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, c
 	out->id.boot_id = dec(m->id->boot_id, &bad);
 	out->id.seq = m->id->seq;
 	out->time_ns = m->time_ns;
+	out->site.cluster = dec(m->cluster, &bad);
+	if (m->n_labels > NH_WIRE_LABELS_MAX) {
+		w = "more than NH_WIRE_LABELS_MAX labels";
+		goto cleanup;
+	}
+	out->site.n_labels = m->n_labels;
+	for (size_t i = 0; i < m->n_labels; i++) {
+		out->site.labels[i].key = dec(m->labels[i]->key, &bad);
+		out->site.labels[i].value = dec(m->labels[i]->value, &bad);
+	}
 	{
 		const Nhiscope__Wire__Identity *i = m->identity;
 		struct nh_wire_identity *o = &out->identity;

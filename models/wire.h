@@ -50,6 +50,8 @@
 #define NH_WIRE_COUNTERS_MAX   64			   /* loss counts, heartbeat counters */
 #define NH_WIRE_ID_STR_MAX     (2 * NH_WIRE_NAME_MAX + 24) /* nh_wire_id_str, with NUL */
 #define NH_WIRE_ARGS_MAX       512			   /* activity.args */
+#define NH_WIRE_LABELS_MAX     16			   /* site.labels */
+#define NH_WIRE_LABEL_KEY_MAX  63			   /* a label's key, bytes */
 #define NH_WIRE_FORMAT	       2			   /* what this release writes */
 #define NH_WIRE_FORMAT_MIN     1			   /* the oldest it reads */
 
@@ -270,6 +272,25 @@ struct nh_wire_heartbeat {
 	struct nh_wire_counter counters[NH_WIRE_COUNTERS_MAX];
 };
 
+/* One static label: key of [A-Za-z0-9_-], 1..NH_WIRE_LABEL_KEY_MAX bytes,
+ * not starting with "nhiscope" (the project's own labels); value at most
+ * NH_WIRE_NAME_MAX bytes. */
+struct nh_wire_label {
+	const char *key, *value;
+};
+
+/* Where the agent runs, as its operator configured it: the same on every
+ * record of one agent (a struct copy stamps it). cluster at most
+ * NH_WIRE_NAME_MAX bytes; label keys unique. */
+struct nh_wire_site {
+	const char *cluster;
+	size_t n_labels;
+	struct nh_wire_label labels[NH_WIRE_LABELS_MAX];
+};
+
+/* Whether a label key follows the rules above (wire and config alike). */
+bool nh_wire_label_key_ok(const char *key);
+
 struct nh_wire_record {
 	uint32_t format; /* unpack: the record's format; pack ignores it */
 	struct nh_wire_id id;
@@ -277,6 +298,7 @@ struct nh_wire_record {
 	uint64_t time_ns;	/* unix nanoseconds */
 	struct nh_wire_identity identity;
 	struct nh_wire_process process;
+	struct nh_wire_site site;
 	union {
 		struct nh_wire_anomaly anomaly;
 		struct nh_wire_credential_use credential_use;

@@ -45,3 +45,312 @@ json_object *nh_json_sub(json_object *o, const char *k)
 		json_object_object_add(o, k, s);
 	return s;
 }
+
+/* --- the writer ---------------------------------------------------------- */
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void nh_jw_reset(struct nh_jw *w)
+{
+	w->len = 0;
+	w->failed = false;
+	w->depth = 0;
+	w->empty[0] = true;
+}
+
+void nh_jw_free(struct nh_jw *w)
+{
+	free(w->buf);
+	memset(w, 0, sizeof(*w));
+}
+
+bool nh_jw_reserve(struct nh_jw *w, size_t n)
+{
+	size_t cap;
+	char *b;
+
+	if (w->failed)
+		return false;
+	if (w->cap - w->len >= n)
+		return true;
+	cap = w->cap ? w->cap : 4096;
+	while (cap - w->len < n) {
+		if (cap > SIZE_MAX / 2)
+			goto fail;
+		cap *= 2;
+	}
+	b = realloc(w->buf, cap);
+	if (!b)
+		goto fail;
+	w->buf = b;
+	w->cap = cap;
+	return true;
+fail:
+	w->failed = true;
+	return false;
+}
+
+static inline void put(struct nh_jw *w, const char *s, size_t n)
+{
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+/* 0: copied as is; 1: escaped; 2: the start of a multi-byte sequence. */
+static const uint8_t byte_class[256] = {
+    [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 0, [0x80 ... 0xff] = 2,
+};
+
+/* The length of the valid UTF-8 sequence at s (n bytes left), 0 if none:
+ * no overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+
+	if (c >= 0xc2 && c <= 0xdf)
+		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+
+		return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+
+		return n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
+			       (s[3] & 0xc0) == 0x80
+			   ? 4
+			   : 0;
+	}
+	return 0;
+}
+
+/* "s" escaped, quotes included. */
+static void put_string(struct nh_jw *w, const char *str, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t run = 0, i = 0;
+
+	/* the worst case: every byte as \u00XX or \ufffd */
+	if (n > (SIZE_MAX - 2) / 6 || !nh_jw_reserve(w, 6 * n + 2))
+		return;
+	w->buf[w->len++] = '"';
+	while (i < n) {
+		uint8_t k = byte_class[s[i]];
+		size_t u;
+
+		if (!k) {
+			i++;
+			continue;
+		}
+		put(w, (const char *)s + run, i - run);
+		if (k == 2) {
+			u = utf8_len(s + i, n - i);
+			if (u) {
+				put(w, (const char *)s + i, u);
+				i += u;
+			} else {
+				put(w, "\\ufffd", 6);
+				i++;
+			}
+		} else {
+			char e[6] = {'\\', 0};
+			unsigned char c = s[i++];
+
+			switch (c) {
+			case '"':
+			case '\\':
+				e[1] = (char)c;
+				put(w, e, 2);
+				break;
+			case '\n':
+				put(w, "\\n", 2);
+				break;
+			case '\r':
+				put(w, "\\r", 2);
+				break;
+			case '\t':
+				put(w, "\\t", 2);
+				break;
+			case '\b':
+				put(w, "\\b", 2);
+				break;
+			case '\f':
+				put(w, "\\f", 2);
+				break;
+			default:
+				e[1] = 'u';
+				e[2] = '0';
+				e[3] = '0';
+				e[4] = hex[c >> 4];
+				e[5] = hex[c & 15];
+				put(w, e, 6);
+			}
+		}
+		run = i;
+	}
+	put(w, (const char *)s + run, i - run);
+	w->buf[w->len++] = '"';
+}
+
+/* The separator and the key of the next member; false when failed. */
+static bool member(struct nh_jw *w, const char *key, size_t value_max)
+{
+	size_t klen = key ? strlen(key) : 0;
+
+	if (!nh_jw_reserve(w, 1 + (key ? 6 * klen + 3 : 0) + value_max))
+		return false;
+	if (!w->empty[w->depth])
+		w->buf[w->len++] = ',';
+	w->empty[w->depth] = false;
+	if (key) {
+		put_string(w, key, klen);
+		w->buf[w->len++] = ':';
+	}
+	return !w->failed;
+}
+
+static void open_level(struct nh_jw *w, const char *key, char c)
+{
+	size_t mark = w->len;
+	bool was = w->empty[w->depth];
+
+	if (w->depth + 1 >= NH_JW_DEPTH) {
+		w->failed = true;
+		return;
+	}
+	if (!member(w, key, 1))
+		return;
+	w->buf[w->len++] = c;
+	w->depth++;
+	w->closer[w->depth] = c == '{' ? '}' : ']';
+	w->empty[w->depth] = true;
+	w->mark[w->depth] = mark;
+	w->was_empty[w->depth] = was;
+}
+
+void nh_jw_object(struct nh_jw *w, const char *key)
+{
+	open_level(w, key, '{');
+}
+
+void nh_jw_array(struct nh_jw *w, const char *key)
+{
+	open_level(w, key, '[');
+}
+
+void nh_jw_end(struct nh_jw *w)
+{
+	if (w->failed || !w->depth || !nh_jw_reserve(w, 1))
+		return;
+	w->buf[w->len++] = w->closer[w->depth--];
+}
+
+void nh_jw_end_or_drop(struct nh_jw *w)
+{
+	if (w->failed || !w->depth)
+		return;
+	if (w->empty[w->depth]) {
+		w->len = w->mark[w->depth];
+		w->empty[w->depth - 1] = w->was_empty[w->depth];
+		w->depth--;
+		return;
+	}
+	nh_jw_end(w);
+}
+
+void nh_jw_strn(struct nh_jw *w, const char *key, const char *v, size_t n)
+{
+	if (member(w, key, 0))
+		put_string(w, v, n);
+}
+
+void nh_jw_str(struct nh_jw *w, const char *key, const char *v)
+{
+	if (!v) {
+		if (member(w, key, 4))
+			put(w, "null", 4);
+		return;
+	}
+	nh_jw_strn(w, key, v, strlen(v));
+}
+
+void nh_jw_str_known(struct nh_jw *w, const char *key, const char *v)
+{
+	if (v && *v)
+		nh_jw_strn(w, key, v, strlen(v));
+}
+
+/* Decimal digits of v, written backwards from end; returns the start. */
+static char *digits(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+void nh_jw_uint(struct nh_jw *w, const char *key, uint64_t v)
+{
+	char tmp[24], *s = digits(tmp + sizeof(tmp), v);
+
+	if (member(w, key, 20))
+		put(w, s, (size_t)(tmp + sizeof(tmp) - s));
+}
+
+void nh_jw_int(struct nh_jw *w, const char *key, int64_t v)
+{
+	char tmp[24], *s;
+
+	/* the magnitude as unsigned: -INT64_MIN overflows int64_t */
+	s = digits(tmp + sizeof(tmp), v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+	if (v < 0)
+		*--s = '-';
+	if (member(w, key, 21))
+		put(w, s, (size_t)(tmp + sizeof(tmp) - s));
+}
+
+void nh_jw_bool(struct nh_jw *w, const char *key, bool v)
+{
+	if (member(w, key, 5))
+		put(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+void nh_jw_double(struct nh_jw *w, const char *key, double v)
+{
+	char tmp[40];
+	int n;
+
+	if (!isfinite(v))
+		v = 0;
+	n = snprintf(tmp, sizeof(tmp) - 2, "%.17g", v);
+	if (n < 0 || (size_t)n >= sizeof(tmp) - 2)
+		n = snprintf(tmp, sizeof(tmp), "0");
+	/* a float stays a float: 2 is written 2.0 */
+	if (!strpbrk(tmp, ".eE")) {
+		tmp[n++] = '.';
+		tmp[n++] = '0';
+	}
+	if (member(w, key, (size_t)n))
+		put(w, tmp, (size_t)n);
+}
+
+void nh_jw_raw(struct nh_jw *w, const char *key, const char *v, size_t n)
+{
+	if (member(w, key, n))
+		put(w, v, n);
+}
+
+void nh_jw_result(struct nh_jw *w, int64_t result)
+{
+	nh_jw_int(w, "result", result);
+	if (result < 0) {
+		const char *name = strerrorname_np((int)-result);
+
+		nh_jw_str(w, "error", name ? name : "unknown");
+	}
+}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "log.h"
+#include "jsonw.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,7 +34,7 @@ void nh_logv(const struct nh_log *lg, enum nh_log_level lvl, const char *fmt, va
 		json_object_object_add(o, "time", json_object_new_string(ts));
 		json_object_object_add(o, "level", json_object_new_string(level_names[lvl]));
 		json_object_object_add(o, "msg", json_object_new_string(msg));
-		fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, NH_JSON_FLAGS));
 		json_object_put(o);
 	} else {
 		fprintf(stderr, "%s %-5s %s\n", ts, level_names[lvl], msg);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "recordjson.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,362 +58,375 @@ static bool known(const char *s)
 	return s && *s;
 }
 
-static void add_bool(json_object *o, const char *k, bool v)
+static void add_bool(struct nh_jw *w, const char *k, bool v)
 {
-	json_object_object_add(o, k, json_object_new_boolean(v));
+	nh_jw_bool(w, k, v);
 }
 
-static void add_time(json_object *o, const char *k, uint64_t unix_ns)
+static void add_time(struct nh_jw *w, const char *k, uint64_t unix_ns)
 {
 	char ts[40];
 
 	nh_clock_format(unix_ns, 6, ts, sizeof(ts));
-	nh_json_str(o, k, ts);
+	nh_jw_str(w, k, ts);
 }
 
 /* The token's timing, never the token: when it was issued, when it
  * expires, how old it is and how long it has left at the event. */
-static json_object *token_object(const struct nh_wire_context *c, int64_t now)
+static void add_token(struct nh_jw *w, const struct nh_wire_context *c, int64_t now)
 {
 	const struct nh_wire_token *t = &c->token;
-	json_object *o = json_object_new_object();
 
-	nh_json_str(o, "state", c->token_state ? c->token_state : "");
-	nh_json_str(o, "fingerprint", t->fingerprint ? t->fingerprint : "");
+	nh_jw_object(w, "token");
+	nh_jw_str(w, "state", c->token_state ? c->token_state : "");
+	nh_jw_str(w, "fingerprint", t->fingerprint ? t->fingerprint : "");
 	if (t->issued_at) {
-		nh_json_int(o, "issued_at", t->issued_at);
-		nh_json_int(o, "age_s", now - t->issued_at);
+		nh_jw_int(w, "issued_at", t->issued_at);
+		nh_jw_int(w, "age_s", now - t->issued_at);
 	}
 	if (t->long_lived) {
-		add_bool(o, "long_lived", true);
+		add_bool(w, "long_lived", true);
 	} else {
 		int64_t left;
 
-		nh_json_int(o, "expires_at", t->expires_at);
+		nh_jw_int(w, "expires_at", t->expires_at);
 		if (__builtin_sub_overflow(t->expires_at, now, &left))
 			left = now < 0 ? INT64_MAX : INT64_MIN;
-		nh_json_int(o, "remaining_s", left);
+		nh_jw_int(w, "remaining_s", left);
 	}
 	if (t->legacy)
-		add_bool(o, "legacy", true);
-	return o;
+		add_bool(w, "legacy", true);
+	nh_jw_end(w);
 }
 
-static void add_context(json_object *o, const struct nh_wire_record *r)
+static void add_context(struct nh_jw *w, const struct nh_wire_record *r)
 {
 	const struct nh_wire_identity *id = &r->identity;
 	const struct nh_wire_context *cx = &id->context;
-	json_object *c;
 
 	if (!known(cx->cgroup_kind))
 		return;
-	c = json_object_new_object();
-	nh_json_str(c, "cgroup", cx->cgroup ? cx->cgroup : "");
-	nh_json_str(c, "kind", cx->cgroup_kind);
+	nh_jw_object(w, "context");
+	nh_jw_str(w, "cgroup", cx->cgroup ? cx->cgroup : "");
+	nh_jw_str(w, "kind", cx->cgroup_kind);
 	if (cx->delegated)
-		add_bool(c, "delegated", true);
-	nh_json_str_known(c, "pod_uid", id->pod_uid);
-	nh_json_str_known(c, "qos", cx->qos);
+		add_bool(w, "delegated", true);
+	nh_jw_str_known(w, "pod_uid", id->pod_uid);
+	nh_jw_str_known(w, "qos", cx->qos);
 	if (known(id->container_id)) {
-		nh_json_str(c, "container_id", id->container_id);
-		nh_json_str(c, "runtime", cx->runtime ? cx->runtime : "");
+		nh_jw_str(w, "container_id", id->container_id);
+		nh_jw_str(w, "runtime", cx->runtime ? cx->runtime : "");
 	}
 	if (known(id->unit)) {
-		nh_json_str(c, "unit", id->unit);
+		nh_jw_str(w, "unit", id->unit);
 		if (cx->user_unit)
-			add_bool(c, "user_unit", true);
+			add_bool(w, "user_unit", true);
 	}
-	nh_json_str_known(c, "namespace", id->namespace);
-	nh_json_str_known(c, "service_account", id->service_account);
-	nh_json_str_known(c, "pod", id->pod_name);
-	nh_json_str_known(c, "node", id->node);
+	nh_jw_str_known(w, "namespace", id->namespace);
+	nh_jw_str_known(w, "service_account", id->service_account);
+	nh_jw_str_known(w, "pod", id->pod_name);
+	nh_jw_str_known(w, "node", id->node);
 	if (cx->has_token)
-		json_object_object_add(c, "token",
-				       token_object(cx, (int64_t)(r->time_ns / NH_NSEC_PER_SEC)));
+		add_token(w, cx, (int64_t)(r->time_ns / NH_NSEC_PER_SEC));
 	else
-		nh_json_str_known(c, "token_state", cx->token_state);
+		nh_jw_str_known(w, "token_state", cx->token_state);
 	if (known(id->workload_kind) && known(id->workload_name)) {
-		nh_json_str(c, "workload_kind", id->workload_kind);
-		nh_json_str(c, "workload", id->workload_name);
+		nh_jw_str(w, "workload_kind", id->workload_kind);
+		nh_jw_str(w, "workload", id->workload_name);
 	}
-	json_object_object_add(o, "context", c);
+	nh_jw_end(w);
+}
+
+/* "cluster" and "labels": the agent's site, when its operator set one. */
+static void add_site(struct nh_jw *w, const struct nh_wire_site *s)
+{
+	nh_jw_str_known(w, "cluster", s->cluster);
+	if (!s->n_labels)
+		return;
+	nh_jw_object(w, "labels");
+	for (size_t i = 0; i < s->n_labels; i++)
+		nh_jw_str(w, s->labels[i].key, s->labels[i].value);
+	nh_jw_end(w);
 }
 
 /* Time, kind, process, identity and context: what every record made
  * from a kernel event carries; records of no process (rate anomalies,
  * losses) only their identity. */
-static json_object *attribution(const struct nh_wire_record *r)
+static void add_attribution(struct nh_jw *w, const struct nh_wire_record *r)
 {
 	const struct nh_wire_process *p = &r->process;
-	json_object *o = json_object_new_object();
 	bool proc = p->pid || r->kind == NH_WIRE_ACTIVITY;
 
-	if (!o)
-		return NULL;
-	add_time(o, "time", r->time_ns);
-	nh_json_str(o, "kind", nh_recordjson_kind(r));
+	add_time(w, "time", r->time_ns);
+	nh_jw_str(w, "kind", nh_recordjson_kind(r));
 	if (proc) {
-		nh_json_int(o, "pid", p->pid);
-		nh_json_int(o, "tid", p->tid);
+		nh_jw_int(w, "pid", p->pid);
+		nh_jw_int(w, "tid", p->tid);
 		if (!p->repeat) {
-			nh_json_int(o, "ppid", p->ppid);
-			nh_json_int(o, "gid", p->gid);
-			nh_json_int(o, "mntns", (int64_t)p->mntns);
-			nh_json_str(o, "comm", p->comm ? p->comm : "");
+			nh_jw_int(w, "ppid", p->ppid);
+			nh_jw_int(w, "gid", p->gid);
+			nh_jw_int(w, "mntns", (int64_t)p->mntns);
+			nh_jw_str(w, "comm", p->comm ? p->comm : "");
 		}
-		nh_json_int(o, "uid", p->uid);
-		nh_json_str_known(o, "user", p->user);
-		nh_json_str_known(o, "exe", p->exe);
+		nh_jw_int(w, "uid", p->uid);
+		nh_jw_str_known(w, "user", p->user);
+		nh_jw_str_known(w, "exe", p->exe);
 	}
-	nh_json_str_known(o, "identity", r->identity.key);
+	nh_jw_str_known(w, "identity", r->identity.key);
+	add_site(w, &r->site);
 	/* release 1's records say neither */
 	if (known(r->identity.source)) {
-		nh_json_str(o, "identity_source", r->identity.source);
-		add_bool(o, "identity_verified", r->identity.verified);
+		nh_jw_str(w, "identity_source", r->identity.source);
+		add_bool(w, "identity_verified", r->identity.verified);
 	}
 	if (proc) {
-		nh_json_int(o, "cgroup_id", (int64_t)p->cgroup_id);
+		nh_jw_int(w, "cgroup_id", (int64_t)p->cgroup_id);
 		if (p->interactive)
-			add_bool(o, "interactive", true);
-		add_context(o, r);
+			add_bool(w, "interactive", true);
+		add_context(w, r);
 	}
-	return o;
 }
 
-static json_object *ids_object(const struct nh_wire_ids *ids)
+static void add_ids(struct nh_jw *w, const char *k, const struct nh_wire_ids *ids)
 {
-	json_object *o = json_object_new_object();
-
-	nh_json_int(o, "real", ids->real);
-	nh_json_int(o, "effective", ids->effective);
-	nh_json_int(o, "saved", ids->saved);
-	return o;
+	nh_jw_object(w, k);
+	nh_jw_int(w, "real", ids->real);
+	nh_jw_int(w, "effective", ids->effective);
+	nh_jw_int(w, "saved", ids->saved);
+	nh_jw_end(w);
 }
 
-static json_object *caps_object(const struct nh_wire_caps *c)
+static void add_caps(struct nh_jw *w, const char *k, const struct nh_wire_caps *c)
 {
-	json_object *o = json_object_new_object();
 	char hex[24];
 
+	nh_jw_object(w, k);
 	snprintf(hex, sizeof(hex), "0x%016llx", (unsigned long long)c->effective);
-	nh_json_str(o, "effective", hex);
+	nh_jw_str(w, "effective", hex);
 	snprintf(hex, sizeof(hex), "0x%016llx", (unsigned long long)c->permitted);
-	nh_json_str(o, "permitted", hex);
+	nh_jw_str(w, "permitted", hex);
 	snprintf(hex, sizeof(hex), "0x%016llx", (unsigned long long)c->inheritable);
-	nh_json_str(o, "inheritable", hex);
-	return o;
+	nh_jw_str(w, "inheritable", hex);
+	nh_jw_end(w);
 }
 
-static void add_address(json_object *o, const struct nh_wire_activity *a)
+static void add_address(struct nh_jw *w, const struct nh_wire_activity *a)
 {
-	nh_json_str(o, "family", a->ipv6 ? "ipv6" : "ipv4");
-	nh_json_str(o, "address", a->address ? a->address : "");
-	nh_json_int(o, "port", a->port);
+	nh_jw_str(w, "family", a->ipv6 ? "ipv6" : "ipv4");
+	nh_jw_str(w, "address", a->address ? a->address : "");
+	nh_jw_int(w, "port", a->port);
 }
 
-static void add_activity(json_object *o, const struct nh_wire_record *r)
+static void add_activity(struct nh_jw *w, const struct nh_wire_record *r)
 {
 	const struct nh_wire_activity *a = &r->activity;
 	char buf[256];
 
 	switch (a->event) {
-	case NH_WIRE_EV_EXEC: {
-		json_object *args = json_object_new_array();
-
-		nh_json_str(o, "path", a->path ? a->path : "");
+	case NH_WIRE_EV_EXEC:
+		nh_jw_str(w, "path", a->path ? a->path : "");
+		nh_jw_array(w, "args");
 		for (size_t i = 0; i < a->n_args; i++)
-			json_object_array_add(args, json_object_new_string(a->args[i]));
-		json_object_object_add(o, "args", args);
+			nh_jw_str(w, NULL, a->args[i]);
+		nh_jw_end(w);
 		if (a->secrets_redacted)
-			nh_json_int(o, "secrets_redacted", a->secrets_redacted);
+			nh_jw_int(w, "secrets_redacted", a->secrets_redacted);
 		/* shown in part: how much there was */
 		if (a->args_bytes)
-			nh_json_int(o, "args_bytes", (int64_t)a->args_bytes);
+			nh_jw_int(w, "args_bytes", (int64_t)a->args_bytes);
 		if (a->ns_pid && a->ns_pid != r->process.pid)
-			nh_json_int(o, "ns_pid", a->ns_pid);
+			nh_jw_int(w, "ns_pid", a->ns_pid);
 		if (a->tty)
-			add_bool(o, "tty", true);
+			add_bool(w, "tty", true);
 		if (a->entered_namespace)
-			add_bool(o, "entered_namespace", true);
+			add_bool(w, "entered_namespace", true);
 		break;
-	}
 	case NH_WIRE_EV_FORK:
-		nh_json_int(o, "child_pid", a->child_pid);
+		nh_jw_int(w, "child_pid", a->child_pid);
 		break;
 	case NH_WIRE_EV_EXIT:
-		nh_json_int(o, "exit_code", a->exit_code);
+		nh_jw_int(w, "exit_code", a->exit_code);
 		if (a->signal)
-			nh_json_int(o, "signal", a->signal);
+			nh_jw_int(w, "signal", a->signal);
 		break;
 	case NH_WIRE_EV_CONNECT:
-		add_address(o, a);
-		nh_json_int(o, "fd", a->fd);
-		nh_json_result(o, a->result);
+		add_address(w, a);
+		nh_jw_int(w, "fd", a->fd);
+		nh_jw_result(w, a->result);
 		break;
 	case NH_WIRE_EV_ACCEPT:
-		nh_json_str(o, "syscall", a->syscall ? a->syscall : "");
+		nh_jw_str(w, "syscall", a->syscall ? a->syscall : "");
 		if (a->result >= 0) {
-			add_address(o, a);
-			nh_json_int(o, "local_port", a->local_port);
+			add_address(w, a);
+			nh_jw_int(w, "local_port", a->local_port);
 		}
-		nh_json_int(o, "fd", a->fd);
-		nh_json_result(o, a->result);
+		nh_jw_int(w, "fd", a->fd);
+		nh_jw_result(w, a->result);
 		break;
 	case NH_WIRE_EV_OPEN:
-		nh_json_str(o, "syscall", a->syscall ? a->syscall : "");
-		nh_json_str(o, "path", a->path ? a->path : "");
-		nh_json_int(o, "flags", a->flags);
+		nh_jw_str(w, "syscall", a->syscall ? a->syscall : "");
+		nh_jw_str(w, "path", a->path ? a->path : "");
+		nh_jw_int(w, "flags", a->flags);
 		nh_recordjson_open_flags(a->flags, buf, sizeof(buf));
-		nh_json_str(o, "flags_str", buf);
+		nh_jw_str(w, "flags_str", buf);
 		if (a->flags & (O_CREAT | __O_TMPFILE))
-			nh_json_int(o, "mode", a->mode);
+			nh_jw_int(w, "mode", a->mode);
 		if (a->dirfd != AT_FDCWD && known(a->path) && a->path[0] != '/')
-			nh_json_int(o, "dirfd", a->dirfd);
-		nh_json_result(o, a->result);
+			nh_jw_int(w, "dirfd", a->dirfd);
+		nh_jw_result(w, a->result);
 		break;
 	case NH_WIRE_EV_SETUID:
 	case NH_WIRE_EV_SETGID:
-		nh_json_str(o, "syscall", a->syscall ? a->syscall : "");
-		json_object_object_add(o, "old", ids_object(&a->old_ids));
-		json_object_object_add(o, "new", ids_object(&a->new_ids));
-		nh_json_result(o, a->result);
+		nh_jw_str(w, "syscall", a->syscall ? a->syscall : "");
+		add_ids(w, "old", &a->old_ids);
+		add_ids(w, "new", &a->new_ids);
+		nh_jw_result(w, a->result);
 		break;
 	case NH_WIRE_EV_CAPSET:
-		json_object_object_add(o, "old", caps_object(&a->old_caps));
-		json_object_object_add(o, "new", caps_object(&a->new_caps));
-		nh_json_result(o, a->result);
+		add_caps(w, "old", &a->old_caps);
+		add_caps(w, "new", &a->new_caps);
+		nh_jw_result(w, a->result);
 		break;
 	case NH_WIRE_EV_SUMMARY:
-		nh_json_str(o, "of", nh_wire_event_name(a->of));
-		nh_json_int(o, "count", (int64_t)a->count);
-		nh_json_str_known(o, "object", a->object);
-		add_time(o, "window_start", a->window_start_ns);
+		nh_jw_str(w, "of", nh_wire_event_name(a->of));
+		nh_jw_int(w, "count", (int64_t)a->count);
+		nh_jw_str_known(w, "object", a->object);
+		add_time(w, "window_start", a->window_start_ns);
 		break;
 	default:
 		break;
 	}
 	if (a->path_truncated)
-		add_bool(o, "path_truncated", true);
+		add_bool(w, "path_truncated", true);
 	if (a->args_truncated)
-		add_bool(o, "args_truncated", true);
+		add_bool(w, "args_truncated", true);
 	if (a->deduplicated)
-		add_bool(o, "deduplicated", true);
+		add_bool(w, "deduplicated", true);
 }
 
-static void add_anomaly(json_object *o, const struct nh_wire_anomaly *a)
+static void add_anomaly(struct nh_jw *w, const struct nh_wire_anomaly *a)
 {
-	nh_json_str(o, "category", nh_wire_category_name(a->category));
-	nh_json_str(o, "severity", nh_wire_severity_name(a->severity));
-	nh_json_str(o, "value", a->value ? a->value : "");
+	nh_jw_str(w, "category", nh_wire_category_name(a->category));
+	nh_jw_str(w, "severity", nh_wire_severity_name(a->severity));
+	nh_jw_str(w, "value", a->value ? a->value : "");
 	if (known(a->technique_id)) {
-		nh_json_str(o, "technique", a->technique_id);
-		nh_json_str(o, "technique_name", a->technique_name ? a->technique_name : "");
+		nh_jw_str(w, "technique", a->technique_id);
+		nh_jw_str(w, "technique_name", a->technique_name ? a->technique_name : "");
 	}
-	nh_json_int(o, "baseline_age_s", (int64_t)(a->baseline_age_ns / NH_NSEC_PER_SEC));
-	nh_json_uint(o, "baseline_age_ns", a->baseline_age_ns);
-	nh_json_int(o, "baseline_items", (int64_t)a->baseline_items);
+	nh_jw_int(w, "baseline_age_s", (int64_t)(a->baseline_age_ns / NH_NSEC_PER_SEC));
+	nh_jw_uint(w, "baseline_age_ns", a->baseline_age_ns);
+	nh_jw_int(w, "baseline_items", (int64_t)a->baseline_items);
 	if (a->rate) {
-		json_object_object_add(o, "rate_per_min", json_object_new_double(a->rate_observed));
-		json_object_object_add(o, "baseline_mean", json_object_new_double(a->rate_mean));
-		json_object_object_add(o, "baseline_stddev",
-				       json_object_new_double(a->rate_stddev));
+		nh_jw_double(w, "rate_per_min", a->rate_observed);
+		nh_jw_double(w, "baseline_mean", a->rate_mean);
+		nh_jw_double(w, "baseline_stddev", a->rate_stddev);
 	}
-	nh_json_str(o, "explanation", a->explanation ? a->explanation : "");
+	nh_jw_str(w, "explanation", a->explanation ? a->explanation : "");
 }
 
-static void add_finding(json_object *o, const struct nh_wire_finding *f)
+static void add_finding(struct nh_jw *w, const struct nh_wire_finding *f)
 {
 	switch (f->type) {
 	case NH_WIRE_FINDING_SECRET_EXPOSURE:
-		nh_json_str(o, "secret_kind", f->secret_kind);
-		nh_json_str(o, "fingerprint", f->fingerprint);
-		nh_json_str_known(o, "fingerprint_previous", f->fingerprint_previous);
-		nh_json_str(o, "path", f->path ? f->path : "");
-		nh_json_int(o, "arg_index", f->arg_index);
-		nh_json_str(o, "argument", f->argument ? f->argument : "");
+		nh_jw_str(w, "secret_kind", f->secret_kind);
+		nh_jw_str(w, "fingerprint", f->fingerprint);
+		nh_jw_str_known(w, "fingerprint_previous", f->fingerprint_previous);
+		nh_jw_str(w, "path", f->path ? f->path : "");
+		nh_jw_int(w, "arg_index", f->arg_index);
+		nh_jw_str(w, "argument", f->argument ? f->argument : "");
 		break;
 	case NH_WIRE_FINDING_HUMAN_USE:
-		nh_json_str(o, "reason", f->reason);
-		add_bool(o, "tty", f->tty);
-		add_bool(o, "entered_namespace", f->entered_namespace);
-		nh_json_str(o, "path", f->path ? f->path : "");
-		nh_json_int(o, "session_pid", f->session_pid);
+		nh_jw_str(w, "reason", f->reason);
+		add_bool(w, "tty", f->tty);
+		add_bool(w, "entered_namespace", f->entered_namespace);
+		nh_jw_str(w, "path", f->path ? f->path : "");
+		nh_jw_int(w, "session_pid", f->session_pid);
 		break;
-	case NH_WIRE_FINDING_CREDENTIAL_REUSE: {
-		json_object *ids = json_object_new_array();
-
-		nh_json_str(o, "credential_kind", f->credential_kind ? f->credential_kind : "");
-		nh_json_str(o, "credential", f->credential);
+	case NH_WIRE_FINDING_CREDENTIAL_REUSE:
+		nh_jw_str(w, "credential_kind", f->credential_kind ? f->credential_kind : "");
+		nh_jw_str(w, "credential", f->credential);
+		nh_jw_array(w, "identities");
 		for (size_t i = 0; i < f->n_identities; i++)
-			json_object_array_add(ids, json_object_new_string(f->identities[i]));
-		json_object_object_add(o, "identities", ids);
+			nh_jw_str(w, NULL, f->identities[i]);
+		nh_jw_end(w);
 		if (f->identities_unlisted)
-			nh_json_int(o, "identities_unlisted", (int64_t)f->identities_unlisted);
+			nh_jw_int(w, "identities_unlisted", (int64_t)f->identities_unlisted);
 		break;
-	}
 	case NH_WIRE_FINDING_IDENTITY_CONFLICT:
 		/* the claim that lost is never the identity */
-		nh_json_str(o, "severity", "high");
-		nh_json_str(o, "claimed_identity", f->claimed_identity);
-		nh_json_str(o, "believed_identity", f->believed_identity);
-		nh_json_str(o, "reason", f->reason ? f->reason : "");
+		nh_jw_str(w, "severity", "high");
+		nh_jw_str(w, "claimed_identity", f->claimed_identity);
+		nh_jw_str(w, "believed_identity", f->believed_identity);
+		nh_jw_str(w, "reason", f->reason ? f->reason : "");
 		break;
 	default:
 		break;
 	}
 }
 
-static void add_loss(json_object *o, const struct nh_wire_loss *l)
+static void add_loss(struct nh_jw *w, const struct nh_wire_loss *l)
 {
-	nh_json_str_known(o, "source", l->source);
-	nh_json_str(o, "what", l->what);
+	nh_jw_str_known(w, "source", l->source);
+	nh_jw_str(w, "what", l->what);
 	if (l->n_counts) {
-		nh_json_str(o, "of", l->counts[0].name);
-		nh_json_int(o, "count", (int64_t)l->counts[0].value);
+		nh_jw_str(w, "of", l->counts[0].name);
+		nh_jw_int(w, "count", (int64_t)l->counts[0].value);
 	}
 	if (l->n_totals)
-		nh_json_int(o, "total", (int64_t)l->totals[0].value);
+		nh_jw_int(w, "total", (int64_t)l->totals[0].value);
 }
 
-json_object *nh_recordjson(const struct nh_wire_record *r)
+int nh_recordjson_write(const struct nh_wire_record *r, struct nh_jw *w)
 {
-	json_object *o;
-
 	if (r->kind == NH_WIRE_ACTIVITY && r->activity.legacy_json)
-		return NULL;
-	o = attribution(r);
-	if (!o)
-		return NULL;
+		return -EINVAL;
+	nh_jw_object(w, NULL);
+	add_attribution(w, r);
 	switch (r->kind) {
 	case NH_WIRE_ACTIVITY:
-		add_activity(o, r);
+		add_activity(w, r);
 		break;
 	case NH_WIRE_ANOMALY:
-		add_anomaly(o, &r->anomaly);
+		add_anomaly(w, &r->anomaly);
 		break;
 	case NH_WIRE_CREDENTIAL_USE: {
 		const struct nh_wire_credential_use *u = &r->credential_use;
 
-		nh_json_str(o, "credential_kind", u->credential_kind);
-		nh_json_str(o, "credential", u->credential);
-		nh_json_str(o, "via", u->via ? u->via : "");
+		nh_jw_str(w, "credential_kind", u->credential_kind);
+		nh_jw_str(w, "credential", u->credential);
+		nh_jw_str(w, "via", u->via ? u->via : "");
 		if (u->repeats)
-			nh_json_int(o, "count", (int64_t)u->count);
+			nh_jw_int(w, "count", (int64_t)u->count);
 		else
-			nh_json_result(o, u->result);
+			nh_jw_result(w, u->result);
 		break;
 	}
 	case NH_WIRE_FINDING:
-		add_finding(o, &r->finding);
+		add_finding(w, &r->finding);
 		break;
 	case NH_WIRE_LOSS:
-		add_loss(o, &r->loss);
+		add_loss(w, &r->loss);
 		break;
 	case NH_WIRE_HEARTBEAT:
-		nh_json_str(o, "agent_version", r->heartbeat.agent_version);
+		nh_jw_str(w, "agent_version", r->heartbeat.agent_version);
 		break;
 	default:
 		break;
 	}
+	nh_jw_end(w);
+	return w->failed ? -ENOMEM : 0;
+}
+
+json_object *nh_recordjson(const struct nh_wire_record *r)
+{
+	struct nh_jw w = {0};
+	json_object *o = NULL;
+
+	nh_jw_reset(&w);
+	if (nh_recordjson_write(r, &w) == 0 && nh_jw_reserve(&w, 1)) {
+		w.buf[w.len] = '\0';
+		o = json_tokener_parse(w.buf);
+	}
+	nh_jw_free(&w);
 	return o;
 }

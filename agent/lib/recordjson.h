@@ -19,8 +19,17 @@
 
 #include "wire.h"
 
-/* A new object (json_object_put), NULL on ENOMEM or for a record of
- * format 1 (its JSON is legacy_json, as that release wrote it). */
+struct nh_jw;
+
+/* The record as one JSON object appended to w (no DOM: the tail's and the
+ * collector's per-record path). 0; -EINVAL for a record of format 1 (its
+ * JSON is legacy_json, as that release wrote it), nothing written;
+ * -ENOMEM (w->failed). */
+int nh_recordjson_write(const struct nh_wire_record *r, struct nh_jw *w);
+
+/* The same as a json-c object (json_object_put), NULL on ENOMEM or for
+ * format 1: for callers that need a DOM (tests), made by parsing what
+ * nh_recordjson_write wrote. */
 json_object *nh_recordjson(const struct nh_wire_record *r);
 
 /* The name a record goes by in the tail's "kind": the event's for

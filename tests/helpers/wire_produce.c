@@ -30,6 +30,7 @@
 #include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
 
+#include "jsonw.h"
 #include "wire.h"
 
 static uint8_t packed[NH_WIRE_MAX];
@@ -104,6 +105,16 @@ static int from_json(json_object *doc, struct nh_wire_record *r)
 	r->id.boot_id = str(doc, "boot_id");
 	r->id.seq = u64(doc, "seq");
 	r->time_ns = u64(doc, "time_ns");
+	r->site.cluster = str(doc, "cluster");
+	b = obj(doc, "labels");
+	if (b) {
+		json_object_object_foreach (b, lk, lv) {
+			if (r->site.n_labels == NH_WIRE_LABELS_MAX)
+				return -EINVAL;
+			r->site.labels[r->site.n_labels].key = lk;
+			r->site.labels[r->site.n_labels++].value = json_object_get_string(lv);
+		}
+	}
 	r->identity.key = str(i, "key");
 	r->identity.pod_uid = str(i, "pod_uid");
 	r->identity.pod_name = str(i, "pod_name");
@@ -331,6 +342,14 @@ static json_object *to_json(const struct nh_wire_record *r)
 	put(doc, "boot_id", r->id.boot_id);
 	put_u64(doc, "seq", r->id.seq);
 	put_u64(doc, "time_ns", r->time_ns);
+	put(doc, "cluster", r->site.cluster);
+	if (r->site.n_labels) {
+		json_object *l = json_object_new_object();
+
+		for (size_t k = 0; k < r->site.n_labels; k++)
+			put(l, r->site.labels[k].key, r->site.labels[k].value);
+		json_object_object_add(doc, "labels", l);
+	}
 	put(i, "key", r->identity.key);
 	put(i, "pod_uid", r->identity.pod_uid);
 	put(i, "pod_name", r->identity.pod_name);
@@ -674,7 +693,7 @@ static int decode_stream(void)
 			doc = to_json(&r);
 			nh_wire_free(&r);
 		}
-		puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN));
+		puts(json_object_to_json_string_ext(doc, NH_JSON_FLAGS));
 		json_object_put(doc);
 	}
 	return 0;
