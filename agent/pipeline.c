@@ -71,7 +71,7 @@ static void emit_line(struct nh_agent *a, struct nh_wire_record *r)
 		struct nh_jw *w = &a->line_json;
 
 		nh_jw_reset(w);
-		if (nh_recordjson_write(r, w) == 0) {
+		if (nh_recordjson_write(r, NULL, w) == 0) {
 			js = w->buf;
 			jlen = w->len;
 		}

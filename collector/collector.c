@@ -137,7 +137,6 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 {
 	struct nh_wire_record rec;
 	const char *why = "unknown";
-	json_object *doc = NULL;
 	struct nh_sink_item item;
 	unsigned attempt = 0, accepted = 0, all = (1u << c->nsinks) - 1;
 	char id[NH_WIRE_ID_STR_MAX];
@@ -160,16 +159,17 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 		done(c, msg);
 		goto cleanup;
 	}
-	doc = nh_ecs_record(&rec, id);
-	item.rec = &rec;
-	item.id = id;
-	item.json = doc ? json_object_to_json_string_ext(doc, NH_JSON_FLAGS) : NULL;
-	if (!item.json) {
+	nh_jw_reset(&c->doc);
+	if (nh_ecs_write(&rec, id, &c->doc) || !nh_jw_reserve(&c->doc, 1)) {
 		nh_err(c->lg, "record %s: out of memory building its document", id);
 		nh_consumer_release(msg);
 		goto cleanup;
 	}
-	item.json_len = strlen(item.json);
+	c->doc.buf[c->doc.len] = '\0'; /* a C string too, for the sinks that want one */
+	item.rec = &rec;
+	item.id = id;
+	item.json = c->doc.buf;
+	item.json_len = c->doc.len;
 
 	for (;;) {
 		for (size_t i = 0; i < c->nsinks; i++) {
@@ -200,7 +200,9 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 		nh_info(c->lg, "sinks accept records again");
 	nh_consumer_resume(&c->k);
 	if (c->o->crash_after_write && ++c->written >= c->o->crash_after_write) {
-		/* tests: die between the sink write and the offset store */
+		/* tests: die between the sink write and the offset store,
+		 * with what the sinks batched written out */
+		flush_all(c);
 		nh_warn(c->lg, "--test-crash-after-write: SIGKILL");
 		kill(getpid(), SIGKILL);
 	}
@@ -209,7 +211,6 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 	atomic_fetch_add(&c->m.delivered, 1);
 	done(c, msg);
 cleanup:
-	json_object_put(doc);
 	nh_wire_free(&rec);
 }
 
@@ -325,6 +326,7 @@ void nh_collector_close(struct nh_collector *c)
 		c->sinks[i].close(c->sinks[i].self);
 	c->nsinks = 0;
 	nh_dedup_free(&c->dedup);
+	nh_jw_free(&c->doc);
 	if (c->sigfd >= 0)
 		close(c->sigfd);
 	c->sigfd = -1;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "dedup.h"
+#include "jsonw.h"
 #include "consumer.h"
 #include "telemetry.h"
 #include "options.h"
@@ -40,6 +41,7 @@ struct nh_collector {
 	uint64_t uncommitted; /* offsets stored since the last commit */
 	uint64_t last_commit_ms, last_lag_ms;
 	uint64_t written; /* records every sink accepted, for crash tests */
+	struct nh_jw doc; /* the ECS document of the record being delivered */
 };
 
 /* Open sinks, dedup window, metrics and Kafka. SIGINT and SIGTERM must

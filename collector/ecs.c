@@ -4,6 +4,8 @@
 #include "jsonw.h"
 #include "recordjson.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -139,99 +141,90 @@ size_t nh_ecs_message(const struct nh_wire_record *r, char *buf, size_t cap)
 	return t.len;
 }
 
-/* Drop an object that ended up empty (no known field). */
-static void prune(json_object *o, const char *k)
-{
-	json_object *s;
+/* --- the document ---------------------------------------------------------
+ *
+ * Written straight into a buffer from the typed record (struct nh_jw), one
+ * group after the other: no DOM per record. Each record kind and each
+ * kernel event kind has its own function or table row, so a new kind adds
+ * a case, not a branch in every group. Every field has one JSON type
+ * whatever the record (tests/integration/test_ecs.py checks them against
+ * tests/data/ecs_fields.tsv, the ECS reference as data).
+ */
 
-	if (json_object_object_get_ex(o, k, &s) && json_object_is_type(s, json_type_object) &&
-	    json_object_object_length(s) == 0)
-		json_object_object_del(o, k);
+/* How an ECS document classifies one kernel event kind (event.category,
+ * event.type); a kind without a row (added after this table) is
+ * host/info. */
+struct ecs_class {
+	const char *category;
+	const char *type;  /* the first event.type */
+	const char *type2; /* a second one, or NULL */
+};
+
+static const struct ecs_class event_class[NH_WIRE_EV_MAX] = {
+    [NH_WIRE_EV_EXEC] = {"process", "start", NULL},
+    [NH_WIRE_EV_FORK] = {"process", "start", NULL},
+    [NH_WIRE_EV_EXIT] = {"process", "end", NULL},
+    [NH_WIRE_EV_CONNECT] = {"network", "connection", "start"},
+    [NH_WIRE_EV_ACCEPT] = {"network", "connection", "start"},
+    [NH_WIRE_EV_OPEN] = {"file", "access", NULL},
+    [NH_WIRE_EV_SETUID] = {"process", "change", NULL},
+    [NH_WIRE_EV_SETGID] = {"process", "change", NULL},
+    [NH_WIRE_EV_CAPSET] = {"process", "change", NULL},
+};
+
+static const struct ecs_class host_info = {"host", "info", NULL};
+
+/* A credential is a file (a path) or an endpoint (address:port). */
+static bool is_path(const char *s)
+{
+	return s && s[0] == '/';
 }
 
-static json_object *strings(const char *const *v, size_t n)
+static const struct ecs_class *event_classify(enum nh_wire_event e)
 {
-	json_object *a = json_object_new_array();
-
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, json_object_new_string(v[i]));
-	return a;
+	return e > NH_WIRE_EV_NONE && e < NH_WIRE_EV_MAX && event_class[e].category
+		   ? &event_class[e]
+		   : &host_info;
 }
 
-static json_object *counters(const struct nh_wire_counter *c, size_t n)
+static struct ecs_class classify(const struct nh_wire_record *r)
 {
-	json_object *o = json_object_new_object();
+	static const struct ecs_class by_category[NH_WIRE_CAT_MAX] = {
+	    [NH_WIRE_CAT_EXEC] = {"process", "start", NULL},
+	    [NH_WIRE_CAT_EGRESS] = {"network", "connection", NULL},
+	    [NH_WIRE_CAT_INGRESS] = {"network", "connection", NULL},
+	    [NH_WIRE_CAT_FILE] = {"file", "access", NULL},
+	    [NH_WIRE_CAT_CREDENTIAL] = {"file", "access", NULL},
+	    [NH_WIRE_CAT_PRIVILEGE] = {"process", "change", NULL},
+	};
 
-	for (size_t i = 0; i < n; i++)
-		nh_json_uint(o, c[i].name, c[i].value);
-	return o;
-}
-
-/* event.category and event.type, ECS allowed values. */
-static void classify(const struct nh_wire_record *r, const char **cat, const char **type)
-{
-	*cat = "host";
-	*type = "info";
 	switch (r->kind) {
-	case NH_WIRE_ANOMALY:
-		switch (r->anomaly.category) {
-		case NH_WIRE_CAT_EXEC:
-			*cat = "process";
-			*type = "start";
-			break;
-		case NH_WIRE_CAT_EGRESS:
-		case NH_WIRE_CAT_INGRESS:
-			*cat = "network";
-			*type = "connection";
-			break;
-		case NH_WIRE_CAT_FILE:
-			*cat = "file";
-			*type = "access";
-			break;
-		case NH_WIRE_CAT_CREDENTIAL:
-			*cat = "iam";
-			*type = "access";
-			break;
-		case NH_WIRE_CAT_PRIVILEGE:
-			*cat = "iam";
-			*type = "change";
-			break;
-		default:
-			break;
-		}
-		break;
-	case NH_WIRE_CREDENTIAL_USE:
-		*cat = "iam";
-		*type = "access";
-		break;
-	case NH_WIRE_FINDING:
-		if (r->finding.type == NH_WIRE_FINDING_HUMAN_USE) {
-			*cat = "session";
-			*type = "start";
-		} else {
-			*cat = "iam";
-		}
-		break;
-	case NH_WIRE_ACTIVITY: {
-		const char *k = nh_recordjson_kind(r);
+	case NH_WIRE_ANOMALY: {
+		const struct nh_wire_anomaly *a = &r->anomaly;
 
-		if (strcmp(k, "exec") == 0) {
-			*cat = "process";
-			*type = "start";
-		} else if (strcmp(k, "open") == 0) {
-			*cat = "file";
-			*type = "access";
-		} else if (strcmp(k, "connect") == 0 || strcmp(k, "accept") == 0) {
-			*cat = "network";
-			*type = "connection";
-		} else if (strncmp(k, "set", 3) == 0 || strcmp(k, "capset") == 0) {
-			*cat = "iam";
-			*type = "change";
-		}
-		break;
+		if (a->category == NH_WIRE_CAT_CREDENTIAL && !a->rate && !is_path(a->value))
+			return (struct ecs_class){"network", "access", NULL};
+		if (a->category > NH_WIRE_CAT_NONE && a->category < NH_WIRE_CAT_MAX)
+			return by_category[a->category];
+		return host_info;
 	}
+	case NH_WIRE_CREDENTIAL_USE:
+		return (struct ecs_class){
+		    is_path(r->credential_use.credential) ? "file" : "network", "access", NULL};
+	case NH_WIRE_FINDING:
+		switch (r->finding.type) {
+		case NH_WIRE_FINDING_HUMAN_USE:
+			return (struct ecs_class){"session", "start", NULL};
+		case NH_WIRE_FINDING_SECRET_EXPOSURE:
+			return (struct ecs_class){"process", "info", NULL};
+		default:
+			return (struct ecs_class){"iam", "info", NULL};
+		}
+	case NH_WIRE_ACTIVITY:
+		return *event_classify(r->activity.event == NH_WIRE_EV_SUMMARY ? r->activity.of
+									       : r->activity.event);
 	default:
-		break;
+		return host_info;
 	}
 }
 
@@ -250,246 +243,670 @@ static const char *event_kind(const struct nh_wire_record *r)
 	}
 }
 
-static void add_event(json_object *doc, const struct nh_wire_record *r, const char *id)
+/* The syscall's result of a record that has one, for event.outcome. */
+static bool has_result(const struct nh_wire_record *r, int64_t *result)
 {
-	json_object *ev = nh_json_sub(doc, "event");
-	const char *cat, *type;
+	if (r->kind == NH_WIRE_CREDENTIAL_USE) {
+		*result = r->credential_use.repeats ? 0 : r->credential_use.result;
+		return true;
+	}
+	if (r->kind != NH_WIRE_ACTIVITY || r->activity.legacy_json)
+		return false;
+	switch (r->activity.event) {
+	case NH_WIRE_EV_CONNECT:
+	case NH_WIRE_EV_ACCEPT:
+	case NH_WIRE_EV_OPEN:
+	case NH_WIRE_EV_SETUID:
+	case NH_WIRE_EV_SETGID:
+	case NH_WIRE_EV_CAPSET:
+		*result = r->activity.result;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void add_event(struct nh_jw *w, const struct nh_wire_record *r, const char *id)
+{
+	struct ecs_class c = classify(r);
 	char dataset[64];
 	int sev = nh_ecs_severity(r);
+	int64_t result;
 
-	classify(r, &cat, &type);
-	nh_json_str_known(ev, "kind", event_kind(r));
-	json_object_object_add(ev, "category", strings(&cat, 1));
-	json_object_object_add(ev, "type", strings(&type, 1));
+	nh_jw_object(w, "event");
+	nh_jw_str(w, "kind", event_kind(r));
+	nh_jw_array(w, "category");
+	nh_jw_str(w, NULL, c.category);
+	nh_jw_end(w);
+	nh_jw_array(w, "type");
+	nh_jw_str(w, NULL, c.type);
+	if (c.type2)
+		nh_jw_str(w, NULL, c.type2);
+	nh_jw_end(w);
 	if (sev)
-		nh_json_int(ev, "severity", sev);
-	nh_json_str_known(ev, "id", id);
-	nh_json_str_known(ev, "module", "nhiscope");
+		nh_jw_int(w, "severity", sev);
+	nh_jw_str_known(w, "id", id);
+	nh_jw_str(w, "module", "nhiscope");
 	snprintf(dataset, sizeof(dataset), "nhiscope.%s", nh_wire_kind_name(r->kind));
-	nh_json_str_known(ev, "dataset", dataset);
+	nh_jw_str(w, "dataset", dataset);
 	switch (r->kind) {
 	case NH_WIRE_ANOMALY:
-		nh_json_str_known(ev, "action", r->anomaly.rate ? "rate-anomaly" : "novel-item");
-		nh_json_str_known(ev, "reason", r->anomaly.explanation);
+		nh_jw_str(w, "action", r->anomaly.rate ? "rate-anomaly" : "novel-item");
+		nh_jw_str_known(w, "reason", r->anomaly.explanation);
 		break;
 	case NH_WIRE_CREDENTIAL_USE:
-		nh_json_str_known(ev, "action", "credential-use");
-		nh_json_str_known(ev, "outcome",
-				  r->credential_use.result < 0 ? "failure" : "success");
+		nh_jw_str(w, "action", "credential-use");
 		break;
 	case NH_WIRE_FINDING:
-		nh_json_str_known(ev, "action", nh_wire_finding_name(r->finding.type));
-		nh_json_str_known(ev, "reason", r->finding.reason);
+		nh_jw_str(w, "action", nh_wire_finding_name(r->finding.type));
+		nh_jw_str_known(w, "reason", r->finding.reason);
 		break;
 	case NH_WIRE_ACTIVITY:
-		nh_json_str_known(ev, "action", nh_recordjson_kind(r));
+		nh_jw_str(w, "action", nh_recordjson_kind(r));
 		break;
 	default:
 		break;
 	}
+	if (has_result(r, &result))
+		nh_jw_str(w, "outcome",
+			  result < 0 && result != -EINPROGRESS ? "failure" : "success");
+	nh_jw_end(w);
 }
 
-static void add_context(json_object *doc, const struct nh_wire_record *r)
+/* --- ATT&CK: what the records' technique ids belong to (facts from the
+ * ATT&CK matrix for Enterprise, kept as data) */
+struct technique_info {
+	const char *id; /* the technique, without sub-technique */
+	const char *name;
+	const char *tactic_id, *tactic_name;
+};
+
+static const struct technique_info techniques[] = {
+    {"T1003", "OS Credential Dumping", "TA0006", "Credential Access"},
+    {"T1059", "Command and Scripting Interpreter", "TA0002", "Execution"},
+    {"T1071", "Application Layer Protocol", "TA0011", "Command and Control"},
+    {"T1105", "Ingress Tool Transfer", "TA0011", "Command and Control"},
+    {"T1528", "Steal Application Access Token", "TA0006", "Credential Access"},
+    {"T1548", "Abuse Elevation Control Mechanism", "TA0004", "Privilege Escalation"},
+    {"T1552", "Unsecured Credentials", "TA0006", "Credential Access"},
+    {"T1613", "Container and Resource Discovery", "TA0007", "Discovery"},
+    {"T1620", "Reflective Code Loading", "TA0005", "Defense Evasion"},
+};
+
+static void add_threat(struct nh_jw *w, const char *id, const char *name)
 {
-	const struct nh_wire_identity *i = &r->identity;
-	const struct nh_wire_process *p = &r->process;
-	json_object *o;
-	char uid[16];
+	const char *dot = strchr(id, '.');
+	size_t n = dot ? (size_t)(dot - id) : strlen(id);
+	const struct technique_info *t = NULL;
 
-	o = nh_json_sub(doc, "host");
-	nh_json_str_known(o, "name", i->node && *i->node ? i->node : r->id.node);
-	nh_json_str_known(nh_json_sub(o, "boot"), "id", r->id.boot_id);
-
-	if (p->pid) {
-		o = nh_json_sub(doc, "process");
-		nh_json_int(o, "pid", p->pid);
-		if (p->ppid)
-			nh_json_int(nh_json_sub(o, "parent"), "pid", p->ppid);
-		nh_json_str_known(o, "executable", p->exe);
-		nh_json_str_known(o, "name", p->comm);
-		/* ECS user.id is a keyword */
-		snprintf(uid, sizeof(uid), "%u", p->uid);
-		o = nh_json_sub(doc, "user");
-		nh_json_str_known(o, "id", uid);
-		nh_json_str_known(o, "name", p->user);
+	for (size_t i = 0; i < sizeof(techniques) / sizeof(techniques[0]); i++)
+		if (strlen(techniques[i].id) == n && memcmp(techniques[i].id, id, n) == 0)
+			t = &techniques[i];
+	nh_jw_object(w, "threat");
+	nh_jw_str(w, "framework", "MITRE ATT&CK");
+	if (t) {
+		nh_jw_object(w, "tactic");
+		nh_jw_str(w, "id", t->tactic_id);
+		nh_jw_str(w, "name", t->tactic_name);
+		nh_jw_end(w);
 	}
-
-	if ((i->namespace && *i->namespace) || (i->pod_name && *i->pod_name) ||
-	    (i->pod_uid && *i->pod_uid)) {
-		json_object *res;
-
-		o = nh_json_sub(doc, "orchestrator");
-		nh_json_str_known(o, "type", "kubernetes");
-		nh_json_str_known(o, "namespace", i->namespace);
-		res = nh_json_sub(o, "resource");
-		nh_json_str_known(res, "type", "pod");
-		nh_json_str_known(res, "name", i->pod_name);
-		nh_json_str_known(res, "id", i->pod_uid);
-		prune(o, "resource");
+	nh_jw_object(w, "technique");
+	nh_jw_strn(w, "id", id, n);
+	if (dot) {
+		nh_jw_str_known(w, "name", t ? t->name : NULL);
+		nh_jw_object(w, "subtechnique");
+		nh_jw_str(w, "id", id);
+		nh_jw_str_known(w, "name", name);
+		nh_jw_end(w);
+	} else {
+		nh_jw_str_known(w, "name", name && *name ? name : t ? t->name : NULL);
 	}
-	if (i->container_id && *i->container_id)
-		nh_json_str_known(nh_json_sub(doc, "container"), "id", i->container_id);
-	if (i->unit && *i->unit)
-		nh_json_str_known(nh_json_sub(doc, "service"), "name", i->unit);
-	if (i->key && *i->key)
-		nh_json_str_known(nh_json_sub(doc, "labels"), "nhiscope_identity", i->key);
+	nh_jw_end(w);
+	nh_jw_end(w);
 }
 
-static void add_nhiscope(json_object *doc, const struct nh_wire_record *r)
+/* rule.name: which of nhiscope's detections made an alert. */
+static void add_rule(struct nh_jw *w, const struct nh_wire_record *r)
 {
-	json_object *nh = nh_json_sub(doc, "nhiscope"), *o, *s;
-	const struct nh_wire_identity *i = &r->identity;
+	char name[96];
 
-	o = nh_json_sub(nh, "record");
-	nh_json_str_known(o, "kind", nh_wire_kind_name(r->kind));
-	nh_json_str_known(o, "node", r->id.node);
-	nh_json_str_known(o, "boot_id", r->id.boot_id);
-	nh_json_uint(o, "seq", r->id.seq);
+	if (r->kind == NH_WIRE_ANOMALY)
+		snprintf(name, sizeof(name), "nhiscope %s %s",
+			 r->anomaly.rate ? "rate spike" : "novel",
+			 nh_wire_category_name(r->anomaly.category));
+	else if (r->kind == NH_WIRE_FINDING)
+		snprintf(name, sizeof(name), "nhiscope %s", nh_wire_finding_name(r->finding.type));
+	else
+		return;
+	nh_jw_object(w, "rule");
+	nh_jw_str(w, "name", name);
+	nh_jw_end(w);
+}
 
-	o = nh_json_sub(nh, "identity");
-	nh_json_str_known(o, "key", i->key);
-	nh_json_str_known(o, "source", i->source);
-	if (i->source && *i->source)
-		json_object_object_add(o, "verified", json_object_new_boolean(i->verified));
-	nh_json_str_known(o, "service_account", i->service_account);
-	nh_json_str_known(o, "pod_uid", i->pod_uid);
-	s = nh_json_sub(o, "workload");
-	nh_json_str_known(s, "kind", i->workload_kind);
-	nh_json_str_known(s, "name", i->workload_name);
-	prune(o, "workload");
-	prune(nh, "identity");
+/* The kernel's boot id: the agent's record ids are "<boot id>-<run>". */
+static size_t kernel_boot_id(const char *boot)
+{
+	char uuid[37];
 
+	if (strlen(boot) < 36)
+		return 0;
+	memcpy(uuid, boot, 36);
+	uuid[36] = '\0';
+	/* 8-4-4-4-12 hex digits */
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? uuid[i] != '-'
+			 : !((uuid[i] >= '0' && uuid[i] <= '9') ||
+			     (uuid[i] >= 'a' && uuid[i] <= 'f')))
+			return 0;
+	}
+	return 36;
+}
+
+static bool known(const char *s)
+{
+	return s && *s;
+}
+
+/* An endpoint: "ip:port", "[ipv6]:port" or an address alone. */
+struct endpoint {
+	char ip[64];
+	bool is_ip;
+	uint32_t port;
+};
+
+static bool parse_ip(const char *s, char *out, size_t cap)
+{
+	unsigned char b[16];
+	size_t n = strlen(s);
+
+	if (n >= cap)
+		return false;
+	memcpy(out, s, n + 1);
+	return inet_pton(AF_INET, out, b) == 1 || inet_pton(AF_INET6, out, b) == 1;
+}
+
+static bool parse_endpoint(const char *s, struct endpoint *e)
+{
+	const char *colon;
+	char host[64];
+	unsigned long port;
+	char *end;
+
+	memset(e, 0, sizeof(*e));
+	if (!known(s) || s[0] == '/')
+		return false;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || (size_t)(close - s - 1) >= sizeof(host))
+			return false;
+		memcpy(host, s + 1, close - s - 1);
+		host[close - s - 1] = '\0';
+		colon = close[1] == ':' ? close + 1 : NULL;
+	} else {
+		colon = strrchr(s, ':');
+		/* an IPv6 address without brackets has no port */
+		if (colon && strchr(s, ':') != colon)
+			colon = NULL;
+		if (colon ? (size_t)(colon - s) >= sizeof(host) : strlen(s) >= sizeof(host))
+			return false;
+		memcpy(host, s, colon ? (size_t)(colon - s) : strlen(s) + 1);
+		if (colon)
+			host[colon - s] = '\0';
+	}
+	if (colon) {
+		port = strtoul(colon + 1, &end, 10);
+		if (*end || end == colon + 1 || port > 65535)
+			return false;
+		e->port = (uint32_t)port;
+	}
+	e->is_ip = parse_ip(host, e->ip, sizeof(e->ip));
+	if (!e->is_ip)
+		snprintf(e->ip, sizeof(e->ip), "%s", host);
+	return true;
+}
+
+/* source.* or destination.*: address always, ip when it is one. */
+static void add_endpoint(struct nh_jw *w, const char *group, const struct endpoint *e)
+{
+	nh_jw_object(w, group);
+	nh_jw_str(w, "address", e->ip);
+	if (e->is_ip)
+		nh_jw_str(w, "ip", e->ip);
+	if (e->port)
+		nh_jw_uint(w, "port", e->port);
+	nh_jw_end(w);
+}
+
+/* What an ECS document says about the record's network peer and file,
+ * worked out once: source/destination, file, related. */
+struct ecs_objects {
+	struct endpoint peer;
+	const char *peer_group; /* "destination", "source" or NULL */
+	uint32_t local_port;	/* accept: our side */
+	const char *file;	/* an absolute path */
+};
+
+static void find_objects(const struct nh_wire_record *r, struct ecs_objects *o)
+{
+	memset(o, 0, sizeof(*o));
 	switch (r->kind) {
 	case NH_WIRE_ANOMALY: {
 		const struct nh_wire_anomaly *a = &r->anomaly;
 
-		o = nh_json_sub(nh, "anomaly");
-		nh_json_str_known(o, "category", nh_wire_category_name(a->category));
-		nh_json_str_known(o, "severity", nh_wire_severity_name(a->severity));
-		json_object_object_add(o, "rate", json_object_new_boolean(a->rate));
-		nh_json_str_known(o, "value", a->value);
-		s = nh_json_sub(o, "baseline");
-		nh_json_uint(s, "age_seconds", a->baseline_age_ns / UINT64_C(1000000000));
-		nh_json_uint(s, "items", a->baseline_items);
-		if (a->rate) {
-			json_object_object_add(o, "rate_observed",
-					       json_object_new_double(a->rate_observed));
-			json_object_object_add(o, "rate_mean",
-					       json_object_new_double(a->rate_mean));
-			json_object_object_add(o, "rate_stddev",
-					       json_object_new_double(a->rate_stddev));
-		}
-		if (a->technique_id && *a->technique_id) {
-			json_object *th = nh_json_sub(doc, "threat"),
-				    *te = nh_json_sub(th, "technique");
-
-			nh_json_str_known(th, "framework", "MITRE ATT&CK");
-			nh_json_str_known(te, "id", a->technique_id);
-			nh_json_str_known(te, "name", a->technique_name);
-		}
-		if (a->category == NH_WIRE_CAT_FILE || a->category == NH_WIRE_CAT_CREDENTIAL) {
-			if (!a->rate && a->value[0] == '/')
-				nh_json_str_known(nh_json_sub(doc, "file"), "path", a->value);
-		}
-		break;
-	}
-	case NH_WIRE_CREDENTIAL_USE: {
-		const struct nh_wire_credential_use *c = &r->credential_use;
-
-		o = nh_json_sub(nh, "credential");
-		nh_json_str_known(o, "kind", c->credential_kind);
-		nh_json_str_known(o, "name", c->credential);
-		nh_json_str_known(o, "via", c->via);
-		nh_json_int(o, "result", c->result);
-		nh_json_uint(o, "count", c->count);
-		if (c->credential[0] == '/')
-			nh_json_str_known(nh_json_sub(doc, "file"), "path", c->credential);
-		break;
-	}
-	case NH_WIRE_FINDING: {
-		const struct nh_wire_finding *f = &r->finding;
-
-		o = nh_json_sub(nh, "finding");
-		nh_json_str_known(o, "type", nh_wire_finding_name(f->type));
-		nh_json_str_known(o, "secret_kind", f->secret_kind);
-		nh_json_str_known(o, "fingerprint", f->fingerprint);
-		nh_json_str_known(o, "fingerprint_previous", f->fingerprint_previous);
-		nh_json_str_known(o, "reason", f->reason);
-		nh_json_str_known(o, "argument", f->argument);
-		nh_json_str_known(o, "credential_kind", f->credential_kind);
-		nh_json_str_known(o, "credential", f->credential);
-		nh_json_str_known(o, "path", f->path);
-		nh_json_str_known(o, "claimed_identity", f->claimed_identity);
-		nh_json_str_known(o, "believed_identity", f->believed_identity);
-		if (f->type == NH_WIRE_FINDING_SECRET_EXPOSURE)
-			nh_json_int(o, "arg_index", f->arg_index);
-		if (f->n_identities)
-			json_object_object_add(o, "identities",
-					       strings(f->identities, f->n_identities));
-		break;
-	}
-	case NH_WIRE_ACTIVITY: {
-		json_object *ev;
-
-		o = nh_json_sub(nh, "activity");
-		nh_json_str_known(o, "kind", nh_recordjson_kind(r));
-		if (!r->activity.legacy_json) {
-			/* the event as the agent's tail shows it, from the typed record */
-			ev = nh_recordjson(r);
-			if (ev)
-				json_object_object_add(o, "event", ev);
+		if (a->rate)
 			break;
-		}
-		/* Format 1 (the previous release) sent the event as the JSON
-		 * text its agent rendered: the one place JSON the project wrote
-		 * is read back, kept until format 1 is no longer read. */
-		ev = json_tokener_parse(r->activity.legacy_json);
-		if (ev && json_object_is_type(ev, json_type_object)) {
-			json_object_object_add(o, "event", ev);
-		} else {
-			json_object_put(ev);
-			nh_json_str_known(o, "raw", r->activity.legacy_json);
+		if ((a->category == NH_WIRE_CAT_FILE || a->category == NH_WIRE_CAT_CREDENTIAL) &&
+		    is_path(a->value))
+			o->file = a->value;
+		else if ((a->category == NH_WIRE_CAT_EGRESS ||
+			  a->category == NH_WIRE_CAT_CREDENTIAL) &&
+			 parse_endpoint(a->value, &o->peer))
+			o->peer_group = "destination";
+		break;
+	}
+	case NH_WIRE_CREDENTIAL_USE:
+		if (is_path(r->credential_use.credential))
+			o->file = r->credential_use.credential;
+		else if (parse_endpoint(r->credential_use.credential, &o->peer))
+			o->peer_group = "destination";
+		break;
+	case NH_WIRE_ACTIVITY: {
+		const struct nh_wire_activity *a = &r->activity;
+
+		if (a->legacy_json)
+			break;
+		if (a->event == NH_WIRE_EV_OPEN && is_path(a->path)) {
+			o->file = a->path;
+		} else if ((a->event == NH_WIRE_EV_CONNECT ||
+			    (a->event == NH_WIRE_EV_ACCEPT && a->result >= 0)) &&
+			   known(a->address)) {
+			o->peer.is_ip = parse_ip(a->address, o->peer.ip, sizeof(o->peer.ip));
+			if (!o->peer.is_ip)
+				snprintf(o->peer.ip, sizeof(o->peer.ip), "%s", a->address);
+			o->peer.port = a->port;
+			o->peer_group = a->event == NH_WIRE_EV_CONNECT ? "destination" : "source";
+			if (a->event == NH_WIRE_EV_ACCEPT)
+				o->local_port = a->local_port;
+		} else if (a->event == NH_WIRE_EV_SUMMARY && is_path(a->object) &&
+			   a->of == NH_WIRE_EV_OPEN) {
+			o->file = a->object;
+		} else if (a->event == NH_WIRE_EV_SUMMARY && a->of == NH_WIRE_EV_CONNECT &&
+			   parse_endpoint(a->object, &o->peer)) {
+			o->peer_group = "destination";
 		}
 		break;
 	}
-	case NH_WIRE_LOSS:
-		o = nh_json_sub(nh, "loss");
-		nh_json_str_known(o, "what", r->loss.what);
-		nh_json_str_known(o, "source", r->loss.source);
-		json_object_object_add(o, "counts", counters(r->loss.counts, r->loss.n_counts));
-		if (r->loss.n_totals)
-			json_object_object_add(o, "totals",
-					       counters(r->loss.totals, r->loss.n_totals));
-		nh_json_uint(o, "window_start_ns", r->loss.window_start_ns);
-		nh_json_uint(o, "window_end_ns", r->loss.window_end_ns);
-		break;
-	case NH_WIRE_HEARTBEAT:
-		o = nh_json_sub(nh, "heartbeat");
-		nh_json_str_known(o, "agent_version", r->heartbeat.agent_version);
-		nh_json_int(o, "probes_attached", r->heartbeat.probes_attached);
-		json_object_object_add(o, "counters",
-				       counters(r->heartbeat.counters, r->heartbeat.n_counters));
-		nh_json_str_known(nh_json_sub(doc, "agent"), "version", r->heartbeat.agent_version);
+	case NH_WIRE_FINDING:
+		if (r->finding.type == NH_WIRE_FINDING_CREDENTIAL_REUSE &&
+		    is_path(r->finding.credential))
+			o->file = r->finding.credential;
 		break;
 	default:
 		break;
 	}
 }
 
+static void add_objects(struct nh_jw *w, const struct ecs_objects *o)
+{
+	if (o->peer_group) {
+		add_endpoint(w, o->peer_group, &o->peer);
+		if (o->local_port) {
+			nh_jw_object(w, "destination");
+			nh_jw_uint(w, "port", o->local_port);
+			nh_jw_end(w);
+		}
+	}
+	if (o->file) {
+		const char *slash = strrchr(o->file, '/');
+
+		nh_jw_object(w, "file");
+		nh_jw_str(w, "path", o->file);
+		if (slash && slash[1])
+			nh_jw_str(w, "name", slash + 1);
+		nh_jw_end(w);
+	}
+}
+
+static void add_process(struct nh_jw *w, const struct nh_wire_record *r)
+{
+	const struct nh_wire_process *p = &r->process;
+	const struct nh_wire_activity *a = &r->activity;
+	bool exec = r->kind == NH_WIRE_ACTIVITY && !a->legacy_json && a->event == NH_WIRE_EV_EXEC;
+	char entity[NH_WIRE_ID_STR_MAX];
+
+	if (!p->pid)
+		return;
+	nh_jw_object(w, "process");
+	nh_jw_uint(w, "pid", p->pid);
+	/* unique per agent run: the pid with the run's id (boot id and
+	 * start), which a pid reused later in the same run would share */
+	snprintf(entity, sizeof(entity), "%s/%u", r->id.boot_id, p->pid);
+	nh_jw_str(w, "entity_id", entity);
+	if (p->tid && p->tid != p->pid) {
+		nh_jw_object(w, "thread");
+		nh_jw_uint(w, "id", p->tid);
+		nh_jw_end(w);
+	}
+	if (p->ppid) {
+		nh_jw_object(w, "parent");
+		nh_jw_uint(w, "pid", p->ppid);
+		nh_jw_end(w);
+	}
+	nh_jw_str_known(w, "executable", exec && known(a->path) ? a->path : p->exe);
+	nh_jw_str_known(w, "name", p->comm);
+	if (exec) {
+		nh_jw_array(w, "args");
+		for (size_t i = 0; i < a->n_args; i++)
+			nh_jw_str(w, NULL, a->args[i]);
+		nh_jw_end(w);
+		nh_jw_uint(w, "args_count", a->n_args);
+		/* argv as one line, the way a shell shows it; redacted like args
+		 * (the agent redacted every secret before the record left) */
+		nh_jw_str_join(w, "command_line", a->args, a->n_args, ' ');
+	}
+	nh_jw_end(w);
+}
+
+static void add_user(struct nh_jw *w, const struct nh_wire_process *p)
+{
+	char uid[16];
+
+	if (!p->pid)
+		return;
+	snprintf(uid, sizeof(uid), "%u", p->uid);
+	nh_jw_object(w, "user");
+	nh_jw_str(w, "id", uid);
+	nh_jw_str_known(w, "name", p->user);
+	nh_jw_end(w);
+}
+
+static void add_related(struct nh_jw *w, const struct nh_wire_record *r,
+			const struct ecs_objects *o, const char *host)
+{
+	nh_jw_object(w, "related");
+	if (r->process.pid && known(r->process.user)) {
+		nh_jw_array(w, "user");
+		nh_jw_str(w, NULL, r->process.user);
+		nh_jw_end(w);
+	}
+	if (o->peer_group && o->peer.is_ip) {
+		nh_jw_array(w, "ip");
+		nh_jw_str(w, NULL, o->peer.ip);
+		nh_jw_end(w);
+	}
+	nh_jw_array(w, "hosts");
+	nh_jw_str(w, NULL, host);
+	if (o->peer_group && !o->peer.is_ip)
+		nh_jw_str(w, NULL, o->peer.ip);
+	nh_jw_end(w);
+	nh_jw_end(w);
+}
+
+static void add_context(struct nh_jw *w, const struct nh_wire_record *r, const char *host)
+{
+	const struct nh_wire_identity *i = &r->identity;
+	size_t boot = kernel_boot_id(r->id.boot_id);
+	bool k8s = known(i->namespace) || known(i->pod_name) || known(i->pod_uid);
+
+	nh_jw_object(w, "host");
+	nh_jw_str(w, "name", host);
+	if (boot) {
+		nh_jw_object(w, "boot");
+		nh_jw_strn(w, "id", r->id.boot_id, boot);
+		nh_jw_end(w);
+	}
+	nh_jw_end(w);
+
+	if (k8s || known(r->site.cluster)) {
+		nh_jw_object(w, "orchestrator");
+		nh_jw_str(w, "type", "kubernetes");
+		if (known(r->site.cluster)) {
+			nh_jw_object(w, "cluster");
+			nh_jw_str(w, "name", r->site.cluster);
+			nh_jw_end(w);
+		}
+		nh_jw_str_known(w, "namespace", i->namespace);
+		if (known(i->pod_name) || known(i->pod_uid)) {
+			nh_jw_object(w, "resource");
+			nh_jw_str(w, "type", "pod");
+			nh_jw_str_known(w, "name", i->pod_name);
+			nh_jw_str_known(w, "id", i->pod_uid);
+			if (known(i->workload_kind)) {
+				nh_jw_object(w, "parent");
+				nh_jw_str(w, "type", i->workload_kind);
+				nh_jw_end(w);
+			}
+			nh_jw_end(w);
+		}
+		nh_jw_end(w);
+	}
+	if (known(i->container_id)) {
+		nh_jw_object(w, "container");
+		nh_jw_str(w, "id", i->container_id);
+		if (known(i->context.runtime))
+			nh_jw_str(w, "runtime", i->context.runtime);
+		nh_jw_end(w);
+	}
+	if (known(i->unit)) {
+		nh_jw_object(w, "service");
+		nh_jw_str(w, "name", i->unit);
+		nh_jw_end(w);
+	}
+	nh_jw_object(w, "labels");
+	nh_jw_str_known(w, "nhiscope_identity", i->key);
+	for (size_t l = 0; l < r->site.n_labels; l++)
+		nh_jw_str(w, r->site.labels[l].key, r->site.labels[l].value);
+	nh_jw_end_or_drop(w);
+}
+
+static void add_counters(struct nh_jw *w, const char *k, const struct nh_wire_counter *c, size_t n)
+{
+	nh_jw_object(w, k);
+	for (size_t i = 0; i < n; i++)
+		nh_jw_uint(w, c[i].name, c[i].value);
+	nh_jw_end(w);
+}
+
+/* nhiscope.<kind>: everything the record says that ECS has no field for,
+ * one function per record kind. */
+static void nh_anomaly(struct nh_jw *w, const struct nh_wire_record *r)
+{
+	const struct nh_wire_anomaly *a = &r->anomaly;
+
+	nh_jw_object(w, "anomaly");
+	nh_jw_str(w, "category", nh_wire_category_name(a->category));
+	nh_jw_str(w, "severity", nh_wire_severity_name(a->severity));
+	nh_jw_bool(w, "rate", a->rate);
+	nh_jw_str_known(w, "value", a->value);
+	nh_jw_object(w, "baseline");
+	nh_jw_uint(w, "age_seconds", a->baseline_age_ns / UINT64_C(1000000000));
+	nh_jw_uint(w, "items", a->baseline_items);
+	nh_jw_end(w);
+	if (a->rate) {
+		nh_jw_double(w, "rate_observed", a->rate_observed);
+		nh_jw_double(w, "rate_mean", a->rate_mean);
+		nh_jw_double(w, "rate_stddev", a->rate_stddev);
+	}
+	nh_jw_end(w);
+}
+
+static void nh_credential(struct nh_jw *w, const struct nh_wire_record *r)
+{
+	const struct nh_wire_credential_use *c = &r->credential_use;
+
+	nh_jw_object(w, "credential");
+	nh_jw_str_known(w, "kind", c->credential_kind);
+	nh_jw_str_known(w, "name", c->credential);
+	nh_jw_str_known(w, "via", c->via);
+	nh_jw_int(w, "result", c->result);
+	nh_jw_uint(w, "count", c->count);
+	nh_jw_end(w);
+}
+
+static void nh_finding(struct nh_jw *w, const struct nh_wire_record *r)
+{
+	const struct nh_wire_finding *f = &r->finding;
+
+	nh_jw_object(w, "finding");
+	nh_jw_str(w, "type", nh_wire_finding_name(f->type));
+	nh_jw_str_known(w, "secret_kind", f->secret_kind);
+	nh_jw_str_known(w, "fingerprint", f->fingerprint);
+	nh_jw_str_known(w, "fingerprint_previous", f->fingerprint_previous);
+	nh_jw_str_known(w, "reason", f->reason);
+	nh_jw_str_known(w, "argument", f->argument);
+	nh_jw_str_known(w, "credential_kind", f->credential_kind);
+	nh_jw_str_known(w, "credential", f->credential);
+	nh_jw_str_known(w, "path", f->path);
+	nh_jw_str_known(w, "claimed_identity", f->claimed_identity);
+	nh_jw_str_known(w, "believed_identity", f->believed_identity);
+	if (f->type == NH_WIRE_FINDING_SECRET_EXPOSURE)
+		nh_jw_int(w, "arg_index", f->arg_index);
+	if (f->n_identities) {
+		nh_jw_array(w, "identities");
+		for (size_t i = 0; i < f->n_identities; i++)
+			nh_jw_str(w, NULL, f->identities[i]);
+		nh_jw_end(w);
+	}
+	nh_jw_end(w);
+}
+
+/* Format 1 (the previous release) sent the event as the JSON text its
+ * agent rendered: the one place JSON the project wrote is read back, so
+ * that it goes in as an object whatever the bytes; kept until format 1
+ * is no longer read. */
+static void legacy_event(struct nh_jw *w, const char *text)
+{
+	json_object *ev = json_tokener_parse(text);
+	const char *s;
+
+	if (ev && json_object_is_type(ev, json_type_object) &&
+	    (s = json_object_to_json_string_ext(ev, NH_JSON_FLAGS)))
+		nh_jw_raw(w, "event", s, strlen(s));
+	else
+		nh_jw_str(w, "raw", text);
+	json_object_put(ev);
+}
+
+static void nh_activity(struct nh_jw *w, const struct nh_wire_record *r)
+{
+	nh_jw_object(w, "activity");
+	nh_jw_str(w, "kind", nh_recordjson_kind(r));
+	if (r->activity.legacy_json)
+		legacy_event(w, r->activity.legacy_json);
+	else
+		/* the event as the agent's tail shows it, from the typed record */
+		nh_recordjson_write(r, "event", w);
+	nh_jw_end(w);
+}
+
+static void nh_loss(struct nh_jw *w, const struct nh_wire_record *r)
+{
+	nh_jw_object(w, "loss");
+	nh_jw_str_known(w, "what", r->loss.what);
+	nh_jw_str_known(w, "source", r->loss.source);
+	add_counters(w, "counts", r->loss.counts, r->loss.n_counts);
+	if (r->loss.n_totals)
+		add_counters(w, "totals", r->loss.totals, r->loss.n_totals);
+	nh_jw_uint(w, "window_start_ns", r->loss.window_start_ns);
+	nh_jw_uint(w, "window_end_ns", r->loss.window_end_ns);
+	nh_jw_end(w);
+}
+
+static void nh_heartbeat(struct nh_jw *w, const struct nh_wire_record *r)
+{
+	nh_jw_object(w, "heartbeat");
+	nh_jw_str_known(w, "agent_version", r->heartbeat.agent_version);
+	nh_jw_uint(w, "probes_attached", r->heartbeat.probes_attached);
+	add_counters(w, "counters", r->heartbeat.counters, r->heartbeat.n_counters);
+	nh_jw_end(w);
+}
+
+/* By record kind; a kind without a row (added after this table) has only
+ * the common groups. */
+static void (*const nh_body[NH_WIRE_KIND_MAX])(struct nh_jw *, const struct nh_wire_record *) = {
+    [NH_WIRE_ANOMALY] = nh_anomaly, [NH_WIRE_CREDENTIAL_USE] = nh_credential,
+    [NH_WIRE_FINDING] = nh_finding, [NH_WIRE_ACTIVITY] = nh_activity,
+    [NH_WIRE_LOSS] = nh_loss,	    [NH_WIRE_HEARTBEAT] = nh_heartbeat,
+};
+
+static void add_nhiscope(struct nh_jw *w, const struct nh_wire_record *r)
+{
+	const struct nh_wire_identity *i = &r->identity;
+
+	nh_jw_object(w, "nhiscope");
+	nh_jw_object(w, "record");
+	nh_jw_str(w, "kind", nh_wire_kind_name(r->kind));
+	nh_jw_str(w, "node", r->id.node);
+	nh_jw_str(w, "boot_id", r->id.boot_id);
+	nh_jw_uint(w, "seq", r->id.seq);
+	nh_jw_end(w);
+
+	nh_jw_object(w, "identity");
+	nh_jw_str_known(w, "key", i->key);
+	nh_jw_str_known(w, "source", i->source);
+	if (known(i->source))
+		nh_jw_bool(w, "verified", i->verified);
+	nh_jw_str_known(w, "service_account", i->service_account);
+	nh_jw_str_known(w, "pod_uid", i->pod_uid);
+	nh_jw_object(w, "workload");
+	nh_jw_str_known(w, "kind", i->workload_kind);
+	nh_jw_str_known(w, "name", i->workload_name);
+	nh_jw_end_or_drop(w);
+	nh_jw_end_or_drop(w);
+
+	if (r->kind > NH_WIRE_NONE && r->kind < NH_WIRE_KIND_MAX && nh_body[r->kind])
+		nh_body[r->kind](w, r);
+	nh_jw_end(w);
+}
+
+int nh_ecs_write(const struct nh_wire_record *r, const char *id, struct nh_jw *w)
+{
+	const char *host = known(r->identity.node) ? r->identity.node : r->id.node;
+	struct ecs_objects o;
+	char ts[40], msg[1024];
+	size_t n;
+
+	nh_jw_object(w, NULL);
+	nh_ecs_timestamp(r->time_ns, ts, sizeof(ts));
+	nh_jw_str(w, "@timestamp", ts);
+	nh_jw_object(w, "ecs");
+	nh_jw_str(w, "version", NH_ECS_VERSION);
+	nh_jw_end(w);
+	n = nh_ecs_message(r, msg, sizeof(msg));
+	nh_jw_strn(w, "message", msg, n);
+	add_event(w, r, id);
+	add_rule(w, r);
+	if (r->kind == NH_WIRE_ANOMALY && known(r->anomaly.technique_id))
+		add_threat(w, r->anomaly.technique_id, r->anomaly.technique_name);
+	add_context(w, r, host);
+	add_process(w, r);
+	add_user(w, &r->process);
+	find_objects(r, &o);
+	add_objects(w, &o);
+	add_related(w, r, &o, host);
+	if (r->kind == NH_WIRE_HEARTBEAT) {
+		nh_jw_object(w, "agent");
+		nh_jw_str_known(w, "version", r->heartbeat.agent_version);
+		nh_jw_end_or_drop(w);
+	}
+	add_nhiscope(w, r);
+	nh_jw_end(w);
+	return w->failed ? -ENOMEM : 0;
+}
+
 json_object *nh_ecs_record(const struct nh_wire_record *r, const char *id)
 {
-	json_object *doc = json_object_new_object();
-	char ts[40], msg[1024];
+	struct nh_jw w = {0};
+	json_object *doc = NULL;
 
-	if (!doc)
-		return NULL;
-	nh_ecs_timestamp(r->time_ns, ts, sizeof(ts));
-	nh_json_str_known(doc, "@timestamp", ts);
-	nh_json_str_known(nh_json_sub(doc, "ecs"), "version", NH_ECS_VERSION);
-	nh_ecs_message(r, msg, sizeof(msg));
-	nh_json_str_known(doc, "message", msg);
-	add_event(doc, r, id);
-	add_context(doc, r);
-	add_nhiscope(doc, r);
+	nh_jw_reset(&w);
+	if (nh_ecs_write(r, id, &w) == 0 && nh_jw_reserve(&w, 1)) {
+		w.buf[w.len] = '\0';
+		doc = json_tokener_parse(w.buf);
+	}
+	nh_jw_free(&w);
 	return doc;
 }

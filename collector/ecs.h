@@ -18,8 +18,15 @@
 
 #define NH_ECS_VERSION "8.11.0"
 
-/* The document (the caller json_object_put()s it), or NULL on ENOMEM. id
- * is the record id as nh_wire_id_str formats it. */
+struct nh_jw;
+
+/* The document appended to w as one JSON object, straight from the typed
+ * record (no DOM). id is the record id as nh_wire_id_str formats it.
+ * 0, or -ENOMEM (w->failed). */
+int nh_ecs_write(const struct nh_wire_record *r, const char *id, struct nh_jw *w);
+
+/* The same document as a json-c object (json_object_put), NULL on ENOMEM:
+ * for tests and tools, made by parsing what nh_ecs_write wrote. */
 json_object *nh_ecs_record(const struct nh_wire_record *r, const char *id);
 
 /* One human line for event.message, syslog and CEF names. Returns the

@@ -15,8 +15,9 @@
 #include "sink.h"
 
 /* How much of an existing file start-up reads back for record ids. */
-#define TAIL_MAX (64u << 20)
-#define CHUNK	 (1u << 20)
+#define TAIL_MAX    (64u << 20)
+#define CHUNK	    (1u << 20)
+#define BATCH_BYTES (256u << 10) /* lines gathered before a write */
 
 struct file_sink {
 	int fd;
@@ -27,6 +28,8 @@ struct file_sink {
 	uint64_t skipped;
 	const struct nh_log *lg;
 	char *path;
+	char *buf; /* lines not written yet */
+	size_t len, cap;
 };
 
 /* Cut a last line that has no newline: a write torn by a crash. Its
@@ -119,55 +122,77 @@ cleanup:
 	return rc;
 }
 
-static int file_write(void *self, const struct nh_sink_item *it)
+/* Write out the batch. A failure cuts what part of it reached the file
+ * (no half line left behind) and keeps it all for the next try. */
+static int drain(struct file_sink *f)
 {
-	struct file_sink *f = self;
-	struct iovec iov[2] = {{(void *)it->json, it->json_len}, {(void *)"\n", 1}};
-	size_t total = it->json_len + 1, done = 0;
+	size_t done = 0;
 
-	if (f->have_seen && nh_dedup_seen(&f->seen, it->id)) {
-		f->skipped++;
-		return 0;
-	}
-	while (done < total) {
-		struct iovec v[2];
-		int nv = 0;
-		size_t skip = done;
-		ssize_t n;
+	while (done < f->len) {
+		ssize_t n = write(f->fd, f->buf + done, f->len - done);
 
-		for (int i = 0; i < 2; i++) {
-			if (skip >= iov[i].iov_len) {
-				skip -= iov[i].iov_len;
-				continue;
-			}
-			v[nv].iov_base = (char *)iov[i].iov_base + skip;
-			v[nv].iov_len = iov[i].iov_len - skip;
-			nv++;
-			skip = 0;
-		}
-		n = writev(f->fd, v, nv);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			int err = n < 0 ? errno : EIO;
 
-			/* leave no half line behind: the retry writes it whole */
-			if (f->have_seen && done && ftruncate(f->fd, f->size))
-				nh_err(f->lg, "file sink %s: cannot cut a partial line: %s",
+			if (f->regular && f->fd != STDOUT_FILENO && done &&
+			    ftruncate(f->fd, f->size))
+				nh_err(f->lg, "file sink %s: cannot cut a partial batch: %s",
 				       f->path, strerror(errno));
 			nh_warn(f->lg, "file sink %s: write: %s", f->path, strerror(err));
 			return -err;
 		}
-		done += n;
+		done += (size_t)n;
 	}
-	f->size += total;
+	f->size += (off_t)f->len;
+	f->len = 0;
+	return 0;
+}
+
+/* Lines are gathered and written a batch at a time (flush writes the
+ * rest): the collector commits offsets only after flush, so a crash
+ * loses nothing a commit covered. */
+static int file_write(void *self, const struct nh_sink_item *it)
+{
+	struct file_sink *f = self;
+	size_t need = it->json_len + 1;
+
+	if (f->have_seen && nh_dedup_seen(&f->seen, it->id)) {
+		f->skipped++;
+		return 0;
+	}
+	if (f->len && f->len + need > BATCH_BYTES) {
+		int rc = drain(f);
+
+		if (rc)
+			return rc;
+	}
+	if (f->cap - f->len < need) {
+		size_t cap = f->cap ? f->cap : BATCH_BYTES;
+		char *b;
+
+		while (cap - f->len < need)
+			cap *= 2;
+		b = realloc(f->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		f->buf = b;
+		f->cap = cap;
+	}
+	memcpy(f->buf + f->len, it->json, it->json_len);
+	f->buf[f->len + it->json_len] = '\n';
+	f->len += need;
 	return 0;
 }
 
 static int file_flush(void *self)
 {
 	struct file_sink *f = self;
+	int rc = drain(f);
 
+	if (rc)
+		return rc;
 	if (fsync(f->fd) == 0 || (!f->regular && (errno == EINVAL || errno == EROFS)))
 		return 0;
 	nh_warn(f->lg, "file sink %s: fsync: %s", f->path, strerror(errno));
@@ -183,6 +208,12 @@ static void file_close(void *self)
 	if (f->skipped)
 		nh_info(f->lg, "file sink %s: %llu records were already in the file", f->path,
 			(unsigned long long)f->skipped);
+	if (f->len)
+		nh_warn(f->lg,
+			"file sink %s: closed with %zu bytes not written (not committed: "
+			"delivered again)",
+			f->path, f->len);
+	free(f->buf);
 	if (f->fd > 2)
 		close(f->fd);
 	if (f->have_seen)

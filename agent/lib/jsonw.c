@@ -127,8 +127,8 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return 0;
 }
 
-/* "s" escaped, quotes included. */
-static void put_string(struct nh_jw *w, const char *str, size_t n)
+/* s escaped, without quotes. */
+static void put_escaped(struct nh_jw *w, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
@@ -137,7 +137,6 @@ static void put_string(struct nh_jw *w, const char *str, size_t n)
 	/* the worst case: every byte as \u00XX or \ufffd */
 	if (n > (SIZE_MAX - 2) / 6 || !nh_jw_reserve(w, 6 * n + 2))
 		return;
-	w->buf[w->len++] = '"';
 	while (i < n) {
 		uint8_t k = byte_class[s[i]];
 		size_t u;
@@ -193,7 +192,17 @@ static void put_string(struct nh_jw *w, const char *str, size_t n)
 		run = i;
 	}
 	put(w, (const char *)s + run, i - run);
+}
+
+/* "s" escaped, quotes included. */
+static void put_string(struct nh_jw *w, const char *s, size_t n)
+{
+	if (!nh_jw_reserve(w, 2))
+		return;
 	w->buf[w->len++] = '"';
+	put_escaped(w, s, n);
+	if (nh_jw_reserve(w, 1))
+		w->buf[w->len++] = '"';
 }
 
 /* The separator and the key of the next member; false when failed. */
@@ -353,4 +362,18 @@ void nh_jw_result(struct nh_jw *w, int64_t result)
 
 		nh_jw_str(w, "error", name ? name : "unknown");
 	}
+}
+
+void nh_jw_str_join(struct nh_jw *w, const char *key, const char *const *parts, size_t n, char sep)
+{
+	if (!member(w, key, 1))
+		return;
+	w->buf[w->len++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		if (i && nh_jw_reserve(w, 1))
+			w->buf[w->len++] = sep;
+		put_escaped(w, parts[i], strlen(parts[i]));
+	}
+	if (nh_jw_reserve(w, 1))
+		w->buf[w->len++] = '"';
 }

@@ -71,6 +71,9 @@ void nh_jw_end_or_drop(struct nh_jw *w);
 
 void nh_jw_str(struct nh_jw *w, const char *key, const char *v); /* NULL: null */
 void nh_jw_strn(struct nh_jw *w, const char *key, const char *v, size_t n);
+/* The parts as one string, sep between them ("/bin/sh -c x"); sep is
+ * printable ASCII other than '"' and '\\'. */
+void nh_jw_str_join(struct nh_jw *w, const char *key, const char *const *parts, size_t n, char sep);
 /* Only when v is a non-empty string. */
 void nh_jw_str_known(struct nh_jw *w, const char *key, const char *v);
 void nh_jw_int(struct nh_jw *w, const char *key, int64_t v);

@@ -376,11 +376,11 @@ static void add_loss(struct nh_jw *w, const struct nh_wire_loss *l)
 		nh_jw_int(w, "total", (int64_t)l->totals[0].value);
 }
 
-int nh_recordjson_write(const struct nh_wire_record *r, struct nh_jw *w)
+int nh_recordjson_write(const struct nh_wire_record *r, const char *key, struct nh_jw *w)
 {
 	if (r->kind == NH_WIRE_ACTIVITY && r->activity.legacy_json)
 		return -EINVAL;
-	nh_jw_object(w, NULL);
+	nh_jw_object(w, key);
 	add_attribution(w, r);
 	switch (r->kind) {
 	case NH_WIRE_ACTIVITY:
@@ -423,7 +423,7 @@ json_object *nh_recordjson(const struct nh_wire_record *r)
 	json_object *o = NULL;
 
 	nh_jw_reset(&w);
-	if (nh_recordjson_write(r, &w) == 0 && nh_jw_reserve(&w, 1)) {
+	if (nh_recordjson_write(r, NULL, &w) == 0 && nh_jw_reserve(&w, 1)) {
 		w.buf[w.len] = '\0';
 		o = json_tokener_parse(w.buf);
 	}

@@ -21,11 +21,12 @@
 
 struct nh_jw;
 
-/* The record as one JSON object appended to w (no DOM: the tail's and the
- * collector's per-record path). 0; -EINVAL for a record of format 1 (its
+/* The record as one JSON object appended to w, as the value of key (NULL:
+ * at the top or in an array); no DOM: the tail's and the collector's
+ * per-record path. 0; -EINVAL for a record of format 1 (its
  * JSON is legacy_json, as that release wrote it), nothing written;
  * -ENOMEM (w->failed). */
-int nh_recordjson_write(const struct nh_wire_record *r, struct nh_jw *w);
+int nh_recordjson_write(const struct nh_wire_record *r, const char *key, struct nh_jw *w);
 
 /* The same as a json-c object (json_object_put), NULL on ENOMEM or for
  * format 1: for callers that need a DOM (tests), made by parsing what

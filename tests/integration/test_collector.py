@@ -286,14 +286,18 @@ def sinks_keep_identity(s):
         assert a["event"]["kind"] == "alert" and a["event"]["severity"] == 73, a["event"]
         assert a["orchestrator"] == {"type": "kubernetes", "namespace": "payments",
                                      "resource": {"type": "pod", "name": "api-7c9f8-x2k4q",
-                                                  "id": recs.pod_uid}}, a["orchestrator"]
+                                                  "id": recs.pod_uid,
+                                                  "parent": {"type": "Deployment"}}}, \
+            a["orchestrator"]
         assert a["labels"]["nhiscope_identity"] == "k8s:sa/payments/api"
         assert a["nhiscope"]["identity"]["service_account"] == "api"
         assert a["nhiscope"]["identity"]["workload"] == {"kind": "Deployment", "name": "api"}
         assert a["host"]["name"] == recs.node
         assert a["process"]["pid"] == 4001 and a["process"]["executable"] == "/usr/bin/curl"
         assert a["user"] == {"id": "1000", "name": "app"}
-        assert a["threat"]["technique"]["id"] == "T1552.005"
+        assert a["threat"]["technique"]["id"] == "T1552", a["threat"]
+        assert a["threat"]["technique"]["subtechnique"]["id"] == "T1552.005", a["threat"]
+        assert a["threat"]["tactic"] == {"id": "TA0006", "name": "Credential Access"}
         assert a["container"]["id"] == batch[0]["identity"]["container_id"]
         c = by_id[Records.id(batch[1])]
         assert c["nhiscope"]["credential"]["kind"] == "sa_token", c

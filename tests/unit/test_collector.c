@@ -64,7 +64,8 @@ static void pod_record(struct nh_wire_record *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->id.node = "node-a";
-	r->id.boot_id = "boot-1";
+	/* as the agent makes it: the kernel's boot id, then its run */
+	r->id.boot_id = "0f6a3c1e-5b2d-4c7e-9a81-3d2f6e7b8c90-6571f0a2000001c8-1f4";
 	r->id.seq = 7;
 	r->time_ns = 1700000000123456789ull;
 	r->identity.key = "k8s:sa/payments/api";
@@ -117,7 +118,8 @@ static void test_ecs(void)
 	CHECK_STR(get(doc, "event.severity"), "73");
 	CHECK_STR(get(doc, "event.dataset"), "nhiscope.anomaly");
 	CHECK_STR(get(doc, "host.name"), "node-a");
-	CHECK_STR(get(doc, "host.boot.id"), "boot-1");
+	/* the kernel's boot id alone (nhiscope.record.boot_id keeps the run) */
+	CHECK_STR(get(doc, "host.boot.id"), "0f6a3c1e-5b2d-4c7e-9a81-3d2f6e7b8c90");
 	CHECK_STR(get(doc, "process.pid"), "42");
 	CHECK_STR(get(doc, "process.parent.pid"), "1");
 	CHECK_STR(get(doc, "process.executable"), "/usr/bin/curl");
@@ -129,8 +131,17 @@ static void test_ecs(void)
 	CHECK_STR(get(doc, "orchestrator.resource.type"), "pod");
 	CHECK_STR(get(doc, "container.id"), "c0ffee");
 	CHECK(get(doc, "service.name") == NULL);
-	CHECK_STR(get(doc, "threat.technique.id"), "T1552.005");
-	CHECK_STR(get(doc, "threat.technique.name"), "Cloud Instance Metadata API");
+	/* ATT&CK as ECS has it: technique, sub-technique and tactic */
+	CHECK_STR(get(doc, "threat.technique.id"), "T1552");
+	CHECK_STR(get(doc, "threat.technique.name"), "Unsecured Credentials");
+	CHECK_STR(get(doc, "threat.technique.subtechnique.id"), "T1552.005");
+	CHECK_STR(get(doc, "threat.technique.subtechnique.name"), "Cloud Instance Metadata API");
+	CHECK_STR(get(doc, "threat.tactic.id"), "TA0006");
+	CHECK_STR(get(doc, "threat.tactic.name"), "Credential Access");
+	CHECK_STR(get(doc, "rule.name"), "nhiscope novel egress");
+	CHECK_STR(get(doc, "destination.ip"), "169.254.169.254");
+	CHECK_STR(get(doc, "destination.port"), "80");
+	CHECK_STR(get(doc, "orchestrator.resource.parent.type"), "Deployment");
 	CHECK_STR(get(doc, "labels.nhiscope_identity"), "k8s:sa/payments/api");
 	CHECK_STR(get(doc, "nhiscope.identity.key"), "k8s:sa/payments/api");
 	CHECK_STR(get(doc, "nhiscope.identity.workload.kind"), "Deployment");

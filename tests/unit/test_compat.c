@@ -57,7 +57,46 @@ static int load(const char *name, struct nh_wire_record *r)
 	return rc;
 }
 
-/* Release 1's collector's document for NAME equals ours, field for field. */
+/* Fields issue 13 changed on purpose (docs/events.md, "Changes"): ECS
+ * categorisation per record, ATT&CK as technique plus sub-technique,
+ * host.boot.id as the kernel's boot id alone. */
+static const char *const changed[] = {
+    "event.category",	     "event.type",   "threat.technique.id",
+    "threat.technique.name", "host.boot.id", "host.boot",
+};
+
+/* Every leaf of want at path is in got with the same value. */
+static bool keeps(json_object *want, json_object *got, const char *path)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++)
+		if (strcmp(path, changed[i]) == 0)
+			return true;
+	if (!json_object_is_type(want, json_type_object) ||
+	    !json_object_is_type(got, json_type_object)) {
+		if (!json_object_equal(want, got)) {
+			fprintf(stderr, "  %s: %s became %s\n", path,
+				json_object_to_json_string(want),
+				got ? json_object_to_json_string(got) : "(absent)");
+			return false;
+		}
+		return true;
+	}
+	json_object_object_foreach (want, k, v) {
+		char sub[256];
+		json_object *g = NULL;
+
+		snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", k);
+		json_object_object_get_ex(got, k, &g);
+		if (!keeps(v, g, sub))
+			ok = false;
+	}
+	return ok;
+}
+
+/* Release 1's collector's document for NAME is still there in ours, field
+ * for field (new fields added; the changes above apart). */
 static void same_ecs(const char *name, const struct nh_wire_record *r)
 {
 	char path[PATH_MAX], id[NH_WIRE_ID_STR_MAX];
@@ -69,10 +108,10 @@ static void same_ecs(const char *name, const struct nh_wire_record *r)
 	nh_wire_id_str(&r->id, id, sizeof(id));
 	got = nh_ecs_record(r, id);
 	CHECK(got != NULL);
-	if (want && got && !json_object_equal(want, got))
+	if (want && got && !keeps(want, got, ""))
 		fprintf(stderr, "  %s: ECS differs:\n  want %s\n  got  %s\n", name,
 			json_object_to_json_string(want), json_object_to_json_string(got));
-	CHECK(want && got && json_object_equal(want, got));
+	CHECK(want && got && keeps(want, got, ""));
 	json_object_put(want);
 	json_object_put(got);
 }
@@ -187,8 +226,8 @@ static void test_spool(void)
 
 		CHECK(rec.format == 1);
 		CHECK(rec.event_ns == 0);
-		CHECK_STR(rec.topic, rec.cls == NH_SPOOL_ANOMALY ? "nhiscope.anomalies"
-								 : "nhiscope.activity");
+		CHECK_STR(rec.topic,
+			  rec.cls == NH_SPOOL_ANOMALY ? "nhiscope.anomalies" : "nhiscope.activity");
 		CHECK(nh_wire_unpack(rec.data, rec.len, &r, &why) == 0);
 		kind = r.kind == NH_WIRE_FINDING ? nh_wire_finding_name(r.finding.type)
 						 : nh_wire_kind_name(r.kind);
