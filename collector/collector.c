@@ -23,6 +23,7 @@
 #define BACKOFF_MAX_MS 5000
 #define COMMIT_RECORDS 1000 /* commit at least this often, whatever the interval */
 #define LAG_EVERY_MS   2000
+#define SIGNAL_EVERY   64 /* records between looks for a signal */
 
 static bool stopping(struct nh_collector *c)
 {
@@ -219,11 +220,18 @@ int nh_collector_run(struct nh_collector *c)
 	nh_info(c->lg, "nhiscope-collector %s: consuming from %s as group %s", NH_COLLECTOR_VERSION,
 		c->o->brokers, c->o->group);
 	c->last_commit_ms = c->last_lag_ms = nh_clock_mono_ms();
-	while (!stopping(c)) {
+	for (unsigned n = 0;; n++) {
 		struct nh_kmsg msg;
-		int got = nh_consumer_poll(&c->k, POLL_MS, &msg);
+		int got;
 		uint64_t now;
 
+		/* a signal is looked for (a read of the signalfd) every
+		 * SIGNAL_EVERY records and whenever the topic is idle, not
+		 * at every record */
+		if ((n % SIGNAL_EVERY == 0 || c->idle) && stopping(c))
+			break;
+		got = nh_consumer_poll(&c->k, POLL_MS, &msg);
+		c->idle = got != 1;
 		if (got == 1) {
 			atomic_fetch_add(&c->m.consumed, 1);
 			deliver(c, &msg);

@@ -38,6 +38,7 @@ struct nh_collector {
 	struct nh_telemetry m;
 	int sigfd; /* SIGINT, SIGTERM: stop */
 	bool stop;
+	bool idle; /* the last poll returned no record */
 	uint64_t uncommitted; /* offsets stored since the last commit */
 	uint64_t last_commit_ms, last_lag_ms;
 	uint64_t written; /* records every sink accepted, for crash tests */

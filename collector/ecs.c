@@ -122,9 +122,22 @@ size_t nh_ecs_message(const struct nh_wire_record *r, char *buf, size_t cap)
 		}
 		break;
 	}
-	case NH_WIRE_ACTIVITY:
-		put(&t, "activity: %s by %s", nh_recordjson_kind(r), who);
+	case NH_WIRE_ACTIVITY: {
+		/* the common record, without printf */
+		const char *k = nh_recordjson_kind(r);
+		size_t kl = strlen(k), wl = strlen(who);
+
+		if (10 + kl + 4 + wl < cap) {
+			memcpy(buf, "activity: ", 10);
+			memcpy(buf + 10, k, kl);
+			memcpy(buf + 10 + kl, " by ", 4);
+			memcpy(buf + 14 + kl, who, wl + 1);
+			t.len = 14 + kl + wl;
+		} else {
+			put(&t, "activity: %s by %s", k, who);
+		}
 		break;
+	}
 	case NH_WIRE_LOSS:
 		put(&t, "loss report: %s", r->loss.what);
 		for (size_t i = 0; i < r->loss.n_counts; i++)
@@ -268,6 +281,14 @@ static bool has_result(const struct nh_wire_record *r, int64_t *result)
 
 static void add_event(struct nh_jw *w, const struct nh_wire_record *r, const char *id)
 {
+	static const char *const datasets[NH_WIRE_KIND_MAX] = {
+	    [NH_WIRE_ANOMALY] = "nhiscope.anomaly",
+	    [NH_WIRE_CREDENTIAL_USE] = "nhiscope.credential_use",
+	    [NH_WIRE_FINDING] = "nhiscope.finding",
+	    [NH_WIRE_ACTIVITY] = "nhiscope.activity",
+	    [NH_WIRE_LOSS] = "nhiscope.loss",
+	    [NH_WIRE_HEARTBEAT] = "nhiscope.heartbeat",
+	};
 	struct ecs_class c = classify(r);
 	char dataset[64];
 	int sev = nh_ecs_severity(r);
@@ -287,8 +308,12 @@ static void add_event(struct nh_jw *w, const struct nh_wire_record *r, const cha
 		nh_jw_int(w, "severity", sev);
 	nh_jw_str_known(w, "id", id);
 	nh_jw_str(w, "module", "nhiscope");
-	snprintf(dataset, sizeof(dataset), "nhiscope.%s", nh_wire_kind_name(r->kind));
-	nh_jw_str(w, "dataset", dataset);
+	if (r->kind > NH_WIRE_NONE && r->kind < NH_WIRE_KIND_MAX && datasets[r->kind]) {
+		nh_jw_str(w, "dataset", datasets[r->kind]);
+	} else {
+		snprintf(dataset, sizeof(dataset), "nhiscope.%s", nh_wire_kind_name(r->kind));
+		nh_jw_str(w, "dataset", dataset);
+	}
 	switch (r->kind) {
 	case NH_WIRE_ANOMALY:
 		nh_jw_str(w, "action", r->anomaly.rate ? "rate-anomaly" : "novel-item");
@@ -570,6 +595,33 @@ static void add_objects(struct nh_jw *w, const struct ecs_objects *o)
 	}
 }
 
+/* u in decimal at the end of buf (cap > 10), NUL-terminated; the start. */
+static char *decimal(uint32_t u, char *buf, size_t cap)
+{
+	char *p = buf + cap - 1;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	return p;
+}
+
+/* "<run>/<pid>" (no snprintf: one per record). */
+static const char *entity_id(const char *run, uint32_t pid, char *buf, size_t cap)
+{
+	char num[12], *d = decimal(pid, num, sizeof(num));
+	size_t n = strlen(run), k = strlen(d);
+
+	if (n + k + 2 > cap)
+		n = cap - k - 2;
+	memcpy(buf, run, n);
+	buf[n] = '/';
+	memcpy(buf + n + 1, d, k + 1);
+	return buf;
+}
+
 static void add_process(struct nh_jw *w, const struct nh_wire_record *r)
 {
 	const struct nh_wire_process *p = &r->process;
@@ -583,8 +635,7 @@ static void add_process(struct nh_jw *w, const struct nh_wire_record *r)
 	nh_jw_uint(w, "pid", p->pid);
 	/* unique per agent run: the pid with the run's id (boot id and
 	 * start), which a pid reused later in the same run would share */
-	snprintf(entity, sizeof(entity), "%s/%u", r->id.boot_id, p->pid);
-	nh_jw_str(w, "entity_id", entity);
+	nh_jw_str(w, "entity_id", entity_id(r->id.boot_id, p->pid, entity, sizeof(entity)));
 	if (p->tid && p->tid != p->pid) {
 		nh_jw_object(w, "thread");
 		nh_jw_uint(w, "id", p->tid);
@@ -616,9 +667,8 @@ static void add_user(struct nh_jw *w, const struct nh_wire_process *p)
 
 	if (!p->pid)
 		return;
-	snprintf(uid, sizeof(uid), "%u", p->uid);
 	nh_jw_object(w, "user");
-	nh_jw_str(w, "id", uid);
+	nh_jw_str(w, "id", decimal(p->uid, uid, sizeof(uid)));
 	nh_jw_str_known(w, "name", p->user);
 	nh_jw_end(w);
 }

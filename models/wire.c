@@ -135,8 +135,13 @@ static bool utf8_valid(const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 
 	while (*p) {
-		size_t n = utf8_seq(p);
+		size_t n;
 
+		if (*p < 0x80) { /* ASCII, most of every record */
+			p++;
+			continue;
+		}
+		n = utf8_seq(p);
 		if (!n)
 			return false;
 		p += n;

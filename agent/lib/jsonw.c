@@ -66,7 +66,7 @@ void nh_jw_free(struct nh_jw *w)
 	memset(w, 0, sizeof(*w));
 }
 
-bool nh_jw_reserve(struct nh_jw *w, size_t n)
+bool nh_jw_grow(struct nh_jw *w, size_t n)
 {
 	size_t cap;
 	char *b;
@@ -127,20 +127,38 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return 0;
 }
 
-/* s escaped, without quotes. */
+/* Whether none of the 8 bytes at s needs a look: no control character,
+ * '"', '\\' or byte >= 0x80 (the usual word-at-a-time tests). */
+static inline bool plain8(const unsigned char *s)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t v, quote, slash, hits;
+
+	memcpy(&v, s, 8);
+	quote = v ^ (ones * '"');
+	slash = v ^ (ones * '\\');
+	hits = ((quote - ones) & ~quote) | ((slash - ones) & ~slash) | ((v - ones * 0x20) & ~v) | v;
+	return !(hits & highs);
+}
+
+/* s escaped, without quotes, into room the caller reserved: 6 bytes a
+ * byte at worst (\u00XX, \ufffd). */
 static void put_escaped(struct nh_jw *w, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
 	size_t run = 0, i = 0;
 
-	/* the worst case: every byte as \u00XX or \ufffd */
-	if (n > (SIZE_MAX - 2) / 6 || !nh_jw_reserve(w, 6 * n + 2))
-		return;
 	while (i < n) {
-		uint8_t k = byte_class[s[i]];
+		uint8_t k;
 		size_t u;
 
+		/* eight plain bytes at a time: most strings are all plain */
+		while (i + 8 <= n && plain8(s + i))
+			i += 8;
+		if (i == n)
+			break;
+		k = byte_class[s[i]];
 		if (!k) {
 			i++;
 			continue;
@@ -194,15 +212,22 @@ static void put_escaped(struct nh_jw *w, const char *str, size_t n)
 	put(w, (const char *)s + run, i - run);
 }
 
-/* "s" escaped, quotes included. */
+/* Room for n bytes escaped and two quotes. */
+static bool reserve_string(struct nh_jw *w, size_t n)
+{
+	if (n > (SIZE_MAX - 64) / 6) {
+		w->failed = true;
+		return false;
+	}
+	return nh_jw_reserve(w, 6 * n + 2);
+}
+
+/* "s" escaped, quotes included, into reserved room. */
 static void put_string(struct nh_jw *w, const char *s, size_t n)
 {
-	if (!nh_jw_reserve(w, 2))
-		return;
 	w->buf[w->len++] = '"';
 	put_escaped(w, s, n);
-	if (nh_jw_reserve(w, 1))
-		w->buf[w->len++] = '"';
+	w->buf[w->len++] = '"';
 }
 
 /* The separator and the key of the next member; false when failed. */
@@ -210,6 +235,10 @@ static bool member(struct nh_jw *w, const char *key, size_t value_max)
 {
 	size_t klen = key ? strlen(key) : 0;
 
+	if (klen > SIZE_MAX / 16 || value_max > SIZE_MAX / 2) {
+		w->failed = true;
+		return false;
+	}
 	if (!nh_jw_reserve(w, 1 + (key ? 6 * klen + 3 : 0) + value_max))
 		return false;
 	if (!w->empty[w->depth])
@@ -273,7 +302,11 @@ void nh_jw_end_or_drop(struct nh_jw *w)
 
 void nh_jw_strn(struct nh_jw *w, const char *key, const char *v, size_t n)
 {
-	if (member(w, key, 0))
+	if (n > (SIZE_MAX - 64) / 6) {
+		w->failed = true;
+		return;
+	}
+	if (member(w, key, 6 * n + 2))
 		put_string(w, v, n);
 }
 
@@ -370,9 +403,13 @@ void nh_jw_str_join(struct nh_jw *w, const char *key, const char *const *parts, 
 		return;
 	w->buf[w->len++] = '"';
 	for (size_t i = 0; i < n; i++) {
-		if (i && nh_jw_reserve(w, 1))
+		size_t k = strlen(parts[i]);
+
+		if (!reserve_string(w, k + 1))
+			return;
+		if (i)
 			w->buf[w->len++] = sep;
-		put_escaped(w, parts[i], strlen(parts[i]));
+		put_escaped(w, parts[i], k);
 	}
 	if (nh_jw_reserve(w, 1))
 		w->buf[w->len++] = '"';

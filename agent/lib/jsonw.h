@@ -59,7 +59,11 @@ struct nh_jw {
 void nh_jw_reset(struct nh_jw *w);
 void nh_jw_free(struct nh_jw *w);
 /* Make room for n more bytes; false (and failed) on ENOMEM. */
-bool nh_jw_reserve(struct nh_jw *w, size_t n);
+bool nh_jw_grow(struct nh_jw *w, size_t n);
+static inline bool nh_jw_reserve(struct nh_jw *w, size_t n)
+{
+	return (!w->failed && w->cap - w->len >= n) || nh_jw_grow(w, n);
+}
 
 void nh_jw_object(struct nh_jw *w, const char *key);
 void nh_jw_array(struct nh_jw *w, const char *key);

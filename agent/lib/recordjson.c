@@ -9,6 +9,23 @@
 #include "clock.h"
 #include "jsonw.h"
 
+/* Append name and a '|' before it when buf already holds one; bounded. */
+static size_t append_flag(char *buf, size_t len, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+
+	if (n && n + 1 < len)
+		buf[n++] = '|';
+	if (n + k >= len)
+		k = n < len ? len - n - 1 : 0;
+	memcpy(buf + n, name, k);
+	n += k;
+	buf[n] = '\0';
+	return n;
+}
+
+/* Built by appending (no snprintf): every open event in the tail's JSON
+ * and the collector's documents has one. */
 void nh_recordjson_open_flags(uint32_t flags, char *buf, size_t len)
 {
 	static const struct {
@@ -22,21 +39,25 @@ void nh_recordjson_open_flags(uint32_t flags, char *buf, size_t len)
 	    {O_PATH, "O_PATH"},
 	};
 	static const char *const acc[] = {"O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"};
-	size_t n = snprintf(buf, len, "%s", acc[flags & O_ACCMODE]);
+	size_t n;
 
+	if (!len)
+		return;
+	buf[0] = '\0';
+	n = append_flag(buf, len, 0, acc[flags & O_ACCMODE]);
 	/* O_TMPFILE and O_SYNC contain O_DIRECTORY and O_DSYNC: name the
 	 * composite and clear its bits so the part is not named again. */
-	if ((flags & O_TMPFILE) == O_TMPFILE && n < len) {
-		n += snprintf(buf + n, len - n, "|O_TMPFILE");
+	if ((flags & O_TMPFILE) == O_TMPFILE) {
+		n = append_flag(buf, len, n, "O_TMPFILE");
 		flags &= ~O_TMPFILE;
 	}
-	if ((flags & O_SYNC) == O_SYNC && n < len) {
-		n += snprintf(buf + n, len - n, "|O_SYNC");
+	if ((flags & O_SYNC) == O_SYNC) {
+		n = append_flag(buf, len, n, "O_SYNC");
 		flags &= ~O_SYNC;
 	}
-	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]) && n < len; i++)
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
 		if ((flags & bits[i].bit) == bits[i].bit)
-			n += snprintf(buf + n, len - n, "|%s", bits[i].name);
+			n = append_flag(buf, len, n, bits[i].name);
 }
 
 const char *nh_recordjson_kind(const struct nh_wire_record *r)

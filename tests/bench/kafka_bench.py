@@ -27,6 +27,9 @@ Writes OUT/kafka.json for tests/bench/report.py. Knobs (environment):
   BENCH_KAFKA_RECORDS [300000]  BENCH_KAFKA_RUNS [3] (collector runs per configuration)
   BENCH_KAFKA_VARIANTS [1] (0: default agent settings only)
   BENCH_KAFKA_PARTS [latency collector]
+  BENCH_BASE_COLLECTOR: another build's nhiscope-collector (tests/bench/run sets it
+    with BENCH_BASE=<revision>), measured in the same rounds as this build's, one
+    run of each configuration after the other, and compared in the log
 """
 import argparse
 import json
@@ -467,14 +470,14 @@ def count_lines(path):
             n += b.count(b"\n")
 
 
-def run_collector(build, out, mock, n, name, extra):
+def run_collector(build, out, mock, n, name, extra, binary=None):
     ecs = ("/dev/shm" if os.path.isdir("/dev/shm") else out) + "/nhbench-ecs-%d.jsonl" % \
         os.getpid()
     if os.path.exists(ecs):
         os.unlink(ecs)
     port = free_port()
     logf = open(os.path.join(out, "collector.log"), "a")
-    col = subprocess.Popen([os.path.join(build, "nhiscope-collector"), "--brokers",
+    col = subprocess.Popen([binary or os.path.join(build, "nhiscope-collector"), "--brokers",
                             mock.bootstrap, "--group", "bench-" + uuid.uuid4().hex[:8],
                             "--topic", BENCH_TOPIC, "--ecs-file", ecs,
                             "--metrics", "127.0.0.1:%d" % port, *extra],
@@ -530,23 +533,36 @@ def collector(build, out, mock, n, runs):
     log("pre-filling %s with %d records" % (BENCH_TOPIC, n))
     fill = prefill(build, mock, n)
     log("pre-filled in %.1fs" % fill["seconds"])
-    configs = [("ECS file, dedup window 1", ["--dedup-window", "1"]),
-               ("ECS file, dedup window 100000 (default)", [])]
+    configs = [("ECS file, dedup window 1", ["--dedup-window", "1"], None),
+               ("ECS file, dedup window 100000 (default)", [], None)]
+    base = os.environ.get("BENCH_BASE_COLLECTOR", "")
+    if base:
+        if not os.access(base, os.X_OK):
+            raise RuntimeError("BENCH_BASE_COLLECTOR %s is not executable" % base)
+        name = os.environ.get("BENCH_BASE_NAME", "base")
+        configs += [("%s: %s" % (name, c), extra, base) for c, extra, _ in list(configs)]
     res, by = [], {}
     # Interleaved, so drift of the shared machine does not land on one.
     for i in range(runs):
-        for name, extra in configs:
-            r = run_collector(build, out, mock, n, name, extra)
+        for name, extra, binary in configs:
+            r = run_collector(build, out, mock, n, name, extra, binary)
             log("collector, %s, run %d: %.0f records/s, %.0f records per CPU-second" % (
                 name, i + 1, r["records_per_s"], r["records_per_cpu_s"] or 0))
             by.setdefault(name, []).append(r)
-    for name, _ in configs:
+    for name, _, _ in configs:
         rs = by[name]
         med = sorted(rs, key=lambda r: r["records_per_s"])[len(rs) // 2]
         med = dict(med, runs=len(rs), records_per_s_all=[r["records_per_s"] for r in rs],
                    records_per_cpu_s_median=statistics.median(
                        r["records_per_cpu_s"] for r in rs if r["records_per_cpu_s"]))
         res.append(med)
+    if base:
+        half = len(res) // 2
+        for mine, theirs in zip(res[:half], res[half:]):
+            log("collector, %s: %.0f records per CPU-second, %s %.0f: %.2fx" % (
+                mine["config"], mine["records_per_cpu_s_median"], theirs["config"],
+                theirs["records_per_cpu_s_median"],
+                mine["records_per_cpu_s_median"] / theirs["records_per_cpu_s_median"]))
     return fill, res
 
 
