@@ -117,6 +117,22 @@ static void ext_label(FILE *f, const char *key, const char *label, const char *v
 	ext(f, key, value);
 }
 
+/* The site's static labels as one extension, "key=value,key=value" (the
+ * '=' escaped like every value's; keys are [A-Za-z0-9_-]). */
+static void ext_labels(FILE *f, const struct nh_wire_site *s)
+{
+	if (!s->n_labels)
+		return;
+	fputs(" nhiscopeLabels=", f);
+	for (size_t i = 0; i < s->n_labels; i++) {
+		if (i)
+			fputc(',', f);
+		ext_value(f, s->labels[i].key);
+		fputs("\\=", f);
+		ext_value(f, s->labels[i].value);
+	}
+}
+
 static void ext_u64(FILE *f, const char *key, uint64_t v)
 {
 	fprintf(f, " %s=%" PRIu64, key, v);
@@ -132,6 +148,9 @@ static void body(FILE *f, const struct nh_wire_record *r, const char *id)
 	ext_u64(f, "rt", r->time_ns / 1000000);
 	ext(f, "externalId", id);
 	ext(f, "dvchost", i->node && *i->node ? i->node : r->id.node);
+	/* the device is the node; its cluster tells two clusters' node-1 apart */
+	ext(f, "deviceExternalId", r->site.cluster);
+	ext_labels(f, &r->site);
 	ext(f, "msg", msg);
 	if (p->pid) {
 		ext_u64(f, "spid", p->pid);

@@ -156,6 +156,14 @@ static void put_escaped(struct nh_jw *w, const char *str, size_t n)
 		/* eight plain bytes at a time: most strings are all plain */
 		while (i + 8 <= n && plain8(s + i))
 			i += 8;
+		if (n - i < 8) {
+			/* the last few, padded with plain bytes to a word */
+			unsigned char tail[8] = "aaaaaaaa";
+
+			memcpy(tail, s + i, n - i);
+			if (plain8(tail))
+				i = n;
+		}
 		if (i == n)
 			break;
 		k = byte_class[s[i]];
