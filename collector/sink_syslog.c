@@ -33,6 +33,8 @@
 #define DRAIN_TIMEOUT_MS   5000
 /* Frames kept for resending; past this a write flushes first. */
 #define KEEP_MAX (32u << 20)
+/* Frames gathered before a send: one send per batch, not per record. */
+#define SEND_BATCH (64u << 10)
 
 struct syslog_sink {
 	char *host, *port;
@@ -40,8 +42,9 @@ struct syslog_sink {
 	enum nh_syslog_format format;
 	const char *version;
 	const struct nh_log *lg;
-	char *kept; /* frames sent since the last confirmed flush */
+	char *kept; /* frames accepted since the last confirmed flush */
 	size_t kept_len, kept_cap;
+	size_t sent; /* how much of kept went to this connection */
 	bool was_up; /* connected since the last drop: log transitions once */
 };
 
@@ -141,6 +144,7 @@ static int ensure(struct syslog_sink *s)
 		if (rc)
 			return rc;
 	}
+	s->sent = s->kept_len;
 	if (!s->was_up)
 		nh_info(s->lg, "syslog sink %s:%s: connected", s->host, s->port);
 	s->was_up = true;
@@ -179,6 +183,19 @@ static int drain(struct syslog_sink *s)
 	}
 }
 
+/* Send what of kept this connection has not had yet. */
+static int send_rest(struct syslog_sink *s)
+{
+	int rc = 0;
+
+	if (s->sent < s->kept_len) {
+		rc = send_all(s, s->kept + s->sent, s->kept_len - s->sent);
+		if (!rc)
+			s->sent = s->kept_len;
+	}
+	return rc;
+}
+
 static int syslog_flush(void *self)
 {
 	struct syslog_sink *s = self;
@@ -188,9 +205,11 @@ static int syslog_flush(void *self)
 		return 0;
 	rc = ensure(s);
 	if (!rc)
+		rc = send_rest(s);
+	if (!rc)
 		rc = drain(s);
 	if (!rc)
-		s->kept_len = 0;
+		s->kept_len = s->sent = 0;
 	return rc;
 }
 
@@ -228,17 +247,15 @@ static int syslog_write(void *self, const struct nh_sink_item *it)
 	rc = nh_syslog_frame(it->rec, it->id, it->json, s->format, s->version, &frame, &len);
 	if (rc)
 		return rc;
-	rc = ensure(s);
-	if (!rc)
-		rc = keep(s, frame, len);
-	if (!rc) {
-		rc = send_all(s, frame, len);
-		/* kept already: the next connection sends it, so it is accepted */
-		if (rc)
-			rc = 0;
-	}
+	rc = keep(s, frame, len);
 	free(frame);
-	return rc;
+	if (rc)
+		return rc;
+	/* Kept: accepted. Sent a batch at a time (flush sends the rest);
+	 * if the connection is down, the next one sends it all again. */
+	if (s->kept_len - s->sent >= SEND_BATCH && ensure(s) == 0)
+		send_rest(s);
+	return 0;
 }
 
 static void syslog_close(void *self)
