@@ -268,6 +268,10 @@ static void add_activity(json_object *o, const struct nh_wire_record *r)
 			nh_json_int(o, "mode", a->mode);
 		if (a->dirfd != AT_FDCWD && known(a->path) && a->path[0] != '/')
 			nh_json_int(o, "dirfd", a->dirfd);
+		if (known(a->credential)) {
+			nh_json_str(o, "credential", a->credential);
+			nh_json_str(o, "credential_kind", a->credential_kind ? a->credential_kind : "");
+		}
 		nh_json_result(o, a->result);
 		break;
 	case NH_WIRE_EV_SETUID:
@@ -396,6 +400,12 @@ json_object *nh_recordjson(const struct nh_wire_record *r)
 		nh_json_str(o, "credential_kind", u->credential_kind);
 		nh_json_str(o, "credential", u->credential);
 		nh_json_str(o, "via", u->via ? u->via : "");
+		if (known(u->path))
+			nh_json_str(o, "path", u->path);
+		if (u->path_truncated)
+			add_bool(o, "path_truncated", true);
+		if (known(u->matched_by))
+			nh_json_str(o, "matched_by", u->matched_by);
 		if (u->repeats)
 			nh_json_int(o, "count", (int64_t)u->count);
 		else
