@@ -64,7 +64,7 @@ const struct nh_credinode *nh_credinodes_get(const struct nh_credinodes *c, uint
 struct found {
 	uint32_t kind;
 	struct nh_inode_key key;
-	const char *cred_kind, *name, *pod_uid;
+	const char *cred_kind, *name, *pod_uid, *host;
 	const char *file; /* CRED_VOLUME: the credential's file name */
 };
 
@@ -93,6 +93,7 @@ static void found(struct nh_credinodes *c, const struct found *f)
 		if (e->seen == c->scans)
 			return; /* found by an earlier rule of this scan: it gives the kind */
 		changed = e->kind != f->kind || strcmp(e->name, f->name) != 0 ||
+			  (f->host && strcmp(e->host, f->host) != 0) ||
 			  strcmp(e->cred_kind, f->cred_kind) != 0;
 		e->seen = c->scans;
 		if (!changed)
@@ -121,6 +122,7 @@ static void found(struct nh_credinodes *c, const struct found *f)
 	snprintf(e->cred_kind, sizeof(e->cred_kind), "%s", f->cred_kind);
 	snprintf(e->name, sizeof(e->name), "%s", f->name);
 	snprintf(e->pod_uid, sizeof(e->pod_uid), "%s", f->pod_uid ? f->pod_uid : "");
+	snprintf(e->host, sizeof(e->host), "%s", f->host ? f->host : f->name);
 	to_val(e, f->file, &v);
 	if (nh_u64map_put(&c->by_id, e->id, e, NULL) != 0) {
 		c->errors++;
@@ -242,19 +244,18 @@ static void scan_volume(struct nh_credinodes *c, int projected, const char *pod_
 	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
 			       .resolve =
 				   RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
-	char host[PATH_MAX];
-	struct found f = {.cred_kind = "sa_token", .pod_uid = pod_uid, .name = host};
+	char name[PATH_MAX], host[PATH_MAX];
+	struct found f = {.cred_kind = "sa_token", .pod_uid = pod_uid, .name = name, .host = host};
 	int dir, fd, err, n;
 
 	/* The service-account volume's token is known by the path pods
 	 * read it at; another projected token by the kubelet's path. */
-	if (strncmp(vol, "kube-api-access-", 16) == 0)
-		n = snprintf(host, sizeof(host), "%s", c->sa_token_path);
-	else
-		n = snprintf(host, sizeof(host), "%s/pods/%s/volumes/kubernetes.io~projected/%s/token",
-			     c->kubelet_root, pod_uid, vol);
+	n = snprintf(host, sizeof(host), "%s/pods/%s/volumes/kubernetes.io~projected/%s/token",
+		     c->kubelet_root, pod_uid, vol);
 	if (n < 0 || (size_t)n >= sizeof(host))
 		return;
+	snprintf(name, sizeof(name), "%s",
+		 strncmp(vol, "kube-api-access-", 16) == 0 ? c->sa_token_path : host);
 	dir = openat(projected, vol, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0)
 		return;

@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "catalogue.h"
 #include "nhiscope.h"
@@ -45,6 +46,9 @@ struct nh_credinode {
 	 * volume the token path inside pods */
 	char name[NH_CREDINODE_NAME_MAX];
 	char pod_uid[64]; /* volumes and their tokens */
+	/* volumes and their tokens: the kubelet's path of the token, which
+	 * names the pod, for an open from anywhere but that pod */
+	char host[NH_CREDINODE_NAME_MAX];
 	uint64_t seen;	  /* the last scan that found it */
 	uint64_t gone_ns; /* left the kernel map; 0 while in it */
 };
@@ -79,6 +83,14 @@ void nh_credinodes_free(struct nh_credinodes *c);
 /* Find the catalogue's files and the kubelet's volumes now and bring the
  * kernel map in line: new files in, gone ones out. 0 or -ENOMEM. */
 int nh_credinodes_scan(struct nh_credinodes *c, const struct nh_catalogue *cat, uint64_t now_ns);
+
+/* The canonical name for an open from pod_uid (NULL: not a pod): a pod's
+ * token as the pod knows it when it reads its own, from anywhere else by
+ * the kubelet's path, which says whose it is. */
+static inline const char *nh_credinode_name(const struct nh_credinode *c, const char *pod_uid)
+{
+	return !c->pod_uid[0] || (pod_uid && strcmp(pod_uid, c->pod_uid) == 0) ? c->name : c->host;
+}
 
 /* The entry an event's cred_id names; NULL when unknown. */
 const struct nh_credinode *nh_credinodes_get(const struct nh_credinodes *c, uint32_t id);

@@ -283,6 +283,11 @@ static void credential_use(struct nh_findings *f, const struct nh_attributed *ev
 		remember_series(f, ev->identity, digest, id, kind, name);
 }
 
+static const char *opener_pod(const struct nh_attributed *ev)
+{
+	return ev->cg && ev->cg->info.kind == NH_CG_K8S_POD ? ev->cg->info.pod_uid : NULL;
+}
+
 static void on_open(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
 		    nh_finding_fn emit, void *ctx)
 {
@@ -296,8 +301,10 @@ static void on_open(struct nh_findings *f, const struct nh_attributed *ev, uint6
 	 * credential, named canonically. */
 	if (ev->cred && (ev->cred->kind == NH_INODE_CRED_FILE ||
 			 ev->cred->kind == NH_INODE_CRED_VOLUME)) {
-		cp.matched_by = ev->cred->kind == NH_INODE_CRED_VOLUME ? "volume" : "inode";
-		credential_use(f, ev, digest, ev->cred->cred_kind, ev->cred->name,
+		const struct nh_credinode *c = ev->cred;
+
+		cp.matched_by = c->kind == NH_INODE_CRED_VOLUME ? "volume" : "inode";
+		credential_use(f, ev, digest, c->cred_kind, nh_credinode_name(c, opener_pod(ev)),
 			       nh_syscall_name(e->syscall), e->result, e->result >= 0, &cp, emit,
 			       ctx);
 		return;
