@@ -742,7 +742,8 @@ const char *nh_catalogue_next_file_pattern(const struct nh_catalogue *c, unsigne
 {
 	while (c && *iter < c->nuser + c->nbuiltin) {
 		unsigned int i = (*iter)++;
-		const struct nh_cat_rule *r = i < c->nuser ? &c->user[i] : &c->builtin[i - c->nuser];
+		const struct nh_cat_rule *r =
+		    i < c->nuser ? &c->user[i] : &c->builtin[i - c->nuser];
 
 		if (r->exclude || r->subtree)
 			continue;

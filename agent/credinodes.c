@@ -275,10 +275,8 @@ static void scan_volume(struct nh_credinodes *c, int projected, const char *pod_
 	f.kind = NH_INODE_CRED_VOLUME;
 	f.file = "token";
 	found(c, &f);
-	f = (struct found){.kind = NH_INODE_DEVICE,
-			   .key = {.dev = f.key.dev},
-			   .cred_kind = "",
-			   .name = ""};
+	f = (struct found){
+	    .kind = NH_INODE_DEVICE, .key = {.dev = f.key.dev}, .cred_kind = "", .name = ""};
 	found(c, &f);
 }
 

@@ -299,8 +299,8 @@ static void on_open(struct nh_findings *f, const struct nh_attributed *ev, uint6
 	snprintf(written, sizeof(written), "%.*s", (int)e->path_len, e->path);
 	/* The kernel's word first: whatever path led there, this file is a
 	 * credential, named canonically. */
-	if (ev->cred && (ev->cred->kind == NH_INODE_CRED_FILE ||
-			 ev->cred->kind == NH_INODE_CRED_VOLUME)) {
+	if (ev->cred &&
+	    (ev->cred->kind == NH_INODE_CRED_FILE || ev->cred->kind == NH_INODE_CRED_VOLUME)) {
 		const struct nh_credinode *c = ev->cred;
 
 		cp.matched_by = c->kind == NH_INODE_CRED_VOLUME ? "volume" : "inode";

@@ -424,7 +424,7 @@ static __always_inline struct nh_inode_val *nh_inode_lookup(__u64 dev, __u64 ino
  * unnoticed.
  */
 static __always_inline struct nh_inode_val *nh_cred_of(struct file *f, __u64 dev, __u64 ino,
-							bool *via_volume)
+						       bool *via_volume)
 {
 	struct nh_inode_val *v = nh_inode_lookup(dev, ino);
 	struct dentry *d;

@@ -270,7 +270,8 @@ static void add_activity(json_object *o, const struct nh_wire_record *r)
 			nh_json_int(o, "dirfd", a->dirfd);
 		if (known(a->credential)) {
 			nh_json_str(o, "credential", a->credential);
-			nh_json_str(o, "credential_kind", a->credential_kind ? a->credential_kind : "");
+			nh_json_str(o, "credential_kind",
+				    a->credential_kind ? a->credential_kind : "");
 		}
 		nh_json_result(o, a->result);
 		break;
