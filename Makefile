@@ -40,7 +40,7 @@ LIB_HDRS   := $(wildcard agent/lib/*.h) $(MODELS_HDRS)
 # Agent modules without BPF or Kafka I/O, shared by the agent, the unit
 # tests, the fuzzers and the benchmarks (libnhagent.a).
 AGENT_LIB  := u64map quotamap decode cgpath cgroupfs identity proctable secrets render compact server \
-	      jwt jwks tokenverify jwksfetch fingerprint catalogue workload kubelet satoken credentials findings \
+	      jwt jwks tokenverify jwksfetch fingerprint catalogue workload kubelet satoken credentials credinodes findings \
 	      baseline profilestore spool record dirs procroot options metrics \
 	      histogram
 AGENT_MODS := probes kafka privileges httpd agent pipeline status startup main

@@ -19,6 +19,7 @@
 #include "quotamap.h"
 #include "baseline.h"
 #include "config.h"
+#include "credinodes.h"
 #include "settings.h"
 #include "decode.h"
 #include "findings.h"
@@ -73,6 +74,9 @@ struct nh_agent {
 	uint64_t keyfetch_next_ns;
 	uint64_t keyfetch_errors; /* failed fetches since the last good one */
 	struct nh_findings findings;
+	struct nh_credinodes credinodes; /* credential files by inode */
+	bool credinodes_on;
+	uint64_t credinodes_next_ns; /* next scan */
 	struct nh_kubelet kubelet;
 	bool kubelet_on;
 	uint64_t kubelet_next_ns; /* next refresh */
@@ -126,6 +130,8 @@ int nh_pipeline_on_event(void *ctx, void *data, size_t size);
 void nh_pipeline_drain(struct nh_agent *a);
 void nh_pipeline_tick(struct nh_agent *a);
 void nh_pipeline_refresh_pods(struct nh_agent *a);
+/* Find the credential files again for the kernel's inode map. */
+void nh_pipeline_scan_credentials(struct nh_agent *a);
 
 /* startup.c: the service-account key fetcher's tick (a new key set, or
  * another fetch when a token named an unknown kid). */

@@ -737,6 +737,22 @@ const char *nh_catalogue_match_path(const struct nh_catalogue *c, const char *pa
 	return rc > 0 ? c->kinds[kind] : NULL;
 }
 
+const char *nh_catalogue_next_file_pattern(const struct nh_catalogue *c, unsigned int *iter,
+					   bool *anchored)
+{
+	while (c && *iter < c->nuser + c->nbuiltin) {
+		unsigned int i = (*iter)++;
+		const struct nh_cat_rule *r =
+		    i < c->nuser ? &c->user[i] : &c->builtin[i - c->nuser];
+
+		if (r->exclude || r->subtree)
+			continue;
+		*anchored = r->anchored;
+		return r->pattern;
+	}
+	return NULL;
+}
+
 const char *nh_catalogue_match_endpoint(const struct nh_catalogue *c, int family, const void *addr,
 					uint16_t port)
 {

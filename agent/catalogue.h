@@ -127,6 +127,13 @@ void nh_catalogue_clear_endpoints(struct nh_catalogue *c, const char *kind);
  * long as the catalogue. */
 const char *nh_catalogue_match_path(const struct nh_catalogue *c, const char *path);
 
+/* The path rules that name files (neither exclusions nor "DIR/" subtree
+ * rules), configured ones first, for finding the files they name
+ * (credinodes.h). *iter starts at 0; NULL at the end. *anchored: the
+ * pattern is absolute, else it matches the last segments of a path. */
+const char *nh_catalogue_next_file_pattern(const struct nh_catalogue *c, unsigned int *iter,
+					   bool *anchored);
+
 /*
  * Kind of an endpoint, NULL when it is not a credential. family is AF_INET
  * (addr: 4 bytes) or AF_INET6 (addr: 16 bytes), network order; port is in

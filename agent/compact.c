@@ -211,6 +211,11 @@ static size_t details(const struct nh_wire_record *r, char *buf, size_t len, siz
 			nh_recordjson_open_flags(a->flags, flags, sizeof(flags));
 			n = put_str(buf, len, n, a->path, "");
 			n = put_str(buf, len, n, flags, "");
+			if (a->credential && *a->credential) {
+				n = put(buf, len, n, " =");
+				n = put_str(buf, len, n, a->credential_kind, "");
+				n = put_str(buf, len, n, a->credential, "");
+			}
 			n = outcome(a->result, buf, len, n);
 			break;
 		}
@@ -272,6 +277,12 @@ static size_t details(const struct nh_wire_record *r, char *buf, size_t len, siz
 		n = put_str(buf, len, n, u->credential, "");
 		n = put(buf, len, n, " via");
 		n = put_str(buf, len, n, u->via, "");
+		if (u->path && *u->path && strcmp(u->path, u->credential) != 0) {
+			n = put(buf, len, n, " as");
+			n = put_str(buf, len, n, u->path, "");
+			if (u->path_truncated)
+				n = put(buf, len, n, "...");
+		}
 		if (u->repeats)
 			n = put(buf, len, n, " x%llu", (unsigned long long)u->count);
 		else

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "credinodes.h"
 #include "identity.h"
 #include "kubelet.h"
 #include "nhiscope.h"
@@ -36,6 +37,11 @@ struct nh_attributed {
 	const struct nh_pod_record *pod;
 	const char *owner_kind, *owner_name;
 	bool interactive; /* in a terminal or entered session (human_use) */
+	/* open: the credential file the kernel recognised by its inode
+	 * (NH_F_CRED_INODE), NULL otherwise; and what the agent knows of the
+	 * service account of the pod whose token it is (may be NULL) */
+	const struct nh_credinode *cred;
+	const struct nh_sa *cred_sa;
 };
 
 #endif

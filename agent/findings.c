@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "decode.h"
@@ -171,6 +172,25 @@ static void file_id(const struct nh_findings *f, const struct nh_attributed *ev,
 			 (unsigned long long)st.st_ino);
 }
 
+/* The registry id of a credential the kernel recognised by inode: a
+ * pod's token by its fingerprint as the other paths name it, else the
+ * file. The kernel's dev_t is split as the kernel does (MAJOR << 20 |
+ * MINOR) so an ordinary file system gives stat(2)'s st_dev, the id
+ * file_id finds for the same file by path. */
+static void inode_id(const struct nh_attributed *ev, char *id, size_t len)
+{
+	const struct nh_credinode *c = ev->cred;
+
+	if (c->pod_uid[0] && ev->cred_sa && ev->cred_sa->have_claims)
+		snprintf(id, len, "sa_token:%s", ev->cred_sa->fingerprint);
+	else if (c->pod_uid[0])
+		snprintf(id, len, "sa_token:pod:%s", c->pod_uid);
+	else
+		snprintf(id, len, "file:%llu:%llu",
+			 (unsigned long long)makedev(c->key.dev >> 20, c->key.dev & 0xfffff),
+			 (unsigned long long)c->key.ino);
+}
+
 static json_object *identities_array(const struct nh_credential *c)
 {
 	json_object *a = json_object_new_array();
@@ -223,9 +243,17 @@ static void remember_series(struct nh_findings *f, const char *identity, uint64_
 	nh_quotamap_put(&f->series, nh_hash_str(identity), digest, s); /* takes s */
 }
 
+/* How an open reached its credential: the path as the process wrote it
+ * and what recognised the file. */
+struct cred_path {
+	const char *written;
+	bool truncated;
+	const char *matched_by; /* "inode", "volume", "path" */
+};
+
 static void credential_use(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
 			   const char *kind, const char *name, const char *via, int64_t result,
-			   bool used, nh_finding_fn emit, void *ctx)
+			   bool used, const struct cred_path *cp, nh_finding_fn emit, void *ctx)
 {
 	char id[NH_CRED_ID_MAX];
 	struct nh_wire_record *rec;
@@ -235,11 +263,18 @@ static void credential_use(struct nh_findings *f, const struct nh_attributed *ev
 	rec = start(f, ev, NH_WIRE_CREDENTIAL_USE);
 	rec->credential_use = (struct nh_wire_credential_use){
 	    .credential_kind = kind, .credential = name, .via = via, .result = result, .count = 1};
+	if (cp) {
+		rec->credential_use.path = cp->written;
+		rec->credential_use.path_truncated = cp->truncated;
+		rec->credential_use.matched_by = cp->matched_by;
+	}
 	emit(ctx, rec);
 
 	if (!used)
 		return;
-	if (ev->h->kind == NH_KIND_OPEN)
+	if (ev->h->kind == NH_KIND_OPEN && ev->cred)
+		inode_id(ev, id, sizeof(id));
+	else if (ev->h->kind == NH_KIND_OPEN)
 		file_id(f, ev, kind, name, id, sizeof(id));
 	else
 		snprintf(id, sizeof(id), "endpoint:%s", name);
@@ -248,18 +283,39 @@ static void credential_use(struct nh_findings *f, const struct nh_attributed *ev
 		remember_series(f, ev->identity, digest, id, kind, name);
 }
 
+static const char *opener_pod(const struct nh_attributed *ev)
+{
+	return ev->cg && ev->cg->info.kind == NH_CG_K8S_POD ? ev->cg->info.pod_uid : NULL;
+}
+
 static void on_open(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
 		    nh_finding_fn emit, void *ctx)
 {
 	const struct nh_open_event *e = (const void *)ev->h;
-	char path[NH_CRED_NAME_BUF];
+	char path[NH_CRED_NAME_BUF], written[NH_PATH_MAX + 1];
+	struct cred_path cp = {.written = written, .truncated = e->h.flags & NH_F_PATH_TRUNC};
 	const char *kind;
 
+	snprintf(written, sizeof(written), "%.*s", (int)e->path_len, e->path);
+	/* The kernel's word first: whatever path led there, this file is a
+	 * credential, named canonically. */
+	if (ev->cred &&
+	    (ev->cred->kind == NH_INODE_CRED_FILE || ev->cred->kind == NH_INODE_CRED_VOLUME)) {
+		const struct nh_credinode *c = ev->cred;
+
+		cp.matched_by = c->kind == NH_INODE_CRED_VOLUME ? "volume" : "inode";
+		credential_use(f, ev, digest, c->cred_kind, nh_credinode_name(c, opener_pod(ev)),
+			       nh_syscall_name(e->syscall), e->result, e->result >= 0, &cp, emit,
+			       ctx);
+		return;
+	}
+	/* Failed opens, and files created since the last scan, by path. */
 	open_path(f, e, path, sizeof(path));
 	kind = nh_catalogue_match_path(&f->cat, path);
+	cp.matched_by = "path";
 	if (kind)
 		credential_use(f, ev, digest, kind, path, nh_syscall_name(e->syscall), e->result,
-			       e->result >= 0, emit, ctx);
+			       e->result >= 0, &cp, emit, ctx);
 }
 
 static void on_connect(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
@@ -274,7 +330,7 @@ static void on_connect(struct nh_findings *f, const struct nh_attributed *ev, ui
 		return;
 	nh_render_object(ev->h, name, sizeof(name));
 	credential_use(f, ev, digest, kind, name, "connect", e->result,
-		       e->result == 0 || e->result == -EINPROGRESS, emit, ctx);
+		       e->result == 0 || e->result == -EINPROGRESS, NULL, emit, ctx);
 }
 
 /* Repeats folded by the kernel are uses too: counted, and shown as one

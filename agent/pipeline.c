@@ -320,6 +320,15 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 	    ev.cg && ev.cg->info.kind != NH_CG_NONE ? NH_IDSRC_CGROUP : NH_IDSRC_UID;
 	ev.user = nh_identity_user(&a->ids, h->uid);
 	attribute_pod(a, &ev, identity, sizeof(identity));
+	if (h->kind == NH_KIND_OPEN && (h->flags & NH_F_CRED_INODE)) {
+		const struct nh_open_event *oe = data;
+
+		ev.cred = nh_credinodes_get(&a->credinodes, oe->cred_id);
+		if (ev.cred && ev.cred->pod_uid[0])
+			ev.cred_sa = ev.sa && strcmp(ev.sa->pod_uid, ev.cred->pod_uid) == 0
+					 ? ev.sa
+					 : nh_satokens_peek(&a->tokens, ev.cred->pod_uid);
+	}
 	ev.identity = identity;
 	ev.interactive =
 	    ev.proc && ev.proc->session && ev.cg && ev.proc->session_cgroup == ev.cg->id;
@@ -419,6 +428,22 @@ void nh_pipeline_refresh_pods(struct nh_agent *a)
 	}
 }
 
+/* Every this often: a new host credential file or pod volume is matched
+ * by inode from then on (by path before). */
+#define NH_CREDINODES_SCAN_NS (2ULL * NH_NSEC)
+
+void nh_pipeline_scan_credentials(struct nh_agent *a)
+{
+	uint64_t now = nh_clock_mono_ns();
+	uint64_t errors = a->credinodes.errors;
+
+	if (nh_credinodes_scan(&a->credinodes, &a->findings.cat, now) != 0 ||
+	    a->credinodes.errors != errors)
+		nh_debug(&a->log, "credential files by inode: %llu errors so far",
+			 (unsigned long long)a->credinodes.errors);
+	a->credinodes_next_ns = now + NH_CREDINODES_SCAN_NS;
+}
+
 void nh_pipeline_tick(struct nh_agent *a)
 {
 	uint64_t now = nh_clock_mono_ns(), dt;
@@ -426,6 +451,8 @@ void nh_pipeline_tick(struct nh_agent *a)
 
 	if (a->kubelet_on && now >= a->kubelet_next_ns)
 		nh_pipeline_refresh_pods(a);
+	if (a->credinodes_on && now >= a->credinodes_next_ns)
+		nh_pipeline_scan_credentials(a);
 	nh_agent_tick_keys(a, now);
 	nh_baseline_tick(&a->baseline, now + (uint64_t)a->wall_offset_ns, emit_finding, a);
 	if (a->kafka_on) {

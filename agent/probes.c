@@ -110,7 +110,8 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 
 		if (prog == p->skel->progs.nh_flush || prog == p->skel->progs.nh_pin ||
 		    prog == p->skel->progs.nh_self || prog == p->skel->progs.nh_cgroup_ack ||
-		    prog == p->skel->progs.nh_hash_selftest)
+		    prog == p->skel->progs.nh_hash_selftest ||
+		    prog == p->skel->progs.nh_inode_learn)
 			continue; /* run on demand, never attached */
 		if (p->nprobes >= NH_PROBES_MAX) {
 			snprintf(err, len, "more than %d BPF programs", NH_PROBES_MAX);
@@ -386,4 +387,34 @@ void nh_probes_dedup_stats(struct nh_probes *p, struct nh_dedup_stats *out)
 		return;
 	out->evicted = p->skel->bss->nh_dedup_evicted;
 	out->purged = p->skel->bss->nh_dedup_purged;
+}
+
+int nh_probes_inode_learn(struct nh_probes *p, int fd, struct nh_inode_key *key)
+{
+	__u64 args[1] = {(__u64)fd};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.nh_inode_learn), &opts))
+		return -errno;
+	if (opts.retval)
+		return -EBADF;
+	memset(key, 0, sizeof(*key));
+	key->dev = (__u32)p->skel->bss->nh_learn_dev;
+	key->ino = p->skel->bss->nh_learn_ino;
+	return 0;
+}
+
+int nh_probes_inode_put(struct nh_probes *p, const struct nh_inode_key *key,
+			const struct nh_inode_val *val)
+{
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.inodes), key, val, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int nh_probes_inode_del(struct nh_probes *p, const struct nh_inode_key *key)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(p->skel->maps.inodes), key) && errno != ENOENT)
+		return -errno;
+	return 0;
 }

@@ -72,6 +72,14 @@ int nh_probes_pin(struct nh_probes *p, const struct nh_dedup_key *key);
 /* The agent handled cgroup_id's removal: it pins nothing more for it. */
 int nh_probes_cgroup_gone(struct nh_probes *p, uint64_t cgroup_id);
 
+/* The (device, inode) key of the file behind the agent's own descriptor
+ * fd, read by the same BPF code as the open hook (nhiscope.h). */
+int nh_probes_inode_learn(struct nh_probes *p, int fd, struct nh_inode_key *key);
+/* Add, replace or remove an entry of the inode map. */
+int nh_probes_inode_put(struct nh_probes *p, const struct nh_inode_key *key,
+			const struct nh_inode_val *val);
+int nh_probes_inode_del(struct nh_probes *p, const struct nh_inode_key *key);
+
 struct nh_dedup_stats {
 	uint64_t evicted; /* entries the full map pushed out (LRU) */
 	uint64_t purged;  /* entries of removed cgroups, pinned ones included */

@@ -246,6 +246,13 @@ void nh_record_activity(const struct nh_attributed *ev, struct nh_record_buf *bu
 		a->mode = e->mode;
 		a->dirfd = e->dirfd;
 		a->result = e->result;
+		if (ev->cred && ev->cred->cred_kind[0]) {
+			a->credential =
+			    nh_credinode_name(ev->cred, ev->cg && ev->cg->info.kind == NH_CG_K8S_POD
+							    ? ev->cg->info.pod_uid
+							    : NULL);
+			a->credential_kind = ev->cred->cred_kind;
+		}
 		break;
 	}
 	case NH_KIND_SETUID:

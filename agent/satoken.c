@@ -593,6 +593,13 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 	return sa;
 }
 
+const struct nh_sa *nh_satokens_peek(const struct nh_satokens *t, const char *pod_uid)
+{
+	const struct nh_sa *sa = nh_u64map_get(&t->pods, pod_key(pod_uid));
+
+	return sa && strcmp(sa->pod_uid, pod_uid) == 0 ? sa : NULL;
+}
+
 void nh_satokens_conflict_done(struct nh_satokens *t, struct nh_sa *sa)
 {
 	(void)t;

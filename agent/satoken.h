@@ -152,6 +152,9 @@ void nh_satokens_set_keys(struct nh_satokens *t, struct nh_jwks *keys);
  */
 struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32_t tgid,
 			      const char *cgroup_path, uint64_t now_ns);
+/* What is known of pod_uid now, without reading anything; NULL when
+ * nothing is. */
+const struct nh_sa *nh_satokens_peek(const struct nh_satokens *t, const char *pod_uid);
 /* The pending conflict was reported. */
 void nh_satokens_conflict_done(struct nh_satokens *t, struct nh_sa *sa);
 void nh_satokens_forget(struct nh_satokens *t, const char *pod_uid);

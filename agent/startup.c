@@ -415,6 +415,40 @@ static int find_cgroup_namespace(struct nh_agent *a)
 	return 0;
 }
 
+/* The inode map's entries go through probes.c, the only BPF module. */
+static int inode_learn(void *ctx, int fd, struct nh_inode_key *key)
+{
+	return nh_probes_inode_learn(ctx, fd, key);
+}
+
+static int inode_put(void *ctx, const struct nh_inode_key *key, const struct nh_inode_val *val)
+{
+	return nh_probes_inode_put(ctx, key, val);
+}
+
+static int inode_del(void *ctx, const struct nh_inode_key *key)
+{
+	return nh_probes_inode_del(ctx, key);
+}
+
+/* Credential files by inode (credinodes.h), found before the first event. */
+static int start_credinodes(struct nh_agent *a)
+{
+	struct nh_credinodes_ops ops = {inode_learn, inode_put, inode_del, &a->probes};
+	int code = nh_credinodes_init(&a->credinodes, &ops, a->cfg.kubelet_root,
+				      a->findings.sa_token_path);
+
+	if (code) {
+		nh_err(&a->log, "cannot set up credential inodes: %s", strerror(-code));
+		return code;
+	}
+	a->credinodes_on = true;
+	nh_pipeline_scan_credentials(a);
+	nh_info(&a->log, "credential files by inode: %llu files, %llu token volumes",
+		(unsigned long long)a->credinodes.files, (unsigned long long)a->credinodes.volumes);
+	return 0;
+}
+
 int nh_agent_start(struct nh_agent *a)
 {
 	struct nh_probes_config pc = {0};
@@ -504,6 +538,9 @@ int nh_agent_start(struct nh_agent *a)
 		"%d probes attached; dedup window %llums; ring buffer %llu bytes; batch %llums",
 		a->probes.nprobes, (unsigned long long)a->cfg.dedup_window_ms,
 		(unsigned long long)a->cfg.ringbuf_bytes, (unsigned long long)a->cfg.batch_ms);
+	code = start_credinodes(a);
+	if (code)
+		goto cleanup;
 	code = find_cgroup_namespace(a);
 	if (code)
 		goto cleanup;
@@ -594,6 +631,7 @@ static bool apply_reload(struct nh_agent *a, struct nh_agent_config *next)
 		nh_catalogue_free(&a->findings.cat);
 		memcpy(&a->findings.cat, cat, sizeof(*cat));
 		free(cat);
+		a->credinodes_next_ns = 0; /* its files by inode at the next tick */
 	}
 	for (size_t i = 0; i < spec->nopts; i++) {
 		const struct nh_opt *o = &spec->opts[i];
@@ -655,6 +693,10 @@ void nh_agent_stop(struct nh_agent *a)
 {
 	nh_httpd_close(&a->httpd);
 	nh_server_close(&a->server);
+	if (a->credinodes_on) {
+		nh_credinodes_free(&a->credinodes); /* its entries leave the kernel map */
+		a->credinodes_on = false;
+	}
 	if (a->probes.skel)
 		nh_probes_stop(&a->probes);
 	nh_quotamap_free(&a->objects);

@@ -212,6 +212,19 @@ static json_object *credentials_status(struct nh_agent *a, const struct nh_metri
 	json_object_object_add(o, "sa_tokens_rejected",
 			       json_object_new_int64(m->sa_tokens_rejected));
 	json_object_object_add(o, "sa_token_keys", json_object_new_int64(m->sa_token_keys));
+	{
+		/* credential files the kernel matches by inode (credinodes.h) */
+		const struct nh_credinodes *ci = &a->credinodes;
+		json_object *bi = json_object_new_object();
+
+		json_object_object_add(bi, "files", json_object_new_int64((int64_t)ci->files));
+		json_object_object_add(bi, "volumes", json_object_new_int64((int64_t)ci->volumes));
+		json_object_object_add(bi, "scans", json_object_new_int64((int64_t)ci->scans));
+		json_object_object_add(bi, "errors", json_object_new_int64((int64_t)ci->errors));
+		json_object_object_add(bi, "overflows",
+				       json_object_new_int64((int64_t)ci->overflows));
+		json_object_object_add(o, "by_inode", bi);
+	}
 	for (uint32_t k = NH_KIND_CREDENTIAL_USE; k < NH_KIND_ALL; k++)
 		json_object_object_add(f, nh_kind_name(k),
 				       json_object_new_int64(m->findings[k - NH_KIND_MAX]));

@@ -14,7 +14,10 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	struct pt_regs *regs;
 	struct nh_open_event *e;
 	struct nh_scratch *s;
+	struct nh_inode_val *cred;
+	struct file *f;
 	struct nh_ctx c;
+	bool via_volume;
 	__u32 zero = 0, flags;
 	__u64 h, ptr, mode, ino, dev;
 	int dirfd;
@@ -55,13 +58,16 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	 * from the returned descriptor), how (a write is not a repeat of a
 	 * read), the outcome (a failure is a different object from a
 	 * success) and the path as written, all under the load's key. */
-	nh_fd_inode(ret, &ino, &dev);
+	f = nh_fd_inode(ret, &ino, &dev);
 	h = nh_object_path(ino,
 			   dev << 32 | (__u64)(ret < 0 ? -ret & 0xffff : 0) << 16 |
 			       (flags & (NH_O_ACCMODE | NH_O_CREAT | NH_O_TRUNC)),
 			   s->path, len);
 	if (nh_dedup_hit(&c, NH_KIND_OPEN, h))
 		return 0;
+	/* After dedup: a repeat is the same (device, inode), hence the same
+	 * answer, and pays nothing for it. */
+	cred = f ? nh_cred_of(f, dev, ino, &via_volume) : NULL;
 
 	e = NH_RESERVE(struct nh_open_event, NH_KIND_OPEN);
 	if (!e)
@@ -75,7 +81,11 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	e->mode = mode;
 	e->path_len = len;
 	e->syscall = sys;
-	e->pad = 0;
+	e->cred_id = 0;
+	if (cred) {
+		e->cred_id = cred->id;
+		e->h.flags |= NH_F_CRED_INODE | (via_volume ? NH_F_CRED_VOLUME : 0);
+	}
 	/* Ring records are not zeroed and the scratch holds earlier opens
 	 * of other tasks: clear, then copy only up to the NUL. */
 	NH_ZERO(e->path);
@@ -101,4 +111,29 @@ SEC("tp/syscalls/sys_exit_openat2")
 int nh_exit_openat2(struct trace_event_raw_sys_exit *ctx)
 {
 	return open_exit(NH_SYS_OPENAT2, ctx->ret);
+}
+
+/*
+ * The key of a file the agent watches, learned the way the hook above
+ * sees it. Not attached: the agent opens the file (O_PATH), then runs
+ * this with BPF_PROG_TEST_RUN in its own context, descriptor in args[0].
+ * The same inline code as the hook (nh_fd_inode) reads the device and
+ * inode, so a file system that reports another st_dev to stat(2) (btrfs
+ * subvolumes, overlayfs) cannot make the two disagree. In this file
+ * because the linker takes the bpf_rdonly_cast declaration from one
+ * object only.
+ */
+__u64 nh_learn_dev;
+__u64 nh_learn_ino;
+
+SEC("raw_tp")
+int nh_inode_learn(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 ino, dev;
+
+	if (!nh_fd_inode((int)ctx->args[0], &ino, &dev))
+		return 1;
+	nh_learn_dev = dev;
+	nh_learn_ino = ino;
+	return 0;
 }

@@ -370,7 +370,9 @@ static __always_inline __u64 nh_object_path(__u64 ino, __u64 dev_mode, const cha
  * file the process holds. */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
-static __always_inline void nh_fd_inode(int fd, __u64 *ino, __u64 *dev)
+/* Returns the file (an untrusted, read-only BTF pointer: plain loads
+ * that cannot fault), or NULL. */
+static __always_inline struct file *nh_fd_inode(int fd, __u64 *ino, __u64 *dev)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct fdtable *fdt;
@@ -379,18 +381,70 @@ static __always_inline void nh_fd_inode(int fd, __u64 *ino, __u64 *dev)
 	*ino = 0;
 	*dev = 0;
 	if (fd < 0)
-		return;
+		return NULL;
 	/* Plain BTF loads, one helper call for the slot (an array of
 	 * pointers cannot be walked), then an untrusted cast so the file's
 	 * fields are plain loads too: a helper call each cost 20 ns. */
 	fdt = t->files->fdt;
 	if (!fdt || (unsigned int)fd >= fdt->max_fds)
-		return;
+		return NULL;
 	if (bpf_probe_read_kernel(&fp, sizeof(fp), &fdt->fd[fd]) || !fp)
-		return;
+		return NULL;
 	f = bpf_rdonly_cast(fp, bpf_core_type_id_kernel(struct file));
 	*ino = f->f_inode->i_ino;
 	*dev = f->f_inode->i_sb->s_dev;
+	return f;
+}
+
+/* Files and sockets the agent watches, by (device, inode): see
+ * nhiscope.h. Filled by the agent only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct nh_inode_key);
+	__type(value, struct nh_inode_val);
+} inodes SEC(".maps") __weak;
+
+static __always_inline struct nh_inode_val *nh_inode_lookup(__u64 dev, __u64 ino)
+{
+	struct nh_inode_key k = {.ino = ino, .dev = (__u32)dev};
+
+	return bpf_map_lookup_elem(&inodes, &k);
+}
+
+/*
+ * The credential an opened file is, or NULL; *via_volume when it was
+ * found through its volume. One lookup for most files; a file on a
+ * device that holds projected volumes costs one more, and its name is
+ * read only when its grandparent directory is such a volume. A projected
+ * token is <vol>/..<timestamp>/<name>, a new file in a new directory at
+ * each rotation, and the kubelet swaps <vol>/..data to it before the
+ * agent can see it: matching the volume leaves no window in which a
+ * fresh token opened through '..', /proc/<pid>/root or a dirfd goes
+ * unnoticed.
+ */
+static __always_inline struct nh_inode_val *nh_cred_of(struct file *f, __u64 dev, __u64 ino,
+						       bool *via_volume)
+{
+	struct nh_inode_val *v = nh_inode_lookup(dev, ino);
+	struct dentry *d;
+	__u64 name[NH_INODE_NAME / 8] = {}, want[NH_INODE_NAME / 8];
+
+	*via_volume = false;
+	if (v)
+		return v->kind == NH_INODE_CRED_FILE ? v : NULL;
+	if (!f || !nh_inode_lookup(dev, 0))
+		return NULL;
+	d = f->f_path.dentry;
+	v = nh_inode_lookup(dev, d->d_parent->d_parent->d_inode->i_ino);
+	if (!v || v->kind != NH_INODE_CRED_VOLUME)
+		return NULL;
+	bpf_probe_read_kernel_str(name, sizeof(name), d->d_name.name);
+	__builtin_memcpy(want, v->name, sizeof(want));
+	if (name[0] != want[0] || name[1] != want[1])
+		return NULL;
+	*via_volume = true;
+	return v;
 }
 
 static __always_inline void nh_dedup_key_init(struct nh_dedup_key *k, const struct nh_ctx *c,

@@ -53,6 +53,11 @@ enum nh_flag {
 	 * outside (kubectl/docker exec, nsenter) rather than descending from
 	 * the container's init */
 	NH_F_NS_ENTERED = 1u << 4,
+	/* open: the file opened is in the inode map (struct nh_inode_val):
+	 * cred_id names it; bits 5..7 are issue 16's */
+	NH_F_CRED_INODE = 1u << 5,
+	/* ... through its volume directory (a rotated projected token) */
+	NH_F_CRED_VOLUME = 1u << 6,
 };
 
 /* Which syscall produced an event, for kinds shared by several. */
@@ -144,7 +149,7 @@ struct nh_open_event {
 	__u32 mode;
 	__u16 path_len;
 	__u16 syscall; /* enum nh_syscall */
-	__u32 pad;
+	__u32 cred_id; /* nh_inode_val.id when NH_F_CRED_INODE, else 0 */
 	char path[NH_PATH_MAX];
 };
 
@@ -204,6 +209,42 @@ struct nh_cgroup_event {
 	__u32 pad;
 };
 
+/*
+ * Files and sockets the agent watches, by what the kernel says they are:
+ * (device, inode) of the opened file, device as the kernel's internal
+ * dev_t of its superblock (i_sb->s_dev), never stat(2)'s st_dev (btrfs
+ * subvolumes and overlayfs report another one). The agent learns each
+ * key by opening the file (O_PATH) and reading it back through the same
+ * BPF code as the open hook (nh_inode_learn), so both sides agree by
+ * construction. Any hook that ends at an inode (open; an AF_UNIX
+ * connect's socket file) looks it up the same way; kind says what the
+ * entry is.
+ */
+struct nh_inode_key {
+	__u64 ino; /* 0: the device marker (no inode is numbered 0) */
+	__u32 dev;
+	__u32 pad;
+};
+
+enum nh_inode_kind {
+	NH_INODE_NONE = 0,
+	NH_INODE_CRED_FILE,   /* a catalogued credential file */
+	NH_INODE_CRED_VOLUME, /* a projected volume's directory: its token, whatever
+			       * timestamped directory holds it now (name below) */
+	NH_INODE_DEVICE,      /* ino 0: this device holds volume directories */
+	NH_INODE_SOCKET,      /* reserved: a runtime socket's file (AF_UNIX connect) */
+};
+
+#define NH_INODE_NAME 16
+
+struct nh_inode_val {
+	__u32 id;   /* the agent's name for the entry, never 0 */
+	__u32 kind; /* enum nh_inode_kind */
+	/* CRED_VOLUME: the file name that is the credential ("token"),
+	 * NUL padded; shorter than NH_INODE_NAME */
+	char name[NH_INODE_NAME];
+};
+
 /* Per-CPU, per-kind counters (array map indexed by enum nh_kind). */
 struct nh_counters {
 	__u64 emitted;
@@ -228,5 +269,7 @@ _Static_assert(sizeof(struct nh_dedup_val) == 32, "dedup value layout");
 _Static_assert(sizeof(struct nh_summary_event) == 112, "summary layout");
 _Static_assert(sizeof(struct nh_cgroup_event) == 80, "cgroup layout");
 _Static_assert(sizeof(struct nh_counters) == 24, "counters layout");
+_Static_assert(sizeof(struct nh_inode_key) == 16, "inode key layout");
+_Static_assert(sizeof(struct nh_inode_val) == 24, "inode value layout");
 
 #endif /* NHISCOPE_H */

@@ -279,7 +279,9 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 			w = "credential use: no credential or credential kind";
 		else if (strlen(c->credential_kind) > NH_WIRE_STR_MAX ||
 			 strlen(c->credential) > NH_WIRE_STR_MAX ||
-			 strlen(str(c->via)) > NH_WIRE_STR_MAX)
+			 strlen(str(c->via)) > NH_WIRE_STR_MAX ||
+			 strlen(str(c->path)) > NH_WIRE_STR_MAX ||
+			 strlen(str(c->matched_by)) > NH_WIRE_STR_MAX)
 			w = "credential use: string longer than NH_WIRE_STR_MAX";
 		else if (decoded && !c->count)
 			w = "credential use: count 0";
@@ -321,7 +323,9 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 	}
 	case NH_WIRE_ACTIVITY: {
 		const struct nh_wire_activity *a = &r->activity;
-		const char *const as[] = {a->kind, a->syscall, a->path, a->address, a->object};
+		const char *const as[] = {a->kind,    a->syscall,    a->path,
+					  a->address, a->object,    a->credential,
+					  a->credential_kind};
 
 		for (size_t i = 0; i < sizeof(as) / sizeof(as[0]); i++)
 			if (strlen(str(as[i])) > NH_WIRE_STR_MAX)
@@ -591,6 +595,9 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 		o->result = c->result;
 		o->count = c->count ? c->count : 1;
 		o->repeats = c->repeats;
+		o->path = wire_str(pb, c->path);
+		o->path_truncated = c->path_truncated;
+		o->matched_by = wire_str(pb, c->matched_by);
 		m->body_case = NHISCOPE__WIRE__RECORD__BODY_CREDENTIAL_USE;
 		m->credential_use = o;
 		break;
@@ -685,6 +692,8 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 		o->args_truncated = a->args_truncated;
 		o->args_bytes = a->args_bytes;
 		o->deduplicated = a->deduplicated;
+		o->credential = wire_str(pb, a->credential);
+		o->credential_kind = wire_str(pb, a->credential_kind);
 		m->body_case = NHISCOPE__WIRE__RECORD__BODY_ACTIVITY;
 		m->activity = o;
 		break;
@@ -967,6 +976,9 @@ int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, c
 		o->result = c->result;
 		o->count = c->count;
 		o->repeats = c->repeats;
+		o->path = dec(c->path, &bad);
+		o->path_truncated = c->path_truncated;
+		o->matched_by = dec(c->matched_by, &bad);
 		break;
 	}
 	case NHISCOPE__WIRE__RECORD__BODY_FINDING: {
@@ -1062,6 +1074,8 @@ int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, c
 		o->args_truncated = a->args_truncated;
 		o->args_bytes = a->args_bytes;
 		o->deduplicated = a->deduplicated;
+		o->credential = dec(a->credential, &bad);
+		o->credential_kind = dec(a->credential_kind, &bad);
 		break;
 	}
 	case NHISCOPE__WIRE__RECORD__BODY_LOSS:

@@ -190,6 +190,12 @@ struct nh_wire_credential_use {
 	int64_t result;		/* >= 0 success, -errno failure */
 	uint64_t count;
 	bool repeats; /* stands for repeats folded in the kernel: count, no result */
+	/* open: the path as the process wrote it (credential is the canonical
+	 * name), whether the kernel's copy of it was cut, and what recognised
+	 * the file: "inode", "volume" (a projected token's volume) or "path" */
+	const char *path;
+	bool path_truncated;
+	const char *matched_by;
 };
 
 struct nh_wire_finding {
@@ -246,6 +252,9 @@ struct nh_wire_activity {
 	uint64_t window_start_ns;
 	bool path_truncated, args_truncated, deduplicated;
 	uint64_t args_bytes; /* exec: argv's size when not all of it is in args */
+	/* open: the credential the kernel recognised the file as, by inode
+	 * (canonical name and kind); NULL otherwise */
+	const char *credential, *credential_kind;
 	/* exec: argv, secrets redacted; last, so that a record can be cleared
 	 * up to it (only n_args of it are read) */
 	const char *args[NH_WIRE_ARGS_MAX];

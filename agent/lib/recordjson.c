@@ -294,6 +294,10 @@ static void add_activity(struct nh_jw *w, const struct nh_wire_record *r)
 			nh_jw_int(w, "mode", a->mode);
 		if (a->dirfd != AT_FDCWD && known(a->path) && a->path[0] != '/')
 			nh_jw_int(w, "dirfd", a->dirfd);
+		if (known(a->credential)) {
+			nh_jw_str(w, "credential", a->credential);
+			nh_jw_str(w, "credential_kind", a->credential_kind ? a->credential_kind : "");
+		}
 		nh_jw_result(w, a->result);
 		break;
 	case NH_WIRE_EV_SETUID:
@@ -416,6 +420,12 @@ int nh_recordjson_write(const struct nh_wire_record *r, const char *key, struct 
 		nh_jw_str(w, "credential_kind", u->credential_kind);
 		nh_jw_str(w, "credential", u->credential);
 		nh_jw_str(w, "via", u->via ? u->via : "");
+		if (known(u->path))
+			nh_jw_str(w, "path", u->path);
+		if (u->path_truncated)
+			add_bool(w, "path_truncated", true);
+		if (known(u->matched_by))
+			nh_jw_str(w, "matched_by", u->matched_by);
 		if (u->repeats)
 			nh_jw_int(w, "count", (int64_t)u->count);
 		else

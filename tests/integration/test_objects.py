@@ -305,5 +305,72 @@ def two_thousand_short_pods_leave_no_dead_entries(s):
         kubelet.remove()
 
 
+def old_unmix(h, w):
+    """The w that old_mix(x, w) == h needs, given x: see ipv6_colliding_iid."""
+    x = h ^ (h >> 29) ^ (h >> 58)        # undo h ^= h >> 29
+    return (x * pow(K, -1, 1 << 64)) & M64  # undo h *= K; this is x ^ w
+
+
+def ipv6_colliding_iid(target, prefix, port, extra):
+    """An interface identifier (the low 64 bits, which whoever holds a /64
+    chooses freely) that puts prefix::iid on target's old connect object
+    (sockaddr_hash of 0b41cac: the first then the last eight address bytes,
+    little-endian, after family | port << 16; then the errno)."""
+    a = 10 | port << 16
+    t_first = int.from_bytes(target[:8], "little")
+    t_last = int.from_bytes(target[8:], "little")
+    m = old_mix(old_mix(a, t_first), t_last)  # same extra and binary after it
+    y = old_mix(a, int.from_bytes(prefix[:8], "little"))
+    iid = (old_unmix(m, 0) ^ y).to_bytes(8, "little")
+    addr = prefix[:8] + iid
+    first, last = (int.from_bytes(addr[:8], "little"), int.from_bytes(addr[8:], "little"))
+    assert old_mix(old_mix(old_mix(a, first), last), extra) == \
+        old_mix(old_mix(old_mix(a, t_first), t_last), extra)  # a real collision on main
+    return addr
+
+
+@suite.test
+def ipv6_peers_sharing_or_crafting_low_bits_are_distinct_objects(s):
+    """::1, fd00::1 (the same low 64 bits) and fd00::<iid> whose interface
+    id was computed so that main's unkeyed hash folded it into ::1's
+    count: three peers, three connect events. Run in a network namespace
+    the pod makes, where those addresses are its own loopback's."""
+    import ipaddress
+    port = 9
+    loop = ipaddress.IPv6Address("::1")
+    same_low = ipaddress.IPv6Address("fd00::1")
+    crafted = ipaddress.IPv6Address(ipv6_colliding_iid(loop.packed,
+                                                       ipaddress.IPv6Address("fd00::").packed,
+                                                       port, 111))  # ECONNREFUSED
+    peers = [loop, same_low, crafted]
+    pod = Pod()
+    agent = tail = None
+    script = ("import socket\n"
+              "for a in %r:\n"
+              "    s = socket.socket(socket.AF_INET6)\n"
+              "    try:\n"
+              "        s.connect((a, %d))\n"
+              "    except ConnectionRefusedError:\n"
+              "        pass\n"
+              "    s.close()\n" % ([str(p) for p in peers], port))
+    try:
+        agent = Agent(s.tmp, "--dedup-window", "60000")
+        tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid, "--kind", "connect,summary")
+        pod.run(["unshare", "--net", "sh", "-c",
+                 "ip link set lo up && ip -6 addr add %s/128 dev lo nodad && "
+                 "ip -6 addr add %s/128 dev lo nodad && exec /usr/bin/python3 -c \"$0\""
+                 % (same_low, crafted), script])
+        for peer in peers:
+            tail.wait_for(lambda e: e["kind"] == "connect" and e.get("family") == "ipv6" and
+                          ipaddress.IPv6Address(e["address"]) == peer and e["port"] == port,
+                          what="the connect to [%s]:%d" % (peer, port))
+    finally:
+        if tail:
+            tail.close()
+        if agent:
+            agent.stop()
+        pod.remove()
+
+
 if __name__ == "__main__":
     sys.exit(suite.run(sys.argv))

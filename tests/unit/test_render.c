@@ -437,6 +437,61 @@ static void test_open(void)
 	json_object_put(o);
 }
 
+/* The path as written, truncation and how the credential was recognised,
+ * in the tail's JSON; an open names the credential it is. */
+static void test_credential_paths(void)
+{
+	struct nh_wire_record rec;
+	json_object *o;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.kind = NH_WIRE_CREDENTIAL_USE;
+	rec.identity.key = "k8s:sa/shop/cart";
+	rec.credential_use = (struct nh_wire_credential_use){
+	    .credential_kind = "sa_token",
+	    .credential = "/var/run/secrets/kubernetes.io/serviceaccount/token",
+	    .via = "openat",
+	    .result = 3,
+	    .count = 1,
+	    .path = "../serviceaccount/token",
+	    .path_truncated = true,
+	    .matched_by = "volume"};
+	o = nh_recordjson(&rec);
+	CHECK(o != NULL);
+	if (!o)
+		return;
+	CHECK_STR(sfield(o, "credential"), "/var/run/secrets/kubernetes.io/serviceaccount/token");
+	CHECK_STR(sfield(o, "path"), "../serviceaccount/token");
+	CHECK(bfield(o, "path_truncated"));
+	CHECK_STR(sfield(o, "matched_by"), "volume");
+	json_object_put(o);
+
+	/* a connect has none of them */
+	rec.credential_use.path = NULL;
+	rec.credential_use.path_truncated = false;
+	rec.credential_use.matched_by = NULL;
+	o = nh_recordjson(&rec);
+	CHECK(o && !has(o, "path") && !has(o, "path_truncated") && !has(o, "matched_by"));
+	json_object_put(o);
+
+	memset(&rec, 0, sizeof(rec));
+	rec.kind = NH_WIRE_ACTIVITY;
+	rec.identity.key = "user:root";
+	rec.activity.event = NH_WIRE_EV_OPEN;
+	rec.activity.path = "hl";
+	rec.activity.result = 3;
+	rec.activity.credential = "/root/.ssh/id_ed25519";
+	rec.activity.credential_kind = "ssh_private_key";
+	o = nh_recordjson(&rec);
+	CHECK(o != NULL);
+	if (!o)
+		return;
+	CHECK_STR(sfield(o, "path"), "hl");
+	CHECK_STR(sfield(o, "credential"), "/root/.ssh/id_ed25519");
+	CHECK_STR(sfield(o, "credential_kind"), "ssh_private_key");
+	json_object_put(o);
+}
+
 static void test_connect_accept(void)
 {
 	struct nh_connect_event c;
@@ -1012,7 +1067,7 @@ static void test_compact_escape(void)
 	CHECK(inert(buf, true) && count_esc(buf) == 6);
 
 	/* every string field the line shows, as a record may carry it */
-	for (int i = 0; i < 12; i++) {
+	for (int i = 0; i < 14; i++) {
 		const char *want = "";
 
 		memset(&rec, 0, sizeof(rec));
@@ -1098,6 +1153,25 @@ static void test_compact_escape(void)
 			rec.anomaly.value = "v\r";
 			want = " high file v\\r";
 			break;
+		case 12:
+			rec.kind = NH_WIRE_CREDENTIAL_USE;
+			rec.credential_use =
+			    (struct nh_wire_credential_use){.credential_kind = "sa_token",
+							    .credential = "/c",
+							    .via = "openat",
+							    .count = 1,
+							    .path = "/proc/self/root/c\x1b",
+							    .path_truncated = true,
+							    .matched_by = "inode"};
+			want = " /c via openat as /proc/self/root/c\\x1b...";
+			break;
+		case 13:
+			rec.activity.event = NH_WIRE_EV_OPEN;
+			rec.activity.path = "../t";
+			rec.activity.credential = "/c\n";
+			rec.activity.credential_kind = "sa_token";
+			want = " ../t O_RDONLY = sa_token /c\\n";
+			break;
 		}
 		nh_compact_format(&rec, false, buf, sizeof(buf));
 		if (!inert(buf, false) || !strstr(buf, want))
@@ -1117,6 +1191,7 @@ int main(void)
 	test_exec();
 	test_exec_long();
 	test_open();
+	test_credential_paths();
 	test_connect_accept();
 	test_creds();
 	test_process();

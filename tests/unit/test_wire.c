@@ -150,6 +150,18 @@ static void test_credential_use(void)
 	CHECK(o.credential_use.count == 501);
 	nh_wire_free(&o);
 
+	/* an open's path as written, truncation, how it was recognised */
+	r.credential_use.path = "/proc/self/root/var/run/x";
+	r.credential_use.path_truncated = true;
+	r.credential_use.matched_by = "inode";
+	CHECK(round_trip(&r, &o) == 0);
+	CHECK_STR(o.credential_use.path, "/proc/self/root/var/run/x");
+	CHECK(o.credential_use.path_truncated);
+	CHECK_STR(o.credential_use.matched_by, "inode");
+	nh_wire_free(&o);
+	r.credential_use.path = r.credential_use.matched_by = NULL;
+	r.credential_use.path_truncated = false;
+
 	/* count 0 is written as 1 */
 	r.credential_use.count = 0;
 	r.credential_use.result = 3;
@@ -316,8 +328,12 @@ static void test_activity_loss_heartbeat(void)
 	r.activity.dirfd = 3;
 	r.activity.result = 5;
 	r.activity.deduplicated = r.activity.path_truncated = true;
+	r.activity.credential = "/root/.ssh/id_rsa";
+	r.activity.credential_kind = "ssh_private_key";
 	CHECK(round_trip(&r, &o) == 0);
 	CHECK_STR(o.activity.syscall, "openat");
+	CHECK_STR(o.activity.credential, "/root/.ssh/id_rsa");
+	CHECK_STR(o.activity.credential_kind, "ssh_private_key");
 	CHECK(o.activity.flags == 0101 && o.activity.mode == 0600 && o.activity.dirfd == 3);
 	CHECK(o.activity.result == 5 && o.activity.deduplicated && o.activity.path_truncated);
 	nh_wire_free(&o);
