@@ -143,7 +143,7 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 	char id[NH_WIRE_ID_STR_MAX];
 	int rc;
 
-	while ((rc = nh_wire_unpack(msg->payload, msg->len, &rec, &why)) == -ENOMEM) {
+	while ((rc = nh_wire_unpack_in(msg->payload, msg->len, &rec, &why, c->arena)) == -ENOMEM) {
 		if (!wait_retry(c, &attempt)) {
 			nh_consumer_release(msg);
 			return;
@@ -306,6 +306,11 @@ int nh_collector_open(struct nh_collector *c, const struct nh_copts *o)
 	rc = nh_dedup_init(&c->dedup, o->dedup_window);
 	if (rc)
 		goto fail;
+	c->arena = nh_wire_arena_new();
+	if (!c->arena) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	rc = open_sinks(c);
 	if (rc)
 		goto fail;
@@ -335,6 +340,8 @@ void nh_collector_close(struct nh_collector *c)
 	c->nsinks = 0;
 	nh_dedup_free(&c->dedup);
 	nh_jw_free(&c->doc);
+	nh_wire_arena_free(c->arena);
+	c->arena = NULL;
 	if (c->sigfd >= 0)
 		close(c->sigfd);
 	c->sigfd = -1;

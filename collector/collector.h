@@ -38,11 +38,12 @@ struct nh_collector {
 	struct nh_telemetry m;
 	int sigfd; /* SIGINT, SIGTERM: stop */
 	bool stop;
-	bool idle; /* the last poll returned no record */
+	bool idle;	      /* the last poll returned no record */
 	uint64_t uncommitted; /* offsets stored since the last commit */
 	uint64_t last_commit_ms, last_lag_ms;
-	uint64_t written; /* records every sink accepted, for crash tests */
-	struct nh_jw doc; /* the ECS document of the record being delivered */
+	uint64_t written;	     /* records every sink accepted, for crash tests */
+	struct nh_jw doc;	     /* the ECS document of the record being delivered */
+	struct nh_wire_arena *arena; /* where the record being delivered is decoded */
 };
 
 /* Open sinks, dedup window, metrics and Kafka. SIGINT and SIGTERM must

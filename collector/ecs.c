@@ -193,6 +193,20 @@ static bool is_path(const char *s)
 	return s && s[0] == '/';
 }
 
+/* What a credential anomaly's value names: it is "<kind>:<path or
+ * address:port>" (models/technique.h); a value without a kind as is. */
+static const char *credential_object(const char *value)
+{
+	const char *colon = value ? strchr(value, ':') : NULL;
+
+	if (!colon || colon == value)
+		return value;
+	for (const char *p = value; p < colon; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return value;
+	return colon + 1;
+}
+
 static const struct ecs_class *event_classify(enum nh_wire_event e)
 {
 	return e > NH_WIRE_EV_NONE && e < NH_WIRE_EV_MAX && event_class[e].category
@@ -215,7 +229,8 @@ static struct ecs_class classify(const struct nh_wire_record *r)
 	case NH_WIRE_ANOMALY: {
 		const struct nh_wire_anomaly *a = &r->anomaly;
 
-		if (a->category == NH_WIRE_CAT_CREDENTIAL && !a->rate && !is_path(a->value))
+		if (a->category == NH_WIRE_CAT_CREDENTIAL && !a->rate &&
+		    !is_path(credential_object(a->value)))
 			return (struct ecs_class){"network", "access", NULL};
 		if (a->category > NH_WIRE_CAT_NONE && a->category < NH_WIRE_CAT_MAX)
 			return by_category[a->category];
@@ -521,14 +536,17 @@ static void find_objects(const struct nh_wire_record *r, struct ecs_objects *o)
 	case NH_WIRE_ANOMALY: {
 		const struct nh_wire_anomaly *a = &r->anomaly;
 
+		const char *v =
+		    a->category == NH_WIRE_CAT_CREDENTIAL ? credential_object(a->value) : a->value;
+
 		if (a->rate)
 			break;
 		if ((a->category == NH_WIRE_CAT_FILE || a->category == NH_WIRE_CAT_CREDENTIAL) &&
-		    is_path(a->value))
-			o->file = a->value;
+		    is_path(v))
+			o->file = v;
 		else if ((a->category == NH_WIRE_CAT_EGRESS ||
 			  a->category == NH_WIRE_CAT_CREDENTIAL) &&
-			 parse_endpoint(a->value, &o->peer))
+			 parse_endpoint(v, &o->peer))
 			o->peer_group = "destination";
 		break;
 	}

@@ -771,9 +771,96 @@ cleanup:
 	return rc;
 }
 
+/* The arena: one block, bumped; what does not fit goes to the heap and
+ * the block grows to the high-water mark at the next reset. */
+struct nh_wire_arena {
+	ProtobufCAllocator pa;
+	char *block;
+	size_t used, cap, want;
+	void **spill;
+	size_t nspill, spill_cap;
+};
+
+static void *arena_alloc(void *data, size_t n)
+{
+	struct nh_wire_arena *a = data;
+	size_t at = (a->used + 15) & ~(size_t)15;
+	void *p;
+
+	a->want = at + n > a->want ? at + n : a->want;
+	if (at <= a->cap && n <= a->cap - at) {
+		a->used = at + n;
+		return a->block + at;
+	}
+	if (a->nspill == a->spill_cap) {
+		size_t cap = a->spill_cap ? 2 * a->spill_cap : 16;
+		void **s = realloc(a->spill, cap * sizeof(*s));
+
+		if (!s)
+			return NULL;
+		a->spill = s;
+		a->spill_cap = cap;
+	}
+	p = malloc(n);
+	if (p)
+		a->spill[a->nspill++] = p;
+	return p;
+}
+
+static void arena_nofree(void *data, void *p)
+{
+	(void)data;
+	(void)p;
+}
+
+static void arena_reset(struct nh_wire_arena *a)
+{
+	for (size_t i = 0; i < a->nspill; i++)
+		free(a->spill[i]);
+	a->nspill = 0;
+	if (a->want > a->cap) {
+		size_t cap = a->cap ? a->cap : 16384;
+		char *b;
+
+		while (cap < a->want)
+			cap *= 2;
+		b = realloc(a->block, cap);
+		if (b) {
+			a->block = b;
+			a->cap = cap;
+		}
+	}
+	a->used = a->want = 0;
+}
+
+struct nh_wire_arena *nh_wire_arena_new(void)
+{
+	struct nh_wire_arena *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->pa =
+	    (ProtobufCAllocator){.alloc = arena_alloc, .free = arena_nofree, .allocator_data = a};
+	a->want = 16384;
+	arena_reset(a);
+	return a;
+}
+
+void nh_wire_arena_free(struct nh_wire_arena *a)
+{
+	if (!a)
+		return;
+	arena_reset(a);
+	free(a->spill);
+	free(a->block);
+	free(a);
+}
+
 void nh_wire_free(struct nh_wire_record *r)
 {
-	if (r->priv)
+	if (r->priv && r->arena)
+		arena_reset(r->arena);
+	else if (r->priv)
 		nhiscope__wire__record__free_unpacked(r->priv, NULL);
 	free(r->legacy);
 	memset(r, 0, sizeof(*r));
@@ -842,6 +929,12 @@ static char *legacy_json(const ProtobufCMessage *m, bool *bad)
 
 int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, const char **why)
 {
+	return nh_wire_unpack_in(buf, len, out, why, NULL);
+}
+
+int nh_wire_unpack_in(const uint8_t *buf, size_t len, struct nh_wire_record *out, const char **why,
+		      struct nh_wire_arena *arena)
+{
 	Nhiscope__Wire__Record *m;
 	const char *w = NULL;
 	bool bad = false;
@@ -853,13 +946,16 @@ int nh_wire_unpack(const uint8_t *buf, size_t len, struct nh_wire_record *out, c
 			*why = "record larger than NH_WIRE_MAX";
 		return -EMSGSIZE;
 	}
-	m = nhiscope__wire__record__unpack(NULL, len, buf);
+	if (arena)
+		arena_reset(arena);
+	m = nhiscope__wire__record__unpack(arena ? &arena->pa : NULL, len, buf);
 	if (!m) {
 		if (why)
 			*why = "not a protobuf nhiscope.wire.Record";
 		return -EBADMSG;
 	}
 	out->priv = m;
+	out->arena = arena;
 	/* 0: a record of release 1, which had no format field */
 	out->format = m->format ? m->format : 1;
 	if (out->format < NH_WIRE_FORMAT_MIN || out->format > NH_WIRE_FORMAT) {

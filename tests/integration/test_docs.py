@@ -58,7 +58,7 @@ def paths(doc, prefix=""):
 
 def full_records():
     """One record per kind and variant with every field the wire has."""
-    node, boot = "node-" + uuid.uuid4().hex[:6], str(uuid.uuid4())
+    node, boot = "node-" + uuid.uuid4().hex[:6], str(uuid.uuid4()) + "-6571f0a2000001c8-1f4"
     seq = [0]
 
     def rec(kind, body, process=True, **ident):
@@ -68,10 +68,13 @@ def full_records():
                     "container_id": uuid.uuid4().hex + uuid.uuid4().hex,
                     "unit": "check.service", "workload_kind": "StatefulSet",
                     "workload_name": "check", "node": node, "source": "kubelet-volume",
-                    "verified": True}
+                    "verified": True,
+                    "context": {"cgroup": "/kubepods.slice/x/cri-containerd-1.scope",
+                                "cgroup_kind": "pod", "runtime": "containerd"}}
         identity.update(ident)
         r = {"kind": kind, "node": node, "boot_id": boot, "seq": seq[0],
-             "time_ns": time.time_ns(), "identity": identity, kind: body}
+             "time_ns": time.time_ns(), "identity": identity, kind: body,
+             "cluster": "docs-cluster", "labels": {"env": "docs"}}
         if process:
             r["process"] = {"pid": 4242, "ppid": 1, "uid": 1000, "user": "app",
                             "comm": "cat", "exe": "/usr/bin/cat"}

@@ -72,7 +72,7 @@ def records():
                      "explanation": "first destination", "baseline_age_ns": 1,
                      "baseline_items": 1}),
         ("anomaly", {"category": "credential", "severity": "critical",
-                     "value": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+                     "value": "sa_token:/var/run/secrets/kubernetes.io/serviceaccount/token",
                      "technique_id": "T1528", "technique_name": "Steal Application Access Token",
                      "explanation": "first use", "baseline_age_ns": 1, "baseline_items": 1}),
     ]
@@ -244,6 +244,12 @@ def records_fill_the_fields_rules_read(s):
     assert d["threat"]["technique"]["subtechnique"] == {
         "id": "T1003.008", "name": "/etc/passwd and /etc/shadow"}
     assert d["rule"]["name"] == "nhiscope novel file"
+    # a credential anomaly's value is "kind:object": the object is the file
+    d = find("anomaly", lambda r: r["anomaly"]["category"] == "credential" and
+             r["anomaly"]["value"].startswith("sa_token:"))
+    assert d["event"]["category"] == ["file"], d["event"]
+    assert d["file"]["path"] == "/var/run/secrets/kubernetes.io/serviceaccount/token", d
+    assert d["threat"]["technique"] == {"id": "T1528", "name": "Steal Application Access Token"}
     # host.boot.id: the kernel's boot id, not the agent's run id
     for r, d in docs:
         if re.match(r"[0-9a-f-]{36}-", r["boot_id"]):

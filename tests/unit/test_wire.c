@@ -840,8 +840,70 @@ static void test_names(void)
 	CHECK(nh_wire_event_parse("anomaly") == -EINVAL);
 }
 
+/* The site (cluster, labels) round-trips and its rules hold; unpacking
+ * into an arena gives the same record, over and over, also when a record
+ * is larger than the arena's block. */
+static void test_site_and_arena(void)
+{
+	static uint8_t buf[NH_WIRE_MAX];
+	static struct nh_wire_record r, out;
+	static char big[NH_WIRE_STR_MAX];
+	struct nh_wire_arena *a = nh_wire_arena_new();
+	const char *why = NULL;
+	size_t len = 0;
+
+	CHECK(a != NULL);
+	memset(&r, 0, sizeof(r));
+	r.kind = NH_WIRE_HEARTBEAT;
+	r.id.node = "n";
+	r.id.boot_id = "b";
+	r.time_ns = 1;
+	r.heartbeat.agent_version = "1";
+	r.site.cluster = "prod-eu-1";
+	r.site.n_labels = 2;
+	r.site.labels[0] = (struct nh_wire_label){"env", "prod"};
+	r.site.labels[1] = (struct nh_wire_label){"team", "sec/ops"};
+	CHECK(nh_wire_pack(&r, buf, sizeof(buf), &len) == 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK(nh_wire_unpack_in(buf, len, &out, &why, a) == 0);
+		CHECK_STR(out.site.cluster, "prod-eu-1");
+		CHECK(out.site.n_labels == 2);
+		CHECK_STR(out.site.labels[1].key, "team");
+		CHECK_STR(out.site.labels[1].value, "sec/ops");
+		nh_wire_free(&out);
+	}
+	/* larger than the arena's first block: spilled, then grown */
+	memset(big, 'x', sizeof(big) - 1);
+	r.heartbeat.agent_version = big;
+	r.heartbeat.n_counters = NH_WIRE_COUNTERS_MAX;
+	for (size_t i = 0; i < NH_WIRE_COUNTERS_MAX; i++)
+		r.heartbeat.counters[i] = (struct nh_wire_counter){big + sizeof(big) - 201, i};
+	CHECK(nh_wire_pack(&r, buf, sizeof(buf), &len) == 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK(nh_wire_unpack_in(buf, len, &out, &why, a) == 0);
+		CHECK(strlen(out.heartbeat.agent_version) == sizeof(big) - 1);
+		CHECK(out.heartbeat.n_counters == NH_WIRE_COUNTERS_MAX);
+		nh_wire_free(&out);
+	}
+	r.heartbeat.agent_version = "1";
+	r.heartbeat.n_counters = 0;
+	/* the rules: key charset, reserved prefix, duplicates, lengths */
+	r.site.labels[1].key = "bad.key";
+	CHECK(nh_wire_check(&r, &why) == -EINVAL);
+	r.site.labels[1].key = "nhiscope_identity";
+	CHECK(nh_wire_check(&r, &why) == -EINVAL);
+	r.site.labels[1].key = "env";
+	CHECK(nh_wire_check(&r, &why) == -EINVAL);
+	r.site.labels[1].key = "team";
+	CHECK(nh_wire_check(&r, &why) == 0);
+	r.site.cluster = big;
+	CHECK(nh_wire_check(&r, &why) == -EINVAL);
+	nh_wire_arena_free(a);
+}
+
 int main(void)
 {
+	test_site_and_arena();
 	test_anomaly();
 	test_credential_use();
 	test_findings();
