@@ -418,6 +418,8 @@ void nh_pipeline_tick(struct nh_agent *a)
 	uint64_t now = nh_clock_mono_ns(), dt;
 	int err = nh_probes_flush(&a->probes);
 
+	if (a->io_on)
+		nh_worker_check(&a->io, now);
 	if (a->kubelet_on && now >= a->kubelet_next_ns)
 		nh_pipeline_refresh_pods(a);
 	nh_agent_tick_keys(a, now);
