@@ -50,6 +50,8 @@
 #define NH_IO_DEADLINE_NS (1000ULL * 1000000ULL)
 #define NH_IO_QUEUE	  256
 #define NH_IO_FIRST_WAIT_NS (200ULL * 1000000ULL)
+/* How often the kernel side is checked for tampering. */
+#define NH_SELFWATCH_NS (1000ULL * 1000000ULL)
 
 /* epoll data for the fixed sources; clients and the listener use ptrs. */
 enum { NH_SRC_RING = 1, NH_SRC_SIGNAL, NH_SRC_TIMER, NH_SRC_WORKER };
@@ -75,6 +77,7 @@ struct nh_agent {
 	struct nh_fingerprinter fp; /* keyed fingerprints of secrets and tokens */
 	struct nh_satokens tokens;
 	struct nh_worker io; /* workload file reads, off the loop */
+	uint64_t selfwatch_next_ns;
 	bool io_on;
 	struct nh_jwksfetch keyfetch; /* the API server's key set */
 	bool keyfetch_on;

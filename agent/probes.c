@@ -439,6 +439,15 @@ int nh_probes_verify(struct nh_probes *p, struct nh_tamper *out, int max)
 	return n;
 }
 
+int nh_probes_missing(const struct nh_probes *p)
+{
+	int n = 0;
+
+	for (int i = 0; i < p->nprobes; i++)
+		n += !p->probe[i].attached;
+	return n;
+}
+
 int nh_probes_epoll_fd(const struct nh_probes *p)
 {
 	return ring_buffer__epoll_fd(p->rb);

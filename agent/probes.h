@@ -82,6 +82,8 @@ void nh_probes_stop(struct nh_probes *p);
  * attached again. Fills at most max entries of out; returns how many.
  */
 int nh_probes_verify(struct nh_probes *p, struct nh_tamper *out, int max);
+/* Hooks not attached (reduced coverage). */
+int nh_probes_missing(const struct nh_probes *p);
 
 int nh_probes_epoll_fd(const struct nh_probes *p);
 /* Drain what is in the ring buffer; returns records consumed or -errno. */

@@ -680,6 +680,10 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 
 		if (js == NH_JOB_STUCK && sa->own.why != stalled) {
 			t->stalled++;
+			/* Said whatever the kubelet's copy is: a pod stalling the
+			 * agent's reads is news in itself. */
+			nh_warn(t->log, "pod %s: service-account token read stuck: %s", sa->pod_uid,
+				stalled);
 			set_state(t, sa, &sa->own, NH_SA_UNREADABLE, stalled);
 			decide(t, sa);
 		}

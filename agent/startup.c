@@ -540,7 +540,8 @@ int nh_agent_start(struct nh_agent *a)
 	}
 	nh_info(&a->log,
 		"%d probes attached; dedup window %llums; ring buffer %llu bytes; batch %llums",
-		a->probes.nprobes, (unsigned long long)a->cfg.dedup_window_ms,
+		(int)(a->probes.nprobes - nh_probes_missing(&a->probes)),
+		(unsigned long long)a->cfg.dedup_window_ms,
 		(unsigned long long)a->cfg.ringbuf_bytes, (unsigned long long)a->cfg.batch_ms);
 	code = find_cgroup_namespace(a);
 	if (code)

@@ -115,6 +115,9 @@ size_t nh_ecs_message(const struct nh_wire_record *r, char *buf, size_t cap)
 			put(&t, "identity conflict: %s claimed, %s believed", f->claimed_identity,
 			    f->believed_identity);
 			break;
+		case NH_WIRE_FINDING_MONITORING_TAMPERED:
+			put(&t, "monitoring tampered: %s", f->reason);
+			break;
 		default:
 			put(&t, "finding by %s", who);
 		}

@@ -357,6 +357,11 @@ static void add_finding(json_object *o, const struct nh_wire_finding *f)
 		nh_json_str(o, "believed_identity", f->believed_identity);
 		nh_json_str(o, "reason", f->reason ? f->reason : "");
 		break;
+	case NH_WIRE_FINDING_MONITORING_TAMPERED:
+		/* about the agent itself: no process, the reason says what */
+		nh_json_str(o, "severity", "high");
+		nh_json_str(o, "reason", f->reason);
+		break;
 	default:
 		break;
 	}
@@ -410,6 +415,9 @@ json_object *nh_recordjson(const struct nh_wire_record *r)
 		break;
 	case NH_WIRE_HEARTBEAT:
 		nh_json_str(o, "agent_version", r->heartbeat.agent_version);
+		nh_json_int(o, "probes_attached", (int64_t)r->heartbeat.probes_attached);
+		nh_json_int(o, "probes_missing", (int64_t)r->heartbeat.probes_missing);
+		nh_json_int(o, "monitoring_tampered", (int64_t)r->heartbeat.monitoring_tampered);
 		break;
 	default:
 		break;

@@ -156,7 +156,9 @@ def test_hostile_token_paths_never_stall_the_agent(s):
     answering status and delivering another pod's events meanwhile."""
     agent = Agent(s.tmp)
     good = SaPod("prod", "good-sa", "good-pod-1")
-    with running(agent, good):
+    # The good pod's container keeps a live shell: the agent reads a pod's
+    # token through a live process of it.
+    with running(agent, good), nhtest.Alive(good, ["/bin/true"]):
         probe = StatusProbe(agent)
         tail = Tail(agent, "--identity", good.key)
         hostile, watches = [], {}
@@ -238,7 +240,7 @@ def test_socket_refuses_peers_by_credentials(s):
         # Root is served: the same requests work.
         assert cli_as([], agent, "status").returncode == 0
         r = cli_as([], agent, "profiles", "reset", "k8s:sa/x/y")
-        assert r.returncode == 0, r
+        assert "permission denied" not in r.stderr and "no profile" in r.stderr, r
         log = agent.read_log()
         assert 'refused "tail" from uid %d' % NOBODY in log, log
         assert 'refused "profile_reset" from uid %d' % NOBODY in log, log
@@ -270,6 +272,105 @@ def test_socket_group_may_watch_not_change(s):
         # Outside the group: nothing, even with the file mode letting it in.
         r = cli_as(peer(NOBODY, NOBODY), agent, "status")
         assert r.returncode != 0, r
+
+
+def agent_bpf_objects(agent):
+    """The agent's BPF links and maps, from its own file descriptors
+    (fdinfo names the kernel object each fd holds)."""
+    links, maps = set(), set()
+    fddir = "/proc/%d/fdinfo" % agent.proc.pid
+    for fd in os.listdir(fddir):
+        try:
+            with open(os.path.join(fddir, fd)) as f:
+                info = f.read()
+        except OSError:
+            continue
+        for line in info.splitlines():
+            k, _, v = line.partition(":")
+            if k == "link_id":
+                links.add(int(v))
+            elif k == "map_id":
+                maps.add(int(v))
+    return links, maps
+
+
+def bpftool(*args):
+    return subprocess.run(["bpftool", *args], capture_output=True, text=True, timeout=30)
+
+
+def scrape(port):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/metrics")
+    body = c.getresponse().read().decode()
+    c.close()
+    return body
+
+
+def metric(body, name):
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+@suite.test
+def test_tampering_with_the_kernel_side_is_reported(s):
+    """Another privileged process goes after the agent's BPF side with
+    bpftool. Detaching its links: the kernel refuses for tracepoint and
+    raw-tracepoint links (EOPNOTSUPP), and any it did not refuse must be
+    reported and attached again. Rewriting its counters map (hiding
+    losses and events): a monitoring_tampered finding on the tail, in
+    status and in /metrics."""
+    port = nhtest.free_port()
+    agent = Agent(s.tmp, "--metrics-listen", "127.0.0.1:%d" % port)
+    pod = Pod()
+    with running(agent, pod):
+        tail = Tail(agent, "--kind", "monitoring_tampered,exec")
+        try:
+            tail.sync(pod)  # exec counters are not zero from here on
+            links, maps = agent_bpf_objects(agent)
+            assert links and maps, "no BPF links or maps found in the agent's fds"
+            detached = []
+            for link in sorted(links):
+                r = bpftool("link", "detach", "id", str(link))
+                if r.returncode == 0:
+                    detached.append(link)
+                else:
+                    assert "not supported" in r.stderr, r.stderr
+            if detached:
+                tail.wait_for(lambda e: e["kind"] == "monitoring_tampered" and
+                              "detached" in e.get("reason", ""),
+                              what="a finding for the detached links")
+            # The counters map: rewrite the exec kind's counters to zero.
+            counters = None
+            for m in maps:
+                info = json.loads(bpftool("-j", "map", "show", "id", str(m)).stdout or "{}")
+                if info.get("name") == "counters":
+                    counters = m
+            assert counters, "the agent's counters map was not found"
+            ncpu = os.sysconf("SC_NPROCESSORS_CONF")
+            exec_kind = ["1", "0", "0", "0"]
+            value = ["0"] * 24
+            args = ["map", "update", "id", str(counters), "key", *exec_kind, "value"]
+            r = bpftool(*args, *value)
+            if r.returncode != 0:  # per-CPU maps take one value per CPU
+                r = bpftool(*args, *sum(([*value] for _ in range(ncpu)), []))
+            assert r.returncode == 0, r.stderr
+            ev = tail.wait_for(lambda e: e["kind"] == "monitoring_tampered" and
+                               "counters" in e.get("reason", ""),
+                               what="a monitoring_tampered finding")[0]
+            assert "went backwards" in ev["reason"], ev
+            st = agent.status()["selfwatch"]
+            assert st["tampered"] >= 1 and "counters" in st["last_tamper"], st
+            assert metric(scrape(port), "nhiscope_monitoring_tampered_total") >= 1
+            # Still watching: events keep coming after the tampering.
+            tail.sync(pod)
+        except AssertionError:
+            print("\n".join(ln for ln in agent.read_log().splitlines() if "debug" not in ln)[-2000:])
+            raise
+        finally:
+            tail.close()
 
 
 if __name__ == "__main__":
