@@ -21,7 +21,8 @@ int nh_ecs_severity(const struct nh_wire_record *r)
 							     : 0;
 	case NH_WIRE_FINDING:
 		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ||
-			       r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT
+			       r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT ||
+			       r->finding.type == NH_WIRE_FINDING_MONITORING_TAMPERED
 			   ? 73
 			   : 47;
 	case NH_WIRE_LOSS:
