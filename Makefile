@@ -41,7 +41,7 @@ LIB_HDRS   := $(wildcard agent/lib/*.h) $(MODELS_HDRS)
 # tests, the fuzzers and the benchmarks (libnhagent.a).
 AGENT_LIB  := u64map quotamap decode cgpath cgroupfs identity proctable secrets render compact server \
 	      jwt jwks tokenverify jwksfetch fingerprint catalogue workload kubelet satoken credentials credinodes findings \
-	      baseline profilestore spool record dirs procroot options metrics \
+	      baseline profilestore spool record dirs procroot safefile worker options metrics \
 	      histogram
 AGENT_MODS := probes kafka privileges httpd agent pipeline status startup main
 CLI_MODS   := decode nhiscope

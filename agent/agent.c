@@ -61,6 +61,8 @@ int nh_agent_run(struct nh_agent *a)
 			} else if (tag == NH_SRC_TIMER) {
 				if (read(a->timerfd, &expirations, sizeof(expirations)) > 0)
 					nh_pipeline_tick(a);
+			} else if (tag == NH_SRC_WORKER) {
+				nh_worker_collect(&a->io);
 			} else if (tag == NH_SRC_SIGNAL) {
 				a->stopping = handle_signal(a);
 			} else if (evs[i].data.ptr == &a->httpd) {

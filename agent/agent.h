@@ -39,15 +39,24 @@
 #include "satoken.h"
 #include "server.h"
 #include "u64map.h"
+#include "worker.h"
 #include "workload.h"
 
 #define NH_VERSION "0.1.0"
 /* Fetches of the key set asked by unknown kids are at least this far apart. */
 #define NH_KEYFETCH_MIN_NS (2ULL * 1000000000ULL)
 #define NH_NSEC		   1000000000ULL
+/* Workload file reads off the loop (worker.h): threads, a read's
+ * deadline before it counts as stuck, and a pod's first read's wait. */
+#define NH_IO_THREADS	  2
+#define NH_IO_DEADLINE_NS (1000ULL * 1000000ULL)
+#define NH_IO_QUEUE	  256
+#define NH_IO_FIRST_WAIT_NS (200ULL * 1000000ULL)
+/* How often the kernel side is checked for tampering. */
+#define NH_SELFWATCH_NS (1000ULL * 1000000ULL)
 
 /* epoll data for the fixed sources; clients and the listener use ptrs. */
-enum { NH_SRC_RING = 1, NH_SRC_SIGNAL, NH_SRC_TIMER };
+enum { NH_SRC_RING = 1, NH_SRC_SIGNAL, NH_SRC_TIMER, NH_SRC_WORKER };
 
 struct nh_kind_stats {
 	uint64_t received; /* records that reached user space */
@@ -69,6 +78,9 @@ struct nh_agent {
 	struct nh_server server;
 	struct nh_fingerprinter fp; /* keyed fingerprints of secrets and tokens */
 	struct nh_satokens tokens;
+	struct nh_worker io; /* workload file reads, off the loop */
+	uint64_t selfwatch_next_ns;
+	bool io_on;
 	struct nh_jwksfetch keyfetch; /* the API server's key set */
 	bool keyfetch_on;
 	uint64_t keyfetch_next_ns;

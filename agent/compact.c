@@ -38,6 +38,7 @@ static const char *kind_color(const char *kind)
 	    {"credential_use", C_BOLD_RED},
 	    {"credential_reuse", C_BOLD_RED},
 	    {"identity_conflict", C_BOLD_RED},
+    {"monitoring_tampered", C_BOLD_RED},
 	    {"secret_exposure", C_BOLD_RED},
 	    {"human_use", C_BOLD_RED},
 	    {"anomaly", C_BOLD_RED},
@@ -306,6 +307,8 @@ static size_t details(const struct nh_wire_record *r, char *buf, size_t len, siz
 		} else if (f->type == NH_WIRE_FINDING_HUMAN_USE) {
 			n = put_str(buf, len, n, f->reason, "");
 			n = put_str(buf, len, n, f->path, "");
+		} else if (f->type == NH_WIRE_FINDING_MONITORING_TAMPERED) {
+			n = put_str(buf, len, n, f->reason, "");
 		} else if (f->type == NH_WIRE_FINDING_IDENTITY_CONFLICT) {
 			n = put(buf, len, n, " claimed");
 			n = put_str(buf, len, n, f->claimed_identity, "");

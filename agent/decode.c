@@ -39,6 +39,7 @@ static const char *const kind_names[NH_KIND_ALL] = {
     [NH_KIND_HUMAN_USE] = "human_use",
     [NH_KIND_IDENTITY_CONFLICT] = "identity_conflict",
     [NH_KIND_ANOMALY] = "anomaly",
+    [NH_KIND_MONITORING_TAMPERED] = "monitoring_tampered",
 };
 
 static const char *const syscall_names[NH_SYS_MAX] = {
@@ -111,7 +112,7 @@ const char *nh_kind_list(void)
 {
 	return "exec, fork, exit, connect, accept, open, setuid, setgid, capset, summary, "
 	       "cgroup_rmdir, loss, credential_use, credential_reuse, secret_exposure, human_use, "
-	       "identity_conflict, anomaly";
+	       "identity_conflict, anomaly, monitoring_tampered";
 }
 
 int nh_kind_parse(const char *name)

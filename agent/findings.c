@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "decode.h"
 #include "procroot.h"
+#include "safefile.h"
 #include "render.h"
 #include "fingerprint.h"
 #include "satoken.h"
@@ -97,21 +99,41 @@ static uint64_t mntns_of(const struct nh_findings *f, uint32_t pid)
 	return stat(p, &st) == 0 ? st.st_ino : 0;
 }
 
-/* stat path as pid sees it (procroot.h: a container's path names the
- * container's file, and its symlinks cannot lead to the host's). */
+/* The (device, inode) of path as pid sees it (procroot.h: a container's
+ * path names the container's file, and its symlinks cannot lead to the
+ * host's). From the inode the lookup left (safefile.h): a FUSE or NFS
+ * file is never asked for attributes, which could stall the loop. */
 static int stat_in_root(const struct nh_findings *f, uint32_t pid, const char *path,
 			struct stat *st)
 {
-	int root = nh_procroot_open(f->fs->proc, pid), fd, err = 0;
+	struct nh_safefile sf = {.pathfd = -1};
+	int root = nh_procroot_open(f->fs->proc, pid), err;
 
 	if (root < 0)
 		return root;
-	fd = nh_procroot_openat(root, path, O_PATH);
-	if (fd < 0 || fstat(fd, st) != 0)
-		err = fd < 0 ? fd : -errno;
-	if (fd >= 0)
-		close(fd);
+	while (*path == '/')
+		path++;
+	err = nh_safefile_lookup(root, path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, &sf);
+	if (!err) {
+		st->st_dev = sf.dev;
+		st->st_ino = sf.ino;
+	}
+	nh_safefile_close(&sf);
 	close(root);
+	return err;
+}
+
+/* The same in the agent's own mount namespace. */
+static int stat_here(const char *path, struct stat *st)
+{
+	struct nh_safefile sf = {.pathfd = -1};
+	int err = nh_safefile_lookup(AT_FDCWD, path, RESOLVE_NO_MAGICLINKS, &sf);
+
+	if (!err) {
+		st->st_dev = sf.dev;
+		st->st_ino = sf.ino;
+	}
+	nh_safefile_close(&sf);
 	return err;
 }
 
@@ -167,7 +189,7 @@ static void file_id(const struct nh_findings *f, const struct nh_attributed *ev,
 		return;
 	pid = mntns_holder(f, ev);
 	if ((pid && stat_in_root(f, pid, path, &st) == 0) ||
-	    (!pid && ev->h->mntns == f->own_mntns && stat(path, &st) == 0))
+	    (!pid && ev->h->mntns == f->own_mntns && stat_here(path, &st) == 0))
 		snprintf(id, len, "file:%llu:%llu", (unsigned long long)st.st_dev,
 			 (unsigned long long)st.st_ino);
 }

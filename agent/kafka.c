@@ -369,6 +369,8 @@ void nh_kafka_tick(struct nh_kafka *k, uint64_t now_ns, uint64_t wall_ns, uint32
 		r.time_ns = wall_ns;
 		r.heartbeat.agent_version = k->cfg->version;
 		r.heartbeat.probes_attached = probes;
+		r.heartbeat.probes_missing = k->probes_missing;
+		r.heartbeat.monitoring_tampered = k->monitoring_tampered;
 		for (size_t i = 0; i < ncounters && i < NH_WIRE_COUNTERS_MAX; i++)
 			r.heartbeat.counters[r.heartbeat.n_counters++] = counters[i];
 		nh_kafka_send(k, &r);

@@ -51,6 +51,9 @@ struct nh_kafka {
 	uint64_t dropped[NH_SPOOL_CLASSES]; /* refused by Kafka for good */
 	uint64_t rewind_at_ns;		    /* after a failed delivery: resend from here */
 	uint64_t last_heartbeat_ns, last_loss_ns;
+	/* For the heartbeat, set by the owner (issue 15: coverage, tampering). */
+	uint32_t probes_missing;
+	uint64_t monitoring_tampered;
 	uint64_t loss_since_wall_ns; /* start of the window the next loss report covers */
 	bool broker_up;
 	char last_error[256];

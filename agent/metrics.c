@@ -403,6 +403,34 @@ static void kafka(struct out *o, const struct nh_metrics *m)
 		latency(o, m->kafka_latency_us);
 }
 
+static void selfwatch(struct out *o, const struct nh_metrics *m)
+{
+	single(o, "nhiscope_socket_refused_total", "counter",
+	       "Socket requests refused for their peer (not root, not in socket.group).",
+	       m->socket_refused);
+	single(o, "nhiscope_io_threads", "gauge",
+	       "Threads reading workload files off the event loop, stuck ones included.",
+	       m->io_threads);
+	single(o, "nhiscope_io_stuck", "gauge",
+	       "Workload file reads running past their deadline now (a file system that does "
+	       "not answer).",
+	       m->io_stuck);
+	single(o, "nhiscope_io_stuck_total", "counter",
+	       "Workload file reads that ran past their deadline.", m->io_stuck_total);
+	single(o, "nhiscope_io_refused_total", "counter",
+	       "Workload file reads not handed out: the queue was full.", m->io_refused);
+	single(o, "nhiscope_sa_token_stalled_total", "counter",
+	       "Service-account token reads that did not finish in time.", m->sa_token_stalled);
+	single(o, "nhiscope_probes_missing", "gauge",
+	       "Hooks that could not be attached at start (reduced coverage).",
+	       m->probes_missing);
+	single(o, "nhiscope_monitoring_tampered_total", "counter",
+	       "Changes to the agent's BPF links, programs, maps or counters made by someone else.",
+	       m->tampered);
+	single(o, "nhiscope_probes_reattached_total", "counter",
+	       "Links the agent attached again after finding them gone.", m->reattached);
+}
+
 int nh_metrics_render(const struct nh_metrics *m, char **text, size_t *len)
 {
 	struct out o = {0};
@@ -413,6 +441,7 @@ int nh_metrics_render(const struct nh_metrics *m, char **text, size_t *len)
 	credentials(&o, m);
 	baselines(&o, m);
 	kafka(&o, m);
+	selfwatch(&o, m);
 	if (o.err) {
 		free(o.p);
 		return o.err;

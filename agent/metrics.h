@@ -100,6 +100,16 @@ struct nh_metrics {
 
 	uint64_t subscribers;
 	uint64_t subscriber_drops;
+
+	/* Self-protection (issue 15): the socket's refusals, workload file
+	 * reads off the loop, and the agent's kernel side. */
+	uint64_t socket_refused;
+	uint64_t io_threads, io_stuck; /* now */
+	uint64_t io_stuck_total, io_late, io_refused;
+	uint64_t sa_token_stalled;
+	uint64_t probes_missing; /* hooks that could not attach at start */
+	uint64_t tampered;	 /* monitoring_tampered findings */
+	uint64_t reattached;	 /* links the agent attached again */
 };
 
 /* Spool class names, the label values of the spool and drop metrics. */

@@ -73,6 +73,13 @@ static const struct nh_opt opts[] = {
      .arg = "MODE",
      .def = "0600",
      .help = "permissions of the socket: who may watch every identity"},
+    {.key = "socket.group",
+     .flag = "socket-group",
+     .type = NH_OPT_STRING,
+     .off = F(socket_group),
+     .arg = "GROUP",
+     .help = "group (name or number) whose members may watch (tail, status, credentials, "
+	     "profiles); changes such as profile resets stay root's"},
 
     {.key = "cluster.name",
      .flag = "cluster-name",

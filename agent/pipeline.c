@@ -442,6 +442,32 @@ void nh_pipeline_scan_credentials(struct nh_agent *a)
 		nh_debug(&a->log, "credential files by inode: %llu errors so far",
 			 (unsigned long long)a->credinodes.errors);
 	a->credinodes_next_ns = now + NH_CREDINODES_SCAN_NS;
+/* The agent's kernel side, checked once a second: a change someone else
+ * made is a monitoring_tampered finding (no process: it is about the
+ * agent), a link gone is attached again where the kernel lets it. */
+static void selfwatch(struct nh_agent *a, uint64_t now)
+{
+	struct nh_tamper t[8];
+	int n;
+
+	if (now < a->selfwatch_next_ns)
+		return;
+	a->selfwatch_next_ns = now + NH_SELFWATCH_NS;
+	n = nh_probes_verify(&a->probes, t, 8);
+	for (int i = 0; i < n; i++) {
+		struct nh_wire_record *r = &a->rec;
+
+		nh_warn(&a->log, "monitoring tampered: %s: %s", t[i].what, t[i].detail);
+		memset(r, 0, sizeof(*r));
+		r->kind = NH_WIRE_FINDING;
+		r->time_ns = now + (uint64_t)a->wall_offset_ns;
+		r->identity.key = "agent:nhiscope";
+		r->finding = (struct nh_wire_finding){
+		    .type = NH_WIRE_FINDING_MONITORING_TAMPERED,
+		    .reason = t[i].detail,
+		};
+		emit_finding(a, r);
+	}
 }
 
 void nh_pipeline_tick(struct nh_agent *a)
@@ -449,6 +475,9 @@ void nh_pipeline_tick(struct nh_agent *a)
 	uint64_t now = nh_clock_mono_ns(), dt;
 	int err = nh_probes_flush(&a->probes);
 
+	if (a->io_on)
+		nh_worker_check(&a->io, now);
+	selfwatch(a, now);
 	if (a->kubelet_on && now >= a->kubelet_next_ns)
 		nh_pipeline_refresh_pods(a);
 	if (a->credinodes_on && now >= a->credinodes_next_ns)
@@ -467,7 +496,12 @@ void nh_pipeline_tick(struct nh_agent *a)
 
 		for (int k = 0; k < NH_KIND_MAX; k++)
 			c[0].value += a->kinds[k].received;
-		nh_kafka_tick(&a->kafka, now, now + (uint64_t)a->wall_offset_ns, a->probes.nprobes,
+		a->kafka.probes_missing = 0;
+		for (int i = 0; i < a->probes.nprobes; i++)
+			a->kafka.probes_missing += !a->probes.probe[i].attached;
+		a->kafka.monitoring_tampered = a->probes.tampered;
+		nh_kafka_tick(&a->kafka, now, now + (uint64_t)a->wall_offset_ns,
+			      (uint32_t)a->probes.nprobes - a->kafka.probes_missing,
 			      c, sizeof(c) / sizeof(c[0]));
 	}
 	if (a->persist && now >= a->next_snapshot_ns) {

@@ -100,13 +100,44 @@ static bool tracepoint_exists(const char *tp)
 	return found;
 }
 
+/* What a probe's program is, for the self-watch. */
+static uint32_t prog_id_of(struct bpf_program *prog)
+{
+	struct bpf_prog_info info = {0};
+	uint32_t len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) ? 0 : info.id;
+}
+
+static int attach_one(struct nh_probe *pr)
+{
+	int code;
+
+	pr->link = bpf_program__attach(pr->bprog);
+	if (!pr->link) {
+		code = -errno;
+		if (!tracepoint_exists(pr->tracepoint))
+			snprintf(pr->error, sizeof(pr->error), "tracepoint %s is missing on this kernel",
+				 pr->tracepoint);
+		else
+			snprintf(pr->error, sizeof(pr->error), "cannot attach: %s", strerror(-code));
+		return code ? code : -ENOENT;
+	}
+	pr->error[0] = '\0';
+	pr->attached = true;
+	return 0;
+}
+
+/* Every hook that can be attached is; one that cannot is recorded with
+ * its reason (reduced coverage, reported, never silent). */
 static int attach_all(struct nh_probes *p, char *err, size_t len)
 {
 	struct bpf_program *prog;
+	struct bpf_map *map;
+	int attached = 0, code = -ENOENT;
 
 	bpf_object__for_each_program (prog, p->skel->obj) {
 		struct nh_probe *pr;
-		int code;
 
 		if (prog == p->skel->progs.nh_flush || prog == p->skel->progs.nh_pin ||
 		    prog == p->skel->progs.nh_self || prog == p->skel->progs.nh_cgroup_ack ||
@@ -121,21 +152,23 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 		snprintf(pr->prog, sizeof(pr->prog), "%s", bpf_program__name(prog));
 		tracepoint_name(bpf_program__section_name(prog), pr->tracepoint,
 				sizeof(pr->tracepoint));
-		pr->link = bpf_program__attach(prog);
-		if (!pr->link) {
-			code = -errno;
-			if (!tracepoint_exists(pr->tracepoint))
-				snprintf(err, len,
-					 "tracepoint %s is missing on this kernel (needed by %s)",
-					 pr->tracepoint, pr->prog);
-			else
-				snprintf(err, len, "cannot attach %s to tracepoint %s: %s",
-					 pr->prog, pr->tracepoint, strerror(-code));
-			return code ? code : -ENOENT;
-		}
-		pr->attached = true;
+		pr->bprog = prog;
+		pr->prog_id = prog_id_of(prog);
+		code = attach_one(pr);
+		if (code)
+			snprintf(err, len, "%s: %s", pr->prog, pr->error);
+		else
+			attached++;
 	}
-	return 0;
+	bpf_object__for_each_map (map, p->skel->obj) {
+		struct bpf_map_info info = {0};
+		uint32_t ilen = sizeof(info);
+
+		if (p->nmaps < NH_PROBES_MAPS_MAX && bpf_map__fd(map) >= 0 &&
+		    !bpf_obj_get_info_by_fd(bpf_map__fd(map), &info, &ilen))
+			p->map_ids[p->nmaps++] = info.id;
+	}
+	return attached ? 0 : code;
 }
 
 static int set_scope(struct nh_probes *p, const char *dir, char *err, size_t len)
@@ -302,6 +335,118 @@ void nh_probes_stop(struct nh_probes *p)
 	p->skel = NULL;
 	free(p->percpu);
 	p->percpu = NULL;
+}
+
+static void tamper(struct nh_probes *p, struct nh_tamper *out, int max, int *n, const char *what,
+		   bool repaired, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static void tamper(struct nh_probes *p, struct nh_tamper *out, int max, int *n, const char *what,
+		   bool repaired, const char *fmt, ...)
+{
+	char detail[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	p->tampered++;
+	snprintf(p->last_tamper, sizeof(p->last_tamper), "%s: %s", what, detail);
+	if (*n >= max)
+		return;
+	snprintf(out[*n].what, sizeof(out[*n].what), "%s", what);
+	memcpy(out[*n].detail, detail, sizeof(detail));
+	out[*n].repaired = repaired;
+	(*n)++;
+}
+
+static bool our_map(const struct nh_probes *p, uint32_t id)
+{
+	for (int i = 0; i < p->nmaps; i++)
+		if (p->map_ids[i] == id)
+			return true;
+	return false;
+}
+
+/* A link is ours while the kernel still knows it and it runs our
+ * program; a link some link types let another process detach is also
+ * seen by its target going (cgroup, ifindex): then it is not ours. */
+static bool link_intact(const struct nh_probe *pr)
+{
+	struct bpf_link_info info = {0};
+	uint32_t len = sizeof(info);
+	int fd = bpf_link__fd(pr->link);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return false;
+	if (info.prog_id != pr->prog_id)
+		return false;
+	if (info.type == BPF_LINK_TYPE_CGROUP && !info.cgroup.cgroup_id)
+		return false;
+	return true;
+}
+
+int nh_probes_verify(struct nh_probes *p, struct nh_tamper *out, int max)
+{
+	uint32_t map_ids[NH_PROBES_MAPS_MAX];
+	int n = 0;
+
+	for (int i = 0; i < p->nprobes; i++) {
+		struct nh_probe *pr = &p->probe[i];
+		struct bpf_prog_info info = {0};
+		uint32_t len = sizeof(info);
+		bool repaired;
+
+		if (!pr->attached)
+			continue;
+		if (!link_intact(pr)) {
+			bpf_link__destroy(pr->link);
+			pr->link = NULL;
+			pr->attached = false;
+			repaired = attach_one(pr) == 0;
+			p->reattached += repaired;
+			tamper(p, out, max, &n, "link", repaired,
+			       "%s on %s was detached by another process; %s", pr->prog,
+			       pr->tracepoint, repaired ? "attached again" : pr->error);
+			continue;
+		}
+		/* The maps the program uses: the ones we created. */
+		info.nr_map_ids = NH_PROBES_MAPS_MAX;
+		info.map_ids = (uint64_t)(uintptr_t)map_ids;
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(pr->bprog), &info, &len))
+			continue;
+		for (uint32_t m = 0; m < info.nr_map_ids && m < NH_PROBES_MAPS_MAX; m++)
+			if (!our_map(p, map_ids[m])) {
+				tamper(p, out, max, &n, "map", false,
+				       "%s uses map id %u, not one the agent created", pr->prog,
+				       map_ids[m]);
+				break;
+			}
+	}
+	/* Counters only grow: lower ones were reset or rewritten (hiding
+	 * losses). Taken as the new floor, reported once. */
+	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
+		struct nh_counters c, *l = &p->last[k];
+
+		if (nh_probes_counters(p, k, &c))
+			continue;
+		if (c.emitted < l->emitted || c.suppressed < l->suppressed || c.lost < l->lost)
+			tamper(p, out, max, &n, "counters", false,
+			       "kernel counters of kind %u went backwards (emitted %llu -> %llu, "
+			       "lost %llu -> %llu): changed by another process",
+			       k, (unsigned long long)l->emitted, (unsigned long long)c.emitted,
+			       (unsigned long long)l->lost, (unsigned long long)c.lost);
+		*l = c;
+	}
+	return n;
+}
+
+int nh_probes_missing(const struct nh_probes *p)
+{
+	int n = 0;
+
+	for (int i = 0; i < p->nprobes; i++)
+		n += !p->probe[i].attached;
+	return n;
 }
 
 int nh_probes_epoll_fd(const struct nh_probes *p)

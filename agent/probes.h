@@ -25,7 +25,12 @@ struct nh_probe {
 	char tracepoint[96]; /* "syscalls:sys_enter_openat" */
 	bool attached;
 	struct bpf_link *link;
+	struct bpf_program *bprog;
+	uint32_t prog_id; /* the kernel's id of our program */
+	char error[160];  /* why it is not attached */
 };
+
+#define NH_PROBES_MAPS_MAX 32
 
 struct nh_probes_config {
 	uint32_t agent_tgid;
@@ -44,16 +49,41 @@ struct nh_probes {
 	int nprobes;
 	int ncpus;
 	struct nh_counters *percpu; /* scratch for one per-CPU lookup */
+	/* Self-watch: the maps we created, the counters as last read (they
+	 * only grow), and what was found changed. */
+	uint32_t map_ids[NH_PROBES_MAPS_MAX];
+	int nmaps;
+	struct nh_counters last[NH_KIND_MAX];
+	uint64_t tampered, reattached;
+	char last_tamper[240];
+};
+
+/* One change to the agent's kernel side that the agent did not make. */
+struct nh_tamper {
+	char what[16];	   /* "link", "program", "map", "counters" */
+	char detail[200];  /* which, and what was seen; no secret */
+	bool repaired;	   /* attached again */
 };
 
 /* Root, kernel BTF and tracefs (mounted if missing): checked before any
  * other start-up work so a bad host gets one clear line. */
 int nh_probes_preflight(char *err, size_t errlen);
 /* Everything up to and including attach. On failure returns -errno and
- * writes a one-line reason into err. */
+ * writes a one-line reason into err. A hook that cannot be attached
+ * does not stop the start (its probe says why, status and metrics show
+ * it); none attached does. */
 int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 		    ring_buffer_sample_fn on_event, void *ctx, char *err, size_t errlen);
 void nh_probes_stop(struct nh_probes *p);
+/*
+ * Check that the kernel side is still ours: every attached program's
+ * link still runs our program, programs still use only the maps we
+ * created, counters never went backwards. A link that is gone is
+ * attached again. Fills at most max entries of out; returns how many.
+ */
+int nh_probes_verify(struct nh_probes *p, struct nh_tamper *out, int max);
+/* Hooks not attached (reduced coverage). */
+int nh_probes_missing(const struct nh_probes *p);
 
 int nh_probes_epoll_fd(const struct nh_probes *p);
 /* Drain what is in the ring buffer; returns records consumed or -errno. */

@@ -308,6 +308,8 @@ uint32_t nh_record_agent_kind(const struct nh_wire_record *r)
 			   ? NH_KIND_CREDENTIAL_REUSE
 		       : r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT
 			   ? NH_KIND_IDENTITY_CONFLICT
+		       : r->finding.type == NH_WIRE_FINDING_MONITORING_TAMPERED
+			   ? NH_KIND_MONITORING_TAMPERED
 			   : 0;
 	case NH_WIRE_LOSS:
 		return NH_KIND_LOSS;

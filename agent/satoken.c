@@ -17,6 +17,7 @@
 
 #include "identity.h"
 #include "procroot.h"
+#include "safefile.h"
 
 /* Projected tokens are ~1 KiB; anything this large is not one. */
 #define NH_SA_TOKEN_MAX (64 * 1024)
@@ -152,49 +153,6 @@ static uint64_t pod_key(const char *pod_uid)
 	return k ? k : 1;
 }
 
-/*
- * Open the token in pid's root (procroot.h: resolved inside it). The
- * pid's cgroup is checked once its root is held, so a reused pid cannot
- * hand over another pod's token. -ESRCH: the pid cannot be used.
- */
-static int open_token(struct nh_satokens *t, uint32_t pid, const char *pod_uid, int *out,
-		      const char **why)
-{
-	char cg[NH_CGROUP_PATH_MAX];
-	struct nh_cgroup_info info;
-	int root, fd, err = 0;
-
-	root = nh_procroot_open(t->fs->proc, pid);
-	if (root < 0) {
-		err = -ESRCH;
-		goto cleanup;
-	}
-	if (nh_cgroupfs_pid_path(t->fs, (pid_t)pid, cg, sizeof(cg)) != 0 ||
-	    nh_cgpath_parse(cg, &info) != 0 || info.kind != NH_CG_K8S_POD ||
-	    strcmp(info.pod_uid, pod_uid) != 0) {
-		err = -ESRCH;
-		goto cleanup;
-	}
-	fd = nh_procroot_openat(root, t->rel_path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		err = fd;
-		*why = err == -ENOENT ? "no token file in the pod (automount disabled?)"
-				      : "token file cannot be opened";
-		goto cleanup;
-	}
-	*out = fd;
-cleanup:
-	if (root >= 0)
-		close(root);
-	return err;
-}
-
-static bool same_file(const struct nh_sa_copy *c, const struct stat *st)
-{
-	return c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size &&
-	       c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec;
-}
-
 static const char *copy_name(const struct nh_sa *sa, const struct nh_sa_copy *c)
 {
 	return c == &sa->host ? "the kubelet's copy" : "the pod's own view";
@@ -249,58 +207,250 @@ static const char *judge(struct nh_satokens *t, const char *buf, size_t len,
 	return NULL;
 }
 
-/* Read, decode and judge an open token; the bytes are wiped before
- * returning. */
-static void read_token(struct nh_satokens *t, struct nh_sa *sa, struct nh_sa_copy *c, int fd,
-		       const struct stat *st)
+/*
+ * The I/O half runs on a worker thread (worker.h) when the agent has
+ * one: a job looks both copies up and reads their bytes, with nothing of
+ * the loop's state but read-only settings; the loop decodes and judges
+ * what it brings back (sa_job_done). A token path on a file system that
+ * never answers then stalls one worker, never the loop.
+ */
+enum nh_sa_outcome {
+	NH_SAR_NONE = 0, /* not looked at (no process of the pod could serve) */
+	NH_SAR_MISSING,	 /* no such file */
+	NH_SAR_ERROR,	 /* there, but not read: why */
+	NH_SAR_SAME,	 /* the file read before, unchanged */
+	NH_SAR_DATA,	 /* read: buf, len */
+};
+
+/* One copy as the job found it. */
+struct nh_sa_found {
+	enum nh_sa_outcome outcome;
+	const char *why;
+	struct stat st; /* dev, ino, size, mtime of the file read */
+	char *buf;
+	size_t len;
+};
+
+/* The copy read before: not read again while it is unchanged. */
+struct nh_sa_prev {
+	bool valid;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+struct nh_sa_job {
+	struct nh_job job;
+	/* in: copies, so the loop may change its own meanwhile */
+	const struct nh_cgroupfs *fs; /* read-only after start */
+	char pod_uid[40];
+	char rel_path[256];
+	char kubelet_root[PATH_MAX];
+	char cgroup_path[NH_CGROUP_PATH_MAX];
+	uint32_t pids[2];
+	struct nh_sa_prev host_prev, own_prev;
+	/* out */
+	struct nh_sa_found host, own;
+	uint32_t served_pid;
+};
+
+static void found_clear(struct nh_sa_found *f)
+{
+	if (f->buf) {
+		explicit_bzero(f->buf, f->len);
+		free(f->buf);
+	}
+	f->buf = NULL;
+	f->len = 0;
+}
+
+/* On the worker: read the looked-up file f unless it is the one read
+ * before; the checks of safefile.h first. */
+static void read_found(struct nh_safefile *f, const char *mountinfo, const struct nh_sa_prev *prev,
+		       struct nh_sa_found *out)
 {
 	static const size_t cap = NH_SA_TOKEN_MAX;
+	const char *why = NULL;
+	ssize_t n;
+	int fd;
+
+	out->st.st_dev = f->dev;
+	out->st.st_ino = f->ino;
+	out->st.st_size = f->size;
+	out->st.st_mtim = f->mtime;
+	if (prev->valid && S_ISREG(f->mode) && prev->dev == f->dev && prev->ino == f->ino &&
+	    prev->size == f->size && prev->mtime.tv_sec == f->mtime.tv_sec &&
+	    prev->mtime.tv_nsec == f->mtime.tv_nsec) {
+		out->outcome = NH_SAR_SAME;
+		return;
+	}
+	fd = nh_safefile_open(f, mountinfo, (off_t)cap, &why);
+	if (fd < 0) {
+		out->outcome = NH_SAR_ERROR;
+		out->why = why;
+		return;
+	}
+	out->buf = malloc(cap + 1);
+	if (!out->buf) {
+		out->outcome = NH_SAR_ERROR;
+		out->why = "out of memory";
+		close(fd);
+		return;
+	}
+	while (out->len < cap && (n = read(fd, out->buf + out->len, cap - out->len)) > 0)
+		out->len += (size_t)n;
+	close(fd);
+	out->outcome = NH_SAR_DATA;
+}
+
+/* On the worker: the token in pid's root (procroot.h: resolved inside
+ * it). The pid's cgroup is checked once its root is held, so a reused
+ * pid cannot hand over another pod's token. -ESRCH: the pid cannot
+ * serve. */
+static int job_own(struct nh_sa_job *j, uint32_t pid)
+{
+	char cg[NH_CGROUP_PATH_MAX], mountinfo[96];
+	struct nh_safefile f = {.pathfd = -1};
+	struct nh_cgroup_info info;
+	const char *rel = j->rel_path;
+	int root, err = 0;
+
+	root = nh_procroot_open(j->fs->proc, pid);
+	if (root < 0) {
+		err = -ESRCH;
+		goto cleanup;
+	}
+	if (nh_cgroupfs_pid_path(j->fs, (pid_t)pid, cg, sizeof(cg)) != 0 ||
+	    nh_cgpath_parse(cg, &info) != 0 || info.kind != NH_CG_K8S_POD ||
+	    strcmp(info.pod_uid, j->pod_uid) != 0) {
+		err = -ESRCH;
+		goto cleanup;
+	}
+	j->served_pid = pid;
+	err = nh_safefile_lookup(root, rel, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, &f);
+	if (err) {
+		j->own.outcome = err == -ENOENT ? NH_SAR_MISSING : NH_SAR_ERROR;
+		j->own.why = err == -ENOENT ? "no token file in the pod (automount disabled?)"
+					    : "token file cannot be looked up";
+		err = 0;
+		goto cleanup;
+	}
+	/* The mount table of the namespace the lookup went through. */
+	snprintf(mountinfo, sizeof(mountinfo), "%s/%u/mountinfo", j->fs->proc, pid);
+	read_found(&f, mountinfo, &j->own_prev, &j->own);
+cleanup:
+	nh_safefile_close(&f);
+	if (root >= 0)
+		close(root);
+	return err;
+}
+
+static int job_member(void *ctx, uint32_t pid)
+{
+	struct nh_sa_job *j = ctx;
+
+	return pid != j->pids[0] && job_own(j, pid) != -ESRCH;
+}
+
+/* On the worker: the kubelet's copy, <root>/pods/<uid>/volumes/
+ * kubernetes.io~projected/<vol>/token, preferring the service-account
+ * volume kube-api-access-*, followed only inside its volume (the
+ * kubelet's atomic writer links token -> ..data/token). */
+static void job_host(struct nh_sa_job *j)
+{
+	char path[PATH_MAX], best[NAME_MAX + 1] = "";
+	struct nh_safefile f = {.pathfd = -1}, probe;
+	struct dirent *d;
+	DIR *dir = NULL;
+
+	j->host.outcome = NH_SAR_MISSING;
+	j->host.why = "no kubelet copy";
+	if (!j->kubelet_root[0])
+		goto cleanup;
+	if (snprintf(path, sizeof(path), "%s/pods/%s/volumes/kubernetes.io~projected",
+		     j->kubelet_root, j->pod_uid) >= (int)sizeof(path))
+		goto cleanup;
+	dir = opendir(path);
+	if (!dir)
+		goto cleanup;
+	while ((d = readdir(dir))) {
+		bool api = strncmp(d->d_name, "kube-api-access-", 16) == 0;
+		bool best_api = strncmp(best, "kube-api-access-", 16) == 0;
+		int vol;
+
+		if (d->d_name[0] == '.')
+			continue;
+		if (best[0] && (best_api > api || (best_api == api && strcmp(best, d->d_name) < 0)))
+			continue;
+		vol = openat(dirfd(dir), d->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (vol < 0)
+			continue;
+		if (nh_safefile_lookup(vol, "token",
+				       RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+				       &probe) == 0) {
+			nh_safefile_close(&f);
+			f = probe;
+			snprintf(best, sizeof(best), "%s", d->d_name);
+		}
+		close(vol);
+	}
+	if (f.pathfd < 0)
+		goto cleanup;
+	j->host.why = NULL;
+	read_found(&f, "/proc/thread-self/mountinfo", &j->host_prev, &j->host);
+cleanup:
+	nh_safefile_close(&f);
+	if (dir)
+		closedir(dir);
+}
+
+/* On the worker: both copies. The pod's own view through the first live
+ * process of: the event's, the last one that served, the cgroup's
+ * members (short-lived processes are often gone by the time their event
+ * is read, the container's others are not). */
+static void sa_job_run(struct nh_job *job)
+{
+	struct nh_sa_job *j = (struct nh_sa_job *)job;
+
+	job_host(j);
+	if (job_own(j, j->pids[0]) != -ESRCH)
+		return;
+	if (j->pids[1] && j->pids[1] != j->pids[0] && job_own(j, j->pids[1]) != -ESRCH)
+		return;
+	j->served_pid = 0;
+	if (j->cgroup_path[0])
+		nh_cgroupfs_members(j->fs, j->cgroup_path, job_member, j);
+}
+
+/* On the loop: decode and judge a token read by a job; the bytes are
+ * wiped by the job's owner afterwards. */
+static void read_token(struct nh_satokens *t, struct nh_sa *sa, struct nh_sa_copy *c,
+		       const char *buf, size_t len, const struct stat *st)
+{
 	struct nh_sa_claims claims;
-	struct statfs sfs;
 	char key[NH_SA_KEY_MAX];
 	const char *why = NULL, *distrust;
 	bool verified;
-	size_t len = 0;
-	char *buf = NULL;
-	ssize_t n;
 
-	if (!S_ISREG(st->st_mode)) {
-		set_state(t, sa, c, NH_SA_UNREADABLE, "token path is not a regular file");
-		goto cleanup;
-	}
-	/* Projected and secret volumes are tmpfs; anything else (a FUSE
-	 * mount could stall the agent's only thread) is not read. */
-	if (fstatfs(fd, &sfs) != 0 || sfs.f_type != TMPFS_MAGIC) {
-		set_state(t, sa, c, NH_SA_UNREADABLE, "token is not on a tmpfs volume");
-		goto cleanup;
-	}
-	if (st->st_size > (off_t)cap) {
-		set_state(t, sa, c, NH_SA_UNREADABLE, "token file larger than 64 KiB");
-		goto cleanup;
-	}
-	buf = malloc(cap + 1);
-	if (!buf)
-		goto cleanup;
-	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
-		len += (size_t)n;
 	if (len == 0) {
 		set_state(t, sa, c, NH_SA_MALFORMED, "token file is empty");
-		goto cleanup;
+		return;
 	}
 	if (nh_jwt_decode_sa(buf, len, &claims, &why) != 0) {
 		set_state(t, sa, c, NH_SA_MALFORMED, why ? why : "not a service-account JWT");
-		goto cleanup;
+		return;
 	}
 	/* A bound token names its pod: a token of another pod planted in
 	 * this one must not lend it that identity. */
 	if (claims.pod_uid[0] && strcmp(claims.pod_uid, sa->pod_uid) != 0) {
 		set_state(t, sa, c, NH_SA_MALFORMED, "token was issued for another pod");
-		goto cleanup;
+		return;
 	}
 	if (snprintf(key, sizeof(key), "k8s:sa/%s/%s", claims.namespace_, claims.service_account) >=
 	    (int)sizeof(key)) {
 		set_state(t, sa, c, NH_SA_MALFORMED, "service-account name too long");
-		goto cleanup;
+		return;
 	}
 	distrust = judge(t, buf, len, &claims, &verified);
 	/* A genuine token bound to no pod (legacy) in the pod's own view may
@@ -345,139 +495,60 @@ static void read_token(struct nh_satokens *t, struct nh_sa *sa, struct nh_sa_cop
 	c->reads++;
 	t->reads++;
 	set_state(t, sa, c, NH_SA_OK, NULL);
-cleanup:
-	if (buf) {
-		explicit_bzero(buf, len);
-		free(buf);
+}
+
+static void prev_of(const struct nh_satokens *t, const struct nh_sa_copy *c,
+		    struct nh_sa_prev *p)
+{
+	p->valid = c->state == NH_SA_OK && c->keys_gen == t->keys_gen;
+	p->dev = c->dev;
+	p->ino = c->ino;
+	p->size = c->size;
+	p->mtime = c->mtime;
+}
+
+/* On the loop: what the job found for one copy. */
+static void take(struct nh_satokens *t, struct nh_sa *sa, struct nh_sa_copy *c,
+		 struct nh_sa_found *f, enum nh_sa_state missing)
+{
+	switch (f->outcome) {
+	case NH_SAR_NONE:
+	case NH_SAR_SAME:
+		break;
+	case NH_SAR_MISSING:
+		set_state(t, sa, c, missing, f->why);
+		break;
+	case NH_SAR_ERROR:
+		set_state(t, sa, c, NH_SA_UNREADABLE, f->why);
+		break;
+	case NH_SAR_DATA:
+		read_token(t, sa, c, f->buf, f->len, &f->st);
+		break;
 	}
+	found_clear(f);
 }
 
-/* Examine an open token: read it when it is new, changed, or was judged
- * with another key set. */
-static void examine(struct nh_satokens *t, struct nh_sa *sa, struct nh_sa_copy *c, int fd)
-{
-	struct stat st;
+static void decide(struct nh_satokens *t, struct nh_sa *sa);
 
-	if (fstat(fd, &st) != 0) {
-		set_state(t, sa, c, NH_SA_UNREADABLE, "token file cannot be examined");
-		return;
+static void sa_job_done(void *owner, struct nh_job *job)
+{
+	struct nh_satokens *t = owner;
+	struct nh_sa_job *j = (struct nh_sa_job *)job;
+	struct nh_sa *sa = nh_u64map_get(&t->pods, j->job.key);
+
+	/* The pod may have gone (or its slot gone to another) meanwhile. */
+	if (sa && strcmp(sa->pod_uid, j->pod_uid) == 0) {
+		if (j->host.outcome != NH_SAR_MISSING && j->host.outcome != NH_SAR_NONE)
+			t->host_reads++;
+		take(t, sa, &sa->host, &j->host, NH_SA_MISSING);
+		take(t, sa, &sa->own, &j->own, NH_SA_MISSING);
+		if (j->served_pid && sa->own.state == NH_SA_OK)
+			sa->last_pid = j->served_pid;
+		decide(t, sa);
 	}
-	if (c->state != NH_SA_OK || !same_file(c, &st) || c->keys_gen != t->keys_gen)
-		read_token(t, sa, c, fd, &st);
-}
-
-/* Check the token through one process; -ESRCH when it cannot serve. */
-static int check(struct nh_satokens *t, struct nh_sa *sa, uint32_t pid)
-{
-	const char *why = NULL;
-	int fd = -1, err;
-
-	err = open_token(t, pid, sa->pod_uid, &fd, &why);
-	if (err == -ESRCH)
-		goto cleanup;
-	if (err) {
-		set_state(t, sa, &sa->own, err == -ENOENT ? NH_SA_MISSING : NH_SA_UNREADABLE, why);
-		err = 0;
-		goto cleanup;
-	}
-	examine(t, sa, &sa->own, fd);
-	if (sa->own.state == NH_SA_OK)
-		sa->last_pid = pid;
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	return err;
-}
-
-struct member_ctx {
-	struct nh_satokens *t;
-	struct nh_sa *sa;
-	uint32_t skip;
-};
-
-/* 1 once a member could serve (whatever it found), 0 to try the next. */
-static int check_member(void *ctx, uint32_t pid)
-{
-	struct member_ctx *mc = ctx;
-
-	return pid != mc->skip && check(mc->t, mc->sa, pid) != -ESRCH;
-}
-
-/* Another live member of the event's cgroup (same container, same
- * mounts): short-lived processes are often gone by the time their event
- * is read, the container's others are not. */
-static void check_members(struct nh_satokens *t, struct nh_sa *sa, const char *cgroup_path,
-			  uint32_t skip)
-{
-	struct member_ctx mc = {t, sa, skip};
-
-	if (cgroup_path && cgroup_path[0])
-		nh_cgroupfs_members(t->fs, cgroup_path, check_member, &mc);
-}
-
-/* The token file of one projected volume, followed only inside it (the
- * kubelet's atomic writer links token -> ..data/token). */
-static int open_volume_token(int projected, const char *vol)
-{
-	struct open_how how = {.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-			       .resolve =
-				   RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
-	int dir, fd;
-
-	dir = openat(projected, vol, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dir < 0)
-		return -errno;
-	fd = (int)syscall(SYS_openat2, dir, "token", &how, sizeof(how));
-	if (fd < 0)
-		fd = -errno;
-	close(dir);
-	return fd;
-}
-
-/* The kubelet's copy: <root>/pods/<uid>/volumes/kubernetes.io~projected/
- * <vol>/token, preferring the service-account volume kube-api-access-*. */
-static void check_host(struct nh_satokens *t, struct nh_sa *sa)
-{
-	char path[PATH_MAX], best[NAME_MAX + 1] = "";
-	struct dirent *d;
-	DIR *dir = NULL;
-	int fd = -1, probe;
-
-	if (!t->kubelet_root[0])
-		goto missing;
-	if (snprintf(path, sizeof(path), "%s/pods/%s/volumes/kubernetes.io~projected",
-		     t->kubelet_root, sa->pod_uid) >= (int)sizeof(path))
-		goto missing;
-	dir = opendir(path);
-	if (!dir)
-		goto missing;
-	while ((d = readdir(dir))) {
-		bool api = strncmp(d->d_name, "kube-api-access-", 16) == 0;
-		bool best_api = strncmp(best, "kube-api-access-", 16) == 0;
-
-		if (d->d_name[0] == '.')
-			continue;
-		if (best[0] && (best_api > api || (best_api == api && strcmp(best, d->d_name) < 0)))
-			continue;
-		probe = open_volume_token(dirfd(dir), d->d_name);
-		if (probe < 0)
-			continue;
-		if (fd >= 0)
-			close(fd);
-		fd = probe;
-		snprintf(best, sizeof(best), "%s", d->d_name);
-	}
-	if (fd < 0)
-		goto missing;
-	t->host_reads++;
-	examine(t, sa, &sa->host, fd);
-	close(fd);
-	closedir(dir);
-	return;
-missing:
-	if (dir)
-		closedir(dir);
-	set_state(t, sa, &sa->host, NH_SA_MISSING, "no kubelet copy");
+	found_clear(&j->host);
+	found_clear(&j->own);
+	free(j);
 }
 
 static void conflict(struct nh_satokens *t, struct nh_sa *sa, const char *claim,
@@ -554,12 +625,37 @@ static void decide(struct nh_satokens *t, struct nh_sa *sa)
 			 "the token in the pod's own root contradicts the kubelet's copy");
 }
 
+/* A job for the pod's copies, with what it needs copied in. */
+static struct nh_sa_job *new_job(struct nh_satokens *t, struct nh_sa *sa, uint64_t k,
+				 uint32_t tgid, const char *cgroup_path)
+{
+	struct nh_sa_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->job = (struct nh_job){.key = k, .run = sa_job_run, .done = sa_job_done, .owner = t};
+	j->fs = t->fs;
+	memcpy(j->pod_uid, sa->pod_uid, sizeof(j->pod_uid));
+	memcpy(j->rel_path, t->rel_path, sizeof(j->rel_path));
+	memcpy(j->kubelet_root, t->kubelet_root, sizeof(j->kubelet_root));
+	if (cgroup_path)
+		snprintf(j->cgroup_path, sizeof(j->cgroup_path), "%s", cgroup_path);
+	j->pids[0] = tgid;
+	j->pids[1] = sa->last_pid;
+	prev_of(t, &sa->host, &j->host_prev);
+	prev_of(t, &sa->own, &j->own_prev);
+	return j;
+}
+
 struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32_t tgid,
 			      const char *cgroup_path, uint64_t now_ns)
 {
+	static const char stalled[] = NH_SA_STALLED;
 	uint64_t k = pod_key(pod_uid);
 	struct nh_sa *sa = nh_u64map_get(&t->pods, k);
+	struct nh_sa_job *j;
 	void *victim = NULL;
+	bool first;
 
 	if (sa && strcmp(sa->pod_uid, pod_uid) != 0) {
 		/* Another pod with the same hash: start over for this one. */
@@ -577,19 +673,50 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 		}
 		free(victim);
 	}
+	/* A read still out: its answer comes back on the loop. One stuck past
+	 * its deadline is said so, and never waited for again. */
+	if (t->worker) {
+		enum nh_job_state js = nh_worker_state(t->worker, k);
+
+		if (js == NH_JOB_STUCK && sa->own.why != stalled) {
+			t->stalled++;
+			/* Said whatever the kubelet's copy is: a pod stalling the
+			 * agent's reads is news in itself. */
+			nh_warn(t->log, "pod %s: service-account token read stuck: %s", sa->pod_uid,
+				stalled);
+			set_state(t, sa, &sa->own, NH_SA_UNREADABLE, stalled);
+			decide(t, sa);
+		}
+		if (js != NH_JOB_NONE)
+			return sa;
+	}
 	/* Known: re-check for rotation at most every interval. No token yet:
 	 * try again on each event, since it may appear at any moment (a
 	 * container's first processes run before its volumes are visible). */
 	if (sa->state != NH_SA_UNKNOWN && sa->state != NH_SA_MISSING &&
 	    now_ns - sa->checked_ns < t->recheck_ns && sa->judged_gen == t->keys_gen)
 		return sa;
+	first = !sa->have_claims;
 	sa->checked_ns = now_ns;
 	sa->judged_gen = t->keys_gen;
-	check_host(t, sa);
-	if (check(t, sa, tgid) == -ESRCH &&
-	    (!sa->last_pid || sa->last_pid == tgid || check(t, sa, sa->last_pid) == -ESRCH))
-		check_members(t, sa, cgroup_path, tgid);
-	decide(t, sa);
+	j = new_job(t, sa, k, tgid, cgroup_path);
+	if (!j)
+		return sa;
+	if (!t->worker) {
+		sa_job_run(&j->job);
+		sa_job_done(t, &j->job);
+		return sa;
+	}
+	if (nh_worker_submit(t->worker, &j->job) != 0) {
+		t->busy++;
+		free(j);
+		return sa;
+	}
+	/* Without a believed token the event would go out under the pod's
+	 * key: its answer is worth a short, bounded wait (the read is
+	 * usually done in microseconds). A rotation check never waits. */
+	if (first)
+		nh_worker_wait(t->worker, k, t->wait_ns);
 	return sa;
 }
 

@@ -19,6 +19,11 @@
  * only in a buffer that is wiped after decoding and verifying: it never
  * reaches an event, a log line or a record.
  *
+ * The files are read off the event loop when a worker is set (a token
+ * path on FUSE or NFS can hang forever): each pod has at most one read
+ * out; the first is waited for briefly, a rotation check never; a read
+ * past the worker's deadline marks the pod's own view unreadable.
+ *
  * Rotation: the kubelet swaps the token file atomically; a cached entry
  * re-stats it at most every recheck interval and re-reads it when its
  * (device, inode, mtime, size) changed.
@@ -41,11 +46,15 @@
 #include "tokenverify.h"
 #include "log.h"
 #include "u64map.h"
+#include "worker.h"
 
 #define NH_SA_DEFAULT_PATH "/var/run/secrets/kubernetes.io/serviceaccount/token"
 /* "k8s:sa/" + namespace (a DNS label, <= 63) + '/' + name (<= 253) + NUL */
 #define NH_SA_KEY_MAX	    326
 #define NH_SA_CONFLICTS_MAX 4 /* identity_conflict findings per pod */
+/* Why a pod's own view is unreadable while its read hangs. */
+#define NH_SA_STALLED "token read did not finish in time (a file system that does not answer?)"
+
 
 enum nh_sa_state {
 	NH_SA_UNKNOWN = 0, /* never read: no live process of the pod yet */
@@ -128,6 +137,11 @@ struct nh_satokens {
 	enum nh_verify_mode mode;
 	struct nh_verify_conf verify;
 	char issuer[256], audience[256];
+	/* Reads off the loop (worker.h) when set by the owner; NULL: inline. */
+	struct nh_worker *worker;
+	uint64_t wait_ns; /* a pod's first read is waited for at most this long */
+	uint64_t stalled; /* reads past the worker's deadline */
+	uint64_t busy;	  /* reads not handed out: the worker's queue was full */
 };
 
 /* path: absolute path of the token inside the container (NULL: default). */

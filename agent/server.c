@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,49 @@ void nh_server_close(struct nh_server *srv)
 	srv->listen_fd = -1;
 }
 
+int nh_server_set_watch_group(struct nh_server *srv, gid_t gid)
+{
+	srv->have_watch_gid = true;
+	srv->watch_gid = gid;
+	/* lchown: the directory is root's, and a symlink swapped in for the
+	 * socket must not hand another file to the group. */
+	if (srv->bound && lchown(srv->path, (uid_t)-1, gid))
+		return -errno;
+	return 0;
+}
+
+bool nh_server_op_watches(const char *op)
+{
+	static const char *const watch[] = {"tail", "status", "credentials", "profiles",
+					    "profile"};
+
+	for (size_t i = 0; i < sizeof(watch) / sizeof(watch[0]); i++)
+		if (strcmp(op, watch[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Root always; otherwise the watch group as the peer's primary or one of
+ * its supplementary groups (SO_PEERGROUPS, as they were at connect). */
+static bool peer_may_watch(const struct nh_server *srv, int fd, const struct ucred *cred)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (cred->uid == 0)
+		return true;
+	if (!srv->have_watch_gid)
+		return false;
+	if (cred->gid == srv->watch_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len))
+		return false; /* more groups than fit, or an old kernel: not proven */
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == srv->watch_gid)
+			return true;
+	return false;
+}
+
 bool nh_server_is_client(const struct nh_server *srv, const void *ptr)
 {
 	for (int i = 0; i < srv->nclients; i++)
@@ -132,10 +176,19 @@ void nh_server_accept(struct nh_server *srv)
 	int fd;
 
 	while ((fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+
 		if (srv->nclients >= NH_SERVER_MAX_CLIENTS || !(c = calloc(1, sizeof(*c)))) {
 			close(fd);
 			continue;
 		}
+		/* No credentials, no access: such a peer is treated as nobody. */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+			cred = (struct ucred){.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
+		c->uid = cred.uid;
+		c->pid = cred.pid;
+		c->may_watch = peer_may_watch(srv, fd, &cred);
 		c->fd = fd;
 		c->state = NH_CLIENT_REQUEST;
 		ev.data.ptr = c;
@@ -287,6 +340,25 @@ int nh_filter_parse(json_object *req, struct nh_filter *f, char *err, size_t err
 	return 0;
 }
 
+/* Whether c's peer may make request op; a refusal is counted and logged
+ * (who and which op, never the request's other fields). */
+static bool peer_allowed(struct nh_server *srv, struct nh_client *c, const char *op)
+{
+	bool watch = nh_server_op_watches(op);
+
+	if (c->uid == 0 || (watch && c->may_watch))
+		return true;
+	srv->refused++;
+	/* The op is the client's text: named only when it is a known one. */
+	if (srv->log)
+		nh_warn(srv->log, "socket: refused %s%s%s from uid %d (pid %d): %s",
+			watch || strcmp(op, "profile_reset") == 0 ? "\"" : "",
+			watch || strcmp(op, "profile_reset") == 0 ? op : "a request",
+			watch || strcmp(op, "profile_reset") == 0 ? "\"" : "", (int)c->uid,
+			(int)c->pid, watch ? "not root nor in the socket group" : "not root");
+	return false;
+}
+
 static void handle_request(struct nh_server *srv, struct nh_client *c, const char *line)
 {
 	json_object *req = json_tokener_parse(line), *op = NULL;
@@ -298,6 +370,12 @@ static void handle_request(struct nh_server *srv, struct nh_client *c, const cha
 		name = json_object_get_string(op);
 	if (!name) {
 		reply_error(srv, c, "request must be a JSON object with a string \"op\"");
+	} else if (!peer_allowed(srv, c, name)) {
+		snprintf(err, sizeof(err), "permission denied: %s",
+			 nh_server_op_watches(name)
+			     ? "watching needs root or the socket group (socket.group)"
+			     : "this request needs root");
+		reply_error(srv, c, err);
 	} else if (strcmp(name, "tail") == 0) {
 		if (nh_filter_parse(req, &c->filter, err, sizeof(err)) == 0) {
 			c->state = NH_CLIENT_TAIL;

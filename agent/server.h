@@ -10,6 +10,10 @@
  * agent from the typed record). Filters run in the agent, so a narrow tail
  * costs nothing for unrelated events. A slow subscriber gets a bounded
  * buffer; what does not fit is dropped, counted, and announced to it.
+ *
+ * Every request is checked against its peer (SO_PEERCRED, taken at
+ * connect): the file mode alone is one chmod away from letting anyone
+ * reset a profile and reopen its learning window.
  */
 #ifndef NH_SERVER_H
 #define NH_SERVER_H
@@ -20,6 +24,8 @@
 #include <sys/types.h>
 
 #include <json-c/json.h>
+
+#include "log.h"
 
 #define NH_SERVER_MAX_CLIENTS	64
 #define NH_IDENTITY_PATTERN_MAX 320
@@ -43,6 +49,10 @@ enum nh_client_state { NH_CLIENT_REQUEST, NH_CLIENT_TAIL, NH_CLIENT_DONE };
 
 struct nh_client {
 	int fd;
+	/* The peer as the kernel saw it at connect (SO_PEERCRED): */
+	uid_t uid;
+	pid_t pid;
+	bool may_watch; /* root, or in the watch group */
 	enum nh_client_state state;
 	struct nh_filter filter;
 	char in[4096];
@@ -69,6 +79,13 @@ struct nh_server {
 	nh_status_fn status;
 	void *status_ctx;
 	uint64_t dropped_total;
+	/* Who may do what (SO_PEERCRED): watching (tail and the read-only
+	 * queries) for root and watch_gid; anything that changes state for
+	 * root only. */
+	bool have_watch_gid;
+	gid_t watch_gid;
+	const struct nh_log *log; /* refusals; NULL: not logged */
+	uint64_t refused;	  /* requests refused for their peer */
 };
 
 /* Create the socket with mode (0600: root only) and register it in epfd
@@ -76,6 +93,11 @@ struct nh_server {
 int nh_server_open(struct nh_server *srv, const char *path, mode_t mode, int epfd, size_t max_out,
 		   nh_status_fn status, void *status_ctx);
 void nh_server_close(struct nh_server *srv);
+/* Let the members of gid watch (tail, status, credentials, profiles);
+ * the socket file is handed to that group. -errno when it cannot be. */
+int nh_server_set_watch_group(struct nh_server *srv, gid_t gid);
+/* Whether op only reads: watching ops; every other op is root's. */
+bool nh_server_op_watches(const char *op);
 
 /* Called when epoll reports the listening socket ready. */
 void nh_server_accept(struct nh_server *srv);

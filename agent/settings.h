@@ -22,6 +22,7 @@
 struct nh_agent_config {
 	const char *socket_path;
 	uint64_t socket_mode;
+	const char *socket_group; /* may watch (tail, status...); NULL: root only */
 	uint64_t ringbuf_bytes;
 	uint64_t argv_max;	  /* argv bytes copied per exec for the secret scanner */
 	uint64_t dedup_window_ms; /* 0 disables in-kernel dedup */

@@ -4,6 +4,7 @@
 #include "privileges.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +30,25 @@ static int add_fd(int epfd, int fd, uint64_t tag)
  * real directory owned by root that nobody else can write, or sticky
  * (like /tmp), where others cannot remove or rename our socket; else
  * another user could swap in their own and capture subscribers. */
+/* A group by name, or by number when no group has that name. */
+static int group_id(const char *name, gid_t *gid)
+{
+	struct group *g = getgrnam(name);
+	char *end;
+	unsigned long n;
+
+	if (g) {
+		*gid = g->gr_gid;
+		return 0;
+	}
+	errno = 0;
+	n = strtoul(name, &end, 10);
+	if (!name[0] || *end || errno || n >= (gid_t)-1)
+		return -ENOENT;
+	*gid = (gid_t)n;
+	return 0;
+}
+
 static int make_socket_dir(const char *path, char *why, size_t len)
 {
 	char dir[PATH_MAX], *slash;
@@ -453,6 +473,8 @@ int nh_agent_start(struct nh_agent *a)
 {
 	struct nh_probes_config pc = {0};
 	char err[512], scope[PATH_MAX];
+	mode_t mode = (mode_t)a->cfg.socket_mode;
+	gid_t gid = 0;
 	int code, seeded;
 
 	a->epfd = a->sigfd = a->timerfd = -1;
@@ -534,9 +556,26 @@ int nh_agent_start(struct nh_agent *a)
 		nh_err(&a->log, "%s", err);
 		goto cleanup;
 	}
+	{
+		int attached = 0;
+
+		/* Reduced coverage is said, hook by hook. */
+		for (int i = 0; i < a->probes.nprobes; i++) {
+			const struct nh_probe *p = &a->probes.probe[i];
+
+			attached += p->attached;
+			if (!p->attached)
+				nh_warn(&a->log, "probe %s (%s) not attached: %s", p->prog,
+					p->tracepoint, p->error);
+		}
+		if (attached < a->probes.nprobes)
+			nh_warn(&a->log, "reduced coverage: %d of %d probes attached", attached,
+				a->probes.nprobes);
+	}
 	nh_info(&a->log,
 		"%d probes attached; dedup window %llums; ring buffer %llu bytes; batch %llums",
-		a->probes.nprobes, (unsigned long long)a->cfg.dedup_window_ms,
+		(int)(a->probes.nprobes - nh_probes_missing(&a->probes)),
+		(unsigned long long)a->cfg.dedup_window_ms,
 		(unsigned long long)a->cfg.ringbuf_bytes, (unsigned long long)a->cfg.batch_ms);
 	code = start_credinodes(a);
 	if (code)
@@ -556,8 +595,18 @@ int nh_agent_start(struct nh_agent *a)
 		nh_err(&a->log, "cannot listen on %s: %s", a->cfg.socket_path, err);
 		goto cleanup;
 	}
+	/* The watch group must be able to connect: its bits are added. */
+	if (!code && a->cfg.socket_group) {
+		code = group_id(a->cfg.socket_group, &gid);
+		if (code) {
+			nh_err(&a->log, "socket.group %s: %s", a->cfg.socket_group,
+			       code == -ENOENT ? "no such group" : strerror(-code));
+			goto cleanup;
+		}
+		mode |= 0060;
+	}
 	if (!code)
-		code = nh_server_open(&a->server, a->cfg.socket_path, a->cfg.socket_mode, a->epfd,
+		code = nh_server_open(&a->server, a->cfg.socket_path, mode, a->epfd,
 				      a->cfg.subscriber_buffer, nh_status_query, a);
 	if (code) {
 		nh_err(&a->log, "cannot listen on %s: %s", a->cfg.socket_path,
@@ -566,10 +615,30 @@ int nh_agent_start(struct nh_agent *a)
 					   : strerror(-code));
 		goto cleanup;
 	}
+	a->server.log = &a->log;
+	if (a->cfg.socket_group) {
+		code = nh_server_set_watch_group(&a->server, gid);
+		if (code) {
+			nh_err(&a->log, "socket.group %s: %s", a->cfg.socket_group, strerror(-code));
+			goto cleanup;
+		}
+	}
 	nh_info(&a->log, "listening on %s", a->cfg.socket_path);
 	code = drop_privileges(a);
 	if (code)
 		goto cleanup;
+	/* After the drop, like every thread: the workers read workload files
+	 * with the capabilities the loop keeps, no more. */
+	code = nh_worker_init(&a->io, NH_IO_THREADS, NH_IO_DEADLINE_NS, NH_IO_QUEUE);
+	if (!code)
+		code = add_fd(a->epfd, a->io.efd, NH_SRC_WORKER);
+	if (code) {
+		nh_err(&a->log, "cannot start the I/O workers: %s", strerror(-code));
+		goto cleanup;
+	}
+	a->io_on = true;
+	a->tokens.worker = &a->io;
+	a->tokens.wait_ns = NH_IO_FIRST_WAIT_NS;
 	/* After the drop: librdkafka's threads inherit the capabilities of
 	 * the thread that creates them, and they parse what the network
 	 * sends. */
@@ -718,6 +787,12 @@ void nh_agent_stop(struct nh_agent *a)
 		nh_jwksfetch_stop(&a->keyfetch);
 		nh_kubelet_global_cleanup();
 		a->keyfetch_on = false;
+	}
+	/* Before what their jobs report to. */
+	if (a->io_on) {
+		nh_worker_free(&a->io);
+		a->io_on = false;
+		a->tokens.worker = NULL;
 	}
 	nh_satokens_free(&a->tokens);
 	nh_fingerprinter_free(&a->fp);

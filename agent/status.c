@@ -169,6 +169,19 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 	}
 	m->subscribers = (uint64_t)a->server.ntail;
 	m->subscriber_drops = a->server.dropped_total;
+	m->socket_refused = a->server.refused;
+	if (a->io_on) {
+		m->io_threads = nh_worker_threads(&a->io);
+		m->io_stuck = nh_worker_stuck(&a->io);
+		m->io_stuck_total = a->io.stuck_total;
+		m->io_late = a->io.late;
+		m->io_refused = a->io.refused;
+	}
+	m->sa_token_stalled = a->tokens.stalled;
+	for (int i = 0; i < a->probes.nprobes; i++)
+		m->probes_missing += !a->probes.probe[i].attached;
+	m->tampered = a->probes.tampered;
+	m->reattached = a->probes.reattached;
 }
 
 static json_object *baselines_status(struct nh_agent *a, const struct nh_metrics *m)
@@ -271,6 +284,60 @@ static json_object *kafka_status(struct nh_agent *a, const struct nh_metrics *m)
 	return k;
 }
 
+/* Who may use the socket, and how many were refused. */
+static json_object *socket_status(struct nh_agent *a, const struct nh_metrics *m)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "group", a->server.have_watch_gid
+					       ? json_object_new_int64(a->server.watch_gid)
+					       : NULL);
+	json_object_object_add(o, "refused", json_object_new_int64(m->socket_refused));
+	return o;
+}
+
+/* Workload file reads off the loop. */
+static json_object *io_status(const struct nh_metrics *m)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "threads", json_object_new_int64(m->io_threads));
+	json_object_object_add(o, "stuck", json_object_new_int64(m->io_stuck));
+	json_object_object_add(o, "stuck_total", json_object_new_int64(m->io_stuck_total));
+	json_object_object_add(o, "late", json_object_new_int64(m->io_late));
+	json_object_object_add(o, "refused", json_object_new_int64(m->io_refused));
+	json_object_object_add(o, "token_reads_stalled",
+			       json_object_new_int64(m->sa_token_stalled));
+	return o;
+}
+
+/* Coverage and the kernel side's integrity: hooks that did not attach
+ * (with why), tampering seen, links attached again. */
+static json_object *selfwatch_status(struct nh_agent *a, const struct nh_metrics *m)
+{
+	json_object *o = json_object_new_object(), *missing = json_object_new_array();
+
+	for (int i = 0; i < a->probes.nprobes; i++) {
+		const struct nh_probe *p = &a->probes.probe[i];
+		json_object *e;
+
+		if (p->attached)
+			continue;
+		e = json_object_new_object();
+		json_object_object_add(e, "program", json_object_new_string(p->prog));
+		json_object_object_add(e, "tracepoint", json_object_new_string(p->tracepoint));
+		json_object_object_add(e, "error", json_object_new_string(p->error));
+		json_object_array_add(missing, e);
+	}
+	json_object_object_add(o, "probes_missing", missing);
+	json_object_object_add(o, "tampered", json_object_new_int64(m->tampered));
+	json_object_object_add(o, "reattached", json_object_new_int64(m->reattached));
+	if (a->probes.last_tamper[0])
+		json_object_object_add(o, "last_tamper",
+				       json_object_new_string(a->probes.last_tamper));
+	return o;
+}
+
 static json_object *agent_status(struct nh_agent *a)
 {
 	json_object *o = json_object_new_object(), *probes = json_object_new_array();
@@ -343,6 +410,9 @@ static json_object *agent_status(struct nh_agent *a)
 		json_object_object_add(o, "kafka", kafka_status(a, &m));
 	json_object_object_add(o, "subscribers", json_object_new_int64(m.subscribers));
 	json_object_object_add(o, "subscriber_drops", json_object_new_int64(m.subscriber_drops));
+	json_object_object_add(o, "socket", socket_status(a, &m));
+	json_object_object_add(o, "io", io_status(&m));
+	json_object_object_add(o, "selfwatch", selfwatch_status(a, &m));
 	if (a->cfg.scope_cgroup)
 		json_object_object_add(o, "scope_cgroup",
 				       json_object_new_string(a->cfg.scope_cgroup));

@@ -23,7 +23,8 @@ int nh_ecs_severity(const struct nh_wire_record *r)
 							     : 0;
 	case NH_WIRE_FINDING:
 		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ||
-			       r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT
+			       r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT ||
+			       r->finding.type == NH_WIRE_FINDING_MONITORING_TAMPERED
 			   ? 73
 			   : 47;
 	case NH_WIRE_LOSS:
@@ -116,6 +117,9 @@ size_t nh_ecs_message(const struct nh_wire_record *r, char *buf, size_t cap)
 		case NH_WIRE_FINDING_IDENTITY_CONFLICT:
 			put(&t, "identity conflict: %s claimed, %s believed", f->claimed_identity,
 			    f->believed_identity);
+			break;
+		case NH_WIRE_FINDING_MONITORING_TAMPERED:
+			put(&t, "monitoring tampered: %s", f->reason);
 			break;
 		default:
 			put(&t, "finding by %s", who);

@@ -28,7 +28,8 @@ int nh_syslog_severity(const struct nh_wire_record *r)
 							     : SYS_NOTICE;
 	case NH_WIRE_FINDING:
 		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ||
-			       r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT
+			       r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT ||
+			       r->finding.type == NH_WIRE_FINDING_MONITORING_TAMPERED
 			   ? SYS_ERR
 			   : SYS_WARNING;
 	case NH_WIRE_CREDENTIAL_USE:
@@ -49,7 +50,8 @@ int nh_cef_severity(const struct nh_wire_record *r)
 		return r->anomaly.severity < NH_WIRE_SEV_MAX ? by_sev[r->anomaly.severity] : 3;
 	case NH_WIRE_FINDING:
 		return r->finding.type == NH_WIRE_FINDING_SECRET_EXPOSURE ||
-			       r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT
+			       r->finding.type == NH_WIRE_FINDING_IDENTITY_CONFLICT ||
+			       r->finding.type == NH_WIRE_FINDING_MONITORING_TAMPERED
 			   ? 8
 			   : 6;
 	case NH_WIRE_CREDENTIAL_USE:

@@ -25,6 +25,7 @@ static const char *const severity_names[NH_WIRE_SEV_MAX] = {
 };
 static const char *const finding_names[NH_WIRE_FINDING_MAX] = {
     "none", "secret_exposure", "human_use", "credential_reuse", "identity_conflict",
+    "monitoring_tampered",
 };
 
 static const char *const event_names[NH_WIRE_EV_MAX] = {
@@ -319,6 +320,8 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 		else if (f->type == NH_WIRE_FINDING_IDENTITY_CONFLICT &&
 			 (empty(f->claimed_identity) || empty(f->believed_identity)))
 			w = "identity conflict: no claimed or believed identity";
+		else if (f->type == NH_WIRE_FINDING_MONITORING_TAMPERED && empty(f->reason))
+			w = "monitoring tampered: no reason";
 		break;
 	}
 	case NH_WIRE_ACTIVITY: {
@@ -715,6 +718,8 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 		nhiscope__wire__heartbeat__init(&pb->heartbeat);
 		pb->heartbeat.agent_version = wire_str(pb, r->heartbeat.agent_version);
 		pb->heartbeat.probes_attached = r->heartbeat.probes_attached;
+		pb->heartbeat.probes_missing = r->heartbeat.probes_missing;
+		pb->heartbeat.monitoring_tampered = r->heartbeat.monitoring_tampered;
 		pb->heartbeat.n_counters = wire_counters(
 		    pb, 0, r->heartbeat.counters, r->heartbeat.n_counters, &pb->heartbeat.counters);
 		m->body_case = NHISCOPE__WIRE__RECORD__BODY_HEARTBEAT;
@@ -1195,6 +1200,8 @@ int nh_wire_unpack_in(const uint8_t *buf, size_t len, struct nh_wire_record *out
 		out->kind = NH_WIRE_HEARTBEAT;
 		out->heartbeat.agent_version = dec(m->heartbeat->agent_version, &bad);
 		out->heartbeat.probes_attached = m->heartbeat->probes_attached;
+		out->heartbeat.probes_missing = m->heartbeat->probes_missing;
+		out->heartbeat.monitoring_tampered = m->heartbeat->monitoring_tampered;
 		if (dec_counters(m->heartbeat->counters, m->heartbeat->n_counters,
 				 out->heartbeat.counters, &bad)) {
 			w = "heartbeat: more than NH_WIRE_COUNTERS_MAX counters";

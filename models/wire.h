@@ -110,6 +110,7 @@ enum nh_wire_finding_type {
 	NH_WIRE_FINDING_HUMAN_USE,
 	NH_WIRE_FINDING_CREDENTIAL_REUSE,
 	NH_WIRE_FINDING_IDENTITY_CONFLICT,
+	NH_WIRE_FINDING_MONITORING_TAMPERED = 5, /* reason says what; no process */
 	NH_WIRE_FINDING_MAX,
 };
 
@@ -277,6 +278,8 @@ struct nh_wire_loss {
 struct nh_wire_heartbeat {
 	const char *agent_version;
 	uint32_t probes_attached;
+	uint32_t probes_missing;      /* hooks that could not attach at start */
+	uint64_t monitoring_tampered; /* monitoring_tampered findings so far */
 	size_t n_counters;
 	struct nh_wire_counter counters[NH_WIRE_COUNTERS_MAX];
 };

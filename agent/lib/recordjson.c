@@ -384,6 +384,11 @@ static void add_finding(struct nh_jw *w, const struct nh_wire_finding *f)
 		nh_jw_str(w, "believed_identity", f->believed_identity);
 		nh_jw_str(w, "reason", f->reason ? f->reason : "");
 		break;
+	case NH_WIRE_FINDING_MONITORING_TAMPERED:
+		/* about the agent itself: no process, the reason says what */
+		nh_jw_str(w, "severity", "high");
+		nh_jw_str(w, "reason", f->reason);
+		break;
 	default:
 		break;
 	}
@@ -440,6 +445,9 @@ int nh_recordjson_write(const struct nh_wire_record *r, const char *key, struct 
 		break;
 	case NH_WIRE_HEARTBEAT:
 		nh_jw_str(w, "agent_version", r->heartbeat.agent_version);
+		nh_jw_int(w, "probes_attached", (int64_t)r->heartbeat.probes_attached);
+		nh_jw_int(w, "probes_missing", (int64_t)r->heartbeat.probes_missing);
+		nh_jw_int(w, "monitoring_tampered", (int64_t)r->heartbeat.monitoring_tampered);
 		break;
 	default:
 		break;

@@ -107,6 +107,10 @@ def full_records():
                         "believed_identity": "k8s:sa/docs/check",
                         "reason": "the token in the pod's own root contradicts the "
                                   "kubelet's copy"}),
+        rec("finding", {"type": "monitoring_tampered",
+                        "reason": "kernel counters of kind 1 went backwards (emitted 812 -> 0, "
+                                  "lost 0 -> 0): changed by another process"},
+            process=False, key="agent:nhiscope"),
         rec("activity", {"event": "open", "syscall": "openat", "path": "/etc/hosts",
                          "flags": 0o2000000, "result": 3, "deduplicated": True}),
         rec("activity", {"event": "exec", "path": "/bin/true", "args": ["/bin/true", "-x"],
