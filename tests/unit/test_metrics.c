@@ -64,7 +64,7 @@ static struct family *current(struct parsed *p)
 }
 
 static const char *const allowed_labels[] = {"kind",  "probe",	  "tracepoint", "version",
-					     "state", "category", "severity",	"class"};
+					     "state", "category", "severity",	"class", "cause"};
 
 static bool allowed_label(const char *s, size_t n)
 {
