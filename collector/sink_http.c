@@ -343,7 +343,8 @@ static int http_flush(void *self)
 	keep_retries(h, v);
 	rc = left ? -EAGAIN : 0;
 	if (left)
-		nh_warn(h->lg, "%s sink: %zu records to send again", h->name, h->count);
+		nh_warn(h->lg, "%s sink: an item failed for now, %zu records to send again",
+			h->name, h->count);
 cleanup:
 	for (size_t i = 0; why && i < h->count; i++)
 		free(why[i]);

@@ -1,0 +1,386 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Faults, and nothing lost silently.
+
+Collector (no BPF): a fake Elastic on loopback that rejects one item per
+batch for good (the rest indexed, the rejected one on the dead-letter topic
+with the sink and its reason, offsets advance); a Splunk HEC answering 400
+for one bad event; a sink that is down holds the offsets and turns /readyz
+false while /healthz stays true; slow clients holding the collector's HTTP
+port do not starve /healthz.
+
+Agent (kernel, run under the lock): a spool on a small tmpfs with the
+broker down until the disk is full (no anomaly lost, every shed record
+counted and reported once the broker is back); a record corrupted in the
+middle of a spool segment (only it is lost); a topic briefly unauthorised
+(mock cluster error injection: retried, nothing lost), and one unauthorised
+for longer than message.timeout.ms (reported as loss)."""
+
+import glob
+import http.client
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nhtest import Agent, SaPod, Suite, free_port, run_alive, wait_until  # noqa: E402
+from test_collector import (DLQ, TOPIC, Collector, Mock, Records, cleanup,  # noqa: E402
+                            produce)
+
+suite = Suite("faults")
+
+
+def request(host, port, path, timeout=5):
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        c.close()
+
+
+def status_of(port, path):
+    """The status of GET path, None while nothing listens."""
+    try:
+        return request("127.0.0.1", port, path, timeout=2)[0]
+    except OSError:
+        return None
+
+
+def metric(port, name):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        body = r.read().decode()
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[1])
+    return None
+
+
+def dead_letters(mock):
+    """(headers, value) of every record on the dead-letter topic, by kcat."""
+    res = subprocess.run(["kcat", "-b", mock.bootstrap, "-C", "-t", DLQ, "-e", "-q",
+                          "-f", "%h\t%k\n"], capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    out = []
+    for line in res.stdout.decode(errors="replace").splitlines():
+        if not line:
+            continue
+        h, k = line.split("\t", 1)
+        out.append((dict(kv.split("=", 1) for kv in h.split(",")), k))
+    return out
+
+
+def serve(handler):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class PickyElastic(http.server.BaseHTTPRequestHandler):
+    """Elastic _bulk that rejects the first new item of every request with
+    an item-level 400 (a mapping conflict, as dynamic mapping produces when
+    a field once seen as a number later comes as a hex string); the others
+    are created (or 409 when seen before). down: answer 503 to everything."""
+    lock = threading.Lock()
+    indexed, rejected, down, picky, posts = {}, [], False, True, 0
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode().splitlines()
+        with PickyElastic.lock:
+            PickyElastic.posts += 1
+            if PickyElastic.down:
+                self.send_response(503)
+                self.end_headers()
+                self.wfile.write(b'{"error":"unavailable","status":503}')
+                return
+            items, bad_done = [], False
+            for action, doc in zip(body[0::2], body[1::2]):
+                _id = json.loads(action)["create"]["_id"]
+                if _id in PickyElastic.indexed:
+                    items.append({"create": {"_id": _id, "status": 409}})
+                elif not bad_done and PickyElastic.picky:
+                    bad_done = True
+                    PickyElastic.rejected.append(_id)
+                    items.append({"create": {"_id": _id, "status": 400, "error": {
+                        "type": "mapper_parsing_exception",
+                        "reason": "failed to parse field [process.cap.effective] of type "
+                                  "[long] in document with id '%s'" % _id}}})
+                else:
+                    PickyElastic.indexed[_id] = json.loads(doc)
+                    items.append({"create": {"_id": _id, "status": 201}})
+        answer = json.dumps({"errors": True, "items": items}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+@suite.test
+def elastic_item_rejection_goes_to_dead_letter(s):
+    """One item per _bulk request rejected for good: the others are indexed,
+    the rejected one is on the dead-letter topic with the sink and the
+    reason, and the partition goes on (lag 0, a later record indexed)."""
+    mock = Mock(TOPIC, DLQ)
+    server = serve(PickyElastic)
+    PickyElastic.indexed, PickyElastic.rejected, PickyElastic.down = {}, [], False
+    PickyElastic.picky = True
+    port = free_port()
+    col = None
+    try:
+        recs = Records()
+        first = recs.mixed(10)
+        produce(mock, first)
+        col = Collector(s.tmp, mock, "--elastic", "http://127.0.0.1:%d" % server.server_port,
+                        "--metrics", "127.0.0.1:%d" % port)
+        want = {Records.id(r) for r in first}
+
+        def settled():
+            with PickyElastic.lock:
+                return want <= set(PickyElastic.indexed) | set(PickyElastic.rejected)
+        wait_until(settled, timeout=30, what="every record indexed or rejected")
+        # the partition goes on: a record produced afterwards is indexed too
+        later = recs.anomaly("10.9.9.9:443")
+        produce(mock, [later])
+        wait_until(lambda: Records.id(later) in PickyElastic.indexed or
+                   Records.id(later) in PickyElastic.rejected, timeout=30,
+                   what="the later record")
+        with PickyElastic.lock:
+            rejected = list(PickyElastic.rejected)
+            indexed = set(PickyElastic.indexed)
+        assert rejected and not set(rejected) & indexed, (rejected, indexed)
+        assert len(set(rejected)) == len(rejected), "a rejected record was sent again"
+        assert len(indexed) + len(rejected) == 11, (len(indexed), rejected)
+        wait_until(lambda: len(dead_letters(mock)) >= len(rejected), timeout=30,
+                   what="the rejected records on the dead-letter topic")
+        dl = dead_letters(mock)
+        assert sorted(k for _, k in dl) == sorted(rejected), (dl, rejected)
+        for h, k in dl:
+            assert h["nhiscope.sink"] == "elastic", h
+            assert h["nhiscope.record.id"] == k, h
+            assert "mapper_parsing_exception" in h["nhiscope.reason"], h
+            assert h["nhiscope.reason"].startswith("elastic sink: HTTP 400"), h
+            assert h["nhiscope.source.topic"] == TOPIC, h
+        wait_until(lambda: metric(port, "nhiscope_collector_lag") == 0, timeout=15,
+                   what="lag 0: offsets advanced past the rejected records")
+        assert metric(port, "nhiscope_collector_sink_rejected_total") == len(rejected)
+        assert request("127.0.0.1", port, "/readyz")[0] == 200
+        assert col.stop() == 0
+    finally:
+        if col:
+            col.stop()
+        server.shutdown()
+        mock.stop()
+
+
+@suite.test
+def elastic_rejection_offsets_committed(s):
+    """After a rejection the group's committed offset is past it: a new
+    collector of the same group sends only what came after."""
+    mock = Mock(TOPIC, DLQ)
+    server = serve(PickyElastic)
+    PickyElastic.indexed, PickyElastic.rejected, PickyElastic.down = {}, [], False
+    PickyElastic.picky = True
+    group = "g-" + uuid.uuid4().hex[:8]
+    col = None
+    try:
+        recs = Records()
+        batch = recs.mixed(5)
+        produce(mock, batch)
+        col = Collector(s.tmp, mock, "--elastic", "http://127.0.0.1:%d" % server.server_port,
+                        group=group)
+        want = {Records.id(r) for r in batch}
+        wait_until(lambda: want <= set(PickyElastic.indexed) | set(PickyElastic.rejected),
+                   timeout=30, what="the batch settled")
+        assert col.stop() == 0
+        col = None
+        before = dict(PickyElastic.indexed), list(PickyElastic.rejected)
+        marker = recs.anomaly("10.8.8.8:443")
+        produce(mock, [marker])
+        col = Collector(s.tmp, mock, "--elastic", "http://127.0.0.1:%d" % server.server_port,
+                        group=group)
+        wait_until(lambda: Records.id(marker) in PickyElastic.indexed or
+                   Records.id(marker) in PickyElastic.rejected, timeout=30, what="the marker")
+        # only the marker was new: nothing before it was sent again
+        new_ids = (set(PickyElastic.indexed) - set(before[0])) | \
+            (set(PickyElastic.rejected) - set(before[1]))
+        assert new_ids == {Records.id(marker)}, new_ids
+    finally:
+        if col:
+            col.stop()
+        server.shutdown()
+        mock.stop()
+
+
+class PickyHec(http.server.BaseHTTPRequestHandler):
+    """Splunk HEC that answers 400 for a batch holding an event whose
+    anomaly value is "bad", naming its position; the events before it are
+    indexed, those after it are not (as Splunk does)."""
+    lock = threading.Lock()
+    events = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode().splitlines()
+        with PickyHec.lock:
+            for i, line in enumerate(body):
+                ev = json.loads(line)
+                if ev["event"].get("nhiscope", {}).get("anomaly", {}).get("value") == "bad":
+                    self.send_response(400)
+                    self.end_headers()
+                    self.wfile.write(json.dumps({"text": "Invalid data format", "code": 6,
+                                                 "invalid-event-number": i}).encode())
+                    return
+                PickyHec.events.append(ev)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b'{"text":"Success","code":0}')
+
+    def log_message(self, *args):
+        pass
+
+
+@suite.test
+def hec_400_goes_to_dead_letter(s):
+    mock = Mock(TOPIC, DLQ)
+    server = serve(PickyHec)
+    PickyHec.events = []
+    token_file = os.path.join(s.tmp, "hec-token")
+    with open(token_file, "w") as f:
+        f.write("tok-%s\n" % uuid.uuid4().hex)
+    col = None
+    try:
+        recs = Records()
+        batch = [recs.anomaly("10.0.0.%d:443" % i) for i in range(3)] + [recs.anomaly("bad")] + \
+            [recs.anomaly("10.0.1.%d:443" % i) for i in range(3)]
+        produce(mock, batch)
+        col = Collector(s.tmp, mock, "--splunk-hec",
+                        "http://127.0.0.1:%d/services/collector/event" % server.server_port,
+                        "--splunk-token-file", token_file)
+        good = [Records.id(r) for r in batch if r["anomaly"]["value"] != "bad"]
+        wait_until(lambda: set(good) <= {e["event"]["event"]["id"] for e in PickyHec.events},
+                   timeout=30, what="the good events")
+        ids = [e["event"]["event"]["id"] for e in PickyHec.events]
+        assert sorted(ids) == sorted(good), "each good event once: %r" % ids
+        dl = wait_until(lambda: dead_letters(mock), timeout=30, what="the dead letter")
+        assert len(dl) == 1 and dl[0][1] == Records.id(batch[3]), dl
+        assert dl[0][0]["nhiscope.sink"] == "splunk", dl
+        assert "Invalid data format" in dl[0][0]["nhiscope.reason"], dl
+    finally:
+        if col:
+            col.stop()
+        server.shutdown()
+        mock.stop()
+
+
+@suite.test
+def sink_down_holds_offsets_not_ready_but_alive(s):
+    """Elastic answering 503: nothing is dead-lettered or lost, /readyz says
+    not ready while /healthz says ok; once it is back everything is
+    indexed and the collector is ready again."""
+    mock = Mock(TOPIC, DLQ)
+    server = serve(PickyElastic)
+    PickyElastic.indexed, PickyElastic.rejected, PickyElastic.down = {}, [], True
+    PickyElastic.picky = False  # only the outage here
+    port = free_port()
+    col = None
+    try:
+        recs = Records()
+        batch = recs.mixed(6)
+        produce(mock, batch)
+        col = Collector(s.tmp, mock, "--elastic", "http://127.0.0.1:%d" % server.server_port,
+                        "--metrics", "127.0.0.1:%d" % port)
+        wait_until(lambda: status_of(port, "/readyz") == 503, timeout=30,
+                   what="not ready while the sink is down")
+        assert request("127.0.0.1", port, "/healthz") == (200, "ok\n")
+        assert metric(port, "nhiscope_collector_commits_total") == 0
+        assert metric(port, "nhiscope_collector_lag") != 0
+        PickyElastic.down = False
+        want = {Records.id(r) for r in batch}
+        wait_until(lambda: want <= set(PickyElastic.indexed), timeout=30, what="all indexed")
+        wait_until(lambda: status_of(port, "/readyz") == 200, timeout=15,
+                   what="ready again")
+        wait_until(lambda: metric(port, "nhiscope_collector_lag") == 0, timeout=15,
+                   what="lag 0")
+        assert dead_letters(mock) == []
+        assert metric(port, "nhiscope_collector_sink_rejected_total") == 0
+    finally:
+        if col:
+            col.stop()
+        server.shutdown()
+        mock.stop()
+
+
+@suite.test
+def slow_clients_cannot_starve_collector_healthz(s):
+    """Many connections from one address sending a header byte now and then:
+    that address gets a few slots, each is cut at its deadline, and
+    /healthz from another address keeps answering."""
+    mock = Mock(TOPIC, DLQ)
+    port = free_port()
+    col = Collector(s.tmp, mock, "--ecs-file", os.path.join(s.tmp, "slow.jsonl"),
+                    "--metrics", "127.0.0.1:%d" % port)
+    slow = []
+    try:
+        wait_until(lambda: status_of(port, "/healthz") == 200, timeout=20,
+                   what="the collector's HTTP server")
+        # a scraper keeps its connection between requests
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        for path in ("/healthz", "/readyz", "/metrics"):
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            assert r.status == 200 and not r.will_close, (path, r.getheaders())
+        c.close()
+        for _ in range(100):
+            c = socket.socket()
+            c.bind(("127.0.0.2", 0))
+            c.settimeout(10)
+            try:
+                c.connect(("127.0.0.1", port))
+                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            except OSError:
+                pass
+            slow.append(c)
+        t_end = time.monotonic() + 8
+        while time.monotonic() < t_end:
+            for c in slow:
+                try:
+                    c.sendall(b"X-A: b\r\n")
+                except OSError:
+                    pass
+            assert request("127.0.0.1", port, "/healthz", timeout=2) == (200, "ok\n")
+            time.sleep(1)
+        for c in slow:
+            try:
+                c.sendall(b"X-A: b\r\n")
+            except OSError:
+                continue  # closed already
+            c.settimeout(3)  # a timeout here fails the test: still open
+            try:
+                data = c.recv(1)
+            except ConnectionResetError:
+                continue
+            assert data == b"", "a slow connection outlived its deadline"
+        assert metric(port, "nhiscope_collector_http_deadline_cut_total") >= 1
+        assert col.proc.poll() is None
+    finally:
+        for c in slow:
+            c.close()
+        col.stop()
+        mock.stop()
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(suite.run(sys.argv))
+    finally:
+        cleanup()
