@@ -84,9 +84,9 @@ static bool refused_too_long(struct nh_kafka *k, enum nh_spool_class cls, uint64
 
 static void retry_later(struct nh_kafka *k, rd_kafka_resp_err_t err)
 {
-	if (k->broker_up || !k->last_error[0] ||
-	    strcmp(k->last_error, rd_kafka_err2str(err)) != 0)
-		nh_warn(k->log, "kafka: delivery failed (%s); records stay spooled and are sent again",
+	if (k->broker_up || !k->last_error[0] || strcmp(k->last_error, rd_kafka_err2str(err)) != 0)
+		nh_warn(k->log,
+			"kafka: delivery failed (%s); records stay spooled and are sent again",
 			rd_kafka_err2str(err));
 	snprintf(k->last_error, sizeof(k->last_error), "%s", rd_kafka_err2str(err));
 	k->broker_up = false;
@@ -188,6 +188,10 @@ int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const s
 	    /* A message the broker does not take within this time is handed
 	     * back; it is still spooled and is sent again. */
 	    nh_kafkaconf_set(conf, "message.timeout.ms", "30000", log) ||
+	    /* A topic refused (ACL, topic gone) stays refused in the
+	     * producer until its metadata is refreshed (librdkafka's
+	     * default: 5 min): as often as refusals are retried for. */
+	    nh_kafkaconf_set(conf, "topic.metadata.refresh.interval.ms", "30000", log) ||
 	    nh_kafkaconf_set(conf, "client.id", "nhiscope-agent", log)) {
 		err = -EINVAL;
 		goto cleanup;
@@ -389,7 +393,7 @@ static void losses(const struct nh_kafka *k, uint64_t out[NH_KAFKA_LOSS_CAUSES][
 static void send_loss(struct nh_kafka *k, uint64_t wall_ns)
 {
 	static const char *const cause[NH_KAFKA_LOSS_CAUSES] = {"spool_full", "disk_error",
-								 "kafka_refused", "kafka_timeout"};
+								"kafka_refused", "kafka_timeout"};
 	uint64_t now[NH_KAFKA_LOSS_CAUSES][NH_SPOOL_CLASSES], by_class[NH_SPOOL_CLASSES] = {0};
 	struct nh_wire_record r = {0};
 
@@ -412,7 +416,8 @@ static void send_loss(struct nh_kafka *k, uint64_t wall_ns)
 	    (struct nh_wire_counter){"activity", by_class[NH_SPOOL_ACTIVITY]};
 	/* and the same records by cause, for the operator */
 	for (int i = 0; i < NH_KAFKA_LOSS_CAUSES; i++) {
-		uint64_t n = now[i][0] - k->loss_reported[i][0] + now[i][1] - k->loss_reported[i][1];
+		uint64_t n =
+		    now[i][0] - k->loss_reported[i][0] + now[i][1] - k->loss_reported[i][1];
 
 		if (n)
 			r.loss.counts[r.loss.n_counts++] = (struct nh_wire_counter){cause[i], n};

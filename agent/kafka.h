@@ -63,7 +63,7 @@ struct nh_kafka {
 	uint64_t refused_since_ns[NH_SPOOL_CLASSES];
 	uint64_t message_timeout_ns;
 	uint64_t loss_reported[NH_KAFKA_LOSS_CAUSES][NH_SPOOL_CLASSES];
-	uint64_t rewind_at_ns;		    /* after a failed delivery: resend from here */
+	uint64_t rewind_at_ns; /* after a failed delivery: resend from here */
 	uint64_t last_heartbeat_ns, last_loss_ns;
 	uint64_t loss_since_wall_ns; /* start of the window the next loss report covers */
 	bool broker_up;

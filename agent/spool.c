@@ -492,8 +492,8 @@ static enum nh_spool_werr werr_cause(int err)
 
 /* One write at the known end: a failed or short one is cut off again, so
  * the segment never holds half a record before a whole one. */
-static int write_tail(struct nh_spool *s, struct nh_spool_queue *q, const struct iovec *iov,
-		      int n, uint64_t need)
+static int write_tail(struct nh_spool *s, struct nh_spool_queue *q, const struct iovec *iov, int n,
+		      uint64_t need)
 {
 	ssize_t w;
 	int err;

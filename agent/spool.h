@@ -46,7 +46,12 @@
 enum nh_spool_class { NH_SPOOL_ANOMALY = 0, NH_SPOOL_ACTIVITY, NH_SPOOL_CLASSES };
 
 /* Why a write to the spool failed. */
-enum nh_spool_werr { NH_SPOOL_WERR_NOSPC = 0, NH_SPOOL_WERR_IO, NH_SPOOL_WERR_OTHER, NH_SPOOL_WERRS };
+enum nh_spool_werr {
+	NH_SPOOL_WERR_NOSPC = 0,
+	NH_SPOOL_WERR_IO,
+	NH_SPOOL_WERR_OTHER,
+	NH_SPOOL_WERRS
+};
 
 enum nh_spool_sync {
 	NH_SPOOL_SYNC_NONE = 0, /* leave it to the kernel */
@@ -85,10 +90,10 @@ struct nh_spool {
 	uint64_t segment_bytes;
 	enum nh_spool_sync sync;
 	struct nh_spool_queue q[NH_SPOOL_CLASSES];
-	uint64_t shed[NH_SPOOL_CLASSES]; /* records refused or dropped for room */
-	uint64_t lost[NH_SPOOL_CLASSES]; /* records a failing disk would not keep */
+	uint64_t shed[NH_SPOOL_CLASSES];       /* records refused or dropped for room */
+	uint64_t lost[NH_SPOOL_CLASSES];       /* records a failing disk would not keep */
 	uint64_t write_errors[NH_SPOOL_WERRS]; /* failed writes, each retried or counted lost */
-	uint64_t corrupt; /* damaged records (or damaged stretches) skipped */
+	uint64_t corrupt;		       /* damaged records (or damaged stretches) skipped */
 };
 
 /* A record handed out by nh_spool_next; data points into rec's buffer. */

@@ -81,15 +81,15 @@ static int on_reject(void *ctx, const struct nh_sink_reject *r)
 	int rc;
 
 	snprintf(why, sizeof(why), "%s sink: %s", r->sink, r->reason);
-	rc = nh_consumer_dead_letter_rejected(&c->k, &(struct nh_sink_reject){
-							 .sink = r->sink,
-							 .reason = why,
-							 .id = r->id,
-							 .topic = r->topic,
-							 .partition = r->partition,
-							 .offset = r->offset,
-							 .payload = r->payload,
-							 .len = r->len});
+	rc = nh_consumer_dead_letter_rejected(&c->k,
+					      &(struct nh_sink_reject){.sink = r->sink,
+								       .reason = why,
+								       .id = r->id,
+								       .topic = r->topic,
+								       .partition = r->partition,
+								       .offset = r->offset,
+								       .payload = r->payload,
+								       .len = r->len});
 	if (rc == 0) {
 		atomic_fetch_add(&c->m.sink_rejected, 1);
 		nh_info(c->lg, "record %s from %s[%" PRId32 "]@%" PRId64 " sent to %s", r->id,
@@ -301,13 +301,11 @@ static int open_sinks(struct nh_collector *c)
 					 NH_COLLECTOR_VERSION, c->lg);
 	if (!rc && o->splunk_hec)
 		rc = nh_sink_http_open(&c->sinks[c->nsinks++], NH_HTTP_SPLUNK_HEC, o->splunk_hec,
-				       NULL, o->splunk_token_file, o->ca_file, on_reject, c,
-				       c->lg);
+				       NULL, o->splunk_token_file, o->ca_file, on_reject, c, c->lg);
 	if (!rc && o->elastic)
-		rc =
-		    nh_sink_http_open(&c->sinks[c->nsinks++], NH_HTTP_ELASTIC_BULK, o->elastic,
-				      o->elastic_index, o->elastic_api_key_file, o->ca_file,
-				      on_reject, c, c->lg);
+		rc = nh_sink_http_open(&c->sinks[c->nsinks++], NH_HTTP_ELASTIC_BULK, o->elastic,
+				       o->elastic_index, o->elastic_api_key_file, o->ca_file,
+				       on_reject, c, c->lg);
 	if (rc)
 		c->nsinks--; /* the one that failed left nothing to close */
 	return rc;

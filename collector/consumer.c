@@ -435,11 +435,11 @@ static int produce_dead_letter(struct nh_consumer *k, const void *payload, size_
 	rd_kafka_resp_err_t err;
 	int result = -1;
 
-	err = rd_kafka_producev(k->producer, RD_KAFKA_V_TOPIC(k->o->dead_letter_topic),
-				RD_KAFKA_V_VALUE((void *)payload, len),
-				RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_HEADERS(h),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_OPAQUE(&result), RD_KAFKA_V_END);
+	err =
+	    rd_kafka_producev(k->producer, RD_KAFKA_V_TOPIC(k->o->dead_letter_topic),
+			      RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_KEY(key, key_len),
+			      RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			      RD_KAFKA_V_OPAQUE(&result), RD_KAFKA_V_END);
 	if (err) {
 		rd_kafka_headers_destroy(h);
 		nh_warn(k->lg, "kafka: dead letter: %s", rd_kafka_err2str(err));

@@ -101,13 +101,13 @@ int nh_http_server_open(struct nh_http_server *h, const char *addrport, const ch
 		goto cleanup;
 	}
 	/* External epoll mode: no thread; MHD_run does the work when asked. */
-	h->daemon = MHD_start_daemon(
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, cls,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)NH_HTTP_MAX_CONNECTIONS,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)NH_HTTP_PER_IP,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)NH_HTTP_TIMEOUT_S,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+	h->daemon =
+	    MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, cls,
+			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_LISTEN_SOCKET, fd,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)NH_HTTP_MAX_CONNECTIONS,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)NH_HTTP_PER_IP,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)NH_HTTP_TIMEOUT_S,
+			     MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
 	if (!h->daemon) {
 		nh_err(log, "%s: cannot serve HTTP on %s: libmicrohttpd did not start", what,
 		       addrport);

@@ -14,6 +14,8 @@
  *                      fail the next N produce requests with the Kafka
  *                      error CODE (a number: 29 TOPIC_AUTHORIZATION_FAILED,
  *                      3 UNKNOWN_TOPIC_OR_PART)
+ *   produce-errors-clear
+ *                      forget the produce errors not used yet
  *   topic-error TOPIC CODE
  *                      metadata answers CODE for TOPIC (0: clears it)
  *   quit
@@ -86,14 +88,19 @@ static int command(rd_kafka_mock_cluster_t *mc, char *line, int brokers)
 		return 0;
 	if (strcmp(verb, "quit") == 0)
 		return 1;
+	if (strcmp(verb, "produce-errors-clear") == 0) {
+		rd_kafka_mock_clear_request_errors(mc, 0 /* Produce */);
+		printf("ok\n");
+		goto out;
+	}
 	if (strcmp(verb, "produce-errors") == 0 || strcmp(verb, "topic-error") == 0) {
 		char *third = strtok(NULL, " \t\r\n");
 		int n = 0, code = 0;
 
 		if (!arg || !third || parse_int(third, 0, 32767, &code) ||
 		    (verb[0] == 'p' && parse_int(arg, 1, 100000, &n))) {
-			printf("error: usage: %s\n", verb[0] == 'p' ? "produce-errors N CODE"
-								: "topic-error TOPIC CODE");
+			printf("error: usage: %s\n",
+			       verb[0] == 'p' ? "produce-errors N CODE" : "topic-error TOPIC CODE");
 			goto out;
 		}
 		if (verb[0] == 'p') {
@@ -106,7 +113,7 @@ static int command(rd_kafka_mock_cluster_t *mc, char *line, int brokers)
 			for (int i = 0; i < n; i++)
 				errs[i] = (rd_kafka_resp_err_t)code;
 			rd_kafka_mock_push_request_errors_array(mc, 0 /* Produce */, (size_t)n,
-								 errs);
+								errs);
 			free(errs);
 		} else {
 			rd_kafka_mock_topic_set_error(mc, arg, (rd_kafka_resp_err_t)code);

@@ -379,6 +379,273 @@ def slow_clients_cannot_starve_collector_healthz(s):
         mock.stop()
 
 
+# --- the agent's spool and producer (kernel: run under the lock) ---
+
+AGENT_TOPICS = ("nhiscope.anomalies", "nhiscope.activity", "nhiscope.heartbeats")
+
+
+def agent_mock():
+    return Mock(*AGENT_TOPICS)
+
+
+def kafka_agent(s, mock, spool, *extra):
+    return Agent(s.tmp, "--kafka-brokers", mock.bootstrap, "--spool-dir", spool, *extra)
+
+
+def topic_records(mock, topic):
+    from test_kafka import read_topic
+    return read_topic(mock, topic)[0]
+
+
+def expose(pod, n, tag):
+    """n distinct secret_exposure findings (anomaly class)."""
+    secrets = ["ghp_%s%04d%s" % (tag, i, uuid.uuid4().hex[:24]) for i in range(n)]
+    run_alive(pod, ["sh", "-c", "; ".join("/bin/true --token %s" % x for x in secrets)],
+              timeout=30)
+    return secrets
+
+
+def exposure_fps(recs, key):
+    return {r["finding"]["fingerprint"] for r in recs
+            if r.get("kind") == "finding" and r["identity"]["key"] == key and
+            r["finding"]["type"] == "secret_exposure"}
+
+
+def loss_counts(recs):
+    """Sum of the spool's loss reports by counter name."""
+    out = {}
+    for r in recs:
+        if r.get("kind") == "loss" and r["loss"].get("source") == "spool":
+            for k, v in r["loss"]["counts"].items():
+                out[k] = out.get(k, 0) + v
+    return out
+
+
+def agent_metric(agent, name, labels):
+    from test_metrics import parse_sample
+    with urllib.request.urlopen("http://%s/metrics" % agent.metrics, timeout=30) as r:
+        body = r.read().decode()
+    for line in body.splitlines():
+        if line.startswith(name + "{"):
+            n, ls, v = parse_sample(line)
+            if dict(ls) == labels:
+                return float(v)
+    return None
+
+
+@suite.test
+def spool_disk_full_sheds_activity_keeps_anomalies(s):
+    """The spool on a 1 MiB tmpfs, far below its bound, with the broker
+    down while activity streams: the disk fills (write errors, by cause);
+    anomalies that come then still get in (activity is shed for them); once
+    the broker is back every anomaly arrives and the loss reports add up to
+    exactly the activity the agent shed or could not write."""
+    mock = agent_mock()
+    spool = os.path.join(s.tmp, "spool-full-" + uuid.uuid4().hex[:6])
+    os.makedirs(spool)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", spool],
+                   check=True)
+    pod = SaPod("faults", "filler", "filler-0")
+    port = free_port()
+    agent = None
+    try:
+        mock.command("down")
+        agent = kafka_agent(s, mock, spool, "--kafka-activity", "--spool-size", "64Mi",
+                            "--metrics-listen", "127.0.0.1:%d" % port)
+        agent.metrics = "127.0.0.1:%d" % port
+        # distinct failed opens: each one an activity record
+        filler = pod.popen(["sh", "-c", "i=0; while [ $i -lt 200000 ]; do "
+                            "cat /nonexistent-fill-$i 2>/dev/null; i=$((i+1)); done"])
+        try:
+            wait_until(lambda: agent.status()["kafka"]["spool_write_errors"] > 0,
+                       timeout=120, interval=0.5, what="the tmpfs full")
+            secrets = expose(pod, 20, "full")
+            wait_until(lambda: agent.status()["kafka"]["spool_pending"] >= 20, timeout=30,
+                       what="spooled")
+        finally:
+            filler.kill()
+            filler.wait()
+        st = agent.status()["kafka"]
+        assert st["spool_lost_anomaly"] == 0 and st["spool_shed_anomaly"] == 0, st
+        assert st["spool_shed_activity"] + st["spool_lost_activity"] > 0, st
+        assert agent_metric(agent, "nhiscope_spool_write_errors_total", {"cause": "nospc"}) > 0
+        mock.command("up")
+        wait_until(lambda: len(exposure_fps(topic_records(mock, "nhiscope.anomalies"),
+                                            pod.key)) >= 20,
+                   timeout=90, interval=1, what="all 20 findings on Kafka")
+        assert len(secrets) == 20
+
+        def reported():
+            st = agent.status()["kafka"]
+            lost = st["spool_shed_activity"] + st["spool_lost_activity"]
+            c = loss_counts(topic_records(mock, "nhiscope.anomalies"))
+            return (c, st) if c.get("activity", 0) == lost and lost > 0 else None
+        try:
+            c, st = wait_until(reported, timeout=60, interval=1,
+                               what="every shed activity record reported")
+        except AssertionError:
+            print(agent.status()["kafka"], loss_counts(topic_records(mock, "nhiscope.anomalies")))
+            log = [line for line in agent.read_log().splitlines() if "refused" not in line]
+            print("\n".join(log[-40:]))
+            raise
+        assert c.get("anomaly", 0) == 0, c
+        assert c.get("spool_full", 0) + c.get("disk_error", 0) == c["activity"], c
+        assert c.get("disk_error", 0) == st["spool_lost_activity"], (c, st)
+        assert agent.proc.poll() is None
+    finally:
+        if agent:
+            agent.stop()
+        subprocess.run(["umount", "-l", spool])
+        pod.remove()
+        mock.stop()
+
+
+def segment_records(path):
+    """(offset, payload) of each record in a spool segment file."""
+    import struct
+    data = open(path, "rb").read()
+    out, off = [], 0
+    while off + 16 <= len(data):
+        magic, length, _, tl, _ = struct.unpack_from("<IIIHH", data, off)
+        assert magic == 0x5253484e, "unexpected bytes at %d" % off
+        out.append((off, data[off + 16 + tl:off + 16 + tl + length]))
+        off += 16 + tl + length
+    return out
+
+
+def decode_payloads(payloads):
+    import struct
+    from nhtest import BUILD
+    stream = b"".join(struct.pack(">i", len(p)) + p for p in payloads)
+    d = subprocess.run([os.path.join(BUILD, "tests", "wire_produce"), "--decode"],
+                       input=stream, capture_output=True, timeout=60, check=True)
+    return [json.loads(line) for line in d.stdout.decode().splitlines() if line.strip()]
+
+
+def rid(r):
+    return (r["node"], r["boot_id"], r["seq"])
+
+
+@suite.test
+def corrupt_record_mid_segment_costs_only_itself(s):
+    """Records spooled while the broker is down; with the agent stopped, the
+    header of one in the middle of the segment is overwritten. The next
+    agent delivers every other record, before and after it, and counts one
+    damaged record."""
+    mock = agent_mock()
+    spool = os.path.join(s.tmp, "spool-bad-" + uuid.uuid4().hex[:6])
+    pod = SaPod("faults", "corrupt", "corrupt-0")
+    agent = None
+    try:
+        mock.command("down")
+        agent = kafka_agent(s, mock, spool, "--spool-sync", "always")
+        expose(pod, 12, "bad")
+        wait_until(lambda: agent.status()["kafka"]["spool_pending"] >= 12, what="spooled")
+        agent.stop()
+        segs = sorted(glob.glob(os.path.join(spool, "anomaly", "*.seg")))
+        recs = segment_records(segs[-1])
+        assert len(recs) >= 12, len(recs)
+        decoded = decode_payloads([p for _, p in recs])
+        mid = len(recs) // 2
+        victim = rid(decoded[mid])
+        with open(segs[-1], "r+b") as f:
+            f.seek(recs[mid][0])
+            f.write(b"\xde\xad\xbe\xef\xff\xff\x0f\x00")  # magic and length
+        mock.command("up")
+        agent = kafka_agent(s, mock, spool)
+        wait_until(lambda: agent.status()["kafka"]["spool_pending"] == 0, timeout=60,
+                   what="spool drained")
+        assert agent.status()["kafka"]["spool_corrupt"] == 1
+        want = {rid(r) for r in decoded} - {victim}
+        got = wait_until(lambda: (lambda g: g if want <= g else None)(
+            {rid(r) for r in topic_records(mock, "nhiscope.anomalies")}),
+            timeout=30, what="every other record on Kafka")
+        assert victim not in got
+    finally:
+        if agent:
+            agent.stop()
+        pod.remove()
+        mock.stop()
+
+
+@suite.test
+def topic_briefly_unauthorised_loses_nothing(s):
+    """The broker refuses produce requests with TOPIC_AUTHORIZATION_FAILED
+    for a while (an ACL being fixed): the records stay spooled, are sent
+    again, and every one arrives; nothing is counted lost."""
+    mock = agent_mock()
+    spool = os.path.join(s.tmp, "spool-acl-" + uuid.uuid4().hex[:6])
+    pod = SaPod("faults", "acl", "acl-0")
+    agent = kafka_agent(s, mock, spool)
+    try:
+        # the agent's first heartbeat is through: the producer is connected
+        wait_until(lambda: agent.status()["kafka"]["delivered"] >= 1, timeout=30,
+                   what="a first delivery")
+        mock.command("produce-errors 4 29")
+        expose(pod, 10, "acl")
+        wait_until(lambda: len(exposure_fps(topic_records(mock, "nhiscope.anomalies"),
+                                            pod.key)) >= 10,
+                   timeout=60, interval=1, what="all 10 findings on Kafka")
+        st = agent.status()["kafka"]
+        assert st["failed"] >= 1, st  # the refusals did happen
+        assert st["dropped"] == 0, st
+        assert "uthoriz" in agent.read_log(), "no refusal logged"
+    finally:
+        agent.stop()
+        pod.remove()
+        mock.stop()
+
+
+@suite.test
+def topic_unauthorised_past_message_timeout_is_reported_lost(s):
+    """Refused for longer than message.timeout.ms (3 s here): the records are
+    dropped and reported as loss, by cause (kafka_timeout), once Kafka
+    takes records again; the agent goes on."""
+    mock = agent_mock()
+    spool = os.path.join(s.tmp, "spool-acl2-" + uuid.uuid4().hex[:6])
+    pod = SaPod("faults", "acl2", "acl2-0")
+    # A topic refused is only tried again once the producer's metadata
+    # says it is back: refresh often here (the agent's default is 30 s).
+    agent = kafka_agent(s, mock, spool, "--kafka-activity", "-X", "message.timeout.ms=3000",
+                        "-X", "topic.metadata.refresh.interval.ms=1000")
+    try:
+        wait_until(lambda: agent.status()["kafka"]["delivered"] >= 1, timeout=30,
+                   what="a first delivery")
+        # the broker's metadata says the activity topic is not authorised
+        mock.command("topic-error nhiscope.activity 29")
+
+        def dropped():
+            run_alive(pod, ["sh", "-c", "cat /nonexistent-acl-%s 2>/dev/null; true" %
+                            uuid.uuid4().hex[:6]])
+            return agent.status()["kafka"]["dropped"] > 0
+        wait_until(dropped, timeout=60, interval=1, what="records dropped after the timeout")
+        mock.command("topic-error nhiscope.activity 0")
+        assert "message.timeout.ms" in agent.read_log()
+
+        def reported():
+            st = agent.status()["kafka"]
+            c = loss_counts(topic_records(mock, "nhiscope.anomalies"))
+            return c if c.get("kafka_timeout", 0) == st["dropped"] else None
+        try:
+            c = wait_until(reported, timeout=60, interval=1, what="the loss reported")
+        except AssertionError:
+            print(agent.status()["kafka"], loss_counts(topic_records(mock, "nhiscope.anomalies")))
+            log = [l for l in agent.read_log().splitlines() if "refused" not in l]
+            print("\n".join(log[-60:]))
+            raise
+        assert c["activity"] + c["anomaly"] == c["kafka_timeout"] > 0, c
+        # and the agent goes on: a new activity record arrives
+        marker = "/nonexistent-after-" + uuid.uuid4().hex[:6]
+        run_alive(pod, ["sh", "-c", "cat %s 2>/dev/null; true" % marker])
+        wait_until(lambda: any(r["activity"].get("path") == marker
+                               for r in topic_records(mock, "nhiscope.activity")
+                               if r.get("kind") == "activity"),
+                   timeout=60, interval=1, what="activity after the refusals")
+    finally:
+        agent.stop()
+        pod.remove()
+        mock.stop()
+
 if __name__ == "__main__":
     try:
         sys.exit(suite.run(sys.argv))

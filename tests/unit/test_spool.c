@@ -316,9 +316,8 @@ static void test_resync(void)
 		nh_spool_close(&sp);
 		snprintf(seg, sizeof(seg), "%s/anomaly/%016llx.seg", d, 1ULL);
 		fd = open(seg, O_WRONLY);
-		CHECK(fd >= 0 &&
-		      pwrite(fd, hits[h].bytes, hits[h].n, rec_off[2] + hits[h].off) ==
-			  (ssize_t)hits[h].n);
+		CHECK(fd >= 0 && pwrite(fd, hits[h].bytes, hits[h].n, rec_off[2] + hits[h].off) ==
+				     (ssize_t)hits[h].n);
 		close(fd);
 		CHECK(nh_spool_open(&sp, d, 1 << 20, NH_SPOOL_SYNC_ALWAYS) == 0);
 		CHECK(nh_spool_pending(&sp) == 5);
