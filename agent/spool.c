@@ -551,7 +551,8 @@ int nh_spool_append_timed(struct nh_spool *s, enum nh_spool_class cls, const cha
 		s->write_errors[werr_cause(err)]++;
 		/* A full disk: an anomaly takes the room of the oldest activity
 		 * (and may try again as long as there is some); otherwise a
-		 * new segment, in case one file or block went bad. */
+		 * new segment, in case one file or block went bad (or the file
+		 * reached a size limit). */
 		if (werr_cause(err) == NH_SPOOL_WERR_NOSPC && cls == NH_SPOOL_ANOMALY &&
 		    shed_activity(s))
 			continue;
@@ -559,8 +560,10 @@ int nh_spool_append_timed(struct nh_spool *s, enum nh_spool_class cls, const cha
 			s->lost[cls]++;
 			return err;
 		}
-		if (werr_cause(err) != NH_SPOOL_WERR_NOSPC && q->tail.off)
-			q->tail.off = s->segment_bytes; /* the next try opens a new segment */
+		/* The next try in a new segment, unless this one is still
+		 * empty (a full disk must not leave a trail of empty files). */
+		if (q->tail.off)
+			q->tail.off = s->segment_bytes;
 	}
 	q->tail.off += need;
 	q->bytes += need;

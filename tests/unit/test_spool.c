@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -378,8 +380,48 @@ static void test_forged_header(void)
 	rmrf(d);
 }
 
+/* A write the file system refuses (here: past RLIMIT_FSIZE, EFBIG) is
+ * tried again in a new segment and the record kept; one that can never
+ * be written is counted by cause and as lost, and nothing else is hurt. */
+static void test_write_errors(void)
+{
+	char *d = tmpdir(), s[64], big[12000];
+	struct rlimit old, lim;
+	int n = 0;
+
+	CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK(nh_spool_open(&sp, d, 1 << 20, NH_SPOOL_SYNC_NONE) == 0);
+	lim = old;
+	lim.rlim_cur = 4096;
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	/* a few hundred bytes of records: the first segment hits the limit */
+	for (n = 0; n < 300; n++)
+		CHECK(push(NH_SPOOL_ANOMALY, n) == 0);
+	/* the write that crossed the limit was short: counted as a full disk */
+	CHECK(sp.write_errors[NH_SPOOL_WERR_NOSPC] + sp.write_errors[NH_SPOOL_WERR_OTHER] >= 1);
+	CHECK(sp.lost[NH_SPOOL_ANOMALY] == 0);
+	memset(big, 'b', sizeof(big));
+	CHECK(nh_spool_append(&sp, NH_SPOOL_ANOMALY, "t", big, sizeof(big)) != 0);
+	CHECK(sp.lost[NH_SPOOL_ANOMALY] == 1);
+	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	CHECK(nh_spool_pending(&sp) == 300);
+	for (int i = 0; i < 300; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "anomaly-%d", i);
+		CHECK(next_str(s, sizeof(s)) == 0);
+		CHECK_STR(s, want);
+	}
+	CHECK(nh_spool_next(&sp, &rec) == -ENOENT);
+	nh_spool_close(&sp);
+	signal(SIGXFSZ, SIG_DFL);
+	rmrf(d);
+}
+
 int main(void)
 {
+	test_write_errors();
 	test_resync();
 	test_forged_header();
 	test_format();
