@@ -388,8 +388,11 @@ def agent_mock():
     return Mock(*AGENT_TOPICS)
 
 
-def kafka_agent(s, mock, spool, *extra):
-    return Agent(s.tmp, "--kafka-brokers", mock.bootstrap, "--spool-dir", spool, *extra)
+def kafka_agent(s, mock, spool, pod, *extra):
+    """An agent tracing the test's pod only: nothing else on the host can
+    fill its spool, take its time or stall it."""
+    return Agent(s.tmp, "--kafka-brokers", mock.bootstrap, "--spool-dir", spool,
+                 "--scope-cgroup", pod.cgroup_path, *extra)
 
 
 def topic_records(mock, topic):
@@ -450,7 +453,7 @@ def spool_disk_full_sheds_activity_keeps_anomalies(s):
     agent = None
     try:
         mock.command("down")
-        agent = kafka_agent(s, mock, spool, "--kafka-activity", "--spool-size", "64Mi",
+        agent = kafka_agent(s, mock, spool, pod, "--kafka-activity", "--spool-size", "64Mi",
                             "--metrics-listen", "127.0.0.1:%d" % port)
         agent.metrics = "127.0.0.1:%d" % port
         # distinct failed opens: each one an activity record
@@ -538,7 +541,7 @@ def corrupt_record_mid_segment_costs_only_itself(s):
     agent = None
     try:
         mock.command("down")
-        agent = kafka_agent(s, mock, spool, "--spool-sync", "always")
+        agent = kafka_agent(s, mock, spool, pod, "--spool-sync", "always")
         expose(pod, 12, "bad")
         wait_until(lambda: agent.status()["kafka"]["spool_pending"] >= 12, what="spooled")
         agent.stop()
@@ -552,7 +555,7 @@ def corrupt_record_mid_segment_costs_only_itself(s):
             f.seek(recs[mid][0])
             f.write(b"\xde\xad\xbe\xef\xff\xff\x0f\x00")  # magic and length
         mock.command("up")
-        agent = kafka_agent(s, mock, spool)
+        agent = kafka_agent(s, mock, spool, pod)
         wait_until(lambda: agent.status()["kafka"]["spool_pending"] == 0, timeout=60,
                    what="spool drained")
         assert agent.status()["kafka"]["spool_corrupt"] == 1
@@ -576,7 +579,7 @@ def topic_briefly_unauthorised_loses_nothing(s):
     mock = agent_mock()
     spool = os.path.join(s.tmp, "spool-acl-" + uuid.uuid4().hex[:6])
     pod = SaPod("faults", "acl", "acl-0")
-    agent = kafka_agent(s, mock, spool)
+    agent = kafka_agent(s, mock, spool, pod)
     try:
         # the agent's first heartbeat is through: the producer is connected
         wait_until(lambda: agent.status()["kafka"]["delivered"] >= 1, timeout=30,
@@ -606,7 +609,7 @@ def topic_unauthorised_past_message_timeout_is_reported_lost(s):
     pod = SaPod("faults", "acl2", "acl2-0")
     # A topic refused is only tried again once the producer's metadata
     # says it is back: refresh often here (the agent's default is 30 s).
-    agent = kafka_agent(s, mock, spool, "--kafka-activity", "-X", "message.timeout.ms=3000",
+    agent = kafka_agent(s, mock, spool, pod, "--kafka-activity", "-X", "message.timeout.ms=3000",
                         "-X", "topic.metadata.refresh.interval.ms=1000")
     try:
         wait_until(lambda: agent.status()["kafka"]["delivered"] >= 1, timeout=30,
