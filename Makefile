@@ -34,7 +34,7 @@ BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_HDRS   := bpf/nhiscope.h bpf/maps.bpf.h
 
 # agent/lib: what both daemons use (static library libnhlib.a).
-LIB_MODS   := log config secretfile clock kafkaconf http jsonw recordjson
+LIB_MODS   := log config secretfile clock kafkaconf http httpserver jsonw recordjson
 MODELS_HDRS := $(wildcard models/*.h)
 LIB_HDRS   := $(wildcard agent/lib/*.h) $(MODELS_HDRS)
 # Agent modules without BPF or Kafka I/O, shared by the agent, the unit

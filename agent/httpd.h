@@ -14,14 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "httpserver.h"
 #include "log.h"
-
-#define NH_HTTPD_MAX_CONNECTIONS 64
-#define NH_HTTPD_PER_IP		 4  /* one client cannot take every slot */
-#define NH_HTTPD_TIMEOUT_S	 10 /* idle */
-/* A whole connection, however busy: libmicrohttpd's timeout counts idle
- * time only, so a byte every few seconds would hold a slot for ever. */
-#define NH_HTTPD_DEADLINE_NS (5 * 1000000000ULL)
 
 struct nh_httpd_ops {
 	/* /metrics: the exposition text in a malloc'd buffer (freed here);
@@ -32,20 +26,11 @@ struct nh_httpd_ops {
 };
 
 struct nh_httpd {
-	void *daemon; /* struct MHD_Daemon *, opaque outside httpd.c */
-	int epoll_fd; /* the daemon's, registered in the agent's set */
-	bool due;     /* libmicrohttpd has a timeout pending: run it after every wait */
+	struct nh_http_server srv; /* limits and deadline: agent/lib/httpserver.h */
+	void *daemon;		   /* srv's, NULL when not serving */
 	const struct nh_httpd_ops *ops;
 	void *ctx;
 	const struct nh_log *log;
-	bool serving; /* started: libmicrohttpd's messages are per-connection now */
-	char addr[128];
-	struct {
-		int fd;
-		uint64_t start_ns; /* CLOCK_MONOTONIC */
-	} conns[NH_HTTPD_MAX_CONNECTIONS];
-	size_t nconns;
-	uint64_t cut; /* connections shut for outliving the deadline */
 };
 
 /*

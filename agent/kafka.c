@@ -26,12 +26,22 @@ struct inflight {
 
 /* A record Kafka will never take: out of the spool, counted for the
  * next loss report, logged. */
-static void drop(struct nh_kafka *k, enum nh_spool_class cls, struct nh_spool_pos pos, int err)
+static void drop(struct nh_kafka *k, enum nh_spool_class cls, struct nh_spool_pos pos, int err,
+		 bool timed_out)
 {
 	nh_spool_ack(&k->spool, cls, pos);
 	k->dropped[cls]++;
-	nh_warn(k->log, "kafka: a record was refused for good (%s): dropped and reported as lost",
-		rd_kafka_err2str(err));
+	if (timed_out) {
+		k->refused_timeout[cls]++;
+		nh_warn(k->log,
+			"kafka: a record was refused (%s) for longer than message.timeout.ms: "
+			"dropped and reported as lost",
+			rd_kafka_err2str(err));
+	} else {
+		nh_warn(k->log,
+			"kafka: a record was refused for good (%s): dropped and reported as lost",
+			rd_kafka_err2str(err));
+	}
 	snprintf(k->last_error, sizeof(k->last_error), "%s", rd_kafka_err2str(err));
 }
 
@@ -39,9 +49,6 @@ static void drop(struct nh_kafka *k, enum nh_spool_class cls, struct nh_spool_po
 static bool permanent(rd_kafka_resp_err_t e)
 {
 	switch (e) {
-	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
 	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
 	case RD_KAFKA_RESP_ERR_INVALID_MSG:
 	case RD_KAFKA_RESP_ERR__INVALID_ARG:
@@ -49,6 +56,42 @@ static bool permanent(rd_kafka_resp_err_t e)
 	default:
 		return false;
 	}
+}
+
+/* Errors an operator mends (an ACL, a topic being created or moved):
+ * retried, but for message.timeout.ms at most, then the record is lost. */
+static bool refused(rd_kafka_resp_err_t e)
+{
+	switch (e) {
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A record of cls was refused with a mendable error now: true when that
+ * has lasted longer than message.timeout.ms (the record is to be
+ * dropped), false when it is to be retried. */
+static bool refused_too_long(struct nh_kafka *k, enum nh_spool_class cls, uint64_t now)
+{
+	if (!k->refused_since_ns[cls])
+		k->refused_since_ns[cls] = now;
+	return now - k->refused_since_ns[cls] >= k->message_timeout_ns;
+}
+
+static void retry_later(struct nh_kafka *k, rd_kafka_resp_err_t err)
+{
+	if (k->broker_up || !k->last_error[0] || strcmp(k->last_error, rd_kafka_err2str(err)) != 0)
+		nh_warn(k->log,
+			"kafka: delivery failed (%s); records stay spooled and are sent again",
+			rd_kafka_err2str(err));
+	snprintf(k->last_error, sizeof(k->last_error), "%s", rd_kafka_err2str(err));
+	k->broker_up = false;
+	if (!k->rewind_at_ns)
+		k->rewind_at_ns = nh_clock_mono_ns() + NH_KAFKA_RETRY_NS;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
@@ -70,21 +113,17 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 						 (now - in->event_ns) / 1000);
 			k->delivered++;
 		}
+		k->refused_since_ns[in->cls] = 0;
 		k->broker_up = true;
 	} else if (permanent(msg->err)) {
 		k->failed++;
-		drop(k, in->cls, in->pos, msg->err);
+		drop(k, in->cls, in->pos, msg->err, false);
+	} else if (refused(msg->err) && refused_too_long(k, in->cls, nh_clock_mono_ns())) {
+		k->failed++;
+		drop(k, in->cls, in->pos, msg->err, true);
 	} else {
 		k->failed++;
-		if (k->broker_up || !k->last_error[0])
-			nh_warn(k->log,
-				"kafka: delivery failed (%s); records stay spooled and are "
-				"sent again",
-				rd_kafka_err2str(msg->err));
-		snprintf(k->last_error, sizeof(k->last_error), "%s", rd_kafka_err2str(msg->err));
-		k->broker_up = false;
-		if (!k->rewind_at_ns)
-			k->rewind_at_ns = nh_clock_mono_ns() + NH_KAFKA_RETRY_NS;
+		retry_later(k, msg->err);
 	}
 	free(in);
 }
@@ -149,6 +188,10 @@ int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const s
 	    /* A message the broker does not take within this time is handed
 	     * back; it is still spooled and is sent again. */
 	    nh_kafkaconf_set(conf, "message.timeout.ms", "30000", log) ||
+	    /* A topic refused (ACL, topic gone) stays refused in the
+	     * producer until its metadata is refreshed (librdkafka's
+	     * default: 5 min): as often as refusals are retried for. */
+	    nh_kafkaconf_set(conf, "topic.metadata.refresh.interval.ms", "30000", log) ||
 	    nh_kafkaconf_set(conf, "client.id", "nhiscope-agent", log)) {
 		err = -EINVAL;
 		goto cleanup;
@@ -191,6 +234,17 @@ int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const s
 	}
 	conf = NULL; /* owned by the producer now */
 	rd_kafka_set_log_queue(k->rk, NULL);
+	{
+		char v[32];
+		size_t vlen = sizeof(v);
+
+		/* -X may have changed it: refusals are retried for as long */
+		if (rd_kafka_conf_get(rd_kafka_conf(k->rk), "message.timeout.ms", v, &vlen) ==
+		    RD_KAFKA_CONF_OK)
+			k->message_timeout_ns = strtoull(v, NULL, 10) * 1000000ULL;
+		if (!k->message_timeout_ns)
+			k->message_timeout_ns = 30000 * 1000000ULL;
+	}
 	err = nh_spool_open(&k->spool, cfg->spool_dir, cfg->spool_bytes, cfg->spool_sync);
 	if (err) {
 		nh_err(log, "kafka: spool %s: %s", cfg->spool_dir, strerror(-err));
@@ -307,45 +361,77 @@ void nh_kafka_poll(struct nh_kafka *k, uint64_t now_ns)
 			break;
 		}
 		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			/* Refused for good (unknown topic, too large...): a
-			 * record that can never go must not block the rest. */
 			free(in);
-			drop(k, k->rec->cls, k->rec->pos, e);
+			/* A topic not there (yet): wait and send again, for
+			 * message.timeout.ms at most, as a delivery failure. */
+			if (refused(e) && !refused_too_long(k, k->rec->cls, now_ns)) {
+				nh_spool_unsend(&k->spool, k->rec->cls);
+				k->failed++;
+				retry_later(k, e);
+				break;
+			}
+			/* Refused for good (too large...): a record that can
+			 * never go must not block the rest. */
+			drop(k, k->rec->cls, k->rec->pos, e, refused(e));
 			continue;
 		}
 		k->produced++;
 	}
 }
 
+/* Records lost since the start, by cause and class. */
+static void losses(const struct nh_kafka *k, uint64_t out[NH_KAFKA_LOSS_CAUSES][NH_SPOOL_CLASSES])
+{
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
+		out[NH_KAFKA_LOSS_SPOOL_FULL][c] = k->spool.shed[c];
+		out[NH_KAFKA_LOSS_DISK][c] = k->spool.lost[c];
+		out[NH_KAFKA_LOSS_REFUSED][c] = k->dropped[c] - k->refused_timeout[c];
+		out[NH_KAFKA_LOSS_TIMEOUT][c] = k->refused_timeout[c];
+	}
+}
+
 static void send_loss(struct nh_kafka *k, uint64_t wall_ns)
 {
+	static const char *const cause[NH_KAFKA_LOSS_CAUSES] = {"spool_full", "disk_error",
+								"kafka_refused", "kafka_timeout"};
+	uint64_t now[NH_KAFKA_LOSS_CAUSES][NH_SPOOL_CLASSES], by_class[NH_SPOOL_CLASSES] = {0};
 	struct nh_wire_record r = {0};
-	uint64_t a = k->spool.shed[NH_SPOOL_ANOMALY] + k->dropped[NH_SPOOL_ANOMALY] -
-		     k->spool.shed_reported[NH_SPOOL_ANOMALY];
-	uint64_t b = k->spool.shed[NH_SPOOL_ACTIVITY] + k->dropped[NH_SPOOL_ACTIVITY] -
-		     k->spool.shed_reported[NH_SPOOL_ACTIVITY];
 
-	if (!a && !b)
+	losses(k, now);
+	for (int i = 0; i < NH_KAFKA_LOSS_CAUSES; i++)
+		for (int c = 0; c < NH_SPOOL_CLASSES; c++)
+			by_class[c] += now[i][c] - k->loss_reported[i][c];
+	if (!by_class[NH_SPOOL_ANOMALY] && !by_class[NH_SPOOL_ACTIVITY])
 		return;
 	nh_kafka_next_id(k, &r.id);
 	if (k->cfg->site)
 		r.site = *k->cfg->site;
 	r.kind = NH_WIRE_LOSS;
 	r.time_ns = wall_ns;
-	r.loss.what = "records shed by a full spool or refused by Kafka";
+	r.loss.what = "records shed by a full spool, lost to disk errors or refused by Kafka";
 	r.loss.source = "spool";
 	r.loss.window_start_ns = k->loss_since_wall_ns ? k->loss_since_wall_ns : wall_ns;
 	r.loss.window_end_ns = wall_ns;
-	r.loss.counts[r.loss.n_counts++] = (struct nh_wire_counter){"anomaly", a};
-	r.loss.counts[r.loss.n_counts++] = (struct nh_wire_counter){"activity", b};
+	r.loss.counts[r.loss.n_counts++] =
+	    (struct nh_wire_counter){"anomaly", by_class[NH_SPOOL_ANOMALY]};
+	r.loss.counts[r.loss.n_counts++] =
+	    (struct nh_wire_counter){"activity", by_class[NH_SPOOL_ACTIVITY]};
+	/* and the same records by cause, for the operator */
+	for (int i = 0; i < NH_KAFKA_LOSS_CAUSES; i++) {
+		uint64_t n =
+		    now[i][0] - k->loss_reported[i][0] + now[i][1] - k->loss_reported[i][1];
+
+		if (n)
+			r.loss.counts[r.loss.n_counts++] = (struct nh_wire_counter){cause[i], n};
+	}
 	/* Counted as reported once it is in the spool; if the spool refuses
 	 * it too, the next report carries these counts as well. */
 	if (nh_kafka_send(k, &r) == 0) {
-		k->spool.shed_reported[NH_SPOOL_ANOMALY] += a;
-		k->spool.shed_reported[NH_SPOOL_ACTIVITY] += b;
+		memcpy(k->loss_reported, now, sizeof(now));
 		k->loss_since_wall_ns = wall_ns;
-		nh_warn(k->log, "kafka: spool full, %llu anomaly and %llu activity records shed",
-			(unsigned long long)a, (unsigned long long)b);
+		nh_warn(k->log, "kafka: %llu anomaly and %llu activity records lost (reported)",
+			(unsigned long long)by_class[NH_SPOOL_ANOMALY],
+			(unsigned long long)by_class[NH_SPOOL_ACTIVITY]);
 	}
 }
 

@@ -20,6 +20,15 @@
 
 #define NH_KAFKA_PROPS_MAX 32
 
+/* Why records were lost, in loss reports. */
+enum {
+	NH_KAFKA_LOSS_SPOOL_FULL = 0, /* shed by the spool's bound */
+	NH_KAFKA_LOSS_DISK,	      /* a write the disk refused, after retries */
+	NH_KAFKA_LOSS_REFUSED,	      /* Kafka refused for good (too large) */
+	NH_KAFKA_LOSS_TIMEOUT,	      /* refused (ACL, topic) for longer than message.timeout.ms */
+	NH_KAFKA_LOSS_CAUSES
+};
+
 struct nh_kafka_config {
 	const char *brokers; /* NULL: no Kafka, the agent runs tail-only */
 	const char *topic_anomalies;
@@ -48,8 +57,14 @@ struct nh_kafka {
 	char boot_id[96];
 	uint64_t seq;
 	uint64_t produced, delivered, failed, queue_full, pack_errors;
-	uint64_t dropped[NH_SPOOL_CLASSES]; /* refused by Kafka for good */
-	uint64_t rewind_at_ns;		    /* after a failed delivery: resend from here */
+	uint64_t dropped[NH_SPOOL_CLASSES];	    /* refused by Kafka for good */
+	uint64_t refused_timeout[NH_SPOOL_CLASSES]; /* of which after message.timeout.ms */
+	/* since when records of a class are refused with a mendable error
+	 * (authorisation, unknown topic); 0: not now */
+	uint64_t refused_since_ns[NH_SPOOL_CLASSES];
+	uint64_t message_timeout_ns;
+	uint64_t loss_reported[NH_KAFKA_LOSS_CAUSES][NH_SPOOL_CLASSES];
+	uint64_t rewind_at_ns; /* after a failed delivery: resend from here */
 	uint64_t last_heartbeat_ns, last_loss_ns;
 	/* For the heartbeat, set by the owner (issue 15: coverage, tampering). */
 	uint32_t probes_missing;

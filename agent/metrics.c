@@ -151,6 +151,21 @@ static void per_class(struct out *o, const char *name, const char *type, const c
 	}
 }
 
+static void spool_write_errors(struct out *o, const struct nh_metrics *m)
+{
+	static const char *const cause[] = {"nospc", "io", "other"};
+	const char *name = "nhiscope_spool_write_errors_total";
+
+	family(o, name, "counter",
+	       "Failed spool writes by cause (nospc: disk full or quota); each is retried, "
+	       "then the record is counted lost.");
+	for (int i = 0; i < 3; i++) {
+		struct label l = {"cause", cause[i]};
+
+		sample_u(o, name, &l, 1, m->spool_write_errors[i]);
+	}
+}
+
 static void process(struct out *o, const struct nh_metrics *m)
 {
 	struct label l = {"version", m->version};
@@ -398,7 +413,14 @@ static void kafka(struct out *o, const struct nh_metrics *m)
 		  "Records the full spool refused or dropped to make room, by class; lost.",
 		  m->spool_shed);
 	single(o, "nhiscope_spool_corrupt_total", "counter",
-	       "Spooled records skipped because their checksum failed.", m->spool_corrupt);
+	       "Damaged spooled records (or stretches) skipped; reading goes on at the next "
+	       "whole record.",
+	       m->spool_corrupt);
+	per_class(o, "nhiscope_spool_lost_total", "counter",
+		  "Records the disk would not keep (full, I/O errors) after retries, by class; "
+		  "lost and reported.",
+		  m->spool_lost);
+	spool_write_errors(o, m);
 	if (m->kafka_latency_us)
 		latency(o, m->kafka_latency_us);
 }

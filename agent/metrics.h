@@ -94,6 +94,8 @@ struct nh_metrics {
 	uint64_t spool_bytes[NH_METRICS_CLASSES];
 	uint64_t spool_shed[NH_METRICS_CLASSES];
 	uint64_t spool_corrupt;
+	uint64_t spool_lost[NH_METRICS_CLASSES]; /* a failing disk would not keep them */
+	uint64_t spool_write_errors[3];		 /* by cause: nospc, io, other */
 	uint64_t spool_max_bytes;
 	/* event to acknowledgement, µs; NULL: not measured */
 	const struct nh_histogram *kafka_latency_us;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -25,6 +26,15 @@
  * format 1); a newer format than this one is skipped and counted as
  * corrupt, never misread. */
 #define NH_SPOOL_FORMAT_SHIFT 8
+/* From format 3 on, a record's checksum starts from the spool's secret
+ * seed ("key" in the spool directory, root-only): bytes a workload put
+ * in a payload (a path, argv) cannot pose as a record when a reader
+ * resynchronises after damage, since it cannot compute their checksum. */
+#define NH_SPOOL_KEYED_FORMAT 3
+#define NH_SPOOL_SCAN_CHUNK   (64u << 10)
+/* A write that failed is tried this many times more (a new segment after
+ * an I/O error) before the record is given up and reported as lost. */
+#define NH_SPOOL_WRITE_RETRIES 2
 
 /* On disk before each record: then the topic, then the payload. */
 struct rec_hdr {
@@ -63,12 +73,13 @@ static off_t file_size(const char *path)
  * short (a torn write); -EPROTO when its header is not one (nothing after
  * it can be found); -EBADMSG when whole but failing its checksum (*size
  * is set: the next record can still be read). */
-static int read_at(const struct nh_spool_queue *q, struct nh_spool_pos pos,
-		   struct nh_spool_record *rec, size_t *size)
+static int read_rec(const struct nh_spool_queue *q, struct nh_spool_pos pos,
+		    struct nh_spool_record *rec, size_t *size, bool keyed_only)
 {
 	char path[PATH_MAX + 32];
 	struct rec_hdr h;
 	uint8_t *body = NULL;
+	unsigned fmt;
 	size_t blen;
 	int fd, err = 0;
 	ssize_t n;
@@ -106,7 +117,9 @@ static int read_at(const struct nh_spool_queue *q, struct nh_spool_pos pos,
 		err = -ENODATA;
 		goto cleanup;
 	}
-	if (crc32(0, body, blen) != h.crc || (h.flags >> NH_SPOOL_FORMAT_SHIFT) > NH_SPOOL_FORMAT) {
+	fmt = h.flags >> NH_SPOOL_FORMAT_SHIFT;
+	if ((keyed_only && fmt != NH_SPOOL_KEYED_FORMAT) || fmt > NH_SPOOL_FORMAT ||
+	    crc32(fmt >= NH_SPOOL_KEYED_FORMAT ? q->seed : 0, body, blen) != h.crc) {
 		err = -EBADMSG;
 		goto cleanup;
 	}
@@ -132,6 +145,80 @@ cleanup:
 		free(body);
 	close(fd);
 	return err;
+}
+
+static int read_at(const struct nh_spool_queue *q, struct nh_spool_pos pos,
+		   struct nh_spool_record *rec, size_t *size)
+{
+	return read_rec(q, pos, rec, size, false);
+}
+
+/* The first whole keyed record after the damaged bytes at pos in its
+ * segment, or -ENOENT. Only a keyed record counts (see
+ * NH_SPOOL_KEYED_FORMAT): a forged header inside a payload fails. */
+static int resync(const struct nh_spool_queue *q, struct nh_spool_pos pos,
+		  struct nh_spool_pos *found)
+{
+	char path[PATH_MAX + 32];
+	const uint32_t magic = NH_SPOOL_MAGIC;
+	uint8_t *buf = malloc(NH_SPOOL_SCAN_CHUNK);
+	uint64_t off = pos.off + 1;
+	int fd, err = -ENOENT;
+
+	seg_path(q, pos.seg, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !buf) {
+		err = fd < 0 ? -errno : -ENOMEM;
+		goto cleanup;
+	}
+	for (;;) {
+		ssize_t n = pread(fd, buf, NH_SPOOL_SCAN_CHUNK, (off_t)off);
+
+		if (n < (ssize_t)sizeof(magic))
+			break;
+		for (ssize_t i = 0; i + (ssize_t)sizeof(magic) <= n; i++) {
+			struct nh_spool_pos p = {pos.seg, off + (uint64_t)i};
+			size_t size;
+
+			if (memcmp(buf + i, &magic, sizeof(magic)) == 0 &&
+			    read_rec(q, p, NULL, &size, true) == 0) {
+				*found = p;
+				err = 0;
+				goto cleanup;
+			}
+		}
+		/* the last bytes again: a magic may straddle two chunks */
+		off += (uint64_t)n - (sizeof(magic) - 1);
+	}
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return err;
+}
+
+/* Where reading goes on after the damaged record at pos (read_at said
+ * -EBADMSG, -EPROTO or -ENODATA; size is what its header claims, or 0):
+ * just after it when its header still leads to a record or to the
+ * segment's end, else the next keyed record found by scanning.
+ * -ENOENT: nothing readable follows in this segment. */
+static int skip_damaged(const struct nh_spool_queue *q, struct nh_spool_pos pos, size_t size,
+			struct nh_spool_pos *next)
+{
+	char path[PATH_MAX + 32];
+	struct nh_spool_pos after = {pos.seg, pos.off + size};
+	size_t n;
+	int err;
+
+	if (size) {
+		seg_path(q, pos.seg, path, sizeof(path));
+		err = read_at(q, after, NULL, &n);
+		if (err == 0 || (err == -ENOENT && file_size(path) == (off_t)after.off)) {
+			*next = after;
+			return err;
+		}
+	}
+	return resync(q, pos, next);
 }
 
 static int write_cursor(const struct nh_spool_queue *q)
@@ -217,11 +304,20 @@ static int recover(struct nh_spool_queue *q)
 	q->first_seg = lo;
 	q->tail = (struct nh_spool_pos){hi, 0};
 	/* The tail ends at its last whole record: a crash may have torn it.
-	 * A whole record that fails its checksum stays, to be skipped. */
-	while ((err = read_at(q, q->tail, NULL, &size)) == 0 || err == -EBADMSG)
-		q->tail.off += size;
+	 * Damage with whole records after it stays, to be skipped. */
+	for (;;) {
+		size = 0;
+		err = read_at(q, q->tail, NULL, &size);
+		if (err == 0) {
+			q->tail.off += size;
+			continue;
+		}
+		if (err == -ENOENT || skip_damaged(q, q->tail, size, &p) != 0)
+			break;
+		q->tail = p;
+	}
 	seg_path(q, q->tail.seg, path, sizeof(path));
-	if ((err == -ENODATA || err == -EPROTO) && truncate(path, (off_t)q->tail.off) != 0)
+	if (err != -ENOENT && err != 0 && truncate(path, (off_t)q->tail.off) != 0)
 		return -errno;
 	q->recovered = q->tail;
 	q->head = (struct nh_spool_pos){lo, 0};
@@ -247,20 +343,55 @@ static int recover(struct nh_spool_queue *q)
 	}
 	q->records = 0;
 	for (p = q->head; pos_cmp(p, q->tail) < 0;) {
+		struct nh_spool_pos next;
+
+		size = 0;
 		err = read_at(q, p, NULL, &size);
-		if (err && err != -EBADMSG) {
+		if (err == 0) {
+			q->records++;
+			p.off += size;
+		} else if (err != -ENOENT && skip_damaged(q, p, size, &next) == 0) {
+			p = next;
+		} else {
 			p = (struct nh_spool_pos){p.seg + 1, 0};
-			continue;
 		}
-		q->records += err == 0;
-		p.off += size;
 	}
 	q->send = q->head;
 	return open_tail(q, NH_SPOOL_SYNC_NONE);
 }
 
+/* The spool's checksum seed: made once, kept in dir/key (0600). */
+static int load_seed(const char *dir, uint32_t *seed)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 16];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/key", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		ssize_t n = read(fd, seed, sizeof(*seed));
+
+		close(fd);
+		if (n == sizeof(*seed))
+			return 0;
+	}
+	if (getrandom(seed, sizeof(*seed), 0) != sizeof(*seed))
+		return -errno ? -errno : -EIO;
+	snprintf(tmp, sizeof(tmp), "%s/key.tmp", dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, seed, sizeof(*seed)) != sizeof(*seed) || fsync(fd) != 0)
+		err = -errno ? -errno : -EIO;
+	close(fd);
+	if (!err && rename(tmp, path) != 0)
+		err = -errno;
+	return err;
+}
+
 int nh_spool_open(struct nh_spool *s, const char *dir, uint64_t max_bytes, enum nh_spool_sync sync)
 {
+	uint32_t seed = 0;
 	int err = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -274,11 +405,14 @@ int nh_spool_open(struct nh_spool *s, const char *dir, uint64_t max_bytes, enum 
 		s->segment_bytes = 4096;
 	s->sync = sync;
 	err = nh_dirs_make(dir, 0700);
+	if (!err)
+		err = load_seed(dir, &seed);
 	if (err)
 		return err;
 	for (int c = 0; c < NH_SPOOL_CLASSES && !err; c++) {
 		struct nh_spool_queue *q = &s->q[c];
 
+		q->seed = seed;
 		snprintf(q->dir, sizeof(q->dir), "%s/%s", dir, class_dir[c]);
 		if (mkdir(q->dir, 0700) != 0 && errno != EEXIST)
 			err = -errno;
@@ -314,12 +448,19 @@ static uint64_t shed_activity(struct nh_spool *s)
 	/* Count the records being dropped: from the head to the end of the
 	 * head's segment. */
 	for (p = q->head; p.seg == q->head.seg;) {
-		int err = read_at(q, p, NULL, &size);
+		struct nh_spool_pos next;
+		int err;
 
-		if (err && err != -EBADMSG)
+		size = 0;
+		err = read_at(q, p, NULL, &size);
+		if (err == 0) {
+			n++; /* damaged records are not pending */
+			p.off += size;
+		} else if (err == -ENOENT || skip_damaged(q, p, size, &next) != 0) {
 			break;
-		n += err == 0; /* damaged records are not pending */
-		p.off += size;
+		} else {
+			p = next;
+		}
 	}
 	s->shed[NH_SPOOL_ACTIVITY] += n;
 	q->records -= n < q->records ? n : q->records;
@@ -342,6 +483,38 @@ int nh_spool_append(struct nh_spool *s, enum nh_spool_class cls, const char *top
 	return nh_spool_append_timed(s, cls, topic, data, len, 0);
 }
 
+static enum nh_spool_werr werr_cause(int err)
+{
+	return err == -ENOSPC || err == -EDQUOT ? NH_SPOOL_WERR_NOSPC
+	       : err == -EIO			? NH_SPOOL_WERR_IO
+						: NH_SPOOL_WERR_OTHER;
+}
+
+/* One write at the known end: a failed or short one is cut off again, so
+ * the segment never holds half a record before a whole one. */
+static int write_tail(struct nh_spool *s, struct nh_spool_queue *q, const struct iovec *iov, int n,
+		      uint64_t need)
+{
+	ssize_t w;
+	int err;
+
+	if (q->tail.off >= s->segment_bytes || q->tail_fd < 0) {
+		if (q->tail.off)
+			q->tail = (struct nh_spool_pos){q->tail.seg + 1, 0};
+		err = open_tail(q, s->sync);
+		if (err)
+			return err;
+	}
+	w = pwritev(q->tail_fd, iov, n, (off_t)q->tail.off);
+	if (w == (ssize_t)need)
+		return 0;
+	/* A short write is the disk filling up. */
+	err = w < 0 ? -errno : -ENOSPC;
+	if (ftruncate(q->tail_fd, (off_t)q->tail.off) != 0 && err != -ENOSPC)
+		err = -EIO;
+	return err;
+}
+
 int nh_spool_append_timed(struct nh_spool *s, enum nh_spool_class cls, const char *topic,
 			  const void *data, size_t len, uint64_t event_ns)
 {
@@ -352,8 +525,8 @@ int nh_spool_append_timed(struct nh_spool *s, enum nh_spool_class cls, const cha
 	uint8_t when[NH_SPOOL_TIME_BYTES] = {0};
 	struct iovec iov[4] = {
 	    {&h, sizeof(h)}, {(void *)topic, tlen}, {when, 0}, {(void *)data, len}};
+	unsigned retries = 0;
 	uint64_t need;
-	ssize_t w;
 	int err;
 
 	if (len > NH_SPOOL_RECORD_MAX || tlen > NH_SPOOL_TOPIC_MAX)
@@ -372,29 +545,34 @@ int nh_spool_append_timed(struct nh_spool *s, enum nh_spool_class cls, const cha
 			return -ENOSPC;
 		}
 	}
-	if (q->tail.off >= s->segment_bytes) {
-		q->tail = (struct nh_spool_pos){q->tail.seg + 1, 0};
-		err = open_tail(q, s->sync);
-		if (err)
+	h.crc = crc32(crc32(crc32(q->seed, (const uint8_t *)topic, tlen), when, iov[2].iov_len),
+		      data, len);
+	while ((err = write_tail(s, q, iov, 4, need)) != 0) {
+		s->write_errors[werr_cause(err)]++;
+		/* A full disk: an anomaly takes the room of the oldest activity
+		 * (and may try again as long as there is some); otherwise a
+		 * new segment, in case one file or block went bad (or the file
+		 * reached a size limit). */
+		if (werr_cause(err) == NH_SPOOL_WERR_NOSPC && cls == NH_SPOOL_ANOMALY &&
+		    shed_activity(s))
+			continue;
+		if (retries++ == NH_SPOOL_WRITE_RETRIES) {
+			s->lost[cls]++;
 			return err;
-	}
-	h.crc =
-	    crc32(crc32(crc32(0, (const uint8_t *)topic, tlen), when, iov[2].iov_len), data, len);
-	/* One write at the known end: a failed or short one is cut off again,
-	 * so the segment never holds half a record before a whole one. */
-	w = pwritev(q->tail_fd, iov, 4, (off_t)q->tail.off);
-	if (w != (ssize_t)need) {
-		err = w < 0 ? -errno : -EIO;
-		if (ftruncate(q->tail_fd, (off_t)q->tail.off) != 0 && !err)
-			err = -EIO;
-		return err;
+		}
+		/* The next try in a new segment, unless this one is still
+		 * empty (a full disk must not leave a trail of empty files). */
+		if (q->tail.off)
+			q->tail.off = s->segment_bytes;
 	}
 	q->tail.off += need;
 	q->bytes += need;
 	q->records++;
 	q->dirty = true;
+	/* The record is written and will be sent; a failed sync only weakens
+	 * what survives a crash, so it is counted, not returned. */
 	if (s->sync == NH_SPOOL_SYNC_ALWAYS && fdatasync(q->tail_fd) != 0)
-		return -errno;
+		s->write_errors[werr_cause(-errno)]++;
 	return 0;
 }
 
@@ -409,21 +587,25 @@ int nh_spool_next(struct nh_spool *s, struct nh_spool_record *rec)
 
 			if (q->inflight_len == NH_SPOOL_INFLIGHT)
 				return -EBUSY;
+			size = 0;
 			err = read_at(q, q->send, rec, &size);
-			if (err == -EBADMSG) {
-				/* Whole but damaged: counted and stepped over; it was
-				 * pending if it was appended in this run. */
+			if (err == -EBADMSG || err == -ENODATA || err == -EPROTO) {
+				struct nh_spool_pos next;
+
+				/* Damaged: counted and stepped over to the next whole
+				 * record; it was pending if appended in this run. */
 				s->corrupt++;
-				q->send.off += size;
+				if (skip_damaged(q, q->send, size, &next) == 0)
+					q->send = next;
+				else if (q->send.seg >= q->tail.seg)
+					q->send = q->tail;
+				else
+					q->send = (struct nh_spool_pos){q->send.seg + 1, 0};
 				if (pos_cmp(q->send, q->head) > 0 && !q->inflight_len)
 					q->head = q->send;
 				continue;
 			}
-			if (err == -ENOENT || err == -ENODATA || err == -EPROTO) {
-				/* The end of a segment; a damaged header hides the
-				 * rest of it, which is counted once and skipped. */
-				if (err != -ENOENT)
-					s->corrupt++;
+			if (err == -ENOENT) {
 				if (q->send.seg >= q->tail.seg)
 					break;
 				q->send = (struct nh_spool_pos){q->send.seg + 1, 0};

@@ -21,6 +21,14 @@
  * Every record carries its format in its header (NH_SPOOL_FORMAT; the
  * payload, a wire record, carries its own): an upgraded agent drains the
  * spool the previous release left (tests/fixtures/v1/spool).
+ *
+ * Damage never costs more than the damaged record: a reader that meets a
+ * bad header or checksum finds the next whole record of the segment
+ * (format 3 checksums are keyed with a per-spool secret, so a record
+ * forged inside a workload's path cannot be taken for one). A failed
+ * write (a full disk, an I/O error) is retried, an anomaly making room
+ * by shedding activity first; a record that still cannot be kept is
+ * counted by cause and reported as lost.
  */
 #ifndef NH_SPOOL_H
 #define NH_SPOOL_H
@@ -30,12 +38,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NH_SPOOL_FORMAT	    2 /* what this release writes; it reads 1 (release 1) too */
+#define NH_SPOOL_FORMAT	    3 /* what this release writes; it reads 1 (release 1) and 2 too */
 #define NH_SPOOL_TOPIC_MAX  250
 #define NH_SPOOL_RECORD_MAX (1u << 20)
 #define NH_SPOOL_INFLIGHT   65536 /* records sent but not yet acknowledged, per class */
 
 enum nh_spool_class { NH_SPOOL_ANOMALY = 0, NH_SPOOL_ACTIVITY, NH_SPOOL_CLASSES };
+
+/* Why a write to the spool failed. */
+enum nh_spool_werr {
+	NH_SPOOL_WERR_NOSPC = 0,
+	NH_SPOOL_WERR_IO,
+	NH_SPOOL_WERR_OTHER,
+	NH_SPOOL_WERRS
+};
 
 enum nh_spool_sync {
 	NH_SPOOL_SYNC_NONE = 0, /* leave it to the kernel */
@@ -64,7 +80,8 @@ struct nh_spool_queue {
 	size_t inflight_first, inflight_len;
 	/* records before this were written by an earlier run */
 	struct nh_spool_pos recovered;
-	bool dirty; /* written since the last fsync */
+	bool dirty;    /* written since the last fsync */
+	uint32_t seed; /* the spool's checksum key (format 3) */
 };
 
 struct nh_spool {
@@ -73,9 +90,10 @@ struct nh_spool {
 	uint64_t segment_bytes;
 	enum nh_spool_sync sync;
 	struct nh_spool_queue q[NH_SPOOL_CLASSES];
-	uint64_t shed[NH_SPOOL_CLASSES]; /* records refused or dropped for room */
-	uint64_t shed_reported[NH_SPOOL_CLASSES];
-	uint64_t corrupt; /* records skipped because their checksum failed */
+	uint64_t shed[NH_SPOOL_CLASSES];       /* records refused or dropped for room */
+	uint64_t lost[NH_SPOOL_CLASSES];       /* records a failing disk would not keep */
+	uint64_t write_errors[NH_SPOOL_WERRS]; /* failed writes, each retried or counted lost */
+	uint64_t corrupt;		       /* damaged records (or damaged stretches) skipped */
 };
 
 /* A record handed out by nh_spool_next; data points into rec's buffer. */
@@ -97,8 +115,9 @@ struct nh_spool_record {
 int nh_spool_open(struct nh_spool *s, const char *dir, uint64_t max_bytes, enum nh_spool_sync sync);
 void nh_spool_close(struct nh_spool *s);
 
-/* Append a record. 0, or -ENOSPC when it was shed (counted), -EMSGSIZE,
- * or another -errno from the disk. */
+/* Append a record. 0, or -ENOSPC when it was shed (counted in shed),
+ * -EMSGSIZE, or another -errno from the disk once retries failed (counted
+ * in lost and write_errors). */
 int nh_spool_append(struct nh_spool *s, enum nh_spool_class cls, const char *topic,
 		    const void *data, size_t len);
 /* The same with the event's CLOCK_MONOTONIC time (0: none). Topics longer

@@ -163,7 +163,10 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 			m->spool_records[c] = k->spool.q[c].records;
 			m->spool_bytes[c] = k->spool.q[c].bytes;
 			m->spool_shed[c] = k->spool.shed[c];
+			m->spool_lost[c] = k->spool.lost[c];
 		}
+		for (int i = 0; i < NH_SPOOL_WERRS && i < 3; i++)
+			m->spool_write_errors[i] = k->spool.write_errors[i];
 		m->spool_corrupt = k->spool.corrupt;
 		m->spool_max_bytes = k->spool.max_bytes;
 	}
@@ -275,6 +278,15 @@ static json_object *kafka_status(struct nh_agent *a, const struct nh_metrics *m)
 			       json_object_new_int64(m->spool_shed[NH_SPOOL_ANOMALY]));
 	json_object_object_add(k, "spool_shed_activity",
 			       json_object_new_int64(m->spool_shed[NH_SPOOL_ACTIVITY]));
+	json_object_object_add(k, "spool_lost_anomaly",
+			       json_object_new_int64(m->spool_lost[NH_SPOOL_ANOMALY]));
+	json_object_object_add(k, "spool_lost_activity",
+			       json_object_new_int64(m->spool_lost[NH_SPOOL_ACTIVITY]));
+	json_object_object_add(k, "spool_write_errors",
+			       json_object_new_int64(m->spool_write_errors[0] +
+						     m->spool_write_errors[1] +
+						     m->spool_write_errors[2]));
+	json_object_object_add(k, "spool_corrupt", json_object_new_int64(m->spool_corrupt));
 	json_object_object_add(k, "errors", json_object_new_int64(m->kafka_send_errors));
 	json_object_object_add(k, "delivery_latency_us",
 			       nh_histogram_json(&a->kafka.delivery_latency_us));

@@ -60,7 +60,8 @@ static bool wait_retry(struct nh_collector *c, unsigned *attempt)
 	return !c->stop;
 }
 
-/* One attempt at flushing every sink. */
+/* One attempt at flushing every sink. A sink that cannot take what it
+ * holds makes the collector not ready (it is still alive). */
 static bool flush_all(struct nh_collector *c)
 {
 	bool ok = true;
@@ -70,7 +71,33 @@ static bool flush_all(struct nh_collector *c)
 			atomic_fetch_add(&c->m.sink_failures, 1);
 			ok = false;
 		}
+	atomic_store(&c->m.sinks_down, !ok);
 	return ok;
+}
+
+/* A sink's reject hook (sink.h): the record to the dead-letter topic. */
+static int on_reject(void *ctx, const struct nh_sink_reject *r)
+{
+	struct nh_collector *c = ctx;
+	char why[512];
+	int rc;
+
+	snprintf(why, sizeof(why), "%s sink: %s", r->sink, r->reason);
+	rc = nh_consumer_dead_letter_rejected(&c->k,
+					      &(struct nh_sink_reject){.sink = r->sink,
+								       .reason = why,
+								       .id = r->id,
+								       .topic = r->topic,
+								       .partition = r->partition,
+								       .offset = r->offset,
+								       .payload = r->payload,
+								       .len = r->len});
+	if (rc == 0) {
+		atomic_fetch_add(&c->m.sink_rejected, 1);
+		nh_info(c->lg, "record %s from %s[%" PRId32 "]@%" PRId64 " sent to %s", r->id,
+			r->topic, r->partition, r->offset, c->o->dead_letter_topic);
+	}
+	return rc;
 }
 
 /* Flush until every sink has what it accepted, then commit. */
@@ -171,6 +198,11 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 	item.id = id;
 	item.json = c->doc.buf;
 	item.json_len = c->doc.len;
+	item.topic = msg->topic;
+	item.partition = msg->partition;
+	item.offset = msg->offset;
+	item.payload = msg->payload;
+	item.payload_len = msg->len;
 
 	for (;;) {
 		for (size_t i = 0; i < c->nsinks; i++) {
@@ -182,6 +214,7 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 				continue;
 			}
 			atomic_fetch_add(&c->m.sink_failures, 1);
+			atomic_store(&c->m.sinks_down, true);
 			if (attempt == 0)
 				nh_warn(c->lg,
 					"%s sink did not accept record %s (%s): offset held back, "
@@ -197,8 +230,10 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 			goto cleanup;
 		}
 	}
-	if (attempt)
+	if (attempt) {
 		nh_info(c->lg, "sinks accept records again");
+		atomic_store(&c->m.sinks_down, false);
+	}
 	nh_consumer_resume(&c->k);
 	if (c->o->crash_after_write && ++c->written >= c->o->crash_after_write) {
 		/* tests: die between the sink write and the offset store,
@@ -274,11 +309,11 @@ static int open_sinks(struct nh_collector *c)
 					 NH_COLLECTOR_VERSION, c->lg);
 	if (!rc && o->splunk_hec)
 		rc = nh_sink_http_open(&c->sinks[c->nsinks++], NH_HTTP_SPLUNK_HEC, o->splunk_hec,
-				       NULL, o->splunk_token_file, o->ca_file, c->lg);
+				       NULL, o->splunk_token_file, o->ca_file, on_reject, c, c->lg);
 	if (!rc && o->elastic)
-		rc =
-		    nh_sink_http_open(&c->sinks[c->nsinks++], NH_HTTP_ELASTIC_BULK, o->elastic,
-				      o->elastic_index, o->elastic_api_key_file, o->ca_file, c->lg);
+		rc = nh_sink_http_open(&c->sinks[c->nsinks++], NH_HTTP_ELASTIC_BULK, o->elastic,
+				       o->elastic_index, o->elastic_api_key_file, o->ca_file,
+				       on_reject, c, c->lg);
 	if (rc)
 		c->nsinks--; /* the one that failed left nothing to close */
 	return rc;

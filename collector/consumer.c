@@ -427,25 +427,19 @@ void nh_consumer_idle(struct nh_consumer *k, int ms)
 	}
 }
 
-int nh_consumer_dead_letter(struct nh_consumer *k, const struct nh_kmsg *m, const char *why)
+/* Produce one dead letter with its headers (taken over) and wait for the
+ * broker's acknowledgement. */
+static int produce_dead_letter(struct nh_consumer *k, const void *payload, size_t len,
+			       const void *key, size_t key_len, rd_kafka_headers_t *h)
 {
-	const rd_kafka_message_t *rkm = m->rkm;
-	rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-	char partition[16], offset[24];
 	rd_kafka_resp_err_t err;
 	int result = -1;
 
-	snprintf(partition, sizeof(partition), "%" PRId32, m->partition);
-	snprintf(offset, sizeof(offset), "%" PRId64, m->offset);
-	rd_kafka_header_add(h, "nhiscope.reason", -1, why, -1);
-	rd_kafka_header_add(h, "nhiscope.source.topic", -1, m->topic, -1);
-	rd_kafka_header_add(h, "nhiscope.source.partition", -1, partition, -1);
-	rd_kafka_header_add(h, "nhiscope.source.offset", -1, offset, -1);
-	err = rd_kafka_producev(k->producer, RD_KAFKA_V_TOPIC(k->o->dead_letter_topic),
-				RD_KAFKA_V_VALUE(rkm->payload, rkm->len),
-				RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(h),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_OPAQUE(&result), RD_KAFKA_V_END);
+	err =
+	    rd_kafka_producev(k->producer, RD_KAFKA_V_TOPIC(k->o->dead_letter_topic),
+			      RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_KEY(key, key_len),
+			      RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			      RD_KAFKA_V_OPAQUE(&result), RD_KAFKA_V_END);
 	if (err) {
 		rd_kafka_headers_destroy(h);
 		nh_warn(k->lg, "kafka: dead letter: %s", rd_kafka_err2str(err));
@@ -464,6 +458,40 @@ int nh_consumer_dead_letter(struct nh_consumer *k, const struct nh_kmsg *m, cons
 		return -EIO;
 	}
 	return 0;
+}
+
+static rd_kafka_headers_t *source_headers(const char *why, const char *topic, int32_t partition,
+					  int64_t offset)
+{
+	rd_kafka_headers_t *h = rd_kafka_headers_new(6);
+	char part[16], off[24];
+
+	snprintf(part, sizeof(part), "%" PRId32, partition);
+	snprintf(off, sizeof(off), "%" PRId64, offset);
+	rd_kafka_header_add(h, "nhiscope.reason", -1, why, -1);
+	rd_kafka_header_add(h, "nhiscope.source.topic", -1, topic, -1);
+	rd_kafka_header_add(h, "nhiscope.source.partition", -1, part, -1);
+	rd_kafka_header_add(h, "nhiscope.source.offset", -1, off, -1);
+	return h;
+}
+
+int nh_consumer_dead_letter(struct nh_consumer *k, const struct nh_kmsg *m, const char *why)
+{
+	const rd_kafka_message_t *rkm = m->rkm;
+
+	return produce_dead_letter(k, rkm->payload, rkm->len, rkm->key, rkm->key_len,
+				   source_headers(why, m->topic, m->partition, m->offset));
+}
+
+int nh_consumer_dead_letter_rejected(struct nh_consumer *k, const struct nh_sink_reject *r)
+{
+	rd_kafka_headers_t *h = source_headers(r->reason, r->topic, r->partition, r->offset);
+
+	rd_kafka_header_add(h, "nhiscope.sink", -1, r->sink, -1);
+	rd_kafka_header_add(h, "nhiscope.record.id", -1, r->id, -1);
+	/* keyed by record id: a record rejected twice (a redelivery) is
+	 * recognisable as one */
+	return produce_dead_letter(k, r->payload, r->len, r->id, strlen(r->id), h);
 }
 
 int nh_consumer_commit(struct nh_consumer *k, bool sync)

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "options.h"
+#include "sink.h"
 
 struct nh_kmsg {
 	const uint8_t *payload;
@@ -65,6 +66,12 @@ void nh_consumer_idle(struct nh_consumer *k, int ms);
  * and where it came from; waits for the broker's acknowledgement.
  * 0 or -errno. */
 int nh_consumer_dead_letter(struct nh_consumer *k, const struct nh_kmsg *m, const char *why);
+
+/* A record a sink rejected for good (sink.h), as it came from Kafka, to
+ * the dead-letter topic with headers naming the sink, its reason, the
+ * record id and where it came from; waits for the acknowledgement.
+ * 0 or -errno. */
+int nh_consumer_dead_letter_rejected(struct nh_consumer *k, const struct nh_sink_reject *r);
 
 /* Commit the stored offsets. 0 (also when nothing was stored) or -errno. */
 int nh_consumer_commit(struct nh_consumer *k, bool sync);

@@ -10,12 +10,19 @@
  *   flush  0: everything accepted so far is durable in the sink; -errno:
  *          not yet, call again later (nothing accepted is dropped).
  *   close  release everything (after a final flush, or not).
+ * A record the sink rejects for good (Elastic's item-level 4xx, HEC's 400:
+ * a mapping conflict, a malformed event) must not stop the partition: the
+ * sink hands it to its reject hook (the collector sends it to the
+ * dead-letter topic with the sink's reason) and counts it as done; the
+ * rest of the batch is delivered. A rejection the hook could not take
+ * stays in the sink, to be tried again like a failed flush.
  * Sinks log through lg, one line per message, and never log secrets.
  */
 #ifndef NH_SINK_H
 #define NH_SINK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "log.h"
 #include "wire.h"
@@ -25,7 +32,28 @@ struct nh_sink_item {
 	const char *id;	  /* nh_wire_id_str */
 	const char *json; /* the ECS document on one line, no newline */
 	size_t json_len;
+	/* where it came from, as it came (for a rejection) */
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	const void *payload;
+	size_t payload_len;
 };
+
+/* A record a sink rejected for good. */
+struct nh_sink_reject {
+	const char *sink;   /* its name */
+	const char *reason; /* the sink's own words, one printable line */
+	const char *id;
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	const void *payload;
+	size_t len;
+};
+
+/* 0: taken (it is on the dead-letter topic); -errno: keep it and retry. */
+typedef int (*nh_sink_reject_fn)(void *ctx, const struct nh_sink_reject *r);
 
 struct nh_sink {
 	const char *name; /* "file", "syslog", "splunk", "elastic" */
@@ -51,9 +79,11 @@ enum nh_http_flavour { NH_HTTP_SPLUNK_HEC = 0, NH_HTTP_ELASTIC_BULK };
 
 /* Splunk HEC (url: the .../services/collector/event endpoint; secret_file
  * holds the token) or Elastic _bulk (url: the cluster; index; secret_file,
- * optional, an API key). Records are batched and posted on flush. */
+ * optional, an API key). Records are batched and posted on flush; the
+ * server's verdict is read per item: taken, rejected for good (to reject,
+ * with ctx), or to be retried. */
 int nh_sink_http_open(struct nh_sink *s, enum nh_http_flavour flavour, const char *url,
 		      const char *index, const char *secret_file, const char *ca_file,
-		      const struct nh_log *lg);
+		      nh_sink_reject_fn reject, void *ctx, const struct nh_log *lg);
 
 #endif

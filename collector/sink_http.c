@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * sink_http: batches of records POSTed to Splunk's HTTP Event Collector or
- * to Elastic's _bulk API (libcurl). A batch stays until the server took
- * all of it; a failed post is retried whole by the next flush. Elastic
- * documents are created with the record id as _id, so a retried batch
- * cannot index a record twice (409 means "already there"). The token or
- * API key is read from a file and never logged.
+ * to Elastic's _bulk API (libcurl). The answer is read per item: an item
+ * taken leaves the batch; one rejected for good (Elastic: an item status
+ * 4xx other than 409 and 429; HEC: a 400, which names the first bad
+ * event) goes to the reject hook with the server's reason and leaves it;
+ * the rest (429, 5xx, a failed post) stays for the next flush. A sink
+ * that is down thus holds the offsets, and one bad record never does.
+ * Elastic documents are created with the record id as _id, so a retried
+ * batch cannot index a record twice (409 means "already there"). The
+ * token or API key is read from a file and never logged.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -25,6 +29,19 @@
 #define BATCH_RECORDS 500
 #define BATCH_BYTES   (4u << 20)
 #define RESPONSE_MAX  (1u << 20)
+#define REASON_MAX    300
+
+/* One record in the batch: its bytes there, and what a rejection needs. */
+struct bitem {
+	size_t off, len; /* in batch */
+	char *id, *topic;
+	int32_t partition;
+	int64_t offset;
+	void *payload;
+	size_t plen;
+};
+
+enum verdict { V_TAKEN = 0, V_RETRY, V_REJECT };
 
 struct http_sink {
 	enum nh_http_flavour flavour;
@@ -37,6 +54,10 @@ struct http_sink {
 	size_t len, cap, count;
 	char *resp;
 	size_t resp_len;
+	struct bitem *items; /* count of them */
+	size_t items_cap;
+	nh_sink_reject_fn reject;
+	void *reject_ctx;
 	const struct nh_log *lg;
 };
 
@@ -78,41 +99,92 @@ static size_t on_body(char *data, size_t size, size_t n, void *ctx)
 	return size * n;
 }
 
-/* Elastic answers 200 even when items failed: every item must be created
- * (201) or already exist (409). */
-static bool bulk_ok(const char *resp, const char **why)
+/* A server's words as one printable line of at most REASON_MAX bytes. */
+static void clean_reason(char *out, const char *in)
+{
+	size_t n = 0;
+
+	for (; in && *in && n < REASON_MAX; in++)
+		out[n++] = isprint((unsigned char)*in) ? *in : ' ';
+	out[n] = '\0';
+}
+
+/* Elastic answers 200 even when items failed: each item is judged on its
+ * own (201 created, 409 already there; 429 and 5xx later; other 4xx are
+ * the document's fault). v[i] and, for a rejection, why[i] (malloc'd).
+ * -EPROTO when the answer does not say, item by item. */
+static int bulk_verdicts(const char *resp, size_t count, enum verdict *v, char **why)
 {
 	json_object *doc = json_tokener_parse(resp), *errors, *items;
-	bool ok = false;
+	int err = -EPROTO;
 
-	*why = "unreadable _bulk response";
 	if (!doc)
-		return false;
+		return -EPROTO;
 	if (!json_object_object_get_ex(doc, "errors", &errors))
 		goto out;
 	if (!json_object_get_boolean(errors)) {
-		ok = true;
+		memset(v, 0, count * sizeof(*v));
+		err = 0;
 		goto out;
 	}
-	*why = "an item failed";
 	if (!json_object_object_get_ex(doc, "items", &items) ||
-	    !json_object_is_type(items, json_type_array))
+	    !json_object_is_type(items, json_type_array) ||
+	    json_object_array_length(items) != count)
 		goto out;
-	for (size_t i = 0; i < json_object_array_length(items); i++) {
-		json_object *it = json_object_array_get_idx(items, i), *op, *status;
+	for (size_t i = 0; i < count; i++) {
+		json_object *it = json_object_array_get_idx(items, i), *op, *status, *e, *f;
+		char line[2 * REASON_MAX + 64];
 		int st;
 
 		if (!json_object_object_get_ex(it, "create", &op) ||
 		    !json_object_object_get_ex(op, "status", &status))
 			goto out;
 		st = json_object_get_int(status);
-		if (st != 200 && st != 201 && st != 409)
-			goto out;
+		if (st == 200 || st == 201 || st == 409) {
+			v[i] = V_TAKEN;
+			continue;
+		}
+		if (st == 429 || st >= 500 || st < 400) {
+			v[i] = V_RETRY;
+			continue;
+		}
+		v[i] = V_REJECT;
+		snprintf(line, sizeof(line), "HTTP %d", st);
+		if (json_object_object_get_ex(op, "error", &e)) {
+			char type[REASON_MAX + 1], reason[REASON_MAX + 1];
+
+			clean_reason(type, json_object_object_get_ex(e, "type", &f)
+					       ? json_object_get_string(f)
+					       : "");
+			clean_reason(reason, json_object_object_get_ex(e, "reason", &f)
+						 ? json_object_get_string(f)
+						 : "");
+			snprintf(line, sizeof(line), "HTTP %d %s: %s", st, type, reason);
+		}
+		why[i] = strdup(line);
 	}
-	ok = true;
+	err = 0;
 out:
 	json_object_put(doc);
-	return ok;
+	return err;
+}
+
+/* HEC's 400 names the first event it could not take
+ * ("invalid-event-number"); the ones before it were indexed. -1: not said. */
+static long hec_invalid_event(const char *resp, char *reason, size_t cap)
+{
+	json_object *doc = json_tokener_parse(resp), *f;
+	long n = -1;
+	char text[REASON_MAX + 1];
+
+	clean_reason(text, doc && json_object_object_get_ex(doc, "text", &f)
+			       ? json_object_get_string(f)
+			       : "rejected");
+	snprintf(reason, cap, "HTTP 400: %s", text);
+	if (doc && json_object_object_get_ex(doc, "invalid-event-number", &f))
+		n = json_object_get_int64(f);
+	json_object_put(doc);
+	return n;
 }
 
 /* The start of a server's answer on one line, for the log. */
@@ -125,36 +197,161 @@ static void excerpt(const char *s, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-static int http_flush(void *self)
+/* POST len bytes at body; the status in *status, 0 when none came. */
+static int post(struct http_sink *h, const char *body, size_t len, long *status)
 {
-	struct http_sink *h = self;
-	long status = 0;
-	const char *why = NULL;
-	char ex[256];
 	CURLcode cc;
 
-	if (!h->count)
-		return 0;
 	h->resp_len = 0;
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, h->batch);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)h->len);
+	if (h->resp)
+		h->resp[0] = '\0';
+	*status = 0;
+	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	cc = curl_easy_perform(h->curl);
 	if (cc != CURLE_OK) {
 		nh_warn(h->lg, "%s sink: %s", h->name, curl_easy_strerror(cc));
 		return -EIO;
 	}
-	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status / 100 != 2)
-		why = "rejected";
-	else if (h->flavour == NH_HTTP_ELASTIC_BULK && bulk_ok(h->resp ? h->resp : "", &why))
-		why = NULL;
-	if (why) {
-		excerpt(h->resp, ex, sizeof(ex));
-		nh_warn(h->lg, "%s sink: HTTP %ld, %s: %s", h->name, status, why, ex);
-		return -EIO;
-	}
-	h->len = h->count = 0;
+	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, status);
 	return 0;
+}
+
+static void item_free(struct bitem *it)
+{
+	free(it->id);
+	free(it->topic);
+	free(it->payload);
+	memset(it, 0, sizeof(*it));
+}
+
+/* Hand a rejected item to the hook: V_TAKEN when it took it. */
+static enum verdict reject_item(struct http_sink *h, const struct bitem *it, const char *why)
+{
+	struct nh_sink_reject r = {.sink = h->name,
+				   .reason = why ? why : "rejected",
+				   .id = it->id,
+				   .topic = it->topic,
+				   .partition = it->partition,
+				   .offset = it->offset,
+				   .payload = it->payload,
+				   .len = it->plen};
+
+	nh_warn(h->lg, "%s sink: record %s rejected for good (%s): to the dead-letter topic",
+		h->name, it->id, r.reason);
+	if (!h->reject || h->reject(h->reject_ctx, &r) != 0)
+		return V_RETRY;
+	return V_TAKEN;
+}
+
+/* Keep only the items to retry, in order. */
+static void keep_retries(struct http_sink *h, const enum verdict *v)
+{
+	size_t n = 0, len = 0;
+
+	for (size_t i = 0; i < h->count; i++) {
+		struct bitem it = h->items[i];
+
+		if (v[i] != V_RETRY) {
+			item_free(&h->items[i]);
+			continue;
+		}
+		memmove(h->batch + len, h->batch + it.off, it.len);
+		it.off = len;
+		len += it.len;
+		h->items[n++] = it;
+	}
+	h->count = n;
+	h->len = len;
+	if (h->batch)
+		h->batch[len] = '\0';
+}
+
+/* HEC without a position for the bad event: each event alone. */
+static void hec_one_by_one(struct http_sink *h, enum verdict *v, char **why)
+{
+	for (size_t i = 0; i < h->count; i++) {
+		long status;
+		char reason[REASON_MAX + 64];
+
+		if (post(h, h->batch + h->items[i].off, h->items[i].len, &status) != 0) {
+			v[i] = V_RETRY;
+			continue;
+		}
+		if (status / 100 == 2) {
+			v[i] = V_TAKEN;
+		} else if (status == 400) {
+			hec_invalid_event(h->resp ? h->resp : "", reason, sizeof(reason));
+			v[i] = V_REJECT;
+			why[i] = strdup(reason);
+		} else {
+			v[i] = V_RETRY;
+		}
+	}
+}
+
+static int http_flush(void *self)
+{
+	struct http_sink *h = self;
+	enum verdict *v = NULL;
+	char **why = NULL, ex[256], reason[REASON_MAX + 64];
+	bool left = false;
+	long status = 0;
+	int rc = -EIO;
+
+	if (!h->count)
+		return 0;
+	v = calloc(h->count, sizeof(*v));
+	why = calloc(h->count, sizeof(*why));
+	if (!v || !why) {
+		rc = -ENOMEM;
+		goto cleanup;
+	}
+	if (post(h, h->batch, h->len, &status) != 0)
+		goto cleanup;
+	if (h->flavour == NH_HTTP_ELASTIC_BULK && status / 100 == 2) {
+		if (bulk_verdicts(h->resp ? h->resp : "", h->count, v, why) != 0) {
+			excerpt(h->resp, ex, sizeof(ex));
+			nh_warn(h->lg, "%s sink: HTTP %ld, unreadable _bulk response: %s", h->name,
+				status, ex);
+			goto cleanup;
+		}
+	} else if (h->flavour == NH_HTTP_SPLUNK_HEC && status == 400) {
+		long bad = hec_invalid_event(h->resp ? h->resp : "", reason, sizeof(reason));
+
+		if (bad >= 0 && (size_t)bad < h->count) {
+			for (size_t i = 0; i < h->count; i++)
+				v[i] = i < (size_t)bad ? V_TAKEN : V_RETRY;
+			v[bad] = V_REJECT;
+			why[bad] = strdup(reason);
+		} else if (h->count == 1) {
+			v[0] = V_REJECT;
+			why[0] = strdup(reason);
+		} else {
+			hec_one_by_one(h, v, why);
+		}
+	} else if (status / 100 != 2) {
+		/* the server as a whole: down, overloaded, or refusing us */
+		excerpt(h->resp, ex, sizeof(ex));
+		nh_warn(h->lg, "%s sink: HTTP %ld, rejected: %s", h->name, status, ex);
+		goto cleanup;
+	}
+	for (size_t i = 0; i < h->count; i++) {
+		if (v[i] == V_REJECT)
+			v[i] = reject_item(h, &h->items[i], why[i]);
+		left |= v[i] == V_RETRY;
+	}
+	keep_retries(h, v);
+	rc = left ? -EAGAIN : 0;
+	if (left)
+		nh_warn(h->lg, "%s sink: an item failed for now, %zu records to send again",
+			h->name, h->count);
+cleanup:
+	for (size_t i = 0; why && i < h->count; i++)
+		free(why[i]);
+	free(why);
+	free(v);
+	return rc;
 }
 
 /* The JSON encoding of a string, quotes included (json-c escapes it). */
@@ -176,7 +373,16 @@ static int http_write(void *self, const struct nh_sink_item *it)
 		rc = http_flush(h);
 		if (rc)
 			return rc;
-		mark = 0;
+		mark = h->len;
+	}
+	if (h->count == h->items_cap) {
+		size_t cap = h->items_cap ? 2 * h->items_cap : 64;
+		struct bitem *p = realloc(h->items, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		h->items = p;
+		h->items_cap = cap;
 	}
 	if (h->flavour == NH_HTTP_SPLUNK_HEC) {
 		const struct nh_wire_record *r = it->rec;
@@ -202,6 +408,24 @@ static int http_write(void *self, const struct nh_sink_item *it)
 		rc = append(h, "}", 1);
 	if (!rc)
 		rc = append(h, "\n", 1);
+	if (!rc) {
+		struct bitem *bi = &h->items[h->count];
+
+		*bi = (struct bitem){.off = mark,
+				     .len = h->len - mark,
+				     .id = strdup(it->id),
+				     .topic = strdup(it->topic ? it->topic : ""),
+				     .partition = it->partition,
+				     .offset = it->offset,
+				     .payload = malloc(it->payload_len ? it->payload_len : 1),
+				     .plen = it->payload_len};
+		if (!bi->id || !bi->topic || !bi->payload) {
+			item_free(bi);
+			rc = -ENOMEM;
+		} else if (it->payload_len) {
+			memcpy(bi->payload, it->payload, it->payload_len);
+		}
+	}
 	if (rc) {
 		h->len = mark;
 		return rc;
@@ -222,6 +446,9 @@ static void http_close(void *self)
 	for (struct curl_slist *l = h->headers; l; l = l->next)
 		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(h->headers);
+	for (size_t i = 0; i < h->count; i++)
+		item_free(&h->items[i]);
+	free(h->items);
 	free(h->batch);
 	free(h->resp);
 	free(h->url);
@@ -231,7 +458,7 @@ static void http_close(void *self)
 
 int nh_sink_http_open(struct nh_sink *s, enum nh_http_flavour flavour, const char *url,
 		      const char *index, const char *secret_file, const char *ca_file,
-		      const struct nh_log *lg)
+		      nh_sink_reject_fn reject, void *ctx, const struct nh_log *lg)
 {
 	struct http_sink *h = calloc(1, sizeof(*h));
 	char secret[4096], header[4200];
@@ -241,6 +468,8 @@ int nh_sink_http_open(struct nh_sink *s, enum nh_http_flavour flavour, const cha
 	if (!h)
 		return -ENOMEM;
 	h->flavour = flavour;
+	h->reject = reject;
+	h->reject_ctx = ctx;
 	h->name = flavour == NH_HTTP_SPLUNK_HEC ? "splunk" : "elastic";
 	h->lg = lg;
 	if (flavour == NH_HTTP_ELASTIC_BULK) {

@@ -10,6 +10,14 @@
  *   down [BROKER_ID]   disconnect the broker (all when no id) and refuse
  *                      new connections
  *   up [BROKER_ID]     accept connections again
+ *   produce-errors N CODE
+ *                      fail the next N produce requests with the Kafka
+ *                      error CODE (a number: 29 TOPIC_AUTHORIZATION_FAILED,
+ *                      3 UNKNOWN_TOPIC_OR_PART)
+ *   produce-errors-clear
+ *                      forget the produce errors not used yet
+ *   topic-error TOPIC CODE
+ *                      metadata answers CODE for TOPIC (0: clears it)
  *   quit
  * Answers each command with "ok" or "error: ..." on stdout. Exits 0 on
  * quit, end of input, SIGTERM or SIGINT.
@@ -80,6 +88,39 @@ static int command(rd_kafka_mock_cluster_t *mc, char *line, int brokers)
 		return 0;
 	if (strcmp(verb, "quit") == 0)
 		return 1;
+	if (strcmp(verb, "produce-errors-clear") == 0) {
+		rd_kafka_mock_clear_request_errors(mc, 0 /* Produce */);
+		printf("ok\n");
+		goto out;
+	}
+	if (strcmp(verb, "produce-errors") == 0 || strcmp(verb, "topic-error") == 0) {
+		char *third = strtok(NULL, " \t\r\n");
+		int n = 0, code = 0;
+
+		if (!arg || !third || parse_int(third, 0, 32767, &code) ||
+		    (verb[0] == 'p' && parse_int(arg, 1, 100000, &n))) {
+			printf("error: usage: %s\n",
+			       verb[0] == 'p' ? "produce-errors N CODE" : "topic-error TOPIC CODE");
+			goto out;
+		}
+		if (verb[0] == 'p') {
+			rd_kafka_resp_err_t *errs = calloc((size_t)n, sizeof(*errs));
+
+			if (!errs) {
+				printf("error: out of memory\n");
+				goto out;
+			}
+			for (int i = 0; i < n; i++)
+				errs[i] = (rd_kafka_resp_err_t)code;
+			rd_kafka_mock_push_request_errors_array(mc, 0 /* Produce */, (size_t)n,
+								errs);
+			free(errs);
+		} else {
+			rd_kafka_mock_topic_set_error(mc, arg, (rd_kafka_resp_err_t)code);
+		}
+		printf("ok\n");
+		goto out;
+	}
 	if (strcmp(verb, "down") != 0 && strcmp(verb, "up") != 0) {
 		printf("error: unknown command %s\n", verb);
 		goto out;

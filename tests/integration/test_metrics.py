@@ -26,7 +26,8 @@ DOC = os.path.join(ROOT, "docs", "metrics.md")
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 # Labels come from fixed vocabularies only: never an identity or a path.
-LABELS = {"kind", "probe", "tracepoint", "version", "state", "category", "severity", "class", "le"}
+LABELS = {"kind", "probe", "tracepoint", "version", "state", "category", "severity", "class", "le",
+          "cause"}
 LEARN = ("--learn-window", "2000", "--quiet-period", "1500", "--dedup-window", "500")
 
 

@@ -63,8 +63,8 @@ static struct family *current(struct parsed *p)
 	return p->nfam ? &p->fam[p->nfam - 1] : NULL;
 }
 
-static const char *const allowed_labels[] = {"kind",  "probe",	  "tracepoint", "version",
-					     "state", "category", "severity",	"class"};
+static const char *const allowed_labels[] = {
+    "kind", "probe", "tracepoint", "version", "state", "category", "severity", "class", "cause"};
 
 static bool allowed_label(const char *s, size_t n)
 {

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -225,7 +227,9 @@ static void test_event_time(void)
 	CHECK(len == 3 && tl == 18 + 9 && flags == (1 | NH_SPOOL_FORMAT << 8));
 	CHECK(strnlen((const char *)raw + 16, tl) == 18); /* the topic ends at the NUL */
 	CHECK(memcmp(raw + 16, "nhiscope.anomalies", 18) == 0);
-	CHECK(crc == (uint32_t)crc32(0, raw + 16, tl + len));
+	/* keyed: seeded with the spool's secret */
+	CHECK(crc == (uint32_t)crc32(sp.q[0].seed, raw + 16, tl + len));
+	CHECK(crc != (uint32_t)crc32(0, raw + 16, tl + len));
 	CHECK(memcmp(raw + 16 + tl, "a-0", 3) == 0);
 
 	/* after a restart the data is intact but the time is not trusted */
@@ -260,7 +264,7 @@ static void test_event_time(void)
 static void test_format(void)
 {
 	char *d = tmpdir(), s[64], seg[PATH_MAX];
-	uint16_t flags = 3 << 8;
+	uint16_t flags = (NH_SPOOL_FORMAT + 1) << 8;
 	int fd;
 
 	CHECK(nh_spool_open(&sp, d, 1 << 20, NH_SPOOL_SYNC_ALWAYS) == 0);
@@ -282,8 +286,144 @@ static void test_format(void)
 	rmrf(d);
 }
 
+/* A record damaged in the middle of a segment costs that record only,
+ * whatever was hit: its checksum, its magic, its length (claiming more or
+ * less than it has). Also in the tail segment after a restart, which
+ * recovery must not cut at the damage. */
+static void test_resync(void)
+{
+	static const struct {
+		off_t off;
+		const char *bytes;
+		size_t n;
+	} hits[] = {
+	    {0, "XXXX", 4},		/* magic */
+	    {4, "\x00\x01\x00\x00", 4}, /* length: far too long */
+	    {4, "\x01\x00\x00\x00", 4}, /* length: too short */
+	    {12, "\x00\x00", 2},	/* topic length */
+	    {30, "Z", 1},		/* payload */
+	};
+	char s[64], seg[PATH_MAX];
+
+	for (size_t h = 0; h < sizeof(hits) / sizeof(hits[0]); h++) {
+		char *d = tmpdir();
+		off_t rec_off[6];
+		int fd;
+
+		CHECK(nh_spool_open(&sp, d, 1 << 20, NH_SPOOL_SYNC_ALWAYS) == 0);
+		for (int i = 0; i < 6; i++) {
+			rec_off[i] = (off_t)sp.q[0].tail.off;
+			CHECK(push(NH_SPOOL_ANOMALY, i) == 0);
+		}
+		nh_spool_close(&sp);
+		snprintf(seg, sizeof(seg), "%s/anomaly/%016llx.seg", d, 1ULL);
+		fd = open(seg, O_WRONLY);
+		CHECK(fd >= 0 && pwrite(fd, hits[h].bytes, hits[h].n, rec_off[2] + hits[h].off) ==
+				     (ssize_t)hits[h].n);
+		close(fd);
+		CHECK(nh_spool_open(&sp, d, 1 << 20, NH_SPOOL_SYNC_ALWAYS) == 0);
+		CHECK(nh_spool_pending(&sp) == 5);
+		CHECK(push(NH_SPOOL_ANOMALY, 6) == 0); /* appended after, not over, the rest */
+		for (int i = 0; i < 7; i++) {
+			char want[32];
+
+			if (i == 2)
+				continue;
+			snprintf(want, sizeof(want), "anomaly-%d", i);
+			CHECK(next_str(s, sizeof(s)) == 0);
+			CHECK_STR(s, want);
+		}
+		CHECK(nh_spool_next(&sp, &rec) == -ENOENT);
+		CHECK(sp.corrupt == 1);
+		nh_spool_close(&sp);
+		rmrf(d);
+	}
+}
+
+/* A workload controls bytes inside payloads (paths, argv): a whole record
+ * image with a valid unkeyed checksum planted in a payload is not taken
+ * for a record when the reader resynchronises after damage. */
+static void test_forged_header(void)
+{
+	char *d = tmpdir(), s[64], seg[PATH_MAX];
+	uint8_t forged[64], payload[128];
+	const char *topic = "nhiscope.anomalies", *body = "forged";
+	uint32_t magic = 0x5253484eu, len = 6, crc;
+	uint16_t tl = 18, flags = NH_SPOOL_FORMAT << 8;
+	off_t first;
+	int fd;
+
+	crc = (uint32_t)crc32(crc32(0, (const uint8_t *)topic, tl), (const uint8_t *)body, len);
+	memcpy(forged, &magic, 4);
+	memcpy(forged + 4, &len, 4);
+	memcpy(forged + 8, &crc, 4);
+	memcpy(forged + 12, &tl, 2);
+	memcpy(forged + 14, &flags, 2);
+	memcpy(forged + 16, topic, tl);
+	memcpy(forged + 16 + tl, body, len);
+	memset(payload, 'p', sizeof(payload));
+	memcpy(payload + 8, forged, 16 + tl + len);
+	CHECK(nh_spool_open(&sp, d, 1 << 20, NH_SPOOL_SYNC_ALWAYS) == 0);
+	first = (off_t)sp.q[0].tail.off;
+	CHECK(nh_spool_append(&sp, NH_SPOOL_ANOMALY, topic, payload, sizeof(payload)) == 0);
+	CHECK(push(NH_SPOOL_ANOMALY, 1) == 0);
+	nh_spool_close(&sp);
+	snprintf(seg, sizeof(seg), "%s/anomaly/%016llx.seg", d, 1ULL);
+	fd = open(seg, O_WRONLY);
+	CHECK(fd >= 0 && pwrite(fd, "XXXX", 4, first) == 4); /* damage before the forgery */
+	close(fd);
+	CHECK(nh_spool_open(&sp, d, 1 << 20, NH_SPOOL_SYNC_ALWAYS) == 0);
+	CHECK(next_str(s, sizeof(s)) == 0);
+	CHECK_STR(s, "anomaly-1");
+	CHECK(nh_spool_next(&sp, &rec) == -ENOENT);
+	nh_spool_close(&sp);
+	rmrf(d);
+}
+
+/* A write the file system refuses (here: past RLIMIT_FSIZE, EFBIG) is
+ * tried again in a new segment and the record kept; one that can never
+ * be written is counted by cause and as lost, and nothing else is hurt. */
+static void test_write_errors(void)
+{
+	char *d = tmpdir(), s[64], big[12000];
+	struct rlimit old, lim;
+	int n = 0;
+
+	CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK(nh_spool_open(&sp, d, 1 << 20, NH_SPOOL_SYNC_NONE) == 0);
+	lim = old;
+	lim.rlim_cur = 4096;
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	/* a few hundred bytes of records: the first segment hits the limit */
+	for (n = 0; n < 300; n++)
+		CHECK(push(NH_SPOOL_ANOMALY, n) == 0);
+	/* the write that crossed the limit was short: counted as a full disk */
+	CHECK(sp.write_errors[NH_SPOOL_WERR_NOSPC] + sp.write_errors[NH_SPOOL_WERR_OTHER] >= 1);
+	CHECK(sp.lost[NH_SPOOL_ANOMALY] == 0);
+	memset(big, 'b', sizeof(big));
+	CHECK(nh_spool_append(&sp, NH_SPOOL_ANOMALY, "t", big, sizeof(big)) != 0);
+	CHECK(sp.lost[NH_SPOOL_ANOMALY] == 1);
+	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	CHECK(nh_spool_pending(&sp) == 300);
+	for (int i = 0; i < 300; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "anomaly-%d", i);
+		CHECK(next_str(s, sizeof(s)) == 0);
+		CHECK_STR(s, want);
+	}
+	CHECK(nh_spool_next(&sp, &rec) == -ENOENT);
+	nh_spool_close(&sp);
+	signal(SIGXFSZ, SIG_DFL);
+	rmrf(d);
+}
+
 int main(void)
 {
+	test_write_errors();
+	test_resync();
+	test_forged_header();
 	test_format();
 	test_order_and_ack();
 	test_torn_and_corrupt();
