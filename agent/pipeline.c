@@ -442,6 +442,8 @@ void nh_pipeline_scan_credentials(struct nh_agent *a)
 		nh_debug(&a->log, "credential files by inode: %llu errors so far",
 			 (unsigned long long)a->credinodes.errors);
 	a->credinodes_next_ns = now + NH_CREDINODES_SCAN_NS;
+}
+
 /* The agent's kernel side, checked once a second: a change someone else
  * made is a monitoring_tampered finding (no process: it is about the
  * agent), a link gone is attached again where the kernel lets it. */
