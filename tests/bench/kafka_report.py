@@ -239,6 +239,17 @@ def section(out, doc_dir):
                 f"{r['cpu_s']:.2f} | **{r['records_per_cpu_s_median'] / 1000:.1f} k** | "
                 f"{r['broker_cpu_s']:.2f} | {r['ecs_bytes_per_record']:.0f} |")
         L.append("")
+        # BENCH_BASE_COLLECTOR: the base's rows follow this build's, same order
+        base = [r for r in col if ": " in r["config"]]
+        if base and len(base) * 2 == len(col):
+            mine = col[:len(base)]
+            L.append("Against " + base[0]["config"].split(": ")[0] + " in the same rounds "
+                     "(records per CPU-second, median): " + "; ".join(
+                         f"{m['config']} {m['records_per_cpu_s_median'] / 1000:.1f} k against "
+                         f"{b['records_per_cpu_s_median'] / 1000:.1f} k, "
+                         f"{m['records_per_cpu_s_median'] / b['records_per_cpu_s_median']:.2f}x"
+                         for m, b in zip(mine, base)) + ".")
+            L.append("")
         cores = " and ".join(f"{r['cpu_s'] / r['elapsed_s']:.2f}" for r in col if r["elapsed_s"])
         L.append(
             f"In the median runs the collector kept {cores} of a core busy on average (in the "

@@ -92,6 +92,9 @@ def records():
         if i % 2 == 0:  # half with a site, half as an agent without one writes them
             r["cluster"] = "prod-eu-1"
             r["labels"] = {"env": "prod", "region": "eu-west-1"}
+        else:
+            r.pop("cluster", None)
+            r.pop("labels", None)
     return recs
 
 

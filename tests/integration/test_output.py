@@ -45,8 +45,9 @@ class RawTail:
 
 @suite.test
 def tail_json_greps_for_a_plain_path(s):
-    agent = Agent(s.tmp, *SITE, "--log-format", "json")
     pod = Pod()
+    # scoped to the pod: other tests' workloads on the host are not ours
+    agent = Agent(s.tmp, *SITE, "--log-format", "json", "--scope-cgroup", pod.cgroup_path)
     d = tempfile.mkdtemp(prefix="nh-plain-")
     path = os.path.join(d, "etc", "shadow")
     os.makedirs(os.path.dirname(path))
@@ -97,9 +98,10 @@ def tail_json_greps_for_a_plain_path(s):
 def the_site_reaches_kafka_on_every_record(s):
     mock = tk.Mock()
     spool = os.path.join(s.tmp, "spool-" + uuid.uuid4().hex[:6])
-    agent = tk.kafka_agent(s, mock, spool, *SITE)
+    pod = Pod()  # only to scope the agent to: the host's other workloads are not ours
+    agent = tk.kafka_agent(s, mock, spool, *SITE, "--scope-cgroup", pod.cgroup_path)
     try:
-        with running(agent):
+        with running(agent, pod):
             # the heartbeat the agent sends at start, and whatever else it sent
             recs = wait_until(lambda: tk.read_topic(mock, "nhiscope.heartbeats")[0],
                               timeout=60, what="a heartbeat on Kafka")
