@@ -16,13 +16,16 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nhtest import (WORKLOAD, Agent, KubeletRoot, SaPod, Suite, Tail,  # noqa: E402
+from nhtest import (WORKLOAD, Agent, KubeletRoot, Pod, SaPod, Suite, Tail,  # noqa: E402
                     running, sa_token, wait_until)
 
 suite = Suite("credpaths")
 PY = "/usr/bin/python3"  # not a pyenv shim: one exec, the pod's own
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN = SA_DIR + "/token"
+# The agents trace only this suite's pods (--scope-cgroup): the machine is
+# shared, and another suite's pod may hold files the agent cannot read.
+UNDER = "nh-credpaths-%d" % os.getpid()
 
 
 class VolumePod(SaPod):
@@ -31,7 +34,10 @@ class VolumePod(SaPod):
     container runtime does (so the pod and the kubelet see one inode)."""
 
     def __init__(self, kubelet, namespace="shop", name="cart", pod_name="cart-0"):
-        super().__init__(namespace, name, pod_name)
+        Pod.__init__(self, under=UNDER)
+        self.namespace, self.sa, self.pod_name = namespace, name, pod_name
+        self.token = sa_token(namespace, name, pod_name, self.uid)
+        self.key = "k8s:sa/%s/%s" % (namespace, name)
         self.kubelet = kubelet
         kubelet.put_token(self.uid, self.token)
         self.vol = kubelet.volume(self.uid)
@@ -78,7 +84,8 @@ def expect_use(tail, pod, written, credential=TOKEN, kind="sa_token",
 
 
 def agent_for(s, kubelet, *extra):
-    return Agent(s.tmp, "--kubelet-root", kubelet.path, "--token-recheck", "0", *extra)
+    return Agent(s.tmp, "--kubelet-root", kubelet.path, "--token-recheck", "0",
+                 "--scope-cgroup", "/" + UNDER, *extra)
 
 
 @suite.test

@@ -343,7 +343,9 @@ def ipv6_peers_sharing_or_crafting_low_bits_are_distinct_objects(s):
                                                        ipaddress.IPv6Address("fd00::").packed,
                                                        port, 111))  # ECONNREFUSED
     peers = [loop, same_low, crafted]
-    pod = Pod()
+    # Scoped to the pod: the node is shared
+    under = "nh-objects-%d-%s" % (os.getpid(), uuid.uuid4().hex[:6])
+    pod = Pod(under=under)
     agent = tail = None
     script = ("import socket\n"
               "for a in %r:\n"
@@ -354,7 +356,7 @@ def ipv6_peers_sharing_or_crafting_low_bits_are_distinct_objects(s):
               "        pass\n"
               "    s.close()\n" % ([str(p) for p in peers], port))
     try:
-        agent = Agent(s.tmp, "--dedup-window", "60000")
+        agent = Agent(s.tmp, "--dedup-window", "60000", "--scope-cgroup", "/" + under)
         tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid, "--kind", "connect,summary")
         pod.run(["unshare", "--net", "sh", "-c",
                  "ip link set lo up && ip -6 addr add %s/128 dev lo nodad && "
