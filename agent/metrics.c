@@ -136,6 +136,9 @@ static void per_kind(struct out *o, const struct nh_metrics *m, const char *name
 	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
 		struct label l = {"kind", nh_kind_name(k)};
 
+		if (!nh_kind_named(k))
+			continue;
+
 		sample_u(o, name, &l, 1, *(const uint64_t *)((const char *)&m->kinds[k] + off));
 	}
 }

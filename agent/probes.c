@@ -100,6 +100,20 @@ static bool tracepoint_exists(const char *tp)
 	return found;
 }
 
+/* Probes of syscalls a kernel may be built without (CONFIG_MODULES,
+ * CONFIG_FHANDLE): missing, they are listed as not attached
+ * (docs/coverage.md), not a reason to refuse to start. */
+static bool optional_probe(const char *prog)
+{
+	static const char *const optional[] = {"nh_exit_init_module", "nh_exit_finit_module",
+					       "nh_exit_open_by_handle_at"};
+
+	for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++)
+		if (strcmp(prog, optional[i]) == 0)
+			return true;
+	return false;
+}
+
 static int attach_all(struct nh_probes *p, char *err, size_t len)
 {
 	struct bpf_program *prog;
@@ -121,6 +135,11 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 		tracepoint_name(bpf_program__section_name(prog), pr->tracepoint,
 				sizeof(pr->tracepoint));
 		pr->link = bpf_program__attach(prog);
+		if (!pr->link && optional_probe(pr->prog) && !tracepoint_exists(pr->tracepoint)) {
+			/* a kernel without the feature: that path does not exist */
+			pr->attached = false;
+			continue;
+		}
 		if (!pr->link) {
 			code = -errno;
 			if (!tracepoint_exists(pr->tracepoint))

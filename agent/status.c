@@ -283,7 +283,11 @@ static json_object *agent_status(struct nh_agent *a)
 	json_object_object_add(o, "probes", probes);
 	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
 		const struct nh_metrics_kind *mk = &m.kinds[k];
-		json_object *e = json_object_new_object();
+		json_object *e;
+
+		if (!nh_kind_named(k))
+			continue;
+		e = json_object_new_object();
 
 		json_object_object_add(e, "received", json_object_new_int64(mk->received));
 		json_object_object_add(e, "observed", json_object_new_int64(mk->observed));

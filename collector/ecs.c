@@ -168,6 +168,31 @@ static json_object *counters(const struct nh_wire_counter *c, size_t n)
 }
 
 /* event.category and event.type, ECS allowed values. */
+/* The kinds of issue 17 (sends, Unix connects, namespace, ptrace, bpf and
+ * module operations): their ECS categories, kept apart from the rest. */
+static void coverage_classify(const struct nh_wire_record *r, const char **cat, const char **type)
+{
+	switch (r->activity.event) {
+	case NH_WIRE_EV_SEND:
+	case NH_WIRE_EV_UNIX_CONNECT:
+		*cat = "network";
+		*type = "connection";
+		break;
+	case NH_WIRE_EV_NAMESPACE:
+	case NH_WIRE_EV_PTRACE:
+		*cat = "process";
+		*type = "change";
+		break;
+	case NH_WIRE_EV_BPF:
+	case NH_WIRE_EV_MODULE:
+		*cat = "driver";
+		*type = "change";
+		break;
+	default:
+		break;
+	}
+}
+
 static void classify(const struct nh_wire_record *r, const char **cat, const char **type)
 {
 	*cat = "host";
@@ -227,9 +252,57 @@ static void classify(const struct nh_wire_record *r, const char **cat, const cha
 		} else if (strncmp(k, "set", 3) == 0 || strcmp(k, "capset") == 0) {
 			*cat = "iam";
 			*type = "change";
+		} else {
+			coverage_classify(r, cat, type);
 		}
 		break;
 	}
+	default:
+		break;
+	}
+}
+
+/* ECS fields of those kinds: where a send went, the Unix socket reached,
+ * what a privileged exec runs as, the process an operation targets. */
+static void add_coverage(json_object *doc, const struct nh_wire_record *r)
+{
+	const struct nh_wire_activity *a = &r->activity;
+	char num[24];
+
+	if (r->kind != NH_WIRE_ACTIVITY || a->legacy_json)
+		return;
+	switch (a->event) {
+	case NH_WIRE_EV_SEND: {
+		json_object *d = nh_json_sub(doc, "destination");
+
+		nh_json_str_known(d, "ip", a->address);
+		nh_json_int(d, "port", a->port);
+		nh_json_str_known(nh_json_sub(doc, "network"), "type", a->ipv6 ? "ipv6" : "ipv4");
+		break;
+	}
+	case NH_WIRE_EV_UNIX_CONNECT: {
+		json_object *f = nh_json_sub(doc, "file");
+
+		nh_json_str_known(f, "path", a->path);
+		if (a->inode) {
+			snprintf(num, sizeof(num), "%llu", (unsigned long long)a->inode);
+			nh_json_str_known(f, "inode", num);
+		}
+		nh_json_str_known(f, "type", "socket");
+		break;
+	}
+	case NH_WIRE_EV_EXEC:
+		if (a->privileged_exec) {
+			snprintf(num, sizeof(num), "%u", a->euid);
+			nh_json_str_known(nh_json_sub(nh_json_sub(doc, "process"), "user"), "id",
+					  num);
+		}
+		break;
+	case NH_WIRE_EV_PTRACE:
+		if (a->target_pid)
+			nh_json_int(nh_json_sub(nh_json_sub(doc, "process"), "target"), "pid",
+				    a->target_pid);
+		break;
 	default:
 		break;
 	}
@@ -490,6 +563,7 @@ json_object *nh_ecs_record(const struct nh_wire_record *r, const char *id)
 	nh_json_str_known(doc, "message", msg);
 	add_event(doc, r, id);
 	add_context(doc, r);
+	add_coverage(doc, r);
 	add_nhiscope(doc, r);
 	return doc;
 }

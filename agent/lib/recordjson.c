@@ -179,13 +179,20 @@ static json_object *attribution(const struct nh_wire_record *r)
 	return o;
 }
 
-static json_object *ids_object(const struct nh_wire_ids *ids)
+/* The third id is the saved one, except for setfsuid/setfsgid (the
+ * file-system id) and setgroups (the number of groups). */
+static json_object *ids_object(const struct nh_wire_ids *ids, const char *syscall)
 {
 	json_object *o = json_object_new_object();
+	const char *third = "saved";
 
+	if (syscall && strncmp(syscall, "setfs", 5) == 0)
+		third = "fs";
+	else if (syscall && strcmp(syscall, "setgroups") == 0)
+		third = "groups";
 	nh_json_int(o, "real", ids->real);
 	nh_json_int(o, "effective", ids->effective);
-	nh_json_int(o, "saved", ids->saved);
+	nh_json_int(o, third, ids->saved);
 	return o;
 }
 
@@ -234,6 +241,18 @@ static void add_activity(json_object *o, const struct nh_wire_record *r)
 			add_bool(o, "tty", true);
 		if (a->entered_namespace)
 			add_bool(o, "entered_namespace", true);
+		/* what the image runs as, when it is not what the user is */
+		if (a->privileged_exec) {
+			add_bool(o, "privileged_exec", true);
+			nh_json_int(o, "euid", a->euid);
+			nh_json_int(o, "egid", a->egid);
+			snprintf(buf, sizeof(buf), "0x%016llx", (unsigned long long)a->cap_effective);
+			nh_json_str(o, "cap_effective", buf);
+			snprintf(buf, sizeof(buf), "0x%016llx", (unsigned long long)a->cap_permitted);
+			nh_json_str(o, "cap_permitted", buf);
+		}
+		if (a->compat32)
+			add_bool(o, "compat32", true);
 		break;
 	}
 	case NH_WIRE_EV_FORK:
@@ -273,13 +292,43 @@ static void add_activity(json_object *o, const struct nh_wire_record *r)
 	case NH_WIRE_EV_SETUID:
 	case NH_WIRE_EV_SETGID:
 		nh_json_str(o, "syscall", a->syscall ? a->syscall : "");
-		json_object_object_add(o, "old", ids_object(&a->old_ids));
-		json_object_object_add(o, "new", ids_object(&a->new_ids));
+		json_object_object_add(o, "old", ids_object(&a->old_ids, a->syscall));
+		json_object_object_add(o, "new", ids_object(&a->new_ids, a->syscall));
 		nh_json_result(o, a->result);
 		break;
 	case NH_WIRE_EV_CAPSET:
 		json_object_object_add(o, "old", caps_object(&a->old_caps));
 		json_object_object_add(o, "new", caps_object(&a->new_caps));
+		nh_json_result(o, a->result);
+		break;
+	case NH_WIRE_EV_SEND:
+		nh_json_str(o, "syscall", a->syscall ? a->syscall : "");
+		add_address(o, a);
+		nh_json_int(o, "fd", a->fd);
+		if (a->msg_index)
+			nh_json_int(o, "msg_index", a->msg_index);
+		nh_json_result(o, a->result);
+		break;
+	case NH_WIRE_EV_UNIX_CONNECT:
+		nh_json_str(o, "path", a->path ? a->path : "");
+		nh_json_str_known(o, "sock_type", a->sock_type);
+		if (a->inode) {
+			nh_json_uint(o, "device", a->device);
+			nh_json_uint(o, "inode", a->inode);
+		}
+		nh_json_int(o, "fd", a->fd);
+		nh_json_result(o, a->result);
+		break;
+	case NH_WIRE_EV_NAMESPACE:
+	case NH_WIRE_EV_PTRACE:
+	case NH_WIRE_EV_BPF:
+	case NH_WIRE_EV_MODULE:
+		nh_json_str(o, "syscall", a->syscall ? a->syscall : "");
+		nh_json_str_known(o, "op", a->op_name);
+		nh_json_uint(o, "op_value", a->op);
+		nh_json_str_known(o, "path", a->path);
+		if (a->target_pid)
+			nh_json_int(o, "target_pid", a->target_pid);
 		nh_json_result(o, a->result);
 		break;
 	case NH_WIRE_EV_SUMMARY:
@@ -297,6 +346,9 @@ static void add_activity(json_object *o, const struct nh_wire_record *r)
 		add_bool(o, "args_truncated", true);
 	if (a->deduplicated)
 		add_bool(o, "deduplicated", true);
+	if (a->user_address)
+		add_bool(o, "user_address", true);
+	nh_json_str_known(o, "via", a->via);
 }
 
 static void add_anomaly(json_object *o, const struct nh_wire_anomaly *a)

@@ -26,7 +26,7 @@
 #include "nhiscope.h"
 #include "server.h"
 
-#define BIT(k) (1u << (k))
+#define BIT(k) (1ull << (k))
 
 /* Parse @req_text and run nh_filter_parse on it. */
 static int parse_filter(const char *req_text, struct nh_filter *f, char *err, size_t errlen)
