@@ -270,6 +270,8 @@ static int start_credentials(struct nh_agent *a)
 					 "service account is believed until they are known");
 	}
 	code = nh_findings_init(&a->findings, &a->cgfs, cfg->sa_token_path, cfg->max_credentials);
+	if (!code)
+		nh_findings_set_kubelet_root(&a->findings, cfg->kubelet_root);
 	if (code) {
 		nh_err(&a->log, "cannot allocate the credential registry: %s", strerror(-code));
 		return code;
