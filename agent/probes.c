@@ -138,6 +138,7 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 		if (!pr->link && optional_probe(pr->prog) && !tracepoint_exists(pr->tracepoint)) {
 			/* a kernel without the feature: that path does not exist */
 			pr->attached = false;
+			pr->absent = true;
 			continue;
 		}
 		if (!pr->link) {

@@ -480,7 +480,7 @@ static const char *http_not_ready(void *ctx)
 	int attached = 0;
 
 	for (int i = 0; i < a->probes.nprobes; i++)
-		attached += a->probes.probe[i].attached;
+		attached += a->probes.probe[i].attached || a->probes.probe[i].absent;
 	if (a->stopping)
 		return "stopping";
 	if (!a->probes.nprobes || attached < a->probes.nprobes) {

@@ -213,6 +213,10 @@ static void classify(const struct nh_wire_record *r, const char **cat, const cha
 			*cat = "file";
 			*type = "access";
 			break;
+		case NH_WIRE_CAT_ISOLATION:
+			*cat = "process";
+			*type = "change";
+			break;
 		case NH_WIRE_CAT_CREDENTIAL:
 			*cat = "iam";
 			*type = "access";
