@@ -39,7 +39,7 @@ MODELS_HDRS := $(wildcard models/*.h)
 LIB_HDRS   := $(wildcard agent/lib/*.h) $(MODELS_HDRS)
 # Agent modules without BPF or Kafka I/O, shared by the agent, the unit
 # tests, the fuzzers and the benchmarks (libnhagent.a).
-AGENT_LIB  := u64map quotamap decode opname sockets cgpath cgroupfs identity proctable secrets render compact server \
+AGENT_LIB  := u64map quotamap decode opname sockets posture cgpath cgroupfs identity proctable secrets render compact server \
 	      jwt jwks tokenverify jwksfetch fingerprint catalogue workload kubelet satoken credentials findings \
 	      baseline profilestore spool record dirs procroot options metrics \
 	      histogram

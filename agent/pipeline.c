@@ -430,6 +430,9 @@ void nh_pipeline_tick(struct nh_agent *a)
 		    {"kafka_delivered", a->kafka.delivered},
 		    {"kafka_failed", a->kafka.failed},
 		    {"spool_pending", nh_spool_pending(&a->kafka.spool)},
+		    /* posture: 1 on, 0 off, UINT64_MAX unknown (posture.h) */
+		    {"ia32_emulation", (uint64_t)(int64_t)a->posture.ia32_emulation},
+		    {"io_uring_disabled", (uint64_t)(int64_t)a->posture.io_uring_disabled},
 		};
 
 		for (int k = 0; k < NH_KIND_MAX; k++)
