@@ -8,7 +8,7 @@ hook sees it."""
 import os
 import shutil
 import socket
-import stat
+import struct
 import subprocess
 import sys
 
@@ -305,6 +305,63 @@ def module_loading(s):
         f.write(b"\x7fELF not a module")
     ev = isolation(s, ["finit-module", mod], "module", "finit_module", "finit_module")
     assert ev["path"] == "fake.ko" and ev["result"] < 0, ev
+
+
+def tiny_i386_elf(path):
+    """A 32-bit static binary that only exits (int $0x80): no 32-bit
+    userland is needed to make one."""
+    code = bytes([0xb8, 1, 0, 0, 0, 0x31, 0xdb, 0xcd, 0x80])  # exit(0)
+    base, ehsize, phsize = 0x08048000, 52, 32
+    total = ehsize + phsize + len(code)
+    eh = b"\x7fELF" + bytes([1, 1, 1, 0]) + b"\0" * 8
+    eh += struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, base + ehsize + phsize, ehsize, 0, 0, ehsize,
+                      phsize, 1, 0, 0, 0)
+    ph = struct.pack("<IIIIIIII", 1, 0, base, base, total, total, 5, 0x1000)
+    with open(path, "wb") as f:
+        f.write(eh + ph + code)
+    os.chmod(path, 0o755)
+
+
+@suite.test
+def exec_32bit_binary(s):
+    path = os.path.join(s.tmp, "tiny32")
+    tiny_i386_elf(path)
+    os.chmod(s.tmp, 0o755)
+    pod = Pod()
+    agent = Agent(s.tmp)
+    with running(pod, agent):
+        if agent.status()["posture"]["ia32_emulation"] == "off":
+            assert subprocess.run([path]).returncode != 0, "a 32-bit binary ran with ia32 off"
+            return
+        tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid)
+        with running(tail):
+            pod.run([path])
+            ev = tail.wait_for(lambda e: e["kind"] == "exec" and e.get("path") == path,
+                               what="exec of the 32-bit binary")[0]
+            assert ev.get("compat32"), ev
+            # and a 64-bit one is not flagged
+            pod.run(["/bin/true"])
+            ev = tail.wait_for(lambda e: e["kind"] == "exec" and e.get("path") == "/bin/true",
+                               what="a 64-bit exec")[0]
+            assert not ev.get("compat32"), ev
+
+
+@suite.test
+def node_posture_reported(s):
+    """The paths the tracepoints do not show (32-bit syscalls, io_uring):
+    whether they are open on this node is in status, as the kernel says."""
+    agent = Agent(s.tmp)
+    with running(agent):
+        p = agent.status()["posture"]
+        try:
+            with open("/proc/sys/kernel/io_uring_disabled") as f:
+                want = int(f.read())
+        except FileNotFoundError:
+            want = -1
+        assert p["io_uring_disabled"] == want, p
+        with open("/proc/kallsyms") as f:
+            built = any(line.endswith((" ia32_sys_call\n", " __ia32_sys_read\n")) for line in f)
+        assert p["ia32_emulation"] in (("on", "off") if built else ("off",)), p
 
 
 if __name__ == "__main__":
