@@ -14,19 +14,32 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
-from nhtest import Agent, Pod, Suite, Tail, running, wait_until  # noqa: E402
+from nhtest import Agent, Pod, Suite, Tail, cgroup2_mount, running  # noqa: E402
 
 ACT = os.path.join(HERE, "act.py")
 TRACEFS = "/sys/kernel/tracing"
 suite = Suite("evasion")
+# Every pod of the suite lives below this cgroup and every agent traces
+# only it: the machine runs other agents' tests, whose workloads must
+# neither show up here nor stall these agents.
+UNDER = "nhiscope-evasion-%d" % os.getpid()
+
+
+def new_pod():
+    return Pod(under=UNDER)
+
+
+def new_agent(s, *args):
+    os.makedirs(os.path.join(cgroup2_mount(), UNDER), exist_ok=True)
+    return Agent(s.tmp, "--scope-cgroup", "/" + UNDER, *args)
 
 
 def attack(s, argv, want, what, agent_args=(), check=None):
     """Run act.py argv in a new pod under a new agent; wait for the event
     want() accepts (and every event check() accepts, if given); returns
     (events that matched want, the whole tail)."""
-    pod = Pod()
-    agent = Agent(s.tmp, *agent_args)
+    pod = new_pod()
+    agent = new_agent(s, *agent_args)
     with running(pod, agent):
         tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid)
         with running(tail):
@@ -203,8 +216,8 @@ def setuid_binary_exec(s):
     plain = copy_binary(s, "plain-id")
     os.chmod(suid, 0o4755)
     os.chmod(s.tmp, 0o755)
-    pod = Pod()
-    agent = Agent(s.tmp)
+    pod = new_pod()
+    agent = new_agent(s)
     with running(pod, agent):
         tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid)
         with running(tail):
@@ -224,8 +237,8 @@ def file_capability_exec(s):
     capped = copy_binary(s, "cap-id")
     subprocess.run(["setcap", "cap_net_raw+ep", capped], check=True)
     os.chmod(s.tmp, 0o755)
-    pod = Pod()
-    agent = Agent(s.tmp)
+    pod = new_pod()
+    agent = new_agent(s)
     with running(pod, agent):
         tail = Tail(agent, "--identity", "k8s:pod/" + pod.uid)
         with running(tail):
@@ -293,7 +306,7 @@ def module_loading(s):
     """A kernel built without modules has no such syscall tracepoints:
     then the agent must say the probe is not attached, not pretend."""
     if not os.path.exists(os.path.join(TRACEFS, "events/syscalls/sys_exit_finit_module")):
-        agent = Agent(s.tmp)
+        agent = new_agent(s)
         with running(agent):
             probes = {p["program"]: p for p in agent.status()["probes"]}
             assert not probes["nh_exit_finit_module"]["attached"], probes
@@ -327,8 +340,8 @@ def exec_32bit_binary(s):
     path = os.path.join(s.tmp, "tiny32")
     tiny_i386_elf(path)
     os.chmod(s.tmp, 0o755)
-    pod = Pod()
-    agent = Agent(s.tmp)
+    pod = new_pod()
+    agent = new_agent(s)
     with running(pod, agent):
         if agent.status()["posture"]["ia32_emulation"] == "off":
             assert subprocess.run([path]).returncode != 0, "a 32-bit binary ran with ia32 off"
@@ -350,7 +363,7 @@ def exec_32bit_binary(s):
 def node_posture_reported(s):
     """The paths the tracepoints do not show (32-bit syscalls, io_uring):
     whether they are open on this node is in status, as the kernel says."""
-    agent = Agent(s.tmp)
+    agent = new_agent(s)
     with running(agent):
         p = agent.status()["posture"]
         try:
@@ -365,4 +378,9 @@ def node_posture_reported(s):
 
 
 if __name__ == "__main__":
-    sys.exit(suite.run(sys.argv))
+    rc = suite.run(sys.argv)
+    try:
+        os.rmdir(os.path.join(cgroup2_mount(), UNDER))
+    except OSError:
+        pass
+    sys.exit(rc)
