@@ -205,8 +205,8 @@ static size_t details(const struct nh_wire_record *r, char *buf, size_t len, siz
 			if (a->args_truncated)
 				n = put(buf, len, n, " ...");
 			if (a->privileged_exec)
-				n = put(buf, len, n, " [euid=%u egid=%u caps=0x%llx]", a->euid, a->egid,
-					(unsigned long long)a->cap_effective);
+				n = put(buf, len, n, " [euid=%u egid=%u caps=0x%llx]", a->euid,
+					a->egid, (unsigned long long)a->cap_effective);
 			if (a->compat32)
 				n = put(buf, len, n, " [32-bit]");
 			break;

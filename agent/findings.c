@@ -307,8 +307,8 @@ static void on_send(struct nh_findings *f, const struct nh_attributed *ev, uint6
  * runtime or kubelet socket (by inode: any name leads to it), else when
  * the address the server bound names one (the kernel's copy). A failed
  * connect only has the caller's path: matched by name, as an attempt. */
-static void on_unix_connect(struct nh_findings *f, const struct nh_attributed *ev,
-			    uint64_t digest, nh_finding_fn emit, void *ctx)
+static void on_unix_connect(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
+			    nh_finding_fn emit, void *ctx)
 {
 	const struct nh_unix_event *e = (const void *)ev->h;
 	const struct nh_socket_entry *s;

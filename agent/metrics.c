@@ -170,9 +170,10 @@ static void process(struct out *o, const struct nh_metrics *m)
 	       "(1), not (0), or unknown (-1).");
 	snprintf(v, sizeof(v), "%d", m->ia32_emulation);
 	sample(o, "nhiscope_node_ia32_emulation", NULL, 0, v);
-	family(o, "nhiscope_node_io_uring_disabled", "gauge",
-	       "kernel.io_uring_disabled (0: io_uring, which the probes do not see, allowed for all; "
-	       "2: disabled; -1: no such setting).");
+	family(
+	    o, "nhiscope_node_io_uring_disabled", "gauge",
+	    "kernel.io_uring_disabled (0: io_uring, which the probes do not see, allowed for all; "
+	    "2: disabled; -1: no such setting).");
 	snprintf(v, sizeof(v), "%d", m->io_uring_disabled);
 	sample(o, "nhiscope_node_io_uring_disabled", NULL, 0, v);
 	family(o, "nhiscope_probe_attached", "gauge",

@@ -428,8 +428,9 @@ int nh_agent_start(struct nh_agent *a)
 	a->start_ns = a->last_rate_ns = nh_clock_mono_ns();
 	nh_posture_read(&a->posture, "/proc");
 	if (a->posture.ia32_emulation != 0)
-		nh_info(&a->log, "32-bit (ia32) syscalls are possible on this node and are not traced "
-				 "(docs/coverage.md)");
+		nh_info(&a->log,
+			"32-bit (ia32) syscalls are possible on this node and are not traced "
+			"(docs/coverage.md)");
 	if (a->posture.io_uring_disabled == 0)
 		nh_info(&a->log, "io_uring is enabled for every process and its operations are not "
 				 "traced (docs/coverage.md)");

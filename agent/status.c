@@ -286,8 +286,9 @@ static json_object *agent_status(struct nh_agent *a)
 		/* paths the tracepoints do not show, open or closed on this node */
 		json_object *p = json_object_new_object();
 
-		json_object_object_add(p, "ia32_emulation",
-				       json_object_new_string(nh_posture_ia32_name(m.ia32_emulation)));
+		json_object_object_add(
+		    p, "ia32_emulation",
+		    json_object_new_string(nh_posture_ia32_name(m.ia32_emulation)));
 		json_object_object_add(p, "io_uring_disabled",
 				       json_object_new_int(m.io_uring_disabled));
 		json_object_object_add(o, "posture", p);

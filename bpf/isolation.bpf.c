@@ -37,8 +37,8 @@ int nh_exit_mount(struct trace_event_raw_sys_exit *ctx)
 	if (nh_filtered())
 		return 0;
 	regs = nh_regs();
-	return nh_op_emit(NH_KIND_NAMESPACE, NH_SYS_MOUNT, ctx->ret, PT_REGS_PARM4_SYSCALL(regs),
-			  0, 0, (const void *)PT_REGS_PARM2_SYSCALL(regs), NULL);
+	return nh_op_emit(NH_KIND_NAMESPACE, NH_SYS_MOUNT, ctx->ret, PT_REGS_PARM4_SYSCALL(regs), 0,
+			  0, (const void *)PT_REGS_PARM2_SYSCALL(regs), NULL);
 }
 
 SEC("tp/syscalls/sys_exit_pivot_root")
@@ -79,8 +79,8 @@ int nh_exit_bpf(struct trace_event_raw_sys_exit *ctx)
 {
 	if (nh_filtered())
 		return 0;
-	return nh_op_emit(NH_KIND_BPF, NH_SYS_BPF, ctx->ret, (__u32)PT_REGS_PARM1_SYSCALL(nh_regs()),
-			  0, 0, NULL, NULL);
+	return nh_op_emit(NH_KIND_BPF, NH_SYS_BPF, ctx->ret,
+			  (__u32)PT_REGS_PARM1_SYSCALL(nh_regs()), 0, 0, NULL, NULL);
 }
 
 SEC("tp/syscalls/sys_exit_init_module")

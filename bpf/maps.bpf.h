@@ -546,9 +546,9 @@ static __always_inline int nh_op_emit(__u32 kind, __u32 sys, long ret, __u64 op,
 		n = bpf_probe_read_kernel_str(s->path, sizeof(s->path), kpath);
 	len = n > 0 ? n - 1 : 0;
 	nh_ctx_init(&c);
-	h = nh_object_path(op, (__u64)sys | (__u64)(ret < 0 ? -ret & 0xffff : 0) << 16 |
-				   (__u64)target << 32,
-			   s->path, len);
+	h = nh_object_path(
+	    op, (__u64)sys | (__u64)(ret < 0 ? -ret & 0xffff : 0) << 16 | (__u64)target << 32,
+	    s->path, len);
 	if (nh_dedup_hit(&c, kind, h))
 		return 0;
 	e = NH_RESERVE(struct nh_op_event, kind);

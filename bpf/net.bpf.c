@@ -142,8 +142,8 @@ static __always_inline int unix_exit(int fd, long ret)
 		ev.path_len = n;
 	}
 	nh_ctx_init(&c);
-	h = nh_object_path(ev.ino, ev.dev << 32 | (__u64)(ret < 0 ? -ret & 0xffff : 0),
-			   s->path, ev.path_len);
+	h = nh_object_path(ev.ino, ev.dev << 32 | (__u64)(ret < 0 ? -ret & 0xffff : 0), s->path,
+			   ev.path_len);
 	if (nh_dedup_hit(&c, NH_KIND_UNIX_CONNECT, h))
 		return 0;
 	e = NH_RESERVE(struct nh_unix_event, NH_KIND_UNIX_CONNECT);

@@ -231,9 +231,9 @@ struct nh_op_event {
 	__u16 path_len;
 	__u32 target_pid; /* ptrace, process_vm_writev */
 	__s64 result;
-	__u64 op;  /* unshare/clone flags, setns nstype, mount flags, ptrace request,
-		    * bpf command, finit_module flags */
-	__u64 arg; /* setns/finit_module fd, bpf prog/map type when known */
+	__u64 op;		/* unshare/clone flags, setns nstype, mount flags, ptrace request,
+				 * bpf command, finit_module flags */
+	__u64 arg;		/* setns/finit_module fd, bpf prog/map type when known */
 	char path[NH_PATH_MAX]; /* mount target, pivot_root new root, module file */
 };
 

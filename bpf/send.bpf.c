@@ -12,9 +12,9 @@
  * by the connect or accept that made it. */
 #include "maps.bpf.h"
 
-#define NH_SOCK_STREAM	 1
-#define NH_MSG_FASTOPEN	 0x20000000
-#define NH_MMSG_MAX	 1024 /* UIO_MAXIOV: the kernel's bound on vlen */
+#define NH_SOCK_STREAM	1
+#define NH_MSG_FASTOPEN 0x20000000
+#define NH_MMSG_MAX	1024 /* UIO_MAXIOV: the kernel's bound on vlen */
 
 static __always_inline __u64 send_object(const struct nh_sockaddr *sa, long ret)
 {
@@ -178,8 +178,8 @@ int nh_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)PT_REGS_PARM2_SYSCALL(regs)))
 		msg.msg_name = NULL;
 	nh_ctx_init(&c);
-	send_one(&c, NH_SYS_SENDMSG, fd, ctx->ret, &s, msg.msg_namelen ? msg.msg_name : NULL,
-		 flags, 0);
+	send_one(&c, NH_SYS_SENDMSG, fd, ctx->ret, &s, msg.msg_namelen ? msg.msg_name : NULL, flags,
+		 0);
 	return 0;
 }
 

@@ -246,9 +246,11 @@ static void add_activity(json_object *o, const struct nh_wire_record *r)
 			add_bool(o, "privileged_exec", true);
 			nh_json_int(o, "euid", a->euid);
 			nh_json_int(o, "egid", a->egid);
-			snprintf(buf, sizeof(buf), "0x%016llx", (unsigned long long)a->cap_effective);
+			snprintf(buf, sizeof(buf), "0x%016llx",
+				 (unsigned long long)a->cap_effective);
 			nh_json_str(o, "cap_effective", buf);
-			snprintf(buf, sizeof(buf), "0x%016llx", (unsigned long long)a->cap_permitted);
+			snprintf(buf, sizeof(buf), "0x%016llx",
+				 (unsigned long long)a->cap_permitted);
 			nh_json_str(o, "cap_permitted", buf);
 		}
 		if (a->compat32)
