@@ -19,6 +19,7 @@
 
 #include <json-c/json.h>
 
+#include "baseline.h"
 #include "check.h"
 #include "decode.h"
 #include "opname.h"
@@ -266,6 +267,91 @@ static void test_unnamed_event_refused(void)
 	CHECK(nh_wire_event_parse("unix_connect") == NH_WIRE_EV_UNIX_CONNECT);
 }
 
+struct got {
+	int n;
+	enum nh_wire_category cat[8];
+	char value[8][160];
+	const char *technique[8];
+};
+
+static void collect(void *ctx, struct nh_wire_record *r)
+{
+	struct got *g = ctx;
+
+	if (r->kind != NH_WIRE_ANOMALY || g->n >= 8)
+		return;
+	g->cat[g->n] = r->anomaly.category;
+	snprintf(g->value[g->n], sizeof(g->value[0]), "%s", r->anomaly.value);
+	g->technique[g->n] = r->anomaly.technique_id;
+	g->n++;
+}
+
+/* Once a profile is stable: a new send destination is an egress anomaly,
+ * a setuid-binary exec a privilege one (besides the exec), a ptrace an
+ * isolation one; a setfsuid that changes nothing is not behaviour. */
+static void test_baseline(void)
+{
+	static struct nh_baseline b;
+	static struct got g;
+	static struct nh_exec_event x;
+	struct nh_model_config cfg;
+	struct nh_send_event snd = {0};
+	struct nh_op_event op = {0};
+	struct nh_cred_event fs = {0};
+	struct nh_attributed a;
+	bool known;
+
+	nh_model_config_defaults(&cfg);
+	cfg.learn_ns = 1000000000ULL;
+	cfg.quiet_ns = 1000000000ULL;
+	CHECK(nh_baseline_init(&b, &cfg, 16) == 0);
+	attributed(&a, &x.h, NH_KIND_EXEC);
+	memcpy(x.path, "/app", 4);
+	x.path_len = 4;
+	nh_baseline_event(&b, &a, collect, &g, &known);
+	nh_baseline_tick(&b, 10000000000ULL, collect, &g);
+	CHECK(g.n == 0);
+
+	attributed(&a, &snd.h, NH_KIND_SEND);
+	snd.h.ts_ns = 11000000000ULL;
+	snd.dst.family = AF_INET;
+	snd.dst.port = 53;
+	memcpy(snd.dst.addr, "\x0a\x00\x00\x02", 4);
+	snd.result = 1;
+	nh_baseline_event(&b, &a, collect, &g, &known);
+	CHECK(g.n == 1 && g.cat[0] == NH_WIRE_CAT_EGRESS);
+
+	attributed(&a, &x.h, NH_KIND_EXEC);
+	x.h.ts_ns = 12000000000ULL;
+	x.h.flags = NH_F_PRIV_EXEC;
+	memcpy(x.path, "/usr/bin/su", 11);
+	x.path_len = 11;
+	nh_baseline_event(&b, &a, collect, &g, &known);
+	CHECK(g.n == 3 && g.cat[1] == NH_WIRE_CAT_PRIVILEGE && g.cat[2] == NH_WIRE_CAT_EXEC);
+	CHECK(strncmp(g.value[1], "exec /usr/bin/su euid=0", 23) == 0);
+
+	attributed(&a, &op.h, NH_KIND_PTRACE);
+	op.h.ts_ns = 13000000000ULL;
+	op.syscall = NH_SYS_PTRACE;
+	op.op = 16;
+	op.target_pid = 1;
+	op.result = -1;
+	nh_baseline_event(&b, &a, collect, &g, &known);
+	CHECK(g.n == 4 && g.cat[3] == NH_WIRE_CAT_ISOLATION);
+	CHECK(g.technique[3] && strcmp(g.technique[3], "T1055.008") == 0);
+
+	attributed(&a, &fs.h, NH_KIND_SETUID);
+	fs.h.ts_ns = 14000000000ULL;
+	fs.syscall = NH_SYS_SETFSUID;
+	nh_baseline_event(&b, &a, collect, &g, &known); /* fs id 0 -> 0 */
+	CHECK(g.n == 4);
+	fs.new_ids[2] = 65534;
+	nh_baseline_event(&b, &a, collect, &g, &known);
+	CHECK(g.n == 5 && g.cat[4] == NH_WIRE_CAT_PRIVILEGE);
+	CHECK(strcmp(g.value[4], "setfsuid 0->65534") == 0);
+	nh_baseline_free(&b);
+}
+
 int main(void)
 {
 	test_opname();
@@ -274,5 +360,6 @@ int main(void)
 	test_unix_record();
 	test_op_and_exec_records();
 	test_unnamed_event_refused();
+	test_baseline();
 	return nh_check_report("coverage");
 }
