@@ -23,7 +23,10 @@ MSG_FASTOPEN = 0x20000000
 
 
 def sys_(name, *args):
-    r = libc.syscall(SYS[name], *args)
+    # syscall(2) is variadic: a Python int would go as a 32-bit int and
+    # leave the register's upper half undefined
+    args = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
+    r = libc.syscall(ctypes.c_long(SYS[name]), *args)
     return r if r >= 0 else -ctypes.get_errno()
 
 
@@ -101,7 +104,8 @@ def main(argv):
     elif what == "unshare":
         assert sys_("unshare", 0x04000000) == 0  # CLONE_NEWUTS
     elif what == "setns":
-        fd = os.open("/proc/1/ns/uts", os.O_RDONLY)
+        # into its own namespace: allowed anywhere, and still the syscall
+        fd = os.open("/proc/self/ns/uts", os.O_RDONLY)
         assert sys_("setns", fd, 0x04000000) == 0
     elif what == "mount":
         assert sys_("unshare", 0x00020000) == 0  # its own mount namespace
