@@ -27,7 +27,7 @@ DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-d
 	pkg-config python3 iproute2 util-linux libclang-rt-14-dev \
 	libcurl4-openssl-dev openssl libssl-dev libprotobuf-c-dev protobuf-c-compiler \
 	librdkafka-dev kcat rsyslog libmicrohttpd-dev libyaml-dev python3-yaml yamllint \
-	libssl-dev python3-cryptography stress-ng
+	libssl-dev python3-cryptography stress-ng libcap2-bin
 
 BPF_SRC    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
@@ -39,7 +39,7 @@ MODELS_HDRS := $(wildcard models/*.h)
 LIB_HDRS   := $(wildcard agent/lib/*.h) $(MODELS_HDRS)
 # Agent modules without BPF or Kafka I/O, shared by the agent, the unit
 # tests, the fuzzers and the benchmarks (libnhagent.a).
-AGENT_LIB  := u64map quotamap decode cgpath cgroupfs identity proctable secrets render compact server \
+AGENT_LIB  := u64map quotamap decode opname sockets posture cgpath cgroupfs identity proctable secrets render compact server \
 	      jwt jwks tokenverify jwksfetch fingerprint catalogue workload kubelet satoken credentials credinodes findings \
 	      baseline profilestore spool record dirs procroot safefile worker options metrics \
 	      histogram

@@ -32,6 +32,7 @@
 #include "kubelet.h"
 #include "log.h"
 #include "metrics.h"
+#include "posture.h"
 #include "probes.h"
 #include "proctable.h"
 #include "record.h"
@@ -111,6 +112,7 @@ struct nh_agent {
 	int epfd, sigfd, timerfd;
 	int64_t wall_offset_ns;
 	uint64_t start_ns;
+	struct nh_posture posture; /* read at start */
 	uint64_t last_rate_ns;
 	uint64_t flush_interval_ns;
 	struct nh_kind_stats kinds[NH_KIND_MAX];

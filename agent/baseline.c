@@ -54,6 +54,45 @@ static bool parse_endpoint(const char *s, struct nh_observation *o)
 	return inet_pton(o->family, host, o->addr) == 1;
 }
 
+/* setfsuid/setfsgid: a change of the file-system id (what file access is
+ * checked against); setgroups: the number of supplementary groups set. */
+static bool fs_observation(const struct nh_cred_event *e, struct nh_observation *o, char *buf,
+			   size_t len)
+{
+	if (e->syscall == NH_SYS_SETGROUPS) {
+		if (e->result < 0)
+			return false;
+		snprintf(buf, len, "setgroups %u", e->new_ids[2]);
+	} else {
+		if (e->old_ids[2] == e->new_ids[2])
+			return false;
+		snprintf(buf, len, "%s %u->%u", nh_syscall_name(e->syscall), e->old_ids[2],
+			 e->new_ids[2]);
+	}
+	o->cat = NH_CAT_PRIVILEGE;
+	o->value = buf;
+	return true;
+}
+
+/* An exec of a setuid, setgid or file-capability binary is also a
+ * privilege change: what the image runs as. */
+static bool exec_privilege(const struct nh_attributed *ev, struct nh_observation *o, char *buf,
+			   size_t len)
+{
+	const struct nh_exec_event *e = (const void *)ev->h;
+
+	if (ev->h->kind != NH_KIND_EXEC || !(ev->h->flags & NH_F_PRIV_EXEC))
+		return false;
+	memset(o, 0, sizeof(*o));
+	o->ts_ns = wall_ns(ev);
+	o->count = 1;
+	o->cat = NH_CAT_PRIVILEGE;
+	snprintf(buf, len, "exec %.*s euid=%u egid=%u caps=0x%llx", (int)e->path_len, e->path,
+		 e->euid, e->egid, (unsigned long long)e->cap_permitted);
+	o->value = buf;
+	return true;
+}
+
 /* What an event says about behaviour; false when it says nothing the
  * model keeps (failures, forks, exits). */
 static bool observation(const struct nh_attributed *ev, struct nh_observation *o, char *buf,
@@ -110,6 +149,8 @@ static bool observation(const struct nh_attributed *ev, struct nh_observation *o
 	case NH_KIND_SETGID: {
 		const struct nh_cred_event *e = (const void *)h;
 
+		if (e->syscall >= NH_SYS_SETFSUID && e->syscall <= NH_SYS_SETGROUPS)
+			return fs_observation(e, o, buf, len);
 		if (e->result < 0 || e->old_ids[1] == e->new_ids[1])
 			return false;
 		snprintf(buf, len, "%s %u->%u", h->kind == NH_KIND_SETUID ? "setuid" : "setgid",
@@ -130,11 +171,42 @@ static bool observation(const struct nh_attributed *ev, struct nh_observation *o
 		o->value = buf;
 		return true;
 	}
+	case NH_KIND_SEND: {
+		const struct nh_send_event *e = (const void *)h;
+
+		if (e->result < 0)
+			return false;
+		o->cat = NH_CAT_EGRESS;
+		o->family = e->dst.family;
+		memcpy(o->addr, e->dst.addr, sizeof(o->addr));
+		o->port = e->dst.port;
+		return true;
+	}
+	case NH_KIND_NAMESPACE:
+	case NH_KIND_PTRACE:
+	case NH_KIND_BPF:
+	case NH_KIND_MODULE: {
+		/* Tried is behaviour too: a denied ptrace or module load is
+		 * the attempt an escape starts with. */
+		o->cat = NH_CAT_ISOLATION;
+		nh_render_object(h, buf, len);
+		o->value = buf;
+		return true;
+	}
 	case NH_KIND_SUMMARY: {
 		const struct nh_summary_event *s = (const void *)h;
 
 		if (!ev->object)
 			return false;
+		if (s->key.kind == NH_KIND_SEND) {
+			o->cat = NH_CAT_EGRESS;
+			return parse_endpoint(ev->object, o);
+		}
+		if (s->key.kind >= NH_KIND_NAMESPACE && s->key.kind <= NH_KIND_MODULE) {
+			o->cat = NH_CAT_ISOLATION;
+			o->value = ev->object;
+			return true;
+		}
 		o->count = s->count;
 		if (s->key.kind == NH_KIND_OPEN) {
 			o->cat = NH_CAT_FILE;
@@ -238,6 +310,11 @@ void nh_baseline_event(struct nh_baseline *b, const struct nh_attributed *ev, nh
 	char buf[NH_PATH_MAX + 64];
 
 	*known = false;
+	if (exec_privilege(ev, &o, buf, sizeof(buf))) {
+		bool priv_known;
+
+		observe(b, ev, &o, emit, ctx, &priv_known);
+	}
 	if (!observation(ev, &o, buf, sizeof(buf)))
 		return;
 	observe(b, ev, &o, emit, ctx, known);

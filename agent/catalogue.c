@@ -102,6 +102,18 @@ static const char *const builtin_paths[] = {
     "pgpass=.pgpass",
     "docker_config=.docker/config.json",
     "vault_token=.vault-token",
+
+    /* container-runtime and kubelet API sockets, by the name the server
+     * bound (the kernel's copy: a client cannot rename it); by inode in
+     * sockets.c */
+    "container_runtime_socket=docker.sock",
+    "container_runtime_socket=containerd.sock",
+    "container_runtime_socket=containerd.sock.ttrpc",
+    "container_runtime_socket=crio.sock",
+    "container_runtime_socket=podman.sock",
+    "container_runtime_socket=cri-dockerd.sock",
+    "kubelet_socket=/var/lib/kubelet/pod-resources/kubelet.sock",
+    "kubelet_socket=/var/lib/kubelet/device-plugins/kubelet.sock",
 };
 
 /* Built-in endpoints: AWS, GCP, Azure, OpenStack... metadata services. */

@@ -8,7 +8,8 @@
  * Kinds are strings matching [a-z0-9_]{1,31}, so configuration can add its
  * own. Built-in kinds: sa_token, aws_credentials, gcp_credentials,
  * azure_credentials, kubeconfig, ssh_private_key, tls_private_key, netrc,
- * pgpass, docker_config, vault_token (paths), cloud_metadata (endpoints:
+ * pgpass, docker_config, vault_token, container_runtime_socket,
+ * kubelet_socket (paths; sockets also by inode, sockets.h), cloud_metadata (endpoints:
  * 169.254.169.254 and fd00:ec2::254, any port) and kube_apiserver (no
  * default endpoint: the agent adds it from its environment).
  *

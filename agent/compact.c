@@ -205,6 +205,11 @@ static size_t details(const struct nh_wire_record *r, char *buf, size_t len, siz
 				n = put_str(buf, len, n, a->args[i], "");
 			if (a->args_truncated)
 				n = put(buf, len, n, " ...");
+			if (a->privileged_exec)
+				n = put(buf, len, n, " [euid=%u egid=%u caps=0x%llx]", a->euid,
+					a->egid, (unsigned long long)a->cap_effective);
+			if (a->compat32)
+				n = put(buf, len, n, " [32-bit]");
 			break;
 		case NH_WIRE_EV_OPEN: {
 			char flags[256];
@@ -259,6 +264,35 @@ static size_t details(const struct nh_wire_record *r, char *buf, size_t len, siz
 				n = put(buf, len, n, " signal=%d", a->signal);
 			else
 				n = put(buf, len, n, " code=%d", a->exit_code);
+			break;
+		case NH_WIRE_EV_SEND:
+			n = put(buf, len, n, a->ipv6 ? " -> [" : " -> ");
+			n = put_esc(buf, len, n, a->address ? a->address : "",
+				    a->address ? strlen(a->address) : 0);
+			n = put(buf, len, n, a->ipv6 ? "]:%u (" : ":%u (", a->port);
+			n = put_esc(buf, len, n, a->syscall ? a->syscall : "",
+				    a->syscall ? strlen(a->syscall) : 0);
+			n = put(buf, len, n, ")");
+			n = outcome(a->result, buf, len, n);
+			break;
+		case NH_WIRE_EV_UNIX_CONNECT:
+			n = put(buf, len, n, " ->");
+			n = put_str(buf, len, n, a->path, "");
+			if (a->inode)
+				n = put(buf, len, n, " ino=%llu", (unsigned long long)a->inode);
+			n = outcome(a->result, buf, len, n);
+			break;
+		case NH_WIRE_EV_NAMESPACE:
+		case NH_WIRE_EV_PTRACE:
+		case NH_WIRE_EV_BPF:
+		case NH_WIRE_EV_MODULE:
+			n = put_str(buf, len, n, a->syscall, "");
+			n = put_str(buf, len, n, a->op_name, "");
+			if (a->target_pid)
+				n = put(buf, len, n, " pid=%u", a->target_pid);
+			if (a->path && *a->path)
+				n = put_str(buf, len, n, a->path, "");
+			n = outcome(a->result, buf, len, n);
 			break;
 		case NH_WIRE_EV_SUMMARY:
 			n = put_str(buf, len, n, nh_wire_event_name(a->of), "");

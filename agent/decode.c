@@ -17,6 +17,12 @@ static const size_t kind_size[NH_KIND_MAX] = {
     [NH_KIND_CAPSET] = sizeof(struct nh_capset_event),
     [NH_KIND_SUMMARY] = sizeof(struct nh_summary_event),
     [NH_KIND_CGROUP_RMDIR] = sizeof(struct nh_cgroup_event),
+    [NH_KIND_SEND] = sizeof(struct nh_send_event),
+    [NH_KIND_UNIX_CONNECT] = sizeof(struct nh_unix_event),
+    [NH_KIND_NAMESPACE] = sizeof(struct nh_op_event),
+    [NH_KIND_PTRACE] = sizeof(struct nh_op_event),
+    [NH_KIND_BPF] = sizeof(struct nh_op_event),
+    [NH_KIND_MODULE] = sizeof(struct nh_op_event),
 };
 
 static const char *const kind_names[NH_KIND_ALL] = {
@@ -32,6 +38,12 @@ static const char *const kind_names[NH_KIND_ALL] = {
     [NH_KIND_CAPSET] = "capset",
     [NH_KIND_SUMMARY] = "summary",
     [NH_KIND_CGROUP_RMDIR] = "cgroup_rmdir",
+    [NH_KIND_SEND] = "send",
+    [NH_KIND_UNIX_CONNECT] = "unix_connect",
+    [NH_KIND_NAMESPACE] = "namespace",
+    [NH_KIND_PTRACE] = "ptrace",
+    [NH_KIND_BPF] = "bpf",
+    [NH_KIND_MODULE] = "module",
     [NH_KIND_LOSS] = "loss",
     [NH_KIND_CREDENTIAL_USE] = "credential_use",
     [NH_KIND_CREDENTIAL_REUSE] = "credential_reuse",
@@ -57,6 +69,23 @@ static const char *const syscall_names[NH_SYS_MAX] = {
     [NH_SYS_SETREGID] = "setregid",
     [NH_SYS_SETRESGID] = "setresgid",
     [NH_SYS_CAPSET] = "capset",
+    [NH_SYS_SENDTO] = "sendto",
+    [NH_SYS_SENDMSG] = "sendmsg",
+    [NH_SYS_SENDMMSG] = "sendmmsg",
+    [NH_SYS_CREAT] = "creat",
+    [NH_SYS_OPEN_BY_HANDLE_AT] = "open_by_handle_at",
+    [NH_SYS_SETFSUID] = "setfsuid",
+    [NH_SYS_SETFSGID] = "setfsgid",
+    [NH_SYS_SETGROUPS] = "setgroups",
+    [NH_SYS_UNSHARE] = "unshare",
+    [NH_SYS_SETNS] = "setns",
+    [NH_SYS_MOUNT] = "mount",
+    [NH_SYS_PIVOT_ROOT] = "pivot_root",
+    [NH_SYS_PTRACE] = "ptrace",
+    [NH_SYS_PROCESS_VM_WRITEV] = "process_vm_writev",
+    [NH_SYS_BPF] = "bpf",
+    [NH_SYS_INIT_MODULE] = "init_module",
+    [NH_SYS_FINIT_MODULE] = "finit_module",
 };
 
 int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr)
@@ -65,7 +94,7 @@ int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr)
 
 	if (!data || size < sizeof(*h))
 		return -EINVAL;
-	if (h->kind == NH_KIND_NONE || h->kind >= NH_KIND_MAX)
+	if (h->kind == NH_KIND_NONE || h->kind >= NH_KIND_MAX || !kind_size[h->kind])
 		return -EINVAL;
 	if (h->kind == NH_KIND_EXEC) {
 		const struct nh_exec_event *e = data;
@@ -86,7 +115,8 @@ int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr)
 	} else if (h->kind == NH_KIND_SUMMARY) {
 		const struct nh_summary_event *e = data;
 
-		if (e->key.kind == NH_KIND_NONE || e->key.kind >= NH_KIND_MAX)
+		if (e->key.kind == NH_KIND_NONE || e->key.kind >= NH_KIND_MAX ||
+		    !kind_size[e->key.kind])
 			return -EBADMSG;
 	} else if (h->kind == NH_KIND_SETUID || h->kind == NH_KIND_SETGID) {
 		const struct nh_cred_event *e = data;
@@ -98,6 +128,21 @@ int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr)
 
 		if (e->syscall >= NH_SYS_MAX)
 			return -EBADMSG;
+	} else if (h->kind == NH_KIND_SEND) {
+		const struct nh_send_event *e = data;
+
+		if (e->syscall >= NH_SYS_MAX)
+			return -EBADMSG;
+	} else if (h->kind == NH_KIND_UNIX_CONNECT) {
+		const struct nh_unix_event *e = data;
+
+		if (e->path_len > NH_UNIX_PATH_MAX)
+			return -EBADMSG;
+	} else if (h->kind >= NH_KIND_NAMESPACE && h->kind <= NH_KIND_MODULE) {
+		const struct nh_op_event *e = data;
+
+		if (e->syscall >= NH_SYS_MAX || e->path_len >= NH_PATH_MAX)
+			return -EBADMSG;
 	}
 	*hdr = h;
 	return 0;
@@ -105,25 +150,31 @@ int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr)
 
 const char *nh_kind_name(uint32_t kind)
 {
-	return kind < NH_KIND_ALL ? kind_names[kind] : "unknown";
+	return nh_kind_named(kind) ? kind_names[kind] : "unknown";
+}
+
+bool nh_kind_named(uint32_t kind)
+{
+	return kind < NH_KIND_ALL && kind_names[kind];
 }
 
 const char *nh_kind_list(void)
 {
 	return "exec, fork, exit, connect, accept, open, setuid, setgid, capset, summary, "
-	       "cgroup_rmdir, loss, credential_use, credential_reuse, secret_exposure, human_use, "
+	       "cgroup_rmdir, send, unix_connect, namespace, ptrace, bpf, module, loss, "
+	       "credential_use, credential_reuse, secret_exposure, human_use, "
 	       "identity_conflict, anomaly, monitoring_tampered";
 }
 
 int nh_kind_parse(const char *name)
 {
 	for (int k = NH_KIND_NONE + 1; k < NH_KIND_ALL; k++)
-		if (strcmp(name, kind_names[k]) == 0)
+		if (kind_names[k] && strcmp(name, kind_names[k]) == 0)
 			return k;
 	return -EINVAL;
 }
 
 const char *nh_syscall_name(uint32_t sys)
 {
-	return sys < NH_SYS_MAX ? syscall_names[sys] : "unknown";
+	return sys < NH_SYS_MAX && syscall_names[sys] ? syscall_names[sys] : "unknown";
 }

@@ -7,6 +7,7 @@
 #ifndef NH_DECODE_H
 #define NH_DECODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,12 +30,16 @@ enum nh_agent_kind {
 	NH_KIND_MONITORING_TAMPERED, /* the agent's kernel side changed by another */
 	NH_KIND_ALL,		   /* number of kinds */
 };
-_Static_assert(NH_KIND_ALL <= 32, "kinds are filter bits");
+_Static_assert(NH_KIND_ALL <= 64, "kinds are filter bits");
 
 /* "exec, fork, ...": every kind a subscriber may ask for. */
 const char *nh_kind_list(void);
 
+/* "unknown" for a number no kind has (kinds are numbered with gaps). */
 const char *nh_kind_name(uint32_t kind);
+/* Whether a kernel or agent kind of that number exists (tables iterate
+ * over numbers with gaps: reserved ranges). */
+bool nh_kind_named(uint32_t kind);
 /* Returns the kind, or -EINVAL for an unknown name. */
 int nh_kind_parse(const char *name);
 const char *nh_syscall_name(uint32_t sys);

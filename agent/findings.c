@@ -43,6 +43,7 @@ int nh_findings_init(struct nh_findings *f, const struct nh_cgroupfs *fs, const 
 	f->fs = fs;
 	f->sa_token_path = sa_token_path ? sa_token_path : NH_SA_DEFAULT_PATH;
 	f->own_mntns = mntns_of(f, (uint32_t)getpid());
+	nh_sockets_init(&f->sockets, NULL);
 	err = nh_catalogue_init(&f->cat);
 	if (err)
 		return err;
@@ -52,6 +53,11 @@ int nh_findings_init(struct nh_findings *f, const struct nh_cgroupfs *fs, const 
 	if (err)
 		nh_findings_free(f);
 	return err;
+}
+
+void nh_findings_set_kubelet_root(struct nh_findings *f, const char *kubelet_root)
+{
+	nh_sockets_init(&f->sockets, kubelet_root);
 }
 
 void nh_findings_free(struct nh_findings *f)
@@ -298,6 +304,8 @@ static void credential_use(struct nh_findings *f, const struct nh_attributed *ev
 		inode_id(ev, id, sizeof(id));
 	else if (ev->h->kind == NH_KIND_OPEN)
 		file_id(f, ev, kind, name, id, sizeof(id));
+	else if (ev->h->kind == NH_KIND_UNIX_CONNECT)
+		snprintf(id, sizeof(id), "socket:%s", name);
 	else
 		snprintf(id, sizeof(id), "endpoint:%s", name);
 	register_use(f, ev, id, kind, name, 1, emit, ctx);
@@ -353,6 +361,52 @@ static void on_connect(struct nh_findings *f, const struct nh_attributed *ev, ui
 	nh_render_object(ev->h, name, sizeof(name));
 	credential_use(f, ev, digest, kind, name, "connect", e->result,
 		       e->result == 0 || e->result == -EINPROGRESS, NULL, emit, ctx);
+}
+
+static void on_send(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
+		    nh_finding_fn emit, void *ctx)
+{
+	const struct nh_send_event *e = (const void *)ev->h;
+	char name[NH_CRED_NAME_BUF];
+	const char *kind;
+
+	kind = nh_catalogue_match_endpoint(&f->cat, e->dst.family, e->dst.addr, e->dst.port);
+	if (!kind)
+		return;
+	nh_render_object(ev->h, name, sizeof(name));
+	credential_use(f, ev, digest, kind, name, nh_syscall_name(e->syscall), e->result,
+		       e->result >= 0, emit, ctx);
+}
+
+/* Refreshed at most this often: a runtime restarting makes a new socket. */
+#define NH_SOCKETS_MAX_AGE_NS (5ull * 1000000000ull)
+
+/* A Unix connect reaches a credential when its peer's socket file is a
+ * runtime or kubelet socket (by inode: any name leads to it), else when
+ * the address the server bound names one (the kernel's copy). A failed
+ * connect only has the caller's path: matched by name, as an attempt. */
+static void on_unix_connect(struct nh_findings *f, const struct nh_attributed *ev, uint64_t digest,
+			    nh_finding_fn emit, void *ctx)
+{
+	const struct nh_unix_event *e = (const void *)ev->h;
+	const struct nh_socket_entry *s;
+	char path[NH_UNIX_PATH_MAX + 2];
+	const char *kind;
+
+	nh_sockets_refresh(&f->sockets, e->h.ts_ns, NH_SOCKETS_MAX_AGE_NS);
+	s = nh_sockets_match(&f->sockets, e->dev, e->ino);
+	if (s) {
+		credential_use(f, ev, digest, s->kind, s->path, "connect", e->result,
+			       e->result == 0, emit, ctx);
+		return;
+	}
+	nh_render_unix_path(e, path, sizeof(path));
+	if (path[0] != '/')
+		return; /* abstract names are no files */
+	kind = nh_catalogue_match_path(&f->cat, path);
+	if (kind)
+		credential_use(f, ev, digest, kind, path, "connect", e->result, e->result == 0,
+			       emit, ctx);
 }
 
 /* Repeats folded by the kernel are uses too: counted, and shown as one
@@ -491,6 +545,12 @@ void nh_findings_event(struct nh_findings *f, const struct nh_attributed *ev, ui
 		break;
 	case NH_KIND_CONNECT:
 		on_connect(f, ev, digest, emit, ctx);
+		break;
+	case NH_KIND_SEND:
+		on_send(f, ev, digest, emit, ctx);
+		break;
+	case NH_KIND_UNIX_CONNECT:
+		on_unix_connect(f, ev, digest, emit, ctx);
 		break;
 	case NH_KIND_SUMMARY:
 		on_summary(f, ev, digest, emit, ctx);

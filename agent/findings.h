@@ -25,6 +25,7 @@
 #include "record.h"
 #include "event.h"
 #include "quotamap.h"
+#include "sockets.h"
 #include "u64map.h"
 
 /* Receives each finding as its typed record, valid for the call; the
@@ -45,6 +46,7 @@ struct nh_findings {
 	 * baseline then learns it as a credential, not also as a file or a
 	 * destination. */
 	bool was_credential;
+	struct nh_sockets sockets; /* runtime and kubelet sockets by inode */
 	struct nh_wire_record rec; /* the finding being made */
 	struct nh_record_buf buf;
 };
@@ -52,6 +54,8 @@ struct nh_findings {
 int nh_findings_init(struct nh_findings *f, const struct nh_cgroupfs *fs, const char *sa_token_path,
 		     size_t max_credentials);
 void nh_findings_free(struct nh_findings *f);
+/* Where the kubelet keeps its sockets (its root directory); NULL: none. */
+void nh_findings_set_kubelet_root(struct nh_findings *f, const char *kubelet_root);
 
 /* Findings from one attributed event; digest names its dedup series (0
  * when none) so that a later summary counts as more uses. */

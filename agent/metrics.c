@@ -136,6 +136,9 @@ static void per_kind(struct out *o, const struct nh_metrics *m, const char *name
 	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
 		struct label l = {"kind", nh_kind_name(k)};
 
+		if (!nh_kind_named(k))
+			continue;
+
 		sample_u(o, name, &l, 1, *(const uint64_t *)((const char *)&m->kinds[k] + off));
 	}
 }
@@ -177,6 +180,17 @@ static void process(struct out *o, const struct nh_metrics *m)
 	       "When the agent started, in seconds since the Unix epoch.");
 	snprintf(v, sizeof(v), "%.3f", m->start_time_s);
 	sample(o, "nhiscope_start_time_seconds", NULL, 0, v);
+	family(o, "nhiscope_node_ia32_emulation", "gauge",
+	       "Whether 32-bit syscalls, which the probes do not see, are possible on the node "
+	       "(1), not (0), or unknown (-1).");
+	snprintf(v, sizeof(v), "%d", m->ia32_emulation);
+	sample(o, "nhiscope_node_ia32_emulation", NULL, 0, v);
+	family(
+	    o, "nhiscope_node_io_uring_disabled", "gauge",
+	    "kernel.io_uring_disabled (0: io_uring, which the probes do not see, allowed for all; "
+	    "2: disabled; -1: no such setting).");
+	snprintf(v, sizeof(v), "%d", m->io_uring_disabled);
+	sample(o, "nhiscope_node_io_uring_disabled", NULL, 0, v);
 	family(o, "nhiscope_probe_attached", "gauge",
 	       "Whether each BPF program is attached to its tracepoint (1) or not (0).");
 	for (size_t i = 0; i < m->nprobes; i++) {

@@ -47,6 +47,7 @@ struct nh_metrics {
 	struct nh_metrics_probe probes[NH_METRICS_PROBES_MAX];
 	size_t nprobes;
 	int probes_attached;
+	int ia32_emulation, io_uring_disabled; /* posture.h; -1 unknown */
 
 	struct nh_metrics_kind kinds[NH_KIND_MAX]; /* by kernel kind; 0 unused */
 	uint64_t decode_errors;

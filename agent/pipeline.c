@@ -494,13 +494,14 @@ void nh_pipeline_tick(struct nh_agent *a)
 		    {"kafka_delivered", a->kafka.delivered},
 		    {"kafka_failed", a->kafka.failed},
 		    {"spool_pending", nh_spool_pending(&a->kafka.spool)},
+		    /* posture: 1 on, 0 off, UINT64_MAX unknown (posture.h) */
+		    {"ia32_emulation", (uint64_t)(int64_t)a->posture.ia32_emulation},
+		    {"io_uring_disabled", (uint64_t)(int64_t)a->posture.io_uring_disabled},
 		};
 
 		for (int k = 0; k < NH_KIND_MAX; k++)
 			c[0].value += a->kinds[k].received;
-		a->kafka.probes_missing = 0;
-		for (int i = 0; i < a->probes.nprobes; i++)
-			a->kafka.probes_missing += !a->probes.probe[i].attached;
+		a->kafka.probes_missing = (uint32_t)nh_probes_missing(&a->probes);
 		a->kafka.monitoring_tampered = a->probes.tampered;
 		nh_kafka_tick(&a->kafka, now, now + (uint64_t)a->wall_offset_ns,
 			      (uint32_t)a->probes.nprobes - a->kafka.probes_missing,

@@ -100,6 +100,20 @@ static bool tracepoint_exists(const char *tp)
 	return found;
 }
 
+/* Probes of syscalls a kernel may be built without (CONFIG_MODULES,
+ * CONFIG_FHANDLE): missing, they are listed as not attached
+ * (docs/coverage.md), not a reason to refuse to start. */
+static bool optional_probe(const char *prog)
+{
+	static const char *const optional[] = {"nh_exit_init_module", "nh_exit_finit_module",
+					       "nh_exit_open_by_handle_at"};
+
+	for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++)
+		if (strcmp(prog, optional[i]) == 0)
+			return true;
+	return false;
+}
+
 /* What a probe's program is, for the self-watch. */
 static uint32_t prog_id_of(struct bpf_program *prog)
 {
@@ -155,6 +169,13 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 		pr->bprog = prog;
 		pr->prog_id = prog_id_of(prog);
 		code = attach_one(pr);
+		if (code && optional_probe(pr->prog) && !tracepoint_exists(pr->tracepoint)) {
+			/* a kernel without the feature: that path does not exist
+			 * (listed as absent, not as reduced coverage) */
+			pr->absent = true;
+			pr->error[0] = '\0';
+			continue;
+		}
 		if (code)
 			snprintf(err, len, "%s: %s", pr->prog, pr->error);
 		else
@@ -445,7 +466,7 @@ int nh_probes_missing(const struct nh_probes *p)
 	int n = 0;
 
 	for (int i = 0; i < p->nprobes; i++)
-		n += !p->probe[i].attached;
+		n += !p->probe[i].attached && !p->probe[i].absent;
 	return n;
 }
 

@@ -24,6 +24,9 @@ struct nh_probe {
 	char prog[64];
 	char tracepoint[96]; /* "syscalls:sys_enter_openat" */
 	bool attached;
+	/* not attached because this kernel lacks the syscall (CONFIG_MODULES,
+	 * CONFIG_FHANDLE): no path to watch, so no reason to be unready */
+	bool absent;
 	struct bpf_link *link;
 	struct bpf_program *bprog;
 	uint32_t prog_id; /* the kernel's id of our program */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "opname.h"
 #include "render.h"
 #include "secrets.h"
 
@@ -206,6 +207,56 @@ void nh_record_activity(const struct nh_attributed *ev, struct nh_record_buf *bu
 		a->ns_pid = e->ns_pid;
 		a->tty = h->flags & NH_F_TTY;
 		a->entered_namespace = h->flags & NH_F_NS_ENTERED;
+		a->euid = e->euid;
+		a->egid = e->egid;
+		a->cap_effective = e->cap_effective;
+		a->cap_permitted = e->cap_permitted;
+		a->privileged_exec = h->flags & NH_F_PRIV_EXEC;
+		a->compat32 = h->flags & NH_F_COMPAT32;
+		break;
+	}
+	case NH_KIND_SEND: {
+		const struct nh_send_event *e = (const void *)h;
+
+		a->syscall = nh_syscall_name(e->syscall);
+		address(&e->dst, buf, a);
+		a->fd = e->fd;
+		a->result = e->result;
+		a->msg_index = e->msg_index;
+		a->user_address = h->flags & NH_F_USER_ADDR;
+		break;
+	}
+	case NH_KIND_UNIX_CONNECT: {
+		const struct nh_unix_event *e = (const void *)h;
+
+		a->syscall = "connect";
+		nh_render_unix_path(e, buf->path, sizeof(buf->path));
+		a->path = buf->path;
+		a->device = e->dev;
+		a->inode = e->ino;
+		a->fd = e->fd;
+		a->result = e->result;
+		a->sock_type = nh_render_sock_type(e->sock_type);
+		a->user_address = h->flags & NH_F_USER_ADDR;
+		break;
+	}
+	case NH_KIND_NAMESPACE:
+	case NH_KIND_PTRACE:
+	case NH_KIND_BPF:
+	case NH_KIND_MODULE: {
+		const struct nh_op_event *e = (const void *)h;
+
+		a->syscall = nh_syscall_name(e->syscall);
+		if (e->path_len) {
+			snprintf(buf->path, sizeof(buf->path), "%.*s", (int)e->path_len, e->path);
+			a->path = buf->path;
+		}
+		a->op = e->op;
+		a->op_name = nh_opname(e->syscall, e->op, buf->op_name, sizeof(buf->op_name));
+		a->target_pid = e->target_pid;
+		if (e->syscall == NH_SYS_SETNS || e->syscall == NH_SYS_FINIT_MODULE)
+			a->fd = (int32_t)e->arg;
+		a->result = e->result;
 		break;
 	}
 	case NH_KIND_FORK:

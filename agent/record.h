@@ -24,6 +24,7 @@ struct nh_record_buf {
 	char comm[NH_COMM_LEN + 1];
 	char path[NH_PATH_MAX + 1];
 	char address[INET6_ADDRSTRLEN];
+	char op_name[128]; /* namespace/ptrace/bpf/module operations */
 	/* argv as shown (the first NH_ARGS_SHOW bytes), redacted: a secret
 	 * may grow when masked */
 	char args[NH_ARGS_SHOW * 3 + NH_WIRE_ARGS_MAX];

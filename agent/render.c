@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "decode.h"
+#include "opname.h"
 
 void nh_render_time(uint64_t mono_ns, int64_t wall_offset_ns, char *buf, size_t len)
 {
@@ -23,6 +24,32 @@ void nh_render_addr(const struct nh_sockaddr *sa, char *buf, size_t len)
 		inet_ntop(AF_INET, sa->addr, buf, len);
 	else
 		snprintf(buf, len, "family-%u", sa->family);
+}
+
+void nh_render_unix_path(const struct nh_unix_event *e, char *buf, size_t len)
+{
+	size_t n = e->path_len < NH_UNIX_PATH_MAX ? e->path_len : NH_UNIX_PATH_MAX;
+
+	/* An abstract name starts with a NUL and may hold more: '@' as ss(8)
+	 * shows it, then up to the next NUL. */
+	if (n && e->path[0] == '\0')
+		snprintf(buf, len, "@%.*s", (int)strnlen(e->path + 1, n - 1), e->path + 1);
+	else
+		snprintf(buf, len, "%.*s", (int)strnlen(e->path, n), e->path);
+}
+
+const char *nh_render_sock_type(uint32_t type)
+{
+	switch (type) {
+	case 1:
+		return "stream";
+	case 2:
+		return "dgram";
+	case 5:
+		return "seqpacket";
+	default:
+		return "other";
+	}
 }
 
 void nh_render_object(const struct nh_hdr *h, char *buf, size_t len)
@@ -45,5 +72,20 @@ void nh_render_object(const struct nh_hdr *h, char *buf, size_t len)
 
 		nh_render_addr(&e->peer, addr, sizeof(addr));
 		snprintf(buf, len, "%s -> :%u", addr, e->local_port);
+	} else if (h->kind == NH_KIND_SEND) {
+		const struct nh_send_event *e = (const void *)h;
+
+		nh_render_addr(&e->dst, addr, sizeof(addr));
+		snprintf(buf, len, e->dst.family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr,
+			 e->dst.port);
+	} else if (h->kind == NH_KIND_UNIX_CONNECT) {
+		nh_render_unix_path((const void *)h, buf, len);
+	} else if (h->kind >= NH_KIND_NAMESPACE && h->kind <= NH_KIND_MODULE) {
+		const struct nh_op_event *e = (const void *)h;
+		char op[96];
+
+		snprintf(buf, len, "%s %s%s%.*s", nh_syscall_name(e->syscall),
+			 nh_opname(e->syscall, e->op, op, sizeof(op)), e->path_len ? " " : "",
+			 (int)e->path_len, e->path);
 	}
 }

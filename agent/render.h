@@ -19,5 +19,9 @@ void nh_render_time(uint64_t mono_ns, int64_t wall_offset_ns, char *buf, size_t 
 void nh_render_addr(const struct nh_sockaddr *sa, char *buf, size_t len);
 /* Describe the object of a deduplicated event: path or address:port. */
 void nh_render_object(const struct nh_hdr *h, char *buf, size_t len);
+/* An AF_UNIX address as shown: the path, or "@name" for an abstract one. */
+void nh_render_unix_path(const struct nh_unix_event *e, char *buf, size_t len);
+/* "stream", "dgram", "seqpacket" or "other". */
+const char *nh_render_sock_type(uint32_t type);
 
 #endif

@@ -290,6 +290,8 @@ static int start_credentials(struct nh_agent *a)
 					 "service account is believed until they are known");
 	}
 	code = nh_findings_init(&a->findings, &a->cgfs, cfg->sa_token_path, cfg->max_credentials);
+	if (!code)
+		nh_findings_set_kubelet_root(&a->findings, cfg->kubelet_root);
 	if (code) {
 		nh_err(&a->log, "cannot allocate the credential registry: %s", strerror(-code));
 		return code;
@@ -480,6 +482,14 @@ int nh_agent_start(struct nh_agent *a)
 	a->epfd = a->sigfd = a->timerfd = -1;
 	a->server.listen_fd = -1;
 	a->start_ns = a->last_rate_ns = nh_clock_mono_ns();
+	nh_posture_read(&a->posture, "/proc");
+	if (a->posture.ia32_emulation != 0)
+		nh_info(&a->log,
+			"32-bit (ia32) syscalls are possible on this node and are not traced "
+			"(docs/coverage.md)");
+	if (a->posture.io_uring_disabled == 0)
+		nh_info(&a->log, "io_uring is enabled for every process and its operations are not "
+				 "traced (docs/coverage.md)");
 	a->wall_offset_ns = nh_clock_wall_offset_ns();
 	/* Close windows promptly but never spin: a quarter window, 50ms..1s. */
 	a->flush_interval_ns = a->cfg.dedup_window_ms * 1000000ULL / 4;

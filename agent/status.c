@@ -72,6 +72,8 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 	m->version = NH_VERSION;
 	m->uptime_s = (double)(nh_clock_mono_ns() - a->start_ns) / NH_NSEC;
 	m->start_time_s = (double)((int64_t)a->start_ns + a->wall_offset_ns) / NH_NSEC;
+	m->ia32_emulation = a->posture.ia32_emulation;
+	m->io_uring_disabled = a->posture.io_uring_disabled;
 	for (int i = 0; i < a->probes.nprobes && i < NH_METRICS_PROBES_MAX; i++) {
 		const struct nh_probe *p = &a->probes.probe[i];
 
@@ -181,8 +183,7 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 		m->io_refused = a->io.refused;
 	}
 	m->sa_token_stalled = a->tokens.stalled;
-	for (int i = 0; i < a->probes.nprobes; i++)
-		m->probes_missing += !a->probes.probe[i].attached;
+	m->probes_missing = (uint64_t)nh_probes_missing(&a->probes);
 	m->tampered = a->probes.tampered;
 	m->reattached = a->probes.reattached;
 }
@@ -333,7 +334,8 @@ static json_object *selfwatch_status(struct nh_agent *a, const struct nh_metrics
 		const struct nh_probe *p = &a->probes.probe[i];
 		json_object *e;
 
-		if (p->attached)
+		/* absent: the kernel has no such syscall, nothing to miss */
+		if (p->attached || p->absent)
 			continue;
 		e = json_object_new_object();
 		json_object_object_add(e, "program", json_object_new_string(p->prog));
@@ -372,10 +374,25 @@ static json_object *agent_status(struct nh_agent *a)
 		json_object_array_add(probes, e);
 	}
 	json_object_object_add(o, "probes_attached", json_object_new_int(m.probes_attached));
+	{
+		/* paths the tracepoints do not show, open or closed on this node */
+		json_object *p = json_object_new_object();
+
+		json_object_object_add(
+		    p, "ia32_emulation",
+		    json_object_new_string(nh_posture_ia32_name(m.ia32_emulation)));
+		json_object_object_add(p, "io_uring_disabled",
+				       json_object_new_int(m.io_uring_disabled));
+		json_object_object_add(o, "posture", p);
+	}
 	json_object_object_add(o, "probes", probes);
 	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
 		const struct nh_metrics_kind *mk = &m.kinds[k];
-		json_object *e = json_object_new_object();
+		json_object *e;
+
+		if (!nh_kind_named(k))
+			continue;
+		e = json_object_new_object();
 
 		json_object_object_add(e, "received", json_object_new_int64(mk->received));
 		json_object_object_add(e, "observed", json_object_new_int64(mk->observed));
@@ -571,7 +588,7 @@ static const char *http_not_ready(void *ctx)
 	int attached = 0;
 
 	for (int i = 0; i < a->probes.nprobes; i++)
-		attached += a->probes.probe[i].attached;
+		attached += a->probes.probe[i].attached || a->probes.probe[i].absent;
 	if (a->stopping)
 		return "stopping";
 	if (!a->probes.nprobes || attached < a->probes.nprobes) {

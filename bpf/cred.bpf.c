@@ -127,6 +127,92 @@ int nh_exit_capset(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/* setfsuid, setfsgid: real, effective and file-system id (the one file
+ * access is checked against, which the set*id families leave alone);
+ * setgroups: real and effective gid and the number of groups. */
+static __always_inline void read_fs_ids(__u32 sys, __u32 ids[3])
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	const struct cred *cr = t->cred;
+
+	if (sys == NH_SYS_SETFSUID) {
+		ids[0] = cr->uid.val;
+		ids[1] = cr->euid.val;
+		ids[2] = cr->fsuid.val;
+	} else if (sys == NH_SYS_SETFSGID) {
+		ids[0] = cr->gid.val;
+		ids[1] = cr->egid.val;
+		ids[2] = cr->fsgid.val;
+	} else {
+		ids[0] = cr->gid.val;
+		ids[1] = cr->egid.val;
+		ids[2] = cr->group_info->ngroups;
+	}
+}
+
+static __always_inline int fs_enter(__u32 sys, struct trace_event_raw_sys_enter *ctx)
+{
+	struct nh_pending *p;
+
+	if (nh_filtered())
+		return 0;
+	p = nh_pending_get(true);
+	if (!p)
+		return 0;
+	p->sys = sys;
+	p->args[0] = ctx->args[0];
+	p->args[1] = (__u32)-1;
+	p->args[2] = (__u32)-1;
+	read_fs_ids(sys, p->old_ids);
+	return 0;
+}
+
+/* setfsuid returns the previous id, never an error: the event says what
+ * changed through the ids, and the result is that return value. */
+static __always_inline int fs_exit(long ret)
+{
+	struct nh_pending *p = nh_pending_take(NH_SYS_SETFSUID, NH_SYS_SETGROUPS);
+	struct nh_cred_event *e;
+	struct nh_ctx c;
+	__u32 kind;
+
+	if (!p)
+		return 0;
+	kind = p->sys == NH_SYS_SETFSUID ? NH_KIND_SETUID : NH_KIND_SETGID;
+	nh_ctx_init(&c);
+	e = NH_RESERVE(struct nh_cred_event, kind);
+	if (!e) {
+		p->sys = NH_SYS_NONE;
+		return 0;
+	}
+	nh_fill_hdr(&e->h, &c, kind);
+	e->syscall = p->sys;
+	e->result = ret;
+	__builtin_memcpy(e->old_ids, p->old_ids, sizeof(e->old_ids));
+	__builtin_memcpy(e->args, p->args, sizeof(e->args));
+	read_fs_ids(p->sys, e->new_ids);
+	e->pad = 0;
+	p->sys = NH_SYS_NONE;
+	nh_submit(e);
+	return 0;
+}
+
+#define NH_FS_HOOKS(name, sys)                                                                     \
+	SEC("tp/syscalls/sys_enter_" #name)                                                        \
+	int nh_enter_##name(struct trace_event_raw_sys_enter *ctx)                                 \
+	{                                                                                          \
+		return fs_enter(sys, ctx);                                                         \
+	}                                                                                          \
+	SEC("tp/syscalls/sys_exit_" #name)                                                         \
+	int nh_exit_##name(struct trace_event_raw_sys_exit *ctx)                                   \
+	{                                                                                          \
+		return fs_exit(ctx->ret);                                                          \
+	}
+
+NH_FS_HOOKS(setfsuid, NH_SYS_SETFSUID)
+NH_FS_HOOKS(setfsgid, NH_SYS_SETFSGID)
+NH_FS_HOOKS(setgroups, NH_SYS_SETGROUPS)
+
 #define NH_ID_HOOKS(name, sys, nargs)                                                              \
 	SEC("tp/syscalls/sys_enter_" #name)                                                        \
 	int nh_enter_##name(struct trace_event_raw_sys_enter *ctx)                                 \

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* File opens: open, openat, openat2, hooked at exit only, where the
  * result is known: the path is read, hashed and deduplicated there. */
+#define NH_USE_CAST
 #include "maps.bpf.h"
 
 /* The arguments are read at exit from the task's saved user registers:
@@ -31,6 +32,19 @@ static __always_inline int open_exit(__u32 sys, long ret)
 		ptr = PT_REGS_PARM1_SYSCALL(regs);
 		flags = PT_REGS_PARM2_SYSCALL(regs);
 		mode = PT_REGS_PARM3_SYSCALL(regs);
+	} else if (sys == NH_SYS_CREAT) {
+		dirfd = NH_AT_FDCWD;
+		ptr = PT_REGS_PARM1_SYSCALL(regs);
+		flags = NH_O_CREAT | NH_O_WRONLY | NH_O_TRUNC;
+		mode = PT_REGS_PARM2_SYSCALL(regs);
+	} else if (sys == NH_SYS_OPEN_BY_HANDLE_AT) {
+		/* No path: a file handle names the file ("Shocker"). The
+		 * object is the inode the kernel opened; the path shown is
+		 * that file's name as the kernel holds it (its dentry). */
+		dirfd = PT_REGS_PARM1_SYSCALL(regs);
+		ptr = 0;
+		flags = PT_REGS_PARM3_SYSCALL(regs);
+		mode = 0;
 	} else {
 		dirfd = PT_REGS_PARM1_SYSCALL(regs);
 		ptr = PT_REGS_PARM2_SYSCALL(regs);
@@ -50,7 +64,11 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return 0;
-	n = bpf_probe_read_user_str(s->path, sizeof(s->path), (const void *)ptr);
+	if (sys == NH_SYS_OPEN_BY_HANDLE_AT)
+		n = ret >= 0 ? bpf_probe_read_kernel_str(s->path, sizeof(s->path), nh_fd_name(ret))
+			     : 0;
+	else
+		n = bpf_probe_read_user_str(s->path, sizeof(s->path), (const void *)ptr);
 	len = n > 0 ? n - 1 : 0;
 
 	nh_ctx_init(&c);
@@ -105,6 +123,18 @@ SEC("tp/syscalls/sys_exit_openat")
 int nh_exit_openat(struct trace_event_raw_sys_exit *ctx)
 {
 	return open_exit(NH_SYS_OPENAT, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_creat")
+int nh_exit_creat(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(NH_SYS_CREAT, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_open_by_handle_at")
+int nh_exit_open_by_handle_at(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(NH_SYS_OPEN_BY_HANDLE_AT, ctx->ret);
 }
 
 SEC("tp/syscalls/sys_exit_openat2")

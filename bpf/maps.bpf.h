@@ -15,11 +15,15 @@
 
 #include "nhiscope.h"
 
+#define NH_AF_UNIX   1
 #define NH_AF_INET   2
 #define NH_AF_INET6  10
 #define NH_EAGAIN    11
+#define NH_EBADF     9
+#define NH_ENOTSOCK  88
 #define NH_AT_FDCWD  -100
 #define NH_O_ACCMODE 00000003
+#define NH_O_WRONLY  00000001
 #define NH_O_CREAT   00000100
 #define NH_O_TRUNC   00001000
 
@@ -368,6 +372,11 @@ static __always_inline __u64 nh_object_path(__u64 ino, __u64 dev_mode, const cha
  * thread may swap the descriptor between the return and this read (dup2
  * onto it): then the object is the swapped-in file, which is still a
  * file the process holds. */
+/* Only one object may use the kfunc: bpftool's linker refuses an extern
+ * kfunc in two objects, and this libbpf resolves no "___flavour" names.
+ * file.bpf.c (the open path, the hottest) has it; the others read
+ * through bpf_probe_read_kernel. */
+#ifdef NH_USE_CAST
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /* Returns the file (an untrusted, read-only BTF pointer: plain loads
@@ -446,6 +455,58 @@ static __always_inline struct nh_inode_val *nh_cred_of(struct file *f, __u64 dev
 	*via_volume = true;
 	return v;
 }
+#endif
+
+/* The name (last path component) of the file behind descriptor fd, as
+ * the kernel holds it; NULL when there is none. */
+static __always_inline const void *nh_fd_name(int fd)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt;
+	struct file *fp = NULL;
+
+	if (fd < 0)
+		return NULL;
+	fdt = t->files->fdt;
+	if (!fdt || (unsigned int)fd >= fdt->max_fds)
+		return NULL;
+	if (bpf_probe_read_kernel(&fp, sizeof(fp), &fdt->fd[fd]) || !fp)
+		return NULL;
+	return BPF_CORE_READ(fp, f_path.dentry, d_name.name);
+}
+
+/* The socket behind the current task's descriptor fd, NULL when fd is not
+ * a socket. The file's private data is a socket only for socket files:
+ * checked through the inode's mode (S_IFSOCK) with check_mode; without
+ * it the caller knows fd was a socket (the syscall did not fail with
+ * ENOTSOCK). */
+static __always_inline struct sock *nh_fd_sock(int fd, bool check_mode)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt;
+	struct file *fp = NULL;
+
+	if (fd < 0)
+		return NULL;
+	fdt = t->files->fdt;
+	if (!fdt || (unsigned int)fd >= fdt->max_fds)
+		return NULL;
+	if (bpf_probe_read_kernel(&fp, sizeof(fp), &fdt->fd[fd]) || !fp)
+		return NULL;
+	if (check_mode && (BPF_CORE_READ(fp, f_inode, i_mode) & 00170000) != 0140000)
+		return NULL;
+	{
+		struct socket *sock = BPF_CORE_READ(fp, private_data);
+
+		return BPF_CORE_READ(sock, sk);
+	}
+}
+
+/* The calling task's saved user registers: syscall arguments at exit. */
+static __always_inline struct pt_regs *nh_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
 
 static __always_inline void nh_dedup_key_init(struct nh_dedup_key *k, const struct nh_ctx *c,
 					      __u32 kind, __u64 hash)
@@ -514,6 +575,54 @@ static __always_inline struct nh_pending *nh_pending_take(__u32 lo, __u32 hi)
 	if (!p || p->sys < lo || p->sys > hi)
 		return NULL;
 	return p;
+}
+
+/* Namespace, ptrace, bpf and module operations (struct nh_op_event):
+ * rare, so each one is reported, deduplicated per identity, binary,
+ * syscall, operation, target, outcome and path. path is a user string
+ * (upath) or a kernel one (kpath), or neither. */
+static __always_inline int nh_op_emit(__u32 kind, __u32 sys, long ret, __u64 op, __u64 arg,
+				      __u32 target, const void *upath, const void *kpath)
+{
+	struct nh_op_event *e;
+	struct nh_scratch *s;
+	struct nh_ctx c;
+	__u32 zero = 0;
+	long n = 0, len;
+	__u64 h;
+
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	if (upath)
+		n = bpf_probe_read_user_str(s->path, sizeof(s->path), upath);
+	else if (kpath)
+		n = bpf_probe_read_kernel_str(s->path, sizeof(s->path), kpath);
+	len = n > 0 ? n - 1 : 0;
+	nh_ctx_init(&c);
+	h = nh_object_path(
+	    op, (__u64)sys | (__u64)(ret < 0 ? -ret & 0xffff : 0) << 16 | (__u64)target << 32,
+	    s->path, len);
+	if (nh_dedup_hit(&c, kind, h))
+		return 0;
+	e = NH_RESERVE(struct nh_op_event, kind);
+	if (!e)
+		return 0;
+	nh_fill_dedup_hdr(&e->h, &c, kind, h);
+	if (n == sizeof(s->path))
+		e->h.flags |= NH_F_PATH_TRUNC;
+	e->syscall = sys;
+	e->path_len = len;
+	e->target_pid = target;
+	e->result = ret;
+	e->op = op;
+	e->arg = arg;
+	NH_ZERO(e->path);
+	if (len > 0)
+		bpf_probe_read_kernel_str(e->path, sizeof(e->path), s->path);
+	nh_submit(e);
+	nh_dedup_remember(&c, kind, h);
+	return 0;
 }
 
 #endif /* NH_MAPS_BPF_H */

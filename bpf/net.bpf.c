@@ -18,11 +18,25 @@ SEC("tp/syscalls/sys_enter_connect")
 int nh_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
 	const void *uaddr = (const void *)ctx->args[1];
+	int fd = (int)ctx->args[0];
 	struct nh_pending *p;
+	struct sock *sk;
 	__u16 family = 0;
 
 	if (nh_filtered())
 		return 0;
+	/* A Unix socket by what the kernel says the socket is: its peer is
+	 * read at exit, from the kernel's objects. */
+	sk = nh_fd_sock(fd, true);
+	if (sk && BPF_CORE_READ(sk, __sk_common.skc_family) == NH_AF_UNIX) {
+		p = nh_pending_get(true);
+		if (!p)
+			return 0;
+		p->sa.family = NH_AF_UNIX;
+		p->sys = NH_SYS_CONNECT;
+		p->fd = fd;
+		return 0;
+	}
 	if (bpf_probe_read_user(&family, sizeof(family), uaddr) ||
 	    (family != NH_AF_INET && family != NH_AF_INET6))
 		return 0;
@@ -45,7 +59,109 @@ int nh_enter_connect(struct trace_event_raw_sys_enter *ctx)
 		__builtin_memcpy(p->sa.addr, &sin6.sin6_addr, 16);
 	}
 	p->sys = NH_SYS_CONNECT;
-	p->fd = (int)ctx->args[0];
+	p->fd = fd;
+	return 0;
+}
+
+/* The server's socket file and bound address, as the kernel keeps them
+ * for the connected peer (a stream connect's peer shares the listener's
+ * path and address; a datagram peer is the server's socket itself). */
+static __always_inline bool unix_peer(int fd, struct nh_unix_event *e, char *path)
+{
+	struct sock *sk = nh_fd_sock(fd, true);
+	struct unix_sock *pu;
+	struct unix_address *addr;
+	struct dentry *d;
+	int len;
+
+	if (!sk)
+		return false;
+	e->sock_type = BPF_CORE_READ(sk, sk_type);
+	pu = (struct unix_sock *)BPF_CORE_READ((struct unix_sock *)sk, peer);
+	if (!pu)
+		return false;
+	d = BPF_CORE_READ(pu, path.dentry);
+	if (d) {
+		e->ino = BPF_CORE_READ(d, d_inode, i_ino);
+		e->dev = BPF_CORE_READ(d, d_inode, i_sb, s_dev);
+	}
+	addr = BPF_CORE_READ(pu, addr);
+	if (!addr)
+		return true;
+	len = BPF_CORE_READ(addr, len) - 2; /* sun_family */
+	if (len <= 0)
+		return true;
+	if (len > NH_UNIX_PATH_MAX)
+		len = NH_UNIX_PATH_MAX;
+	bpf_probe_read_kernel(path, len & 0x7f, addr->name[0].sun_path);
+	e->path_len = len;
+	return true;
+}
+
+static __always_inline int unix_exit(int fd, long ret)
+{
+	struct nh_unix_event ev = {}, *e;
+	struct nh_scratch *s;
+	struct nh_ctx c;
+	__u32 zero = 0;
+	__u64 h;
+
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	/* Stale bytes past the path must not reach the hash or the event. */
+	__builtin_memset(s->path, 0, NH_UNIX_PATH_MAX + 8);
+	if (ret != 0 || !unix_peer(fd, &ev, s->path)) {
+		/* No peer (the connect failed): only the path the caller
+		 * passed, read from its memory after the call. */
+		struct pt_regs *regs = nh_regs();
+		long len = (long)PT_REGS_PARM3_SYSCALL(regs) - 2;
+		struct sock *sk = nh_fd_sock(fd, true);
+
+		if (sk)
+			ev.sock_type = BPF_CORE_READ(sk, sk_type);
+
+		if (len > NH_UNIX_PATH_MAX)
+			len = NH_UNIX_PATH_MAX;
+		if (len > 0) {
+			bpf_probe_read_user(s->path, len & 0x7f,
+					    (const char *)PT_REGS_PARM2_SYSCALL(regs) + 2);
+			ev.path_len = len;
+		}
+		ev.h.flags |= NH_F_USER_ADDR;
+	}
+	/* A filesystem path ends at its NUL; an abstract one is all its bytes. */
+	if (ev.path_len && s->path[0]) {
+		long n = 0;
+
+		for (int i = 0; i < NH_UNIX_PATH_MAX; i++) {
+			if (i >= ev.path_len || !s->path[i])
+				break;
+			n++;
+		}
+		ev.path_len = n;
+	}
+	nh_ctx_init(&c);
+	h = nh_object_path(ev.ino, ev.dev << 32 | (__u64)(ret < 0 ? -ret & 0xffff : 0), s->path,
+			   ev.path_len);
+	if (nh_dedup_hit(&c, NH_KIND_UNIX_CONNECT, h))
+		return 0;
+	e = NH_RESERVE(struct nh_unix_event, NH_KIND_UNIX_CONNECT);
+	if (!e)
+		return 0;
+	nh_fill_dedup_hdr(&e->h, &c, NH_KIND_UNIX_CONNECT, h);
+	e->h.flags |= ev.h.flags;
+	e->dev = ev.dev;
+	e->ino = ev.ino;
+	e->fd = fd;
+	e->result = ret;
+	e->path_len = ev.path_len;
+	e->sock_type = ev.sock_type;
+	e->pad = 0;
+	e->pad2 = 0;
+	bpf_probe_read_kernel(e->path, sizeof(e->path), s->path);
+	nh_submit(e);
+	nh_dedup_remember(&c, NH_KIND_UNIX_CONNECT, h);
 	return 0;
 }
 
@@ -65,6 +181,8 @@ int nh_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	p->sys = NH_SYS_NONE;
 	sa = p->sa;
 	fd = p->fd;
+	if (sa.family == NH_AF_UNIX)
+		return unix_exit(fd, ret);
 	nh_ctx_init(&c);
 	h = sockaddr_object(&sa, ret < 0 ? -ret : 0);
 	if (nh_dedup_hit(&c, NH_KIND_CONNECT, h))

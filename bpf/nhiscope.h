@@ -38,7 +38,16 @@ enum nh_kind {
 	NH_KIND_CAPSET,
 	NH_KIND_SUMMARY,      /* dedup window closed: count of suppressed repeats */
 	NH_KIND_CGROUP_RMDIR, /* lets the agent drop cached identities */
-	NH_KIND_MAX,
+	/* issue 17: 12..39 */
+	NH_KIND_SEND = 12,	   /* sendto/sendmsg/sendmmsg to an IP destination */
+	NH_KIND_UNIX_CONNECT = 13, /* connect on an AF_UNIX socket: the peer's inode */
+	NH_KIND_NAMESPACE = 14,	   /* unshare, setns, mount, pivot_root */
+	NH_KIND_PTRACE = 15,	   /* ptrace, process_vm_writev */
+	NH_KIND_BPF = 16,	   /* bpf() */
+	NH_KIND_MODULE = 17,	   /* init_module, finit_module */
+	/* Fixed, not computed: other issues reserve numbers below it, and
+	 * tables sized by it must cope with unnamed kinds. */
+	NH_KIND_MAX = 48,
 };
 
 /* nh_hdr.flags */
@@ -58,6 +67,17 @@ enum nh_flag {
 	NH_F_CRED_INODE = 1u << 5,
 	/* ... through its volume directory (a rotated projected token) */
 	NH_F_CRED_VOLUME = 1u << 6,
+	/* issue 17: bits 8..15 */
+	/* exec: the new image runs with an effective uid/gid other than the
+	 * real one, or a non-root uid holds permitted capabilities (setuid,
+	 * setgid or file-capability binary) */
+	NH_F_PRIV_EXEC = 1u << 8,
+	/* send/unix connect: the address was read from the caller's memory
+	 * after the syscall, not from the kernel's socket: another thread
+	 * could have changed it in between (see docs/coverage.md) */
+	NH_F_USER_ADDR = 1u << 9,
+	/* exec: the new image is a 32-bit (compat) process */
+	NH_F_COMPAT32 = 1u << 10,
 };
 
 /* Which syscall produced an event, for kinds shared by several. */
@@ -76,7 +96,25 @@ enum nh_syscall {
 	NH_SYS_SETREGID,
 	NH_SYS_SETRESGID,
 	NH_SYS_CAPSET,
-	NH_SYS_MAX,
+	/* issue 17: 20..59 */
+	NH_SYS_SENDTO = 20,
+	NH_SYS_SENDMSG = 21,
+	NH_SYS_SENDMMSG = 22,
+	NH_SYS_CREAT = 23,
+	NH_SYS_OPEN_BY_HANDLE_AT = 24,
+	NH_SYS_SETFSUID = 25,
+	NH_SYS_SETFSGID = 26,
+	NH_SYS_SETGROUPS = 27,
+	NH_SYS_UNSHARE = 28,
+	NH_SYS_SETNS = 29,
+	NH_SYS_MOUNT = 30,
+	NH_SYS_PIVOT_ROOT = 31,
+	NH_SYS_PTRACE = 32,
+	NH_SYS_PROCESS_VM_WRITEV = 33,
+	NH_SYS_BPF = 34,
+	NH_SYS_INIT_MODULE = 35,
+	NH_SYS_FINIT_MODULE = 36,
+	NH_SYS_MAX = 64, /* fixed: see NH_KIND_MAX */
 };
 
 /* Attribution carried by every event. */
@@ -107,7 +145,12 @@ struct nh_exec_event {
 	__u16 args_len;	 /* bytes in args, NUL separated */
 	__u32 ns_pid;	 /* pid in the process's own pid namespace */
 	__u32 args_size; /* argv bytes the process has, copied or not */
+	/* the credentials the new image runs with (NH_F_PRIV_EXEC) */
+	__u32 euid;
+	__u32 egid;
 	__u32 pad;
+	__u64 cap_effective;
+	__u64 cap_permitted;
 	char path[NH_PATH_MAX];
 	char args[NH_ARGS_MAX]; /* only args_len bytes are sent */
 };
@@ -153,7 +196,55 @@ struct nh_open_event {
 	char path[NH_PATH_MAX];
 };
 
-/* setuid/setgid families: real, effective, saved ids before and after. */
+/* sendto/sendmsg/sendmmsg: one event per distinct destination of the call
+ * (every message of a sendmmsg). The destination is the socket's peer when
+ * the call names none (a connected socket, a TCP Fast Open connect). */
+struct nh_send_event {
+	struct nh_hdr h;
+	struct nh_sockaddr dst;
+	__s32 fd;
+	__s32 result;  /* bytes or messages sent, or -errno */
+	__u16 syscall; /* enum nh_syscall */
+	__u16 pad;
+	__u32 msg_index; /* sendmmsg: which message named this destination */
+};
+
+#define NH_UNIX_PATH_MAX 108 /* sizeof(sun_path) */
+
+/* connect on an AF_UNIX socket. When it succeeded, dev/ino and path are
+ * the peer's: the socket file the server bound and its address as the
+ * kernel keeps it, which the client cannot swap. Otherwise only the
+ * caller's path (NH_F_USER_ADDR). An abstract name starts with a NUL. */
+struct nh_unix_event {
+	struct nh_hdr h;
+	__u64 dev; /* kernel dev_t (MAJOR << 20 | MINOR), 0 unknown */
+	__u64 ino;
+	__s32 fd;
+	__s32 result;
+	__u16 path_len;
+	__u16 sock_type; /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+	__u32 pad;
+	char path[NH_UNIX_PATH_MAX];
+	__u32 pad2;
+};
+
+/* Namespace, ptrace, bpf and module operations: rare, each one reported
+ * (deduplicated per identity, binary, operation, outcome and path). */
+struct nh_op_event {
+	struct nh_hdr h;
+	__u16 syscall; /* enum nh_syscall */
+	__u16 path_len;
+	__u32 target_pid; /* ptrace, process_vm_writev */
+	__s64 result;
+	__u64 op;		/* unshare/clone flags, setns nstype, mount flags, ptrace request,
+				 * bpf command, finit_module flags */
+	__u64 arg;		/* setns/finit_module fd, bpf prog/map type when known */
+	char path[NH_PATH_MAX]; /* mount target, pivot_root new root, module file */
+};
+
+/* setuid/setgid families: real, effective, saved ids before and after;
+ * setfsuid/setfsgid: real, effective and file-system ids; setgroups:
+ * real, effective gid and the number of groups. */
 struct nh_cred_event {
 	struct nh_hdr h;
 	__u32 syscall; /* enum nh_syscall */
@@ -254,7 +345,7 @@ struct nh_counters {
 
 _Static_assert(sizeof(struct nh_hdr) == 72, "nh_hdr layout");
 _Static_assert(sizeof(struct nh_sockaddr) == 20, "nh_sockaddr layout");
-_Static_assert(sizeof(struct nh_exec_event) == 72 + 16 + NH_PATH_MAX + NH_ARGS_MAX, "exec layout");
+_Static_assert(sizeof(struct nh_exec_event) == 72 + 40 + NH_PATH_MAX + NH_ARGS_MAX, "exec layout");
 _Static_assert(NH_ARGS_MAX % NH_ARGS_CHUNK == 0 && (NH_ARGS_MAX & (NH_ARGS_MAX - 1)) == 0,
 	       "argv chunks");
 _Static_assert(sizeof(struct nh_fork_event) == 80, "fork layout");
@@ -263,6 +354,9 @@ _Static_assert(sizeof(struct nh_connect_event) == 104, "connect layout");
 _Static_assert(sizeof(struct nh_accept_event) == 104, "accept layout");
 _Static_assert(sizeof(struct nh_open_event) == 96 + NH_PATH_MAX, "open layout");
 _Static_assert(sizeof(struct nh_cred_event) == 120, "cred layout");
+_Static_assert(sizeof(struct nh_send_event) == 112, "send layout");
+_Static_assert(sizeof(struct nh_unix_event) == 104 + NH_UNIX_PATH_MAX + 4, "unix layout");
+_Static_assert(sizeof(struct nh_op_event) == 104 + NH_PATH_MAX, "op layout");
 _Static_assert(sizeof(struct nh_capset_event) == 128, "capset layout");
 _Static_assert(sizeof(struct nh_dedup_key) == 24, "dedup key layout");
 _Static_assert(sizeof(struct nh_dedup_val) == 32, "dedup value layout");

@@ -21,6 +21,26 @@ static __always_inline void exec_session(struct nh_exec_event *e)
 		e->h.flags |= NH_F_NS_ENTERED;
 }
 
+/* What the new image runs as. The old credentials are gone by now, so
+ * "privileged" is what a setuid, setgid or file-capability binary leaves:
+ * an effective id other than the real one, or permitted capabilities
+ * held by a non-root user. A 32-bit image has a 32-bit address space. */
+static __always_inline void exec_creds(struct nh_exec_event *e)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	const struct cred *cr = t->cred;
+	__u32 uid = cr->uid.val, gid = cr->gid.val;
+
+	e->euid = cr->euid.val;
+	e->egid = cr->egid.val;
+	bpf_probe_read_kernel(&e->cap_effective, 8, &cr->cap_effective);
+	bpf_probe_read_kernel(&e->cap_permitted, 8, &cr->cap_permitted);
+	if (e->euid != uid || e->egid != gid || (uid != 0 && e->cap_permitted))
+		e->h.flags |= NH_F_PRIV_EXEC;
+	if (t->mm && t->mm->task_size <= 0x100000000ULL)
+		e->h.flags |= NH_F_COMPAT32;
+}
+
 /* Exec records are built here, as long as the largest argv, and sent as
  * long as this one's. One slot per CPU: a per-CPU array cannot hold a
  * value over 32 KiB. The agent sizes it to the possible CPUs. */
@@ -75,6 +95,7 @@ int nh_exec(struct trace_event_raw_sched_process_exec *ctx)
 	e->h.flags = 0;
 	e->ns_pid = 0;
 	exec_session(e);
+	exec_creds(e);
 
 	/* The scratch holds the last exec of this CPU: only what is sent is
 	 * rewritten, the path in full so no byte of another path follows. */

@@ -187,6 +187,12 @@ static const struct ecs_class event_class[NH_WIRE_EV_MAX] = {
     [NH_WIRE_EV_SETUID] = {"process", "change", NULL},
     [NH_WIRE_EV_SETGID] = {"process", "change", NULL},
     [NH_WIRE_EV_CAPSET] = {"process", "change", NULL},
+    [NH_WIRE_EV_SEND] = {"network", "connection", NULL},
+    [NH_WIRE_EV_UNIX_CONNECT] = {"network", "connection", "start"},
+    [NH_WIRE_EV_NAMESPACE] = {"process", "change", NULL},
+    [NH_WIRE_EV_PTRACE] = {"process", "change", NULL},
+    [NH_WIRE_EV_BPF] = {"driver", "change", NULL},
+    [NH_WIRE_EV_MODULE] = {"driver", "change", NULL},
 };
 
 static const struct ecs_class host_info = {"host", "info", NULL};
@@ -227,6 +233,7 @@ static struct ecs_class classify(const struct nh_wire_record *r)
 	    [NH_WIRE_CAT_FILE] = {"file", "access", NULL},
 	    [NH_WIRE_CAT_CREDENTIAL] = {"file", "access", NULL},
 	    [NH_WIRE_CAT_PRIVILEGE] = {"process", "change", NULL},
+	    [NH_WIRE_CAT_ISOLATION] = {"process", "change", NULL},
 	};
 
 	switch (r->kind) {
@@ -531,6 +538,8 @@ struct ecs_objects {
 	const char *peer_group; /* "destination", "source" or NULL */
 	uint32_t local_port;	/* accept: our side */
 	const char *file;	/* an absolute path */
+	bool socket;		/* file is a Unix socket (inode: its inode, or 0) */
+	uint64_t inode;
 };
 
 static void find_objects(const struct nh_wire_record *r, struct ecs_objects *o)
@@ -567,14 +576,18 @@ static void find_objects(const struct nh_wire_record *r, struct ecs_objects *o)
 			break;
 		if (a->event == NH_WIRE_EV_OPEN && is_path(a->path)) {
 			o->file = a->path;
-		} else if ((a->event == NH_WIRE_EV_CONNECT ||
+		} else if (a->event == NH_WIRE_EV_UNIX_CONNECT && is_path(a->path)) {
+			o->file = a->path;
+			o->socket = true;
+			o->inode = a->inode;
+		} else if ((a->event == NH_WIRE_EV_CONNECT || a->event == NH_WIRE_EV_SEND ||
 			    (a->event == NH_WIRE_EV_ACCEPT && a->result >= 0)) &&
 			   known(a->address)) {
 			o->peer.is_ip = parse_ip(a->address, o->peer.ip, sizeof(o->peer.ip));
 			if (!o->peer.is_ip)
 				snprintf(o->peer.ip, sizeof(o->peer.ip), "%s", a->address);
 			o->peer.port = a->port;
-			o->peer_group = a->event == NH_WIRE_EV_CONNECT ? "destination" : "source";
+			o->peer_group = a->event == NH_WIRE_EV_ACCEPT ? "source" : "destination";
 			if (a->event == NH_WIRE_EV_ACCEPT)
 				o->local_port = a->local_port;
 		} else if (a->event == NH_WIRE_EV_SUMMARY && is_path(a->object) &&
@@ -613,6 +626,15 @@ static void add_objects(struct nh_jw *w, const struct ecs_objects *o)
 		nh_jw_str(w, "path", o->file);
 		if (slash && slash[1])
 			nh_jw_str(w, "name", slash + 1);
+		if (o->socket) {
+			char num[24];
+
+			nh_jw_str(w, "type", "socket");
+			if (o->inode) {
+				snprintf(num, sizeof(num), "%llu", (unsigned long long)o->inode);
+				nh_jw_str(w, "inode", num); /* ECS: a keyword */
+			}
+		}
 		nh_jw_end(w);
 	}
 }
@@ -679,6 +701,14 @@ static void add_process(struct nh_jw *w, const struct nh_wire_record *r)
 		/* argv as one line, the way a shell shows it; redacted like args
 		 * (the agent redacted every secret before the record left) */
 		nh_jw_str_join(w, "command_line", a->args, a->n_args, ' ');
+		/* a setuid, setgid or file-capability image: whom it runs as */
+		if (a->privileged_exec) {
+			char num[12];
+
+			nh_jw_object(w, "user");
+			nh_jw_str(w, "id", decimal(a->euid, num, sizeof(num)));
+			nh_jw_end(w);
+		}
 	}
 	nh_jw_end(w);
 }

@@ -37,13 +37,13 @@
 
 #define NH_ITEMS_LIMIT 65535 /* largest accepted max_items */
 
-static const char *const cat_names[NH_CAT_MAX] = {"exec", "egress",	"ingress",
-						  "file", "credential", "privilege"};
+static const char *const cat_names[NH_CAT_MAX] = {
+    "exec", "egress", "ingress", "file", "credential", "privilege", "isolation"};
 
 /* Bounds for a typical workload with room to spare: a stable profile of
  * 20 binaries, 30 destinations, 5 ports, 80 files, 5 credentials and 2
  * privilege changes uses about a tenth of them. */
-static const uint32_t default_max_items[NH_CAT_MAX] = {128, 128, 64, 256, 64, 32};
+static const uint32_t default_max_items[NH_CAT_MAX] = {128, 128, 64, 256, 64, 32, 32};
 
 void nh_model_config_defaults(struct nh_model_config *c)
 {
@@ -108,6 +108,7 @@ static bool observation_ok(const struct nh_observation *o)
 	case NH_CAT_FILE:
 	case NH_CAT_CREDENTIAL:
 	case NH_CAT_PRIVILEGE:
+	case NH_CAT_ISOLATION:
 		return o->value && *o->value;
 	case NH_CAT_EGRESS:
 		return o->family == AF_INET || o->family == AF_INET6;

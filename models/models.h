@@ -32,6 +32,9 @@ enum nh_category {
 	NH_CAT_FILE,	   /* path opened */
 	NH_CAT_CREDENTIAL, /* credential used */
 	NH_CAT_PRIVILEGE,  /* uid, gid or capability change */
+	/* namespace, ptrace, bpf and module operations: "unshare newns",
+	 * "ptrace attach", "bpf prog_load", "finit_module x.ko" */
+	NH_CAT_ISOLATION,
 	NH_CAT_MAX,
 };
 

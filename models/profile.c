@@ -613,6 +613,7 @@ int64_t nh_profile_match(const struct nh_profile *p, const struct nh_model_confi
 	case NH_CAT_CREDENTIAL:
 		return match_credential(p, o, buf, k);
 	case NH_CAT_PRIVILEGE:
+	case NH_CAT_ISOLATION:
 		len = nh_norm_text(o->value, buf);
 		if (len < 0)
 			return len;

@@ -144,6 +144,25 @@ static void credential_verdict(const char *value, struct nh_verdict *v)
 	set(v, NH_SEV_HIGH, "T1552.001", "Credentials In Files");
 }
 
+/* value starts with the operation's syscall name (baseline.c). */
+static void isolation_verdict(const char *value, struct nh_verdict *v)
+{
+	if (starts(value, "ptrace") || starts(value, "process_vm_writev")) {
+		set(v, NH_SEV_CRITICAL, "T1055.008", "Ptrace System Calls");
+		return;
+	}
+	if (starts(value, "init_module") || starts(value, "finit_module")) {
+		set(v, NH_SEV_CRITICAL, "T1547.006", "Kernel Modules and Extensions");
+		return;
+	}
+	if (starts(value, "bpf")) {
+		set(v, NH_SEV_HIGH, "T1014", "Rootkit");
+		return;
+	}
+	/* unshare, setns, mount, pivot_root */
+	set(v, NH_SEV_HIGH, "T1611", "Escape to Host");
+}
+
 void nh_technique_novel(enum nh_category cat, const char *value, struct nh_verdict *v)
 {
 	switch (cat) {
@@ -169,6 +188,9 @@ void nh_technique_novel(enum nh_category cat, const char *value, struct nh_verdi
 			set(v, NH_SEV_HIGH, "T1548", "Abuse Elevation Control Mechanism");
 			return;
 		}
+	case NH_CAT_ISOLATION:
+		isolation_verdict(value, v);
+		return;
 	case NH_CAT_INGRESS:
 	default: {
 		set(v, NH_SEV_MEDIUM, NULL, NULL);

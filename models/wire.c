@@ -18,7 +18,7 @@ static const char *const kind_names[NH_WIRE_KIND_MAX] = {
     "none", "anomaly", "credential_use", "finding", "activity", "loss", "heartbeat",
 };
 static const char *const category_names[NH_WIRE_CAT_MAX] = {
-    "none", "exec", "egress", "ingress", "file", "credential", "privilege",
+    "none", "exec", "egress", "ingress", "file", "credential", "privilege", "isolation",
 };
 static const char *const severity_names[NH_WIRE_SEV_MAX] = {
     "none", "low", "medium", "high", "critical",
@@ -31,17 +31,24 @@ static const char *const finding_names[NH_WIRE_FINDING_MAX] = {
 static const char *const event_names[NH_WIRE_EV_MAX] = {
     "none", "exec",   "fork",	"exit",	  "connect", "accept",
     "open", "setuid", "setgid", "capset", "summary",
+    [NH_WIRE_EV_SEND] = "send",
+    [NH_WIRE_EV_UNIX_CONNECT] = "unix_connect",
+    [NH_WIRE_EV_NAMESPACE] = "namespace",
+    [NH_WIRE_EV_PTRACE] = "ptrace",
+    [NH_WIRE_EV_BPF] = "bpf",
+    [NH_WIRE_EV_MODULE] = "module",
 };
 
+/* Tables may have gaps (reserved numbers): a gap has no name. */
 static const char *name_of(const char *const *names, int n, int v)
 {
-	return v >= 0 && v < n ? names[v] : "unknown";
+	return v >= 0 && v < n && names[v] ? names[v] : "unknown";
 }
 
 static int parse_name(const char *const *names, int n, const char *name)
 {
 	for (int i = 1; name && i < n; i++)
-		if (strcmp(names[i], name) == 0)
+		if (names[i] && strcmp(names[i], name) == 0)
 			return i;
 	return -EINVAL;
 }
@@ -326,9 +333,9 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 	}
 	case NH_WIRE_ACTIVITY: {
 		const struct nh_wire_activity *a = &r->activity;
-		const char *const as[] = {a->kind,    a->syscall,    a->path,
-					  a->address, a->object,    a->credential,
-					  a->credential_kind};
+		const char *const as[] = {a->kind,	 a->syscall, a->path,	 a->address,
+					  a->object,	 a->via,     a->op_name, a->sock_type,
+					  a->credential, a->credential_kind};
 
 		for (size_t i = 0; i < sizeof(as) / sizeof(as[0]); i++)
 			if (strlen(str(as[i])) > NH_WIRE_STR_MAX)
@@ -347,10 +354,12 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 			/* its fields are in the text: written as format 2 they
 			 * would be lost */
 			w = "activity: format 1 JSON is read, never written";
-		} else if (a->event <= NH_WIRE_EV_NONE || a->event >= NH_WIRE_EV_MAX) {
+		} else if (a->event <= NH_WIRE_EV_NONE || a->event >= NH_WIRE_EV_MAX ||
+			   !event_names[a->event]) {
 			w = "activity: no or unknown event kind";
 		} else if (a->event == NH_WIRE_EV_SUMMARY &&
-			   (a->of <= NH_WIRE_EV_NONE || a->of >= NH_WIRE_EV_SUMMARY)) {
+			   (a->of <= NH_WIRE_EV_NONE || a->of >= NH_WIRE_EV_MAX ||
+			    a->of == NH_WIRE_EV_SUMMARY || !event_names[a->of])) {
 			w = "activity: summary of no or an unknown event kind";
 		}
 		break;
@@ -697,6 +706,21 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 		o->deduplicated = a->deduplicated;
 		o->credential = wire_str(pb, a->credential);
 		o->credential_kind = wire_str(pb, a->credential_kind);
+		o->via = wire_str(pb, a->via);
+		o->device = a->device;
+		o->inode = a->inode;
+		o->euid = a->euid;
+		o->egid = a->egid;
+		o->cap_effective = a->cap_effective;
+		o->cap_permitted = a->cap_permitted;
+		o->privileged_exec = a->privileged_exec;
+		o->compat32 = a->compat32;
+		o->user_address = a->user_address;
+		o->target_pid = a->target_pid;
+		o->op = a->op;
+		o->op_name = wire_str(pb, a->op_name);
+		o->msg_index = a->msg_index;
+		o->sock_type = wire_str(pb, a->sock_type);
 		m->body_case = NHISCOPE__WIRE__RECORD__BODY_ACTIVITY;
 		m->activity = o;
 		break;
@@ -1177,6 +1201,21 @@ int nh_wire_unpack_in(const uint8_t *buf, size_t len, struct nh_wire_record *out
 		o->deduplicated = a->deduplicated;
 		o->credential = dec(a->credential, &bad);
 		o->credential_kind = dec(a->credential_kind, &bad);
+		o->via = dec(a->via, &bad);
+		o->device = a->device;
+		o->inode = a->inode;
+		o->euid = a->euid;
+		o->egid = a->egid;
+		o->cap_effective = a->cap_effective;
+		o->cap_permitted = a->cap_permitted;
+		o->privileged_exec = a->privileged_exec;
+		o->compat32 = a->compat32;
+		o->user_address = a->user_address;
+		o->target_pid = a->target_pid;
+		o->op = a->op;
+		o->op_name = dec(a->op_name, &bad);
+		o->msg_index = a->msg_index;
+		o->sock_type = dec(a->sock_type, &bad);
 		break;
 	}
 	case NHISCOPE__WIRE__RECORD__BODY_LOSS:

@@ -75,6 +75,7 @@ enum nh_wire_category {
 	NH_WIRE_CAT_FILE,
 	NH_WIRE_CAT_CREDENTIAL,
 	NH_WIRE_CAT_PRIVILEGE,
+	NH_WIRE_CAT_ISOLATION,
 	NH_WIRE_CAT_MAX,
 };
 
@@ -101,7 +102,14 @@ enum nh_wire_event {
 	NH_WIRE_EV_SETGID,
 	NH_WIRE_EV_CAPSET,
 	NH_WIRE_EV_SUMMARY,
-	NH_WIRE_EV_MAX,
+	/* issue 17: 12..39; numbers without a kind are refused */
+	NH_WIRE_EV_SEND = 12,
+	NH_WIRE_EV_UNIX_CONNECT = 13,
+	NH_WIRE_EV_NAMESPACE = 14,
+	NH_WIRE_EV_PTRACE = 15,
+	NH_WIRE_EV_BPF = 16,
+	NH_WIRE_EV_MODULE = 17,
+	NH_WIRE_EV_MAX = 48,
 };
 
 enum nh_wire_finding_type {
@@ -256,6 +264,19 @@ struct nh_wire_activity {
 	/* open: the credential the kernel recognised the file as, by inode
 	 * (canonical name and kind); NULL otherwise */
 	const char *credential, *credential_kind;
+	/* issue 17 (wire fields 40..59) */
+	const char *via;		       /* "io_uring" when not a syscall; NULL: syscall */
+	uint64_t device, inode;		       /* unix_connect: the peer's socket file */
+	uint32_t euid, egid;		       /* exec: what the new image runs as */
+	uint64_t cap_effective, cap_permitted; /* exec */
+	bool privileged_exec;		       /* exec: setuid/setgid/file capabilities */
+	bool compat32;			       /* exec: a 32-bit image */
+	bool user_address;		       /* send, unix_connect: read from user memory */
+	uint32_t target_pid;		       /* ptrace, process_vm_writev */
+	uint64_t op;			       /* namespace/ptrace/bpf/module: flags, request, cmd */
+	const char *op_name;		       /* its name: "newns|newpid", "attach", ... */
+	uint32_t msg_index;		       /* send (sendmmsg): the message's index */
+	const char *sock_type;		       /* unix_connect: "stream", "dgram", ... */
 	/* exec: argv, secrets redacted; last, so that a record can be cleared
 	 * up to it (only n_args of it are read) */
 	const char *args[NH_WIRE_ARGS_MAX];

@@ -208,12 +208,21 @@ static void add_attribution(struct nh_jw *w, const struct nh_wire_record *r)
 	}
 }
 
-static void add_ids(struct nh_jw *w, const char *k, const struct nh_wire_ids *ids)
+/* The third id is the saved one, except for setfsuid/setfsgid (the
+ * file-system id) and setgroups (the number of groups). */
+static void add_ids(struct nh_jw *w, const char *k, const struct nh_wire_ids *ids,
+		    const char *syscall)
 {
+	const char *third = "saved";
+
+	if (syscall && strncmp(syscall, "setfs", 5) == 0)
+		third = "fs";
+	else if (syscall && strcmp(syscall, "setgroups") == 0)
+		third = "groups";
 	nh_jw_object(w, k);
 	nh_jw_int(w, "real", ids->real);
 	nh_jw_int(w, "effective", ids->effective);
-	nh_jw_int(w, "saved", ids->saved);
+	nh_jw_int(w, third, ids->saved);
 	nh_jw_end(w);
 }
 
@@ -261,6 +270,20 @@ static void add_activity(struct nh_jw *w, const struct nh_wire_record *r)
 			add_bool(w, "tty", true);
 		if (a->entered_namespace)
 			add_bool(w, "entered_namespace", true);
+		/* what the image runs as, when it is not what the user is */
+		if (a->privileged_exec) {
+			add_bool(w, "privileged_exec", true);
+			nh_jw_int(w, "euid", a->euid);
+			nh_jw_int(w, "egid", a->egid);
+			snprintf(buf, sizeof(buf), "0x%016llx",
+				 (unsigned long long)a->cap_effective);
+			nh_jw_str(w, "cap_effective", buf);
+			snprintf(buf, sizeof(buf), "0x%016llx",
+				 (unsigned long long)a->cap_permitted);
+			nh_jw_str(w, "cap_permitted", buf);
+		}
+		if (a->compat32)
+			add_bool(w, "compat32", true);
 		break;
 	case NH_WIRE_EV_FORK:
 		nh_jw_int(w, "child_pid", a->child_pid);
@@ -303,13 +326,43 @@ static void add_activity(struct nh_jw *w, const struct nh_wire_record *r)
 	case NH_WIRE_EV_SETUID:
 	case NH_WIRE_EV_SETGID:
 		nh_jw_str(w, "syscall", a->syscall ? a->syscall : "");
-		add_ids(w, "old", &a->old_ids);
-		add_ids(w, "new", &a->new_ids);
+		add_ids(w, "old", &a->old_ids, a->syscall);
+		add_ids(w, "new", &a->new_ids, a->syscall);
 		nh_jw_result(w, a->result);
 		break;
 	case NH_WIRE_EV_CAPSET:
 		add_caps(w, "old", &a->old_caps);
 		add_caps(w, "new", &a->new_caps);
+		nh_jw_result(w, a->result);
+		break;
+	case NH_WIRE_EV_SEND:
+		nh_jw_str(w, "syscall", a->syscall ? a->syscall : "");
+		add_address(w, a);
+		nh_jw_int(w, "fd", a->fd);
+		if (a->msg_index)
+			nh_jw_int(w, "msg_index", a->msg_index);
+		nh_jw_result(w, a->result);
+		break;
+	case NH_WIRE_EV_UNIX_CONNECT:
+		nh_jw_str(w, "path", a->path ? a->path : "");
+		nh_jw_str_known(w, "sock_type", a->sock_type);
+		if (a->inode) {
+			nh_jw_uint(w, "device", a->device);
+			nh_jw_uint(w, "inode", a->inode);
+		}
+		nh_jw_int(w, "fd", a->fd);
+		nh_jw_result(w, a->result);
+		break;
+	case NH_WIRE_EV_NAMESPACE:
+	case NH_WIRE_EV_PTRACE:
+	case NH_WIRE_EV_BPF:
+	case NH_WIRE_EV_MODULE:
+		nh_jw_str(w, "syscall", a->syscall ? a->syscall : "");
+		nh_jw_str_known(w, "op", a->op_name);
+		nh_jw_uint(w, "op_value", a->op);
+		nh_jw_str_known(w, "path", a->path);
+		if (a->target_pid)
+			nh_jw_int(w, "target_pid", a->target_pid);
 		nh_jw_result(w, a->result);
 		break;
 	case NH_WIRE_EV_SUMMARY:
@@ -327,6 +380,9 @@ static void add_activity(struct nh_jw *w, const struct nh_wire_record *r)
 		add_bool(w, "args_truncated", true);
 	if (a->deduplicated)
 		add_bool(w, "deduplicated", true);
+	if (a->user_address)
+		add_bool(w, "user_address", true);
+	nh_jw_str_known(w, "via", a->via);
 }
 
 static void add_anomaly(struct nh_jw *w, const struct nh_wire_anomaly *a)

@@ -24,6 +24,9 @@ WORKLOADS = {
     "open_new": ("open+close, new file each time", "a first-seen path per op"),
     "connect": ("TCP connect+accept on 127.0.0.1", "connect + accept per op"),
     "exec": ("fork+exec /bin/true+wait", "fork, exec, exit per op"),
+    "send_connected": ("send() on a connected UDP socket", "a deduplicated repeat send per op"),
+    "udp_known": ("sendto() to one loopback destination", "a deduplicated repeat send per op"),
+    "udp_new": ("sendto() to a new loopback address each time", "a first-seen destination per op"),
 }
 CONFIGS = {
     "none": "no monitoring",
@@ -661,7 +664,8 @@ def read_models(out):
 
 BASE_HEADING = "## This build against its base"
 # (what, workload, limit on the added ns against the base build)
-BASE_TARGETS = [("deduplicated repeat", "open_same", 100.0)]
+BASE_TARGETS = [("deduplicated repeat", "open_same", 100.0),
+                ("send on a connected socket", "send_connected", 100.0)]
 
 
 def base_section(runs, rows, env, base_name):

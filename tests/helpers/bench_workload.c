@@ -17,6 +17,13 @@
  *            process; SO_LINGER 0 closes with a reset so no TIME_WAIT
  *            piles up and ephemeral ports never run out.
  * exec       fork + execve(/bin/true) + waitpid.
+ * send_connected  send(2) of one byte on a UDP socket connected to a
+ *            bound loopback sink: every send is a repeat of one destination.
+ * udp_known  sendto(2) of one byte to one loopback destination, given
+ *            with each call (an unconnected socket).
+ * udp_new    sendto(2) of one byte to a new loopback address each time
+ *            (127.x.y.z, nothing listening): every send is a new
+ *            destination and has to reach user space.
  *
  * -t bounds the timed loop in seconds so a slow monitor (auditd) cannot
  * stretch a run; the line reports the iterations actually done.
@@ -51,6 +58,9 @@ struct opts {
 struct net {
 	int listener;
 	struct sockaddr_in addr;
+	int udp;	   /* the sending socket of the UDP workloads */
+	int sink;	   /* send_connected: where it sends */
+	struct sockaddr_in to; /* udp_known: the destination */
 };
 
 static void die(const char *what)
@@ -162,6 +172,41 @@ static void net_setup(struct net *n)
 		die("getsockname");
 }
 
+static void udp_setup(struct net *n, int connected)
+{
+	socklen_t len = sizeof(n->to);
+
+	memset(&n->to, 0, sizeof(n->to));
+	n->to.sin_family = AF_INET;
+	n->to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	n->sink = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	n->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (n->sink < 0 || n->udp < 0)
+		die("socket");
+	if (bind(n->sink, (struct sockaddr *)&n->to, sizeof(n->to)) ||
+	    getsockname(n->sink, (struct sockaddr *)&n->to, &len))
+		die("bind 127.0.0.1");
+	if (connected && connect(n->udp, (struct sockaddr *)&n->to, sizeof(n->to)))
+		die("connect");
+}
+
+/* A full sink drops datagrams; a send never fails for it. */
+static void udp_once(struct net *n, int how, long i)
+{
+	struct sockaddr_in to = n->to;
+	ssize_t r;
+
+	if (how == 0) {
+		r = send(n->udp, "x", 1, 0);
+	} else {
+		if (how == 2) /* 127.0.0.2 onwards: a new address every time */
+			to.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)i);
+		r = sendto(n->udp, "x", 1, 0, (struct sockaddr *)&to, sizeof(to));
+	}
+	if (r < 0 && errno != ECONNREFUSED)
+		die("send");
+}
+
 static void make_files(const char *dir, long first, long count)
 {
 	char path[4096];
@@ -186,7 +231,8 @@ static void remove_files(const char *dir, long first, long count)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bench_workload open_same|open_new|connect|exec [-n ITERS] [-w WARMUP]\n"
+		"usage: bench_workload open_same|open_new|connect|exec|send_connected|udp_known|"
+		"udp_new\n                      [-n ITERS] [-w WARMUP]\n"
 		"                      [-t MAX_SECONDS] [-d DIR] [-x EXECUTABLE]\n");
 	exit(2);
 }
@@ -235,7 +281,7 @@ int main(int argc, char **argv)
 	struct net net = {.listener = -1};
 	char dir[4096], same[4096], path[4096];
 	char **names = NULL;
-	int is_open_same, is_open_new, is_connect, is_exec;
+	int is_open_same, is_open_new, is_connect, is_exec, udp;
 	uint64_t start, end, deadline, cpu_start, cpu_end;
 	long i, done;
 
@@ -244,7 +290,12 @@ int main(int argc, char **argv)
 	is_open_new = !strcmp(o.workload, "open_new");
 	is_connect = !strcmp(o.workload, "connect");
 	is_exec = !strcmp(o.workload, "exec");
-	if (!is_open_same && !is_open_new && !is_connect && !is_exec)
+	/* -1: not a UDP workload; else udp_once's how */
+	udp = !strcmp(o.workload, "send_connected") ? 0
+	      : !strcmp(o.workload, "udp_known")    ? 1
+	      : !strcmp(o.workload, "udp_new")	    ? 2
+						    : -1;
+	if (!is_open_same && !is_open_new && !is_connect && !is_exec && udp < 0)
 		usage();
 	if (o.iters <= 0)
 		o.iters = is_exec ? 2000 : is_connect ? 20000 : 200000;
@@ -277,6 +328,8 @@ int main(int argc, char **argv)
 	}
 	if (is_connect)
 		net_setup(&net);
+	if (udp >= 0)
+		udp_setup(&net, udp == 0);
 
 	/* Warm-up: caches, the dedup entry of open_same, page tables. */
 	for (i = 0; i < o.warmup; i++) {
@@ -286,6 +339,8 @@ int main(int argc, char **argv)
 			open_close(names[i]);
 		} else if (is_connect) {
 			connect_once(&net);
+		} else if (udp >= 0) {
+			udp_once(&net, udp, i);
 		} else {
 			exec_once(o.exe);
 		}
@@ -302,6 +357,8 @@ int main(int argc, char **argv)
 			open_close(names[o.warmup + done]);
 		} else if (is_connect) {
 			connect_once(&net);
+		} else if (udp >= 0) {
+			udp_once(&net, udp, o.warmup + done);
 		} else {
 			exec_once(o.exe);
 		}
@@ -333,5 +390,9 @@ int main(int argc, char **argv)
 		rmdir(dir);
 	if (net.listener >= 0)
 		close(net.listener);
+	if (udp >= 0) {
+		close(net.udp);
+		close(net.sink);
+	}
 	return 0;
 }

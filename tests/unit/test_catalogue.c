@@ -647,7 +647,7 @@ static void test_init(void)
 	CHECK(nh_catalogue_init(NULL) == -EINVAL);
 	nh_catalogue_free(NULL);
 	/* the built-in kinds are all there, kube_apiserver without an endpoint */
-	CHECK(cat.nkinds == 13);
+	CHECK(cat.nkinds == 15);
 	CHECK(cat.nuser == 0);
 	CHECK(cat.nbuiltin > 40);
 	/* a zeroed catalogue works: no built-ins, configured rules only */

@@ -55,6 +55,15 @@ static size_t size_of_kind(uint32_t kind)
 		return sizeof(struct nh_summary_event);
 	case NH_KIND_CGROUP_RMDIR:
 		return sizeof(struct nh_cgroup_event);
+	case NH_KIND_SEND:
+		return sizeof(struct nh_send_event);
+	case NH_KIND_UNIX_CONNECT:
+		return sizeof(struct nh_unix_event);
+	case NH_KIND_NAMESPACE:
+	case NH_KIND_PTRACE:
+	case NH_KIND_BPF:
+	case NH_KIND_MODULE:
+		return sizeof(struct nh_op_event);
 	default:
 		return 0;
 	}
@@ -118,6 +127,13 @@ static void test_every_kind_decodes(void)
 	for (uint32_t k = NH_KIND_NONE + 1; k < NH_KIND_MAX; k++) {
 		size_t size = size_of_kind(k);
 
+		if (!nh_kind_named(k)) {
+			/* a reserved number no kind has yet: refused */
+			CHECK(size == 0);
+			fabricate(k);
+			CHECK(decode(sizeof(struct nh_op_event)) == -EINVAL);
+			continue;
+		}
 		CHECK(size >= sizeof(struct nh_hdr));
 		fabricate(k);
 		if (decode(size) != 0) {
@@ -160,6 +176,8 @@ static void test_wrong_size(void)
 	for (uint32_t k = NH_KIND_NONE + 1; k < NH_KIND_MAX; k++) {
 		size_t size = size_of_kind(k);
 
+		if (!nh_kind_named(k))
+			continue;
 		fabricate(k);
 		if (k == NH_KIND_EXEC) /* a full one: its argv fills the record */
 			rec.exec.args_len = NH_ARGS_MAX;
@@ -267,7 +285,7 @@ static void test_bad_syscalls(void)
 static void test_summary_inner_kind(void)
 {
 	const size_t size = sizeof(struct nh_summary_event);
-	static const uint32_t bad[] = {NH_KIND_NONE, NH_KIND_MAX, 0xffffffff};
+	static const uint32_t bad[] = {NH_KIND_NONE, NH_KIND_MAX, 0xffffffff, 18, 39};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		fabricate(NH_KIND_SUMMARY);
@@ -275,6 +293,8 @@ static void test_summary_inner_kind(void)
 		CHECK(decode(size) == -EBADMSG);
 	}
 	for (uint32_t k = NH_KIND_NONE + 1; k < NH_KIND_MAX; k++) {
+		if (!nh_kind_named(k))
+			continue;
 		fabricate(NH_KIND_SUMMARY);
 		rec.summary.key.kind = k;
 		CHECK(decode(size) == 0);
@@ -290,16 +310,21 @@ static void test_kind_names(void)
 	    [NH_KIND_OPEN] = "open",	   [NH_KIND_SETUID] = "setuid",
 	    [NH_KIND_SETGID] = "setgid",   [NH_KIND_CAPSET] = "capset",
 	    [NH_KIND_SUMMARY] = "summary", [NH_KIND_CGROUP_RMDIR] = "cgroup_rmdir",
+	    [NH_KIND_SEND] = "send",	   [NH_KIND_UNIX_CONNECT] = "unix_connect",
+	    [NH_KIND_NAMESPACE] = "namespace", [NH_KIND_PTRACE] = "ptrace",
+	    [NH_KIND_BPF] = "bpf",	   [NH_KIND_MODULE] = "module",
 	};
 
 	for (uint32_t k = 0; k < NH_KIND_MAX; k++)
-		CHECK_STR(nh_kind_name(k), expect[k]);
+		CHECK_STR(nh_kind_name(k), expect[k] ? expect[k] : "unknown");
 	for (uint32_t k = NH_KIND_NONE + 1; k < NH_KIND_MAX; k++)
-		CHECK(nh_kind_parse(nh_kind_name(k)) == (int)k);
+		if (expect[k])
+			CHECK(nh_kind_parse(nh_kind_name(k)) == (int)k);
 	/* names are distinct */
 	for (uint32_t a = 0; a < NH_KIND_ALL; a++)
 		for (uint32_t b = a + 1; b < NH_KIND_ALL; b++)
-			CHECK(strcmp(nh_kind_name(a), nh_kind_name(b)) != 0);
+			if (nh_kind_named(a) && nh_kind_named(b))
+				CHECK(strcmp(nh_kind_name(a), nh_kind_name(b)) != 0);
 	/* the agent's own kinds come after the kernel's, and are listed */
 	for (uint32_t k = NH_KIND_MAX; k < NH_KIND_ALL; k++) {
 		CHECK(nh_kind_parse(nh_kind_name(k)) == (int)k);
@@ -340,10 +365,27 @@ static void test_syscall_names(void)
 	    [NH_SYS_SETREGID] = "setregid",
 	    [NH_SYS_SETRESGID] = "setresgid",
 	    [NH_SYS_CAPSET] = "capset",
+	    [NH_SYS_SENDTO] = "sendto",
+	    [NH_SYS_SENDMSG] = "sendmsg",
+	    [NH_SYS_SENDMMSG] = "sendmmsg",
+	    [NH_SYS_CREAT] = "creat",
+	    [NH_SYS_OPEN_BY_HANDLE_AT] = "open_by_handle_at",
+	    [NH_SYS_SETFSUID] = "setfsuid",
+	    [NH_SYS_SETFSGID] = "setfsgid",
+	    [NH_SYS_SETGROUPS] = "setgroups",
+	    [NH_SYS_UNSHARE] = "unshare",
+	    [NH_SYS_SETNS] = "setns",
+	    [NH_SYS_MOUNT] = "mount",
+	    [NH_SYS_PIVOT_ROOT] = "pivot_root",
+	    [NH_SYS_PTRACE] = "ptrace",
+	    [NH_SYS_PROCESS_VM_WRITEV] = "process_vm_writev",
+	    [NH_SYS_BPF] = "bpf",
+	    [NH_SYS_INIT_MODULE] = "init_module",
+	    [NH_SYS_FINIT_MODULE] = "finit_module",
 	};
 
 	for (uint32_t s = 0; s < NH_SYS_MAX; s++)
-		CHECK_STR(nh_syscall_name(s), expect[s]);
+		CHECK_STR(nh_syscall_name(s), expect[s] ? expect[s] : "unknown");
 	CHECK_STR(nh_syscall_name(NH_SYS_MAX), "unknown");
 	CHECK_STR(nh_syscall_name(0xffff), "unknown");
 	CHECK_STR(nh_syscall_name(0xffffffff), "unknown");

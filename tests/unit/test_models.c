@@ -834,7 +834,7 @@ static void test_flood(void)
 	for (int i = 0; i < 20000; i++) {
 		struct nh_observation o;
 
-		switch (i % 6) {
+		switch (i % 7) {
 		case 0:
 			snprintf(v, sizeof(v), "/bin/t%d", i);
 			o = ob_exec(v, "/app", t);
@@ -855,9 +855,13 @@ static void test_flood(void)
 			snprintf(v, sizeof(v), "/k/%dz", i);
 			o = ob_cred("kubeconfig", v, t);
 			break;
-		default:
+		case 5:
 			snprintf(v, sizeof(v), "setuid %d->0", i);
 			o = ob(NH_CAT_PRIVILEGE, v, t);
+			break;
+		default:
+			snprintf(v, sizeof(v), "ptrace attach %d", i);
+			o = ob(NH_CAT_ISOLATION, v, t);
 			break;
 		}
 		int n = see(&m, id, o);
