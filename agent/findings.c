@@ -375,7 +375,7 @@ static void on_send(struct nh_findings *f, const struct nh_attributed *ev, uint6
 		return;
 	nh_render_object(ev->h, name, sizeof(name));
 	credential_use(f, ev, digest, kind, name, nh_syscall_name(e->syscall), e->result,
-		       e->result >= 0, emit, ctx);
+		       e->result >= 0, NULL, emit, ctx);
 }
 
 /* Refreshed at most this often: a runtime restarting makes a new socket. */
@@ -395,18 +395,21 @@ static void on_unix_connect(struct nh_findings *f, const struct nh_attributed *e
 
 	nh_sockets_refresh(&f->sockets, e->h.ts_ns, NH_SOCKETS_MAX_AGE_NS);
 	s = nh_sockets_match(&f->sockets, e->dev, e->ino);
+	nh_render_unix_path(e, path, sizeof(path));
 	if (s) {
+		/* the name the server bound, and the catalogue's name */
+		struct cred_path cp = {.written = path, .matched_by = "inode"};
+
 		credential_use(f, ev, digest, s->kind, s->path, "connect", e->result,
-			       e->result == 0, emit, ctx);
+			       e->result == 0, &cp, emit, ctx);
 		return;
 	}
-	nh_render_unix_path(e, path, sizeof(path));
 	if (path[0] != '/')
 		return; /* abstract names are no files */
 	kind = nh_catalogue_match_path(&f->cat, path);
 	if (kind)
 		credential_use(f, ev, digest, kind, path, "connect", e->result, e->result == 0,
-			       emit, ctx);
+			       &(struct cred_path){.written = path, .matched_by = "path"}, emit, ctx);
 }
 
 /* Repeats folded by the kernel are uses too: counted, and shown as one
