@@ -260,6 +260,23 @@ static int from_json(json_object *doc, struct nh_wire_record *r)
 		a->args_truncated = flag(b, "args_truncated");
 		a->args_bytes = u64(b, "args_bytes");
 		a->deduplicated = flag(b, "deduplicated");
+		a->via = str(b, "via");
+		a->device = u64(b, "device");
+		a->inode = u64(b, "inode");
+		a->euid = (uint32_t)u64(b, "euid");
+		a->egid = (uint32_t)u64(b, "egid");
+		a->cap_effective = u64(b, "cap_effective");
+		a->cap_permitted = u64(b, "cap_permitted");
+		a->privileged_exec = flag(b, "privileged_exec");
+		a->compat32 = flag(b, "compat32");
+		a->user_address = flag(b, "user_address");
+		a->target_pid = (uint32_t)u64(b, "target_pid");
+		a->op = u64(b, "op");
+		a->op_name = str(b, "op_name");
+		a->msg_index = (uint32_t)u64(b, "msg_index");
+		a->sock_type = str(b, "sock_type");
+		a->credential = str(b, "credential");
+		a->credential_kind = str(b, "credential_kind");
 		break;
 	}
 	case NH_WIRE_LOSS:
@@ -493,6 +510,23 @@ static json_object *to_json(const struct nh_wire_record *r)
 		put_bool(b, "args_truncated", a->args_truncated);
 		put_u64(b, "args_bytes", a->args_bytes);
 		put_bool(b, "deduplicated", a->deduplicated);
+		put(b, "via", a->via);
+		put_u64(b, "device", a->device);
+		put_u64(b, "inode", a->inode);
+		put_u64(b, "euid", a->euid);
+		put_u64(b, "egid", a->egid);
+		put_u64(b, "cap_effective", a->cap_effective);
+		put_u64(b, "cap_permitted", a->cap_permitted);
+		put_bool(b, "privileged_exec", a->privileged_exec);
+		put_bool(b, "compat32", a->compat32);
+		put_bool(b, "user_address", a->user_address);
+		put_u64(b, "target_pid", a->target_pid);
+		put_u64(b, "op", a->op);
+		put(b, "op_name", a->op_name);
+		put_u64(b, "msg_index", a->msg_index);
+		put(b, "sock_type", a->sock_type);
+		put(b, "credential", a->credential);
+		put(b, "credential_kind", a->credential_kind);
 		break;
 	}
 	case NH_WIRE_LOSS:
