@@ -12,8 +12,7 @@ Agent (kernel, run under the lock): a spool on a small tmpfs with the
 broker down until the disk is full (no anomaly lost, every shed record
 counted and reported once the broker is back); a record corrupted in the
 middle of a spool segment (only it is lost); a topic briefly unauthorised
-(mock cluster error injection: retried, nothing lost), and one unauthorised
-for longer than message.timeout.ms (reported as loss)."""
+(mock cluster error injection: retried, nothing lost)."""
 
 import glob
 import http.client
@@ -598,56 +597,6 @@ def topic_briefly_unauthorised_loses_nothing(s):
         pod.remove()
         mock.stop()
 
-
-@suite.test
-def topic_unauthorised_past_message_timeout_is_reported_lost(s):
-    """Refused for longer than message.timeout.ms (3 s here): the records are
-    dropped and reported as loss, by cause (kafka_timeout), once Kafka
-    takes records again; the agent goes on."""
-    mock = agent_mock()
-    spool = os.path.join(s.tmp, "spool-acl2-" + uuid.uuid4().hex[:6])
-    pod = SaPod("faults", "acl2", "acl2-0")
-    # A topic refused is only tried again once the producer's metadata
-    # says it is back: refresh often here (the agent's default is 30 s).
-    agent = kafka_agent(s, mock, spool, pod, "--kafka-activity", "-X", "message.timeout.ms=3000",
-                        "-X", "topic.metadata.refresh.interval.ms=1000")
-    try:
-        wait_until(lambda: agent.status()["kafka"]["delivered"] >= 1, timeout=30,
-                   what="a first delivery")
-        # the broker's metadata says the activity topic is not authorised
-        mock.command("topic-error nhiscope.activity 29")
-
-        def dropped():
-            run_alive(pod, ["sh", "-c", "cat /nonexistent-acl-%s 2>/dev/null; true" %
-                            uuid.uuid4().hex[:6]])
-            return agent.status()["kafka"]["dropped"] > 0
-        wait_until(dropped, timeout=60, interval=1, what="records dropped after the timeout")
-        mock.command("topic-error nhiscope.activity 0")
-        assert "message.timeout.ms" in agent.read_log()
-
-        def reported():
-            st = agent.status()["kafka"]
-            c = loss_counts(topic_records(mock, "nhiscope.anomalies"))
-            return c if c.get("kafka_timeout", 0) == st["dropped"] else None
-        try:
-            c = wait_until(reported, timeout=60, interval=1, what="the loss reported")
-        except AssertionError:
-            print(agent.status()["kafka"], loss_counts(topic_records(mock, "nhiscope.anomalies")))
-            log = [l for l in agent.read_log().splitlines() if "refused" not in l]
-            print("\n".join(log[-60:]))
-            raise
-        assert c["activity"] + c["anomaly"] == c["kafka_timeout"] > 0, c
-        # and the agent goes on: a new activity record arrives
-        marker = "/nonexistent-after-" + uuid.uuid4().hex[:6]
-        run_alive(pod, ["sh", "-c", "cat %s 2>/dev/null; true" % marker])
-        wait_until(lambda: any(r["activity"].get("path") == marker
-                               for r in topic_records(mock, "nhiscope.activity")
-                               if r.get("kind") == "activity"),
-                   timeout=60, interval=1, what="activity after the refusals")
-    finally:
-        agent.stop()
-        pod.remove()
-        mock.stop()
 
 if __name__ == "__main__":
     try:

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -419,8 +420,55 @@ static void test_write_errors(void)
 	rmrf(d);
 }
 
+/* The spool's disk full long before its bound (a pod filled the node's
+ * disk): new activity is refused and counted, an anomaly sheds the oldest
+ * activity and gets in, and what is left reads back in order. Needs root
+ * for the small tmpfs; skipped (said so) otherwise. */
+static void test_disk_full(void)
+{
+	char *d = tmpdir(), s[64], pad[600];
+	int act = 0, err;
+	uint64_t act_lost;
+
+	if (mount("tmpfs", d, "tmpfs", 0, "size=256k,mode=0700") != 0) {
+		printf("skip test_disk_full: cannot mount a tmpfs (%s)\n", strerror(errno));
+		rmdir(d);
+		return;
+	}
+	memset(pad, 'p', sizeof(pad));
+	/* the bound (64 MiB) is far above the disk (256 KiB) */
+	CHECK(nh_spool_open(&sp, d, 64 << 20, NH_SPOOL_SYNC_NONE) == 0);
+	while ((err = nh_spool_append(&sp, NH_SPOOL_ACTIVITY, "nhiscope.activity", pad,
+				      sizeof(pad))) == 0)
+		act++;
+	CHECK(err == -ENOSPC);
+	CHECK(act > 100);
+	CHECK(sp.write_errors[NH_SPOOL_WERR_NOSPC] >= 1);
+	CHECK(sp.lost[NH_SPOOL_ACTIVITY] == 1);
+	CHECK(sp.lost[NH_SPOOL_ANOMALY] == 0);
+	/* anomalies are never refused while activity can be shed */
+	for (int i = 0; i < 50; i++)
+		CHECK(push(NH_SPOOL_ANOMALY, i) == 0);
+	CHECK(sp.lost[NH_SPOOL_ANOMALY] == 0 && sp.shed[NH_SPOOL_ANOMALY] == 0);
+	CHECK(sp.shed[NH_SPOOL_ACTIVITY] >= 1);
+	/* every activity record is still here or counted once */
+	act_lost = sp.shed[NH_SPOOL_ACTIVITY] + sp.lost[NH_SPOOL_ACTIVITY];
+	CHECK(sp.q[NH_SPOOL_ACTIVITY].records + act_lost == (uint64_t)act + 1);
+	for (int i = 0; i < 50; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "anomaly-%d", i);
+		CHECK(next_str(s, sizeof(s)) == 0);
+		CHECK_STR(s, want);
+	}
+	nh_spool_close(&sp);
+	CHECK(umount(d) == 0);
+	rmdir(d);
+}
+
 int main(void)
 {
+	test_disk_full();
 	test_write_errors();
 	test_resync();
 	test_forged_header();
