@@ -673,6 +673,12 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 		}
 		free(victim);
 	}
+	/* Known: re-check for rotation at most every interval. No token yet:
+	 * try again on each event, since it may appear at any moment (a
+	 * container's first processes run before its volumes are visible). */
+	if (sa->state != NH_SA_UNKNOWN && sa->state != NH_SA_MISSING &&
+	    now_ns - sa->checked_ns < t->recheck_ns && sa->judged_gen == t->keys_gen)
+		return sa;
 	/* A read still out: its answer comes back on the loop. One stuck past
 	 * its deadline is said so, and never waited for again. */
 	if (t->worker) {
@@ -690,12 +696,6 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 		if (js != NH_JOB_NONE)
 			return sa;
 	}
-	/* Known: re-check for rotation at most every interval. No token yet:
-	 * try again on each event, since it may appear at any moment (a
-	 * container's first processes run before its volumes are visible). */
-	if (sa->state != NH_SA_UNKNOWN && sa->state != NH_SA_MISSING &&
-	    now_ns - sa->checked_ns < t->recheck_ns && sa->judged_gen == t->keys_gen)
-		return sa;
 	first = !sa->have_claims;
 	sa->checked_ns = now_ns;
 	sa->judged_gen = t->keys_gen;
