@@ -45,7 +45,8 @@
 #define NH_KEYFETCH_MIN_NS (2ULL * 1000000000ULL)
 #define NH_NSEC		   1000000000ULL
 /* Workload file reads off the loop (worker.h): threads, a read's
- * deadline before it counts as stuck, and a pod's first read's wait. */
+ * deadline before it counts as stuck, and how long the loop waits for a
+ * token read it just handed out. */
 #define NH_IO_THREADS	  2
 #define NH_IO_DEADLINE_NS (3000ULL * 1000000ULL) /* > the kubelet fetch's 2 s */
 #define NH_IO_QUEUE	  256

@@ -655,7 +655,6 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 	struct nh_sa *sa = nh_u64map_get(&t->pods, k);
 	struct nh_sa_job *j;
 	void *victim = NULL;
-	bool first;
 
 	if (sa && strcmp(sa->pod_uid, pod_uid) != 0) {
 		/* Another pod with the same hash: start over for this one. */
@@ -696,7 +695,6 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 		if (js != NH_JOB_NONE)
 			return sa;
 	}
-	first = !sa->have_claims;
 	sa->checked_ns = now_ns;
 	sa->judged_gen = t->keys_gen;
 	j = new_job(t, sa, k, tgid, cgroup_path);
@@ -712,11 +710,11 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 		free(j);
 		return sa;
 	}
-	/* Without a believed token the event would go out under the pod's
-	 * key: its answer is worth a short, bounded wait (the read is
-	 * usually done in microseconds). A rotation check never waits. */
-	if (first)
-		nh_worker_wait(t->worker, k, t->wait_ns);
+	/* The answer is usually back in microseconds: a short, bounded wait
+	 * keeps this event attributed as of now (a first token, a rotation).
+	 * A read that hangs costs this wait once; then it is out (and later
+	 * stuck) and never waited for again. */
+	nh_worker_wait(t->worker, k, t->wait_ns);
 	return sa;
 }
 
