@@ -374,7 +374,13 @@ static void report_losses(struct nh_agent *a)
 		struct nh_counters c;
 		uint64_t now;
 
-		if (nh_probes_counters(&a->probes, k, &c) != 0 || c.lost <= ks->lost_reported)
+		if (nh_probes_counters(&a->probes, k, &c) != 0)
+			continue;
+		/* Lower than announced: rewritten by someone else (the self-watch
+		 * reports that); losses after it count from the new value. */
+		if (c.lost < ks->lost_reported)
+			ks->lost_reported = c.lost;
+		if (c.lost <= ks->lost_reported)
 			continue;
 		nh_warn(&a->log, "ring buffer full: %llu %s events lost (%llu in total)",
 			(unsigned long long)(c.lost - ks->lost_reported), nh_kind_name(k),
