@@ -357,6 +357,7 @@ def test_tampering_with_the_kernel_side_is_reported(s):
             if r.returncode != 0:  # per-CPU maps take one value per CPU
                 r = bpftool(*args, *sum(([*value] for _ in range(ncpu)), []))
             assert r.returncode == 0, r.stderr
+            dump = bpftool("map", "lookup", "id", str(counters), "key", *exec_kind).stdout
             ev = tail.wait_for(lambda e: e["kind"] == "monitoring_tampered" and
                                "counters" in e.get("reason", ""),
                                what="a monitoring_tampered finding")[0]
@@ -368,6 +369,8 @@ def test_tampering_with_the_kernel_side_is_reported(s):
             tail.sync(pod)
         except AssertionError:
             print("\n".join(ln for ln in agent.read_log().splitlines() if "debug" not in ln)[-2000:])
+            print("counters after the rewrite:", locals().get("dump"))
+            print("status selfwatch:", agent.status().get("selfwatch"))
             raise
         finally:
             tail.close()
