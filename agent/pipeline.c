@@ -389,7 +389,13 @@ static void report_losses(struct nh_agent *a)
 		struct nh_counters c;
 		uint64_t now;
 
-		if (nh_probes_counters(&a->probes, k, &c) != 0 || c.lost <= ks->lost_reported)
+		if (nh_probes_counters(&a->probes, k, &c) != 0)
+			continue;
+		/* Lower than announced: rewritten by someone else (the self-watch
+		 * reports that); losses after it count from the new value. */
+		if (c.lost < ks->lost_reported)
+			ks->lost_reported = c.lost;
+		if (c.lost <= ks->lost_reported)
 			continue;
 		nh_warn(&a->log, "ring buffer full: %llu %s events lost (%llu in total)",
 			(unsigned long long)(c.lost - ks->lost_reported), nh_kind_name(k),
@@ -413,12 +419,10 @@ static void report_losses(struct nh_agent *a)
 
 /* Pod records from the kubelet. A failed fetch keeps the records known
  * so far; it is logged when it starts failing and when it recovers. */
-void nh_pipeline_refresh_pods(struct nh_agent *a)
+static void pods_result(struct nh_agent *a, int err)
 {
-	int err = nh_kubelet_refresh(&a->kubelet);
-
-	a->kubelet_next_ns = nh_clock_mono_ns() + a->cfg.kubelet_refresh_ms * 1000000ULL;
 	if (err) {
+		snprintf(a->pod_list_error, sizeof(a->pod_list_error), "%s", a->kubelet.error);
 		if (a->kubelet_errors++ == 0)
 			nh_warn(&a->log, "pod list: %s", a->kubelet.error);
 	} else {
@@ -442,6 +446,62 @@ void nh_pipeline_scan_credentials(struct nh_agent *a)
 		nh_debug(&a->log, "credential files by inode: %llu errors so far",
 			 (unsigned long long)a->credinodes.errors);
 	a->credinodes_next_ns = now + NH_CREDINODES_SCAN_NS;
+}
+
+/* The fetch (HTTP, up to its timeout) runs on the I/O worker with the
+ * kubelet's own curl handle and error buffer, which nothing else uses
+ * while it is out; the loop parses the answer. */
+struct pods_job {
+	struct nh_job job;
+	struct nh_agent *a;
+	char *body;
+	size_t len;
+	int rc;
+};
+
+static void pods_run(struct nh_job *job)
+{
+	struct pods_job *j = (struct pods_job *)job;
+
+	j->rc = nh_kubelet_fetch(&j->a->kubelet, &j->body, &j->len);
+}
+
+static void pods_done(void *owner, struct nh_job *job)
+{
+	struct pods_job *j = (struct pods_job *)job;
+	struct nh_agent *a = owner;
+	int rc = job->started_ns ? j->rc : -ECANCELED;
+
+	if (!rc) {
+		rc = nh_kubelet_parse(&a->kubelet, j->body, j->len, NULL);
+		if (rc == -E2BIG)
+			snprintf(a->kubelet.error, sizeof(a->kubelet.error),
+				 "response has more than %d pods", NH_KUBELET_MAX_PODS);
+	}
+	if (rc != -ECANCELED)
+		pods_result(a, rc);
+	free(j->body);
+	free(j);
+}
+
+void nh_pipeline_refresh_pods(struct nh_agent *a)
+{
+	struct pods_job *j;
+
+	a->kubelet_next_ns = nh_clock_mono_ns() + a->cfg.kubelet_refresh_ms * 1000000ULL;
+	if (!a->io_on) {
+		pods_result(a, nh_kubelet_refresh(&a->kubelet));
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->job = (struct nh_job){.key = (uint64_t)(uintptr_t)&a->kubelet, .run = pods_run,
+				 .done = pods_done, .owner = a};
+	j->a = a;
+	/* One fetch out at a time: a slow kubelet skips refreshes. */
+	if (nh_worker_submit(&a->io, &j->job) != 0)
+		free(j);
 }
 
 /* The agent's kernel side, checked once a second: a change someone else

@@ -411,6 +411,21 @@ int nh_probes_verify(struct nh_probes *p, struct nh_tamper *out, int max)
 	uint32_t map_ids[NH_PROBES_MAPS_MAX];
 	int n = 0;
 
+	/* Counters only grow: lower ones were reset or rewritten (hiding
+	 * losses). Taken as the new floor, reported once. */
+	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
+		struct nh_counters c, *l = &p->last[k];
+
+		if (nh_probes_counters(p, k, &c))
+			continue;
+		if (c.emitted < l->emitted || c.suppressed < l->suppressed || c.lost < l->lost)
+			tamper(p, out, max, &n, "counters", false,
+			       "kernel counters of kind %u went backwards (emitted %llu -> %llu, "
+			       "lost %llu -> %llu): changed by another process",
+			       k, (unsigned long long)l->emitted, (unsigned long long)c.emitted,
+			       (unsigned long long)l->lost, (unsigned long long)c.lost);
+		*l = c;
+	}
 	for (int i = 0; i < p->nprobes; i++) {
 		struct nh_probe *pr = &p->probe[i];
 		struct bpf_prog_info info = {0};
@@ -435,28 +450,16 @@ int nh_probes_verify(struct nh_probes *p, struct nh_tamper *out, int max)
 		info.map_ids = (uint64_t)(uintptr_t)map_ids;
 		if (bpf_obj_get_info_by_fd(bpf_program__fd(pr->bprog), &info, &len))
 			continue;
-		for (uint32_t m = 0; m < info.nr_map_ids && m < NH_PROBES_MAPS_MAX; m++)
+		for (uint32_t m = 0; !pr->map_reported && m < info.nr_map_ids &&
+				    m < NH_PROBES_MAPS_MAX;
+		     m++)
 			if (!our_map(p, map_ids[m])) {
+				pr->map_reported = true; /* once: it cannot change back */
 				tamper(p, out, max, &n, "map", false,
 				       "%s uses map id %u, not one the agent created", pr->prog,
 				       map_ids[m]);
 				break;
 			}
-	}
-	/* Counters only grow: lower ones were reset or rewritten (hiding
-	 * losses). Taken as the new floor, reported once. */
-	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
-		struct nh_counters c, *l = &p->last[k];
-
-		if (nh_probes_counters(p, k, &c))
-			continue;
-		if (c.emitted < l->emitted || c.suppressed < l->suppressed || c.lost < l->lost)
-			tamper(p, out, max, &n, "counters", false,
-			       "kernel counters of kind %u went backwards (emitted %llu -> %llu, "
-			       "lost %llu -> %llu): changed by another process",
-			       k, (unsigned long long)l->emitted, (unsigned long long)c.emitted,
-			       (unsigned long long)l->lost, (unsigned long long)c.lost);
-		*l = c;
 	}
 	return n;
 }

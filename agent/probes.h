@@ -31,6 +31,7 @@ struct nh_probe {
 	struct bpf_program *bprog;
 	uint32_t prog_id; /* the kernel's id of our program */
 	char error[160];  /* why it is not attached */
+	bool map_reported; /* a foreign map was reported */
 };
 
 #define NH_PROBES_MAPS_MAX 32

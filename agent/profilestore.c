@@ -131,23 +131,16 @@ int nh_profilestore_load(struct nh_profilestore *s, struct nh_models *m)
 }
 
 /* One snapshot: temporary file, fsync, rename over the old one. */
-static int save_one(struct nh_profilestore *s, const struct nh_models *m, const char *identity)
+static int write_one(const char *path, const uint8_t *buf, size_t len)
 {
-	char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
-	uint8_t *buf = NULL;
-	size_t len = 0, off = 0;
-	int fd = -1, err;
+	char tmp[PATH_MAX + 80];
+	size_t off = 0;
+	int fd, err = 0;
 
-	err = nh_models_encode(m, identity, &buf, &len);
-	if (err)
-		goto cleanup;
-	file_name(s, identity, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
+	if (fd < 0)
+		return -errno;
 	while (off < len) {
 		ssize_t w = write(fd, buf + off, len - off);
 
@@ -160,34 +153,125 @@ static int save_one(struct nh_profilestore *s, const struct nh_models *m, const 
 	if (fsync(fd) != 0 || rename(tmp, path) != 0)
 		err = -errno;
 cleanup:
-	if (fd >= 0) {
-		close(fd);
-		if (err)
-			unlink(tmp);
-	}
-	free(buf);
+	close(fd);
+	if (err)
+		unlink(tmp);
 	return err;
+}
+
+/* A save handed to the worker: every snapshot already encoded. */
+struct save_item {
+	char path[PATH_MAX + 64];
+	uint8_t *buf;
+	size_t len;
+};
+
+struct save_job {
+	struct nh_job job;
+	struct save_item *items;
+	size_t n;
+	int saved, failed, first; /* out */
+};
+
+static void save_run(struct nh_job *job)
+{
+	struct save_job *j = (struct save_job *)job;
+
+	for (size_t i = 0; i < j->n; i++) {
+		int err = write_one(j->items[i].path, j->items[i].buf, j->items[i].len);
+
+		if (err) {
+			j->failed++;
+			if (!j->first)
+				j->first = err;
+		} else {
+			j->saved++;
+		}
+	}
+}
+
+static void save_report(struct nh_profilestore *s, int saved, int failed, int first)
+{
+	s->saved += (uint64_t)saved;
+	s->save_errors += (uint64_t)failed;
+	if (first)
+		nh_warn(s->log, "profile snapshots: %llu not written to %s (last: %s)",
+			(unsigned long long)s->save_errors, s->dir, strerror(-first));
+}
+
+static void save_job_free(struct save_job *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		free(j->items[i].buf);
+	free(j->items);
+	free(j);
+}
+
+static void save_done(void *owner, struct nh_job *job)
+{
+	struct save_job *j = (struct save_job *)job;
+
+	/* started_ns 0: never ran (the worker stopped first). */
+	if (job->started_ns)
+		save_report(owner, j->saved, j->failed, j->first);
+	save_job_free(j);
 }
 
 int nh_profilestore_save(struct nh_profilestore *s, const struct nh_models *m)
 {
 	struct nh_profile_info info;
-	size_t it = 0;
-	int saved = 0, err, first = 0;
+	struct save_job *j = calloc(1, sizeof(*j));
+	size_t it = 0, cap = 0;
+	int err = 0, encode_failed = 0, first = 0, count;
 
+	if (!j)
+		return -ENOMEM;
+	j->job = (struct nh_job){.key = (uint64_t)(uintptr_t)s, .run = save_run,
+				 .done = save_done, .owner = s};
 	while (nh_models_next(m, &it, &info)) {
-		err = save_one(s, m, info.identity);
+		struct save_item *item;
+
+		if (j->n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct save_item *grown = realloc(j->items, ncap * sizeof(*grown));
+
+			if (!grown) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			j->items = grown;
+			cap = ncap;
+		}
+		item = &j->items[j->n];
+		err = nh_models_encode(m, info.identity, &item->buf, &item->len);
 		if (err) {
-			s->save_errors++;
+			encode_failed++;
 			if (!first)
 				first = err;
+			err = 0;
 			continue;
 		}
-		saved++;
+		file_name(s, info.identity, item->path, sizeof(item->path));
+		j->n++;
 	}
-	s->saved += saved;
-	if (first)
-		nh_warn(s->log, "profile snapshots: %llu not written to %s (last: %s)",
-			(unsigned long long)s->save_errors, s->dir, strerror(-first));
-	return saved;
+	count = (int)j->n;
+	if (encode_failed)
+		save_report(s, 0, encode_failed, first);
+	if (s->worker) {
+		err = nh_worker_submit(s->worker, &j->job);
+		if (err == 0)
+			return count; /* the worker owns j */
+		/* The last save is still being written (a slow disk): this one
+		 * is skipped, the next takes its place. */
+		s->saves_skipped++;
+		err = 0;
+		count = 0;
+		goto cleanup;
+	}
+	save_run(&j->job);
+	save_report(s, j->saved, j->failed, j->first);
+	count = j->saved;
+cleanup:
+	save_job_free(j);
+	return err ? err : count;
 }

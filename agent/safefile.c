@@ -69,15 +69,21 @@ void nh_safefile_close(struct nh_safefile *f)
 	f->pathfd = -1;
 }
 
-int nh_safefile_fstype(const char *mountinfo, uint64_t mnt_id, char *type, size_t len)
+int nh_safefile_fstype(int mountinfo, uint64_t mnt_id, char *type, size_t len)
 {
-	FILE *in = fopen(mountinfo, "re");
+	FILE *in = NULL;
 	char *line = NULL, *sep;
 	size_t cap = 0;
-	int err = -ENOENT;
+	int fd, err = -ENOENT;
 
-	if (!in)
+	/* From the start, through a copy the stream may close. */
+	if (lseek(mountinfo, 0, SEEK_SET) < 0 || (fd = fcntl(mountinfo, F_DUPFD_CLOEXEC, 0)) < 0)
 		return -errno;
+	in = fdopen(fd, "r");
+	if (!in) {
+		close(fd);
+		return -ENOMEM;
+	}
 	while (getline(&line, &cap, in) > 0) {
 		char *end;
 		unsigned long long id = strtoull(line, &end, 10);
@@ -101,7 +107,7 @@ int nh_safefile_fstype(const char *mountinfo, uint64_t mnt_id, char *type, size_
 	return err;
 }
 
-int nh_safefile_open(const struct nh_safefile *f, const char *mountinfo, off_t max_size,
+int nh_safefile_open(const struct nh_safefile *f, int mountinfo, off_t max_size,
 		     const char **why)
 {
 	char type[64], self[64];

@@ -43,16 +43,18 @@ void nh_safefile_close(struct nh_safefile *f);
 /*
  * Open f for reading when it is a regular file of at most max_size bytes
  * on a memory-backed file system (tmpfs, ramfs: where the kubelet keeps
- * projected, secret and service-account volumes), as mountinfo (the
- * mount table of the namespace the lookup went through, e.g.
- * /proc/<pid>/mountinfo) says. An fd, or -errno with *why a static
+ * projected, secret and service-account volumes), as mountinfo (an fd
+ * on the mount table of the namespace the lookup went through, e.g.
+ * /proc/<pid>/mountinfo opened before the lookup: the open file keeps
+ * that namespace even when the process exits meanwhile) says. An fd, or -errno with *why a static
  * reason naming the problem.
  */
-int nh_safefile_open(const struct nh_safefile *f, const char *mountinfo, off_t max_size,
+int nh_safefile_open(const struct nh_safefile *f, int mountinfo, off_t max_size,
 		     const char **why);
 
-/* The type of the file system mount mnt_id in mountinfo ("tmpfs",
- * "fuse.sshfs"), copied into type. -ENOENT when the mount is not listed. */
-int nh_safefile_fstype(const char *mountinfo, uint64_t mnt_id, char *type, size_t len);
+/* The type of the file system mount mnt_id in the mount table open at
+ * fd mountinfo ("tmpfs", "fuse.sshfs"), copied into type. -ENOENT when
+ * the mount is not listed. */
+int nh_safefile_fstype(int mountinfo, uint64_t mnt_id, char *type, size_t len);
 
 #endif

@@ -267,7 +267,7 @@ static void found_clear(struct nh_sa_found *f)
 
 /* On the worker: read the looked-up file f unless it is the one read
  * before; the checks of safefile.h first. */
-static void read_found(struct nh_safefile *f, const char *mountinfo, const struct nh_sa_prev *prev,
+static void read_found(struct nh_safefile *f, int mountinfo, const struct nh_sa_prev *prev,
 		       struct nh_sa_found *out)
 {
 	static const size_t cap = NH_SA_TOKEN_MAX;
@@ -310,14 +310,22 @@ static void read_found(struct nh_safefile *f, const char *mountinfo, const struc
  * serve. */
 static int job_own(struct nh_sa_job *j, uint32_t pid)
 {
-	char cg[NH_CGROUP_PATH_MAX], mountinfo[96];
+	char cg[NH_CGROUP_PATH_MAX], path[96];
 	struct nh_safefile f = {.pathfd = -1};
 	struct nh_cgroup_info info;
 	const char *rel = j->rel_path;
-	int root, err = 0;
+	int root, mounts = -1, err = 0;
 
 	root = nh_procroot_open(j->fs->proc, pid);
 	if (root < 0) {
+		err = -ESRCH;
+		goto cleanup;
+	}
+	/* The mount table of the namespace the lookup goes through, held
+	 * open: it stays readable if the process exits meanwhile. */
+	snprintf(path, sizeof(path), "%s/%u/mountinfo", j->fs->proc, pid);
+	mounts = open(path, O_RDONLY | O_CLOEXEC);
+	if (mounts < 0) {
 		err = -ESRCH;
 		goto cleanup;
 	}
@@ -336,11 +344,11 @@ static int job_own(struct nh_sa_job *j, uint32_t pid)
 		err = 0;
 		goto cleanup;
 	}
-	/* The mount table of the namespace the lookup went through. */
-	snprintf(mountinfo, sizeof(mountinfo), "%s/%u/mountinfo", j->fs->proc, pid);
-	read_found(&f, mountinfo, &j->own_prev, &j->own);
+	read_found(&f, mounts, &j->own_prev, &j->own);
 cleanup:
 	nh_safefile_close(&f);
+	if (mounts >= 0)
+		close(mounts);
 	if (root >= 0)
 		close(root);
 	return err;
@@ -363,6 +371,7 @@ static void job_host(struct nh_sa_job *j)
 	struct nh_safefile f = {.pathfd = -1}, probe;
 	struct dirent *d;
 	DIR *dir = NULL;
+	int mounts = -1;
 
 	j->host.outcome = NH_SAR_MISSING;
 	j->host.why = "no kubelet copy";
@@ -398,8 +407,16 @@ static void job_host(struct nh_sa_job *j)
 	if (f.pathfd < 0)
 		goto cleanup;
 	j->host.why = NULL;
-	read_found(&f, "/proc/thread-self/mountinfo", &j->host_prev, &j->host);
+	mounts = open("/proc/thread-self/mountinfo", O_RDONLY | O_CLOEXEC);
+	if (mounts < 0) {
+		j->host.outcome = NH_SAR_ERROR;
+		j->host.why = "mount table cannot be read";
+		goto cleanup;
+	}
+	read_found(&f, mounts, &j->host_prev, &j->host);
 cleanup:
+	if (mounts >= 0)
+		close(mounts);
 	nh_safefile_close(&f);
 	if (dir)
 		closedir(dir);
@@ -655,7 +672,6 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 	struct nh_sa *sa = nh_u64map_get(&t->pods, k);
 	struct nh_sa_job *j;
 	void *victim = NULL;
-	bool first;
 
 	if (sa && strcmp(sa->pod_uid, pod_uid) != 0) {
 		/* Another pod with the same hash: start over for this one. */
@@ -673,6 +689,12 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 		}
 		free(victim);
 	}
+	/* Known: re-check for rotation at most every interval. No token yet:
+	 * try again on each event, since it may appear at any moment (a
+	 * container's first processes run before its volumes are visible). */
+	if (sa->state != NH_SA_UNKNOWN && sa->state != NH_SA_MISSING &&
+	    now_ns - sa->checked_ns < t->recheck_ns && sa->judged_gen == t->keys_gen)
+		return sa;
 	/* A read still out: its answer comes back on the loop. One stuck past
 	 * its deadline is said so, and never waited for again. */
 	if (t->worker) {
@@ -690,13 +712,6 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 		if (js != NH_JOB_NONE)
 			return sa;
 	}
-	/* Known: re-check for rotation at most every interval. No token yet:
-	 * try again on each event, since it may appear at any moment (a
-	 * container's first processes run before its volumes are visible). */
-	if (sa->state != NH_SA_UNKNOWN && sa->state != NH_SA_MISSING &&
-	    now_ns - sa->checked_ns < t->recheck_ns && sa->judged_gen == t->keys_gen)
-		return sa;
-	first = !sa->have_claims;
 	sa->checked_ns = now_ns;
 	sa->judged_gen = t->keys_gen;
 	j = new_job(t, sa, k, tgid, cgroup_path);
@@ -712,11 +727,11 @@ struct nh_sa *nh_satokens_get(struct nh_satokens *t, const char *pod_uid, uint32
 		free(j);
 		return sa;
 	}
-	/* Without a believed token the event would go out under the pod's
-	 * key: its answer is worth a short, bounded wait (the read is
-	 * usually done in microseconds). A rotation check never waits. */
-	if (first)
-		nh_worker_wait(t->worker, k, t->wait_ns);
+	/* The answer is usually back in microseconds: a short, bounded wait
+	 * keeps this event attributed as of now (a first token, a rotation).
+	 * A read that hangs costs this wait once; then it is out (and later
+	 * stuck) and never waited for again. */
+	nh_worker_wait(t->worker, k, t->wait_ns);
 	return sa;
 }
 

@@ -21,8 +21,9 @@
  *
  * The files are read off the event loop when a worker is set (a token
  * path on FUSE or NFS can hang forever): each pod has at most one read
- * out; the first is waited for briefly, a rotation check never; a read
- * past the worker's deadline marks the pod's own view unreadable.
+ * out, waited for briefly (it is usually back at once); a read past the
+ * worker's deadline marks the pod's own view unreadable, and is never
+ * waited for again.
  *
  * Rotation: the kubelet swaps the token file atomically; a cached entry
  * re-stats it at most every recheck interval and re-reads it when its
@@ -139,7 +140,7 @@ struct nh_satokens {
 	char issuer[256], audience[256];
 	/* Reads off the loop (worker.h) when set by the owner; NULL: inline. */
 	struct nh_worker *worker;
-	uint64_t wait_ns; /* a pod's first read is waited for at most this long */
+	uint64_t wait_ns; /* a read just handed out is waited for at most this long */
 	uint64_t stalled; /* reads past the worker's deadline */
 	uint64_t busy;	  /* reads not handed out: the worker's queue was full */
 };

@@ -649,6 +649,7 @@ int nh_agent_start(struct nh_agent *a)
 	a->io_on = true;
 	a->tokens.worker = &a->io;
 	a->tokens.wait_ns = NH_IO_FIRST_WAIT_NS;
+	a->store.worker = &a->io; /* snapshots: fsync off the loop */
 	/* After the drop: librdkafka's threads inherit the capabilities of
 	 * the thread that creates them, and they parse what the network
 	 * sends. */
@@ -780,7 +781,11 @@ void nh_agent_stop(struct nh_agent *a)
 		nh_probes_stop(&a->probes);
 	nh_quotamap_free(&a->objects);
 	if (a->persist) {
-		int n = nh_profilestore_save(&a->store, &a->baseline.models);
+		int n;
+
+		/* The last save is written here, before the workers stop. */
+		a->store.worker = NULL;
+		n = nh_profilestore_save(&a->store, &a->baseline.models);
 
 		if (n >= 0)
 			nh_info(&a->log, "%d profiles saved to %s", n, a->store.dir);

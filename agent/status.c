@@ -250,7 +250,7 @@ static json_object *credentials_status(struct nh_agent *a, const struct nh_metri
 		json_object_object_add(o, "pod_records", json_object_new_int64(m->pod_records));
 		if (m->pod_list_failures)
 			json_object_object_add(o, "pod_list_error",
-					       json_object_new_string(a->kubelet.error));
+					       json_object_new_string(a->pod_list_error));
 	}
 	return o;
 }

@@ -136,7 +136,14 @@ int nh_worker_init(struct nh_worker *w, unsigned threads, uint64_t deadline_ns, 
 		return -ENOMEM;
 	pthread_mutex_init(&sh->mu, NULL);
 	pthread_cond_init(&sh->work, NULL);
-	pthread_cond_init(&sh->gone, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&sh->gone, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	sh->max_queue = max_queue;
 	sh->base = threads;
 	sh->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -169,10 +176,19 @@ void nh_worker_free(struct nh_worker *w)
 	pthread_mutex_lock(&sh->mu);
 	sh->stopping = true;
 	pthread_cond_broadcast(&sh->work);
-	/* Threads between jobs leave at once; one in a job that is not stuck
-	 * finishes it first. */
-	while (sh->alive > sh->stuck)
-		pthread_cond_wait(&sh->gone, &sh->mu);
+	/* Threads between jobs leave at once; one in a job finishes it
+	 * first, for at most a deadline: a job that hangs now is stuck,
+	 * whether or not the loop's check saw it yet. */
+	{
+		struct timespec until;
+		uint64_t end = mono_ns() + w->deadline_ns;
+
+		until.tv_sec = (time_t)(end / 1000000000ULL);
+		until.tv_nsec = (long)(end % 1000000000ULL);
+		while (sh->alive > sh->stuck &&
+		       pthread_cond_timedwait(&sh->gone, &sh->mu, &until) != ETIMEDOUT)
+			;
+	}
 	left = sh->alive;
 	pthread_mutex_unlock(&sh->mu);
 	if (left == 0) {

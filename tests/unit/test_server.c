@@ -658,8 +658,24 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
+/* Which requests only watch (root or socket.group) and which change
+ * something (root only): an op not listed is root's. */
+static void test_op_classes(void)
+{
+	CHECK(nh_server_op_watches("tail"));
+	CHECK(nh_server_op_watches("status"));
+	CHECK(nh_server_op_watches("credentials"));
+	CHECK(nh_server_op_watches("profiles"));
+	CHECK(nh_server_op_watches("profile"));
+	CHECK(!nh_server_op_watches("profile_reset"));
+	CHECK(!nh_server_op_watches("reload"));
+	CHECK(!nh_server_op_watches(""));
+	CHECK(!nh_server_op_watches("tails"));
+}
+
 int main(void)
 {
+	test_op_classes();
 	test_filter_parse();
 	test_filter_match();
 

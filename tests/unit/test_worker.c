@@ -172,9 +172,14 @@ static int safe_open(const char *path, const char **why)
 
 	if (err)
 		return err;
-	fd = nh_safefile_open(&f, "/proc/self/mountinfo", 65536, why);
+	{
+	int mounts = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+
+	fd = nh_safefile_open(&f, mounts, 65536, why);
 	nh_safefile_close(&f);
+	close(mounts);
 	return fd;
+	}
 }
 
 static void test_safefile(void)
@@ -221,18 +226,21 @@ static void test_safefile(void)
 	/* Not in the mount table given: cannot tell, not read. */
 	{
 		struct nh_safefile f;
+		int mounts = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+		char type[64];
 
 		snprintf(path, sizeof(path), "%s/token", dir);
 		CHECK(nh_safefile_lookup(AT_FDCWD, path, 0, &f) == 0);
+		/* Read twice through one fd: each read starts over. */
+		CHECK(nh_safefile_fstype(mounts, f.mnt_id, type, sizeof(type)) == 0);
+		CHECK_STR(type, "tmpfs");
+		CHECK(nh_safefile_fstype(mounts, f.mnt_id, type, sizeof(type)) == 0);
+		CHECK_STR(type, "tmpfs");
+		CHECK(nh_safefile_fstype(mounts, 0xfffffff0u, type, sizeof(type)) == -ENOENT);
 		f.mnt_id = 0xfffffff0u;
-		CHECK(nh_safefile_open(&f, "/proc/self/mountinfo", 65536, &why) == -ENOENT);
+		CHECK(nh_safefile_open(&f, mounts, 65536, &why) == -ENOENT);
 		nh_safefile_close(&f);
-	}
-	{
-		char type[64];
-
-		CHECK(nh_safefile_fstype("/proc/self/mountinfo", 0xfffffff0u, type, sizeof(type)) ==
-		      -ENOENT);
+		close(mounts);
 	}
 	unlink(path);
 	rmdir(dir);
