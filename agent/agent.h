@@ -82,6 +82,9 @@ struct nh_agent {
 	bool persist;
 	uint64_t next_snapshot_ns;
 	uint64_t pinned, pin_errors;
+	uint64_t flooded_total;	  /* events the kernel counted beyond budgets */
+	uint64_t lost_attributed; /* ring-buffer losses named to an identity */
+	uint64_t identity_errors; /* identity cgroups the kernel could not be told */
 	const struct nh_attributed *current; /* the event findings come from */
 	struct nh_wire_record rec;	     /* the event being reported, or a loss */
 	struct nh_record_buf rec_buf;

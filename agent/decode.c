@@ -17,6 +17,7 @@ static const size_t kind_size[NH_KIND_MAX] = {
     [NH_KIND_CAPSET] = sizeof(struct nh_capset_event),
     [NH_KIND_SUMMARY] = sizeof(struct nh_summary_event),
     [NH_KIND_CGROUP_RMDIR] = sizeof(struct nh_cgroup_event),
+    [NH_KIND_FLOOD] = sizeof(struct nh_flood_event),
 };
 
 static const char *const kind_names[NH_KIND_ALL] = {
@@ -32,6 +33,8 @@ static const char *const kind_names[NH_KIND_ALL] = {
     [NH_KIND_CAPSET] = "capset",
     [NH_KIND_SUMMARY] = "summary",
     [NH_KIND_CGROUP_RMDIR] = "cgroup_rmdir",
+    [NH_KIND_FLOOD] = "flood",
+    [NH_KIND_MONITORING_GAP] = "monitoring_gap",
     [NH_KIND_LOSS] = "loss",
     [NH_KIND_CREDENTIAL_USE] = "credential_use",
     [NH_KIND_CREDENTIAL_REUSE] = "credential_reuse",
@@ -64,7 +67,7 @@ int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr)
 
 	if (!data || size < sizeof(*h))
 		return -EINVAL;
-	if (h->kind == NH_KIND_NONE || h->kind >= NH_KIND_MAX)
+	if (h->kind == NH_KIND_NONE || h->kind >= NH_KIND_MAX || !kind_size[h->kind])
 		return -EINVAL;
 	if (h->kind == NH_KIND_EXEC) {
 		const struct nh_exec_event *e = data;
@@ -104,20 +107,25 @@ int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr)
 
 const char *nh_kind_name(uint32_t kind)
 {
-	return kind < NH_KIND_ALL ? kind_names[kind] : "unknown";
+	return nh_kind_named(kind) ? kind_names[kind] : "unknown";
+}
+
+int nh_kind_named(uint32_t kind)
+{
+	return kind < NH_KIND_ALL && kind_names[kind] != NULL;
 }
 
 const char *nh_kind_list(void)
 {
 	return "exec, fork, exit, connect, accept, open, setuid, setgid, capset, summary, "
-	       "cgroup_rmdir, loss, credential_use, credential_reuse, secret_exposure, human_use, "
+	       "cgroup_rmdir, flood, monitoring_gap, loss, credential_use, credential_reuse, secret_exposure, human_use, "
 	       "identity_conflict, anomaly";
 }
 
 int nh_kind_parse(const char *name)
 {
 	for (int k = NH_KIND_NONE + 1; k < NH_KIND_ALL; k++)
-		if (strcmp(name, kind_names[k]) == 0)
+		if (kind_names[k] && strcmp(name, kind_names[k]) == 0)
 			return k;
 	return -EINVAL;
 }

@@ -28,12 +28,15 @@ enum nh_agent_kind {
 	NH_KIND_ANOMALY,	   /* a deviation from the identity's baseline */
 	NH_KIND_ALL,		   /* number of kinds */
 };
-_Static_assert(NH_KIND_ALL <= 32, "kinds are filter bits");
+_Static_assert(NH_KIND_ALL <= 64, "kinds are filter bits");
 
 /* "exec, fork, ...": every kind a subscriber may ask for. */
 const char *nh_kind_list(void);
 
+/* "unknown" for a kind without a name (the kernel's enum has gaps). */
 const char *nh_kind_name(uint32_t kind);
+/* Whether the kind has a name: tables of kernel kinds skip the gaps. */
+int nh_kind_named(uint32_t kind);
 /* Returns the kind, or -EINVAL for an unknown name. */
 int nh_kind_parse(const char *name);
 const char *nh_syscall_name(uint32_t sys);

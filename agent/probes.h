@@ -35,6 +35,8 @@ struct nh_probes_config {
 	uint64_t wakeup_bytes;	  /* wake the reader at this much unread; 0: always */
 	uint32_t args_max;	  /* argv bytes copied per exec, <= NH_ARGS_MAX; 0: all */
 	const char *scope_cgroup; /* absolute cgroup v2 directory, or NULL */
+	uint64_t flood_budget;	  /* events per identity per window; 0: unlimited */
+	uint64_t flood_window_ns;
 };
 
 struct nh_probes {
@@ -71,6 +73,12 @@ long nh_probes_dedup_entries(struct nh_probes *p);
 int nh_probes_pin(struct nh_probes *p, const struct nh_dedup_key *key);
 /* The agent handled cgroup_id's removal: it pins nothing more for it. */
 int nh_probes_cgroup_gone(struct nh_probes *p, uint64_t cgroup_id);
+
+/* Tell the kernel that cgroup_id's events count against the budget of
+ * identity_cgroup (itself for an identity). */
+int nh_probes_identity_set(struct nh_probes *p, uint64_t cgroup_id, uint64_t identity_cgroup);
+/* cgroup_id was removed: it names no identity any more. */
+void nh_probes_identity_gone(struct nh_probes *p, uint64_t cgroup_id);
 
 struct nh_dedup_stats {
 	uint64_t evicted; /* entries the full map pushed out (LRU) */

@@ -253,7 +253,7 @@ int nh_filter_parse(json_object *req, struct nh_filter *f, char *err, size_t err
 					 name ? name : "");
 				return -EINVAL;
 			}
-			f->kinds |= 1u << k;
+			f->kinds |= 1ull << k;
 		}
 	}
 	if (json_object_object_get_ex(req, "pid", &v)) {
@@ -370,7 +370,7 @@ void nh_server_client_io(struct nh_server *srv, struct nh_client *c, uint32_t ev
 bool nh_filter_match(const struct nh_filter *f, uint32_t kind, uint32_t pid, uint32_t tid,
 		     const char *identity)
 {
-	if (kind >= NH_KIND_ALL || (f->kinds && !(f->kinds & (1u << kind))))
+	if (kind >= NH_KIND_ALL || (f->kinds && !(f->kinds & (1ull << kind))))
 		return false;
 	/* A loss belongs to no process or identity: every subscriber that
 	 * takes losses must hear of it, whatever else it filters on. */

@@ -34,7 +34,7 @@ enum nh_line_format {
 
 struct nh_filter {
 	char identity[NH_IDENTITY_PATTERN_MAX]; /* fnmatch(3) pattern, "" = any */
-	uint32_t kinds;				/* bit per kind (decode.h); 0 = any */
+	uint64_t kinds;				/* bit per kind (decode.h); 0 = any */
 	uint32_t pid;				/* process or thread id, 0 = any */
 	enum nh_line_format format;
 };

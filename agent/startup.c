@@ -491,6 +491,8 @@ int nh_agent_start(struct nh_agent *a)
 	pc.dedup_window_ns = a->cfg.dedup_window_ms * 1000000ULL;
 	pc.args_max = (uint32_t)a->cfg.argv_max;
 	pc.dedup_entries = a->cfg.dedup_entries;
+	pc.flood_budget = a->cfg.flood_budget;
+	pc.flood_window_ns = a->cfg.flood_window_ms * 1000000ULL;
 	pc.ringbuf_bytes = a->cfg.ringbuf_bytes;
 	/* Wake early enough that a burst cannot fill the ring between two
 	 * timed drains: an eighth of it unread. */

@@ -38,7 +38,14 @@ enum nh_kind {
 	NH_KIND_CAPSET,
 	NH_KIND_SUMMARY,      /* dedup window closed: count of suppressed repeats */
 	NH_KIND_CGROUP_RMDIR, /* lets the agent drop cached identities */
-	NH_KIND_MAX,
+	/* Issue 19's range (40..43). */
+	NH_KIND_FLOOD = 40, /* an identity's events beyond its budget, and its losses */
+	/* Made by the agent, never by BPF: numbered here so that one table
+	 * names it with the kernel's kinds. */
+	NH_KIND_MONITORING_GAP = 41,
+	/* Explicit: kinds are reserved in ranges per change; tables must cope
+	 * with unnamed kinds below it. */
+	NH_KIND_MAX = 48,
 };
 
 /* nh_hdr.flags */
@@ -209,6 +216,33 @@ struct nh_counters {
 	__u64 emitted;
 	__u64 suppressed; /* repeats folded by dedup */
 	__u64 lost;	  /* ring-buffer reservation failures */
+	__u64 flooded;	  /* beyond the identity's budget: counted, not sent */
+};
+
+/* Flood isolation. The agent tells the kernel which cgroups are
+ * identities (a pod, container or unit: the cgroup the kubelet, runtime
+ * or systemd owns, never a leaf the workload may create): the identities
+ * map sends a cgroup id to its identity's cgroup id. Each identity has an
+ * event budget per window; beyond it, its events are counted per kind
+ * instead of sent, and its ring-buffer losses are counted too. The flush
+ * takes both counts into a flood record (exact: atomic exchanges). */
+struct nh_budget {
+	__u64 window_start; /* coarse clock; the budget window in progress */
+	__u64 used;	    /* events sent or refused in that window */
+	__u64 since;	    /* first count not yet reported, 0 for none */
+	__u64 last;	    /* tgid << 32 | uid of the last event counted */
+	__u64 over[NH_KIND_MAX]; /* beyond the budget, by kind */
+	__u64 lost[NH_KIND_MAX]; /* within it but the ring was full, by kind */
+};
+
+struct nh_flood_event {
+	struct nh_hdr h;     /* h.cgroup_id: the identity's cgroup */
+	__u64 window_start;  /* first count of this report */
+	__u64 budget;	     /* events per window */
+	__u64 budget_window; /* ns */
+	__u64 pad;
+	__u64 over[NH_KIND_MAX];
+	__u64 lost[NH_KIND_MAX];
 };
 
 _Static_assert(sizeof(struct nh_hdr) == 72, "nh_hdr layout");
@@ -227,6 +261,8 @@ _Static_assert(sizeof(struct nh_dedup_key) == 24, "dedup key layout");
 _Static_assert(sizeof(struct nh_dedup_val) == 32, "dedup value layout");
 _Static_assert(sizeof(struct nh_summary_event) == 112, "summary layout");
 _Static_assert(sizeof(struct nh_cgroup_event) == 80, "cgroup layout");
-_Static_assert(sizeof(struct nh_counters) == 24, "counters layout");
+_Static_assert(sizeof(struct nh_counters) == 32, "counters layout");
+_Static_assert(sizeof(struct nh_budget) == 32 + 16 * NH_KIND_MAX, "budget layout");
+_Static_assert(sizeof(struct nh_flood_event) == 104 + 16 * NH_KIND_MAX, "flood layout");
 
 #endif /* NHISCOPE_H */

@@ -372,6 +372,40 @@ static void add_loss(json_object *o, const struct nh_wire_loss *l)
 	}
 	if (l->n_totals)
 		nh_json_int(o, "total", (int64_t)l->totals[0].value);
+	if (l->identity_cgroup_id)
+		nh_json_int(o, "identity_cgroup_id", (int64_t)l->identity_cgroup_id);
+}
+
+/* Issue 19: an identity's flood, counts by kind. */
+static void add_flood(json_object *o, const struct nh_wire_flood *f)
+{
+	json_object *c = json_object_new_object();
+	uint64_t total = 0;
+
+	add_time(o, "window_start", f->window_start_ns);
+	add_time(o, "window_end", f->window_end_ns);
+	for (size_t i = 0; i < f->n_counts; i++) {
+		json_object_object_add(c, f->counts[i].name,
+				       json_object_new_int64((int64_t)f->counts[i].value));
+		total += f->counts[i].value;
+	}
+	json_object_object_add(o, "counts", c);
+	nh_json_int(o, "count", (int64_t)total);
+	nh_json_int(o, "budget", (int64_t)f->budget);
+	nh_json_int(o, "budget_window_ms", (int64_t)(f->budget_window_ns / 1000000));
+	nh_json_int(o, "identity_cgroup_id", (int64_t)f->identity_cgroup_id);
+}
+
+/* Issue 19: a time the node was not monitored. */
+static void add_gap(json_object *o, const struct nh_wire_gap *g)
+{
+	add_time(o, "gap_start", g->start_ns);
+	add_time(o, "gap_end", g->end_ns);
+	nh_json_int(o, "gap_start_ns", (int64_t)g->start_ns);
+	nh_json_int(o, "gap_end_ns", (int64_t)g->end_ns);
+	nh_json_int(o, "duration_ms", (int64_t)((g->end_ns - g->start_ns) / 1000000));
+	add_bool(o, "clean_stop", g->clean_stop);
+	nh_json_str_known(o, "reason", g->reason);
 }
 
 json_object *nh_recordjson(const struct nh_wire_record *r)
@@ -410,6 +444,12 @@ json_object *nh_recordjson(const struct nh_wire_record *r)
 		break;
 	case NH_WIRE_HEARTBEAT:
 		nh_json_str(o, "agent_version", r->heartbeat.agent_version);
+		break;
+	case NH_WIRE_FLOOD:
+		add_flood(o, &r->flood);
+		break;
+	case NH_WIRE_MONITORING_GAP:
+		add_gap(o, &r->monitoring_gap);
 		break;
 	default:
 		break;
