@@ -28,6 +28,7 @@
 #include "jwksfetch.h"
 #include "kafka.h"
 #include "kubelet.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "metrics.h"
 #include "probes.h"
@@ -80,11 +81,13 @@ struct nh_agent {
 	struct nh_baseline baseline;
 	struct nh_profilestore store;
 	bool persist;
+	struct nh_lifecycle life;    /* when this node was last monitored */
+	struct nh_lifecycle_gap gap; /* what this start found */
 	uint64_t next_snapshot_ns;
 	uint64_t pinned, pin_errors;
-	uint64_t flooded_total;	  /* events the kernel counted beyond budgets */
-	uint64_t lost_attributed; /* ring-buffer losses named to an identity */
-	uint64_t identity_errors; /* identity cgroups the kernel could not be told */
+	uint64_t flooded_total;		     /* events the kernel counted beyond budgets */
+	uint64_t lost_attributed;	     /* ring-buffer losses named to an identity */
+	uint64_t identity_errors;	     /* identity cgroups the kernel could not be told */
 	const struct nh_attributed *current; /* the event findings come from */
 	struct nh_wire_record rec;	     /* the event being reported, or a loss */
 	struct nh_record_buf rec_buf;
@@ -127,6 +130,8 @@ int nh_pipeline_on_event(void *ctx, void *data, size_t size);
 void nh_pipeline_drain(struct nh_agent *a);
 void nh_pipeline_tick(struct nh_agent *a);
 void nh_pipeline_refresh_pods(struct nh_agent *a);
+/* The monitoring gap this start found (a->gap), as a record. */
+void nh_pipeline_report_gap(struct nh_agent *a);
 
 /* startup.c: the service-account key fetcher's tick (a new key set, or
  * another fetch when a token named an unknown kid). */

@@ -318,8 +318,8 @@ static size_t details(const struct nh_wire_record *r, char *buf, size_t len, siz
 	case NH_WIRE_FLOOD: {
 		const struct nh_wire_flood *f = &r->flood;
 
-		n = put(buf, len, n, " beyond its budget of %llu per %llu ms:",
-			(unsigned long long)f->budget,
+		n = put(buf, len, n,
+			" beyond its budget of %llu per %llu ms:", (unsigned long long)f->budget,
 			(unsigned long long)(f->budget_window_ns / 1000000));
 		for (size_t i = 0; i < f->n_counts; i++) {
 			n = put_str(buf, len, n, f->counts[i].name, "");

@@ -118,7 +118,8 @@ int nh_kind_named(uint32_t kind)
 const char *nh_kind_list(void)
 {
 	return "exec, fork, exit, connect, accept, open, setuid, setgid, capset, summary, "
-	       "cgroup_rmdir, flood, monitoring_gap, loss, credential_use, credential_reuse, secret_exposure, human_use, "
+	       "cgroup_rmdir, flood, monitoring_gap, loss, credential_use, credential_reuse, "
+	       "secret_exposure, human_use, "
 	       "identity_conflict, anomaly";
 }
 

@@ -243,8 +243,7 @@ int nh_identity_key(struct nh_identities *ids, const struct nh_cgroup_ctx *cg, u
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static struct nh_identity_seen *seen_get(struct nh_identities *ids, const char *key,
-					 uint64_t ts_ns)
+static struct nh_identity_seen *seen_get(struct nh_identities *ids, const char *key, uint64_t ts_ns)
 {
 	uint64_t h = nh_hash_str(key);
 	struct nh_identity_seen *s = nh_u64map_get(&ids->seen, h);

@@ -65,7 +65,7 @@ struct nh_metrics {
 	uint64_t cgroups_cached;
 	uint64_t identities; /* identities seen since start */
 	uint64_t flood_budget, flood_window_ms;
-	uint64_t lost_attributed; /* ring-buffer losses named to an identity */
+	uint64_t lost_attributed;    /* ring-buffer losses named to an identity */
 	uint64_t identities_flooded; /* identities with flooded or lost events */
 
 	uint64_t credentials; /* in the registry */

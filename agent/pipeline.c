@@ -274,8 +274,7 @@ static void report_flood(struct nh_agent *a, const struct nh_attributed *ev,
 	start = fe->window_start && fe->window_start < fe->h.ts_ns ? fe->window_start : fe->h.ts_ns;
 	if (over) {
 		nh_warn(&a->log, "flood: %s sent %llu events beyond its budget of %llu per %llu ms",
-			ev->identity, (unsigned long long)over,
-			(unsigned long long)fe->budget,
+			ev->identity, (unsigned long long)over, (unsigned long long)fe->budget,
 			(unsigned long long)(fe->budget_window / 1000000));
 		nh_record_attribution(ev, &a->rec_buf, r);
 		r->kind = NH_WIRE_FLOOD;
@@ -285,7 +284,8 @@ static void report_flood(struct nh_agent *a, const struct nh_attributed *ev,
 		r->flood.budget = fe->budget;
 		r->flood.budget_window_ns = fe->budget_window;
 		r->flood.identity_cgroup_id = fe->h.cgroup_id;
-		for (uint32_t k = 1; k < NH_KIND_MAX && r->flood.n_counts < NH_WIRE_COUNTERS_MAX; k++)
+		for (uint32_t k = 1; k < NH_KIND_MAX && r->flood.n_counts < NH_WIRE_COUNTERS_MAX;
+		     k++)
 			if (fe->over[k])
 				r->flood.counts[r->flood.n_counts++] =
 				    (struct nh_wire_counter){nh_kind_name(k), fe->over[k]};
@@ -479,6 +479,29 @@ static void report_losses(struct nh_agent *a)
 	}
 }
 
+/* Issue 19: the time between the previous run's last sign of life and
+ * this start, when nothing on this node was monitored. */
+void nh_pipeline_report_gap(struct nh_agent *a)
+{
+	struct nh_wire_record *r = &a->rec;
+	const struct nh_lifecycle_gap *g = &a->gap;
+
+	nh_warn(&a->log, "monitoring gap: %.3f s unmonitored since the previous run %s",
+		(double)(g->end_ns - g->start_ns) / 1e9,
+		g->clean_stop ? "stopped" : "was last alive (it did not stop cleanly)");
+	memset(r, 0, sizeof(*r));
+	r->kind = NH_WIRE_MONITORING_GAP;
+	r->time_ns = g->end_ns;
+	r->monitoring_gap.start_ns = g->start_ns;
+	r->monitoring_gap.end_ns = g->end_ns;
+	r->monitoring_gap.clean_stop = g->clean_stop;
+	r->monitoring_gap.reason = g->clean_stop
+				       ? "agent restarted after a clean stop"
+				       : "agent restarted after a crash, kill or power loss";
+	emit_line(a, r);
+	ship(a, r, 0);
+}
+
 /* Pod records from the kubelet. A failed fetch keeps the records known
  * so far; it is logged when it starts failing and when it recovers. */
 void nh_pipeline_refresh_pods(struct nh_agent *a)
@@ -520,6 +543,7 @@ void nh_pipeline_tick(struct nh_agent *a)
 		nh_kafka_tick(&a->kafka, now, now + (uint64_t)a->wall_offset_ns, a->probes.nprobes,
 			      c, sizeof(c) / sizeof(c[0]));
 	}
+	nh_lifecycle_beat(&a->life, now + (uint64_t)a->wall_offset_ns, now);
 	if (a->persist && now >= a->next_snapshot_ns) {
 		nh_profilestore_save(&a->store, &a->baseline.models);
 		a->next_snapshot_ns = now + a->cfg.snapshot_interval_ms * 1000000ULL;

@@ -385,6 +385,15 @@ static json_object *agent_status(struct nh_agent *a)
 	json_object_object_add(o, "cgroups_cached", json_object_new_int64(m.cgroups_cached));
 	json_object_object_add(o, "identities", identities_json(a));
 	json_object_object_add(o, "floods", floods_json(a, &m));
+	if (a->gap.found) {
+		json_object *g = json_object_new_object();
+
+		json_object_object_add(g, "start_ns",
+				       json_object_new_int64((int64_t)a->gap.start_ns));
+		json_object_object_add(g, "end_ns", json_object_new_int64((int64_t)a->gap.end_ns));
+		json_object_object_add(g, "clean_stop", json_object_new_boolean(a->gap.clean_stop));
+		json_object_object_add(o, "monitoring_gap", g);
+	}
 	json_object_object_add(o, "credentials", credentials_status(a, &m));
 	json_object_object_add(o, "baselines", baselines_status(a, &m));
 	if (m.kafka)

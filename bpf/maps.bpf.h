@@ -276,8 +276,8 @@ static __always_inline void nh_budget_mark(struct nh_budget *b, __u64 now)
 {
 	if (!b->since)
 		b->since = now ? now : 1;
-	b->last = (bpf_get_current_pid_tgid() & 0xffffffff00000000ULL) |
-		  (__u32)bpf_get_current_uid_gid();
+	b->last =
+	    (bpf_get_current_pid_tgid() & 0xffffffff00000000ULL) | (__u32)bpf_get_current_uid_gid();
 }
 
 /* Whether an event of kind may go to the ring: false when its identity

@@ -227,10 +227,10 @@ struct nh_counters {
  * instead of sent, and its ring-buffer losses are counted too. The flush
  * takes both counts into a flood record (exact: atomic exchanges). */
 struct nh_budget {
-	__u64 window_start; /* coarse clock; the budget window in progress */
-	__u64 used;	    /* events sent or refused in that window */
-	__u64 since;	    /* first count not yet reported, 0 for none */
-	__u64 last;	    /* tgid << 32 | uid of the last event counted */
+	__u64 window_start;	 /* coarse clock; the budget window in progress */
+	__u64 used;		 /* events sent or refused in that window */
+	__u64 since;		 /* first count not yet reported, 0 for none */
+	__u64 last;		 /* tgid << 32 | uid of the last event counted */
 	__u64 over[NH_KIND_MAX]; /* beyond the budget, by kind */
 	__u64 lost[NH_KIND_MAX]; /* within it but the ring was full, by kind */
 };

@@ -25,6 +25,8 @@ int nh_ecs_severity(const struct nh_wire_record *r)
 			   ? 73
 			   : 47;
 	case NH_WIRE_LOSS:
+	case NH_WIRE_FLOOD:	     /* issue 19 */
+	case NH_WIRE_MONITORING_GAP: /* issue 19 */
 		return 47;
 	default:
 		return 0;
@@ -132,6 +134,18 @@ size_t nh_ecs_message(const struct nh_wire_record *r, char *buf, size_t cap)
 	case NH_WIRE_HEARTBEAT:
 		put(&t, "heartbeat: agent %s, %u probes attached", r->heartbeat.agent_version,
 		    r->heartbeat.probes_attached);
+		break;
+	case NH_WIRE_FLOOD: /* issue 19 */
+		put(&t, "flood by %s beyond %" PRIu64 " events per %" PRIu64 " ms", who,
+		    r->flood.budget, r->flood.budget_window_ns / 1000000);
+		for (size_t i = 0; i < r->flood.n_counts; i++)
+			put(&t, "%s%s=%" PRIu64, i ? " " : ": ", r->flood.counts[i].name,
+			    r->flood.counts[i].value);
+		break;
+	case NH_WIRE_MONITORING_GAP: /* issue 19 */
+		put(&t, "monitoring gap: %.3f s unmonitored (%s)",
+		    (double)(r->monitoring_gap.end_ns - r->monitoring_gap.start_ns) / 1e9,
+		    r->monitoring_gap.clean_stop ? "after a clean stop" : "after a crash");
 		break;
 	default:
 		put(&t, "record");
@@ -242,6 +256,8 @@ static const char *event_kind(const struct nh_wire_record *r)
 	case NH_WIRE_FINDING:
 		return "alert";
 	case NH_WIRE_LOSS:
+	case NH_WIRE_FLOOD:	     /* issue 19 */
+	case NH_WIRE_MONITORING_GAP: /* issue 19 */
 		return "pipeline_error";
 	case NH_WIRE_HEARTBEAT:
 		return "metric";
@@ -462,6 +478,25 @@ static void add_nhiscope(json_object *doc, const struct nh_wire_record *r)
 					       counters(r->loss.totals, r->loss.n_totals));
 		nh_json_uint(o, "window_start_ns", r->loss.window_start_ns);
 		nh_json_uint(o, "window_end_ns", r->loss.window_end_ns);
+		if (r->loss.identity_cgroup_id)
+			nh_json_uint(o, "identity_cgroup_id", r->loss.identity_cgroup_id);
+		break;
+	case NH_WIRE_FLOOD: /* issue 19 */
+		o = nh_json_sub(nh, "flood");
+		json_object_object_add(o, "counts", counters(r->flood.counts, r->flood.n_counts));
+		nh_json_uint(o, "budget", r->flood.budget);
+		nh_json_uint(o, "budget_window_ns", r->flood.budget_window_ns);
+		nh_json_uint(o, "window_start_ns", r->flood.window_start_ns);
+		nh_json_uint(o, "window_end_ns", r->flood.window_end_ns);
+		nh_json_uint(o, "identity_cgroup_id", r->flood.identity_cgroup_id);
+		break;
+	case NH_WIRE_MONITORING_GAP: /* issue 19 */
+		o = nh_json_sub(nh, "monitoring_gap");
+		nh_json_uint(o, "start_ns", r->monitoring_gap.start_ns);
+		nh_json_uint(o, "end_ns", r->monitoring_gap.end_ns);
+		json_object_object_add(o, "clean_stop",
+				       json_object_new_boolean(r->monitoring_gap.clean_stop));
+		nh_json_str_known(o, "reason", r->monitoring_gap.reason);
 		break;
 	case NH_WIRE_HEARTBEAT:
 		o = nh_json_sub(nh, "heartbeat");

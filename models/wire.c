@@ -15,8 +15,8 @@
 #define SCRATCH_MAX (NH_WIRE_ARGS_MAX + 160)
 
 static const char *const kind_names[NH_WIRE_KIND_MAX] = {
-    "none", "anomaly", "credential_use", "finding", "activity", "loss", "heartbeat", "flood",
-    "monitoring_gap",
+    "none", "anomaly",	 "credential_use", "finding",	     "activity",
+    "loss", "heartbeat", "flood",	   "monitoring_gap",
 };
 static const char *const category_names[NH_WIRE_CAT_MAX] = {
     "none", "exec", "egress", "ingress", "file", "credential", "privilege",

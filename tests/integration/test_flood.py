@@ -11,9 +11,12 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_kafka  # noqa: E402
+from test_kafka import Mock, kafka_agent, read_topic  # noqa: E402
 from nhtest import (BUILD, TOKEN_PATH, WORKLOAD, Agent, SaPod, Suite,  # noqa: E402
                     Tail, running, wait_until)
 
+os.rmdir(test_kafka.suite.tmp)  # its suite is not run here
 suite = Suite("flood")
 STORM = os.path.join(BUILD, "tests", "nh_storm")
 
@@ -63,7 +66,7 @@ def flood_and_victim(s, agent_args):
     agent = Agent(s.tmp, *agent_args)
     vt = Tail(agent, "--identity", victim.key)
     ft = Tail(agent, "--identity", flooder.key, "--kind", "open,flood,loss")
-    storm = flooder.popen([STORM, "-t", "30", "-s", stop, flood_dir],
+    storm = flooder.popen([STORM, "-p", "2", "-t", "30", "-s", stop, flood_dir],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert storm.stdout.readline().startswith("started="), "nh_storm did not start"
@@ -87,7 +90,7 @@ def flood_and_victim(s, agent_args):
 @suite.test
 def flood_counted_exactly_and_other_pod_loses_nothing(s):
     agent, vt, ft, flooder, victim, flood_dir, opens, paths, tag = flood_and_victim(
-        s, ("--flood-budget", "2000", "--flood-window", "1s"))
+        s, ("--flood-budget", "2000", "--flood-window", "1s", "--ringbuf-size", "1Mi"))
     with running(flooder, victim, agent, vt, ft):
         # Every event of the calm pod arrives: its token read, its exec, its 40 opens.
         vt.wait_for(lambda e: e["kind"] == "credential_use" and e["credential"] == TOKEN_PATH,
@@ -183,6 +186,66 @@ def ring_losses_name_the_identity_that_lost_them(s):
         assert st["floods"]["lost_attributed"] >= lost, st["floods"]
         print("  stalled reader: %d opens, %d sent, %d lost, all named" % (
             opens, delivered(), lost))
+
+
+def gaps(mock):
+    recs, _ = read_topic(mock, "nhiscope.anomalies")
+    return [r for r in recs if r.get("kind") == "monitoring_gap"]
+
+
+@suite.test
+def restart_leaves_one_monitoring_gap_with_its_window(s):
+    """A first start finds no earlier run: no gap. A clean stop records
+    when monitoring ended; the next start reports one monitoring_gap
+    from that stop to its own start, on Kafka and in status. A kill -9
+    leaves no stop: the gap starts at the last sign of life."""
+    mock = Mock()
+    state = os.path.join(s.tmp, "state-" + uuid.uuid4().hex[:6])
+    spool = os.path.join(s.tmp, "spool-" + uuid.uuid4().hex[:6])
+
+    def start():
+        return kafka_agent(s, mock, spool, "--profile-dir", state)
+    agent = None
+    try:
+        agent = start()
+        assert "monitoring_gap" not in agent.status(), "a first start has no gap"
+        wait_until(lambda: agent.status()["kafka"]["spool_pending"] == 0 and
+                   agent.status()["kafka"]["delivered"] > 0, timeout=30, what="a heartbeat")
+        t0 = time.time_ns()
+        assert agent.stop() == 0
+        t1 = time.time_ns()
+        time.sleep(1.0)  # the gap's length: a lower bound, asserted as such
+        t2 = time.time_ns()
+        agent = start()
+        t3 = time.time_ns()
+        st = agent.status()["monitoring_gap"]
+        assert t0 <= st["start_ns"] <= t1 and t2 <= st["end_ns"] <= t3, (st, t0, t1, t2, t3)
+        assert st["clean_stop"] is True, st
+        got = wait_until(lambda: gaps(mock), timeout=30, what="the gap record on Kafka")
+        assert len(got) == 1, got
+        g = got[0]["monitoring_gap"] if "monitoring_gap" in got[0] else got[0]
+        assert g["start_ns"] == st["start_ns"] and g["end_ns"] == st["end_ns"], (g, st)
+        assert g["clean_stop"] is True and g["end_ns"] - g["start_ns"] >= 10**9, g
+
+        # A crash: no stop recorded; the gap starts at the last sign of life
+        # (this start, or a later beat), before the kill.
+        t4 = time.time_ns()
+        agent.proc.kill()
+        agent.proc.wait()
+        agent.stop()
+        agent = start()
+        t5 = time.time_ns()
+        st2 = agent.status()["monitoring_gap"]
+        assert t2 <= st2["start_ns"] <= t4 and t4 <= st2["end_ns"] <= t5, (st2, t2, t4, t5)
+        assert st2["clean_stop"] is False, st2
+        wait_until(lambda: len(gaps(mock)) == 2, timeout=30, what="the second gap record")
+        agent.stop()
+        agent = None
+        assert len(gaps(mock)) == 2, gaps(mock)
+    finally:
+        if agent:
+            agent.stop()
+        mock.stop()
 
 
 if __name__ == "__main__":
