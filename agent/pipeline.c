@@ -314,14 +314,17 @@ static void report_flood(struct nh_agent *a, const struct nh_attributed *ev,
 	}
 }
 
-/* The kernel counts a cgroup's events against its identity's budget once
- * told which cgroup that is; until then, against the cgroup itself. */
+/* The kernel counts a cgroup's events against the outermost identity
+ * above it it was told of; until then, against the cgroup itself. Only
+ * identity cgroups are written (pods, containers, units, the root-owned
+ * top of a delegated subtree), never the cgroups a workload makes below
+ * them, so a workload cannot fill the map. A cgroup that nothing owns is
+ * an identity for its own members only. */
 static void register_identity(struct nh_agent *a, const struct nh_cgroup_ctx *cg)
 {
-	int err = nh_probes_identity_set(&a->probes, cg->id, cg->identity_cgroup);
+	bool own = cg->identity_cgroup == cg->id && cg->info.kind == NH_CG_NONE && !cg->delegated;
+	int err = nh_probes_identity_set(&a->probes, cg->identity_cgroup, own);
 
-	if (!err && cg->identity_cgroup != cg->id)
-		err = nh_probes_identity_set(&a->probes, cg->identity_cgroup, cg->identity_cgroup);
 	if (err) {
 		if (a->identity_errors++ == 0)
 			nh_warn(&a->log, "cannot tell the kernel cgroup %llu's identity: %s",

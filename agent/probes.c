@@ -355,11 +355,13 @@ int nh_probes_pin(struct nh_probes *p, const struct nh_dedup_key *key)
 	return opts.retval ? -ENOENT : 0;
 }
 
-int nh_probes_identity_set(struct nh_probes *p, uint64_t cgroup_id, uint64_t identity_cgroup)
+int nh_probes_identity_set(struct nh_probes *p, uint64_t cgroup_id, bool leaf_only)
 {
-	__u64 k = cgroup_id, v = identity_cgroup;
+	__u64 k = cgroup_id, v = cgroup_id | (leaf_only ? NH_IDENTITY_LEAF_ONLY : 0);
 
-	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.identities), &k, &v, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.identities), &k, &v,
+				leaf_only ? BPF_NOEXIST : BPF_ANY) &&
+	    !(leaf_only && errno == EEXIST))
 		return -errno;
 	return 0;
 }

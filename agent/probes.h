@@ -74,9 +74,11 @@ int nh_probes_pin(struct nh_probes *p, const struct nh_dedup_key *key);
 /* The agent handled cgroup_id's removal: it pins nothing more for it. */
 int nh_probes_cgroup_gone(struct nh_probes *p, uint64_t cgroup_id);
 
-/* Tell the kernel that cgroup_id's events count against the budget of
- * identity_cgroup (itself for an identity). */
-int nh_probes_identity_set(struct nh_probes *p, uint64_t cgroup_id, uint64_t identity_cgroup);
+/* Tell the kernel that cgroup_id is an identity: its events and those of
+ * the cgroups below it count against its budget. leaf_only: an identity
+ * for its own members only (a cgroup nothing owns), which never replaces
+ * an identity already known. */
+int nh_probes_identity_set(struct nh_probes *p, uint64_t cgroup_id, bool leaf_only);
 /* cgroup_id was removed: it names no identity any more. */
 void nh_probes_identity_gone(struct nh_probes *p, uint64_t cgroup_id);
 

@@ -224,16 +224,17 @@ static __always_inline void nh_fill_dedup_hdr(struct nh_hdr *h, struct nh_ctx *c
 		h->flags |= NH_F_DEDUP;
 }
 
-/* Cgroup levels above the task's own that are searched for its identity:
- * kubepods.slice/<qos>.slice/<pod>.slice/<container>.scope then whatever
- * the container nests below. */
+/* Cgroup levels searched for the task's identity, from the top:
+ * kubepods.slice/<qos>.slice/<pod>.slice is level 3; identities sit where
+ * the kubelet, the runtime or systemd put them, near the root. */
 #define NH_IDENTITY_DEPTH 8
 
-/* The identity cgroup the current task's events count against: the first
- * of its cgroup and its ancestors that the agent named, else its own
- * cgroup (not attributed yet). Ancestors come from the kernel's cgroup
- * tree, so a workload that creates cgroups below its own cannot leave
- * its identity. */
+/* The identity cgroup the current task's events count against: its own
+ * cgroup when the agent named it, else the outermost of its ancestors (from
+ * the root down) that the agent named as an identity, else its own cgroup
+ * (not attributed yet). From the top, so a workload that nests cgroups
+ * below its own, however deep, never leaves its identity; ancestors come
+ * from the kernel's cgroup tree, not from names. */
 static __always_inline __u64 nh_identity_of(void)
 {
 	__u64 leaf = bpf_get_current_cgroup_id(), id, *v;
@@ -242,14 +243,14 @@ static __always_inline __u64 nh_identity_of(void)
 
 	v = bpf_map_lookup_elem(&identities, &leaf);
 	if (v)
-		return *v;
+		return *v & ~NH_IDENTITY_LEAF_ONLY;
 	level = BPF_CORE_READ(t, cgroups, dfl_cgrp, level);
 	for (int i = 1; i <= NH_IDENTITY_DEPTH; i++) {
-		if (level - i < 1)
+		if (i >= level)
 			break;
-		id = bpf_get_current_ancestor_cgroup_id(level - i);
+		id = bpf_get_current_ancestor_cgroup_id(i);
 		v = bpf_map_lookup_elem(&identities, &id);
-		if (v)
+		if (v && !(*v & NH_IDENTITY_LEAF_ONLY))
 			return *v;
 	}
 	return leaf;

@@ -226,6 +226,11 @@ struct nh_counters {
  * event budget per window; beyond it, its events are counted per kind
  * instead of sent, and its ring-buffer losses are counted too. The flush
  * takes both counts into a flood record (exact: atomic exchanges). */
+/* identities map value flag: this cgroup is an identity of its own (a
+ * cgroup no pod, container or unit owns, e.g. a session scope) and only
+ * for its own members, never for cgroups below it. */
+#define NH_IDENTITY_LEAF_ONLY (1ULL << 63)
+
 struct nh_budget {
 	__u64 window_start;	 /* coarse clock; the budget window in progress */
 	__u64 used;		 /* events sent or refused in that window */
