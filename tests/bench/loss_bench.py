@@ -30,7 +30,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import kafka_report  # noqa: E402
+from nhtest import cgroup2_mount  # noqa: E402
 
 HEADING = "## Loss ceiling: novelty storms, cold and warm (issue 19)"
 
@@ -48,13 +50,13 @@ def cpu_ns(pid):
 
 
 class Agent:
-    def __init__(self, build, tmp, profile_dir, budget):
+    def __init__(self, build, tmp, profile_dir, budget, scope):
         self.cli = os.path.join(build, "nhiscope")
         self.sock = os.path.join(tmp, "loss-%d.sock" % time.monotonic_ns())
         self.log = open(os.path.join(tmp, "agent.log"), "a")
         self.proc = subprocess.Popen(
             [os.path.join(build, "nhiscope-agent"), "-s", self.sock, "--profile-dir",
-             profile_dir, "--flood-budget", str(budget)],
+             profile_dir, "--flood-budget", str(budget), "--scope-cgroup", scope],
             stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 30
         while not status(self.cli, self.sock):
@@ -84,8 +86,11 @@ class Agent:
         self.log.close()
 
 
-def storm(build, rate, secs, procs, d):
-    argv = [os.path.join(build, "tests", "nh_storm"), "-t", str(secs), "-p", str(procs)]
+def storm(build, rate, secs, procs, d, cg):
+    # In the agent's scope: the storm is all it traces, whatever else the
+    # (shared) machine runs.
+    argv = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cg,
+            os.path.join(build, "tests", "nh_storm"), "-t", str(secs), "-p", str(procs)]
     if rate:
         argv += ["-r", str(rate / procs)]
     out = subprocess.run(argv + [d], capture_output=True, text=True, check=True).stdout
@@ -93,10 +98,10 @@ def storm(build, rate, secs, procs, d):
     return int(kv["opens"]), float(kv["seconds"])
 
 
-def measure(agent, build, rate, secs, procs, d):
+def measure(agent, build, rate, secs, procs, d, cg):
     e0, l0, r0, f0 = agent.counters()
     c0 = cpu_ns(agent.proc.pid)
-    opens, took = storm(build, rate, secs, procs, d)
+    opens, took = storm(build, rate, secs, procs, d, cg)
     e1, l1, _, f1 = agent.counters()
     agent.wait_drained(e1)
     e1, l1, r1, f1 = agent.counters()
@@ -110,29 +115,33 @@ def measure(agent, build, rate, secs, procs, d):
 def run(a):
     tmp = tempfile.mkdtemp(prefix="nhiscope-loss-")
     rows = []
+    scope = "nh-loss-%d" % os.getpid()
+    cg = os.path.join(cgroup2_mount(), scope)
+    os.mkdir(cg)
     try:
         d = os.path.join(tmp, "storm")
         os.mkdir(d)
         budget = 1 << 31  # above any storm: the ring is measured, not the budget
         for rate in a.rates:
             pdir = tempfile.mkdtemp(dir=tmp)  # empty: a cold start
-            agent = Agent(a.build, tmp, pdir, budget)
+            agent = Agent(a.build, tmp, pdir, budget, "/" + scope)
             try:
                 rows.append(dict(state="cold", target=rate,
-                                 **measure(agent, a.build, rate, a.secs, a.procs, d)))
+                                 **measure(agent, a.build, rate, a.secs, a.procs, d, cg)))
             finally:
                 agent.stop()
         pdir = tempfile.mkdtemp(dir=tmp)
-        agent = Agent(a.build, tmp, pdir, budget)
+        agent = Agent(a.build, tmp, pdir, budget, "/" + scope)
         try:
-            measure(agent, a.build, 0, a.secs, a.procs, d)  # the warm-up storm
+            measure(agent, a.build, 0, a.secs, a.procs, d, cg)  # the warm-up storm
             for rate in a.rates:
                 rows.append(dict(state="warm", target=rate,
-                                 **measure(agent, a.build, rate, a.secs, a.procs, d)))
+                                 **measure(agent, a.build, rate, a.secs, a.procs, d, cg)))
         finally:
             agent.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        os.rmdir(cg)
     return rows
 
 

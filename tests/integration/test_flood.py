@@ -13,12 +13,30 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_kafka  # noqa: E402
 from test_kafka import Mock, kafka_agent, read_topic  # noqa: E402
-from nhtest import (BUILD, TOKEN_PATH, WORKLOAD, Agent, SaPod, Suite,  # noqa: E402
-                    Tail, running, wait_until)
+from nhtest import (BUILD, TOKEN_PATH, WORKLOAD, Agent, Pod, SaPod, Suite,  # noqa: E402
+                    Tail, cgroup2_mount, running, sa_token, wait_until)
 
 os.rmdir(test_kafka.suite.tmp)  # its suite is not run here
 suite = Suite("flood")
 STORM = os.path.join(BUILD, "tests", "nh_storm")
+
+
+def scope(s):
+    """A cgroup directory for this test's pods, and the agent flags that
+    trace only it: other processes on the host (another test's pods)
+    neither add events nor make the agent read their files."""
+    under = "nh-flood-%s" % uuid.uuid4().hex[:8]
+    return under, ("--scope-cgroup", "/" + under)
+
+
+def sa_pod(namespace, name, pod_name, under):
+    """SaPod, built below `under`."""
+    pod = SaPod.__new__(SaPod)
+    Pod.__init__(pod, under=under)
+    pod.namespace, pod.sa, pod.pod_name = namespace, name, pod_name
+    pod.token = sa_token(namespace, name, pod_name, pod.uid)
+    pod.key = "k8s:sa/%s/%s" % (namespace, name)
+    return pod
 
 
 def flood_counts(tail, key):
@@ -49,11 +67,22 @@ def flood_and_victim(s, agent_args):
     Returns the agent (running), a tail of the calm pod, a tail of the
     flooder's opens, floods and losses, both pods, the storm's directory
     and opens, the calm pod's paths and its exec's tag."""
-    flooder = SaPod("flood", "storm", "storm-0")
-    victim = SaPod("calm", "worker", "worker-0")
+    under, scoped = scope(s)
+    flooder = sa_pod("flood", "storm", "storm-0", under)
+    victim = sa_pod("calm", "worker", "worker-0", under)
     # A leaf the workload made: its budget is still the pod's.
-    flooder.dir = os.path.join(flooder.dir, "made-by-the-workload")
+    container = flooder.dir
+    flooder.dir = os.path.join(container, "made-by-the-workload")
     os.mkdir(flooder.dir)
+
+    def remove(leaf=flooder.dir):
+        try:
+            os.rmdir(leaf)
+        except OSError:
+            pass
+        flooder.dir = container
+        Pod.remove(flooder)
+    flooder.remove = remove
     flood_dir = os.path.join(s.tmp, "storm-%s" % uuid.uuid4().hex[:6])
     os.mkdir(flood_dir)
     victim_dir = os.path.join(s.tmp, "calm-%s" % uuid.uuid4().hex[:6])
@@ -63,7 +92,7 @@ def flood_and_victim(s, agent_args):
         open(p, "w").close()
     stop = os.path.join(s.tmp, "stop-%s" % uuid.uuid4().hex[:6])
     tag = "nh-victim-" + uuid.uuid4().hex
-    agent = Agent(s.tmp, *agent_args)
+    agent = Agent(s.tmp, *agent_args, *scoped)
     vt = Tail(agent, "--identity", victim.key)
     ft = Tail(agent, "--identity", flooder.key, "--kind", "open,flood,loss")
     storm = flooder.popen([STORM, "-p", "2", "-t", "30", "-s", stop, flood_dir],
@@ -138,11 +167,12 @@ def ring_losses_name_the_identity_that_lost_them(s):
     """With no budget and a stalled reader the ring fills: every lost open
     is counted for the pod whose open it was, in loss records and status,
     and sent + lost is exactly what the pod did."""
-    pod = SaPod("flood", "stalled", "stalled-0")
+    under, scoped = scope(s)
+    pod = sa_pod("flood", "stalled", "stalled-0", under)
     flood_dir = os.path.join(s.tmp, "stall-%s" % uuid.uuid4().hex[:6])
     os.mkdir(flood_dir)
     go = os.path.join(s.tmp, "go-%s" % uuid.uuid4().hex[:6])
-    agent = Agent(s.tmp, "--flood-budget", "0", "--ringbuf-size", "64Ki")
+    agent = Agent(s.tmp, "--flood-budget", "0", "--ringbuf-size", "64Ki", *scoped)
     ft = Tail(agent, "--identity", pod.key, "--kind", "open,loss")
     with running(pod, agent, ft):
         w = pod.popen([STORM, "-w", go, "-t", "0.3", flood_dir],
@@ -203,8 +233,12 @@ def restart_leaves_one_monitoring_gap_with_its_window(s):
     state = os.path.join(s.tmp, "state-" + uuid.uuid4().hex[:6])
     spool = os.path.join(s.tmp, "spool-" + uuid.uuid4().hex[:6])
 
+    under, scoped = scope(s)  # an empty cgroup: nothing is traced
+    empty = os.path.join(cgroup2_mount(), under)
+    os.mkdir(empty)
+
     def start():
-        return kafka_agent(s, mock, spool, "--profile-dir", state)
+        return kafka_agent(s, mock, spool, "--profile-dir", state, *scoped)
     agent = None
     try:
         agent = start()
@@ -246,6 +280,7 @@ def restart_leaves_one_monitoring_gap_with_its_window(s):
         if agent:
             agent.stop()
         mock.stop()
+        os.rmdir(empty)
 
 
 if __name__ == "__main__":
