@@ -42,7 +42,7 @@ LIB_HDRS   := $(wildcard agent/lib/*.h) $(MODELS_HDRS)
 AGENT_LIB  := u64map quotamap decode opname sockets posture cgpath cgroupfs identity proctable secrets render compact server \
 	      jwt jwks tokenverify jwksfetch fingerprint catalogue workload kubelet satoken credentials credinodes findings \
 	      baseline profilestore spool record dirs procroot safefile worker options metrics \
-	      histogram
+	      histogram lifecycle
 AGENT_MODS := probes kafka privileges httpd agent pipeline status startup main
 CLI_MODS   := decode nhiscope
 AGENT_HDRS := $(wildcard agent/*.h) $(LIB_HDRS) bpf/nhiscope.h

@@ -30,6 +30,7 @@
 #include "jsonw.h"
 #include "kafka.h"
 #include "kubelet.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "metrics.h"
 #include "posture.h"
@@ -100,8 +101,13 @@ struct nh_agent {
 	struct nh_baseline baseline;
 	struct nh_profilestore store;
 	bool persist;
+	struct nh_lifecycle life;    /* when this node was last monitored */
+	struct nh_lifecycle_gap gap; /* what this start found */
 	uint64_t next_snapshot_ns;
 	uint64_t pinned, pin_errors;
+	uint64_t flooded_total;		     /* events the kernel counted beyond budgets */
+	uint64_t lost_attributed;	     /* ring-buffer losses named to an identity */
+	uint64_t identity_errors;	     /* identity cgroups the kernel could not be told */
 	const struct nh_attributed *current; /* the event findings come from */
 	struct nh_wire_record rec;	     /* the event being reported, or a loss */
 	struct nh_record_buf rec_buf;
@@ -148,6 +154,8 @@ void nh_pipeline_tick(struct nh_agent *a);
 void nh_pipeline_refresh_pods(struct nh_agent *a);
 /* Find the credential files again for the kernel's inode map. */
 void nh_pipeline_scan_credentials(struct nh_agent *a);
+/* The monitoring gap this start found (a->gap), as a record. */
+void nh_pipeline_report_gap(struct nh_agent *a);
 
 /* startup.c: the service-account key fetcher's tick (a new key set, or
  * another fetch when a token named an unknown kid). */

@@ -33,6 +33,8 @@ static const char *kind_color(const char *kind)
 	    {"capset", C_RED},
 	    {"summary", C_DIM},
 	    {"loss", C_BOLD_RED},
+	    {"flood", C_BOLD_RED},
+	    {"monitoring_gap", C_BOLD_RED},
 	    {"fork", C_DIM},
 	    {"exit", C_DIM},
 	    {"credential_use", C_BOLD_RED},
@@ -361,6 +363,18 @@ static size_t details(const struct nh_wire_record *r, char *buf, size_t len, siz
 			n = put_str(buf, len, n, an->technique_id, "");
 		break;
 	}
+	case NH_WIRE_FLOOD: {
+		const struct nh_wire_flood *f = &r->flood;
+
+		n = put(buf, len, n,
+			" beyond its budget of %llu per %llu ms:", (unsigned long long)f->budget,
+			(unsigned long long)(f->budget_window_ns / 1000000));
+		for (size_t i = 0; i < f->n_counts; i++) {
+			n = put_str(buf, len, n, f->counts[i].name, "");
+			n = put(buf, len, n, "=%llu", (unsigned long long)f->counts[i].value);
+		}
+		break;
+	}
 	default:
 		break;
 	}
@@ -395,6 +409,13 @@ static size_t line(const struct nh_wire_record *r, bool color, char *buf, size_t
 		n = put_esc(buf, len, n, l->source ? l->source : "",
 			    l->source ? strlen(l->source) : 0);
 		return put(buf, len, n, ")");
+	}
+	if (r->kind == NH_WIRE_MONITORING_GAP) {
+		const struct nh_wire_gap *g = &r->monitoring_gap;
+
+		return put(buf, len, n, " not monitored for %.3f s (%s)",
+			   (double)(g->end_ns - g->start_ns) / 1e9,
+			   g->clean_stop ? "after a clean stop" : "after a crash or kill");
 	}
 	n = put(buf, len, n, " ");
 	n = put_color(buf, len, n, color ? C_CYAN : "");

@@ -23,6 +23,7 @@ static const size_t kind_size[NH_KIND_MAX] = {
     [NH_KIND_PTRACE] = sizeof(struct nh_op_event),
     [NH_KIND_BPF] = sizeof(struct nh_op_event),
     [NH_KIND_MODULE] = sizeof(struct nh_op_event),
+    [NH_KIND_FLOOD] = sizeof(struct nh_flood_event),
 };
 
 static const char *const kind_names[NH_KIND_ALL] = {
@@ -44,6 +45,8 @@ static const char *const kind_names[NH_KIND_ALL] = {
     [NH_KIND_PTRACE] = "ptrace",
     [NH_KIND_BPF] = "bpf",
     [NH_KIND_MODULE] = "module",
+    [NH_KIND_FLOOD] = "flood",
+    [NH_KIND_MONITORING_GAP] = "monitoring_gap",
     [NH_KIND_LOSS] = "loss",
     [NH_KIND_CREDENTIAL_USE] = "credential_use",
     [NH_KIND_CREDENTIAL_REUSE] = "credential_reuse",
@@ -161,8 +164,8 @@ bool nh_kind_named(uint32_t kind)
 const char *nh_kind_list(void)
 {
 	return "exec, fork, exit, connect, accept, open, setuid, setgid, capset, summary, "
-	       "cgroup_rmdir, send, unix_connect, namespace, ptrace, bpf, module, loss, "
-	       "credential_use, credential_reuse, secret_exposure, human_use, "
+	       "cgroup_rmdir, send, unix_connect, namespace, ptrace, bpf, module, flood, "
+	       "monitoring_gap, loss, credential_use, credential_reuse, secret_exposure, human_use, "
 	       "identity_conflict, anomaly, monitoring_tampered";
 }
 

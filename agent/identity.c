@@ -61,6 +61,70 @@ void nh_identities_free(struct nh_identities *ids)
 	free_values(&ids->seen);
 }
 
+/* Whether prefix (a path) names the same identity as cg does. */
+static bool same_identity(const struct nh_cgroup_ctx *cg, const char *prefix)
+{
+	const struct nh_cgroup_info *in = &cg->info;
+	struct nh_cgroup_info p;
+	const char *last = strrchr(prefix, '/');
+
+	if (in->kind == NH_CG_UNIT && in->user_unit)
+		return last && strncmp(last + 1, "user@", 5) == 0 &&
+		       strcmp(prefix + strlen(prefix) - 8, ".service") == 0;
+	if (nh_cgpath_parse(prefix, &p) != 0 || p.kind != in->kind)
+		return false;
+	switch (in->kind) {
+	case NH_CG_K8S_POD:
+		return strcmp(p.pod_uid, in->pod_uid) == 0;
+	case NH_CG_CONTAINER:
+		return strcmp(p.container_id, in->container_id) == 0;
+	case NH_CG_UNIT:
+		return strcmp(p.unit, in->unit) == 0;
+	default:
+		return false;
+	}
+}
+
+/* struct nh_cgroup_ctx.identity_cgroup: the shortest prefix of the path
+ * that names the same identity; above a delegated subtree, the last
+ * root-owned directory. */
+static void find_identity_cgroup(struct nh_identities *ids, struct nh_cgroup_ctx *cg)
+{
+	char prefix[NH_CGROUP_PATH_MAX];
+	uint64_t id, owned = 0;
+	size_t len = strlen(cg->path);
+
+	cg->identity_cgroup = cg->id;
+	if (!cg->found || (cg->info.kind == NH_CG_NONE && !cg->delegated))
+		return;
+	for (size_t i = 1; i <= len; i++) {
+		if (i < len && cg->path[i] != '/')
+			continue;
+		memcpy(prefix, cg->path, i);
+		prefix[i] = '\0';
+		if (cg->delegated) {
+			if (nh_cgroupfs_root_owned(ids->fs, prefix) != 1)
+				break;
+			if (nh_cgroupfs_path_id(ids->fs, prefix, &id) == 0)
+				owned = id;
+		} else if (same_identity(cg, prefix)) {
+			if (nh_cgroupfs_path_id(ids->fs, prefix, &id) == 0)
+				cg->identity_cgroup = id;
+			return;
+		}
+	}
+	if (owned)
+		cg->identity_cgroup = owned;
+}
+
+void nh_identity_budget_set(struct nh_identities *ids, uint64_t cgroup_id)
+{
+	struct nh_cgroup_ctx *cg = nh_u64map_get(&ids->cgroups, cgroup_id);
+
+	if (cg)
+		cg->budget_set = true;
+}
+
 static void resolve(struct nh_identities *ids, struct nh_cgroup_ctx *cg, pid_t tgid)
 {
 	uint64_t id = 0;
@@ -87,6 +151,7 @@ static void resolve(struct nh_identities *ids, struct nh_cgroup_ctx *cg, pid_t t
 		memset(&cg->info, 0, sizeof(cg->info));
 		cg->delegated = true;
 	}
+	find_identity_cgroup(ids, cg);
 }
 
 const struct nh_cgroup_ctx *nh_identity_cgroup(struct nh_identities *ids, uint64_t cgroup_id,
@@ -178,7 +243,7 @@ int nh_identity_key(struct nh_identities *ids, const struct nh_cgroup_ctx *cg, u
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-void nh_identity_note(struct nh_identities *ids, const char *key, uint64_t ts_ns)
+static struct nh_identity_seen *seen_get(struct nh_identities *ids, const char *key, uint64_t ts_ns)
 {
 	uint64_t h = nh_hash_str(key);
 	struct nh_identity_seen *s = nh_u64map_get(&ids->seen, h);
@@ -186,14 +251,35 @@ void nh_identity_note(struct nh_identities *ids, const char *key, uint64_t ts_ns
 	if (!s) {
 		s = calloc(1, sizeof(*s));
 		if (!s)
-			return;
+			return NULL;
 		snprintf(s->key, sizeof(s->key), "%s", key);
 		s->first_ns = ts_ns;
 		if (nh_u64map_put(&ids->seen, h, s, NULL) != 0) {
 			free(s);
-			return;
+			return NULL;
 		}
 	}
+	return s;
+}
+
+void nh_identity_note(struct nh_identities *ids, const char *key, uint64_t ts_ns)
+{
+	struct nh_identity_seen *s = seen_get(ids, key, ts_ns);
+
+	if (!s)
+		return;
 	s->events++;
+	s->last_ns = ts_ns;
+}
+
+void nh_identity_note_flood(struct nh_identities *ids, const char *key, uint64_t ts_ns,
+			    uint64_t flooded, uint64_t lost)
+{
+	struct nh_identity_seen *s = seen_get(ids, key, ts_ns);
+
+	if (!s)
+		return;
+	s->flooded += flooded;
+	s->lost += lost;
 	s->last_ns = ts_ns;
 }

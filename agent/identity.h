@@ -38,6 +38,14 @@ struct nh_cgroup_ctx {
 			 * names there are the owner's choice, not trusted */
 	char path[NH_CGROUP_PATH_MAX];
 	struct nh_cgroup_info info;
+	/* The cgroup the kernel's flood budget is kept for: the pod, the
+	 * container, the unit (a user's units: their user@UID.service), the
+	 * last root-owned directory above a delegated subtree, or this cgroup
+	 * when it says nothing. Never below what the kubelet, the runtime or
+	 * systemd owns, so a workload cannot multiply its budget by making
+	 * cgroups. */
+	uint64_t identity_cgroup;
+	bool budget_set; /* the kernel knows identity_cgroup */
 };
 
 /* An identity as seen on this node, for `nhiscope status`. */
@@ -46,6 +54,8 @@ struct nh_identity_seen {
 	uint64_t events;
 	uint64_t first_ns;
 	uint64_t last_ns;
+	uint64_t flooded; /* events beyond its kernel budget (flood records) */
+	uint64_t lost;	  /* its events the full ring buffer lost */
 };
 
 struct nh_identities {
@@ -66,6 +76,8 @@ void nh_identities_free(struct nh_identities *ids);
  * /proc entry names the path). Never NULL unless out of memory. */
 const struct nh_cgroup_ctx *nh_identity_cgroup(struct nh_identities *ids, uint64_t cgroup_id,
 					       pid_t tgid);
+/* The kernel was told cg's identity cgroup (the pipeline, via probes). */
+void nh_identity_budget_set(struct nh_identities *ids, uint64_t cgroup_id);
 /* Forget a removed cgroup. Returns true when it was cached. */
 bool nh_identity_forget(struct nh_identities *ids, uint64_t cgroup_id);
 
@@ -79,5 +91,8 @@ const char *nh_identity_user(struct nh_identities *ids, uint32_t uid);
 
 /* Count one event for an identity key. */
 void nh_identity_note(struct nh_identities *ids, const char *key, uint64_t ts_ns);
+/* Count an identity's flooded and lost events (not events it sent). */
+void nh_identity_note_flood(struct nh_identities *ids, const char *key, uint64_t ts_ns,
+			    uint64_t flooded, uint64_t lost);
 
 #endif

@@ -138,7 +138,6 @@ static void per_kind(struct out *o, const struct nh_metrics *m, const char *name
 
 		if (!nh_kind_named(k))
 			continue;
-
 		sample_u(o, name, &l, 1, *(const uint64_t *)((const char *)&m->kinds[k] + off));
 	}
 }
@@ -218,6 +217,19 @@ static void events(struct out *o, const struct nh_metrics *m)
 	per_kind(o, m, "nhiscope_kernel_events_lost_total",
 		 "Records lost because the ring buffer was full, by kind.",
 		 offsetof(struct nh_metrics_kind, lost));
+	per_kind(o, m, "nhiscope_kernel_events_flooded_total",
+		 "Events beyond their identity's budget, counted in the kernel instead of sent "
+		 "(reported in flood records), by kind.",
+		 offsetof(struct nh_metrics_kind, flooded));
+	single(o, "nhiscope_kernel_events_lost_attributed_total", "counter",
+	       "Ring-buffer losses attributed to the identity whose event was lost (loss records "
+	       "and `nhiscope status` name it).",
+	       m->lost_attributed);
+	single(o, "nhiscope_identities_flooded", "gauge",
+	       "Identities with events beyond their budget or lost since the agent started.",
+	       m->identities_flooded);
+	single(o, "nhiscope_flood_budget", "gauge",
+	       "Events one identity may send per flood window; 0: unlimited.", m->flood_budget);
 	single(o, "nhiscope_decode_errors_total", "counter",
 	       "Ring-buffer records that failed validation.", m->decode_errors);
 	single(o, "nhiscope_dedup_flush_errors_total", "counter",

@@ -31,6 +31,7 @@ struct nh_metrics_kind {
 	uint64_t emitted;      /* kernel: records reserved in the ring buffer */
 	uint64_t deduplicated; /* kernel: repeats folded into a dedup entry */
 	uint64_t lost;	       /* kernel: ring-buffer reservation failures */
+	uint64_t flooded;      /* kernel: beyond the identity's budget, counted */
 };
 
 struct nh_metrics_probe {
@@ -64,6 +65,9 @@ struct nh_metrics {
 	uint64_t processes;
 	uint64_t cgroups_cached;
 	uint64_t identities; /* identities seen since start */
+	uint64_t flood_budget, flood_window_ms;
+	uint64_t lost_attributed;    /* ring-buffer losses named to an identity */
+	uint64_t identities_flooded; /* identities with flooded or lost events */
 
 	uint64_t credentials; /* in the registry */
 	uint64_t credentials_reused;

@@ -261,6 +261,85 @@ static void learn(struct nh_agent *a, const struct nh_attributed *ev)
 	}
 }
 
+/* Issue 19: an identity's counts from the kernel's flood budget: what it
+ * sent beyond its budget (a flood record) and what the full ring lost of
+ * what it sent within (a loss record naming it). */
+static void report_flood(struct nh_agent *a, const struct nh_attributed *ev,
+			 const struct nh_flood_event *fe)
+{
+	struct nh_wire_record *r = &a->rec;
+	uint64_t over = 0, lost = 0, start;
+
+	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
+		over += fe->over[k];
+		lost += fe->lost[k];
+	}
+	a->flooded_total += over;
+	a->lost_attributed += lost;
+	nh_identity_note_flood(&a->ids, ev->identity, fe->h.ts_ns, over, lost);
+	start = fe->window_start && fe->window_start < fe->h.ts_ns ? fe->window_start : fe->h.ts_ns;
+	if (over) {
+		nh_warn(&a->log, "flood: %s sent %llu events beyond its budget of %llu per %llu ms",
+			ev->identity, (unsigned long long)over, (unsigned long long)fe->budget,
+			(unsigned long long)(fe->budget_window / 1000000));
+		nh_record_attribution(ev, &a->rec_buf, r);
+		r->kind = NH_WIRE_FLOOD;
+		memset(&r->flood, 0, offsetof(struct nh_wire_flood, counts));
+		r->flood.window_start_ns = start + (uint64_t)a->wall_offset_ns;
+		r->flood.window_end_ns = r->time_ns;
+		r->flood.budget = fe->budget;
+		r->flood.budget_window_ns = fe->budget_window;
+		r->flood.identity_cgroup_id = fe->h.cgroup_id;
+		for (uint32_t k = 1; k < NH_KIND_MAX && r->flood.n_counts < NH_WIRE_COUNTERS_MAX;
+		     k++)
+			if (fe->over[k])
+				r->flood.counts[r->flood.n_counts++] =
+				    (struct nh_wire_counter){nh_kind_name(k), fe->over[k]};
+		emit_line(a, r);
+		ship(a, r, fe->h.ts_ns);
+	}
+	if (lost)
+		nh_warn(&a->log, "ring buffer full: %llu events of %s lost",
+			(unsigned long long)lost, ev->identity);
+	/* One loss record per kind, as the unattributed ones are. */
+	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
+		if (!fe->lost[k])
+			continue;
+		nh_record_attribution(ev, &a->rec_buf, r);
+		r->kind = NH_WIRE_LOSS;
+		memset(&r->loss, 0, offsetof(struct nh_wire_loss, counts));
+		r->loss.what = "kernel ring buffer full: events of this identity lost";
+		r->loss.source = "kernel";
+		r->loss.window_start_ns = start + (uint64_t)a->wall_offset_ns;
+		r->loss.window_end_ns = r->time_ns;
+		r->loss.identity_cgroup_id = fe->h.cgroup_id;
+		r->loss.counts[r->loss.n_counts++] =
+		    (struct nh_wire_counter){nh_kind_name(k), fe->lost[k]};
+		emit_line(a, r);
+		ship(a, r, fe->h.ts_ns);
+	}
+}
+
+/* The kernel counts a cgroup's events against the outermost identity
+ * above it it was told of; until then, against the cgroup itself. Only
+ * identity cgroups are written (pods, containers, units, the root-owned
+ * top of a delegated subtree), never the cgroups a workload makes below
+ * them, so a workload cannot fill the map. A cgroup that nothing owns is
+ * an identity for its own members only. */
+static void register_identity(struct nh_agent *a, const struct nh_cgroup_ctx *cg)
+{
+	bool own = cg->identity_cgroup == cg->id && cg->info.kind == NH_CG_NONE && !cg->delegated;
+	int err = nh_probes_identity_set(&a->probes, cg->identity_cgroup, own);
+
+	if (err) {
+		if (a->identity_errors++ == 0)
+			nh_warn(&a->log, "cannot tell the kernel cgroup %llu's identity: %s",
+				(unsigned long long)cg->id, strerror(-err));
+		return;
+	}
+	nh_identity_budget_set(&a->ids, cg->id);
+}
+
 static void handle_event(struct nh_agent *a, void *data, size_t size)
 {
 	const struct nh_hdr *h;
@@ -295,6 +374,7 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 		if (cg && cg->info.kind == NH_CG_K8S_POD && !cg->info.container_id[0])
 			nh_satokens_forget(&a->tokens, cg->info.pod_uid);
 		nh_identity_forget(&a->ids, h->cgroup_id);
+		nh_probes_identity_gone(&a->probes, h->cgroup_id);
 		nh_probes_cgroup_gone(&a->probes, h->cgroup_id); /* after its last pin */
 		return;
 	}
@@ -314,6 +394,8 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 		ev.parent_exe = parent && parent->exe[0] ? parent->exe : NULL;
 	}
 	ev.cg = nh_identity_cgroup(&a->ids, h->cgroup_id, h->tgid);
+	if (ev.cg && !ev.cg->budget_set)
+		register_identity(a, ev.cg);
 	if (!ev.cg || nh_identity_key(&a->ids, ev.cg, h->uid, identity, sizeof(identity)) != 0)
 		snprintf(identity, sizeof(identity), "user:%u", h->uid);
 	ev.identity_source =
@@ -332,6 +414,10 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 	ev.identity = identity;
 	ev.interactive =
 	    ev.proc && ev.proc->session && ev.cg && ev.proc->session_cgroup == ev.cg->id;
+	if (h->kind == NH_KIND_FLOOD) {
+		report_flood(a, &ev, data);
+		return;
+	}
 	nh_identity_note(&a->ids, identity, h->ts_ns);
 	if (h->kind == NH_KIND_SUMMARY) {
 		const struct nh_summary_event *s = data;
@@ -415,6 +501,29 @@ static void report_losses(struct nh_agent *a)
 		ship(a, r, 0);
 		ks->lost_reported = c.lost;
 	}
+}
+
+/* Issue 19: the time between the previous run's last sign of life and
+ * this start, when nothing on this node was monitored. */
+void nh_pipeline_report_gap(struct nh_agent *a)
+{
+	struct nh_wire_record *r = &a->rec;
+	const struct nh_lifecycle_gap *g = &a->gap;
+
+	nh_warn(&a->log, "monitoring gap: %.3f s unmonitored since the previous run %s",
+		(double)(g->end_ns - g->start_ns) / 1e9,
+		g->clean_stop ? "stopped" : "was last alive (it did not stop cleanly)");
+	memset(r, 0, sizeof(*r));
+	r->kind = NH_WIRE_MONITORING_GAP;
+	r->time_ns = g->end_ns;
+	r->monitoring_gap.start_ns = g->start_ns;
+	r->monitoring_gap.end_ns = g->end_ns;
+	r->monitoring_gap.clean_stop = g->clean_stop;
+	r->monitoring_gap.reason = g->clean_stop
+				       ? "agent restarted after a clean stop"
+				       : "agent restarted after a crash, kill or power loss";
+	emit_line(a, r);
+	ship(a, r, 0);
 }
 
 /* Pod records from the kubelet. A failed fetch keeps the records known
@@ -567,6 +676,7 @@ void nh_pipeline_tick(struct nh_agent *a)
 			      (uint32_t)a->probes.nprobes - a->kafka.probes_missing,
 			      c, sizeof(c) / sizeof(c[0]));
 	}
+	nh_lifecycle_beat(&a->life, now + (uint64_t)a->wall_offset_ns, now);
 	if (a->persist && now >= a->next_snapshot_ns) {
 		nh_profilestore_save(&a->store, &a->baseline.models);
 		a->next_snapshot_ns = now + a->cfg.snapshot_interval_ms * 1000000ULL;

@@ -306,6 +306,9 @@ int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 	p->skel->rodata->nh_dedup_window_ns = cfg->dedup_window_ns;
 	p->skel->rodata->nh_scoped = cfg->scope_cgroup != NULL;
 	p->skel->rodata->nh_wakeup_bytes = cfg->wakeup_bytes;
+	p->skel->rodata->nh_flood_budget = cfg->flood_budget;
+	if (cfg->flood_window_ns)
+		p->skel->rodata->nh_flood_window_ns = cfg->flood_window_ns;
 	p->skel->rodata->nh_args_max =
 	    cfg->args_max && cfg->args_max < NH_ARGS_MAX ? cfg->args_max : NH_ARGS_MAX;
 	code = bpf_map__set_max_entries(p->skel->maps.events, cfg->ringbuf_bytes);
@@ -487,8 +490,7 @@ int nh_probes_flush(struct nh_probes *p)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
-	if (!p->skel->rodata->nh_dedup_window_ns)
-		return 0;
+	/* Also without dedup: the flush reports floods and attributed losses. */
 	if (bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.nh_flush), &opts))
 		return -errno;
 	return 0;
@@ -503,6 +505,7 @@ int nh_probes_counters(struct nh_probes *p, uint32_t kind, struct nh_counters *o
 		out->emitted += p->percpu[cpu].emitted;
 		out->suppressed += p->percpu[cpu].suppressed;
 		out->lost += p->percpu[cpu].lost;
+		out->flooded += p->percpu[cpu].flooded;
 	}
 	return 0;
 }
@@ -520,6 +523,26 @@ int nh_probes_pin(struct nh_probes *p, const struct nh_dedup_key *key)
 	if (bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.nh_pin), &opts))
 		return -errno;
 	return opts.retval ? -ENOENT : 0;
+}
+
+int nh_probes_identity_set(struct nh_probes *p, uint64_t cgroup_id, bool leaf_only)
+{
+	__u64 k = cgroup_id, v = cgroup_id | (leaf_only ? NH_IDENTITY_LEAF_ONLY : 0);
+
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.identities), &k, &v,
+				leaf_only ? BPF_NOEXIST : BPF_ANY) &&
+	    !(leaf_only && errno == EEXIST))
+		return -errno;
+	return 0;
+}
+
+void nh_probes_identity_gone(struct nh_probes *p, uint64_t cgroup_id)
+{
+	__u64 k = cgroup_id;
+
+	/* Its budget stays until the flush reported its last counts; the
+	 * LRU takes it after that. */
+	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.identities), &k);
 }
 
 int nh_probes_self_cgroup(struct nh_probes *p, uint64_t *id)

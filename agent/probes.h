@@ -44,6 +44,8 @@ struct nh_probes_config {
 	uint64_t wakeup_bytes;	  /* wake the reader at this much unread; 0: always */
 	uint32_t args_max;	  /* argv bytes copied per exec, <= NH_ARGS_MAX; 0: all */
 	const char *scope_cgroup; /* absolute cgroup v2 directory, or NULL */
+	uint64_t flood_budget;	  /* events per identity per window; 0: unlimited */
+	uint64_t flood_window_ns;
 };
 
 struct nh_probes {
@@ -113,6 +115,13 @@ int nh_probes_inode_learn(struct nh_probes *p, int fd, struct nh_inode_key *key)
 int nh_probes_inode_put(struct nh_probes *p, const struct nh_inode_key *key,
 			const struct nh_inode_val *val);
 int nh_probes_inode_del(struct nh_probes *p, const struct nh_inode_key *key);
+/* Tell the kernel that cgroup_id is an identity: its events and those of
+ * the cgroups below it count against its budget. leaf_only: an identity
+ * for its own members only (a cgroup nothing owns), which never replaces
+ * an identity already known. */
+int nh_probes_identity_set(struct nh_probes *p, uint64_t cgroup_id, bool leaf_only);
+/* cgroup_id was removed: it names no identity any more. */
+void nh_probes_identity_gone(struct nh_probes *p, uint64_t cgroup_id);
 
 struct nh_dedup_stats {
 	uint64_t evicted; /* entries the full map pushed out (LRU) */

@@ -364,6 +364,10 @@ uint32_t nh_record_agent_kind(const struct nh_wire_record *r)
 			   : 0;
 	case NH_WIRE_LOSS:
 		return NH_KIND_LOSS;
+	case NH_WIRE_FLOOD:
+		return NH_KIND_FLOOD;
+	case NH_WIRE_MONITORING_GAP:
+		return NH_KIND_MONITORING_GAP;
 	default:
 		return 0;
 	}

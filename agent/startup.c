@@ -360,6 +360,25 @@ static int start_baseline(struct nh_agent *a)
 	return 0;
 }
 
+/* Last, once monitoring is on: the time since the previous run on this
+ * node left off is a gap, reported; a start that failed was no run. */
+static void start_lifecycle(struct nh_agent *a)
+{
+	uint64_t mono = nh_clock_mono_ns(), now = mono + (uint64_t)a->wall_offset_ns;
+	int code;
+
+	if (!a->persist)
+		return;
+	code = nh_lifecycle_start(&a->life, a->store.dir, now, mono, &a->gap);
+	if (code)
+		nh_warn(&a->log,
+			"cannot record this run in %s: %s; the next start cannot report "
+			"its gap",
+			a->life.path, strerror(-code));
+	if (a->gap.found)
+		nh_pipeline_report_gap(a);
+}
+
 /* Keep only what reading /proc and cgroups needs. Kernels before 6.5
  * with kernel.unprivileged_bpf_disabled refuse every bpf() command, even
  * on a map the agent already holds, to a caller without CAP_BPF: try one
@@ -557,6 +576,8 @@ int nh_agent_start(struct nh_agent *a)
 	pc.dedup_window_ns = a->cfg.dedup_window_ms * 1000000ULL;
 	pc.args_max = (uint32_t)a->cfg.argv_max;
 	pc.dedup_entries = a->cfg.dedup_entries;
+	pc.flood_budget = a->cfg.flood_budget;
+	pc.flood_window_ns = a->cfg.flood_window_ms * 1000000ULL;
 	pc.ringbuf_bytes = a->cfg.ringbuf_bytes;
 	/* Wake early enough that a burst cannot fill the ring between two
 	 * timed drains: an eighth of it unread. */
@@ -669,6 +690,7 @@ int nh_agent_start(struct nh_agent *a)
 		       strerror(-code));
 		goto cleanup;
 	}
+	start_lifecycle(a);
 cleanup:
 	if (code)
 		nh_agent_stop(a);
@@ -779,6 +801,11 @@ void nh_agent_stop(struct nh_agent *a)
 	}
 	if (a->probes.skel)
 		nh_probes_stop(&a->probes);
+	/* Stopped by a signal: monitoring ends now, and the next start says
+	 * so. Otherwise the state keeps the last time it was alive. */
+	if (a->stopping && a->life.on &&
+	    nh_lifecycle_stop(&a->life, nh_clock_mono_ns() + (uint64_t)a->wall_offset_ns))
+		nh_warn(&a->log, "cannot record the stop in %s", a->life.path);
 	nh_quotamap_free(&a->objects);
 	if (a->persist) {
 		int n;

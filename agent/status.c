@@ -45,6 +45,8 @@ static json_object *identities_json(struct nh_agent *a)
 
 		json_object_object_add(e, "key", json_object_new_string(all[j]->key));
 		json_object_object_add(e, "events", json_object_new_int64(all[j]->events));
+		json_object_object_add(e, "flooded", json_object_new_int64(all[j]->flooded));
+		json_object_object_add(e, "lost", json_object_new_int64(all[j]->lost));
 		nh_render_time(all[j]->last_ns, a->wall_offset_ns, ts, sizeof(ts));
 		json_object_object_add(e, "last_seen", json_object_new_string(ts));
 		json_object_array_add(list, e);
@@ -52,6 +54,45 @@ static json_object *identities_json(struct nh_agent *a)
 	free(all);
 	json_object_object_add(o, "count", json_object_new_int64(n));
 	json_object_object_add(o, "top", list);
+	return o;
+}
+
+static int cmp_flooded(const void *x, const void *y)
+{
+	const struct nh_identity_seen *const *a = x, *const *b = y;
+	uint64_t va = (*a)->flooded + (*a)->lost, vb = (*b)->flooded + (*b)->lost;
+
+	return va < vb ? 1 : va > vb ? -1 : 0;
+}
+
+/* Issue 19: the budget, and who flooded or lost events, most first. */
+static json_object *floods_json(struct nh_agent *a, const struct nh_metrics *m)
+{
+	json_object *o = json_object_new_object(), *list = json_object_new_array();
+	size_t n = a->ids.seen.len, i = 0, it = 0;
+	struct nh_identity_seen **all = calloc(n ? n : 1, sizeof(*all));
+	uint64_t key;
+	void *v;
+
+	while (all && nh_u64map_next(&a->ids.seen, &it, &key, &v) && i < n)
+		if (((struct nh_identity_seen *)v)->flooded || ((struct nh_identity_seen *)v)->lost)
+			all[i++] = v;
+	if (all)
+		qsort(all, i, sizeof(*all), cmp_flooded);
+	for (size_t j = 0; all && j < i && j < 100; j++) {
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "key", json_object_new_string(all[j]->key));
+		json_object_object_add(e, "flooded", json_object_new_int64(all[j]->flooded));
+		json_object_object_add(e, "lost", json_object_new_int64(all[j]->lost));
+		json_object_array_add(list, e);
+	}
+	free(all);
+	json_object_object_add(o, "budget", json_object_new_int64(m->flood_budget));
+	json_object_object_add(o, "window_ms", json_object_new_int64(m->flood_window_ms));
+	json_object_object_add(o, "flooded", json_object_new_int64(a->flooded_total));
+	json_object_object_add(o, "lost_attributed", json_object_new_int64(m->lost_attributed));
+	json_object_object_add(o, "identities", list);
 	return o;
 }
 
@@ -91,6 +132,7 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 		    .emitted = c.emitted,
 		    .deduplicated = c.suppressed,
 		    .lost = c.lost,
+		    .flooded = c.flooded,
 		};
 	}
 	m->decode_errors = a->decode_errors;
@@ -111,6 +153,20 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 	m->processes = a->procs.procs.len;
 	m->cgroups_cached = a->ids.cgroups.len;
 	m->identities = a->ids.seen.len;
+	m->flood_budget = a->cfg.flood_budget;
+	m->flood_window_ms = a->cfg.flood_window_ms;
+	m->lost_attributed = a->lost_attributed;
+	{
+		size_t sit = 0;
+		uint64_t key;
+		void *v;
+
+		while (nh_u64map_next(&a->ids.seen, &sit, &key, &v)) {
+			const struct nh_identity_seen *s = v;
+
+			m->identities_flooded += s->flooded || s->lost;
+		}
+	}
 
 	m->credentials = nh_credentials_len(&a->findings.creds);
 	m->credentials_evicted = a->findings.creds.evicted;
@@ -393,7 +449,6 @@ static json_object *agent_status(struct nh_agent *a)
 		if (!nh_kind_named(k))
 			continue;
 		e = json_object_new_object();
-
 		json_object_object_add(e, "received", json_object_new_int64(mk->received));
 		json_object_object_add(e, "observed", json_object_new_int64(mk->observed));
 		/* Rates are status-only: Prometheus derives its own. */
@@ -404,6 +459,7 @@ static json_object *agent_status(struct nh_agent *a)
 		json_object_object_add(e, "emitted", json_object_new_int64(mk->emitted));
 		json_object_object_add(e, "deduplicated", json_object_new_int64(mk->deduplicated));
 		json_object_object_add(e, "lost", json_object_new_int64(mk->lost));
+		json_object_object_add(e, "flooded", json_object_new_int64(mk->flooded));
 		json_object_object_add(kinds, nh_kind_name(k), e);
 		tot_recv += mk->received;
 		tot_supp += mk->deduplicated;
@@ -433,6 +489,16 @@ static json_object *agent_status(struct nh_agent *a)
 	json_object_object_add(o, "processes", json_object_new_int64(m.processes));
 	json_object_object_add(o, "cgroups_cached", json_object_new_int64(m.cgroups_cached));
 	json_object_object_add(o, "identities", identities_json(a));
+	json_object_object_add(o, "floods", floods_json(a, &m));
+	if (a->gap.found) {
+		json_object *g = json_object_new_object();
+
+		json_object_object_add(g, "start_ns",
+				       json_object_new_int64((int64_t)a->gap.start_ns));
+		json_object_object_add(g, "end_ns", json_object_new_int64((int64_t)a->gap.end_ns));
+		json_object_object_add(g, "clean_stop", json_object_new_boolean(a->gap.clean_stop));
+		json_object_object_add(o, "monitoring_gap", g);
+	}
 	json_object_object_add(o, "credentials", credentials_status(a, &m));
 	json_object_object_add(o, "baselines", baselines_status(a, &m));
 	if (m.kafka)

@@ -139,6 +139,46 @@ static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_ded
 	return emit_summary(k, v, fc);
 }
 
+/* An identity's flooded and lost counts since its last report, as one
+ * flood record; taken with atomic exchanges so a hook adding at the same
+ * time lands in this report or the next, never in neither. A record that
+ * does not fit waits for the next run with its counts untouched. */
+static long flood_one(struct bpf_map *map, __u64 *id, struct nh_budget *b, struct flush_ctx *fc)
+{
+	struct nh_flood_event *e;
+	struct nh_counters *cnt;
+
+	if (!*(volatile __u64 *)&b->since)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		fc->full = 1;
+		return 1;
+	}
+	cnt = nh_counter(NH_KIND_FLOOD);
+	if (cnt)
+		cnt->emitted++;
+	__builtin_memset(&e->h, 0, sizeof(e->h));
+	e->h.ts_ns = fc->now;
+	e->h.cgroup_id = *id;
+	e->h.kind = NH_KIND_FLOOD;
+	e->h.tgid = b->last >> 32;
+	e->h.pid = e->h.tgid;
+	e->h.uid = (__u32)b->last;
+	/* since first: a count added after it sets it again for the next
+	 * report, even when this report already took that count. */
+	e->window_start = __sync_lock_test_and_set(&b->since, 0);
+	e->budget = nh_flood_budget;
+	e->budget_window = nh_flood_window_ns;
+	e->pad = 0;
+	for (int k = 0; k < NH_KIND_MAX; k++) {
+		e->over[k] = b->over[k] ? __sync_lock_test_and_set(&b->over[k], 0) : 0;
+		e->lost[k] = b->lost[k] ? __sync_lock_test_and_set(&b->lost[k], 0) : 0;
+	}
+	nh_submit(e);
+	return 0;
+}
+
 /* Pin one entry as learned behaviour. Run by the agent like nh_flush;
  * the key comes in the three context words. */
 SEC("raw_tp")
@@ -187,6 +227,10 @@ int nh_flush(void *ctx)
 	__u64 inserted = *(volatile __u64 *)&nh_dedup_inserted;
 	__u64 seen, present, evicted;
 
+	/* Floods first: they are what a full ring most needs to say. */
+	bpf_for_each_map_elem(&budgets, flood_one, &fc, 0);
+	if (fc.full)
+		return 1;
 	bpf_for_each_map_elem(&dead_cgroups, dead_pending, &fc, 0);
 	seen = bpf_for_each_map_elem(&dedup, flush_one, &fc, 0);
 	if (fc.purge && !fc.full)

@@ -39,6 +39,11 @@ const volatile __u64 nh_wakeup_bytes __weak = 0;
 /* argv bytes copied per exec (<= NH_ARGS_MAX) */
 const volatile __u32 nh_args_max __weak = NH_ARGS_MAX;
 
+/* Flood isolation (nhiscope.h, struct nh_budget): events an identity may
+ * send per window; 0 sends everything (losses are still attributed). */
+const volatile __u64 nh_flood_budget __weak = 0;
+const volatile __u64 nh_flood_window_ns __weak = 1000000000ULL;
+
 /* Zeroes to clear ring-buffer records with one copy: the BPF backend
  * cannot inline a memset this large. Never written. */
 const volatile char nh_zeroes[NH_PATH_MAX] __weak;
@@ -91,6 +96,34 @@ struct {
 	__type(key, __u64);
 	__type(value, struct nh_dead_cgroup);
 } dead_cgroups SEC(".maps") __weak;
+
+/* cgroup id -> its identity's cgroup id, written by the agent as it
+ * attributes cgroups (the identity maps to itself). LRU: an entry pushed
+ * out only makes that cgroup's events fall back to the next ancestor
+ * found, or to the cgroup itself, until the agent writes it again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} identities SEC(".maps") __weak;
+
+/* Budget and counts per identity cgroup, made by the hooks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct nh_budget);
+} budgets SEC(".maps") __weak;
+
+/* A fresh budget, copied by the insert (too large for the BPF stack):
+ * an array slot that is never written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nh_budget);
+} budget_zero SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
@@ -195,19 +228,129 @@ static __always_inline void nh_fill_dedup_hdr(struct nh_hdr *h, struct nh_ctx *c
 		h->flags |= NH_F_DEDUP;
 }
 
-/* Reserve a ring-buffer record and account for it: a failed reservation
- * is a counted loss, never a silent one. */
-static __always_inline void *nh_reserve(__u32 kind, __u64 size)
+/* Cgroup levels searched for the task's identity, from the top:
+ * kubepods.slice/<qos>.slice/<pod>.slice is level 3; identities sit where
+ * the kubelet, the runtime or systemd put them, near the root. */
+#define NH_IDENTITY_DEPTH 8
+
+/* The identity cgroup the current task's events count against: its own
+ * cgroup when the agent named it, else the outermost of its ancestors (from
+ * the root down) that the agent named as an identity, else its own cgroup
+ * (not attributed yet). From the top, so a workload that nests cgroups
+ * below its own, however deep, never leaves its identity; ancestors come
+ * from the kernel's cgroup tree, not from names. */
+static __always_inline __u64 nh_identity_of(void)
+{
+	__u64 leaf = bpf_get_current_cgroup_id(), id, *v;
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	int level;
+
+	v = bpf_map_lookup_elem(&identities, &leaf);
+	if (v)
+		return *v & ~NH_IDENTITY_LEAF_ONLY;
+	level = BPF_CORE_READ(t, cgroups, dfl_cgrp, level);
+	for (int i = 1; i <= NH_IDENTITY_DEPTH; i++) {
+		if (i >= level)
+			break;
+		id = bpf_get_current_ancestor_cgroup_id(i);
+		v = bpf_map_lookup_elem(&identities, &id);
+		if (v && !(*v & NH_IDENTITY_LEAF_ONLY))
+			return *v;
+	}
+	return leaf;
+}
+
+/* The budget of the current task's identity, created on first use; NULL
+ * when the map cannot hold it (then nothing is budgeted). */
+static __always_inline struct nh_budget *nh_budget_get(void)
+{
+	__u64 id = nh_identity_of();
+	struct nh_budget *b = bpf_map_lookup_elem(&budgets, &id), *zero;
+	__u32 slot = 0;
+
+	if (b)
+		return b;
+	zero = bpf_map_lookup_elem(&budget_zero, &slot);
+	if (!zero)
+		return NULL;
+	bpf_map_update_elem(&budgets, &id, zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&budgets, &id);
+}
+
+static __always_inline void nh_budget_mark(struct nh_budget *b, __u64 now)
+{
+	if (!b->since)
+		b->since = now ? now : 1;
+	b->last =
+	    (bpf_get_current_pid_tgid() & 0xffffffff00000000ULL) | (__u32)bpf_get_current_uid_gid();
+}
+
+/* Whether an event of kind may go to the ring: false when its identity
+ * spent its budget in this window, and the event is counted instead.
+ * The window restarts on the first event after it ends; two CPUs may
+ * both restart it, which only resets the count twice: the budget is
+ * approximate, the counts are exact. */
+static __always_inline bool nh_admit(__u32 kind, struct nh_budget *b)
+{
+	struct nh_counters *cnt;
+	__u64 now;
+
+	if (!b || !nh_flood_budget || kind >= NH_KIND_MAX)
+		return true;
+	now = bpf_ktime_get_ns();
+	if ((__s64)(now - b->window_start) >= (__s64)nh_flood_window_ns) {
+		b->window_start = now;
+		b->used = 0;
+	}
+	if (__sync_fetch_and_add(&b->used, 1) < nh_flood_budget)
+		return true;
+	__sync_fetch_and_add(&b->over[kind], 1);
+	nh_budget_mark(b, now);
+	cnt = nh_counter(kind);
+	if (cnt)
+		cnt->flooded++;
+	return false;
+}
+
+/* A reservation failed: counted for the kind and for the identity. */
+static __always_inline void nh_lost(__u32 kind, struct nh_budget *b)
 {
 	struct nh_counters *cnt = nh_counter(kind);
-	void *e = bpf_ringbuf_reserve(&events, size, 0);
 
-	if (cnt) {
-		if (e)
-			cnt->emitted++;
-		else
-			cnt->lost++;
+	if (cnt)
+		cnt->lost++;
+	if (b && kind < NH_KIND_MAX) {
+		__sync_fetch_and_add(&b->lost[kind], 1);
+		nh_budget_mark(b, bpf_ktime_get_ns());
 	}
+}
+
+/* Removals are the agent's housekeeping (cache and dedup purges), not the
+ * workload's behaviour: never budgeted, never a flood. */
+static __always_inline struct nh_budget *nh_budget_for(__u32 kind)
+{
+	return kind == NH_KIND_CGROUP_RMDIR ? NULL : nh_budget_get();
+}
+
+/* Reserve a ring-buffer record and account for it: beyond the identity's
+ * budget it is counted as flooded, a failed reservation is a counted
+ * loss; never a silent one. */
+static __always_inline void *nh_reserve(__u32 kind, __u64 size)
+{
+	struct nh_budget *b = nh_budget_for(kind);
+	struct nh_counters *cnt;
+	void *e;
+
+	if (!nh_admit(kind, b))
+		return NULL;
+	e = bpf_ringbuf_reserve(&events, size, 0);
+	if (!e) {
+		nh_lost(kind, b);
+		return NULL;
+	}
+	cnt = nh_counter(kind);
+	if (cnt)
+		cnt->emitted++;
 	return e;
 }
 
@@ -231,15 +374,18 @@ static __always_inline void nh_submit(void *e)
  * into the ring and accounted for like a reservation. */
 static __always_inline void nh_output(__u32 kind, void *e, __u64 size)
 {
-	struct nh_counters *cnt = nh_counter(kind);
-	long err = bpf_ringbuf_output(&events, e, size, nh_wakeup_flags());
+	struct nh_budget *b = nh_budget_for(kind);
+	struct nh_counters *cnt;
 
-	if (cnt) {
-		if (err == 0)
-			cnt->emitted++;
-		else
-			cnt->lost++;
+	if (!nh_admit(kind, b))
+		return;
+	if (bpf_ringbuf_output(&events, e, size, nh_wakeup_flags())) {
+		nh_lost(kind, b);
+		return;
 	}
+	cnt = nh_counter(kind);
+	if (cnt)
+		cnt->emitted++;
 }
 
 /* The dedup object hash: SipHash-1-3 (the kernel's and Rust's table

@@ -38,15 +38,20 @@ enum nh_kind {
 	NH_KIND_CAPSET,
 	NH_KIND_SUMMARY,      /* dedup window closed: count of suppressed repeats */
 	NH_KIND_CGROUP_RMDIR, /* lets the agent drop cached identities */
-	/* issue 17: 12..39 */
+	/* 12..39: probe coverage */
 	NH_KIND_SEND = 12,	   /* sendto/sendmsg/sendmmsg to an IP destination */
 	NH_KIND_UNIX_CONNECT = 13, /* connect on an AF_UNIX socket: the peer's inode */
 	NH_KIND_NAMESPACE = 14,	   /* unshare, setns, mount, pivot_root */
 	NH_KIND_PTRACE = 15,	   /* ptrace, process_vm_writev */
 	NH_KIND_BPF = 16,	   /* bpf() */
 	NH_KIND_MODULE = 17,	   /* init_module, finit_module */
-	/* Fixed, not computed: other issues reserve numbers below it, and
-	 * tables sized by it must cope with unnamed kinds. */
+	/* 40..43: flood budget and the agent's lifecycle */
+	NH_KIND_FLOOD = 40, /* an identity's events beyond its budget, and its losses */
+	/* Made by the agent, never by BPF: numbered here so that one table
+	 * names it with the kernel's kinds. */
+	NH_KIND_MONITORING_GAP = 41,
+	/* Explicit: kinds are reserved in ranges per change; tables must cope
+	 * with unnamed kinds below it. */
 	NH_KIND_MAX = 48,
 };
 
@@ -341,6 +346,38 @@ struct nh_counters {
 	__u64 emitted;
 	__u64 suppressed; /* repeats folded by dedup */
 	__u64 lost;	  /* ring-buffer reservation failures */
+	__u64 flooded;	  /* beyond the identity's budget: counted, not sent */
+};
+
+/* Flood isolation. The agent tells the kernel which cgroups are
+ * identities (a pod, container or unit: the cgroup the kubelet, runtime
+ * or systemd owns, never a leaf the workload may create): the identities
+ * map sends a cgroup id to its identity's cgroup id. Each identity has an
+ * event budget per window; beyond it, its events are counted per kind
+ * instead of sent, and its ring-buffer losses are counted too. The flush
+ * takes both counts into a flood record (exact: atomic exchanges). */
+/* identities map value flag: this cgroup is an identity of its own (a
+ * cgroup no pod, container or unit owns, e.g. a session scope) and only
+ * for its own members, never for cgroups below it. */
+#define NH_IDENTITY_LEAF_ONLY (1ULL << 63)
+
+struct nh_budget {
+	__u64 window_start;	 /* coarse clock; the budget window in progress */
+	__u64 used;		 /* events sent or refused in that window */
+	__u64 since;		 /* first count not yet reported, 0 for none */
+	__u64 last;		 /* tgid << 32 | uid of the last event counted */
+	__u64 over[NH_KIND_MAX]; /* beyond the budget, by kind */
+	__u64 lost[NH_KIND_MAX]; /* within it but the ring was full, by kind */
+};
+
+struct nh_flood_event {
+	struct nh_hdr h;     /* h.cgroup_id: the identity's cgroup */
+	__u64 window_start;  /* first count of this report */
+	__u64 budget;	     /* events per window */
+	__u64 budget_window; /* ns */
+	__u64 pad;
+	__u64 over[NH_KIND_MAX];
+	__u64 lost[NH_KIND_MAX];
 };
 
 _Static_assert(sizeof(struct nh_hdr) == 72, "nh_hdr layout");
@@ -362,7 +399,9 @@ _Static_assert(sizeof(struct nh_dedup_key) == 24, "dedup key layout");
 _Static_assert(sizeof(struct nh_dedup_val) == 32, "dedup value layout");
 _Static_assert(sizeof(struct nh_summary_event) == 112, "summary layout");
 _Static_assert(sizeof(struct nh_cgroup_event) == 80, "cgroup layout");
-_Static_assert(sizeof(struct nh_counters) == 24, "counters layout");
+_Static_assert(sizeof(struct nh_counters) == 32, "counters layout");
+_Static_assert(sizeof(struct nh_budget) == 32 + 16 * NH_KIND_MAX, "budget layout");
+_Static_assert(sizeof(struct nh_flood_event) == 104 + 16 * NH_KIND_MAX, "flood layout");
 _Static_assert(sizeof(struct nh_inode_key) == 16, "inode key layout");
 _Static_assert(sizeof(struct nh_inode_val) == 24, "inode value layout");
 

@@ -28,6 +28,8 @@ int nh_ecs_severity(const struct nh_wire_record *r)
 			   ? 73
 			   : 47;
 	case NH_WIRE_LOSS:
+	case NH_WIRE_FLOOD:
+	case NH_WIRE_MONITORING_GAP:
 		return 47;
 	default:
 		return 0;
@@ -152,6 +154,18 @@ size_t nh_ecs_message(const struct nh_wire_record *r, char *buf, size_t cap)
 		put(&t, "heartbeat: agent %s, %u probes attached", r->heartbeat.agent_version,
 		    r->heartbeat.probes_attached);
 		break;
+	case NH_WIRE_FLOOD:
+		put(&t, "flood by %s beyond %" PRIu64 " events per %" PRIu64 " ms", who,
+		    r->flood.budget, r->flood.budget_window_ns / 1000000);
+		for (size_t i = 0; i < r->flood.n_counts; i++)
+			put(&t, "%s%s=%" PRIu64, i ? " " : ": ", r->flood.counts[i].name,
+			    r->flood.counts[i].value);
+		break;
+	case NH_WIRE_MONITORING_GAP:
+		put(&t, "monitoring gap: %.3f s unmonitored (%s)",
+		    (double)(r->monitoring_gap.end_ns - r->monitoring_gap.start_ns) / 1e9,
+		    r->monitoring_gap.clean_stop ? "after a clean stop" : "after a crash");
+		break;
 	default:
 		put(&t, "record");
 	}
@@ -274,6 +288,8 @@ static const char *event_kind(const struct nh_wire_record *r)
 	case NH_WIRE_FINDING:
 		return "alert";
 	case NH_WIRE_LOSS:
+	case NH_WIRE_FLOOD:
+	case NH_WIRE_MONITORING_GAP:
 		return "pipeline_error";
 	case NH_WIRE_HEARTBEAT:
 		return "metric";
@@ -914,6 +930,30 @@ static void nh_loss(struct nh_jw *w, const struct nh_wire_record *r)
 		add_counters(w, "totals", r->loss.totals, r->loss.n_totals);
 	nh_jw_uint(w, "window_start_ns", r->loss.window_start_ns);
 	nh_jw_uint(w, "window_end_ns", r->loss.window_end_ns);
+	if (r->loss.identity_cgroup_id)
+		nh_jw_uint(w, "identity_cgroup_id", r->loss.identity_cgroup_id);
+	nh_jw_end(w);
+}
+
+static void nh_flood(struct nh_jw *w, const struct nh_wire_record *r)
+{
+	nh_jw_object(w, "flood");
+	add_counters(w, "counts", r->flood.counts, r->flood.n_counts);
+	nh_jw_uint(w, "budget", r->flood.budget);
+	nh_jw_uint(w, "budget_window_ns", r->flood.budget_window_ns);
+	nh_jw_uint(w, "window_start_ns", r->flood.window_start_ns);
+	nh_jw_uint(w, "window_end_ns", r->flood.window_end_ns);
+	nh_jw_uint(w, "identity_cgroup_id", r->flood.identity_cgroup_id);
+	nh_jw_end(w);
+}
+
+static void nh_gap(struct nh_jw *w, const struct nh_wire_record *r)
+{
+	nh_jw_object(w, "monitoring_gap");
+	nh_jw_uint(w, "start_ns", r->monitoring_gap.start_ns);
+	nh_jw_uint(w, "end_ns", r->monitoring_gap.end_ns);
+	nh_jw_bool(w, "clean_stop", r->monitoring_gap.clean_stop);
+	nh_jw_str_known(w, "reason", r->monitoring_gap.reason);
 	nh_jw_end(w);
 }
 
@@ -932,6 +972,7 @@ static void (*const nh_body[NH_WIRE_KIND_MAX])(struct nh_jw *, const struct nh_w
     [NH_WIRE_ANOMALY] = nh_anomaly, [NH_WIRE_CREDENTIAL_USE] = nh_credential,
     [NH_WIRE_FINDING] = nh_finding, [NH_WIRE_ACTIVITY] = nh_activity,
     [NH_WIRE_LOSS] = nh_loss,	    [NH_WIRE_HEARTBEAT] = nh_heartbeat,
+    [NH_WIRE_FLOOD] = nh_flood,	    [NH_WIRE_MONITORING_GAP] = nh_gap,
 };
 
 static void add_nhiscope(struct nh_jw *w, const struct nh_wire_record *r)

@@ -15,7 +15,8 @@
 #define SCRATCH_MAX (NH_WIRE_ARGS_MAX + 160)
 
 static const char *const kind_names[NH_WIRE_KIND_MAX] = {
-    "none", "anomaly", "credential_use", "finding", "activity", "loss", "heartbeat",
+    "none", "anomaly",	 "credential_use", "finding",	     "activity",
+    "loss", "heartbeat", "flood",	   "monitoring_gap",
 };
 static const char *const category_names[NH_WIRE_CAT_MAX] = {
     "none", "exec", "egress", "ingress", "file", "credential", "privilege", "isolation",
@@ -386,6 +387,24 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 			    strlen(r->loss.totals[i].name) > NH_WIRE_STR_MAX)
 				w = "loss report: total without a name or name too long";
 		break;
+	case NH_WIRE_FLOOD:
+		if (empty(r->identity.key))
+			w = "flood: no identity";
+		else if (r->flood.window_end_ns < r->flood.window_start_ns)
+			w = "flood: window ends before it starts";
+		else if (r->flood.n_counts > NH_WIRE_COUNTERS_MAX)
+			w = "flood: more than NH_WIRE_COUNTERS_MAX counts";
+		for (size_t i = 0; !w && i < r->flood.n_counts; i++)
+			if (empty(r->flood.counts[i].name) ||
+			    strlen(r->flood.counts[i].name) > NH_WIRE_STR_MAX)
+				w = "flood: count without a name or name too long";
+		break;
+	case NH_WIRE_MONITORING_GAP:
+		if (r->monitoring_gap.end_ns < r->monitoring_gap.start_ns)
+			w = "monitoring gap: ends before it starts";
+		else if (strlen(str(r->monitoring_gap.reason)) > NH_WIRE_STR_MAX)
+			w = "monitoring gap: reason longer than NH_WIRE_STR_MAX";
+		break;
 	case NH_WIRE_HEARTBEAT:
 		if (empty(r->heartbeat.agent_version))
 			w = "heartbeat: no agent version";
@@ -433,6 +452,8 @@ struct pb {
 	Nhiscope__Wire__Activity activity;
 	Nhiscope__Wire__LossReport loss;
 	Nhiscope__Wire__Heartbeat heartbeat;
+	Nhiscope__Wire__Flood flood;
+	Nhiscope__Wire__MonitoringGap gap;
 	char *identities[NH_WIRE_IDENTITIES_MAX];
 	/* loss: counts then totals; heartbeat: counters */
 	Nhiscope__Wire__Counter counters[2 * NH_WIRE_COUNTERS_MAX];
@@ -735,8 +756,30 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 		    wire_counters(pb, 0, r->loss.counts, r->loss.n_counts, &pb->loss.counts);
 		pb->loss.n_totals = wire_counters(pb, NH_WIRE_COUNTERS_MAX, r->loss.totals,
 						  r->loss.n_totals, &pb->loss.totals);
+		pb->loss.identity_cgroup_id = r->loss.identity_cgroup_id;
 		m->body_case = NHISCOPE__WIRE__RECORD__BODY_LOSS;
 		m->loss = &pb->loss;
+		break;
+	case NH_WIRE_FLOOD:
+		nhiscope__wire__flood__init(&pb->flood);
+		pb->flood.window_start_ns = r->flood.window_start_ns;
+		pb->flood.window_end_ns = r->flood.window_end_ns;
+		pb->flood.n_counts =
+		    wire_counters(pb, 0, r->flood.counts, r->flood.n_counts, &pb->flood.counts);
+		pb->flood.budget = r->flood.budget;
+		pb->flood.budget_window_ns = r->flood.budget_window_ns;
+		pb->flood.identity_cgroup_id = r->flood.identity_cgroup_id;
+		m->body_case = NHISCOPE__WIRE__RECORD__BODY_FLOOD;
+		m->flood = &pb->flood;
+		break;
+	case NH_WIRE_MONITORING_GAP:
+		nhiscope__wire__monitoring_gap__init(&pb->gap);
+		pb->gap.start_ns = r->monitoring_gap.start_ns;
+		pb->gap.end_ns = r->monitoring_gap.end_ns;
+		pb->gap.clean_stop = r->monitoring_gap.clean_stop;
+		pb->gap.reason = wire_str(pb, r->monitoring_gap.reason);
+		m->body_case = NHISCOPE__WIRE__RECORD__BODY_MONITORING_GAP;
+		m->monitoring_gap = &pb->gap;
 		break;
 	case NH_WIRE_HEARTBEAT:
 		nhiscope__wire__heartbeat__init(&pb->heartbeat);
@@ -1234,6 +1277,27 @@ int nh_wire_unpack_in(const uint8_t *buf, size_t len, struct nh_wire_record *out
 			goto cleanup;
 		}
 		out->loss.n_totals = m->loss->n_totals;
+		out->loss.identity_cgroup_id = m->loss->identity_cgroup_id;
+		break;
+	case NHISCOPE__WIRE__RECORD__BODY_FLOOD:
+		out->kind = NH_WIRE_FLOOD;
+		out->flood.window_start_ns = m->flood->window_start_ns;
+		out->flood.window_end_ns = m->flood->window_end_ns;
+		if (dec_counters(m->flood->counts, m->flood->n_counts, out->flood.counts, &bad)) {
+			w = "flood: more than NH_WIRE_COUNTERS_MAX counts";
+			goto cleanup;
+		}
+		out->flood.n_counts = m->flood->n_counts;
+		out->flood.budget = m->flood->budget;
+		out->flood.budget_window_ns = m->flood->budget_window_ns;
+		out->flood.identity_cgroup_id = m->flood->identity_cgroup_id;
+		break;
+	case NHISCOPE__WIRE__RECORD__BODY_MONITORING_GAP:
+		out->kind = NH_WIRE_MONITORING_GAP;
+		out->monitoring_gap.start_ns = m->monitoring_gap->start_ns;
+		out->monitoring_gap.end_ns = m->monitoring_gap->end_ns;
+		out->monitoring_gap.clean_stop = m->monitoring_gap->clean_stop;
+		out->monitoring_gap.reason = dec(m->monitoring_gap->reason, &bad);
 		break;
 	case NHISCOPE__WIRE__RECORD__BODY_HEARTBEAT:
 		out->kind = NH_WIRE_HEARTBEAT;

@@ -22,6 +22,8 @@
  *   - activity: an event kind (format 1: kind and its JSON text); loss
  *     report: what, window_end >= start;
  *     heartbeat: agent_version; every counter has a name;
+ *     flood: identity.key, window_end >= start, counts named;
+ *     monitoring gap: end >= start;
  *   - each string at most NH_WIRE_STR_MAX bytes (format 1's activity
  *     JSON: bounded only by NH_WIRE_MAX), at most NH_WIRE_ARGS_MAX args.
  *
@@ -63,6 +65,8 @@ enum nh_wire_kind {
 	NH_WIRE_ACTIVITY,
 	NH_WIRE_LOSS,
 	NH_WIRE_HEARTBEAT,
+	NH_WIRE_FLOOD,
+	NH_WIRE_MONITORING_GAP,
 	NH_WIRE_KIND_MAX,
 };
 
@@ -294,6 +298,23 @@ struct nh_wire_loss {
 	size_t n_counts, n_totals;
 	struct nh_wire_counter counts[NH_WIRE_COUNTERS_MAX];
 	struct nh_wire_counter totals[NH_WIRE_COUNTERS_MAX]; /* since the start */
+	uint64_t identity_cgroup_id; /* losses of one identity (the record's) */
+};
+
+/* An identity's events beyond its kernel budget, counted by kind. */
+struct nh_wire_flood {
+	uint64_t window_start_ns, window_end_ns;
+	uint64_t budget, budget_window_ns;
+	uint64_t identity_cgroup_id;
+	size_t n_counts;
+	struct nh_wire_counter counts[NH_WIRE_COUNTERS_MAX];
+};
+
+/* A time the node was not monitored. */
+struct nh_wire_gap {
+	uint64_t start_ns, end_ns;
+	bool clean_stop;
+	const char *reason;
 };
 
 struct nh_wire_heartbeat {
@@ -339,6 +360,8 @@ struct nh_wire_record {
 		struct nh_wire_activity activity;
 		struct nh_wire_loss loss;
 		struct nh_wire_heartbeat heartbeat;
+		struct nh_wire_flood flood;
+		struct nh_wire_gap monitoring_gap;
 	};
 	void *priv;		     /* unpack: the decoded message the strings live in */
 	char *legacy;		     /* unpack: format 1's activity JSON, NUL-terminated */

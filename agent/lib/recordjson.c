@@ -460,6 +460,39 @@ static void add_loss(struct nh_jw *w, const struct nh_wire_loss *l)
 	}
 	if (l->n_totals)
 		nh_jw_int(w, "total", (int64_t)l->totals[0].value);
+	if (l->identity_cgroup_id)
+		nh_jw_int(w, "identity_cgroup_id", (int64_t)l->identity_cgroup_id);
+}
+
+/* An identity's events beyond its budget, counted by kind. */
+static void add_flood(struct nh_jw *w, const struct nh_wire_flood *f)
+{
+	uint64_t total = 0;
+
+	add_time(w, "window_start", f->window_start_ns);
+	add_time(w, "window_end", f->window_end_ns);
+	nh_jw_object(w, "counts");
+	for (size_t i = 0; i < f->n_counts; i++) {
+		nh_jw_int(w, f->counts[i].name, (int64_t)f->counts[i].value);
+		total += f->counts[i].value;
+	}
+	nh_jw_end(w);
+	nh_jw_int(w, "count", (int64_t)total);
+	nh_jw_int(w, "budget", (int64_t)f->budget);
+	nh_jw_int(w, "budget_window_ms", (int64_t)(f->budget_window_ns / 1000000));
+	nh_jw_int(w, "identity_cgroup_id", (int64_t)f->identity_cgroup_id);
+}
+
+/* A time the node was not monitored. */
+static void add_gap(struct nh_jw *w, const struct nh_wire_gap *g)
+{
+	add_time(w, "gap_start", g->start_ns);
+	add_time(w, "gap_end", g->end_ns);
+	nh_jw_int(w, "gap_start_ns", (int64_t)g->start_ns);
+	nh_jw_int(w, "gap_end_ns", (int64_t)g->end_ns);
+	nh_jw_int(w, "duration_ms", (int64_t)((g->end_ns - g->start_ns) / 1000000));
+	add_bool(w, "clean_stop", g->clean_stop);
+	nh_jw_str_known(w, "reason", g->reason);
 }
 
 int nh_recordjson_write(const struct nh_wire_record *r, const char *key, struct nh_jw *w)
@@ -504,6 +537,12 @@ int nh_recordjson_write(const struct nh_wire_record *r, const char *key, struct 
 		nh_jw_int(w, "probes_attached", (int64_t)r->heartbeat.probes_attached);
 		nh_jw_int(w, "probes_missing", (int64_t)r->heartbeat.probes_missing);
 		nh_jw_int(w, "monitoring_tampered", (int64_t)r->heartbeat.monitoring_tampered);
+		break;
+	case NH_WIRE_FLOOD:
+		add_flood(w, &r->flood);
+		break;
+	case NH_WIRE_MONITORING_GAP:
+		add_gap(w, &r->monitoring_gap);
 		break;
 	default:
 		break;

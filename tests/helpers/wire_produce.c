@@ -286,6 +286,21 @@ static int from_json(json_object *doc, struct nh_wire_record *r)
 		r->loss.window_start_ns = u64(b, "window_start_ns");
 		r->loss.window_end_ns = u64(b, "window_end_ns");
 		r->loss.n_counts = counters_in(obj(b, "counts"), r->loss.counts);
+		r->loss.identity_cgroup_id = u64(b, "identity_cgroup_id");
+		break;
+	case NH_WIRE_FLOOD:
+		r->flood.window_start_ns = u64(b, "window_start_ns");
+		r->flood.window_end_ns = u64(b, "window_end_ns");
+		r->flood.n_counts = counters_in(obj(b, "counts"), r->flood.counts);
+		r->flood.budget = u64(b, "budget");
+		r->flood.budget_window_ns = u64(b, "budget_window_ns");
+		r->flood.identity_cgroup_id = u64(b, "identity_cgroup_id");
+		break;
+	case NH_WIRE_MONITORING_GAP:
+		r->monitoring_gap.start_ns = u64(b, "start_ns");
+		r->monitoring_gap.end_ns = u64(b, "end_ns");
+		r->monitoring_gap.clean_stop = flag(b, "clean_stop");
+		r->monitoring_gap.reason = str(b, "reason");
 		break;
 	case NH_WIRE_HEARTBEAT:
 		r->heartbeat.agent_version = str(b, "agent_version");
@@ -536,6 +551,22 @@ static json_object *to_json(const struct nh_wire_record *r)
 		put_u64(b, "window_start_ns", r->loss.window_start_ns);
 		put_u64(b, "window_end_ns", r->loss.window_end_ns);
 		json_object_object_add(b, "counts", counters_out(r->loss.counts, r->loss.n_counts));
+		put_u64(b, "identity_cgroup_id", r->loss.identity_cgroup_id);
+		break;
+	case NH_WIRE_FLOOD:
+		put_u64(b, "window_start_ns", r->flood.window_start_ns);
+		put_u64(b, "window_end_ns", r->flood.window_end_ns);
+		json_object_object_add(b, "counts",
+				       counters_out(r->flood.counts, r->flood.n_counts));
+		put_u64(b, "budget", r->flood.budget);
+		put_u64(b, "budget_window_ns", r->flood.budget_window_ns);
+		put_u64(b, "identity_cgroup_id", r->flood.identity_cgroup_id);
+		break;
+	case NH_WIRE_MONITORING_GAP:
+		put_u64(b, "start_ns", r->monitoring_gap.start_ns);
+		put_u64(b, "end_ns", r->monitoring_gap.end_ns);
+		put_bool(b, "clean_stop", r->monitoring_gap.clean_stop);
+		put(b, "reason", r->monitoring_gap.reason);
 		break;
 	case NH_WIRE_HEARTBEAT:
 		put(b, "agent_version", r->heartbeat.agent_version);
