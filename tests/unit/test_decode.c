@@ -302,7 +302,7 @@ static void test_summary_inner_kind(void)
 		CHECK(decode(size) == -EBADMSG);
 	}
 	for (uint32_t k = NH_KIND_NONE + 1; k < NH_KIND_MAX; k++) {
-		if (!nh_kind_named(k))
+		if (!kernel_kind(k))
 			continue;
 		fabricate(NH_KIND_SUMMARY);
 		rec.summary.key.kind = k;

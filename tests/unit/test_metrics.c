@@ -292,7 +292,7 @@ static void fill(struct nh_metrics *m)
 		m->probes[m->nprobes++] =
 		    (struct nh_metrics_probe){probe_names[i], "syscalls:x", i != 1};
 	for (int k = 1; k < NH_KIND_MAX; k++, v += 5)
-		m->kinds[k] = (struct nh_metrics_kind){v, v + 1, v + 2, v + 3, v + 4};
+		m->kinds[k] = (struct nh_metrics_kind){v, v + 1, v + 2, v + 3, v + 4, 0};
 	m->decode_errors = 7;
 	m->flush_errors = 8;
 	m->dedup_window_ms = 2500;

@@ -60,7 +60,7 @@ static void test_filter_parse(void)
 {
 	struct nh_filter f;
 	char err[256], big[NH_IDENTITY_PATTERN_MAX + 64], small[16];
-	uint32_t all = 0;
+	uint64_t all = 0;
 	json_object *req, *kinds;
 	size_t n;
 
