@@ -594,8 +594,13 @@ int nh_agent_start(struct nh_agent *a)
 		for (int i = 0; i < a->probes.nprobes; i++) {
 			const struct nh_probe *p = &a->probes.probe[i];
 
-			attached += p->attached;
-			if (!p->attached)
+			attached += p->attached || p->absent;
+			if (p->absent)
+				nh_info(&a->log,
+					"probe %s: this kernel has no %s (the syscall does not exist "
+					"here: nothing to miss)",
+					p->prog, p->tracepoint);
+			else if (!p->attached)
 				nh_warn(&a->log, "probe %s (%s) not attached: %s", p->prog,
 					p->tracepoint, p->error);
 		}
