@@ -502,13 +502,6 @@ int nh_agent_start(struct nh_agent *a)
 	a->server.listen_fd = -1;
 	a->start_ns = a->last_rate_ns = nh_clock_mono_ns();
 	nh_posture_read(&a->posture, "/proc");
-	if (a->posture.ia32_emulation != 0)
-		nh_info(&a->log,
-			"32-bit (ia32) syscalls are possible on this node and are not traced "
-			"(docs/coverage.md)");
-	if (a->posture.io_uring_disabled == 0)
-		nh_info(&a->log, "io_uring is enabled for every process and its operations are not "
-				 "traced (docs/coverage.md)");
 	a->wall_offset_ns = nh_clock_wall_offset_ns();
 	/* Close windows promptly but never spin: a quarter window, 50ms..1s. */
 	a->flush_interval_ns = a->cfg.dedup_window_ms * 1000000ULL / 4;
@@ -608,6 +601,14 @@ int nh_agent_start(struct nh_agent *a)
 			nh_warn(&a->log, "reduced coverage: %d of %d probes attached", attached,
 				a->probes.nprobes);
 	}
+	/* said once the agent is up: a start-up error stays one line */
+	if (a->posture.ia32_emulation != 0)
+		nh_info(&a->log,
+			"32-bit (ia32) syscalls are possible on this node and are not traced "
+			"(docs/coverage.md)");
+	if (a->posture.io_uring_disabled == 0)
+		nh_info(&a->log, "io_uring is enabled for every process and its operations are not "
+				 "traced (docs/coverage.md)");
 	nh_info(&a->log,
 		"%d probes attached; dedup window %llums; ring buffer %llu bytes; batch %llums",
 		(int)(a->probes.nprobes - nh_probes_missing(&a->probes)),

@@ -118,6 +118,10 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 	for (int i = 0; i < a->probes.nprobes && i < NH_METRICS_PROBES_MAX; i++) {
 		const struct nh_probe *p = &a->probes.probe[i];
 
+		/* a syscall this kernel does not have is no hook of this node
+		 * (status lists it under probes_absent) */
+		if (p->absent)
+			continue;
 		m->probes[m->nprobes++] =
 		    (struct nh_metrics_probe){p->prog, p->tracepoint, p->attached};
 		m->probes_attached += p->attached;
@@ -430,6 +434,15 @@ static json_object *agent_status(struct nh_agent *a)
 		json_object_array_add(probes, e);
 	}
 	json_object_object_add(o, "probes_attached", json_object_new_int(m.probes_attached));
+	{
+		json_object *absent = json_object_new_array();
+
+		for (int i = 0; i < a->probes.nprobes; i++)
+			if (a->probes.probe[i].absent)
+				json_object_array_add(
+				    absent, json_object_new_string(a->probes.probe[i].prog));
+		json_object_object_add(o, "probes_absent", absent);
+	}
 	{
 		/* paths the tracepoints do not show, open or closed on this node */
 		json_object *p = json_object_new_object();

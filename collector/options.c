@@ -171,7 +171,7 @@ static const struct nh_opt opts[] = {
      .off = F(metrics),
      .arg = "ADDR:PORT",
      .def = "",
-     .help = "serve /metrics and /healthz; empty: off"},
+     .help = "serve /metrics, /healthz and /readyz; empty: off"},
 
     {.key = "log.level",
      .flag = "log-level",
