@@ -22,7 +22,8 @@ BINARIES = ("nhiscope-agent", "nhiscope", "nhiscope-collector")
 # needed to build the image. Anything else in DEPS must be in the build
 # stage, so a new build dependency cannot be forgotten there.
 TEST_ONLY = {"python3", "iproute2", "util-linux", "libclang-rt-14-dev", "openssl", "kcat",
-             "rsyslog", "yamllint", "python3-yaml", "python3-cryptography", "stress-ng"}
+             "rsyslog", "yamllint", "python3-yaml", "python3-cryptography", "stress-ng",
+             "libcap2-bin"}
 # In every Debian image (Priority: required), under every other library.
 BASE = {"libc6"}
 
