@@ -165,7 +165,8 @@ const char *nh_kind_list(void)
 {
 	return "exec, fork, exit, connect, accept, open, setuid, setgid, capset, summary, "
 	       "cgroup_rmdir, send, unix_connect, namespace, ptrace, bpf, module, flood, "
-	       "monitoring_gap, loss, credential_use, credential_reuse, secret_exposure, human_use, "
+	       "monitoring_gap, loss, credential_use, credential_reuse, secret_exposure, "
+	       "human_use, "
 	       "identity_conflict, anomaly, monitoring_tampered";
 }
 

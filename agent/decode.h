@@ -25,10 +25,10 @@ enum nh_agent_kind {
 	NH_KIND_CREDENTIAL_REUSE,
 	NH_KIND_SECRET_EXPOSURE,
 	NH_KIND_HUMAN_USE,
-	NH_KIND_IDENTITY_CONFLICT, /* two claims about one pod's service account */
-	NH_KIND_ANOMALY,	   /* a deviation from the identity's baseline */
+	NH_KIND_IDENTITY_CONFLICT,   /* two claims about one pod's service account */
+	NH_KIND_ANOMALY,	     /* a deviation from the identity's baseline */
 	NH_KIND_MONITORING_TAMPERED, /* the agent's kernel side changed by another */
-	NH_KIND_ALL,		   /* number of kinds */
+	NH_KIND_ALL,		     /* number of kinds */
 };
 _Static_assert(NH_KIND_ALL <= 64, "kinds are filter bits");
 

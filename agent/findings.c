@@ -409,7 +409,8 @@ static void on_unix_connect(struct nh_findings *f, const struct nh_attributed *e
 	kind = nh_catalogue_match_path(&f->cat, path);
 	if (kind)
 		credential_use(f, ev, digest, kind, path, "connect", e->result, e->result == 0,
-			       &(struct cred_path){.written = path, .matched_by = "path"}, emit, ctx);
+			       &(struct cred_path){.written = path, .matched_by = "path"}, emit,
+			       ctx);
 }
 
 /* Repeats folded by the kernel are uses too: counted, and shown as one

@@ -605,8 +605,10 @@ void nh_pipeline_refresh_pods(struct nh_agent *a)
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return;
-	j->job = (struct nh_job){.key = (uint64_t)(uintptr_t)&a->kubelet, .run = pods_run,
-				 .done = pods_done, .owner = a};
+	j->job = (struct nh_job){.key = (uint64_t)(uintptr_t)&a->kubelet,
+				 .run = pods_run,
+				 .done = pods_done,
+				 .owner = a};
 	j->a = a;
 	/* One fetch out at a time: a slow kubelet skips refreshes. */
 	if (nh_worker_submit(&a->io, &j->job) != 0)
@@ -676,8 +678,8 @@ void nh_pipeline_tick(struct nh_agent *a)
 		a->kafka.probes_missing = (uint32_t)nh_probes_missing(&a->probes);
 		a->kafka.monitoring_tampered = a->probes.tampered;
 		nh_kafka_tick(&a->kafka, now, now + (uint64_t)a->wall_offset_ns,
-			      (uint32_t)a->probes.nprobes - a->kafka.probes_missing,
-			      c, sizeof(c) / sizeof(c[0]));
+			      (uint32_t)a->probes.nprobes - a->kafka.probes_missing, c,
+			      sizeof(c) / sizeof(c[0]));
 	}
 	nh_lifecycle_beat(&a->life, now + (uint64_t)a->wall_offset_ns, now);
 	if (a->persist && now >= a->next_snapshot_ns) {

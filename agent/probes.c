@@ -131,10 +131,11 @@ static int attach_one(struct nh_probe *pr)
 	if (!pr->link) {
 		code = -errno;
 		if (!tracepoint_exists(pr->tracepoint))
-			snprintf(pr->error, sizeof(pr->error), "tracepoint %s is missing on this kernel",
-				 pr->tracepoint);
+			snprintf(pr->error, sizeof(pr->error),
+				 "tracepoint %s is missing on this kernel", pr->tracepoint);
 		else
-			snprintf(pr->error, sizeof(pr->error), "cannot attach: %s", strerror(-code));
+			snprintf(pr->error, sizeof(pr->error), "cannot attach: %s",
+				 strerror(-code));
 		return code ? code : -ENOENT;
 	}
 	pr->error[0] = '\0';
@@ -181,7 +182,8 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 		else
 			attached++;
 	}
-	bpf_object__for_each_map (map, p->skel->obj) {
+	bpf_object__for_each_map(map, p->skel->obj)
+	{
 		struct bpf_map_info info = {0};
 		uint32_t ilen = sizeof(info);
 
@@ -453,9 +455,8 @@ int nh_probes_verify(struct nh_probes *p, struct nh_tamper *out, int max)
 		info.map_ids = (uint64_t)(uintptr_t)map_ids;
 		if (bpf_obj_get_info_by_fd(bpf_program__fd(pr->bprog), &info, &len))
 			continue;
-		for (uint32_t m = 0; !pr->map_reported && m < info.nr_map_ids &&
-				    m < NH_PROBES_MAPS_MAX;
-		     m++)
+		for (uint32_t m = 0;
+		     !pr->map_reported && m < info.nr_map_ids && m < NH_PROBES_MAPS_MAX; m++)
 			if (!our_map(p, map_ids[m])) {
 				pr->map_reported = true; /* once: it cannot change back */
 				tamper(p, out, max, &n, "map", false,
@@ -464,6 +465,15 @@ int nh_probes_verify(struct nh_probes *p, struct nh_tamper *out, int max)
 				break;
 			}
 	}
+	return n;
+}
+
+int nh_probes_attached(const struct nh_probes *p)
+{
+	int n = 0;
+
+	for (int i = 0; i < p->nprobes; i++)
+		n += p->probe[i].attached;
 	return n;
 }
 

@@ -29,8 +29,8 @@ struct nh_probe {
 	bool absent;
 	struct bpf_link *link;
 	struct bpf_program *bprog;
-	uint32_t prog_id; /* the kernel's id of our program */
-	char error[160];  /* why it is not attached */
+	uint32_t prog_id;  /* the kernel's id of our program */
+	char error[160];   /* why it is not attached */
 	bool map_reported; /* a foreign map was reported */
 };
 
@@ -66,9 +66,9 @@ struct nh_probes {
 
 /* One change to the agent's kernel side that the agent did not make. */
 struct nh_tamper {
-	char what[16];	   /* "link", "program", "map", "counters" */
-	char detail[200];  /* which, and what was seen; no secret */
-	bool repaired;	   /* attached again */
+	char what[16];	  /* "link", "program", "map", "counters" */
+	char detail[200]; /* which, and what was seen; no secret */
+	bool repaired;	  /* attached again */
 };
 
 /* Root, kernel BTF and tracefs (mounted if missing): checked before any
@@ -89,6 +89,8 @@ void nh_probes_stop(struct nh_probes *p);
  */
 int nh_probes_verify(struct nh_probes *p, struct nh_tamper *out, int max);
 /* Hooks not attached (reduced coverage). */
+/* Hooks attached now. */
+int nh_probes_attached(const struct nh_probes *p);
 int nh_probes_missing(const struct nh_probes *p);
 
 int nh_probes_epoll_fd(const struct nh_probes *p);

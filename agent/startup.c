@@ -589,10 +589,11 @@ int nh_agent_start(struct nh_agent *a)
 
 			attached += p->attached || p->absent;
 			if (p->absent)
-				nh_info(&a->log,
-					"probe %s: this kernel has no %s (the syscall does not exist "
-					"here: nothing to miss)",
-					p->prog, p->tracepoint);
+				nh_info(
+				    &a->log,
+				    "probe %s: this kernel has no %s (the syscall does not exist "
+				    "here: nothing to miss)",
+				    p->prog, p->tracepoint);
 			else if (!p->attached)
 				nh_warn(&a->log, "probe %s (%s) not attached: %s", p->prog,
 					p->tracepoint, p->error);
@@ -611,8 +612,7 @@ int nh_agent_start(struct nh_agent *a)
 				 "traced (docs/coverage.md)");
 	nh_info(&a->log,
 		"%d probes attached; dedup window %llums; ring buffer %llu bytes; batch %llums",
-		(int)(a->probes.nprobes - nh_probes_missing(&a->probes)),
-		(unsigned long long)a->cfg.dedup_window_ms,
+		nh_probes_attached(&a->probes), (unsigned long long)a->cfg.dedup_window_ms,
 		(unsigned long long)a->cfg.ringbuf_bytes, (unsigned long long)a->cfg.batch_ms);
 	code = start_credinodes(a);
 	if (code)
@@ -656,7 +656,8 @@ int nh_agent_start(struct nh_agent *a)
 	if (a->cfg.socket_group) {
 		code = nh_server_set_watch_group(&a->server, gid);
 		if (code) {
-			nh_err(&a->log, "socket.group %s: %s", a->cfg.socket_group, strerror(-code));
+			nh_err(&a->log, "socket.group %s: %s", a->cfg.socket_group,
+			       strerror(-code));
 			goto cleanup;
 		}
 	}

@@ -362,9 +362,9 @@ static json_object *socket_status(struct nh_agent *a, const struct nh_metrics *m
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "group", a->server.have_watch_gid
-					       ? json_object_new_int64(a->server.watch_gid)
-					       : NULL);
+	json_object_object_add(o, "group",
+			       a->server.have_watch_gid ? json_object_new_int64(a->server.watch_gid)
+							: NULL);
 	json_object_object_add(o, "refused", json_object_new_int64(m->socket_refused));
 	return o;
 }

@@ -25,13 +25,26 @@ static const char *const severity_names[NH_WIRE_SEV_MAX] = {
     "none", "low", "medium", "high", "critical",
 };
 static const char *const finding_names[NH_WIRE_FINDING_MAX] = {
-    "none", "secret_exposure", "human_use", "credential_reuse", "identity_conflict",
+    "none",
+    "secret_exposure",
+    "human_use",
+    "credential_reuse",
+    "identity_conflict",
     "monitoring_tampered",
 };
 
 static const char *const event_names[NH_WIRE_EV_MAX] = {
-    "none", "exec",   "fork",	"exit",	  "connect", "accept",
-    "open", "setuid", "setgid", "capset", "summary",
+    "none",
+    "exec",
+    "fork",
+    "exit",
+    "connect",
+    "accept",
+    "open",
+    "setuid",
+    "setgid",
+    "capset",
+    "summary",
     [NH_WIRE_EV_SEND] = "send",
     [NH_WIRE_EV_UNIX_CONNECT] = "unix_connect",
     [NH_WIRE_EV_NAMESPACE] = "namespace",
@@ -334,9 +347,9 @@ static int validate(const struct nh_wire_record *r, bool decoded, const char **w
 	}
 	case NH_WIRE_ACTIVITY: {
 		const struct nh_wire_activity *a = &r->activity;
-		const char *const as[] = {a->kind,	 a->syscall, a->path,	 a->address,
-					  a->object,	 a->via,     a->op_name, a->sock_type,
-					  a->credential, a->credential_kind};
+		const char *const as[] = {
+		    a->kind, a->syscall, a->path,      a->address,    a->object,
+		    a->via,  a->op_name, a->sock_type, a->credential, a->credential_kind};
 
 		for (size_t i = 0; i < sizeof(as) / sizeof(as[0]); i++)
 			if (strlen(str(as[i])) > NH_WIRE_STR_MAX)

@@ -277,10 +277,10 @@ struct nh_wire_activity {
 	bool compat32;			       /* exec: a 32-bit image */
 	bool user_address;		       /* send, unix_connect: read from user memory */
 	uint32_t target_pid;		       /* ptrace, process_vm_writev */
-	uint64_t op;			       /* namespace/ptrace/bpf/module: flags, request, cmd */
-	const char *op_name;		       /* its name: "newns|newpid", "attach", ... */
-	uint32_t msg_index;		       /* send (sendmmsg): the message's index */
-	const char *sock_type;		       /* unix_connect: "stream", "dgram", ... */
+	uint64_t op;	       /* namespace/ptrace/bpf/module: flags, request, cmd */
+	const char *op_name;   /* its name: "newns|newpid", "attach", ... */
+	uint32_t msg_index;    /* send (sendmmsg): the message's index */
+	const char *sock_type; /* unix_connect: "stream", "dgram", ... */
 	/* exec: argv, secrets redacted; last, so that a record can be cleared
 	 * up to it (only n_args of it are read) */
 	const char *args[NH_WIRE_ARGS_MAX];

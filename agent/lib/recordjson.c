@@ -319,7 +319,8 @@ static void add_activity(struct nh_jw *w, const struct nh_wire_record *r)
 			nh_jw_int(w, "dirfd", a->dirfd);
 		if (known(a->credential)) {
 			nh_jw_str(w, "credential", a->credential);
-			nh_jw_str(w, "credential_kind", a->credential_kind ? a->credential_kind : "");
+			nh_jw_str(w, "credential_kind",
+				  a->credential_kind ? a->credential_kind : "");
 		}
 		nh_jw_result(w, a->result);
 		break;

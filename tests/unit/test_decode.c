@@ -313,16 +313,26 @@ static void test_summary_inner_kind(void)
 static void test_kind_names(void)
 {
 	static const char *const expect[NH_KIND_MAX] = {
-	    [NH_KIND_NONE] = "none",	   [NH_KIND_EXEC] = "exec",
-	    [NH_KIND_FORK] = "fork",	   [NH_KIND_EXIT] = "exit",
-	    [NH_KIND_CONNECT] = "connect", [NH_KIND_ACCEPT] = "accept",
-	    [NH_KIND_OPEN] = "open",	   [NH_KIND_SETUID] = "setuid",
-	    [NH_KIND_SETGID] = "setgid",   [NH_KIND_CAPSET] = "capset",
-	    [NH_KIND_SUMMARY] = "summary", [NH_KIND_CGROUP_RMDIR] = "cgroup_rmdir",
-	    [NH_KIND_SEND] = "send",	   [NH_KIND_UNIX_CONNECT] = "unix_connect",
-	    [NH_KIND_NAMESPACE] = "namespace", [NH_KIND_PTRACE] = "ptrace",
-	    [NH_KIND_BPF] = "bpf",	   [NH_KIND_MODULE] = "module",
-	    [NH_KIND_FLOOD] = "flood",	   [NH_KIND_MONITORING_GAP] = "monitoring_gap",
+	    [NH_KIND_NONE] = "none",
+	    [NH_KIND_EXEC] = "exec",
+	    [NH_KIND_FORK] = "fork",
+	    [NH_KIND_EXIT] = "exit",
+	    [NH_KIND_CONNECT] = "connect",
+	    [NH_KIND_ACCEPT] = "accept",
+	    [NH_KIND_OPEN] = "open",
+	    [NH_KIND_SETUID] = "setuid",
+	    [NH_KIND_SETGID] = "setgid",
+	    [NH_KIND_CAPSET] = "capset",
+	    [NH_KIND_SUMMARY] = "summary",
+	    [NH_KIND_CGROUP_RMDIR] = "cgroup_rmdir",
+	    [NH_KIND_SEND] = "send",
+	    [NH_KIND_UNIX_CONNECT] = "unix_connect",
+	    [NH_KIND_NAMESPACE] = "namespace",
+	    [NH_KIND_PTRACE] = "ptrace",
+	    [NH_KIND_BPF] = "bpf",
+	    [NH_KIND_MODULE] = "module",
+	    [NH_KIND_FLOOD] = "flood",
+	    [NH_KIND_MONITORING_GAP] = "monitoring_gap",
 	};
 
 	/* unnamed kinds (gaps in the enum) are "unknown" and parse to nothing */
