@@ -556,6 +556,7 @@ struct ecs_objects {
 	const char *file;	/* an absolute path */
 	bool socket;		/* file is a Unix socket (inode: its inode, or 0) */
 	uint64_t inode;
+	unsigned rest_omit; /* NH_RJ_OMIT_*: activity fields the document already has */
 };
 
 static void find_objects(const struct nh_wire_record *r, struct ecs_objects *o)
@@ -590,12 +591,17 @@ static void find_objects(const struct nh_wire_record *r, struct ecs_objects *o)
 
 		if (a->legacy_json)
 			break;
+		/* process.executable and process.args (add_process) */
+		if (a->event == NH_WIRE_EV_EXEC)
+			o->rest_omit = NH_RJ_OMIT_PATH | NH_RJ_OMIT_ARGS;
 		if (a->event == NH_WIRE_EV_OPEN && is_path(a->path)) {
 			o->file = a->path;
+			o->rest_omit = NH_RJ_OMIT_PATH;
 		} else if (a->event == NH_WIRE_EV_UNIX_CONNECT && is_path(a->path)) {
 			o->file = a->path;
 			o->socket = true;
 			o->inode = a->inode;
+			o->rest_omit = NH_RJ_OMIT_PATH;
 		} else if ((a->event == NH_WIRE_EV_CONNECT || a->event == NH_WIRE_EV_SEND ||
 			    (a->event == NH_WIRE_EV_ACCEPT && a->result >= 0)) &&
 			   known(a->address)) {
@@ -606,6 +612,10 @@ static void find_objects(const struct nh_wire_record *r, struct ecs_objects *o)
 			o->peer_group = a->event == NH_WIRE_EV_ACCEPT ? "source" : "destination";
 			if (a->event == NH_WIRE_EV_ACCEPT)
 				o->local_port = a->local_port;
+			/* only when the endpoint has all of it: the whole
+			 * address (not cut to fit) and a port */
+			if (strlen(a->address) < sizeof(o->peer.ip) && a->port)
+				o->rest_omit = NH_RJ_OMIT_ADDRESS;
 		} else if (a->event == NH_WIRE_EV_SUMMARY && is_path(a->object) &&
 			   a->of == NH_WIRE_EV_OPEN) {
 			o->file = a->object;
@@ -908,15 +918,17 @@ static void legacy_event(struct nh_jw *w, const char *text)
 	json_object_put(ev);
 }
 
-static void nh_activity(struct nh_jw *w, const struct nh_wire_record *r)
+/* The event's details: what the document's ECS fields do not already
+ * say (omit: NH_RJ_OMIT_*), so that nothing is written twice; the whole
+ * event is what `nhiscope tail -o json` shows. */
+static void nh_activity(struct nh_jw *w, const struct nh_wire_record *r, unsigned omit)
 {
 	nh_jw_object(w, "activity");
 	nh_jw_str(w, "kind", nh_recordjson_kind(r));
 	if (r->activity.legacy_json)
 		legacy_event(w, r->activity.legacy_json);
 	else
-		/* the event as the agent's tail shows it, from the typed record */
-		nh_recordjson_write(r, "event", w);
+		nh_recordjson_write_rest(r, "event", omit, w);
 	nh_jw_end(w);
 }
 
@@ -970,12 +982,13 @@ static void nh_heartbeat(struct nh_jw *w, const struct nh_wire_record *r)
  * the common groups. */
 static void (*const nh_body[NH_WIRE_KIND_MAX])(struct nh_jw *, const struct nh_wire_record *) = {
     [NH_WIRE_ANOMALY] = nh_anomaly, [NH_WIRE_CREDENTIAL_USE] = nh_credential,
-    [NH_WIRE_FINDING] = nh_finding, [NH_WIRE_ACTIVITY] = nh_activity,
+    [NH_WIRE_FINDING] = nh_finding,
     [NH_WIRE_LOSS] = nh_loss,	    [NH_WIRE_HEARTBEAT] = nh_heartbeat,
     [NH_WIRE_FLOOD] = nh_flood,	    [NH_WIRE_MONITORING_GAP] = nh_gap,
 };
 
-static void add_nhiscope(struct nh_jw *w, const struct nh_wire_record *r)
+static void add_nhiscope(struct nh_jw *w, const struct nh_wire_record *r,
+			 const struct ecs_objects *o)
 {
 	const struct nh_wire_identity *i = &r->identity;
 
@@ -1000,7 +1013,9 @@ static void add_nhiscope(struct nh_jw *w, const struct nh_wire_record *r)
 	nh_jw_end_or_drop(w);
 	nh_jw_end_or_drop(w);
 
-	if (r->kind > NH_WIRE_NONE && r->kind < NH_WIRE_KIND_MAX && nh_body[r->kind])
+	if (r->kind == NH_WIRE_ACTIVITY)
+		nh_activity(w, r, o->rest_omit);
+	else if (r->kind > NH_WIRE_NONE && r->kind < NH_WIRE_KIND_MAX && nh_body[r->kind])
 		nh_body[r->kind](w, r);
 	nh_jw_end(w);
 }
@@ -1035,7 +1050,7 @@ int nh_ecs_write(const struct nh_wire_record *r, const char *id, struct nh_jw *w
 		nh_jw_str_known(w, "version", r->heartbeat.agent_version);
 		nh_jw_end_or_drop(w);
 	}
-	add_nhiscope(w, r);
+	add_nhiscope(w, r, &o);
 	nh_jw_end(w);
 	return w->failed ? -ENOMEM : 0;
 }

@@ -153,24 +153,16 @@ static void put_escaped(struct nh_jw *w, const char *str, size_t n)
 		uint8_t k;
 		size_t u;
 
-		/* eight plain bytes at a time: most strings are all plain */
+		/* eight plain bytes at a time: most strings are all plain;
+		 * then byte by byte up to the next byte to look at (no
+		 * padded copy of the tail: a store-forwarding stall) */
 		while (i + 8 <= n && plain8(s + i))
 			i += 8;
-		if (n - i < 8) {
-			/* the last few, padded with plain bytes to a word */
-			unsigned char tail[8] = "aaaaaaaa";
-
-			memcpy(tail, s + i, n - i);
-			if (plain8(tail))
-				i = n;
-		}
+		while (i < n && !byte_class[s[i]])
+			i++;
 		if (i == n)
 			break;
 		k = byte_class[s[i]];
-		if (!k) {
-			i++;
-			continue;
-		}
 		put(w, (const char *)s + run, i - run);
 		if (k == 2) {
 			u = utf8_len(s + i, n - i);
@@ -238,24 +230,55 @@ static void put_string(struct nh_jw *w, const char *s, size_t n)
 	w->buf[w->len++] = '"';
 }
 
+/* Up to PLAIN_MAX bytes of s that need no escaping, copied to d, stopping
+ * at the NUL or the first byte to look at: keys and most values are
+ * short and plain, and this is one pass instead of strlen and a scan. */
+#define PLAIN_MAX 64
+static inline size_t copy_plain(char *d, const char *s)
+{
+	size_t i = 0;
+
+	while (i < PLAIN_MAX && !byte_class[(unsigned char)s[i]]) {
+		d[i] = s[i];
+		i++;
+	}
+	return i;
+}
+
 /* The separator and the key of the next member; false when failed. */
 static bool member(struct nh_jw *w, const char *key, size_t value_max)
 {
-	size_t klen = key ? strlen(key) : 0;
+	size_t klen, done;
 
-	if (klen > SIZE_MAX / 16 || value_max > SIZE_MAX / 2) {
+	if (value_max > SIZE_MAX / 2) {
 		w->failed = true;
 		return false;
 	}
-	if (!nh_jw_reserve(w, 1 + (key ? 6 * klen + 3 : 0) + value_max))
+	if (!nh_jw_reserve(w, 1 + (key ? PLAIN_MAX + 3 : 0) + value_max))
 		return false;
 	if (!w->empty[w->depth])
 		w->buf[w->len++] = ',';
 	w->empty[w->depth] = false;
-	if (key) {
-		put_string(w, key, klen);
-		w->buf[w->len++] = ':';
+	if (!key)
+		return true;
+	w->buf[w->len] = '"';
+	done = copy_plain(w->buf + w->len + 1, key);
+	if (!key[done]) {
+		w->buf[w->len + 1 + done] = '"';
+		w->buf[w->len + 2 + done] = ':';
+		w->len += done + 3;
+		return true;
 	}
+	/* a long key, or one to escape: the rest the slow way */
+	w->len += 1 + done;
+	klen = strlen(key + done);
+	if (klen > SIZE_MAX / 16 || !nh_jw_reserve(w, 6 * klen + 2 + value_max)) {
+		w->failed = true;
+		return false;
+	}
+	put_escaped(w, key + done, klen);
+	w->buf[w->len++] = '"';
+	w->buf[w->len++] = ':';
 	return !w->failed;
 }
 
@@ -318,6 +341,28 @@ void nh_jw_strn(struct nh_jw *w, const char *key, const char *v, size_t n)
 		put_string(w, v, n);
 }
 
+/* "v", NUL-terminated: the plain start copied in the same pass that
+ * finds its end, the rest (if any) escaped. */
+static void str_value(struct nh_jw *w, const char *key, const char *v)
+{
+	size_t done, n;
+
+	if (!member(w, key, PLAIN_MAX + 2))
+		return;
+	w->buf[w->len] = '"';
+	done = copy_plain(w->buf + w->len + 1, v);
+	w->len += 1 + done;
+	if (v[done]) {
+		n = strlen(v + done);
+		if (n > (SIZE_MAX - 64) / 6 || !nh_jw_reserve(w, 6 * n + 1)) {
+			w->failed = true;
+			return;
+		}
+		put_escaped(w, v + done, n);
+	}
+	w->buf[w->len++] = '"';
+}
+
 void nh_jw_str(struct nh_jw *w, const char *key, const char *v)
 {
 	if (!v) {
@@ -325,13 +370,13 @@ void nh_jw_str(struct nh_jw *w, const char *key, const char *v)
 			put(w, "null", 4);
 		return;
 	}
-	nh_jw_strn(w, key, v, strlen(v));
+	str_value(w, key, v);
 }
 
 void nh_jw_str_known(struct nh_jw *w, const char *key, const char *v)
 {
 	if (v && *v)
-		nh_jw_strn(w, key, v, strlen(v));
+		str_value(w, key, v);
 }
 
 /* Decimal digits of v, written backwards from end; returns the start. */

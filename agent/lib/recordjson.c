@@ -120,7 +120,9 @@ static void add_token(struct nh_jw *w, const struct nh_wire_context *c, int64_t 
 	nh_jw_end(w);
 }
 
-static void add_context(struct nh_jw *w, const struct nh_wire_record *r)
+/* ecs: without what an ECS document has in its own fields (pod, container,
+ * unit, namespace, service account, node, workload). */
+static void add_context(struct nh_jw *w, const struct nh_wire_record *r, bool ecs)
 {
 	const struct nh_wire_identity *id = &r->identity;
 	const struct nh_wire_context *cx = &id->context;
@@ -132,6 +134,12 @@ static void add_context(struct nh_jw *w, const struct nh_wire_record *r)
 	nh_jw_str(w, "kind", cx->cgroup_kind);
 	if (cx->delegated)
 		add_bool(w, "delegated", true);
+	if (ecs) {
+		nh_jw_str_known(w, "qos", cx->qos);
+		if (cx->user_unit)
+			add_bool(w, "user_unit", true);
+		goto token;
+	}
 	nh_jw_str_known(w, "pod_uid", id->pod_uid);
 	nh_jw_str_known(w, "qos", cx->qos);
 	if (known(id->container_id)) {
@@ -147,11 +155,12 @@ static void add_context(struct nh_jw *w, const struct nh_wire_record *r)
 	nh_jw_str_known(w, "service_account", id->service_account);
 	nh_jw_str_known(w, "pod", id->pod_name);
 	nh_jw_str_known(w, "node", id->node);
+token:
 	if (cx->has_token)
 		add_token(w, cx, (int64_t)(r->time_ns / NH_NSEC_PER_SEC));
 	else
 		nh_jw_str_known(w, "token_state", cx->token_state);
-	if (known(id->workload_kind) && known(id->workload_name)) {
+	if (!ecs && known(id->workload_kind) && known(id->workload_name)) {
 		nh_jw_str(w, "workload_kind", id->workload_kind);
 		nh_jw_str(w, "workload", id->workload_name);
 	}
@@ -204,8 +213,28 @@ static void add_attribution(struct nh_jw *w, const struct nh_wire_record *r)
 		nh_jw_int(w, "cgroup_id", (int64_t)p->cgroup_id);
 		if (p->interactive)
 			add_bool(w, "interactive", true);
-		add_context(w, r);
+		add_context(w, r, false);
 	}
+}
+
+/* The kernel's attribution an ECS document has no field for. */
+static void add_attribution_rest(struct nh_jw *w, const struct nh_wire_record *r)
+{
+	const struct nh_wire_process *p = &r->process;
+	const struct nh_wire_activity *a = &r->activity;
+
+	if (!p->repeat) {
+		nh_jw_int(w, "gid", p->gid);
+		nh_jw_int(w, "mntns", (int64_t)p->mntns);
+	}
+	/* process.executable of an exec is the new image */
+	if (a->event == NH_WIRE_EV_EXEC && known(a->path) && known(p->exe) &&
+	    strcmp(a->path, p->exe) != 0)
+		nh_jw_str(w, "exe", p->exe);
+	nh_jw_int(w, "cgroup_id", (int64_t)p->cgroup_id);
+	if (p->interactive)
+		add_bool(w, "interactive", true);
+	add_context(w, r, true);
 }
 
 /* The third id is the saved one, except for setfsuid/setfsgid (the
@@ -240,25 +269,35 @@ static void add_caps(struct nh_jw *w, const char *k, const struct nh_wire_caps *
 	nh_jw_end(w);
 }
 
-static void add_address(struct nh_jw *w, const struct nh_wire_activity *a)
+static void add_address(struct nh_jw *w, const struct nh_wire_activity *a, unsigned omit)
 {
 	nh_jw_str(w, "family", a->ipv6 ? "ipv6" : "ipv4");
+	if (omit & NH_RJ_OMIT_ADDRESS)
+		return;
 	nh_jw_str(w, "address", a->address ? a->address : "");
 	nh_jw_int(w, "port", a->port);
 }
 
-static void add_activity(struct nh_jw *w, const struct nh_wire_record *r)
+static void add_path(struct nh_jw *w, const struct nh_wire_activity *a, unsigned omit)
+{
+	if (!(omit & NH_RJ_OMIT_PATH))
+		nh_jw_str(w, "path", a->path ? a->path : "");
+}
+
+static void add_activity(struct nh_jw *w, const struct nh_wire_record *r, unsigned omit)
 {
 	const struct nh_wire_activity *a = &r->activity;
 	char buf[256];
 
 	switch (a->event) {
 	case NH_WIRE_EV_EXEC:
-		nh_jw_str(w, "path", a->path ? a->path : "");
-		nh_jw_array(w, "args");
-		for (size_t i = 0; i < a->n_args; i++)
-			nh_jw_str(w, NULL, a->args[i]);
-		nh_jw_end(w);
+		add_path(w, a, omit);
+		if (!(omit & NH_RJ_OMIT_ARGS)) {
+			nh_jw_array(w, "args");
+			for (size_t i = 0; i < a->n_args; i++)
+				nh_jw_str(w, NULL, a->args[i]);
+			nh_jw_end(w);
+		}
 		if (a->secrets_redacted)
 			nh_jw_int(w, "secrets_redacted", a->secrets_redacted);
 		/* shown in part: how much there was */
@@ -294,14 +333,14 @@ static void add_activity(struct nh_jw *w, const struct nh_wire_record *r)
 			nh_jw_int(w, "signal", a->signal);
 		break;
 	case NH_WIRE_EV_CONNECT:
-		add_address(w, a);
+		add_address(w, a, omit);
 		nh_jw_int(w, "fd", a->fd);
 		nh_jw_result(w, a->result);
 		break;
 	case NH_WIRE_EV_ACCEPT:
 		nh_jw_str(w, "syscall", a->syscall ? a->syscall : "");
 		if (a->result >= 0) {
-			add_address(w, a);
+			add_address(w, a, omit);
 			nh_jw_int(w, "local_port", a->local_port);
 		}
 		nh_jw_int(w, "fd", a->fd);
@@ -309,7 +348,7 @@ static void add_activity(struct nh_jw *w, const struct nh_wire_record *r)
 		break;
 	case NH_WIRE_EV_OPEN:
 		nh_jw_str(w, "syscall", a->syscall ? a->syscall : "");
-		nh_jw_str(w, "path", a->path ? a->path : "");
+		add_path(w, a, omit);
 		nh_jw_int(w, "flags", a->flags);
 		nh_recordjson_open_flags(a->flags, buf, sizeof(buf));
 		nh_jw_str(w, "flags_str", buf);
@@ -338,14 +377,14 @@ static void add_activity(struct nh_jw *w, const struct nh_wire_record *r)
 		break;
 	case NH_WIRE_EV_SEND:
 		nh_jw_str(w, "syscall", a->syscall ? a->syscall : "");
-		add_address(w, a);
+		add_address(w, a, omit);
 		nh_jw_int(w, "fd", a->fd);
 		if (a->msg_index)
 			nh_jw_int(w, "msg_index", a->msg_index);
 		nh_jw_result(w, a->result);
 		break;
 	case NH_WIRE_EV_UNIX_CONNECT:
-		nh_jw_str(w, "path", a->path ? a->path : "");
+		add_path(w, a, omit);
 		nh_jw_str_known(w, "sock_type", a->sock_type);
 		if (a->inode) {
 			nh_jw_uint(w, "device", a->device);
@@ -504,7 +543,7 @@ int nh_recordjson_write(const struct nh_wire_record *r, const char *key, struct 
 	add_attribution(w, r);
 	switch (r->kind) {
 	case NH_WIRE_ACTIVITY:
-		add_activity(w, r);
+		add_activity(w, r, 0);
 		break;
 	case NH_WIRE_ANOMALY:
 		add_anomaly(w, &r->anomaly);
@@ -548,6 +587,19 @@ int nh_recordjson_write(const struct nh_wire_record *r, const char *key, struct 
 	default:
 		break;
 	}
+	nh_jw_end(w);
+	return w->failed ? -ENOMEM : 0;
+}
+
+int nh_recordjson_write_rest(const struct nh_wire_record *r, const char *key, unsigned omit,
+			     struct nh_jw *w)
+{
+	if (r->kind != NH_WIRE_ACTIVITY || r->activity.legacy_json)
+		return -EINVAL;
+	nh_jw_object(w, key);
+	if (r->process.pid)
+		add_attribution_rest(w, r);
+	add_activity(w, r, omit);
 	nh_jw_end(w);
 	return w->failed ? -ENOMEM : 0;
 }

@@ -28,6 +28,23 @@ struct nh_jw;
  * -ENOMEM (w->failed). */
 int nh_recordjson_write(const struct nh_wire_record *r, const char *key, struct nh_jw *w);
 
+/* What nh_recordjson_write_rest leaves out because the caller wrote it
+ * in a field of its own. */
+enum nh_rj_omit {
+	NH_RJ_OMIT_PATH = 1u << 0,    /* the activity's path */
+	NH_RJ_OMIT_ARGS = 1u << 1,    /* an exec's args */
+	NH_RJ_OMIT_ADDRESS = 1u << 2, /* a connect/accept/send peer's address and port */
+};
+
+/* Of an activity record (format 2), only what an ECS document has no
+ * field for: the kernel's attribution beyond pid, parent, user, name and
+ * executable (gid, mntns, cgroup id, the cgroup context and token), and
+ * the event's own details less what omit names. Time, kind, identity,
+ * site and the pod/container context are the document's own fields, so
+ * they are not repeated here. -EINVAL for other records or format 1. */
+int nh_recordjson_write_rest(const struct nh_wire_record *r, const char *key, unsigned omit,
+			     struct nh_jw *w);
+
 /* The same as a json-c object (json_object_put), NULL on ENOMEM or for
  * format 1: for callers that need a DOM (tests), made by parsing what
  * nh_recordjson_write wrote. */

@@ -183,12 +183,64 @@ static void test_ecs(void)
 	r.activity.path = "/bin/true";
 	r.activity.args[0] = "true";
 	r.activity.n_args = 1;
+	r.process = (struct nh_wire_process){
+	    .pid = 42, .ppid = 1, .uid = 1000, .comm = "curl", .exe = "/usr/bin/curl"};
+	r.process.gid = 1001;
+	r.process.mntns = 4026531840u;
+	r.process.cgroup_id = 77;
 	doc = nh_ecs_record(&r, "x");
 	CHECK_STR(get(doc, "nhiscope.activity.kind"), "exec");
-	CHECK_STR(get(doc, "nhiscope.activity.event.path"), "/bin/true");
-	CHECK_STR(get(doc, "nhiscope.activity.event.kind"), "exec");
 	CHECK_STR(get(doc, "event.category"), "[ \"process\" ]");
+	/* nothing twice: the event keeps only what no ECS field says */
+	CHECK_STR(get(doc, "process.executable"), "/bin/true");
+	CHECK_STR(get(doc, "process.args"), "[ \"true\" ]");
+	CHECK(get(doc, "nhiscope.activity.event.path") == NULL);
+	CHECK(get(doc, "nhiscope.activity.event.args") == NULL);
+	CHECK(get(doc, "nhiscope.activity.event.kind") == NULL);
+	CHECK(get(doc, "nhiscope.activity.event.pid") == NULL);
+	CHECK(get(doc, "nhiscope.activity.event.comm") == NULL);
+	CHECK(get(doc, "nhiscope.activity.event.identity") == NULL);
+	CHECK(get(doc, "nhiscope.activity.event.time") == NULL);
+	CHECK_STR(get(doc, "nhiscope.activity.event.exe"), "/usr/bin/curl"); /* the old image */
+	CHECK_STR(get(doc, "nhiscope.activity.event.gid"), "1001");
+	CHECK_STR(get(doc, "nhiscope.activity.event.mntns"), "4026531840");
+	CHECK_STR(get(doc, "nhiscope.activity.event.cgroup_id"), "77");
 	json_object_put(doc);
+	/* an open: an absolute path is file.path; a relative one stays */
+	r.activity.event = NH_WIRE_EV_OPEN;
+	r.activity.path = "/etc/shadow";
+	r.activity.flags = 0;
+	r.activity.result = 3;
+	doc = nh_ecs_record(&r, "x");
+	CHECK_STR(get(doc, "file.path"), "/etc/shadow");
+	CHECK(get(doc, "nhiscope.activity.event.path") == NULL);
+	CHECK_STR(get(doc, "nhiscope.activity.event.flags_str"), "O_RDONLY");
+	json_object_put(doc);
+	r.activity.path = "shadow";
+	r.activity.dirfd = 5;
+	doc = nh_ecs_record(&r, "x");
+	CHECK(get(doc, "file.path") == NULL);
+	CHECK_STR(get(doc, "nhiscope.activity.event.path"), "shadow");
+	json_object_put(doc);
+	/* a connect: the peer is destination.*; without a port it stays */
+	r.activity.event = NH_WIRE_EV_CONNECT;
+	r.activity.address = "10.0.0.1";
+	r.activity.port = 443;
+	r.activity.result = 0;
+	doc = nh_ecs_record(&r, "x");
+	CHECK_STR(get(doc, "destination.ip"), "10.0.0.1");
+	CHECK_STR(get(doc, "destination.port"), "443");
+	CHECK(get(doc, "nhiscope.activity.event.address") == NULL);
+	CHECK_STR(get(doc, "nhiscope.activity.event.family"), "ipv4");
+	json_object_put(doc);
+	r.activity.port = 0;
+	doc = nh_ecs_record(&r, "x");
+	CHECK_STR(get(doc, "nhiscope.activity.event.address"), "10.0.0.1");
+	CHECK_STR(get(doc, "nhiscope.activity.event.port"), "0");
+	json_object_put(doc);
+	r.activity.event = NH_WIRE_EV_EXEC;
+	r.activity.path = "/bin/true";
+	r.activity.address = NULL;
 	/* format 1's JSON text (read as it was sent): an object, or a string */
 	r.activity.legacy_json = "{\"path\":\"/bin/false\"}";
 	doc = nh_ecs_record(&r, "x");

@@ -38,6 +38,10 @@ static void test_strings(void)
 	    "over\xc0\xaf",
 	    "sur\xed\xa0\x80",
 	    "12345678\"2345678\\",
+	    /* around the 64 plain bytes copied in one pass with the length */
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+	    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\xc3\xa9\n",
 	};
 	static const char *const want[] = {
 	    "/etc/shadow",
@@ -52,6 +56,9 @@ static void test_strings(void)
 	    "over\xef\xbf\xbd\xef\xbf\xbd",
 	    "sur\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
 	    "12345678\"2345678\\",
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+	    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\xc3\xa9\n",
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
