@@ -23,7 +23,6 @@
 #define BACKOFF_MAX_MS 5000
 #define COMMIT_RECORDS 1000 /* commit at least this often, whatever the interval */
 #define LAG_EVERY_MS   2000
-#define SIGNAL_EVERY   64 /* records between looks for a signal */
 
 static bool stopping(struct nh_collector *c)
 {
@@ -136,63 +135,70 @@ static void on_revoke(void *ctx)
 	}
 }
 
-static void done(struct nh_collector *c, struct nh_kmsg *msg)
+/* msg is done: its offset is stored with its batch's (nh_consumer_store). */
+static bool done(struct nh_collector *c)
 {
-	nh_consumer_done(&c->k, msg);
 	c->uncommitted++;
+	return true;
 }
 
-static void dead_letter(struct nh_collector *c, struct nh_kmsg *msg, const char *why)
+/* true: done; false: not (stopping, or the partition went away). */
+static bool dead_letter(struct nh_collector *c, const struct nh_kmsg *msg, const char *why)
 {
 	unsigned attempt = 0;
 
 	nh_warn(c->lg, "undecodable record %s[%" PRId32 "]@%" PRId64 " (%zu bytes): %s", msg->topic,
 		msg->partition, msg->offset, msg->len, why);
 	while (nh_consumer_dead_letter(&c->k, msg, why)) {
-		if (!wait_retry(c, &attempt) || !nh_consumer_owns(&c->k, msg)) {
-			nh_consumer_release(msg);
-			return;
-		}
+		if (!wait_retry(c, &attempt) || !nh_consumer_owns(&c->k, msg))
+			return false;
 	}
 	nh_consumer_resume(&c->k);
 	atomic_fetch_add(&c->m.dead_lettered, 1);
 	nh_info(c->lg, "record %s[%" PRId32 "]@%" PRId64 " sent to %s", msg->topic, msg->partition,
 		msg->offset, c->o->dead_letter_topic);
-	done(c, msg);
+	return done(c);
 }
 
-static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
+/* One message to every sink. true when it is done (delivered, a
+ * duplicate skipped, or dead-lettered); false when not: it is read again
+ * after a restart or by the partition's next owner. */
+static bool deliver(struct nh_collector *c, const struct nh_kmsg *msg)
 {
 	struct nh_wire_record rec;
 	const char *why = "unknown";
 	struct nh_sink_item item;
 	unsigned attempt = 0, accepted = 0, all = (1u << c->nsinks) - 1;
 	char id[NH_WIRE_ID_STR_MAX];
+	bool ok = false;
 	int rc;
 
 	while ((rc = nh_wire_unpack_in(msg->payload, msg->len, &rec, &why, c->arena)) == -ENOMEM) {
-		if (!wait_retry(c, &attempt)) {
-			nh_consumer_release(msg);
-			return;
-		}
+		if (!wait_retry(c, &attempt))
+			return false;
 	}
-	if (rc) {
-		dead_letter(c, msg, why);
-		return;
-	}
+	if (rc)
+		return dead_letter(c, msg, why);
 	nh_wire_id_str(&rec.id, id, sizeof(id));
 	if (nh_dedup_seen(&c->dedup, id)) {
 		nh_debug(c->lg, "record %s delivered before: skipped", id);
 		atomic_fetch_add(&c->m.deduplicated, 1);
-		done(c, msg);
+		ok = done(c);
 		goto cleanup;
 	}
-	nh_jw_reset(&c->doc);
-	if (nh_ecs_write(&rec, id, &c->doc) || !nh_jw_reserve(&c->doc, 1)) {
-		nh_err(c->lg, "record %s: out of memory building its document", id);
-		nh_consumer_release(msg);
-		goto cleanup;
+	/* out of memory is retried like a sink that does not accept: a
+	 * record not done holds back its partition's offset */
+	for (;;) {
+		nh_jw_reset(&c->doc);
+		if (nh_ecs_write(&rec, id, &c->doc) == 0 && nh_jw_reserve(&c->doc, 1))
+			break;
+		if (attempt == 0)
+			nh_err(c->lg, "record %s: out of memory building its document, retrying",
+			       id);
+		if (!wait_retry(c, &attempt) || !nh_consumer_owns(&c->k, msg))
+			goto cleanup;
 	}
+	attempt = 0;
 	c->doc.buf[c->doc.len] = '\0'; /* a C string too, for the sinks that want one */
 	item.rec = &rec;
 	item.id = id;
@@ -225,10 +231,8 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 			break;
 		/* stopping, or the partition went to another consumer: the
 		 * record is not done and will be read again */
-		if (!wait_retry(c, &attempt) || !nh_consumer_owns(&c->k, msg)) {
-			nh_consumer_release(msg);
+		if (!wait_retry(c, &attempt) || !nh_consumer_owns(&c->k, msg))
 			goto cleanup;
-		}
 	}
 	if (attempt) {
 		nh_info(c->lg, "sinks accept records again");
@@ -245,9 +249,41 @@ static void deliver(struct nh_collector *c, struct nh_kmsg *msg)
 	if (nh_dedup_add(&c->dedup, id))
 		nh_warn(c->lg, "dedup: out of memory, record %s not remembered", id);
 	atomic_fetch_add(&c->m.delivered, 1);
-	done(c, msg);
+	ok = done(c);
 cleanup:
 	nh_wire_free(&rec);
+	return ok;
+}
+
+/* A batch, in order. After a message that is not done, the rest of its
+ * partition is not delivered either (the next owner or the next run
+ * reads them again from there); when stopping, nothing more is. Then
+ * one offset store for the batch, and the messages are released. */
+static void deliver_batch(struct nh_collector *c, struct nh_kmsg *batch, size_t n)
+{
+	bool *ok = c->batch_done;
+	size_t held[8], nheld = 0; /* messages not done (their partitions wait) */
+	bool all_held = false;	   /* more of them than held[] keeps */
+
+	for (size_t i = 0; i < n; i++) {
+		ok[i] = false;
+		if (c->stop || all_held)
+			continue;
+		for (size_t j = 0; j < nheld; j++)
+			if (batch[held[j]].partition == batch[i].partition &&
+			    strcmp(batch[held[j]].topic, batch[i].topic) == 0)
+				goto next;
+		atomic_fetch_add(&c->m.consumed, 1);
+		ok[i] = deliver(c, &batch[i]);
+		if (!ok[i] && nheld < sizeof(held) / sizeof(held[0]))
+			held[nheld++] = i;
+		else if (!ok[i])
+			all_held = true; /* rare: the rest of the batch is read again */
+next:;
+	}
+	nh_consumer_store(&c->k, batch, ok, n);
+	for (size_t i = 0; i < n; i++)
+		nh_consumer_release(&batch[i]);
 }
 
 int nh_collector_run(struct nh_collector *c)
@@ -255,22 +291,16 @@ int nh_collector_run(struct nh_collector *c)
 	nh_info(c->lg, "nhiscope-collector %s: consuming from %s as group %s", NH_COLLECTOR_VERSION,
 		c->o->brokers, c->o->group);
 	c->last_commit_ms = c->last_lag_ms = nh_clock_mono_ms();
-	for (unsigned n = 0;; n++) {
-		struct nh_kmsg msg;
-		int got;
+	for (;;) {
+		size_t got;
 		uint64_t now;
 
-		/* a signal is looked for (a read of the signalfd) every
-		 * SIGNAL_EVERY records and whenever the topic is idle, not
-		 * at every record */
-		if ((n % SIGNAL_EVERY == 0 || c->idle) && stopping(c))
+		/* a signal is looked for (a read of the signalfd) once a batch */
+		if (stopping(c))
 			break;
-		got = nh_consumer_poll(&c->k, POLL_MS, &msg);
-		c->idle = got != 1;
-		if (got == 1) {
-			atomic_fetch_add(&c->m.consumed, 1);
-			deliver(c, &msg);
-		}
+		got = nh_consumer_poll_batch(&c->k, POLL_MS, c->batch, NH_CONSUMER_BATCH_MAX);
+		c->idle = got == 0;
+		deliver_batch(c, c->batch, got);
 		now = nh_clock_mono_ms();
 		/* idle: commit at once, so a restart re-reads as little as possible */
 		if (got == 0 || c->uncommitted >= COMMIT_RECORDS ||

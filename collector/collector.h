@@ -44,6 +44,8 @@ struct nh_collector {
 	uint64_t written;	     /* records every sink accepted, for crash tests */
 	struct nh_jw doc;	     /* the ECS document of the record being delivered */
 	struct nh_wire_arena *arena; /* where the record being delivered is decoded */
+	struct nh_kmsg batch[NH_CONSUMER_BATCH_MAX]; /* the messages being delivered */
+	bool batch_done[NH_CONSUMER_BATCH_MAX];
 };
 
 /* Open sinks, dedup window, metrics and Kafka. SIGINT and SIGTERM must

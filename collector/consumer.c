@@ -207,6 +207,7 @@ static int open_consumer(struct nh_consumer *k)
 	}
 	k->consumer = rk;
 	rd_kafka_poll_set_consumer(rk);
+	k->queue = rd_kafka_queue_get_consumer(rk);
 	topics = rd_kafka_topic_partition_list_new((int)o->ntopics);
 	for (size_t i = 0; i < o->ntopics; i++)
 		rd_kafka_topic_partition_list_add(topics, o->topics[i], RD_KAFKA_PARTITION_UA);
@@ -305,6 +306,9 @@ static void close_consumer(struct nh_consumer *k)
 
 void nh_consumer_close(struct nh_consumer *k)
 {
+	if (k->queue)
+		rd_kafka_queue_destroy(k->queue);
+	k->queue = NULL;
 	if (k->consumer) {
 		close_consumer(k);
 		rd_kafka_destroy_flags(k->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
@@ -316,17 +320,14 @@ void nh_consumer_close(struct nh_consumer *k)
 	k->consumer = k->producer = NULL;
 }
 
-int nh_consumer_poll(struct nh_consumer *k, int timeout_ms, struct nh_kmsg *m)
+/* A message as the collector sees it; false (and released) for an error. */
+static bool take(struct nh_consumer *k, rd_kafka_message_t *rkm, struct nh_kmsg *m)
 {
-	rd_kafka_message_t *rkm = rd_kafka_consumer_poll(k->consumer, timeout_ms);
-
-	if (!rkm)
-		return 0;
 	if (rkm->err) {
 		if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			on_error(k->consumer, rkm->err, rd_kafka_message_errstr(rkm), k);
 		rd_kafka_message_destroy(rkm);
-		return 0;
+		return false;
 	}
 	m->payload = rkm->payload;
 	m->len = rkm->len;
@@ -334,7 +335,36 @@ int nh_consumer_poll(struct nh_consumer *k, int timeout_ms, struct nh_kmsg *m)
 	m->partition = rkm->partition;
 	m->offset = rkm->offset;
 	m->rkm = rkm;
-	return 1;
+	return true;
+}
+
+size_t nh_consumer_poll_batch(struct nh_consumer *k, int timeout_ms, struct nh_kmsg *m,
+			      size_t max)
+{
+	rd_kafka_message_t *rkms[NH_CONSUMER_BATCH_MAX];
+	ssize_t got;
+	size_t n = 0;
+
+	if (max > NH_CONSUMER_BATCH_MAX)
+		max = NH_CONSUMER_BATCH_MAX;
+	if (!max)
+		return 0;
+	/* What is queued, at once: the batch call with a timeout would wait
+	 * for a full batch, delaying a trickle of records. */
+	got = rd_kafka_consume_batch_queue(k->queue, 0, rkms, max);
+	if (got <= 0) {
+		rd_kafka_message_t *first = rd_kafka_consumer_poll(k->consumer, timeout_ms);
+
+		if (!first)
+			return 0;
+		rkms[0] = first;
+		got = rd_kafka_consume_batch_queue(k->queue, 0, rkms + 1, max - 1);
+		got = got < 0 ? 1 : got + 1;
+	}
+	for (ssize_t i = 0; i < got; i++)
+		if (take(k, rkms[i], &m[n]))
+			n++;
+	return n;
 }
 
 void nh_consumer_release(struct nh_kmsg *m)
@@ -344,19 +374,45 @@ void nh_consumer_release(struct nh_kmsg *m)
 	m->rkm = NULL;
 }
 
-void nh_consumer_done(struct nh_consumer *k, struct nh_kmsg *m)
+void nh_consumer_store(struct nh_consumer *k, const struct nh_kmsg *m, const bool *done, size_t n)
 {
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_t *l = NULL;
+	rd_kafka_topic_partition_t *p = NULL;
 	rd_kafka_resp_err_t err;
 
-	rd_kafka_topic_partition_list_add(l, m->topic, m->partition)->offset = m->offset + 1;
-	err = rd_kafka_offsets_store(k->consumer, l);
-	/* a partition taken away meanwhile: its new owner reads the record again */
-	if (err)
-		nh_debug(k->lg, "kafka: store %s[%" PRId32 "]@%" PRId64 ": %s", m->topic,
-			 m->partition, m->offset, rd_kafka_err2str(err));
+	for (size_t i = 0; i < n; i++) {
+		if (!l)
+			l = rd_kafka_topic_partition_list_new(8);
+		/* messages come in runs of one partition: the last one first */
+		if (!p || p->partition != m[i].partition || strcmp(p->topic, m[i].topic))
+			p = rd_kafka_topic_partition_list_find(l, m[i].topic, m[i].partition);
+		if (!p) {
+			p = rd_kafka_topic_partition_list_add(l, m[i].topic, m[i].partition);
+			p->offset = RD_KAFKA_OFFSET_INVALID;
+			p->opaque = NULL; /* not held back */
+		}
+		if (p->opaque)
+			continue;
+		if (!done[i])
+			p->opaque = p; /* a gap: nothing after it in this partition */
+		else
+			p->offset = m[i].offset + 1;
+	}
+	if (!l)
+		return;
+	/* partitions whose first message was not done store nothing */
+	for (int i = l->cnt - 1; i >= 0; i--)
+		if (l->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
+			rd_kafka_topic_partition_list_del_by_idx(l, i);
+	if (l->cnt) {
+		err = rd_kafka_offsets_store(k->consumer, l);
+		/* a partition taken away meanwhile: its new owner reads the
+		 * records again */
+		if (err)
+			nh_debug(k->lg, "kafka: store offsets of %d partition(s): %s", l->cnt,
+				 rd_kafka_err2str(err));
+	}
 	rd_kafka_topic_partition_list_destroy(l);
-	nh_consumer_release(m);
 }
 
 bool nh_consumer_owns(struct nh_consumer *k, const struct nh_kmsg *m)

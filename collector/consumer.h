@@ -30,8 +30,11 @@ struct nh_kmsg {
  * the last chance to flush and commit what was done with them. */
 typedef void (*nh_revoke_fn)(void *ctx);
 
+#define NH_CONSUMER_BATCH_MAX 512 /* messages a poll returns at most */
+
 struct nh_consumer {
 	void *consumer; /* rd_kafka_t */
+	void *queue;	/* rd_kafka_queue_t: the consumer's, for batches */
 	void *producer; /* rd_kafka_t, the dead-letter topic */
 	const struct nh_copts *o;
 	const struct nh_log *lg;
@@ -46,12 +49,18 @@ int nh_consumer_open(struct nh_consumer *k, const struct nh_copts *o, const stru
 /* Stop consuming: no commit (the caller commits first if it wants to). */
 void nh_consumer_close(struct nh_consumer *k);
 
-/* Wait up to timeout_ms for a message: 1 and *m filled, 0 for none. */
-int nh_consumer_poll(struct nh_consumer *k, int timeout_ms, struct nh_kmsg *m);
-/* Done with m: store its offset (+1) for the next commit, release it. */
-void nh_consumer_done(struct nh_consumer *k, struct nh_kmsg *m);
-/* Release m without storing: it will be consumed again after a restart
- * or a rebalance. */
+/* Up to max messages into m[]: those already fetched, without waiting;
+ * when there are none, waits up to timeout_ms for the first. Returns how
+ * many (0 for none). Each is released with nh_consumer_release. */
+size_t nh_consumer_poll_batch(struct nh_consumer *k, int timeout_ms, struct nh_kmsg *m,
+			      size_t max);
+/* Store offset + 1 of each partition's last done message for the next
+ * commit: m[] is a batch in consumption order and done[i] says whether
+ * m[i] is done; a partition's offset goes only as far as its messages
+ * are done without a gap (the first one not done holds it back). One
+ * store for the whole batch, not one per message. */
+void nh_consumer_store(struct nh_consumer *k, const struct nh_kmsg *m, const bool *done, size_t n);
+/* Release m (its offset not stored unless nh_consumer_store did). */
 void nh_consumer_release(struct nh_kmsg *m);
 /* Whether m's partition is still assigned to this consumer. */
 bool nh_consumer_owns(struct nh_consumer *k, const struct nh_kmsg *m);
