@@ -255,15 +255,33 @@ cleanup:
 	return ok;
 }
 
+/* Whether the sinks are due a flush and the stored offsets a commit:
+ * looked at after every record, with the coarse clock (a few ns), so a
+ * batch does not run past a sink that went away unnoticed (its writes
+ * are buffered; the flush is what finds out). */
+static bool commit_due(struct nh_collector *c)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (c->uncommitted >= COMMIT_RECORDS)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	/* a tick behind the fine clock at most: never "before" the last commit */
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return now > c->last_commit_ms && now - c->last_commit_ms >= c->o->commit_interval_ms;
+}
+
 /* A batch, in order. After a message that is not done, the rest of its
  * partition is not delivered either (the next owner or the next run
- * reads them again from there); when stopping, nothing more is. Then
- * one offset store for the batch, and the messages are released. */
+ * reads them again from there); when stopping, nothing more is. Offsets
+ * are stored once for the batch, or for the part of it done when a
+ * commit falls due in the middle; then the messages are released. */
 static void deliver_batch(struct nh_collector *c, struct nh_kmsg *batch, size_t n)
 {
 	bool *ok = c->batch_done;
-	size_t held[8], nheld = 0; /* messages not done (their partitions wait) */
-	bool all_held = false;	   /* more of them than held[] keeps */
+	size_t held[8], nheld = 0, from = 0; /* not done (their partitions wait) */
+	bool all_held = false;		     /* more of them than held[] keeps */
 
 	for (size_t i = 0; i < n; i++) {
 		ok[i] = false;
@@ -279,9 +297,14 @@ static void deliver_batch(struct nh_collector *c, struct nh_kmsg *batch, size_t 
 			held[nheld++] = i;
 		else if (!ok[i])
 			all_held = true; /* rare: the rest of the batch is read again */
+		if (i + 1 < n && !c->stop && commit_due(c)) {
+			nh_consumer_store(&c->k, batch + from, ok + from, i + 1 - from);
+			from = i + 1;
+			commit(c, false);
+		}
 next:;
 	}
-	nh_consumer_store(&c->k, batch, ok, n);
+	nh_consumer_store(&c->k, batch + from, ok + from, n - from);
 	for (size_t i = 0; i < n; i++)
 		nh_consumer_release(&batch[i]);
 }
