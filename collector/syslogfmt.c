@@ -119,8 +119,24 @@ static void ext_label(FILE *f, const char *key, const char *label, const char *v
 	ext(f, key, value);
 }
 
-/* The site's static labels as one extension, "key=value,key=value" (the
- * '=' escaped like every value's; keys are [A-Za-z0-9_-]). */
+/* A key or value inside the labels list: its own separators (',' and
+ * '=') and backslash escaped with a backslash, so that "a,b" cannot pass
+ * for two labels; CEF's escaping (ext_value) then applies on top. */
+static void list_item(FILE *f, const char *s)
+{
+	char c[2] = {0, 0};
+
+	for (; s && *s; s++) {
+		if (*s == '\\' || *s == ',' || *s == '=')
+			ext_value(f, "\\");
+		c[0] = *s;
+		ext_value(f, c);
+	}
+}
+
+/* The site's static labels as one extension, "key=value,key=value"
+ * (after CEF's unescaping): within a key or value, '\\', ',' and '='
+ * are backslash-escaped. */
 static void ext_labels(FILE *f, const struct nh_wire_site *s)
 {
 	if (!s->n_labels)
@@ -129,9 +145,9 @@ static void ext_labels(FILE *f, const struct nh_wire_site *s)
 	for (size_t i = 0; i < s->n_labels; i++) {
 		if (i)
 			fputc(',', f);
-		ext_value(f, s->labels[i].key);
+		list_item(f, s->labels[i].key);
 		fputs("\\=", f);
-		ext_value(f, s->labels[i].value);
+		list_item(f, s->labels[i].value);
 	}
 }
 

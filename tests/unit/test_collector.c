@@ -283,6 +283,21 @@ static void test_cef(void)
 	CHECK(strstr(line, " spid=42") != NULL);
 	CHECK(strchr(line, '\n') == NULL);
 	free(line);
+	/* labels: one extension "k=v,k=v"; a ',' '=' or '\\' inside a value
+	 * is escaped for the list, then CEF escapes the whole (a value
+	 * "a,b" must not read as a second label "b") */
+	r.site.cluster = "prod=eu";
+	r.site.n_labels = 2;
+	r.site.labels[0].key = "team";
+	r.site.labels[0].value = "a,b=c\\d";
+	r.site.labels[1].key = "env";
+	r.site.labels[1].value = "x";
+	line = nh_cef_line(&r, "id", "1");
+	CHECK(line != NULL);
+	CHECK(strstr(line, " deviceExternalId=prod\\=eu ") != NULL);
+	CHECK(strstr(line, " nhiscopeLabels=team\\=a\\\\,b\\\\\\=c\\\\\\\\d,env\\=x ") != NULL);
+	free(line);
+	memset(&r.site, 0, sizeof(r.site));
 
 	CHECK(nh_syslog_frame(&r, "id", "{\"a\":1}", NH_SYSLOG_RFC5424, "v", &frame, &len) == 0);
 	/* "LEN SP MSG", LEN counting MSG exactly */
