@@ -50,8 +50,41 @@ static int insert(struct nh_proctable *pt, struct nh_proc *p)
 	return err;
 }
 
-/* Fill p from /proc/<tgid>: ppid and comm from stat, uid from status,
- * binary from the exe link, cgroup id from the v2 path. */
+/* A tick in ms: /proc counts process start times in these. */
+static uint64_t tick_ms(void)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+
+	return hz > 0 && hz <= 1000 ? 1000 / (uint64_t)hz : 10;
+}
+
+/* ms since boot, cut to a whole tick, so that a start learned from a fork
+ * event and one read from /proc later agree. */
+static uint64_t start_of(uint64_t ns)
+{
+	uint64_t ms = ns / 1000000, t = tick_ms();
+
+	return ms - ms % t;
+}
+
+/* starttime, stat's 22nd field, from the text after comm's ')'. */
+static uint64_t stat_start_ms(const char *after_comm)
+{
+	unsigned long long ticks = 0;
+	const char *p = after_comm;
+
+	/* from field 2's end to field 22: 20 spaces on */
+	for (int i = 0; i < 20 && p; i++) {
+		p = strchr(p, ' ');
+		p = p ? p + 1 : NULL;
+	}
+	if (!p || sscanf(p, "%llu", &ticks) != 1)
+		return 0;
+	return (uint64_t)ticks * tick_ms();
+}
+
+/* Fill p from /proc/<tgid>: ppid, comm and start from stat, uid from
+ * status, binary from the exe link, cgroup id from the v2 path. */
 static int read_proc(const struct nh_proctable *pt, uint32_t tgid, struct nh_proc *p)
 {
 	char file[128], buf[1024], cgpath[1024];
@@ -77,6 +110,7 @@ static int read_proc(const struct nh_proctable *pt, uint32_t tgid, struct nh_pro
 		 open_paren + 1);
 	if (sscanf(close_paren + 2, "%*c %u", &p->ppid) != 1)
 		return -EBADMSG;
+	p->start_ms = stat_start_ms(close_paren + 1);
 
 	snprintf(file, sizeof(file), "%s/%u/status", pt->fs->proc, tgid);
 	f = fopen(file, "re");
@@ -92,6 +126,26 @@ static int read_proc(const struct nh_proctable *pt, uint32_t tgid, struct nh_pro
 	if (nh_cgroupfs_pid_path(pt->fs, tgid, cgpath, sizeof(cgpath)) == 0)
 		nh_cgroupfs_path_id(pt->fs, cgpath, &p->cgroup_id);
 	return 0;
+}
+
+/* An exec of a process the table missed: its start from /proc (0 when
+ * it is gone). */
+static uint64_t proc_start_ms(const struct nh_proctable *pt, uint32_t tgid)
+{
+	char file[128], buf[1024];
+	const char *close_paren;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/%u/stat", pt->fs->proc, tgid);
+	f = fopen(file, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n > 0 ? n : 0] = '\0';
+	close_paren = strrchr(buf, ')');
+	return close_paren ? stat_start_ms(close_paren + 1) : 0;
 }
 
 int nh_proctable_seed(struct nh_proctable *pt)
@@ -154,6 +208,9 @@ int nh_proctable_exec(struct nh_proctable *pt, const struct nh_exec_event *e)
 	if (old) {
 		p->session = old->session;
 		p->session_cgroup = old->session_cgroup;
+		p->start_ms = old->start_ms; /* the same process, a new image */
+	} else {
+		p->start_ms = proc_start_ms(pt, e->h.tgid);
 	}
 	if ((e->h.flags & (NH_F_TTY | NH_F_NS_ENTERED)) &&
 	    (!p->session || p->session_cgroup != e->h.cgroup_id)) {
@@ -187,6 +244,7 @@ int nh_proctable_fork(struct nh_proctable *pt, const struct nh_fork_event *e)
 	p->ppid = e->h.tgid;
 	p->uid = e->h.uid;
 	p->cgroup_id = e->h.cgroup_id;
+	p->start_ms = start_of(e->h.ts_ns);
 	memcpy(p->comm, e->h.comm, sizeof(p->comm));
 	p->comm[sizeof(p->comm) - 1] = '\0';
 	return insert(pt, p);

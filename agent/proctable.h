@@ -28,6 +28,9 @@ struct nh_proc {
 	bool session_new; /* this exec began the session */
 	char comm[NH_COMM_LEN];
 	char exe[NH_PATH_MAX];
+	/* its start, ms since boot in clock ticks (/proc's starttime, or
+	 * the fork's time cut to a tick): with tgid, one process instance */
+	uint64_t start_ms;
 };
 
 struct nh_proctable {

@@ -91,6 +91,7 @@ void nh_record_attribution(const struct nh_attributed *ev, struct nh_record_buf 
 	p->uid = h->uid;
 	p->user = ev->user;
 	p->exe = ev->proc && ev->proc->exe[0] ? ev->proc->exe : NULL;
+	p->start_ms = ev->proc ? ev->proc->start_ms : 0;
 	p->cgroup_id = h->cgroup_id;
 	p->interactive = ev->interactive;
 	p->repeat = h->kind == NH_KIND_SUMMARY;

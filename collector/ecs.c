@@ -554,6 +554,7 @@ struct ecs_objects {
 	const char *peer_group; /* "destination", "source" or NULL */
 	uint32_t local_port;	/* accept: our side */
 	const char *file;	/* an absolute path */
+	const char *target;	/* the file file names by another name, or NULL */
 	bool socket;		/* file is a Unix socket (inode: its inode, or 0) */
 	uint64_t inode;
 	unsigned rest_omit; /* NH_RJ_OMIT_*: activity fields the document already has */
@@ -580,12 +581,24 @@ static void find_objects(const struct nh_wire_record *r, struct ecs_objects *o)
 			o->peer_group = "destination";
 		break;
 	}
-	case NH_WIRE_CREDENTIAL_USE:
-		if (is_path(r->credential_use.credential))
-			o->file = r->credential_use.credential;
-		else if (parse_endpoint(r->credential_use.credential, &o->peer))
+	case NH_WIRE_CREDENTIAL_USE: {
+		const struct nh_wire_credential_use *u = &r->credential_use;
+
+		if (is_path(u->credential)) {
+			o->file = u->credential;
+			/* opened by another name (a link, /proc/<pid>/root, ..):
+			 * file.path is what the process opened, file.target_path
+			 * the credential it reached, as for a symlink */
+			if (is_path(u->path) && !u->path_truncated &&
+			    strcmp(u->path, u->credential) != 0) {
+				o->file = u->path;
+				o->target = u->credential;
+			}
+		} else if (parse_endpoint(u->credential, &o->peer)) {
 			o->peer_group = "destination";
+		}
 		break;
+	}
 	case NH_WIRE_ACTIVITY: {
 		const struct nh_wire_activity *a = &r->activity;
 
@@ -597,6 +610,9 @@ static void find_objects(const struct nh_wire_record *r, struct ecs_objects *o)
 		if (a->event == NH_WIRE_EV_OPEN && is_path(a->path)) {
 			o->file = a->path;
 			o->rest_omit = NH_RJ_OMIT_PATH;
+			/* a credential opened by another name */
+			if (is_path(a->credential) && strcmp(a->credential, a->path) != 0)
+				o->target = a->credential;
 		} else if (a->event == NH_WIRE_EV_UNIX_CONNECT && is_path(a->path)) {
 			o->file = a->path;
 			o->socket = true;
@@ -652,6 +668,8 @@ static void add_objects(struct nh_jw *w, const struct ecs_objects *o)
 		nh_jw_str(w, "path", o->file);
 		if (slash && slash[1])
 			nh_jw_str(w, "name", slash + 1);
+		if (o->target)
+			nh_jw_str(w, "target_path", o->target);
 		if (o->socket) {
 			char num[24];
 
@@ -678,17 +696,29 @@ static char *decimal(uint32_t u, char *buf, size_t cap)
 	return p;
 }
 
-/* "<run>/<pid>" (no snprintf: one per record). */
-static const char *entity_id(const char *run, uint32_t pid, char *buf, size_t cap)
+/* "<run>/<pid>/<start>", or "<run>/<pid>" from an agent that does not
+ * say when the process started (no snprintf: one per record). */
+static const char *entity_id(const char *run, uint32_t pid, uint64_t start_ms, char *buf,
+			     size_t cap)
 {
-	char num[12], *d = decimal(pid, num, sizeof(num));
-	size_t n = strlen(run), k = strlen(d);
+	char num[12], snum[24], *d = decimal(pid, num, sizeof(num)), *s = snum + sizeof(snum) - 1;
+	size_t n = strlen(run), k = strlen(d), sk;
 
-	if (n + k + 2 > cap)
-		n = cap - k - 2;
+	*s = '\0';
+	if (start_ms) {
+		do {
+			*--s = (char)('0' + start_ms % 10);
+			start_ms /= 10;
+		} while (start_ms);
+		*--s = '/';
+	}
+	sk = strlen(s);
+	if (n + k + sk + 2 > cap)
+		n = cap - k - sk - 2;
 	memcpy(buf, run, n);
 	buf[n] = '/';
-	memcpy(buf + n + 1, d, k + 1);
+	memcpy(buf + n + 1, d, k);
+	memcpy(buf + n + 1 + k, s, sk + 1);
 	return buf;
 }
 
@@ -703,9 +733,11 @@ static void add_process(struct nh_jw *w, const struct nh_wire_record *r)
 		return;
 	nh_jw_object(w, "process");
 	nh_jw_uint(w, "pid", p->pid);
-	/* unique per agent run: the pid with the run's id (boot id and
-	 * start), which a pid reused later in the same run would share */
-	nh_jw_str(w, "entity_id", entity_id(r->id.boot_id, p->pid, entity, sizeof(entity)));
+	/* one process instance: the agent run's id (boot id and start),
+	 * the pid, and when the process started (a reused pid has another
+	 * start); the same in every record of the process */
+	nh_jw_str(w, "entity_id",
+		  entity_id(r->id.boot_id, p->pid, p->start_ms, entity, sizeof(entity)));
 	if (p->tid && p->tid != p->pid) {
 		nh_jw_object(w, "thread");
 		nh_jw_uint(w, "id", p->tid);
@@ -871,6 +903,14 @@ static void nh_credential(struct nh_jw *w, const struct nh_wire_record *r)
 	nh_jw_str_known(w, "via", c->via);
 	nh_jw_int(w, "result", c->result);
 	nh_jw_uint(w, "count", c->count);
+	/* what recognised the file (inode, volume, path); the path as the
+	 * process wrote it when file.path could not carry it (relative, or
+	 * cut by the kernel) */
+	nh_jw_str_known(w, "matched_by", c->matched_by);
+	if (known(c->path) && (!is_path(c->path) || c->path_truncated))
+		nh_jw_str(w, "path", c->path);
+	if (c->path_truncated)
+		nh_jw_bool(w, "path_truncated", true);
 	nh_jw_end(w);
 }
 

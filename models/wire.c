@@ -596,6 +596,7 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 	pb->process.cgroup_id = r->process.cgroup_id;
 	pb->process.interactive = r->process.interactive;
 	pb->process.repeat = r->process.repeat;
+	pb->process.start_ms = r->process.start_ms;
 	m->process = &pb->process;
 	m->format = NH_WIRE_FORMAT;
 	m->cluster = wire_str(pb, r->site.cluster);
@@ -1123,6 +1124,7 @@ int nh_wire_unpack_in(const uint8_t *buf, size_t len, struct nh_wire_record *out
 		o->cgroup_id = p ? p->cgroup_id : 0;
 		o->interactive = p ? p->interactive : false;
 		o->repeat = p ? p->repeat : false;
+		o->start_ms = p ? p->start_ms : 0;
 	}
 
 	switch (m->body_case) {

@@ -181,6 +181,7 @@ struct nh_wire_process {
 	uint64_t mntns, cgroup_id;
 	bool interactive; /* in a terminal or an entered session */
 	bool repeat;	  /* from a dedup summary: ppid, gid, mntns, comm unknown */
+	uint64_t start_ms; /* its start, ms since boot (clock ticks); 0 unknown */
 };
 
 struct nh_wire_anomaly {

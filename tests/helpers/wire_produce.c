@@ -134,6 +134,7 @@ static int from_json(json_object *doc, struct nh_wire_record *r)
 	r->process.comm = str(p, "comm");
 	r->process.exe = str(p, "exe");
 	r->process.tid = (uint32_t)u64(p, "tid");
+	r->process.start_ms = u64(p, "start_ms");
 	r->process.gid = (uint32_t)u64(p, "gid");
 	r->process.mntns = u64(p, "mntns");
 	r->process.cgroup_id = u64(p, "cgroup_id");
@@ -182,6 +183,9 @@ static int from_json(json_object *doc, struct nh_wire_record *r)
 		r->credential_use.repeats = flag(b, "repeats");
 		r->credential_use.result = i64(b, "result");
 		r->credential_use.count = u64(b, "count");
+		r->credential_use.path = str(b, "path");
+		r->credential_use.path_truncated = flag(b, "path_truncated");
+		r->credential_use.matched_by = str(b, "matched_by");
 		break;
 	case NH_WIRE_FINDING: {
 		json_object *ids = obj(b, "identities");
@@ -426,6 +430,7 @@ static json_object *to_json(const struct nh_wire_record *r)
 	put(p, "comm", r->process.comm);
 	put(p, "exe", r->process.exe);
 	put_u64(p, "tid", r->process.tid);
+	put_u64(p, "start_ms", r->process.start_ms);
 	put_u64(p, "gid", r->process.gid);
 	put_u64(p, "mntns", r->process.mntns);
 	put_u64(p, "cgroup_id", r->process.cgroup_id);
@@ -458,6 +463,9 @@ static json_object *to_json(const struct nh_wire_record *r)
 				       json_object_new_int64(r->credential_use.result));
 		put_u64(b, "count", r->credential_use.count);
 		put_bool(b, "repeats", r->credential_use.repeats);
+		put(b, "path", r->credential_use.path);
+		put_bool(b, "path_truncated", r->credential_use.path_truncated);
+		put(b, "matched_by", r->credential_use.matched_by);
 		break;
 	case NH_WIRE_FINDING: {
 		json_object *ids = json_object_new_array();

@@ -76,6 +76,16 @@ def records():
                       "op_name": "attach", "target_pid": 4321, "result": 0}),
         ("activity", {"event": "module", "syscall": "finit_module", "op": 0,
                       "path": "evil.ko", "result": -1}),
+        # opened by another name (issue 16's path as written, matched by inode)
+        ("credential_use", {"credential_kind": "sa_token",
+                            "credential": "/var/lib/kubelet/pods/p1/volumes/"
+                                          "kubernetes.io~projected/kube-api-access-x/token",
+                            "path": "/proc/self/root/var/run/secrets/kubernetes.io/"
+                                    "serviceaccount/token",
+                            "matched_by": "inode", "via": "open", "result": 3, "count": 1}),
+        ("credential_use", {"credential_kind": "ssh_key", "credential": "/root/.ssh/id_ed25519",
+                            "path": "../.ssh/id_ed25519", "matched_by": "inode",
+                            "via": "open", "result": 3, "count": 1}),
         ("credential_use", {"credential_kind": "cloud_metadata",
                             "credential": "169.254.169.254:80", "via": "connect",
                             "result": 0, "count": 1}),
@@ -231,6 +241,18 @@ def records_fill_the_fields_rules_read(s):
     d = find("credential_use", lambda r: r["credential_use"]["credential"].startswith("/"))
     assert d["event"]["category"] == ["file"] and d["event"]["type"] == ["access"], d["event"]
     assert d["file"]["path"].endswith("/token") and d["file"]["name"] == "token"
+    # by another name: file.path what the process opened, target_path the
+    # credential it reached, so a rule on either finds it
+    d = find("credential_use", lambda r: r["credential_use"].get("path", "").startswith("/proc"))
+    assert d["file"] == {"path": "/proc/self/root/var/run/secrets/kubernetes.io/"
+                                 "serviceaccount/token", "name": "token",
+                         "target_path": "/var/lib/kubelet/pods/p1/volumes/"
+                                        "kubernetes.io~projected/kube-api-access-x/token"}, d
+    assert d["nhiscope"]["credential"]["matched_by"] == "inode", d["nhiscope"]
+    # a relative path: file.path is the credential, the path as written kept
+    d = find("credential_use", lambda r: r["credential_use"].get("path", "").startswith(".."))
+    assert d["file"] == {"path": "/root/.ssh/id_ed25519", "name": "id_ed25519"}, d["file"]
+    assert d["nhiscope"]["credential"]["path"] == "../.ssh/id_ed25519", d["nhiscope"]
     d = find("credential_use", lambda r: r["credential_use"]["credential"][0].isdigit())
     assert d["event"]["category"] == ["network"] and d["event"]["type"] == ["access"]
     assert d["destination"] == {"address": "169.254.169.254", "ip": "169.254.169.254",

@@ -116,6 +116,9 @@ def activity_reaches_kafka_typed(s):
     secret = "ghp_" + uuid.uuid4().hex + "wxyz"
     marker = "/nonexistent-" + uuid.uuid4().hex[:8]
     try:
+        # processes forked from here on start after this (a tick's slack:
+        # the agent counts starts in whole clock ticks)
+        t0_ms = time.clock_gettime(time.CLOCK_MONOTONIC) * 1000 - 10
         # the marker's open fails; the command must not (Alive checks it)
         run_alive(pod, ["sh", "-c", "cat %s >/dev/null; /bin/true --token %s; cat %s 2>/dev/null;"
                         " true" % (TOKEN_PATH, secret, marker)])
@@ -145,6 +148,15 @@ def activity_reaches_kafka_typed(s):
         assert execs and execs[0]["activity"]["args"][0:2] == ["/bin/true", "--token"], execs
         assert execs[0]["activity"]["secrets_redacted"] >= 1, execs[0]
         assert secret.encode() not in raw
+        # a process's start (for ECS process.entity_id): one per pid, and
+        # a new process's is when it was forked
+        starts = {}
+        for r in mine:
+            starts.setdefault(r["process"]["pid"], set()).add(r["process"]["start_ms"])
+        assert all(len(v) == 1 for v in starts.values()), starts
+        now_ms = time.clock_gettime(time.CLOCK_MONOTONIC) * 1000
+        for r in (execs[0], miss):
+            assert t0_ms <= r["process"]["start_ms"] <= now_ms, (t0_ms, now_ms, r["process"])
     finally:
         agent.stop()
         pod.remove()

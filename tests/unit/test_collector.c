@@ -206,6 +206,18 @@ static void test_ecs(void)
 	CHECK_STR(get(doc, "nhiscope.activity.event.mntns"), "4026531840");
 	CHECK_STR(get(doc, "nhiscope.activity.event.cgroup_id"), "77");
 	json_object_put(doc);
+	/* entity_id: one process instance; a pid reused (another start)
+	 * has another, the same process the same in every record */
+	r.process.start_ms = 5000;
+	doc = nh_ecs_record(&r, "x");
+	CHECK_STR(get(doc, "process.entity_id"),
+		  "0f6a3c1e-5b2d-4c7e-9a81-3d2f6e7b8c90-6571f0a2000001c8-1f4/42/5000");
+	json_object_put(doc);
+	r.process.start_ms = 0; /* an agent that does not say */
+	doc = nh_ecs_record(&r, "x");
+	CHECK_STR(get(doc, "process.entity_id"),
+		  "0f6a3c1e-5b2d-4c7e-9a81-3d2f6e7b8c90-6571f0a2000001c8-1f4/42");
+	json_object_put(doc);
 	/* an open: an absolute path is file.path; a relative one stays */
 	r.activity.event = NH_WIRE_EV_OPEN;
 	r.activity.path = "/etc/shadow";

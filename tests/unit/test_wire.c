@@ -259,6 +259,7 @@ static void test_activity_loss_heartbeat(void)
 	    .token = {"fp:1234", 1700000000, 1700003600, false, true},
 	};
 	r.process.tid = 4243;
+	r.process.start_ms = 123456780;
 	r.process.gid = 65533;
 	r.process.mntns = 4026531840ull;
 	r.process.cgroup_id = 987654321987ull;
@@ -298,6 +299,7 @@ static void test_activity_loss_heartbeat(void)
 	CHECK(o.identity.context.token.expires_at == 1700003600);
 	CHECK(!o.identity.context.token.long_lived && o.identity.context.token.legacy);
 	CHECK(o.process.tid == 4243 && o.process.gid == 65533);
+	CHECK(o.process.start_ms == 123456780);
 	CHECK(o.process.mntns == 4026531840ull && o.process.cgroup_id == 987654321987ull);
 	CHECK(o.process.interactive && !o.process.repeat);
 	nh_wire_free(&o);
