@@ -137,6 +137,8 @@ struct nh_agent {
 extern const struct nh_config_spec nh_agent_spec;
 /* What the table does not set; after nh_config_load. */
 void nh_agent_derive(struct nh_agent_config *cfg);
+/* cfg->site again from cfg's cluster.name and labels (after a reload). */
+void nh_agent_derive_site(struct nh_agent_config *cfg);
 /* Probes attached and socket listening, or -errno with a reason logged. */
 int nh_agent_start(struct nh_agent *a);
 /* Until SIGINT/SIGTERM; returns 0 on a clean stop. */

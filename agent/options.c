@@ -85,6 +85,7 @@ static const struct nh_opt opts[] = {
      .flag = "cluster-name",
      .type = NH_OPT_STRING,
      .off = F(cluster_name),
+     .flags = NH_OPT_RELOAD,
      .arg = "NAME",
      .def = "",
      .help = "the cluster's name, on every record (ECS orchestrator.cluster.name), so a SIEM "
@@ -93,6 +94,7 @@ static const struct nh_opt opts[] = {
      .flag = "label",
      .type = NH_OPT_MAP,
      LIST(labels, NH_WIRE_LABELS_MAX),
+     .flags = NH_OPT_RELOAD,
      .arg = "KEY=VALUE",
      .help = "static labels on every record (ECS labels.KEY): keys of [A-Za-z0-9_-], at most "
 	     "63 bytes, not starting with nhiscope; values at most 255 bytes"},
@@ -557,7 +559,7 @@ const struct nh_config_spec nh_agent_spec = {
 
 /* cfg->site from cluster.name and labels (validated), keys sorted so that
  * every record of every agent lists them in one order. */
-static void derive_site(struct nh_agent_config *cfg)
+void nh_agent_derive_site(struct nh_agent_config *cfg)
 {
 	struct nh_wire_site *s = &cfg->site;
 
@@ -587,6 +589,6 @@ void nh_agent_derive(struct nh_agent_config *cfg)
 	cfg->model.learn_ns = cfg->learn_window_ms * 1000000ULL;
 	cfg->model.quiet_ns = cfg->quiet_period_ms * 1000000ULL;
 	cfg->kafka.version = NH_VERSION;
-	derive_site(cfg);
+	nh_agent_derive_site(cfg);
 	cfg->kafka.site = &cfg->site;
 }

@@ -753,6 +753,10 @@ static bool apply_reload(struct nh_agent *a, struct nh_agent_config *next)
 		nh_info(&a->log, "SIGHUP: %s changed", o->key);
 		changed++;
 	}
+	/* Records take the site by value when they are made, all on this
+	 * thread, and the strings of every earlier load stay alive
+	 * (nh_config_settle): re-deriving it here is safe. */
+	nh_agent_derive_site(&a->cfg);
 	a->log.level = a->cfg.log_level;
 	a->log.format = a->cfg.log_format;
 	a->baseline.models.cfg.learn_ns = a->cfg.learn_window_ms * 1000000ULL;

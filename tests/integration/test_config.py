@@ -167,7 +167,8 @@ def sighup_reloads_without_reattaching(s):
     marker = os.path.join(s.tmp, "reload-target.marker")
     with open(marker, "w") as f:
         f.write("not a real key\n")
-    conf = write(s, "hup.yaml", "log:\n  level: info\nkernel:\n  dedupWindow: 2s\n")
+    conf = write(s, "hup.yaml", "log:\n  level: info\nkernel:\n  dedupWindow: 2s\n"
+                 "cluster:\n  name: c-one\nlabels:\n  team: a\n")
     agent = Agent(s.tmp, "--config", conf)
     try:
         attached = status_field(agent, "probes")
@@ -179,11 +180,14 @@ def sighup_reloads_without_reattaching(s):
         os.mkdir(os.path.dirname(witness))
         open(witness, "w").close()
         subprocess.run(["cat", witness], stdout=subprocess.DEVNULL, check=True)
-        tail.wait_for(lambda e: e.get("credential") == witness, what="the witness's use")
+        ev = tail.wait_for(lambda e: e.get("credential") == witness,
+                           what="the witness's use")[0]
+        assert ev.get("cluster") == "c-one" and ev.get("labels") == {"team": "a"}, ev
         assert not tail.matching(lambda e: e.get("credential") == marker), tail.events
         # a new rule, debug logging, and a setting that needs a restart
         write(s, "hup.yaml", "log:\n  level: debug\nkernel:\n  dedupWindow: 3s\n"
-              "credentials:\n  rules: ['test_key:%s']\n" % marker)
+              "credentials:\n  rules: ['test_key:%s']\n"
+              "cluster:\n  name: c-two\nlabels:\n  team: b\n  env: x\n" % marker)
         agent.proc.send_signal(signal.SIGHUP)
         wait_until(lambda: "configuration reloaded" in agent.read_log(), what="reload")
         log = agent.read_log()
@@ -192,8 +196,12 @@ def sighup_reloads_without_reattaching(s):
         assert status_field(agent, "dedup", "window_ms") == 2000  # unchanged until restart
         # another binary: the kernel folds cat's repeat into its first open
         subprocess.run(["head", "-c1", marker], stdout=subprocess.DEVNULL, check=True)
-        tail.wait_for(lambda e: e.get("credential") == marker and
-                      e.get("credential_kind") == "test_key", what="credential_use after reload")
+        ev = tail.wait_for(lambda e: e.get("credential") == marker and
+                           e.get("credential_kind") == "test_key",
+                           what="credential_use after reload")[0]
+        # the site reloads too: every record after it carries the new one
+        assert ev.get("cluster") == "c-two" and ev.get("labels") == {"env": "x", "team": "b"}, ev
+        assert "SIGHUP: cluster.name changed" in log and "SIGHUP: labels changed" in log, log
         tail.close()
         # an invalid file: logged with key and line, nothing changes, still running
         write(s, "hup.yaml", "log:\n  level: debug\n  colour: red\n")
