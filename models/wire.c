@@ -117,12 +117,31 @@ int nh_wire_finding_parse(const char *name)
 	return parse_name(finding_names, NH_WIRE_FINDING_MAX, name);
 }
 
+/* "<node>/<boot id>/<seq>", once per record in the collector: no printf. */
 int nh_wire_id_str(const struct nh_wire_id *id, char *buf, size_t cap)
 {
-	int n = snprintf(buf, cap, "%s/%s/%" PRIu64, id->node ? id->node : "",
-			 id->boot_id ? id->boot_id : "", id->seq);
+	const char *node = id->node ? id->node : "", *boot = id->boot_id ? id->boot_id : "";
+	size_t nl = strlen(node), bl = strlen(boot), dl;
+	char digits[24], *d = digits + sizeof(digits);
+	uint64_t seq = id->seq;
 
-	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
+	do {
+		*--d = (char)('0' + seq % 10);
+		seq /= 10;
+	} while (seq);
+	dl = (size_t)(digits + sizeof(digits) - d);
+	if (nl + bl + dl + 3 > cap) {
+		if (cap)
+			buf[0] = '\0';
+		return -ENOSPC;
+	}
+	memcpy(buf, node, nl);
+	buf[nl] = '/';
+	memcpy(buf + nl + 1, boot, bl);
+	buf[nl + 1 + bl] = '/';
+	memcpy(buf + nl + bl + 2, d, dl);
+	buf[nl + bl + 2 + dl] = '\0';
+	return (int)(nl + bl + dl + 2);
 }
 
 /* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms,

@@ -129,16 +129,23 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 
 /* Whether none of the 8 bytes at s needs a look: no control character,
  * '"', '\\' or byte >= 0x80 (the usual word-at-a-time tests). */
-static inline bool plain8(const unsigned char *s)
+static inline bool plain_word(uint64_t v)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-	uint64_t v, quote, slash, hits;
+	uint64_t quote, slash, hits;
 
-	memcpy(&v, s, 8);
 	quote = v ^ (ones * '"');
 	slash = v ^ (ones * '\\');
 	hits = ((quote - ones) & ~quote) | ((slash - ones) & ~slash) | ((v - ones * 0x20) & ~v) | v;
 	return !(hits & highs);
+}
+
+static inline bool plain8(const unsigned char *s)
+{
+	uint64_t v;
+
+	memcpy(&v, s, 8);
+	return plain_word(v);
 }
 
 /* s escaped, without quotes, into room the caller reserved: 6 bytes a
@@ -234,10 +241,31 @@ static void put_string(struct nh_jw *w, const char *s, size_t n)
  * at the NUL or the first byte to look at: keys and most values are
  * short and plain, and this is one pass instead of strlen and a scan. */
 #define PLAIN_MAX 64
-static inline size_t copy_plain(char *d, const char *s)
+/* Aligned 8-byte words where it can: an aligned load never crosses a page,
+ * so reading past the NUL within its word is safe (the way strlen does
+ * it), though outside the string's object, hence no ASan on this one. The
+ * caller reserved PLAIN_MAX bytes at d. */
+__attribute__((no_sanitize_address)) static size_t copy_plain(char *d, const char *s)
 {
 	size_t i = 0;
 
+	while (i < PLAIN_MAX && ((uintptr_t)(s + i) & 7)) {
+		if (byte_class[(unsigned char)s[i]])
+			return i;
+		d[i] = s[i];
+		i++;
+	}
+	/* a NUL stops it too (a control byte) */
+	while (i + 8 <= PLAIN_MAX) {
+		/* aligned; may_alias: a word read of char data */
+		typedef uint64_t __attribute__((may_alias)) word;
+		uint64_t v = *(const word *)(const void *)(s + i);
+
+		if (!plain_word(v))
+			break;
+		memcpy(d + i, &v, 8);
+		i += 8;
+	}
 	while (i < PLAIN_MAX && !byte_class[(unsigned char)s[i]]) {
 		d[i] = s[i];
 		i++;
