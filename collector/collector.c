@@ -180,7 +180,8 @@ static bool deliver(struct nh_collector *c, const struct nh_kmsg *msg)
 	if (rc)
 		return dead_letter(c, msg, why);
 	nh_wire_id_str(&rec.id, id, sizeof(id));
-	if (nh_dedup_seen(&c->dedup, id)) {
+	item.id_hash = nh_dedup_hash(id);
+	if (nh_dedup_seen_h(&c->dedup, id, item.id_hash)) {
 		nh_debug(c->lg, "record %s delivered before: skipped", id);
 		atomic_fetch_add(&c->m.deduplicated, 1);
 		ok = done(c);
@@ -246,7 +247,7 @@ static bool deliver(struct nh_collector *c, const struct nh_kmsg *msg)
 		nh_warn(c->lg, "--test-crash-after-write: SIGKILL");
 		kill(getpid(), SIGKILL);
 	}
-	if (nh_dedup_add(&c->dedup, id))
+	if (nh_dedup_add_h(&c->dedup, id, item.id_hash))
 		nh_warn(c->lg, "dedup: out of memory, record %s not remembered", id);
 	atomic_fetch_add(&c->m.delivered, 1);
 	ok = done(c);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash(const char *s)
+uint64_t nh_dedup_hash(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 
@@ -62,11 +62,28 @@ static size_t find(const struct nh_dedup *d, const char *id, uint64_t h)
 	return i;
 }
 
+/* The index slot of ring position pos (which is indexed): by position,
+ * without comparing strings (the oldest id is cold in the cache). */
+static size_t find_pos(const struct nh_dedup *d, size_t pos)
+{
+	size_t mask = d->cap - 1, i;
+
+	for (i = d->hashes[pos] & mask; d->index[i] != (uint32_t)pos + 1; i = (i + 1) & mask)
+		;
+	return i;
+}
+
+bool nh_dedup_seen_h(const struct nh_dedup *d, const char *id, uint64_t h)
+{
+	/* empty (a file sink's window when the file was new): no probe */
+	if (!d->index || !d->len)
+		return false;
+	return d->index[find(d, id, h)] != 0;
+}
+
 bool nh_dedup_seen(const struct nh_dedup *d, const char *id)
 {
-	if (!d->index)
-		return false;
-	return d->index[find(d, id, hash(id))] != 0;
+	return nh_dedup_seen_h(d, id, nh_dedup_hash(id));
 }
 
 /* Backward-shift deletion keeps every probe run unbroken without
@@ -94,7 +111,11 @@ static void unindex(struct nh_dedup *d, size_t slot)
 
 int nh_dedup_add(struct nh_dedup *d, const char *id)
 {
-	uint64_t h = hash(id);
+	return nh_dedup_add_h(d, id, nh_dedup_hash(id));
+}
+
+int nh_dedup_add_h(struct nh_dedup *d, const char *id, uint64_t h)
+{
 	size_t slot = find(d, id, h), pos;
 	char *copy;
 
@@ -107,7 +128,7 @@ int nh_dedup_add(struct nh_dedup *d, const char *id)
 		/* the oldest leaves the window */
 		size_t old = d->head;
 
-		unindex(d, find(d, d->ring[old], d->hashes[old]));
+		unindex(d, find_pos(d, old));
 		free(d->ring[old]);
 		d->ring[old] = NULL;
 		d->head = (d->head + 1) % d->max;

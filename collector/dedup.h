@@ -28,4 +28,10 @@ bool nh_dedup_seen(const struct nh_dedup *d, const char *id);
 /* Remember id (a no-op when already in the window). 0 or -ENOMEM. */
 int nh_dedup_add(struct nh_dedup *d, const char *id);
 
+/* The same with id's hash computed once (nh_dedup_hash) for every window
+ * it is looked up in: once per record instead of once per look. */
+uint64_t nh_dedup_hash(const char *id);
+bool nh_dedup_seen_h(const struct nh_dedup *d, const char *id, uint64_t h);
+int nh_dedup_add_h(struct nh_dedup *d, const char *id, uint64_t h);
+
 #endif

@@ -30,6 +30,7 @@
 struct nh_sink_item {
 	const struct nh_wire_record *rec;
 	const char *id;	  /* nh_wire_id_str */
+	uint64_t id_hash; /* nh_dedup_hash(id) */
 	const char *json; /* the ECS document on one line, no newline */
 	size_t json_len;
 	/* where it came from, as it came (for a rejection) */

@@ -158,7 +158,7 @@ static int file_write(void *self, const struct nh_sink_item *it)
 	struct file_sink *f = self;
 	size_t need = it->json_len + 1;
 
-	if (f->have_seen && nh_dedup_seen(&f->seen, it->id)) {
+	if (f->have_seen && nh_dedup_seen_h(&f->seen, it->id, it->id_hash)) {
 		f->skipped++;
 		return 0;
 	}
