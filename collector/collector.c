@@ -303,7 +303,7 @@ static void deliver_batch(struct nh_collector *c, struct nh_kmsg *batch, size_t 
 			from = i + 1;
 			commit(c, false);
 		}
-next:;
+	next:;
 	}
 	nh_consumer_store(&c->k, batch + from, ok + from, n - from);
 	for (size_t i = 0; i < n; i++)

@@ -338,8 +338,7 @@ static bool take(struct nh_consumer *k, rd_kafka_message_t *rkm, struct nh_kmsg 
 	return true;
 }
 
-size_t nh_consumer_poll_batch(struct nh_consumer *k, int timeout_ms, struct nh_kmsg *m,
-			      size_t max)
+size_t nh_consumer_poll_batch(struct nh_consumer *k, int timeout_ms, struct nh_kmsg *m, size_t max)
 {
 	rd_kafka_message_t *rkms[NH_CONSUMER_BATCH_MAX];
 	ssize_t got;

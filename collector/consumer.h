@@ -52,8 +52,7 @@ void nh_consumer_close(struct nh_consumer *k);
 /* Up to max messages into m[]: those already fetched, without waiting;
  * when there are none, waits up to timeout_ms for the first. Returns how
  * many (0 for none). Each is released with nh_consumer_release. */
-size_t nh_consumer_poll_batch(struct nh_consumer *k, int timeout_ms, struct nh_kmsg *m,
-			      size_t max);
+size_t nh_consumer_poll_batch(struct nh_consumer *k, int timeout_ms, struct nh_kmsg *m, size_t max);
 /* Store offset + 1 of each partition's last done message for the next
  * commit: m[] is a batch in consumption order and done[i] says whether
  * m[i] is done; a partition's offset goes only as far as its messages

@@ -1021,10 +1021,10 @@ static void nh_heartbeat(struct nh_jw *w, const struct nh_wire_record *r)
 /* By record kind; a kind without a row (added after this table) has only
  * the common groups. */
 static void (*const nh_body[NH_WIRE_KIND_MAX])(struct nh_jw *, const struct nh_wire_record *) = {
-    [NH_WIRE_ANOMALY] = nh_anomaly, [NH_WIRE_CREDENTIAL_USE] = nh_credential,
-    [NH_WIRE_FINDING] = nh_finding,
-    [NH_WIRE_LOSS] = nh_loss,	    [NH_WIRE_HEARTBEAT] = nh_heartbeat,
-    [NH_WIRE_FLOOD] = nh_flood,	    [NH_WIRE_MONITORING_GAP] = nh_gap,
+    [NH_WIRE_ANOMALY] = nh_anomaly,	[NH_WIRE_CREDENTIAL_USE] = nh_credential,
+    [NH_WIRE_FINDING] = nh_finding,	[NH_WIRE_LOSS] = nh_loss,
+    [NH_WIRE_HEARTBEAT] = nh_heartbeat, [NH_WIRE_FLOOD] = nh_flood,
+    [NH_WIRE_MONITORING_GAP] = nh_gap,
 };
 
 static void add_nhiscope(struct nh_jw *w, const struct nh_wire_record *r,

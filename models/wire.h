@@ -179,8 +179,8 @@ struct nh_wire_process {
 	const char *exe;
 	uint32_t tid, gid;
 	uint64_t mntns, cgroup_id;
-	bool interactive; /* in a terminal or an entered session */
-	bool repeat;	  /* from a dedup summary: ppid, gid, mntns, comm unknown */
+	bool interactive;  /* in a terminal or an entered session */
+	bool repeat;	   /* from a dedup summary: ppid, gid, mntns, comm unknown */
 	uint64_t start_ms; /* its start, ms since boot (clock ticks); 0 unknown */
 };
 
