@@ -496,6 +496,74 @@ static __always_inline __u32 op_sys(__u8 op)
 	}
 }
 
+/* Kernels before 6.10 kept a connect's address in its own type. */
+struct io_async_connect___old {
+	struct __kernel_sockaddr_storage address;
+} __attribute__((preserve_access_index));
+
+/* Where a connect's async data holds the kernel's copy of the address:
+ * io_async_connect (before 6.10), io_async_msghdr.addr (6.10 on), or the
+ * async data is the sockaddr_storage itself (later kernels). The last two
+ * share io_async_msghdr's BTF; there its first word is a kernel pointer
+ * (iou_vec, 8-byte aligned) or NULL, whose low 16 bits can never be
+ * AF_UNIX, AF_INET or AF_INET6: so a family at offset 0 is the bare
+ * sockaddr. */
+static __always_inline const char *connect_sockaddr(struct io_async_msghdr *io)
+{
+	__u16 first = 0;
+
+	if (bpf_core_type_exists(struct io_async_connect___old))
+		return (const char *)io;
+	if (!bpf_core_field_exists(struct io_async_msghdr, vec))
+		return (const char *)&io->addr;
+	bpf_probe_read_kernel(&first, sizeof(first), io);
+	if (first == NH_AF_UNIX || first == NH_AF_INET || first == NH_AF_INET6)
+		return (const char *)io;
+	return (const char *)&io->addr;
+}
+
+/* A connect's address: the kernel's copy in the request's async data
+ * (prep made it; the caller's memory is never read). An AF_UNIX one
+ * keeps its sun_path: a path ends at its NUL, an abstract name (leading
+ * NUL) is all that addr_len says. */
+static __always_inline void connect_addr(struct io_kiocb *req, struct uring_req *r)
+{
+	struct io_async_msghdr *io = BPF_CORE_READ(req, async_data);
+	void *cmd = __builtin_preserve_access_index(&req->cmd);
+	const char *sa;
+	__u16 family = 0;
+	long len;
+
+	if (r->has_addr || r->sa.family == NH_AF_UNIX || !io)
+		return;
+	sa = connect_sockaddr(io);
+	if (bpf_probe_read_kernel(&family, sizeof(family), sa))
+		return;
+	if (family != NH_AF_UNIX) {
+		if (kernel_addr(sa, &r->sa))
+			r->has_addr = 1;
+		return;
+	}
+	len = (long)BPF_CORE_READ((struct io_connect *)cmd, addr_len) - 2;
+	if (len > NH_UNIX_PATH_MAX)
+		len = NH_UNIX_PATH_MAX;
+	if (len < 0)
+		len = 0;
+	bpf_probe_read_kernel(r->path, NH_UNIX_PATH_MAX, sa + 2);
+	if (len && r->path[0]) {
+		long n = 0;
+
+		for (int i = 0; i < NH_UNIX_PATH_MAX; i++) {
+			if (i >= len || !r->path[i])
+				break;
+			n++;
+		}
+		len = n;
+	}
+	r->path_len = len;
+	r->sa.family = NH_AF_UNIX;
+}
+
 /* What the request names, from the kernel's copies prep made. */
 static __always_inline bool read_request(struct io_kiocb *req, struct uring_req *r)
 {
@@ -519,42 +587,12 @@ static __always_inline bool read_request(struct io_kiocb *req, struct uring_req 
 		r->path_len = n > 0 ? n - 1 : 0;
 		return true;
 	}
-	case NH_SYS_CONNECT: {
-		__u16 family = 0;
-
-		if (!io || bpf_probe_read_kernel(&family, sizeof(family), &io->addr))
-			return false;
-		if (family == NH_AF_UNIX) {
-			/* sun_path as prep copied it: a path ends at its NUL, an
-			 * abstract name (leading NUL) is all addr_len says */
-			long len = (long)BPF_CORE_READ((struct io_connect *)cmd, addr_len) - 2;
-
-			if (len > NH_UNIX_PATH_MAX)
-				len = NH_UNIX_PATH_MAX;
-			if (len < 0)
-				len = 0;
-			bpf_probe_read_kernel(r->path, NH_UNIX_PATH_MAX, (char *)&io->addr + 2);
-			if (len && r->path[0]) {
-				long n = 0;
-
-				for (int i = 0; i < NH_UNIX_PATH_MAX; i++) {
-					if (i >= len || !r->path[i])
-						break;
-					n++;
-				}
-				len = n;
-			}
-			r->path_len = len;
-			r->sa.family = NH_AF_UNIX;
-			r->fd = BPF_CORE_READ(req, cqe.fd);
-			return true;
-		}
-		if (!kernel_addr(&io->addr, &r->sa))
-			return false;
-		r->has_addr = 1;
+	case NH_SYS_CONNECT:
+		/* the address is in the async data when prep copied it there;
+		 * else it is read at completion (connect_addr) */
 		r->fd = BPF_CORE_READ(req, cqe.fd);
+		connect_addr(req, r);
 		return true;
-	}
 	case NH_SYS_ACCEPT4:
 		r->fd = BPF_CORE_READ(req, cqe.fd);
 		r->file_slot = BPF_CORE_READ((struct io_accept *)cmd, file_slot);
@@ -575,6 +613,21 @@ static __always_inline bool read_request(struct io_kiocb *req, struct uring_req 
 
 static __always_inline void complete(struct io_kiocb *req, struct uring_req *r, long res)
 {
+	if (r->sys == NH_SYS_CONNECT && !(r->hflags & NH_F_URING_NO_CQE)) {
+		connect_addr(req, r);
+		if (!r->has_addr && r->sa.family != NH_AF_UNIX && res == 0) {
+			/* no copy seen: the connected socket's peer (kernel) */
+			struct sock *sk = file_sock(BPF_CORE_READ(req, file));
+
+			if (sk)
+				sock_peer(sk, &r->sa);
+			if (r->sa.family == NH_AF_UNIX)
+				r->path_len = 0;
+			r->has_addr = r->sa.family == NH_AF_INET || r->sa.family == NH_AF_INET6;
+		}
+		if (!r->has_addr && r->sa.family != NH_AF_UNIX)
+			return;
+	}
 	if (r->sys == NH_SYS_OPENAT || r->sys == NH_SYS_OPENAT2)
 		open_done(req, r, res);
 	else if (r->sys == NH_SYS_CONNECT && r->sa.family == NH_AF_UNIX)
