@@ -47,6 +47,15 @@ def shared(s):
         kubelet = KubeletRoot(tmp)
         os.makedirs(os.path.join(kubelet.path, "pod-resources"))
         SHARED["tmp"] = tmp
+        # The kubelet's socket, bound under a name no rule knows, then
+        # renamed into place: only the socket file's inode says which
+        # socket it is. Made before the agent starts: it looks the host's
+        # runtime and kubelet sockets up at most every 5 s.
+        bound = os.path.join(kubelet.path, "api.sock")
+        canonical = os.path.join(kubelet.path, "pod-resources", "kubelet.sock")
+        SHARED["kubelet_server"] = unix_server(bound)
+        os.rename(bound, canonical)
+        SHARED["kubelet_sock"] = (bound, canonical)
         agent = Agent(tmp, "--scope-cgroup", "/" + UNDER, "--kubelet-root", kubelet.path)
         # the suite's, not one technique's: Suite.run stops what a test
         # left running, and this one must outlive each test
@@ -61,6 +70,7 @@ def stop_shared():
     if SHARED:
         SHARED["tail"].close()
         SHARED["agent"].stop()
+        SHARED["kubelet_server"].close()
         SHARED["kubelet"].remove()
         shutil.rmtree(SHARED["tmp"], ignore_errors=True)
         SHARED.clear()
@@ -211,22 +221,16 @@ def docker_sock_through_a_symlink(s):
 
 @suite.test
 def kubelet_socket_by_inode_under_another_name(s):
-    root = shared(s)["kubelet"].path  # the agent's --kubelet-root
-    bound = os.path.join(root, "api.sock")  # the same file system: rename(2)
-    canonical = os.path.join(root, "pod-resources", "kubelet.sock")
-    with unix_server(bound):
-        # bound under a name no rule knows, then renamed into place: only
-        # the socket file's inode says which socket it is
-        os.rename(bound, canonical)
-        found, tail = attack(s, ["unix-connect", canonical],
-                             lambda e: e["kind"] == "unix_connect" and e.get("path") == bound,
-                             "unix_connect")
-        assert found[0]["inode"] == os.stat(canonical).st_ino, found
-        use = tail.wait_for(lambda e: e["kind"] == "credential_use" and
-                            e.get("credential_kind") == "kubelet_socket",
-                            what="credential_use by inode")[0]
-        assert use["credential"] == canonical, use
-        os.unlink(canonical)
+    sh = shared(s)
+    bound, canonical = sh["kubelet_sock"]
+    found, tail = attack(s, ["unix-connect", canonical],
+                         lambda e: e["kind"] == "unix_connect" and e.get("path") == bound,
+                         "unix_connect")
+    assert found[0]["inode"] == os.stat(canonical).st_ino, found
+    use = tail.wait_for(lambda e: e["kind"] == "credential_use" and
+                        e.get("credential_kind") == "kubelet_socket",
+                        what="credential_use by inode")[0]
+    assert use["credential"] == canonical, use
 
 
 @suite.test
