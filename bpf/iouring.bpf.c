@@ -249,6 +249,14 @@ static __always_inline void open_done(struct io_kiocb *req, struct uring_req *r,
 	if (f) {
 		ino = BPF_CORE_READ(f, f_inode, i_ino);
 		dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+		/* no path kept (see nh_uring_complete): the opened file's name
+		 * as the kernel holds it, as for open_by_handle_at */
+		if (!len) {
+			long n = bpf_probe_read_kernel_str(
+			    r->path, NH_PATH_MAX, BPF_CORE_READ(f, f_path.dentry, d_name.name));
+
+			len = n > 0 ? n - 1 : 0;
+		}
 	}
 	if (len > NH_PATH_MAX - 1)
 		len = NH_PATH_MAX - 1;
@@ -611,6 +619,41 @@ static __always_inline bool read_request(struct io_kiocb *req, struct uring_req 
 	}
 }
 
+/* What a request names, read at completion when its submission's state
+ * is gone (pushed out of uring_reqs by later requests): the attribution
+ * of the completing thread (one of the submitter's process) and what the
+ * request still holds; an open's path is gone by then (the file's name
+ * is shown instead), its inode is not. */
+static __always_inline bool read_late(struct io_kiocb *req, struct uring_req *r, __u32 sys)
+{
+	void *cmd = __builtin_preserve_access_index(&req->cmd);
+
+	__builtin_memset(r, 0, sizeof(*r) - NH_PATH_MAX);
+	r->path[0] = 0;
+	r->sys = sys;
+	r->pid_tgid = bpf_get_current_pid_tgid();
+	r->uid_gid = bpf_get_current_uid_gid();
+	r->cgroup_id = bpf_get_current_cgroup_id();
+	uring_comm(r->comm);
+	if (sys == NH_SYS_OPENAT || sys == NH_SYS_OPENAT2) {
+		struct io_open *o = cmd;
+
+		r->fd = BPF_CORE_READ(o, dfd);
+		r->file_slot = BPF_CORE_READ(o, file_slot);
+		r->flags = BPF_CORE_READ(o, how.flags);
+		r->mode = BPF_CORE_READ(o, how.mode);
+		return true;
+	}
+	r->fd = -1;
+	if (sys == NH_SYS_ACCEPT4) {
+		r->file_slot = BPF_CORE_READ((struct io_accept *)cmd, file_slot);
+		return true;
+	}
+	if (sys == NH_SYS_CONNECT)
+		return true; /* connect_addr at completion */
+	return false;	     /* a send's address may be recycled by now */
+}
+
 static __always_inline void complete(struct io_kiocb *req, struct uring_req *r, long res)
 {
 	if (r->sys == NH_SYS_CONNECT && !(r->hflags & NH_F_URING_NO_CQE)) {
@@ -682,19 +725,28 @@ int BPF_PROG(nh_uring_complete, struct io_ring_ctx *ring, void *req, struct io_u
 	struct io_kiocb *rq = req;
 	struct uring_req *r;
 	__u64 key = (__u64)req;
+	__u32 zero = 0;
 	long res;
 
 	/* An auxiliary completion (multishot) names no request. */
 	if (!uring_layout() || !req || op_sys(BPF_CORE_READ(rq, opcode)) == NH_SYS_NONE)
 		return 0;
-	r = bpf_map_lookup_elem(&uring_reqs, &key);
-	if (!r)
-		return 0;
 	/* The result from the request (kernel memory), not from the CQ
 	 * ring's slot, which user space can write. */
 	res = BPF_CORE_READ(rq, cqe.res);
+	r = bpf_map_lookup_elem(&uring_reqs, &key);
+	if (r) {
+		complete(rq, r, res);
+		bpf_map_delete_elem(&uring_reqs, &key);
+		return 0;
+	}
+	/* Not kept: filtered at submission, or pushed out of the map by a
+	 * flood of later requests while this one waited (a linked timeout
+	 * can hold it back): read what is left, in the scope's tasks. */
+	if (nh_filtered() || !(r = bpf_map_lookup_elem(&uring_scratch, &zero)) ||
+	    !read_late(rq, r, op_sys(BPF_CORE_READ(rq, opcode))))
+		return 0;
 	complete(rq, r, res);
-	bpf_map_delete_elem(&uring_reqs, &key);
 	return 0;
 }
 

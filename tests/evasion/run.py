@@ -543,6 +543,29 @@ def io_uring_openat2_without_completion(s):
 
 
 @suite.test
+def io_uring_open_held_back_behind_a_flood(s):
+    """An open linked behind a timeout, and 20000 accepts that stay in
+    flight submitted meanwhile: the open's submission state is pushed out
+    of the agent's per-request map before it completes. It is still
+    reported, from what the completed request holds: the opened file
+    (its name as the kernel holds it, its inode) and the credential."""
+    d = os.path.join(s.tmp, "flood")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, ".pgpass")
+    with open(path, "w") as f:
+        f.write("db:5432:*:app:not-a-real-password\n")
+
+    def use(view):
+        view.wait_for(lambda e: e["kind"] == "credential_use" and e.get("via") == "io_uring" and
+                      e.get("credential_kind") == "pgpass", what="credential_use via io_uring")
+    found, _ = uring(s, ["flood-open", path, "20000"],
+                     lambda e: e["kind"] == "open" and e.get("result", -1) >= 0 and
+                     e.get("path") in (".pgpass", path), "the held-back open", check=use)
+    # the name, not the path: the submission's state was gone
+    assert not found or found[0]["path"] == ".pgpass", found
+
+
+@suite.test
 def io_uring_connect(s):
     with socket.socket() as srv:
         srv.bind(("127.0.0.1", 0))

@@ -9,6 +9,8 @@
  *   uring_act [--sqpoll] send|sendmsg HOST PORT      (UDP, the address in the request)
  *   uring_act [--sqpoll] accept                      (a listener on 127.0.0.1 it connects to)
  *   uring_act ring                                   (only sets a ring up)
+ *   uring_act flood-open PATH N   an open held behind a 0.3 s timeout while N
+ *                                 accepts that never complete are submitted
  * Prints "result N" per completion; exits non-zero when an operation the
  * kernel should have done failed.
  */
@@ -38,7 +40,7 @@ struct ring {
 	struct io_uring_cqe *cqes;
 };
 
-static int ring_init(struct ring *r, bool sqpoll)
+static int ring_init(struct ring *r, bool sqpoll, unsigned entries)
 {
 	struct io_uring_params p;
 	size_t sq_len, cq_len;
@@ -49,7 +51,7 @@ static int ring_init(struct ring *r, bool sqpoll)
 		p.flags = IORING_SETUP_SQPOLL;
 		p.sq_thread_idle = 2000; /* ms */
 	}
-	r->fd = (int)syscall(__NR_io_uring_setup, 8, &p);
+	r->fd = (int)syscall(__NR_io_uring_setup, entries, &p);
 	if (r->fd < 0)
 		return -errno;
 	r->flags = p.flags;
@@ -159,7 +161,7 @@ int main(int argc, char **argv)
 	if (i >= argc)
 		return die("usage: see the source", EINVAL);
 	op = argv[i++];
-	code = ring_init(&r, sqpoll);
+	code = ring_init(&r, sqpoll, strcmp(op, "flood-open") ? 8 : 4096);
 	if (code)
 		return die("io_uring_setup", code);
 	if (!strcmp(op, "ring"))
@@ -252,6 +254,71 @@ int main(int argc, char **argv)
 		sqe->opcode = IORING_OP_ACCEPT;
 		sqe->fd = l;
 		code = submit_wait(&r, 1, &res);
+	} else if (!strcmp(op, "flood-open")) {
+		static struct __kernel_timespec ts = {.tv_nsec = 300000000};
+		struct sockaddr_in me = {.sin_family = AF_INET};
+		int l = socket(AF_INET, SOCK_STREAM, 0), n, left;
+		unsigned head;
+
+		if (i + 1 >= argc)
+			return die("flood-open PATH N", EINVAL);
+		me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(l, (struct sockaddr *)&me, sizeof(me)) || listen(l, 4))
+			return die("listener", errno);
+		/* the open waits behind a timeout (a hard link: the timeout's
+		 * -ETIME does not cancel it) */
+		sqe->opcode = IORING_OP_TIMEOUT;
+		sqe->addr = (unsigned long)&ts;
+		sqe->len = 1;
+		sqe->flags = IOSQE_IO_HARDLINK;
+		atomic_store_explicit((_Atomic unsigned *)r.sq_tail, *r.sq_tail + 1,
+				      memory_order_release);
+		sqe = next_sqe(&r);
+		sqe->opcode = IORING_OP_OPENAT;
+		sqe->fd = AT_FDCWD;
+		sqe->addr = (unsigned long)argv[i];
+		sqe->open_flags = O_RDONLY;
+		sqe->user_data = 42;
+		atomic_store_explicit((_Atomic unsigned *)r.sq_tail, *r.sq_tail + 1,
+				      memory_order_release);
+		if (syscall(__NR_io_uring_enter, r.fd, 2, 0, 0, NULL, 0) < 0)
+			return die("io_uring_enter", errno);
+		/* then requests that stay in flight: accepts nobody answers */
+		for (left = atoi(argv[i + 1]); left > 0; left -= n) {
+			n = left > 2048 ? 2048 : left;
+			for (int k = 0; k < n; k++) {
+				sqe = next_sqe(&r);
+				sqe->opcode = IORING_OP_ACCEPT;
+				sqe->fd = l;
+				sqe->user_data = 7;
+				atomic_store_explicit((_Atomic unsigned *)r.sq_tail, *r.sq_tail + 1,
+						      memory_order_release);
+			}
+			if (syscall(__NR_io_uring_enter, r.fd, n, 0, 0, NULL, 0) < 0)
+				return die("io_uring_enter", errno);
+		}
+		/* the open's completion */
+		for (;;) {
+			struct io_uring_cqe *cqe;
+
+			head = *r.cq_head;
+			if (head == atomic_load_explicit((_Atomic unsigned *)r.cq_tail,
+							 memory_order_acquire)) {
+				if (syscall(__NR_io_uring_enter, r.fd, 0, 1, IORING_ENTER_GETEVENTS,
+					    NULL, 0) < 0)
+					return die("io_uring_enter", errno);
+				continue;
+			}
+			cqe = &r.cqes[head & *r.cq_mask];
+			atomic_store_explicit((_Atomic unsigned *)r.cq_head, head + 1,
+					      memory_order_release);
+			if (cqe->user_data == 42) {
+				res = cqe->res;
+				printf("result %d\n", res);
+				break;
+			}
+		}
+		code = 0;
 	} else {
 		return die(op, EINVAL);
 	}
