@@ -40,7 +40,7 @@ static const char *kind_color(const char *kind)
 	    {"credential_use", C_BOLD_RED},
 	    {"credential_reuse", C_BOLD_RED},
 	    {"identity_conflict", C_BOLD_RED},
-    {"monitoring_tampered", C_BOLD_RED},
+	    {"monitoring_tampered", C_BOLD_RED},
 	    {"secret_exposure", C_BOLD_RED},
 	    {"human_use", C_BOLD_RED},
 	    {"anomaly", C_BOLD_RED},
@@ -284,6 +284,10 @@ static size_t details(const struct nh_wire_record *r, char *buf, size_t len, siz
 				n = put(buf, len, n, " ino=%llu", (unsigned long long)a->inode);
 			n = outcome(a->result, buf, len, n);
 			break;
+		case NH_WIRE_EV_IO_URING_CREATE:
+			n = put_str(buf, len, n, a->op_name, "-");
+			n = put(buf, len, n, " fd=%d", a->fd);
+			break;
 		case NH_WIRE_EV_NAMESPACE:
 		case NH_WIRE_EV_PTRACE:
 		case NH_WIRE_EV_BPF:
@@ -305,6 +309,9 @@ static size_t details(const struct nh_wire_record *r, char *buf, size_t len, siz
 		default:
 			break;
 		}
+		/* not a syscall: an io_uring request */
+		if (a->via && *a->via)
+			n = put(buf, len, n, " [%s]", a->via);
 		break;
 	}
 	case NH_WIRE_CREDENTIAL_USE: {

@@ -313,6 +313,13 @@ static void credential_use(struct nh_findings *f, const struct nh_attributed *ev
 		remember_series(f, ev->identity, digest, id, kind, name);
 }
 
+/* What a credential was used through: the syscall, or "io_uring" for a
+ * ring's request (bpf/iouring.bpf.c). */
+static const char *via_of(const struct nh_hdr *h, uint32_t sys)
+{
+	return (h->flags & NH_F_IO_URING) ? "io_uring" : nh_syscall_name(sys);
+}
+
 static const char *opener_pod(const struct nh_attributed *ev)
 {
 	return ev->cg && ev->cg->info.kind == NH_CG_K8S_POD ? ev->cg->info.pod_uid : NULL;
@@ -335,7 +342,7 @@ static void on_open(struct nh_findings *f, const struct nh_attributed *ev, uint6
 
 		cp.matched_by = c->kind == NH_INODE_CRED_VOLUME ? "volume" : "inode";
 		credential_use(f, ev, digest, c->cred_kind, nh_credinode_name(c, opener_pod(ev)),
-			       nh_syscall_name(e->syscall), e->result, e->result >= 0, &cp, emit,
+			       via_of(ev->h, e->syscall), e->result, e->result >= 0, &cp, emit,
 			       ctx);
 		return;
 	}
@@ -344,7 +351,7 @@ static void on_open(struct nh_findings *f, const struct nh_attributed *ev, uint6
 	kind = nh_catalogue_match_path(&f->cat, path);
 	cp.matched_by = "path";
 	if (kind)
-		credential_use(f, ev, digest, kind, path, nh_syscall_name(e->syscall), e->result,
+		credential_use(f, ev, digest, kind, path, via_of(ev->h, e->syscall), e->result,
 			       e->result >= 0, &cp, emit, ctx);
 }
 
@@ -359,7 +366,7 @@ static void on_connect(struct nh_findings *f, const struct nh_attributed *ev, ui
 	if (!kind)
 		return;
 	nh_render_object(ev->h, name, sizeof(name));
-	credential_use(f, ev, digest, kind, name, "connect", e->result,
+	credential_use(f, ev, digest, kind, name, via_of(ev->h, NH_SYS_CONNECT), e->result,
 		       e->result == 0 || e->result == -EINPROGRESS, NULL, emit, ctx);
 }
 
@@ -374,7 +381,7 @@ static void on_send(struct nh_findings *f, const struct nh_attributed *ev, uint6
 	if (!kind)
 		return;
 	nh_render_object(ev->h, name, sizeof(name));
-	credential_use(f, ev, digest, kind, name, nh_syscall_name(e->syscall), e->result,
+	credential_use(f, ev, digest, kind, name, via_of(ev->h, e->syscall), e->result,
 		       e->result >= 0, NULL, emit, ctx);
 }
 
@@ -400,15 +407,16 @@ static void on_unix_connect(struct nh_findings *f, const struct nh_attributed *e
 		/* the name the server bound, and the catalogue's name */
 		struct cred_path cp = {.written = path, .matched_by = "inode"};
 
-		credential_use(f, ev, digest, s->kind, s->path, "connect", e->result,
-			       e->result == 0, &cp, emit, ctx);
+		credential_use(f, ev, digest, s->kind, s->path, via_of(ev->h, NH_SYS_CONNECT),
+			       e->result, e->result == 0, &cp, emit, ctx);
 		return;
 	}
 	if (path[0] != '/')
 		return; /* abstract names are no files */
 	kind = nh_catalogue_match_path(&f->cat, path);
 	if (kind)
-		credential_use(f, ev, digest, kind, path, "connect", e->result, e->result == 0,
+		credential_use(f, ev, digest, kind, path, via_of(ev->h, NH_SYS_CONNECT), e->result,
+			       e->result == 0,
 			       &(struct cred_path){.written = path, .matched_by = "path"}, emit,
 			       ctx);
 }

@@ -27,6 +27,19 @@ static const struct bit mount_bits[] = {
     {1 << 17, "unbindable"}, {1 << 18, "private"}, {1 << 19, "slave"}, {1 << 20, "shared"},
 };
 
+/* io_uring_setup(2) flags (linux/io_uring.h, IORING_SETUP_*). */
+static const struct bit uring_setup_bits[] = {
+    {1 << 0, "iopoll"},		{1 << 1, "sqpoll"},
+    {1 << 2, "sq_aff"},		{1 << 3, "cqsize"},
+    {1 << 4, "clamp"},		{1 << 5, "attach_wq"},
+    {1 << 6, "r_disabled"},	{1 << 7, "submit_all"},
+    {1 << 8, "coop_taskrun"},	{1 << 9, "taskrun_flag"},
+    {1 << 10, "sqe128"},	{1 << 11, "cqe32"},
+    {1 << 12, "single_issuer"}, {1 << 13, "defer_taskrun"},
+    {1 << 14, "no_mmap"},	{1 << 15, "registered_fd_only"},
+    {1 << 16, "no_sqarray"},	{1 << 17, "hybrid_iopoll"},
+};
+
 static const char *const ptrace_requests[] = {
     [0] = "traceme",  [1] = "peektext", [2] = "peekdata", [3] = "peekuser", [4] = "poketext",
     [5] = "pokedata", [6] = "pokeuser", [7] = "cont",	  [8] = "kill",	    [9] = "singlestep",
@@ -113,6 +126,10 @@ const char *nh_opname(uint32_t syscall, uint64_t op, char *buf, size_t len)
 	case NH_SYS_INIT_MODULE:
 	case NH_SYS_FINIT_MODULE:
 		snprintf(buf, len, "load");
+		break;
+	case NH_SYS_IO_URING_SETUP:
+		bits(uring_setup_bits, sizeof(uring_setup_bits) / sizeof(uring_setup_bits[0]), op,
+		     buf, len);
 		break;
 	default:
 		break;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -114,6 +115,77 @@ static bool optional_probe(const char *prog)
 	return false;
 }
 
+/* The io_uring hooks (bpf/iouring.bpf.c): tp_btf programs, which need
+ * the tracepoint's BTF to load, and read io_uring's internal structures. */
+static bool uring_prog(const struct nh_probes *p, const struct bpf_program *prog)
+{
+	return prog == p->skel->progs.nh_uring_submit || prog == p->skel->progs.nh_uring_complete ||
+	       prog == p->skel->progs.nh_uring_create;
+}
+
+/* Before load: the kernel must have the three tracepoints with the
+ * arguments the programs take (the btf_trace_<name> typedef's prototype,
+ * context first), or the whole object would fail to load. Otherwise the
+ * hooks are not loaded and are listed as absent with the reason. */
+static void uring_check_btf(struct nh_probes *p)
+{
+	static const struct {
+		const char *name;
+		unsigned int nargs;
+	} tps[] = {{"io_uring_submit_req", 2}, {"io_uring_complete", 4}, {"io_uring_create", 6}};
+	struct btf *btf = btf__load_vmlinux_btf();
+	struct bpf_program *prog;
+
+	p->uring_absent[0] = '\0';
+	if (!btf) {
+		snprintf(p->uring_absent, sizeof(p->uring_absent), "no kernel BTF");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]) && !p->uring_absent[0]; i++) {
+		char name[64];
+		int id;
+		const struct btf_type *t;
+
+		snprintf(name, sizeof(name), "btf_trace_%s", tps[i].name);
+		id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
+		t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+		if (t)
+			t = btf__type_by_id(btf, t->type); /* pointer */
+		if (t && btf_is_ptr(t))
+			t = btf__type_by_id(btf, t->type);
+		if (!t || !btf_is_func_proto(t))
+			snprintf(p->uring_absent, sizeof(p->uring_absent),
+				 "this kernel has no io_uring tracepoint %s", tps[i].name);
+		else if (btf_vlen(t) != tps[i].nargs)
+			snprintf(p->uring_absent, sizeof(p->uring_absent),
+				 "io_uring tracepoint %s has other arguments on this kernel",
+				 tps[i].name);
+	}
+cleanup:
+	btf__free(btf);
+	if (!p->uring_absent[0])
+		return;
+	bpf_object__for_each_program (prog, p->skel->obj)
+		if (uring_prog(p, prog))
+			bpf_program__set_autoload(prog, false);
+}
+
+/* After load: whether every io_uring structure field the hooks read
+ * exists here (CO-RE says so in the kernel: nh_uring_layout). */
+static void uring_check_layout(struct nh_probes *p)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	if (p->uring_absent[0])
+		return;
+	if (bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.nh_uring_layout), &opts))
+		snprintf(p->uring_absent, sizeof(p->uring_absent),
+			 "cannot check the io_uring structures: %s", strerror(errno));
+	else if (!p->skel->bss->nh_uring_layout_ok)
+		snprintf(p->uring_absent, sizeof(p->uring_absent),
+			 "io_uring's request structures differ on this kernel");
+}
+
 /* What a probe's program is, for the self-watch. */
 static uint32_t prog_id_of(struct bpf_program *prog)
 {
@@ -157,7 +229,7 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 		if (prog == p->skel->progs.nh_flush || prog == p->skel->progs.nh_pin ||
 		    prog == p->skel->progs.nh_self || prog == p->skel->progs.nh_cgroup_ack ||
 		    prog == p->skel->progs.nh_hash_selftest ||
-		    prog == p->skel->progs.nh_inode_learn)
+		    prog == p->skel->progs.nh_inode_learn || prog == p->skel->progs.nh_uring_layout)
 			continue; /* run on demand, never attached */
 		if (p->nprobes >= NH_PROBES_MAX) {
 			snprintf(err, len, "more than %d BPF programs", NH_PROBES_MAX);
@@ -168,6 +240,13 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 		tracepoint_name(bpf_program__section_name(prog), pr->tracepoint,
 				sizeof(pr->tracepoint));
 		pr->bprog = prog;
+		if (uring_prog(p, prog) && p->uring_absent[0]) {
+			/* a kernel whose io_uring the hooks cannot read: listed
+			 * as absent, with the reason (docs/coverage.md) */
+			pr->absent = true;
+			snprintf(pr->error, sizeof(pr->error), "%s", p->uring_absent);
+			continue;
+		}
 		pr->prog_id = prog_id_of(prog);
 		code = attach_one(pr);
 		if (code && optional_probe(pr->prog) && !tracepoint_exists(pr->tracepoint)) {
@@ -322,6 +401,7 @@ int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 		code = fail(err, errlen, code, "cannot size BPF maps");
 		goto cleanup;
 	}
+	uring_check_btf(p);
 	code = nhiscope__load(p->skel);
 	if (code) {
 		code = fail(err, errlen, code,
@@ -331,6 +411,7 @@ int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 	code = hash_selftest(p, err, errlen);
 	if (code)
 		goto cleanup;
+	uring_check_layout(p);
 	if (cfg->scope_cgroup) {
 		code = set_scope(p, cfg->scope_cgroup, err, errlen);
 		if (code)

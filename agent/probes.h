@@ -16,7 +16,7 @@
 
 #include "nhiscope.h"
 
-#define NH_PROBES_MAX  48
+#define NH_PROBES_MAX  64
 #define NH_TRACEFS     "/sys/kernel/tracing"
 #define NH_BTF_VMLINUX "/sys/kernel/btf/vmlinux"
 
@@ -53,6 +53,8 @@ struct nh_probes {
 	struct ring_buffer *rb;
 	struct nh_probe probe[NH_PROBES_MAX];
 	int nprobes;
+	/* why the io_uring hooks are absent on this kernel ("" when not) */
+	char uring_absent[160];
 	int ncpus;
 	struct nh_counters *percpu; /* scratch for one per-CPU lookup */
 	/* Self-watch: the maps we created, the counters as last read (they

@@ -19,7 +19,8 @@ _Static_assert((int)NH_WIRE_EV_EXEC == (int)NH_KIND_EXEC &&
 		   (int)NH_WIRE_EV_SETUID == (int)NH_KIND_SETUID &&
 		   (int)NH_WIRE_EV_SETGID == (int)NH_KIND_SETGID &&
 		   (int)NH_WIRE_EV_CAPSET == (int)NH_KIND_CAPSET &&
-		   (int)NH_WIRE_EV_SUMMARY == (int)NH_KIND_SUMMARY,
+		   (int)NH_WIRE_EV_SUMMARY == (int)NH_KIND_SUMMARY &&
+		   (int)NH_WIRE_EV_IO_URING_CREATE == (int)NH_KIND_IO_URING_CREATE,
 	       "wire event kinds are the kernel's");
 
 #define NSEC 1000000000ULL
@@ -190,6 +191,10 @@ void nh_record_activity(const struct nh_attributed *ev, struct nh_record_buf *bu
 	r->kind = NH_WIRE_ACTIVITY;
 	a->event = (enum nh_wire_event)h->kind;
 	a->kind = nh_kind_name(h->kind);
+	/* an io_uring request, not a syscall (bpf/iouring.bpf.c) */
+	if (h->flags & NH_F_IO_URING)
+		a->via = "io_uring";
+	a->result_unknown = h->flags & NH_F_URING_NO_CQE;
 	switch (h->kind) {
 	case NH_KIND_EXEC: {
 		const struct nh_exec_event *e = (const void *)h;
@@ -258,6 +263,16 @@ void nh_record_activity(const struct nh_attributed *ev, struct nh_record_buf *bu
 		if (e->syscall == NH_SYS_SETNS || e->syscall == NH_SYS_FINIT_MODULE)
 			a->fd = (int32_t)e->arg;
 		a->result = e->result;
+		break;
+	}
+	case NH_KIND_IO_URING_CREATE: {
+		const struct nh_ring_event *e = (const void *)h;
+
+		a->syscall = nh_syscall_name(NH_SYS_IO_URING_SETUP);
+		a->op = e->setup_flags;
+		a->op_name = nh_opname(NH_SYS_IO_URING_SETUP, e->setup_flags, buf->op_name,
+				       sizeof(buf->op_name));
+		a->fd = e->fd;
 		break;
 	}
 	case NH_KIND_FORK:

@@ -80,6 +80,11 @@ void nh_render_object(const struct nh_hdr *h, char *buf, size_t len)
 			 e->dst.port);
 	} else if (h->kind == NH_KIND_UNIX_CONNECT) {
 		nh_render_unix_path((const void *)h, buf, len);
+	} else if (h->kind == NH_KIND_IO_URING_CREATE) {
+		const struct nh_ring_event *e = (const void *)h;
+
+		/* what the dedup object is: a ring, and whether it is SQPOLL */
+		snprintf(buf, len, "io_uring_setup%s", e->setup_flags & 2 ? " sqpoll" : "");
 	} else if (h->kind >= NH_KIND_NAMESPACE && h->kind <= NH_KIND_MODULE) {
 		const struct nh_op_event *e = (const void *)h;
 		char op[96];

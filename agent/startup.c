@@ -588,7 +588,10 @@ int nh_agent_start(struct nh_agent *a)
 			const struct nh_probe *p = &a->probes.probe[i];
 
 			attached += p->attached || p->absent;
-			if (p->absent)
+			if (p->absent && p->error[0])
+				nh_info(&a->log, "probe %s (%s) absent: %s", p->prog, p->tracepoint,
+					p->error);
+			else if (p->absent)
 				nh_info(
 				    &a->log,
 				    "probe %s: this kernel has no %s (the syscall does not exist "

@@ -512,6 +512,22 @@ static __always_inline __u64 nh_object_path(__u64 ino, __u64 dev_mode, const cha
 	return nh_sip_path(nh_exe_id(), ino, dev_mode, buf, len);
 }
 
+/* Files and sockets the agent watches, by (device, inode): see
+ * nhiscope.h. Filled by the agent only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct nh_inode_key);
+	__type(value, struct nh_inode_val);
+} inodes SEC(".maps") __weak;
+
+static __always_inline struct nh_inode_val *nh_inode_lookup(__u64 dev, __u64 ino)
+{
+	struct nh_inode_key k = {.ino = ino, .dev = (__u32)dev};
+
+	return bpf_map_lookup_elem(&inodes, &k);
+}
+
 /* The (device, inode) of the file behind the current task's descriptor
  * fd, read right after the open returned it; zeroes when there is none.
  * Device is the kernel's internal dev_t (MAJOR << 20 | MINOR). Another
@@ -549,22 +565,6 @@ static __always_inline struct file *nh_fd_inode(int fd, __u64 *ino, __u64 *dev)
 	*ino = f->f_inode->i_ino;
 	*dev = f->f_inode->i_sb->s_dev;
 	return f;
-}
-
-/* Files and sockets the agent watches, by (device, inode): see
- * nhiscope.h. Filled by the agent only. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct nh_inode_key);
-	__type(value, struct nh_inode_val);
-} inodes SEC(".maps") __weak;
-
-static __always_inline struct nh_inode_val *nh_inode_lookup(__u64 dev, __u64 ino)
-{
-	struct nh_inode_key k = {.ino = ino, .dev = (__u32)dev};
-
-	return bpf_map_lookup_elem(&inodes, &k);
 }
 
 /*

@@ -45,6 +45,8 @@ enum nh_kind {
 	NH_KIND_PTRACE = 15,	   /* ptrace, process_vm_writev */
 	NH_KIND_BPF = 16,	   /* bpf() */
 	NH_KIND_MODULE = 17,	   /* init_module, finit_module */
+	/* 18..21: io_uring */
+	NH_KIND_IO_URING_CREATE = 18, /* an identity's io_uring ring set up */
 	/* 40..43: flood budget and the agent's lifecycle */
 	NH_KIND_FLOOD = 40, /* an identity's events beyond its budget, and its losses */
 	/* Made by the agent, never by BPF: numbered here so that one table
@@ -83,6 +85,12 @@ enum nh_flag {
 	NH_F_USER_ADDR = 1u << 9,
 	/* exec: the new image is a 32-bit (compat) process */
 	NH_F_COMPAT32 = 1u << 10,
+	/* bits 11..12: io_uring. The operation was an io_uring request, not
+	 * a syscall (bpf/iouring.bpf.c) */
+	NH_F_IO_URING = 1u << 11,
+	/* io_uring: reported at submission, with no result: the request
+	 * asked for no completion on success (IOSQE_CQE_SKIP_SUCCESS) */
+	NH_F_URING_NO_CQE = 1u << 12,
 };
 
 /* Which syscall produced an event, for kinds shared by several. */
@@ -119,6 +127,10 @@ enum nh_syscall {
 	NH_SYS_BPF = 34,
 	NH_SYS_INIT_MODULE = 35,
 	NH_SYS_FINIT_MODULE = 36,
+	/* 40..47: io_uring operations with no syscall of their own */
+	NH_SYS_SEND_ZC = 40,	/* IORING_OP_SEND_ZC */
+	NH_SYS_SENDMSG_ZC = 41, /* IORING_OP_SENDMSG_ZC */
+	NH_SYS_IO_URING_SETUP = 42,
 	NH_SYS_MAX = 64, /* fixed: see NH_KIND_MAX */
 };
 
@@ -245,6 +257,17 @@ struct nh_op_event {
 				 * bpf command, finit_module flags */
 	__u64 arg;		/* setns/finit_module fd, bpf prog/map type when known */
 	char path[NH_PATH_MAX]; /* mount target, pivot_root new root, module file */
+};
+
+/* io_uring_setup of a ring (deduplicated per identity, binary and
+ * whether the kernel polls its submission queue: an SQPOLL ring's
+ * requests are submitted by a kernel thread of the owner's process). */
+struct nh_ring_event {
+	struct nh_hdr h;
+	__s32 fd;	   /* the ring's descriptor */
+	__u32 setup_flags; /* IORING_SETUP_* */
+	__u32 sq_entries;
+	__u32 cq_entries;
 };
 
 /* setuid/setgid families: real, effective, saved ids before and after;
@@ -395,6 +418,7 @@ _Static_assert(sizeof(struct nh_send_event) == 112, "send layout");
 _Static_assert(sizeof(struct nh_unix_event) == 104 + NH_UNIX_PATH_MAX + 4, "unix layout");
 _Static_assert(sizeof(struct nh_op_event) == 104 + NH_PATH_MAX, "op layout");
 _Static_assert(sizeof(struct nh_capset_event) == 128, "capset layout");
+_Static_assert(sizeof(struct nh_ring_event) == 88, "ring layout");
 _Static_assert(sizeof(struct nh_dedup_key) == 24, "dedup key layout");
 _Static_assert(sizeof(struct nh_dedup_val) == 32, "dedup value layout");
 _Static_assert(sizeof(struct nh_summary_event) == 112, "summary layout");

@@ -207,6 +207,7 @@ static const struct ecs_class event_class[NH_WIRE_EV_MAX] = {
     [NH_WIRE_EV_PTRACE] = {"process", "change", NULL},
     [NH_WIRE_EV_BPF] = {"driver", "change", NULL},
     [NH_WIRE_EV_MODULE] = {"driver", "change", NULL},
+    [NH_WIRE_EV_IO_URING_CREATE] = {"process", "change", NULL},
 };
 
 static const struct ecs_class host_info = {"host", "info", NULL};

@@ -51,6 +51,7 @@ static const char *const event_names[NH_WIRE_EV_MAX] = {
     [NH_WIRE_EV_PTRACE] = "ptrace",
     [NH_WIRE_EV_BPF] = "bpf",
     [NH_WIRE_EV_MODULE] = "module",
+    [NH_WIRE_EV_IO_URING_CREATE] = "io_uring_create",
 };
 
 /* Tables may have gaps (reserved numbers): a gap has no name. */
@@ -775,6 +776,7 @@ static int pb_build(struct pb *pb, const struct nh_wire_record *r)
 		o->op_name = wire_str(pb, a->op_name);
 		o->msg_index = a->msg_index;
 		o->sock_type = wire_str(pb, a->sock_type);
+		o->result_unknown = a->result_unknown;
 		m->body_case = NHISCOPE__WIRE__RECORD__BODY_ACTIVITY;
 		m->activity = o;
 		break;
@@ -1293,6 +1295,7 @@ int nh_wire_unpack_in(const uint8_t *buf, size_t len, struct nh_wire_record *out
 		o->op_name = dec(a->op_name, &bad);
 		o->msg_index = a->msg_index;
 		o->sock_type = dec(a->sock_type, &bad);
+		o->result_unknown = a->result_unknown;
 		break;
 	}
 	case NHISCOPE__WIRE__RECORD__BODY_LOSS:

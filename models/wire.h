@@ -113,6 +113,7 @@ enum nh_wire_event {
 	NH_WIRE_EV_PTRACE = 15,
 	NH_WIRE_EV_BPF = 16,
 	NH_WIRE_EV_MODULE = 17,
+	NH_WIRE_EV_IO_URING_CREATE = 18,
 	NH_WIRE_EV_MAX = 48,
 };
 
@@ -282,6 +283,9 @@ struct nh_wire_activity {
 	const char *op_name;   /* its name: "newns|newpid", "attach", ... */
 	uint32_t msg_index;    /* send (sendmmsg): the message's index */
 	const char *sock_type; /* unix_connect: "stream", "dgram", ... */
+	/* io_uring (wire fields 62..66): reported at submission, the result
+	 * not known (the request asked for no completion) */
+	bool result_unknown;
 	/* exec: argv, secrets redacted; last, so that a record can be cleared
 	 * up to it (only n_args of it are read) */
 	const char *args[NH_WIRE_ARGS_MAX];

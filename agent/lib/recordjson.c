@@ -405,6 +405,12 @@ static void add_activity(struct nh_jw *w, const struct nh_wire_record *r, unsign
 			nh_jw_int(w, "target_pid", a->target_pid);
 		nh_jw_result(w, a->result);
 		break;
+	case NH_WIRE_EV_IO_URING_CREATE:
+		nh_jw_str(w, "syscall", a->syscall ? a->syscall : "");
+		nh_jw_str_known(w, "op", a->op_name);
+		nh_jw_uint(w, "op_value", a->op);
+		nh_jw_int(w, "fd", a->fd);
+		break;
 	case NH_WIRE_EV_SUMMARY:
 		nh_jw_str(w, "of", nh_wire_event_name(a->of));
 		nh_jw_int(w, "count", (int64_t)a->count);
@@ -422,6 +428,8 @@ static void add_activity(struct nh_jw *w, const struct nh_wire_record *r, unsign
 		add_bool(w, "deduplicated", true);
 	if (a->user_address)
 		add_bool(w, "user_address", true);
+	if (a->result_unknown)
+		add_bool(w, "result_unknown", true);
 	nh_jw_str_known(w, "via", a->via);
 }
 

@@ -274,6 +274,7 @@ static int from_json(json_object *doc, struct nh_wire_record *r)
 		a->privileged_exec = flag(b, "privileged_exec");
 		a->compat32 = flag(b, "compat32");
 		a->user_address = flag(b, "user_address");
+		a->result_unknown = flag(b, "result_unknown");
 		a->target_pid = (uint32_t)u64(b, "target_pid");
 		a->op = u64(b, "op");
 		a->op_name = str(b, "op_name");
@@ -543,6 +544,7 @@ static json_object *to_json(const struct nh_wire_record *r)
 		put_bool(b, "privileged_exec", a->privileged_exec);
 		put_bool(b, "compat32", a->compat32);
 		put_bool(b, "user_address", a->user_address);
+		put_bool(b, "result_unknown", a->result_unknown);
 		put_u64(b, "target_pid", a->target_pid);
 		put_u64(b, "op", a->op);
 		put(b, "op_name", a->op_name);

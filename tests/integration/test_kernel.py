@@ -546,9 +546,9 @@ def sigint_and_sigterm_detach_cleanly(s):
             # every attached program, plus those that are run, not attached: the
             # dedup flush and pin, the removed-cgroup acknowledgement, the hash
             # self-test, the one that tells the agent its cgroup and the one
-            # that learns a file's inode key; and the loaded programs of
-            # syscalls this kernel does not have
-            assert len(prog_ids) == attached + 6 + absent, (len(prog_ids), attached, absent)
+            # that learns a file's inode key, io_uring's layout check; and the
+            # loaded programs of syscalls this kernel does not have
+            assert len(prog_ids) == attached + 7 + absent, (len(prog_ids), attached, absent)
             rc = agent.stop(sig)
             assert rc == 0, "exit status %d after %s" % (rc, sig.name)
             assert not os.path.exists(sock), "socket left behind"

@@ -176,6 +176,62 @@ static void test_send_record(void)
 	nh_wire_free(&back);
 }
 
+/* io_uring (bpf/iouring.bpf.c): an open through a ring says so in the
+ * record, the wire and the JSON; a request without completion says its
+ * result is unknown; a ring's setup is its own kind with its flags. */
+static void test_uring_records(void)
+{
+	static struct nh_record_buf rb;
+	static struct nh_wire_record r, back;
+	struct nh_open_event e = {0};
+	struct nh_ring_event g = {0};
+	struct nh_attributed a;
+	json_object *o;
+	char b[128], obj[256];
+
+	attributed(&a, &e.h, NH_KIND_OPEN);
+	e.h.flags = NH_F_IO_URING | NH_F_URING_NO_CQE;
+	e.syscall = NH_SYS_OPENAT2;
+	memcpy(e.path, "/etc/shadow", 11);
+	e.path_len = 11;
+	nh_record_activity(&a, &rb, &r);
+	o = round_trip(&r, &back);
+	CHECK_STR(back.activity.via, "io_uring");
+	CHECK(back.activity.result_unknown);
+	CHECK_STR(get(o, "via"), "io_uring");
+	CHECK_STR(get(o, "syscall"), "openat2");
+	CHECK_STR(get(o, "result_unknown"), "true");
+	json_object_put(o);
+	nh_wire_free(&back);
+
+	/* a syscall's open has neither */
+	e.h.flags = 0;
+	nh_record_activity(&a, &rb, &r);
+	o = round_trip(&r, &back);
+	CHECK(back.activity.via == NULL || !*back.activity.via);
+	CHECK(get(o, "via") == NULL && get(o, "result_unknown") == NULL);
+	json_object_put(o);
+	nh_wire_free(&back);
+
+	attributed(&a, &g.h, NH_KIND_IO_URING_CREATE);
+	g.h.flags = NH_F_IO_URING;
+	g.fd = 5;
+	g.setup_flags = 2 | (1 << 12);
+	nh_record_activity(&a, &rb, &r);
+	CHECK(r.activity.event == NH_WIRE_EV_IO_URING_CREATE);
+	o = round_trip(&r, &back);
+	CHECK_STR(get(o, "kind"), "io_uring_create");
+	CHECK_STR(get(o, "syscall"), "io_uring_setup");
+	CHECK_STR(get(o, "op"), "sqpoll|single_issuer");
+	CHECK_STR(get(o, "fd"), "5");
+	json_object_put(o);
+	nh_wire_free(&back);
+	nh_render_object(&g.h, obj, sizeof(obj));
+	CHECK_STR(obj, "io_uring_setup sqpoll");
+	CHECK_STR(nh_opname(NH_SYS_IO_URING_SETUP, 1 | (1 << 30), b, sizeof(b)),
+		  "iopoll|0x40000000");
+}
+
 static void test_unix_record(void)
 {
 	static struct nh_record_buf rb;
@@ -358,6 +414,7 @@ int main(void)
 	test_sockets();
 	test_send_record();
 	test_unix_record();
+	test_uring_records();
 	test_op_and_exec_records();
 	test_unnamed_event_refused();
 	test_baseline();

@@ -65,6 +65,8 @@ static size_t size_of_kind(uint32_t kind)
 	case NH_KIND_BPF:
 	case NH_KIND_MODULE:
 		return sizeof(struct nh_op_event);
+	case NH_KIND_IO_URING_CREATE:
+		return sizeof(struct nh_ring_event);
 	case NH_KIND_FLOOD:
 		return sizeof(struct nh_flood_event);
 	default:
@@ -294,7 +296,7 @@ static void test_bad_syscalls(void)
 static void test_summary_inner_kind(void)
 {
 	const size_t size = sizeof(struct nh_summary_event);
-	static const uint32_t bad[] = {NH_KIND_NONE, NH_KIND_MAX, 0xffffffff, 18, 39};
+	static const uint32_t bad[] = {NH_KIND_NONE, NH_KIND_MAX, 0xffffffff, 19, 39};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		fabricate(NH_KIND_SUMMARY);
@@ -331,6 +333,7 @@ static void test_kind_names(void)
 	    [NH_KIND_PTRACE] = "ptrace",
 	    [NH_KIND_BPF] = "bpf",
 	    [NH_KIND_MODULE] = "module",
+	    [NH_KIND_IO_URING_CREATE] = "io_uring_create",
 	    [NH_KIND_FLOOD] = "flood",
 	    [NH_KIND_MONITORING_GAP] = "monitoring_gap",
 	};
@@ -404,6 +407,9 @@ static void test_syscall_names(void)
 	    [NH_SYS_BPF] = "bpf",
 	    [NH_SYS_INIT_MODULE] = "init_module",
 	    [NH_SYS_FINIT_MODULE] = "finit_module",
+	    [NH_SYS_SEND_ZC] = "send_zc",
+	    [NH_SYS_SENDMSG_ZC] = "sendmsg_zc",
+	    [NH_SYS_IO_URING_SETUP] = "io_uring_setup",
 	};
 
 	for (uint32_t s = 0; s < NH_SYS_MAX; s++)

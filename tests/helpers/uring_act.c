@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The io_uring side of the evasion suite (tests/evasion/run.py): one
+ * operation done through a ring instead of its syscall, with raw
+ * io_uring_setup/io_uring_enter (no liburing), so the request is exactly
+ * the opcode named. Usage:
+ *   uring_act [--sqpoll] [--skip-cqe] open|open2 PATH
+ *   uring_act [--sqpoll] connect HOST PORT | unix-connect PATH
+ *   uring_act [--sqpoll] send|sendmsg HOST PORT      (UDP, the address in the request)
+ *   uring_act [--sqpoll] accept                      (a listener on 127.0.0.1 it connects to)
+ *   uring_act ring                                   (only sets a ring up)
+ *   uring_act flood-open PATH N   an open held behind a 0.3 s timeout while N
+ *                                 accepts that never complete are submitted
+ * Prints "result N" per completion; exits non-zero when an operation the
+ * kernel should have done failed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <linux/openat2.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct ring {
+	int fd;
+	unsigned flags;
+	unsigned *sq_head, *sq_tail, *sq_mask, *sq_array, *sq_flags;
+	unsigned *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+};
+
+static int ring_init(struct ring *r, bool sqpoll, unsigned entries)
+{
+	struct io_uring_params p;
+	size_t sq_len, cq_len;
+	char *sq, *cq;
+
+	memset(&p, 0, sizeof(p));
+	if (sqpoll) {
+		p.flags = IORING_SETUP_SQPOLL;
+		p.sq_thread_idle = 2000; /* ms */
+	}
+	r->fd = (int)syscall(__NR_io_uring_setup, entries, &p);
+	if (r->fd < 0)
+		return -errno;
+	r->flags = p.flags;
+	sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (p.features & IORING_FEAT_SINGLE_MMAP)
+		sq_len = cq_len = sq_len > cq_len ? sq_len : cq_len;
+	sq = mmap(NULL, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
+		  IORING_OFF_SQ_RING);
+	if (sq == MAP_FAILED)
+		return -errno;
+	cq = sq;
+	if (!(p.features & IORING_FEAT_SINGLE_MMAP)) {
+		cq = mmap(NULL, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
+			  IORING_OFF_CQ_RING);
+		if (cq == MAP_FAILED)
+			return -errno;
+	}
+	r->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
+	if (r->sqes == MAP_FAILED)
+		return -errno;
+	r->sq_head = (unsigned *)(sq + p.sq_off.head);
+	r->sq_tail = (unsigned *)(sq + p.sq_off.tail);
+	r->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+	r->sq_array = (unsigned *)(sq + p.sq_off.array);
+	r->sq_flags = (unsigned *)(sq + p.sq_off.flags);
+	r->cq_head = (unsigned *)(cq + p.cq_off.head);
+	r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
+	r->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+	r->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+	return 0;
+}
+
+static struct io_uring_sqe *next_sqe(struct ring *r)
+{
+	unsigned tail = *r->sq_tail, idx = tail & *r->sq_mask;
+
+	memset(&r->sqes[idx], 0, sizeof(r->sqes[idx]));
+	r->sq_array[idx] = idx;
+	return &r->sqes[idx];
+}
+
+/* Publish the prepared entry, have the kernel take it, wait for one
+ * completion (none when want is 0) and return its result. */
+static int submit_wait(struct ring *r, unsigned want, int *res)
+{
+	unsigned tail = *r->sq_tail, head;
+	unsigned enter_flags = want ? IORING_ENTER_GETEVENTS : 0;
+	int to_submit = 1;
+
+	atomic_store_explicit((_Atomic unsigned *)r->sq_tail, tail + 1, memory_order_release);
+	if (r->flags & IORING_SETUP_SQPOLL) {
+		/* the kernel's thread takes it; wake it if it sleeps */
+		to_submit = 0;
+		if (atomic_load_explicit((_Atomic unsigned *)r->sq_flags, memory_order_acquire) &
+		    IORING_SQ_NEED_WAKEUP)
+			enter_flags |= IORING_ENTER_SQ_WAKEUP;
+	}
+	if (syscall(__NR_io_uring_enter, r->fd, to_submit, want, enter_flags, NULL, 0) < 0)
+		return -errno;
+	if (!want)
+		return 0;
+	for (;;) {
+		head = *r->cq_head;
+		if (head !=
+		    atomic_load_explicit((_Atomic unsigned *)r->cq_tail, memory_order_acquire))
+			break;
+		if (syscall(__NR_io_uring_enter, r->fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+			return -errno;
+	}
+	*res = r->cqes[head & *r->cq_mask].res;
+	atomic_store_explicit((_Atomic unsigned *)r->cq_head, head + 1, memory_order_release);
+	printf("result %d\n", *res);
+	return 0;
+}
+
+static int ip4_addr(const char *host, const char *port, struct sockaddr_in *sin)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((unsigned short)atoi(port));
+	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+static int die(const char *what, int code)
+{
+	fprintf(stderr, "uring_act: %s: %s\n", what, strerror(code < 0 ? -code : code));
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	bool sqpoll = false, skip = false;
+	struct io_uring_sqe *sqe;
+	struct sockaddr_in sin;
+	struct ring r;
+	int i = 1, res = 0, code;
+	const char *op;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--sqpoll"))
+			sqpoll = true;
+		else if (!strcmp(argv[i], "--skip-cqe"))
+			skip = true;
+	}
+	if (i >= argc)
+		return die("usage: see the source", EINVAL);
+	op = argv[i++];
+	code = ring_init(&r, sqpoll, strcmp(op, "flood-open") ? 8 : 4096);
+	if (code)
+		return die("io_uring_setup", code);
+	if (!strcmp(op, "ring"))
+		return 0;
+	sqe = next_sqe(&r);
+	if (!strcmp(op, "open") || !strcmp(op, "open2")) {
+		static struct open_how how = {.flags = O_RDONLY};
+
+		if (i >= argc)
+			return die("open PATH", EINVAL);
+		sqe->fd = AT_FDCWD;
+		sqe->addr = (unsigned long)argv[i];
+		if (!strcmp(op, "open")) {
+			sqe->opcode = IORING_OP_OPENAT;
+			sqe->open_flags = O_RDONLY;
+		} else {
+			sqe->opcode = IORING_OP_OPENAT2;
+			sqe->len = sizeof(how);
+			sqe->addr2 = (unsigned long)&how;
+		}
+		if (skip) {
+			/* no completion on success: then a NOP to wait on */
+			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+			code = submit_wait(&r, 0, &res);
+			if (code)
+				return die("io_uring_enter", code);
+			sqe = next_sqe(&r);
+			sqe->opcode = IORING_OP_NOP;
+		}
+		code = submit_wait(&r, 1, &res);
+	} else if (!strcmp(op, "connect")) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (i + 1 >= argc || ip4_addr(argv[i], argv[i + 1], &sin))
+			return die("connect HOST PORT", EINVAL);
+		sqe->opcode = IORING_OP_CONNECT;
+		sqe->fd = s;
+		sqe->addr = (unsigned long)&sin;
+		sqe->off = sizeof(sin); /* addr2: the address length */
+		code = submit_wait(&r, 1, &res);
+	} else if (!strcmp(op, "unix-connect")) {
+		static struct sockaddr_un sun = {.sun_family = AF_UNIX};
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		if (i >= argc)
+			return die("unix-connect PATH", EINVAL);
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", argv[i]);
+		sqe->opcode = IORING_OP_CONNECT;
+		sqe->fd = s;
+		sqe->addr = (unsigned long)&sun;
+		sqe->off = sizeof(sun);
+		code = submit_wait(&r, 1, &res);
+	} else if (!strcmp(op, "send") || !strcmp(op, "sendmsg")) {
+		static char data[] = "x";
+		static struct iovec iov = {.iov_base = data, .iov_len = 1};
+		static struct msghdr msg;
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+		if (i + 1 >= argc || ip4_addr(argv[i], argv[i + 1], &sin))
+			return die("send HOST PORT", EINVAL);
+		sqe->fd = s;
+		if (!strcmp(op, "send")) {
+			/* a destination in the request (sendto semantics) */
+			sqe->opcode = IORING_OP_SEND;
+			sqe->addr = (unsigned long)data;
+			sqe->len = 1;
+			sqe->addr2 = (unsigned long)&sin;
+			sqe->addr_len = sizeof(sin);
+		} else {
+			msg.msg_name = &sin;
+			msg.msg_namelen = sizeof(sin);
+			msg.msg_iov = &iov;
+			msg.msg_iovlen = 1;
+			sqe->opcode = IORING_OP_SENDMSG;
+			sqe->addr = (unsigned long)&msg;
+			sqe->len = 1;
+		}
+		code = submit_wait(&r, 1, &res);
+	} else if (!strcmp(op, "accept")) {
+		struct sockaddr_in me = {.sin_family = AF_INET};
+		socklen_t len = sizeof(me);
+		int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
+
+		me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(l, (struct sockaddr *)&me, sizeof(me)) || listen(l, 4) ||
+		    getsockname(l, (struct sockaddr *)&me, &len) ||
+		    connect(c, (struct sockaddr *)&me, sizeof(me)))
+			return die("listener", errno);
+		printf("port %u\n", ntohs(me.sin_port));
+		sqe->opcode = IORING_OP_ACCEPT;
+		sqe->fd = l;
+		code = submit_wait(&r, 1, &res);
+	} else if (!strcmp(op, "flood-open")) {
+		static struct __kernel_timespec ts = {.tv_nsec = 300000000};
+		struct sockaddr_in me = {.sin_family = AF_INET};
+		int l = socket(AF_INET, SOCK_STREAM, 0), n, left;
+		unsigned head;
+
+		if (i + 1 >= argc)
+			return die("flood-open PATH N", EINVAL);
+		me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(l, (struct sockaddr *)&me, sizeof(me)) || listen(l, 4))
+			return die("listener", errno);
+		/* the open waits behind a timeout (a hard link: the timeout's
+		 * -ETIME does not cancel it) */
+		sqe->opcode = IORING_OP_TIMEOUT;
+		sqe->addr = (unsigned long)&ts;
+		sqe->len = 1;
+		sqe->flags = IOSQE_IO_HARDLINK;
+		atomic_store_explicit((_Atomic unsigned *)r.sq_tail, *r.sq_tail + 1,
+				      memory_order_release);
+		sqe = next_sqe(&r);
+		sqe->opcode = IORING_OP_OPENAT;
+		sqe->fd = AT_FDCWD;
+		sqe->addr = (unsigned long)argv[i];
+		sqe->open_flags = O_RDONLY;
+		sqe->user_data = 42;
+		atomic_store_explicit((_Atomic unsigned *)r.sq_tail, *r.sq_tail + 1,
+				      memory_order_release);
+		if (syscall(__NR_io_uring_enter, r.fd, 2, 0, 0, NULL, 0) < 0)
+			return die("io_uring_enter", errno);
+		/* then requests that stay in flight: accepts nobody answers */
+		for (left = atoi(argv[i + 1]); left > 0; left -= n) {
+			n = left > 2048 ? 2048 : left;
+			for (int k = 0; k < n; k++) {
+				sqe = next_sqe(&r);
+				sqe->opcode = IORING_OP_ACCEPT;
+				sqe->fd = l;
+				sqe->user_data = 7;
+				atomic_store_explicit((_Atomic unsigned *)r.sq_tail, *r.sq_tail + 1,
+						      memory_order_release);
+			}
+			if (syscall(__NR_io_uring_enter, r.fd, n, 0, 0, NULL, 0) < 0)
+				return die("io_uring_enter", errno);
+		}
+		/* the open's completion */
+		for (;;) {
+			struct io_uring_cqe *cqe;
+
+			head = *r.cq_head;
+			if (head == atomic_load_explicit((_Atomic unsigned *)r.cq_tail,
+							 memory_order_acquire)) {
+				if (syscall(__NR_io_uring_enter, r.fd, 0, 1, IORING_ENTER_GETEVENTS,
+					    NULL, 0) < 0)
+					return die("io_uring_enter", errno);
+				continue;
+			}
+			cqe = &r.cqes[head & *r.cq_mask];
+			atomic_store_explicit((_Atomic unsigned *)r.cq_head, head + 1,
+					      memory_order_release);
+			if (cqe->user_data == 42) {
+				res = cqe->res;
+				printf("result %d\n", res);
+				break;
+			}
+		}
+		code = 0;
+	} else {
+		return die(op, EINVAL);
+	}
+	if (code)
+		return die("io_uring_enter", code);
+	if (res < 0 && strcmp(op, "connect") && strcmp(op, "unix-connect"))
+		return die(op, res);
+	return 0;
+}
