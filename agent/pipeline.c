@@ -550,7 +550,8 @@ void nh_pipeline_scan_credentials(struct nh_agent *a)
 	uint64_t now = nh_clock_mono_ns();
 	uint64_t errors = a->credinodes.errors;
 
-	if (nh_credinodes_scan(&a->credinodes, &a->findings.cat, now) != 0 ||
+	if (nh_credinodes_scan(&a->credinodes, &a->findings.cat, now,
+			       (int64_t)(nh_clock_wall_ns() / NH_NSEC)) != 0 ||
 	    a->credinodes.errors != errors)
 		nh_debug(&a->log, "credential files by inode: %llu errors so far",
 			 (unsigned long long)a->credinodes.errors);

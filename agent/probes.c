@@ -306,6 +306,7 @@ int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 	}
 	p->skel->rodata->nh_agent_tgid = cfg->agent_tgid;
 	p->skel->rodata->nh_dedup_window_ns = cfg->dedup_window_ns;
+	p->skel->rodata->nh_dedup_quota = cfg->dedup_quota;
 	p->skel->rodata->nh_scoped = cfg->scope_cgroup != NULL;
 	p->skel->rodata->nh_wakeup_bytes = cfg->wakeup_bytes;
 	p->skel->rodata->nh_flood_budget = cfg->flood_budget;
@@ -589,6 +590,48 @@ void nh_probes_dedup_stats(struct nh_probes *p, struct nh_dedup_stats *out)
 		return;
 	out->evicted = p->skel->bss->nh_dedup_evicted;
 	out->purged = p->skel->bss->nh_dedup_purged;
+	out->quota = p->skel->rodata->nh_dedup_quota;
+	out->refused = p->skel->bss->nh_dedup_refused;
+	{
+		int fd = bpf_map__fd(p->skel->maps.dedup_owners);
+		__u64 key, *prev = NULL;
+		struct nh_dedup_owner o;
+
+		while (out->quota && bpf_map_get_next_key(fd, prev, &key) == 0) {
+			prev = &key;
+			if (bpf_map_lookup_elem(fd, &key, &o) != 0)
+				continue;
+			out->identities_refused += o.refused != 0;
+		}
+	}
+}
+
+static int cmp_share(const void *x, const void *y)
+{
+	const struct nh_dedup_share *a = x, *b = y;
+
+	if (a->o.refused != b->o.refused)
+		return a->o.refused < b->o.refused ? 1 : -1;
+	return a->o.live < b->o.live ? 1 : a->o.live > b->o.live ? -1 : 0;
+}
+
+int nh_probes_dedup_shares(struct nh_probes *p, struct nh_dedup_share *out, size_t max)
+{
+	int fd;
+	__u64 key, *prev = NULL;
+	size_t n = 0;
+
+	if (!p->skel || !p->skel->rodata->nh_dedup_window_ns || !p->skel->rodata->nh_dedup_quota)
+		return 0;
+	fd = bpf_map__fd(p->skel->maps.dedup_owners);
+	while (n < max && bpf_map_get_next_key(fd, prev, &key) == 0) {
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &out[n].o) != 0)
+			continue;
+		out[n++].identity_cgroup = key;
+	}
+	qsort(out, n, sizeof(*out), cmp_share);
+	return (int)n;
 }
 
 int nh_probes_inode_learn(struct nh_probes *p, int fd, struct nh_inode_key *key)

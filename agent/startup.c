@@ -569,6 +569,9 @@ int nh_agent_start(struct nh_agent *a)
 	pc.dedup_window_ns = a->cfg.dedup_window_ms * 1000000ULL;
 	pc.args_max = (uint32_t)a->cfg.argv_max;
 	pc.dedup_entries = a->cfg.dedup_entries;
+	pc.dedup_quota = a->cfg.dedup_quota ? a->cfg.dedup_quota : a->cfg.dedup_entries / 8;
+	if (pc.dedup_quota > pc.dedup_entries)
+		pc.dedup_quota = pc.dedup_entries;
 	pc.flood_budget = a->cfg.flood_budget;
 	pc.flood_window_ns = a->cfg.flood_window_ms * 1000000ULL;
 	pc.ringbuf_bytes = a->cfg.ringbuf_bytes;

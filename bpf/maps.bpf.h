@@ -71,10 +71,24 @@ struct {
 	__type(value, struct nh_dedup_val);
 } dedup SEC(".maps") __weak;
 
+/* Entries one identity may hold in dedup; 0: no quota. Set by the agent. */
+const volatile __u64 nh_dedup_quota __weak = 0;
+
+/* identity cgroup -> its share of dedup (nhiscope.h). LRU: an owner pushed
+ * out starts counting again from zero, until the next recount. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct nh_dedup_owner);
+} dedup_owners SEC(".maps") __weak;
+
 /* Entries created in dedup (first reports and pins); the flush adds the
  * ones it deletes, so their difference with the entries present is what
  * the LRU evicted. */
 __u64 nh_dedup_inserted __weak;
+/* First reports not remembered because their identity held its quota. */
+__u64 nh_dedup_refused __weak;
 
 /* Removed cgroups whose dedup entries (pinned ones included) are to be
  * purged. A marker lives until both the flush purged after the removal and
@@ -688,21 +702,48 @@ static __always_inline bool nh_dedup_hit(const struct nh_ctx *c, __u32 kind, __u
 	return true;
 }
 
+/* The dedup share of identity id, created on first use; NULL when the
+ * map cannot hold it (then the entry is not counted against a quota). */
+static __always_inline struct nh_dedup_owner *nh_dedup_owner_get(__u64 id)
+{
+	struct nh_dedup_owner *o = bpf_map_lookup_elem(&dedup_owners, &id), zero = {};
+
+	if (o)
+		return o;
+	bpf_map_update_elem(&dedup_owners, &id, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&dedup_owners, &id);
+}
+
 /* Called after the first report reached the ring buffer, so a lost first
- * report does not hide every later repeat. */
+ * report does not hide every later repeat. An identity at its quota is
+ * not remembered: its repeats go out in full (under its flood budget)
+ * rather than push another identity's entries out of the map. */
 static __always_inline void nh_dedup_remember(const struct nh_ctx *c, __u32 kind, __u64 hash)
 {
 	struct nh_dedup_key k = {};
 	struct nh_dedup_val v = {};
+	struct nh_dedup_owner *o = NULL;
 
 	if (!nh_dedup_window_ns)
 		return;
+	if (nh_dedup_quota) {
+		v.owner = nh_identity_of();
+		o = nh_dedup_owner_get(v.owner);
+		if (o && o->live >= nh_dedup_quota) {
+			__sync_fetch_and_add(&o->refused, 1);
+			__sync_fetch_and_add(&nh_dedup_refused, 1);
+			return;
+		}
+	}
 	nh_dedup_key_init(&k, c, kind, hash);
 	v.window_start = c->now;
 	v.last_tgid = c->pid_tgid >> 32;
 	v.last_pid = (__u32)c->pid_tgid;
-	if (!bpf_map_update_elem(&dedup, &k, &v, BPF_NOEXIST))
+	if (!bpf_map_update_elem(&dedup, &k, &v, BPF_NOEXIST)) {
 		__sync_fetch_and_add(&nh_dedup_inserted, 1);
+		if (o)
+			__sync_fetch_and_add(&o->live, 1);
+	}
 }
 
 static __always_inline struct nh_pending *nh_pending_get(bool create)

@@ -143,7 +143,7 @@ static void test_scan(void)
 	snprintf(rule, sizeof(rule), "%s/kubelet", dir);
 	CHECK(nh_credinodes_init(&c, &ops, rule,
 				 "/var/run/secrets/kubernetes.io/serviceaccount/token") == 0);
-	CHECK(nh_credinodes_scan(&c, cat, 1000) == 0);
+	CHECK(nh_credinodes_scan(&c, cat, 1000, 1700000000) == 0);
 
 	/* the host key, by its canonical name */
 	v = lookup(&m, p);
@@ -194,7 +194,7 @@ static void test_scan(void)
 	/* a second scan changes nothing, ids stay */
 	v = lookup(&m, p);
 	old_id = v ? v->id : 0;
-	CHECK(nh_credinodes_scan(&c, cat, 2000) == 0);
+	CHECK(nh_credinodes_scan(&c, cat, 2000, 1700000000) == 0);
 	v = lookup(&m, p);
 	CHECK(v && v->id == old_id);
 	CHECK(m.n == n && c.files == files);
@@ -202,13 +202,46 @@ static void test_scan(void)
 	/* the key goes: out of the map at once, its entry kept a while for
 	 * events still in flight, then freed */
 	unlink(p);
-	CHECK(nh_credinodes_scan(&c, cat, 3000) == 0);
+	CHECK(nh_credinodes_scan(&c, cat, 3000, 1700000000) == 0);
 	CHECK(m.n == n - 1);
 	e = nh_credinodes_get(&c, old_id);
 	CHECK(e && e->gone_ns == 3000);
-	CHECK(nh_credinodes_scan(&c, cat, 3000 + NH_CREDINODES_KEEP_NS + 1) == 0);
+	CHECK(nh_credinodes_scan(&c, cat, 3000 + NH_CREDINODES_KEEP_NS + 1, 1700000000) == 0);
 	CHECK(nh_credinodes_get(&c, old_id) == NULL);
 	CHECK(c.files == files - 1);
+
+	/* The kubelet rotates the token (new directory, ..data swapped, the
+	 * old directory removed) while a hard link keeps the old inode: the
+	 * old token stays matched until it expires (no readable exp claim
+	 * here: the default window), the new one is matched too. */
+	snprintf(q, sizeof(q), "%s/kubelet/pods/uid-1/volumes/kubernetes.io~projected", dir);
+	{
+		char cmd[2048], old[600], tok[1100];
+
+		snprintf(old, sizeof(old), "%s/old-token-link", dir);
+		snprintf(
+		    cmd, sizeof(cmd),
+		    "cd %s/kube-api-access-x && ln ..2026/token %s && mkdir ..2027 && "
+		    "echo u > ..2027/token && ln -s ..2027 ..data_tmp && mv -T ..data_tmp ..data "
+		    "&& rm -r ..2026",
+		    q, old);
+		CHECK(system(cmd) == 0);
+		CHECK(nh_credinodes_scan(&c, cat, 4000, 1700000000) == 0);
+		v = lookup(&m, old);
+		CHECK(v && v->kind == NH_INODE_CRED_FILE);
+		e = v ? nh_credinodes_get(&c, v->id) : NULL;
+		CHECK(e && e->rotated_ns == 4000 && strcmp(e->pod_uid, "uid-1") == 0);
+		CHECK(c.rotated == 1 && c.volumes == 1);
+		snprintf(tok, sizeof(tok), "%s/kube-api-access-x/..2027/token", q);
+		v = lookup(&m, tok);
+		CHECK(v && v->kind == NH_INODE_CRED_FILE);
+		/* expired: out */
+		CHECK(nh_credinodes_scan(&c, cat, 4000 + NH_CREDINODES_ROTATED_DEFAULT_NS,
+					 1700000000) == 0);
+		CHECK(lookup(&m, old) == NULL && c.rotated == 0);
+		CHECK(lookup(&m, tok) != NULL);
+		unlink(old);
+	}
 
 	nh_credinodes_free(&c);
 	CHECK(m.n == 0); /* free empties the kernel map */
