@@ -423,6 +423,22 @@ int nh_credinodes_scan(struct nh_credinodes *c, const struct nh_catalogue *cat, 
 			c->volumes += e->kind == NH_INODE_CRED_VOLUME;
 		}
 	}
+	if (c->ops.filter) {
+		uint64_t *bits = calloc(NH_CRED_FILTER_WORDS, sizeof(*bits));
+
+		if (!bits) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		it = 0;
+		while (nh_u64map_next(&c->by_key, &it, &k, (void **)&e)) {
+			uint32_t b = nh_cred_filter_bit(e->key.ino, e->key.dev);
+
+			bits[b >> 6] |= 1ULL << (b & 63);
+		}
+		c->ops.filter(c->ops.ctx, bits);
+		free(bits);
+	}
 cleanup:
 	free(gone);
 	nh_u64map_free(&volumes);

@@ -69,6 +69,9 @@ struct nh_credinodes_ops {
 	int (*put)(void *ctx, const struct nh_inode_key *key, const struct nh_inode_val *val);
 	int (*del)(void *ctx, const struct nh_inode_key *key);
 	void *ctx;
+	/* optional: the filter bits of every key in the map after a scan
+	 * (NH_CRED_FILTER_WORDS words), so deleted keys' bits clear */
+	void (*filter)(void *ctx, const uint64_t *bits);
 };
 
 struct nh_credinodes {

@@ -652,9 +652,24 @@ int nh_probes_inode_learn(struct nh_probes *p, int fd, struct nh_inode_key *key)
 int nh_probes_inode_put(struct nh_probes *p, const struct nh_inode_key *key,
 			const struct nh_inode_val *val)
 {
+	uint32_t bit = nh_cred_filter_bit(key->ino, key->dev);
+
+	/* The bit first: the hook looks in the map only when it is set. */
+	__atomic_fetch_or(&p->skel->bss->nh_cred_filter[bit >> 6], 1ULL << (bit & 63),
+			  __ATOMIC_SEQ_CST);
 	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.inodes), key, val, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+void nh_probes_inode_filter(struct nh_probes *p, const uint64_t *bits)
+{
+	/* Word by word: a bit of a live key is set in both the old and the
+	 * new word, so no store can hide it. */
+	for (int i = 0; i < NH_CRED_FILTER_WORDS; i++)
+		if (p->skel->bss->nh_cred_filter[i] != bits[i])
+			__atomic_store_n(&p->skel->bss->nh_cred_filter[i], bits[i],
+					 __ATOMIC_SEQ_CST);
 }
 
 int nh_probes_inode_del(struct nh_probes *p, const struct nh_inode_key *key)

@@ -118,6 +118,9 @@ int nh_probes_inode_learn(struct nh_probes *p, int fd, struct nh_inode_key *key)
 int nh_probes_inode_put(struct nh_probes *p, const struct nh_inode_key *key,
 			const struct nh_inode_val *val);
 int nh_probes_inode_del(struct nh_probes *p, const struct nh_inode_key *key);
+/* The kernel's filter of the map's keys (nhiscope.h), made exact again
+ * after deletes: NH_CRED_FILTER_WORDS words. put sets a key's bit itself. */
+void nh_probes_inode_filter(struct nh_probes *p, const uint64_t *bits);
 /* Tell the kernel that cgroup_id is an identity: its events and those of
  * the cgroups below it count against its budget. leaf_only: an identity
  * for its own members only (a cgroup nothing owns), which never replaces

@@ -574,6 +574,16 @@ struct {
 	__type(value, struct nh_inode_val);
 } inodes SEC(".maps") __weak;
 
+/* Written by the agent only (nhiscope.h, nh_cred_filter_bit). */
+__u64 nh_cred_filter[NH_CRED_FILTER_WORDS];
+
+static __always_inline bool nh_cred_maybe(__u64 dev, __u64 ino)
+{
+	__u32 bit = nh_cred_filter_bit(ino, (__u32)dev);
+
+	return nh_cred_filter[bit >> 6] & (1ULL << (bit & 63));
+}
+
 static __always_inline struct nh_inode_val *nh_inode_lookup(__u64 dev, __u64 ino)
 {
 	struct nh_inode_key k = {.ino = ino, .dev = (__u32)dev};
@@ -583,9 +593,10 @@ static __always_inline struct nh_inode_val *nh_inode_lookup(__u64 dev, __u64 ino
 
 /*
  * The credential an opened file is, or NULL; *via_volume when it was
- * found through its volume. One lookup for most files; a file on a
- * device that holds projected volumes costs one more, and its name is
- * read only when its grandparent directory is such a volume. A projected
+ * found through its volume. Most files cost two filter bits (the file,
+ * its grandparent directory) and no map lookup; a set bit costs a
+ * lookup, and the name is read only when the grandparent directory is a
+ * volume. A projected
  * token is <vol>/..<timestamp>/<name>, a new file in a new directory at
  * each rotation, and the kubelet swaps <vol>/..data to it before the
  * agent can see it: matching the volume leaves no window in which a
@@ -595,17 +606,22 @@ static __always_inline struct nh_inode_val *nh_inode_lookup(__u64 dev, __u64 ino
 static __always_inline struct nh_inode_val *nh_cred_of(struct file *f, __u64 dev, __u64 ino,
 						       bool *via_volume)
 {
-	struct nh_inode_val *v = nh_inode_lookup(dev, ino);
+	struct nh_inode_val *v = NULL;
 	struct dentry *d;
-	__u64 name[NH_INODE_NAME / 8] = {}, want[NH_INODE_NAME / 8];
+	__u64 name[NH_INODE_NAME / 8] = {}, want[NH_INODE_NAME / 8], gp;
 
 	*via_volume = false;
+	if (nh_cred_maybe(dev, ino))
+		v = nh_inode_lookup(dev, ino);
 	if (v)
 		return v->kind == NH_INODE_CRED_FILE ? v : NULL;
-	if (!f || !nh_inode_lookup(dev, 0))
+	if (!f)
 		return NULL;
 	d = f->f_path.dentry;
-	v = nh_inode_lookup(dev, d->d_parent->d_parent->d_inode->i_ino);
+	gp = d->d_parent->d_parent->d_inode->i_ino;
+	if (!nh_cred_maybe(dev, gp))
+		return NULL;
+	v = nh_inode_lookup(dev, gp);
 	if (!v || v->kind != NH_INODE_CRED_VOLUME)
 		return NULL;
 	bpf_probe_read_kernel_str(name, sizeof(name), d->d_name.name);

@@ -344,6 +344,16 @@ enum nh_inode_kind {
 
 #define NH_INODE_NAME 16
 
+/* A bit per (device, inode) hash, set for every key of the inode map (and
+ * for no other, after each rescan): an open whose file's bit is clear
+ * skips the map lookups. Shared by BPF and the agent. */
+#define NH_CRED_FILTER_WORDS 1024 /* 65536 bits */
+
+static inline __u32 nh_cred_filter_bit(__u64 ino, __u32 dev)
+{
+	return (__u32)(((ino ^ ((__u64)dev << 40)) * 0x9E3779B97F4A7C15ULL) >> 48);
+}
+
 struct nh_inode_val {
 	__u32 id;   /* the agent's name for the entry, never 0 */
 	__u32 kind; /* enum nh_inode_kind */
