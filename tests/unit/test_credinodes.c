@@ -19,7 +19,30 @@ struct fake_map {
 	struct nh_inode_val val[MAP_MAX];
 	int n;
 	int learns;
+	uint64_t bits[NH_CRED_FILTER_WORDS];
+	int filters;
 };
+
+static void fake_filter(void *ctx, const uint64_t *bits)
+{
+	struct fake_map *m = ctx;
+
+	memcpy(m->bits, bits, sizeof(m->bits));
+	m->filters++;
+}
+
+/* The kernel's filter after a scan: every key's bit, and no other. */
+static int filter_exact(const struct fake_map *m)
+{
+	uint64_t want[NH_CRED_FILTER_WORDS] = {0};
+
+	for (int i = 0; i < m->n; i++) {
+		uint32_t b = nh_cred_filter_bit(m->key[i].ino, m->key[i].dev);
+
+		want[b >> 6] |= 1ULL << (b & 63);
+	}
+	return m->filters > 0 && memcmp(want, m->bits, sizeof(want)) == 0;
+}
 
 static int fake_learn(void *ctx, int fd, struct nh_inode_key *key)
 {
@@ -99,7 +122,7 @@ static void test_scan(void)
 {
 	char dir[] = "/tmp/nh-credinodes-XXXXXX", p[512], q[512], rule[600];
 	struct fake_map m = {0};
-	struct nh_credinodes_ops ops = {fake_learn, fake_put, fake_del, &m};
+	struct nh_credinodes_ops ops = {fake_learn, fake_put, fake_del, &m, fake_filter};
 	struct nh_catalogue *cat = calloc(1, sizeof(*cat));
 	struct nh_credinodes c;
 	const struct nh_inode_val *v;
@@ -144,6 +167,7 @@ static void test_scan(void)
 	CHECK(nh_credinodes_init(&c, &ops, rule,
 				 "/var/run/secrets/kubernetes.io/serviceaccount/token") == 0);
 	CHECK(nh_credinodes_scan(&c, cat, 1000, 1700000000) == 0);
+	CHECK(filter_exact(&m));
 
 	/* the host key, by its canonical name */
 	v = lookup(&m, p);
@@ -204,6 +228,7 @@ static void test_scan(void)
 	unlink(p);
 	CHECK(nh_credinodes_scan(&c, cat, 3000, 1700000000) == 0);
 	CHECK(m.n == n - 1);
+	CHECK(filter_exact(&m)); /* the gone key's bit is cleared */
 	e = nh_credinodes_get(&c, old_id);
 	CHECK(e && e->gone_ns == 3000);
 	CHECK(nh_credinodes_scan(&c, cat, 3000 + NH_CREDINODES_KEEP_NS + 1, 1700000000) == 0);
@@ -232,6 +257,7 @@ static void test_scan(void)
 		e = v ? nh_credinodes_get(&c, v->id) : NULL;
 		CHECK(e && e->rotated_ns == 4000 && strcmp(e->pod_uid, "uid-1") == 0);
 		CHECK(c.rotated == 1 && c.volumes == 1);
+		CHECK(filter_exact(&m));
 		snprintf(tok, sizeof(tok), "%s/kube-api-access-x/..2027/token", q);
 		v = lookup(&m, tok);
 		CHECK(v && v->kind == NH_INODE_CRED_FILE);
