@@ -276,9 +276,8 @@ static __always_inline __u64 nh_identity_of(void)
 
 /* The budget of the current task's identity, created on first use; NULL
  * when the map cannot hold it (then nothing is budgeted). */
-static __always_inline struct nh_budget *nh_budget_get(void)
+static __always_inline struct nh_budget *nh_budget_of(__u64 id)
 {
-	__u64 id = nh_identity_of();
 	struct nh_budget *b = bpf_map_lookup_elem(&budgets, &id), *zero;
 	__u32 slot = 0;
 
@@ -289,6 +288,11 @@ static __always_inline struct nh_budget *nh_budget_get(void)
 		return NULL;
 	bpf_map_update_elem(&budgets, &id, zero, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&budgets, &id);
+}
+
+static __always_inline struct nh_budget *nh_budget_get(void)
+{
+	return nh_budget_of(nh_identity_of());
 }
 
 static __always_inline void nh_budget_mark(struct nh_budget *b, __u64 now)
@@ -369,6 +373,30 @@ static __always_inline void *nh_reserve(__u32 kind, __u64 size)
 }
 
 #define NH_RESERVE(type, kind) ((type *)nh_reserve((kind), sizeof(type)))
+
+/* nh_reserve for an event that may be remembered in dedup: also gives
+ * the identity it counts against, so the dedup quota needs no second
+ * walk (nh_dedup_remember_for). */
+static __always_inline void *nh_reserve_for(__u32 kind, __u64 size, __u64 *identity)
+{
+	struct nh_budget *b;
+	struct nh_counters *cnt;
+	void *e;
+
+	*identity = nh_identity_of();
+	b = nh_budget_of(*identity);
+	if (!nh_admit(kind, b))
+		return NULL;
+	e = bpf_ringbuf_reserve(&events, size, 0);
+	if (!e) {
+		nh_lost(kind, b);
+		return NULL;
+	}
+	cnt = nh_counter(kind);
+	if (cnt)
+		cnt->emitted++;
+	return e;
+}
 
 static __always_inline __u64 nh_wakeup_flags(void)
 {
@@ -734,7 +762,8 @@ static __always_inline struct nh_dedup_owner *nh_dedup_owner_get(__u64 id)
  * report does not hide every later repeat. An identity at its quota is
  * not remembered: its repeats go out in full (under its flood budget)
  * rather than push another identity's entries out of the map. */
-static __always_inline void nh_dedup_remember(const struct nh_ctx *c, __u32 kind, __u64 hash)
+static __always_inline void nh_dedup_remember_for(const struct nh_ctx *c, __u32 kind, __u64 hash,
+						  __u64 identity)
 {
 	struct nh_dedup_key k = {};
 	struct nh_dedup_val v = {};
@@ -743,7 +772,7 @@ static __always_inline void nh_dedup_remember(const struct nh_ctx *c, __u32 kind
 	if (!nh_dedup_window_ns)
 		return;
 	if (nh_dedup_quota) {
-		v.owner = nh_identity_of();
+		v.owner = identity ? identity : nh_identity_of();
 		o = nh_dedup_owner_get(v.owner);
 		if (o && o->live >= nh_dedup_quota) {
 			__sync_fetch_and_add(&o->refused, 1);
@@ -760,6 +789,11 @@ static __always_inline void nh_dedup_remember(const struct nh_ctx *c, __u32 kind
 		if (o)
 			__sync_fetch_and_add(&o->live, 1);
 	}
+}
+
+static __always_inline void nh_dedup_remember(const struct nh_ctx *c, __u32 kind, __u64 hash)
+{
+	nh_dedup_remember_for(c, kind, hash, 0);
 }
 
 static __always_inline struct nh_pending *nh_pending_get(bool create)
