@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "credinodes.h"
+#include "jwt.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -66,7 +67,48 @@ struct found {
 	struct nh_inode_key key;
 	const char *cred_kind, *name, *pod_uid, *host;
 	const char *file; /* CRED_VOLUME: the credential's file name */
+	int dir;	  /* pod tokens: the volume directory, to read the exp claim */
 };
+
+/* Until when (scan clock) the token in volume directory dir is valid: its
+ * exp claim, capped; the default when it cannot be read. The token is
+ * read into memory only for its claims and wiped. */
+static uint64_t token_valid_until(const struct nh_credinodes *c, int dir)
+{
+	struct open_how how = {.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC,
+			       .resolve =
+				   RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
+	uint64_t keep = NH_CREDINODES_ROTATED_DEFAULT_NS;
+	struct nh_sa_claims claims;
+	char *buf = NULL;
+	struct stat st;
+	ssize_t n = -1;
+	int64_t left;
+	int fd;
+
+	fd = (int)syscall(SYS_openat2, dir, "token", &how, sizeof(how));
+	if (fd < 0)
+		goto cleanup;
+	buf = malloc(NH_JWT_MAX);
+	if (buf && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		n = read(fd, buf, NH_JWT_MAX);
+	close(fd);
+	if (n <= 0 || nh_jwt_decode_sa(buf, (size_t)n, &claims, NULL) != 0)
+		goto cleanup;
+	left = nh_sa_claims_remaining(&claims, c->wall_s);
+	if (left <= 0)
+		keep = 0;
+	else if ((uint64_t)left < NH_CREDINODES_ROTATED_MAX_NS / 1000000000ULL)
+		keep = (uint64_t)left * 1000000000ULL;
+	else
+		keep = NH_CREDINODES_ROTATED_MAX_NS;
+cleanup:
+	if (buf) {
+		explicit_bzero(buf, NH_JWT_MAX);
+		free(buf);
+	}
+	return c->now_ns + keep;
+}
 
 static void to_val(const struct nh_credinode *e, const char *file, struct nh_inode_val *v)
 {
@@ -96,6 +138,7 @@ static void found(struct nh_credinodes *c, const struct found *f)
 			  (f->host && strcmp(e->host, f->host) != 0) ||
 			  strcmp(e->cred_kind, f->cred_kind) != 0;
 		e->seen = c->scans;
+		e->rotated_ns = 0; /* current again */
 		if (!changed)
 			return;
 		/* A new id, so an event already in the ring keeps the old name. */
@@ -123,6 +166,8 @@ static void found(struct nh_credinodes *c, const struct found *f)
 	snprintf(e->name, sizeof(e->name), "%s", f->name);
 	snprintf(e->pod_uid, sizeof(e->pod_uid), "%s", f->pod_uid ? f->pod_uid : "");
 	snprintf(e->host, sizeof(e->host), "%s", f->host ? f->host : f->name);
+	if (f->kind == NH_INODE_CRED_FILE && f->pod_uid)
+		e->valid_until_ns = token_valid_until(c, f->dir);
 	to_val(e, f->file, &v);
 	if (nh_u64map_put(&c->by_id, e->id, e, NULL) != 0) {
 		c->errors++;
@@ -245,7 +290,8 @@ static void scan_volume(struct nh_credinodes *c, int projected, const char *pod_
 			       .resolve =
 				   RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
 	char name[PATH_MAX], host[PATH_MAX];
-	struct found f = {.cred_kind = "sa_token", .pod_uid = pod_uid, .name = name, .host = host};
+	struct found f = {
+	    .cred_kind = "sa_token", .pod_uid = pod_uid, .name = name, .host = host, .dir = -1};
 	int dir, fd, err, n;
 
 	/* The service-account volume's token is known by the path pods
@@ -266,7 +312,9 @@ static void scan_volume(struct nh_credinodes *c, int projected, const char *pod_
 		return; /* not a token volume */
 	}
 	f.kind = NH_INODE_CRED_FILE;
+	f.dir = dir;
 	found(c, &f);
+	f.dir = -1;
 	err = learn(c, dir, S_IFDIR, &f.key);
 	if (err) {
 		c->errors++;
@@ -315,25 +363,52 @@ static void scan_kubelet(struct nh_credinodes *c)
 	closedir(pods);
 }
 
-int nh_credinodes_scan(struct nh_credinodes *c, const struct nh_catalogue *cat, uint64_t now_ns)
+/* A pod token this scan did not find whose volume it did: rotated out by
+ * the kubelet. Still valid until it expires, so its inode (a hard link
+ * may keep it) stays matched until then. */
+static bool keep_rotated(struct nh_credinodes *c, struct nh_credinode *e,
+			 const struct nh_u64map *volumes)
 {
-	struct nh_credinode *e, **gone;
+	if (e->kind != NH_INODE_CRED_FILE || !e->pod_uid[0] ||
+	    !nh_u64map_get(volumes, nh_hash_str(e->host)) ||
+	    (int64_t)(c->now_ns - e->valid_until_ns) >= 0)
+		return false;
+	if (!e->rotated_ns)
+		e->rotated_ns = c->now_ns;
+	c->rotated++;
+	return true;
+}
+
+int nh_credinodes_scan(struct nh_credinodes *c, const struct nh_catalogue *cat, uint64_t now_ns,
+		       int64_t wall_s)
+{
+	struct nh_credinode *e, **gone = NULL;
+	struct nh_u64map volumes = {0};
 	size_t it = 0, n = 0;
 	uint64_t k;
+	int err;
 
 	c->scans++;
+	c->now_ns = now_ns;
+	c->wall_s = wall_s;
 	scan_host(c, cat);
 	scan_kubelet(c);
-	c->files = c->volumes = 0;
+	c->files = c->volumes = c->rotated = 0;
 	/* Whatever this scan did not find leaves the kernel map now. */
 	gone = calloc(c->by_id.len + 1, sizeof(*gone));
-	if (!gone)
-		return -ENOMEM;
-	while (nh_u64map_next(&c->by_id, &it, &k, (void **)&e))
+	err = nh_u64map_init(&volumes, c->by_id.len + 1);
+	if (!gone || err) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	while (nh_u64map_next(&c->by_id, &it, &k, (void **)&e)) {
 		gone[n++] = e;
+		if (e->kind == NH_INODE_CRED_VOLUME && !e->gone_ns && e->seen == c->scans)
+			nh_u64map_put(&volumes, nh_hash_str(e->host), e, NULL);
+	}
 	for (size_t i = 0; i < n; i++) {
 		e = gone[i];
-		if (!e->gone_ns && e->seen != c->scans) {
+		if (!e->gone_ns && e->seen != c->scans && !keep_rotated(c, e, &volumes)) {
 			nh_u64map_del(&c->by_key, key_hash(&e->key));
 			c->ops.del(c->ops.ctx, &e->key);
 			e->gone_ns = now_ns;
@@ -343,11 +418,29 @@ int nh_credinodes_scan(struct nh_credinodes *c, const struct nh_catalogue *cat, 
 		if (e->gone_ns && now_ns - e->gone_ns > NH_CREDINODES_KEEP_NS) {
 			nh_u64map_del(&c->by_id, e->id);
 			free(e);
-		} else if (!e->gone_ns) {
+		} else if (!e->gone_ns && !e->rotated_ns) {
 			c->files += e->kind == NH_INODE_CRED_FILE;
 			c->volumes += e->kind == NH_INODE_CRED_VOLUME;
 		}
 	}
+	if (c->ops.filter) {
+		uint64_t *bits = calloc(NH_CRED_FILTER_WORDS, sizeof(*bits));
+
+		if (!bits) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		it = 0;
+		while (nh_u64map_next(&c->by_key, &it, &k, (void **)&e)) {
+			uint32_t b = nh_cred_filter_bit(e->key.ino, e->key.dev);
+
+			bits[b >> 6] |= 1ULL << (b & 63);
+		}
+		c->ops.filter(c->ops.ctx, bits);
+		free(bits);
+	}
+cleanup:
 	free(gone);
-	return 0;
+	nh_u64map_free(&volumes);
+	return err;
 }

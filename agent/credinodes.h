@@ -36,6 +36,13 @@
 #define NH_CREDINODES_MAX     8192 /* entries; more files are counted, not matched */
 #define NH_CREDINODE_NAME_MAX 512
 #define NH_CREDINODES_KEEP_NS (60ULL * 1000000000ULL) /* a gone entry, for late events */
+/* A pod token the kubelet rotated out is still a valid token until its exp
+ * claim: its old inode (kept alive by a hard link, or an open descriptor
+ * passed on) stays in the kernel map that long while the pod's volume
+ * exists, at most ROTATED_MAX; a token whose exp cannot be read, for
+ * ROTATED_DEFAULT (a projected token's usual lifetime). */
+#define NH_CREDINODES_ROTATED_MAX_NS	 (24ULL * 3600 * 1000000000ULL)
+#define NH_CREDINODES_ROTATED_DEFAULT_NS (3600ULL * 1000000000ULL)
 
 struct nh_credinode {
 	uint32_t id;
@@ -51,6 +58,10 @@ struct nh_credinode {
 	char host[NH_CREDINODE_NAME_MAX];
 	uint64_t seen;	  /* the last scan that found it */
 	uint64_t gone_ns; /* left the kernel map; 0 while in it */
+	/* pod tokens: until when the token is valid (scan clock), and since
+	 * when it is a rotated-out token kept for that (0: current) */
+	uint64_t valid_until_ns;
+	uint64_t rotated_ns;
 };
 
 struct nh_credinodes_ops {
@@ -58,6 +69,9 @@ struct nh_credinodes_ops {
 	int (*put)(void *ctx, const struct nh_inode_key *key, const struct nh_inode_val *val);
 	int (*del)(void *ctx, const struct nh_inode_key *key);
 	void *ctx;
+	/* optional: the filter bits of every key in the map after a scan
+	 * (NH_CRED_FILTER_WORDS words), so deleted keys' bits clear */
+	void (*filter)(void *ctx, const uint64_t *bits);
 };
 
 struct nh_credinodes {
@@ -70,6 +84,9 @@ struct nh_credinodes {
 	const char *sa_token_path;   /* canonical name of service-account tokens */
 	/* of the last scan */
 	uint64_t files, volumes;
+	uint64_t rotated; /* rotated-out tokens kept until they expire */
+	uint64_t now_ns;  /* the scan in progress */
+	int64_t wall_s;
 	/* since the start */
 	uint64_t errors;    /* a found file that could not be learned or put */
 	uint64_t overflows; /* files beyond NH_CREDINODES_MAX */
@@ -81,8 +98,12 @@ int nh_credinodes_init(struct nh_credinodes *c, const struct nh_credinodes_ops *
 void nh_credinodes_free(struct nh_credinodes *c);
 
 /* Find the catalogue's files and the kubelet's volumes now and bring the
- * kernel map in line: new files in, gone ones out. 0 or -ENOMEM. */
-int nh_credinodes_scan(struct nh_credinodes *c, const struct nh_catalogue *cat, uint64_t now_ns);
+ * kernel map in line: new files in, gone ones out (a rotated-out token
+ * of a volume still there stays until it expires). now_ns is a monotonic
+ * clock, wall_s the same instant in seconds since the epoch (for exp
+ * claims). 0 or -ENOMEM. */
+int nh_credinodes_scan(struct nh_credinodes *c, const struct nh_catalogue *cat, uint64_t now_ns,
+		       int64_t wall_s);
 
 /* The canonical name for an open from pod_uid (NULL: not a pod): a pod's
  * token as the pod knows it when it reads its own, from anywhere else by

@@ -244,6 +244,16 @@ static void events(struct out *o, const struct nh_metrics *m)
 	single(o, "nhiscope_dedup_evicted_total", "counter",
 	       "Dedup entries the full in-kernel map evicted (their objects report in full again).",
 	       m->dedup_evicted);
+	single(o, "nhiscope_dedup_quota", "gauge",
+	       "Entries one identity may hold in the in-kernel dedup map; 0: no quota.",
+	       m->dedup_quota);
+	single(o, "nhiscope_dedup_refused_total", "counter",
+	       "First reports the kernel sent but did not remember: their identity held its "
+	       "quota of dedup entries (`nhiscope status` names the identities).",
+	       m->dedup_refused);
+	single(o, "nhiscope_dedup_identities_refused", "gauge",
+	       "Identities with first reports refused at their dedup quota.",
+	       m->dedup_identities_refused);
 	single(o, "nhiscope_dedup_purged_total", "counter",
 	       "Dedup entries of removed cgroups purged from the kernel, pinned ones included.",
 	       m->dedup_purged);

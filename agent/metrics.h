@@ -56,8 +56,11 @@ struct nh_metrics {
 	uint64_t dedup_window_ms;
 	int64_t dedup_entries; /* -1: could not be read */
 	uint64_t dedup_max_entries;
-	uint64_t dedup_evicted;	  /* pushed out of the full map (LRU) */
-	uint64_t dedup_purged;	  /* entries of removed cgroups, pinned ones included */
+	uint64_t dedup_evicted; /* pushed out of the full map (LRU) */
+	uint64_t dedup_purged;	/* entries of removed cgroups, pinned ones included */
+	uint64_t dedup_quota;	/* entries per identity; 0: none */
+	uint64_t dedup_refused; /* first reports not remembered: identity at quota */
+	uint64_t dedup_identities_refused;
 	uint64_t objects_evicted; /* dedup object descriptions pushed out (quota or bound) */
 	uint64_t series_evicted;  /* credential series pushed out (quota or bound) */
 	uint64_t ringbuf_bytes;

@@ -136,6 +136,16 @@ static const struct nh_opt opts[] = {
      .arg = "N",
      .def = "65536",
      .help = "dedup map entries"},
+    {.key = "kernel.dedupQuota",
+     .flag = "dedup-quota",
+     .type = NH_OPT_UINT,
+     .off = F(dedup_quota),
+     .max = 1u << 24,
+     .arg = "N",
+     .def = "0",
+     .help = "dedup map entries one identity (pod, container, unit) may hold; beyond it its "
+	     "new objects are sent but not remembered, so it cannot evict another identity's "
+	     "entries; 0: an eighth of kernel.dedupEntries"},
     {.key = "kernel.floodBudget",
      .flag = "flood-budget",
      .type = NH_OPT_UINT,

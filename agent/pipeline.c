@@ -36,8 +36,10 @@ static uint64_t object_digest(uint64_t cgroup_id, uint32_t uid, uint32_t kind, u
 }
 
 /* Remember what a deduplicated series is about, so its summaries can say
- * it; the kernel only hands back a hash. */
-static void remember_object(struct nh_agent *a, const struct nh_hdr *h)
+ * it; the kernel only hands back a hash. Owned by the event's identity
+ * cgroup (the pod, container or unit), never the leaf: a workload making
+ * cgroups below its own would otherwise get a quota per cgroup it made. */
+static void remember_object(struct nh_agent *a, const struct nh_hdr *h, uint64_t owner)
 {
 	uint64_t d = object_digest(h->cgroup_id, h->uid, h->kind, h->obj_hash);
 	char desc[NH_PATH_MAX + 64], *copy;
@@ -45,7 +47,7 @@ static void remember_object(struct nh_agent *a, const struct nh_hdr *h)
 	nh_render_object(h, desc, sizeof(desc));
 	copy = strdup(desc);
 	if (copy) /* the pod's cgroup owns it: one pod cannot push out another's */
-		nh_quotamap_put(&a->objects, h->cgroup_id ? h->cgroup_id : 1, d, copy);
+		nh_quotamap_put(&a->objects, owner ? owner : 1, d, copy);
 }
 
 /* The record to the foreground tail and the socket's subscribers, in
@@ -381,9 +383,6 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 	default:
 		break;
 	}
-	if (h->flags & NH_F_DEDUP)
-		remember_object(a, h);
-
 	ev.h = h;
 	ev.wall_offset_ns = a->wall_offset_ns;
 	ev.proc = h->kind == NH_KIND_SUMMARY ? nh_proctable_get(&a->procs, h->tgid)
@@ -396,6 +395,9 @@ static void handle_event(struct nh_agent *a, void *data, size_t size)
 	ev.cg = nh_identity_cgroup(&a->ids, h->cgroup_id, h->tgid);
 	if (ev.cg && !ev.cg->budget_set)
 		register_identity(a, ev.cg);
+	if (h->flags & NH_F_DEDUP)
+		remember_object(
+		    a, h, ev.cg && ev.cg->identity_cgroup ? ev.cg->identity_cgroup : h->cgroup_id);
 	if (!ev.cg || nh_identity_key(&a->ids, ev.cg, h->uid, identity, sizeof(identity)) != 0)
 		snprintf(identity, sizeof(identity), "user:%u", h->uid);
 	ev.identity_source =
@@ -550,7 +552,8 @@ void nh_pipeline_scan_credentials(struct nh_agent *a)
 	uint64_t now = nh_clock_mono_ns();
 	uint64_t errors = a->credinodes.errors;
 
-	if (nh_credinodes_scan(&a->credinodes, &a->findings.cat, now) != 0 ||
+	if (nh_credinodes_scan(&a->credinodes, &a->findings.cat, now,
+			       (int64_t)(nh_clock_wall_ns() / NH_NSEC)) != 0 ||
 	    a->credinodes.errors != errors)
 		nh_debug(&a->log, "credential files by inode: %llu errors so far",
 			 (unsigned long long)a->credinodes.errors);

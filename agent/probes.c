@@ -385,6 +385,7 @@ int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 	}
 	p->skel->rodata->nh_agent_tgid = cfg->agent_tgid;
 	p->skel->rodata->nh_dedup_window_ns = cfg->dedup_window_ns;
+	p->skel->rodata->nh_dedup_quota = cfg->dedup_quota;
 	p->skel->rodata->nh_scoped = cfg->scope_cgroup != NULL;
 	p->skel->rodata->nh_wakeup_bytes = cfg->wakeup_bytes;
 	p->skel->rodata->nh_flood_budget = cfg->flood_budget;
@@ -670,6 +671,48 @@ void nh_probes_dedup_stats(struct nh_probes *p, struct nh_dedup_stats *out)
 		return;
 	out->evicted = p->skel->bss->nh_dedup_evicted;
 	out->purged = p->skel->bss->nh_dedup_purged;
+	out->quota = p->skel->rodata->nh_dedup_quota;
+	out->refused = p->skel->bss->nh_dedup_refused;
+	{
+		int fd = bpf_map__fd(p->skel->maps.dedup_owners);
+		__u64 key, *prev = NULL;
+		struct nh_dedup_owner o;
+
+		while (out->quota && bpf_map_get_next_key(fd, prev, &key) == 0) {
+			prev = &key;
+			if (bpf_map_lookup_elem(fd, &key, &o) != 0)
+				continue;
+			out->identities_refused += o.refused != 0;
+		}
+	}
+}
+
+static int cmp_share(const void *x, const void *y)
+{
+	const struct nh_dedup_share *a = x, *b = y;
+
+	if (a->o.refused != b->o.refused)
+		return a->o.refused < b->o.refused ? 1 : -1;
+	return a->o.live < b->o.live ? 1 : a->o.live > b->o.live ? -1 : 0;
+}
+
+int nh_probes_dedup_shares(struct nh_probes *p, struct nh_dedup_share *out, size_t max)
+{
+	int fd;
+	__u64 key, *prev = NULL;
+	size_t n = 0;
+
+	if (!p->skel || !p->skel->rodata->nh_dedup_window_ns || !p->skel->rodata->nh_dedup_quota)
+		return 0;
+	fd = bpf_map__fd(p->skel->maps.dedup_owners);
+	while (n < max && bpf_map_get_next_key(fd, prev, &key) == 0) {
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &out[n].o) != 0)
+			continue;
+		out[n++].identity_cgroup = key;
+	}
+	qsort(out, n, sizeof(*out), cmp_share);
+	return (int)n;
 }
 
 int nh_probes_inode_learn(struct nh_probes *p, int fd, struct nh_inode_key *key)
@@ -690,9 +733,24 @@ int nh_probes_inode_learn(struct nh_probes *p, int fd, struct nh_inode_key *key)
 int nh_probes_inode_put(struct nh_probes *p, const struct nh_inode_key *key,
 			const struct nh_inode_val *val)
 {
+	uint32_t bit = nh_cred_filter_bit(key->ino, key->dev);
+
+	/* The bit first: the hook looks in the map only when it is set. */
+	__atomic_fetch_or(&p->skel->bss->nh_cred_filter[bit >> 6], 1ULL << (bit & 63),
+			  __ATOMIC_SEQ_CST);
 	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.inodes), key, val, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+void nh_probes_inode_filter(struct nh_probes *p, const uint64_t *bits)
+{
+	/* Word by word: a bit of a live key is set in both the old and the
+	 * new word, so no store can hide it. */
+	for (int i = 0; i < NH_CRED_FILTER_WORDS; i++)
+		if (p->skel->bss->nh_cred_filter[i] != bits[i])
+			__atomic_store_n(&p->skel->bss->nh_cred_filter[i], bits[i],
+					 __ATOMIC_SEQ_CST);
 }
 
 int nh_probes_inode_del(struct nh_probes *p, const struct nh_inode_key *key)

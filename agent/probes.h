@@ -40,6 +40,7 @@ struct nh_probes_config {
 	uint32_t agent_tgid;
 	uint64_t dedup_window_ns; /* 0 disables in-kernel dedup */
 	uint32_t dedup_entries;
+	uint32_t dedup_quota;	  /* entries per identity; 0: no quota */
 	uint32_t ringbuf_bytes;	  /* power of two, multiple of the page size */
 	uint64_t wakeup_bytes;	  /* wake the reader at this much unread; 0: always */
 	uint32_t args_max;	  /* argv bytes copied per exec, <= NH_ARGS_MAX; 0: all */
@@ -119,6 +120,9 @@ int nh_probes_inode_learn(struct nh_probes *p, int fd, struct nh_inode_key *key)
 int nh_probes_inode_put(struct nh_probes *p, const struct nh_inode_key *key,
 			const struct nh_inode_val *val);
 int nh_probes_inode_del(struct nh_probes *p, const struct nh_inode_key *key);
+/* The kernel's filter of the map's keys (nhiscope.h), made exact again
+ * after deletes: NH_CRED_FILTER_WORDS words. put sets a key's bit itself. */
+void nh_probes_inode_filter(struct nh_probes *p, const uint64_t *bits);
 /* Tell the kernel that cgroup_id is an identity: its events and those of
  * the cgroups below it count against its budget. leaf_only: an identity
  * for its own members only (a cgroup nothing owns), which never replaces
@@ -128,10 +132,22 @@ int nh_probes_identity_set(struct nh_probes *p, uint64_t cgroup_id, bool leaf_on
 void nh_probes_identity_gone(struct nh_probes *p, uint64_t cgroup_id);
 
 struct nh_dedup_stats {
-	uint64_t evicted; /* entries the full map pushed out (LRU) */
-	uint64_t purged;  /* entries of removed cgroups, pinned ones included */
+	uint64_t evicted;	     /* entries the full map pushed out (LRU) */
+	uint64_t purged;	     /* entries of removed cgroups, pinned ones included */
+	uint64_t quota;		     /* entries per identity; 0: none */
+	uint64_t refused;	     /* first reports not remembered: at quota */
+	uint64_t identities_refused; /* of the identities the kernel holds a share for */
 };
 /* As of the last flush. */
 void nh_probes_dedup_stats(struct nh_probes *p, struct nh_dedup_stats *out);
+
+/* One identity's share of the dedup map (nhiscope.h). */
+struct nh_dedup_share {
+	uint64_t identity_cgroup;
+	struct nh_dedup_owner o;
+};
+/* Up to max shares, most refused then most held first; the count, or
+ * -errno. */
+int nh_probes_dedup_shares(struct nh_probes *p, struct nh_dedup_share *out, size_t max);
 
 #endif

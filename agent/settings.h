@@ -28,6 +28,7 @@ struct nh_agent_config {
 	uint64_t dedup_window_ms; /* 0 disables in-kernel dedup */
 	uint64_t batch_ms;	  /* deliver at most this late; 0: wake per event */
 	uint64_t dedup_entries;
+	uint64_t dedup_quota;  /* dedup entries per identity; 0: dedup_entries / 8 */
 	uint64_t flood_budget; /* events per identity per flood window; 0: unlimited */
 	uint64_t flood_window_ms;
 	const char *scope_cgroup; /* cgroup v2 path below the mount, or NULL */

@@ -472,10 +472,16 @@ static int inode_del(void *ctx, const struct nh_inode_key *key)
 	return nh_probes_inode_del(ctx, key);
 }
 
+static void inode_filter(void *ctx, const uint64_t *bits)
+{
+	nh_probes_inode_filter(ctx, bits);
+}
+
 /* Credential files by inode (credinodes.h), found before the first event. */
 static int start_credinodes(struct nh_agent *a)
 {
-	struct nh_credinodes_ops ops = {inode_learn, inode_put, inode_del, &a->probes};
+	struct nh_credinodes_ops ops = {inode_learn, inode_put, inode_del, &a->probes,
+					inode_filter};
 	int code = nh_credinodes_init(&a->credinodes, &ops, a->cfg.kubelet_root,
 				      a->findings.sa_token_path);
 
@@ -569,6 +575,9 @@ int nh_agent_start(struct nh_agent *a)
 	pc.dedup_window_ns = a->cfg.dedup_window_ms * 1000000ULL;
 	pc.args_max = (uint32_t)a->cfg.argv_max;
 	pc.dedup_entries = a->cfg.dedup_entries;
+	pc.dedup_quota = a->cfg.dedup_quota ? a->cfg.dedup_quota : a->cfg.dedup_entries / 8;
+	if (pc.dedup_quota > pc.dedup_entries)
+		pc.dedup_quota = pc.dedup_entries;
 	pc.flood_budget = a->cfg.flood_budget;
 	pc.flood_window_ns = a->cfg.flood_window_ms * 1000000ULL;
 	pc.ringbuf_bytes = a->cfg.ringbuf_bytes;

@@ -57,6 +57,34 @@ static json_object *identities_json(struct nh_agent *a)
 	return o;
 }
 
+/* Issue 16: each identity's share of the kernel's dedup map, the ones
+ * refused at their quota first. */
+static json_object *dedup_shares_json(struct nh_agent *a)
+{
+	json_object *list = json_object_new_array();
+	struct nh_dedup_share *all = calloc(4096, sizeof(*all));
+	int n = all ? nh_probes_dedup_shares(&a->probes, all, 4096) : 0;
+
+	for (int j = 0; j < n && j < 100; j++) {
+		const struct nh_cgroup_ctx *cg =
+		    nh_u64map_get(&a->ids.cgroups, all[j].identity_cgroup);
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "cgroup_id",
+				       json_object_new_int64((int64_t)all[j].identity_cgroup));
+		if (cg && cg->found)
+			json_object_object_add(e, "cgroup", json_object_new_string(cg->path));
+		json_object_object_add(e, "entries", json_object_new_int64((int64_t)all[j].o.live));
+		json_object_object_add(e, "refused",
+				       json_object_new_int64((int64_t)all[j].o.refused));
+		json_object_object_add(e, "evicted",
+				       json_object_new_int64((int64_t)all[j].o.evicted));
+		json_object_array_add(list, e);
+	}
+	free(all);
+	return list;
+}
+
 static int cmp_flooded(const void *x, const void *y)
 {
 	const struct nh_identity_seen *const *a = x, *const *b = y;
@@ -150,6 +178,9 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 		nh_probes_dedup_stats(&a->probes, &ds);
 		m->dedup_evicted = ds.evicted;
 		m->dedup_purged = ds.purged;
+		m->dedup_quota = ds.quota;
+		m->dedup_refused = ds.refused;
+		m->dedup_identities_refused = ds.identities_refused;
 		m->objects_evicted = a->objects.evicted;
 		m->series_evicted = a->findings.series.evicted;
 	}
@@ -296,6 +327,8 @@ static json_object *credentials_status(struct nh_agent *a, const struct nh_metri
 
 		json_object_object_add(bi, "files", json_object_new_int64((int64_t)ci->files));
 		json_object_object_add(bi, "volumes", json_object_new_int64((int64_t)ci->volumes));
+		json_object_object_add(bi, "rotated_kept",
+				       json_object_new_int64((int64_t)ci->rotated));
 		json_object_object_add(bi, "scans", json_object_new_int64((int64_t)ci->scans));
 		json_object_object_add(bi, "errors", json_object_new_int64((int64_t)ci->errors));
 		json_object_object_add(bi, "overflows",
@@ -489,6 +522,9 @@ static json_object *agent_status(struct nh_agent *a)
 	json_object_object_add(dedup, "max_entries", json_object_new_int64(m.dedup_max_entries));
 	json_object_object_add(dedup, "evicted", json_object_new_int64(m.dedup_evicted));
 	json_object_object_add(dedup, "purged", json_object_new_int64(m.dedup_purged));
+	json_object_object_add(dedup, "quota", json_object_new_int64(m.dedup_quota));
+	json_object_object_add(dedup, "refused", json_object_new_int64(m.dedup_refused));
+	json_object_object_add(dedup, "identities", dedup_shares_json(a));
 	json_object_object_add(dedup, "objects_evicted", json_object_new_int64(m.objects_evicted));
 	json_object_object_add(dedup, "series_evicted", json_object_new_int64(m.series_evicted));
 	json_object_object_add(o, "dedup", dedup);

@@ -12,6 +12,9 @@ __u64 nh_dedup_entries_seen;
 __u64 nh_dedup_deleted; /* idled out or purged by a flush */
 __u64 nh_dedup_purged;	/* of those, entries of removed cgroups */
 __u64 nh_dedup_evicted; /* pushed out by the LRU when full, estimated at each flush */
+/* The last flush saw evictions: the next one recounts each identity's
+ * entries, to find whose went and to put its quota count right. */
+__u64 nh_dedup_recount;
 
 /* For nh_hash_selftest: user space writes a message, reads the hash. */
 __u64 nh_selftest_words[NH_SIPHASH_WORDS];
@@ -23,8 +26,46 @@ struct flush_ctx {
 	__u64 now;
 	__u64 deleted; /* by this run */
 	__u32 full;
-	__u32 purge; /* some removed cgroup awaits its purge */
+	__u32 purge;   /* some removed cgroup awaits its purge */
+	__u32 recount; /* count each owner's entries (nh_dedup_recount) */
+	__u32 pad;
 };
+
+/* An entry left the map by a delete: one less against its owner's quota.
+ * The owner is read before the delete: an LRU map reuses a deleted
+ * element at once. */
+static __always_inline void owner_deleted(__u64 owner)
+{
+	struct nh_dedup_owner *o = bpf_map_lookup_elem(&dedup_owners, &owner);
+
+	if (o && *(volatile __u64 *)&o->live)
+		__sync_fetch_and_add(&o->live, -1);
+}
+
+static long owner_reset(struct bpf_map *map, __u64 *id, struct nh_dedup_owner *o,
+			struct flush_ctx *fc)
+{
+	o->counted = 0;
+	return 0;
+}
+
+/* After a recount: whatever an owner held beyond what the walk found went
+ * without a delete, pushed out by the full map. An estimate: an entry
+ * inserted behind the walk counts as gone, and is counted again at the
+ * next recount. */
+static long owner_settle(struct bpf_map *map, __u64 *id, struct nh_dedup_owner *o,
+			 struct flush_ctx *fc)
+{
+	__u64 live = *(volatile __u64 *)&o->live;
+
+	if (live > o->counted) {
+		__sync_fetch_and_add(&o->evicted, live - o->counted);
+		__sync_fetch_and_add(&o->live, o->counted - live);
+	} else if (live < o->counted) {
+		__sync_fetch_and_add(&o->live, o->counted - live);
+	}
+	return 0;
+}
 
 static long dead_pending(struct bpf_map *map, __u64 *id, struct nh_dead_cgroup *d,
 			 struct flush_ctx *fc)
@@ -57,6 +98,7 @@ static __always_inline bool purge_one(struct nh_dedup_key *k, struct nh_dedup_va
 				      struct flush_ctx *fc)
 {
 	struct nh_dead_cgroup *d;
+	__u64 owner;
 
 	if (!fc->purge)
 		return false;
@@ -65,10 +107,12 @@ static __always_inline bool purge_one(struct nh_dedup_key *k, struct nh_dedup_va
 		return false;
 	if (v->count && emit_summary(k, v, fc))
 		return true; /* ring full: purged on the next run */
+	owner = v->owner;
 	if (!bpf_map_delete_elem(&dedup, k)) {
 		fc->deleted++;
 		__sync_fetch_and_add(&nh_dedup_deleted, 1);
 		__sync_fetch_and_add(&nh_dedup_purged, 1);
+		owner_deleted(owner);
 	}
 	return true;
 }
@@ -115,6 +159,8 @@ static __always_inline long emit_summary(struct nh_dedup_key *k, struct nh_dedup
 static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_dedup_val *v,
 		      struct flush_ctx *fc)
 {
+	__u64 owner = v->owner;
+
 	if (purge_one(k, v, fc))
 		return fc->full ? 1 : 0;
 
@@ -131,9 +177,18 @@ static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_ded
 		    !*(volatile __u64 *)&v->count && !bpf_map_delete_elem(&dedup, k)) {
 			fc->deleted++;
 			__sync_fetch_and_add(&nh_dedup_deleted, 1);
+			owner_deleted(owner);
+			return 0;
 		}
-		return 0;
 	}
+	if (fc->recount) {
+		struct nh_dedup_owner *o = bpf_map_lookup_elem(&dedup_owners, &owner);
+
+		if (o)
+			o->counted++;
+	}
+	if (!v->count)
+		return 0;
 	if ((__s64)(fc->now - v->window_start) < (__s64)nh_dedup_window_ns)
 		return 0;
 	return emit_summary(k, v, fc);
@@ -201,10 +256,20 @@ int nh_pin(struct bpf_raw_tracepoint_args *ctx)
 		 * put it back pinned, or the next use would be reported in
 		 * full again although it is known. */
 		struct nh_dedup_val nv = {.window_start = bpf_ktime_get_ns(),
-					  .flags = NH_DEDUP_PINNED};
+					  .flags = NH_DEDUP_PINNED,
+					  .owner = k.cgroup_id};
+		struct nh_dedup_owner *o;
+		__u64 *id = bpf_map_lookup_elem(&identities, &k.cgroup_id);
 
+		/* Known behaviour is put back whatever the quota, but counts
+		 * against it. */
+		if (id)
+			nv.owner = *id & ~NH_IDENTITY_LEAF_ONLY;
 		if (!bpf_map_update_elem(&dedup, &k, &nv, BPF_NOEXIST)) {
 			__sync_fetch_and_add(&nh_dedup_inserted, 1);
+			o = nh_dedup_quota ? nh_dedup_owner_get(nv.owner) : NULL;
+			if (o)
+				__sync_fetch_and_add(&o->live, 1);
 			return 0;
 		}
 		v = bpf_map_lookup_elem(&dedup, &k); /* a hook put it back first */
@@ -232,7 +297,15 @@ int nh_flush(void *ctx)
 	if (fc.full)
 		return 1;
 	bpf_for_each_map_elem(&dead_cgroups, dead_pending, &fc, 0);
+	if (nh_dedup_quota && nh_dedup_recount) {
+		fc.recount = 1;
+		bpf_for_each_map_elem(&dedup_owners, owner_reset, &fc, 0);
+	}
 	seen = bpf_for_each_map_elem(&dedup, flush_one, &fc, 0);
+	if (fc.recount && !fc.full) {
+		bpf_for_each_map_elem(&dedup_owners, owner_settle, &fc, 0);
+		nh_dedup_recount = 0;
+	}
 	if (fc.purge && !fc.full)
 		bpf_for_each_map_elem(&dead_cgroups, dead_done, &fc, 0);
 	present = seen > fc.deleted ? seen - fc.deleted : 0;
@@ -241,8 +314,10 @@ int nh_flush(void *ctx)
 	 * a low estimate while hooks insert, so keep the highest. */
 	evicted = inserted - *(volatile __u64 *)&nh_dedup_deleted;
 	evicted = (__s64)(evicted - present) > 0 ? evicted - present : 0;
-	if (evicted > nh_dedup_evicted)
+	if (evicted > nh_dedup_evicted) {
 		nh_dedup_evicted = evicted;
+		nh_dedup_recount = 1;
+	}
 	return fc.full ? 1 : 0;
 }
 

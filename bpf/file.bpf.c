@@ -20,7 +20,7 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	struct nh_ctx c;
 	bool via_volume;
 	__u32 zero = 0, flags;
-	__u64 h, ptr, mode, ino, dev;
+	__u64 h, ptr, mode, ino, dev, identity;
 	int dirfd;
 	long n, len;
 
@@ -87,7 +87,7 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	 * answer, and pays nothing for it. */
 	cred = f ? nh_cred_of(f, dev, ino, &via_volume) : NULL;
 
-	e = NH_RESERVE(struct nh_open_event, NH_KIND_OPEN);
+	e = nh_reserve_for(NH_KIND_OPEN, sizeof(*e), &identity);
 	if (!e)
 		return 0;
 	nh_fill_dedup_hdr(&e->h, &c, NH_KIND_OPEN, h);
@@ -109,7 +109,7 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	NH_ZERO(e->path);
 	bpf_probe_read_kernel_str(e->path, sizeof(e->path), s->path);
 	nh_submit(e);
-	nh_dedup_remember(&c, NH_KIND_OPEN, h);
+	nh_dedup_remember_for(&c, NH_KIND_OPEN, h, identity);
 	return 0;
 }
 

@@ -71,10 +71,24 @@ struct {
 	__type(value, struct nh_dedup_val);
 } dedup SEC(".maps") __weak;
 
+/* Entries one identity may hold in dedup; 0: no quota. Set by the agent. */
+const volatile __u64 nh_dedup_quota __weak = 0;
+
+/* identity cgroup -> its share of dedup (nhiscope.h). LRU: an owner pushed
+ * out starts counting again from zero, until the next recount. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct nh_dedup_owner);
+} dedup_owners SEC(".maps") __weak;
+
 /* Entries created in dedup (first reports and pins); the flush adds the
  * ones it deletes, so their difference with the entries present is what
  * the LRU evicted. */
 __u64 nh_dedup_inserted __weak;
+/* First reports not remembered because their identity held its quota. */
+__u64 nh_dedup_refused __weak;
 
 /* Removed cgroups whose dedup entries (pinned ones included) are to be
  * purged. A marker lives until both the flush purged after the removal and
@@ -262,9 +276,8 @@ static __always_inline __u64 nh_identity_of(void)
 
 /* The budget of the current task's identity, created on first use; NULL
  * when the map cannot hold it (then nothing is budgeted). */
-static __always_inline struct nh_budget *nh_budget_get(void)
+static __always_inline struct nh_budget *nh_budget_of(__u64 id)
 {
-	__u64 id = nh_identity_of();
 	struct nh_budget *b = bpf_map_lookup_elem(&budgets, &id), *zero;
 	__u32 slot = 0;
 
@@ -275,6 +288,11 @@ static __always_inline struct nh_budget *nh_budget_get(void)
 		return NULL;
 	bpf_map_update_elem(&budgets, &id, zero, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&budgets, &id);
+}
+
+static __always_inline struct nh_budget *nh_budget_get(void)
+{
+	return nh_budget_of(nh_identity_of());
 }
 
 static __always_inline void nh_budget_mark(struct nh_budget *b, __u64 now)
@@ -355,6 +373,30 @@ static __always_inline void *nh_reserve(__u32 kind, __u64 size)
 }
 
 #define NH_RESERVE(type, kind) ((type *)nh_reserve((kind), sizeof(type)))
+
+/* nh_reserve for an event that may be remembered in dedup: also gives
+ * the identity it counts against, so the dedup quota needs no second
+ * walk (nh_dedup_remember_for). */
+static __always_inline void *nh_reserve_for(__u32 kind, __u64 size, __u64 *identity)
+{
+	struct nh_budget *b;
+	struct nh_counters *cnt;
+	void *e;
+
+	*identity = nh_identity_of();
+	b = nh_budget_of(*identity);
+	if (!nh_admit(kind, b))
+		return NULL;
+	e = bpf_ringbuf_reserve(&events, size, 0);
+	if (!e) {
+		nh_lost(kind, b);
+		return NULL;
+	}
+	cnt = nh_counter(kind);
+	if (cnt)
+		cnt->emitted++;
+	return e;
+}
 
 static __always_inline __u64 nh_wakeup_flags(void)
 {
@@ -567,11 +609,22 @@ static __always_inline struct file *nh_fd_inode(int fd, __u64 *ino, __u64 *dev)
 	return f;
 }
 
+/* Written by the agent only (nhiscope.h, nh_cred_filter_bit). */
+__u64 nh_cred_filter[NH_CRED_FILTER_WORDS];
+
+static __always_inline bool nh_cred_maybe(__u64 dev, __u64 ino)
+{
+	__u32 bit = nh_cred_filter_bit(ino, (__u32)dev);
+
+	return nh_cred_filter[bit >> 6] & (1ULL << (bit & 63));
+}
+
 /*
  * The credential an opened file is, or NULL; *via_volume when it was
- * found through its volume. One lookup for most files; a file on a
- * device that holds projected volumes costs one more, and its name is
- * read only when its grandparent directory is such a volume. A projected
+ * found through its volume. Most files cost two filter bits (the file,
+ * its grandparent directory) and no map lookup; a set bit costs a
+ * lookup, and the name is read only when the grandparent directory is a
+ * volume. A projected
  * token is <vol>/..<timestamp>/<name>, a new file in a new directory at
  * each rotation, and the kubelet swaps <vol>/..data to it before the
  * agent can see it: matching the volume leaves no window in which a
@@ -581,17 +634,22 @@ static __always_inline struct file *nh_fd_inode(int fd, __u64 *ino, __u64 *dev)
 static __always_inline struct nh_inode_val *nh_cred_of(struct file *f, __u64 dev, __u64 ino,
 						       bool *via_volume)
 {
-	struct nh_inode_val *v = nh_inode_lookup(dev, ino);
+	struct nh_inode_val *v = NULL;
 	struct dentry *d;
-	__u64 name[NH_INODE_NAME / 8] = {}, want[NH_INODE_NAME / 8];
+	__u64 name[NH_INODE_NAME / 8] = {}, want[NH_INODE_NAME / 8], gp;
 
 	*via_volume = false;
+	if (nh_cred_maybe(dev, ino))
+		v = nh_inode_lookup(dev, ino);
 	if (v)
 		return v->kind == NH_INODE_CRED_FILE ? v : NULL;
-	if (!f || !nh_inode_lookup(dev, 0))
+	if (!f)
 		return NULL;
 	d = f->f_path.dentry;
-	v = nh_inode_lookup(dev, d->d_parent->d_parent->d_inode->i_ino);
+	gp = d->d_parent->d_parent->d_inode->i_ino;
+	if (!nh_cred_maybe(dev, gp))
+		return NULL;
+	v = nh_inode_lookup(dev, gp);
 	if (!v || v->kind != NH_INODE_CRED_VOLUME)
 		return NULL;
 	bpf_probe_read_kernel_str(name, sizeof(name), d->d_name.name);
@@ -688,21 +746,54 @@ static __always_inline bool nh_dedup_hit(const struct nh_ctx *c, __u32 kind, __u
 	return true;
 }
 
+/* The dedup share of identity id, created on first use; NULL when the
+ * map cannot hold it (then the entry is not counted against a quota). */
+static __always_inline struct nh_dedup_owner *nh_dedup_owner_get(__u64 id)
+{
+	struct nh_dedup_owner *o = bpf_map_lookup_elem(&dedup_owners, &id), zero = {};
+
+	if (o)
+		return o;
+	bpf_map_update_elem(&dedup_owners, &id, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&dedup_owners, &id);
+}
+
 /* Called after the first report reached the ring buffer, so a lost first
- * report does not hide every later repeat. */
-static __always_inline void nh_dedup_remember(const struct nh_ctx *c, __u32 kind, __u64 hash)
+ * report does not hide every later repeat. An identity at its quota is
+ * not remembered: its repeats go out in full (under its flood budget)
+ * rather than push another identity's entries out of the map. */
+static __always_inline void nh_dedup_remember_for(const struct nh_ctx *c, __u32 kind, __u64 hash,
+						  __u64 identity)
 {
 	struct nh_dedup_key k = {};
 	struct nh_dedup_val v = {};
+	struct nh_dedup_owner *o = NULL;
 
 	if (!nh_dedup_window_ns)
 		return;
+	if (nh_dedup_quota) {
+		v.owner = identity ? identity : nh_identity_of();
+		o = nh_dedup_owner_get(v.owner);
+		if (o && o->live >= nh_dedup_quota) {
+			__sync_fetch_and_add(&o->refused, 1);
+			__sync_fetch_and_add(&nh_dedup_refused, 1);
+			return;
+		}
+	}
 	nh_dedup_key_init(&k, c, kind, hash);
 	v.window_start = c->now;
 	v.last_tgid = c->pid_tgid >> 32;
 	v.last_pid = (__u32)c->pid_tgid;
-	if (!bpf_map_update_elem(&dedup, &k, &v, BPF_NOEXIST))
+	if (!bpf_map_update_elem(&dedup, &k, &v, BPF_NOEXIST)) {
 		__sync_fetch_and_add(&nh_dedup_inserted, 1);
+		if (o)
+			__sync_fetch_and_add(&o->live, 1);
+	}
+}
+
+static __always_inline void nh_dedup_remember(const struct nh_ctx *c, __u32 kind, __u64 hash)
+{
+	nh_dedup_remember_for(c, kind, hash, 0);
 }
 
 static __always_inline struct nh_pending *nh_pending_get(bool create)

@@ -313,6 +313,17 @@ struct nh_dedup_val {
 	__u32 last_pid;
 	__u32 flags; /* enum nh_dedup_flag */
 	__u32 pad;
+	__u64 owner; /* identity cgroup whose quota the entry counts against */
+};
+
+/* Per identity in the dedup map (struct nh_dedup_val.owner): a workload
+ * opening novel objects stops being remembered at its quota, so it can
+ * neither fill the map nor make it evict another identity's entries. */
+struct nh_dedup_owner {
+	__u64 live;    /* entries held: hooks add, the flush deletes and recounts */
+	__u64 refused; /* first reports not remembered: the identity was at its quota */
+	__u64 evicted; /* its entries that went without a delete (the full map's LRU) */
+	__u64 counted; /* the flush's recount in progress */
 };
 
 struct nh_summary_event {
@@ -355,6 +366,16 @@ enum nh_inode_kind {
 };
 
 #define NH_INODE_NAME 16
+
+/* A bit per (device, inode) hash, set for every key of the inode map (and
+ * for no other, after each rescan): an open whose file's bit is clear
+ * skips the map lookups. Shared by BPF and the agent. */
+#define NH_CRED_FILTER_WORDS 1024 /* 65536 bits */
+
+static inline __u32 nh_cred_filter_bit(__u64 ino, __u32 dev)
+{
+	return (__u32)(((ino ^ ((__u64)dev << 40)) * 0x9E3779B97F4A7C15ULL) >> 48);
+}
 
 struct nh_inode_val {
 	__u32 id;   /* the agent's name for the entry, never 0 */
@@ -420,7 +441,8 @@ _Static_assert(sizeof(struct nh_op_event) == 104 + NH_PATH_MAX, "op layout");
 _Static_assert(sizeof(struct nh_capset_event) == 128, "capset layout");
 _Static_assert(sizeof(struct nh_ring_event) == 88, "ring layout");
 _Static_assert(sizeof(struct nh_dedup_key) == 24, "dedup key layout");
-_Static_assert(sizeof(struct nh_dedup_val) == 32, "dedup value layout");
+_Static_assert(sizeof(struct nh_dedup_val) == 40, "dedup value layout");
+_Static_assert(sizeof(struct nh_dedup_owner) == 32, "dedup owner layout");
 _Static_assert(sizeof(struct nh_summary_event) == 112, "summary layout");
 _Static_assert(sizeof(struct nh_cgroup_event) == 80, "cgroup layout");
 _Static_assert(sizeof(struct nh_counters) == 32, "counters layout");

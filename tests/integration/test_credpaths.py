@@ -178,7 +178,9 @@ def rotated_token_is_matched_through_its_volume(s):
     """The kubelet's atomic writer puts the next token in a new timestamped
     directory (a new inode) before it swaps ..data: opened there, or through
     ..data right after the swap, the new token is a credential_use at once,
-    before any rescan could have learned its inode."""
+    before any rescan could have learned its inode. The token rotated out,
+    still valid until it expires, stays a credential through a hard link
+    after the kubelet removed its directory."""
     kubelet = KubeletRoot(s.tmp)
     pod = VolumePod(kubelet)
     agent = agent_for(s, kubelet)
@@ -187,6 +189,10 @@ def rotated_token_is_matched_through_its_volume(s):
         with running(tail):
             pod.py("open('/proc/self/root%s').read()" % TOKEN)
             old = expect_use(tail, pod, "/proc/self/root" + TOKEN)
+            # A hard link keeps the current token's inode past its rotation.
+            old_file = os.path.realpath(os.path.join(pod.vol, "token"))
+            stash = os.path.join(kubelet.path, "stash")
+            os.link(old_file, stash)
             # The next token, written but not yet swapped in: only the
             # volume can say what it is (the agent's scan follows ..data).
             stamp = "..%d" % time.monotonic_ns()
@@ -205,6 +211,18 @@ def rotated_token_is_matched_through_its_volume(s):
             pod.py("open(%r).read()" % after)
             expect_use(tail, pod, after)
             assert old["matched_by"] in ("inode", "volume"), old
+            # The kubelet removes the old directory; the rotated-out token
+            # is still valid until its exp, so its inode still matches
+            # after the scans that no longer find it in the volume.
+            shutil.rmtree(os.path.dirname(old_file))
+            # Scans run on the loop that answers status: the next one
+            # starts after this answer, hence after the removal.
+            scans = agent.status()["credentials"]["by_inode"]["scans"]
+            wait_until(lambda: agent.status()["credentials"]["by_inode"]["scans"] >= scans + 1,
+                       timeout=15, what="a credential scan after the removal")
+            pod.py("open(%r).read()" % stash)
+            expect_use(tail, pod, stash, matched=("inode",))
+            assert agent.status()["credentials"]["by_inode"]["rotated_kept"] == 1
 
 
 @suite.test

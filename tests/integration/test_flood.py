@@ -56,14 +56,25 @@ def lost_for(tail, key):
     return total
 
 
+def cgroup_ids(pod):
+    """The cgroup ids (directory inodes) of a pod, its container and the
+    cgroups below it."""
+    ids = set()
+    for root, _, _ in os.walk(pod.pod_dir):
+        ids.add(os.stat(root).st_ino)
+    return ids
+
+
 def storm_opens(out):
     return int(out.split("storm opens=")[1].split()[0])
 
 
-def flood_and_victim(s, agent_args):
+def flood_and_victim(s, agent_args, reopen_after=0):
     """One pod storms novel opens from a cgroup it made below its own
     container (a workload with a writable cgroupfs); another reads its
-    token, execs a binary and opens 40 files one by one meanwhile.
+    token, execs a binary and opens 40 files one by one meanwhile; with
+    reopen_after, once the storm has sent that many more opens, it opens
+    the 40 files again.
     Returns the agent (running), a tail of the calm pod, a tail of the
     flooder's opens, floods and losses, both pods, the storm's directory
     and opens, the calm pod's paths and its exec's tag."""
@@ -108,6 +119,18 @@ def flood_and_victim(s, agent_args):
                          stderr=subprocess.PIPE, text=True)
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
+        if reopen_after:
+            def sent():
+                return len(ft.matching(lambda e: e["kind"] == "open" and
+                                       e["path"].startswith(flood_dir + "/")))
+            before = sent()
+            wait_until(lambda: sent() >= before + reopen_after, timeout=60,
+                       what="%d more opens of the storm" % reopen_after)
+            p = victim.popen(["sh", "-c", "".join("%s open %s >/dev/null; " % (WORKLOAD, q)
+                                                  for q in paths)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
         assert storm.poll() is None, "the storm ended before the victim did: make it longer"
     finally:
         open(stop, "w").close()
@@ -118,8 +141,13 @@ def flood_and_victim(s, agent_args):
 
 @suite.test
 def flood_counted_exactly_and_other_pod_loses_nothing(s):
+    """Also the dedup map (issue 16): with 1,024 entries, the storm sends
+    twice as many novel opens between the calm pod's first and second
+    pass over its files; its quota (128) keeps it from evicting the calm
+    pod's entries, so the second pass stays repeats (no new open event)."""
     agent, vt, ft, flooder, victim, flood_dir, opens, paths, tag = flood_and_victim(
-        s, ("--flood-budget", "2000", "--flood-window", "1s", "--ringbuf-size", "1Mi"))
+        s, ("--flood-budget", "2000", "--flood-window", "1s", "--ringbuf-size", "1Mi",
+            "--dedup-entries", "1024"), reopen_after=2048)
     with running(flooder, victim, agent, vt, ft):
         # Every event of the calm pod arrives: its token read, its exec, its 40 opens.
         vt.wait_for(lambda e: e["kind"] == "credential_use" and e["credential"] == TOKEN_PATH,
@@ -160,6 +188,22 @@ def flood_counted_exactly_and_other_pod_loses_nothing(s):
         assert st["kinds"]["open"]["flooded"] >= counted, st["kinds"]["open"]
         print("  storm: %d opens, %d sent, %d counted in %d flood records, %d lost" % (
             opens, delivered(), counted, len(rec), lost))
+        # The calm pod's second pass was deduplicated: one open event per file.
+        per_path = {}
+        for e in vt.matching(lambda e: e["kind"] == "open" and e["path"] in paths):
+            per_path[e["path"]] = per_path.get(e["path"], 0) + 1
+        again = sorted(p for p, n in per_path.items() if n > 1)
+        assert not again, "the storm evicted the calm pod's dedup entries: %d of 40 " \
+            "re-sent, e.g. %s" % (len(again), again[:3])
+        dd = st["dedup"]
+        assert dd["quota"] == 128 and dd["refused"] > 0, dd
+        mine = [i for i in dd["identities"] if i["cgroup_id"] in cgroup_ids(flooder)]
+        assert mine and sum(i["refused"] for i in mine) > 0, dd["identities"]
+        assert all(i["entries"] <= 128 for i in mine), mine
+        assert not [i for i in dd["identities"] if i["cgroup_id"] in cgroup_ids(victim)
+                    and i["refused"]], dd["identities"]
+        print("  dedup: %d refused at the quota; the flooder holds %d entries" % (
+            dd["refused"], sum(i["entries"] for i in mine)))
 
 
 @suite.test

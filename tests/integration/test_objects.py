@@ -91,8 +91,10 @@ def crafted_collision_with_etc_hosts_is_reported(s):
 def full_dedup_map_evicts_counts_and_keeps_deduplicating(s):
     """One pod floods a 256-entry dedup map with 2,000 distinct objects; on
     main the full map stopped deduplicating node-wide, so another pod's
-    100 opens of one file were 100 events. Now the least recently used
-    entries are evicted and counted, and the repeat is still folded."""
+    100 opens of one file were 100 events. Now the flooder stops being
+    remembered at its quota (an eighth of the map: issue 16's per-identity
+    quota), what a full map pushes out is evicted and counted, and the
+    repeat is still folded."""
     # Scoped to the two pods: the map is small and the node is shared.
     under = "nh-objects-%d-%s" % (os.getpid(), uuid.uuid4().hex[:6])
     flood, victim = Pod(under=under), Pod(under=under)
@@ -116,7 +118,8 @@ def full_dedup_map_evicts_counts_and_keeps_deduplicating(s):
         assert len(opens) == 1, "expected one open event, got %d" % len(opens)
         assert summed() == 99, summed()
         st = agent.status()["dedup"]
-        assert st["evicted"] >= 2000 - 256, st
+        assert st["quota"] == 32 and st["refused"] > 0, st
+        assert st["evicted"] + st["refused"] >= 2000 - 256, st
     finally:
         if tail:
             tail.close()

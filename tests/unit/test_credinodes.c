@@ -19,7 +19,30 @@ struct fake_map {
 	struct nh_inode_val val[MAP_MAX];
 	int n;
 	int learns;
+	uint64_t bits[NH_CRED_FILTER_WORDS];
+	int filters;
 };
+
+static void fake_filter(void *ctx, const uint64_t *bits)
+{
+	struct fake_map *m = ctx;
+
+	memcpy(m->bits, bits, sizeof(m->bits));
+	m->filters++;
+}
+
+/* The kernel's filter after a scan: every key's bit, and no other. */
+static int filter_exact(const struct fake_map *m)
+{
+	uint64_t want[NH_CRED_FILTER_WORDS] = {0};
+
+	for (int i = 0; i < m->n; i++) {
+		uint32_t b = nh_cred_filter_bit(m->key[i].ino, m->key[i].dev);
+
+		want[b >> 6] |= 1ULL << (b & 63);
+	}
+	return m->filters > 0 && memcmp(want, m->bits, sizeof(want)) == 0;
+}
 
 static int fake_learn(void *ctx, int fd, struct nh_inode_key *key)
 {
@@ -99,7 +122,7 @@ static void test_scan(void)
 {
 	char dir[] = "/tmp/nh-credinodes-XXXXXX", p[512], q[512], rule[600];
 	struct fake_map m = {0};
-	struct nh_credinodes_ops ops = {fake_learn, fake_put, fake_del, &m};
+	struct nh_credinodes_ops ops = {fake_learn, fake_put, fake_del, &m, fake_filter};
 	struct nh_catalogue *cat = calloc(1, sizeof(*cat));
 	struct nh_credinodes c;
 	const struct nh_inode_val *v;
@@ -143,7 +166,8 @@ static void test_scan(void)
 	snprintf(rule, sizeof(rule), "%s/kubelet", dir);
 	CHECK(nh_credinodes_init(&c, &ops, rule,
 				 "/var/run/secrets/kubernetes.io/serviceaccount/token") == 0);
-	CHECK(nh_credinodes_scan(&c, cat, 1000) == 0);
+	CHECK(nh_credinodes_scan(&c, cat, 1000, 1700000000) == 0);
+	CHECK(filter_exact(&m));
 
 	/* the host key, by its canonical name */
 	v = lookup(&m, p);
@@ -194,7 +218,7 @@ static void test_scan(void)
 	/* a second scan changes nothing, ids stay */
 	v = lookup(&m, p);
 	old_id = v ? v->id : 0;
-	CHECK(nh_credinodes_scan(&c, cat, 2000) == 0);
+	CHECK(nh_credinodes_scan(&c, cat, 2000, 1700000000) == 0);
 	v = lookup(&m, p);
 	CHECK(v && v->id == old_id);
 	CHECK(m.n == n && c.files == files);
@@ -202,13 +226,48 @@ static void test_scan(void)
 	/* the key goes: out of the map at once, its entry kept a while for
 	 * events still in flight, then freed */
 	unlink(p);
-	CHECK(nh_credinodes_scan(&c, cat, 3000) == 0);
+	CHECK(nh_credinodes_scan(&c, cat, 3000, 1700000000) == 0);
 	CHECK(m.n == n - 1);
+	CHECK(filter_exact(&m)); /* the gone key's bit is cleared */
 	e = nh_credinodes_get(&c, old_id);
 	CHECK(e && e->gone_ns == 3000);
-	CHECK(nh_credinodes_scan(&c, cat, 3000 + NH_CREDINODES_KEEP_NS + 1) == 0);
+	CHECK(nh_credinodes_scan(&c, cat, 3000 + NH_CREDINODES_KEEP_NS + 1, 1700000000) == 0);
 	CHECK(nh_credinodes_get(&c, old_id) == NULL);
 	CHECK(c.files == files - 1);
+
+	/* The kubelet rotates the token (new directory, ..data swapped, the
+	 * old directory removed) while a hard link keeps the old inode: the
+	 * old token stays matched until it expires (no readable exp claim
+	 * here: the default window), the new one is matched too. */
+	snprintf(q, sizeof(q), "%s/kubelet/pods/uid-1/volumes/kubernetes.io~projected", dir);
+	{
+		char cmd[2048], old[600], tok[1100];
+
+		snprintf(old, sizeof(old), "%s/old-token-link", dir);
+		snprintf(
+		    cmd, sizeof(cmd),
+		    "cd %s/kube-api-access-x && ln ..2026/token %s && mkdir ..2027 && "
+		    "echo u > ..2027/token && ln -s ..2027 ..data_tmp && mv -T ..data_tmp ..data "
+		    "&& rm -r ..2026",
+		    q, old);
+		CHECK(system(cmd) == 0);
+		CHECK(nh_credinodes_scan(&c, cat, 4000, 1700000000) == 0);
+		v = lookup(&m, old);
+		CHECK(v && v->kind == NH_INODE_CRED_FILE);
+		e = v ? nh_credinodes_get(&c, v->id) : NULL;
+		CHECK(e && e->rotated_ns == 4000 && strcmp(e->pod_uid, "uid-1") == 0);
+		CHECK(c.rotated == 1 && c.volumes == 1);
+		CHECK(filter_exact(&m));
+		snprintf(tok, sizeof(tok), "%s/kube-api-access-x/..2027/token", q);
+		v = lookup(&m, tok);
+		CHECK(v && v->kind == NH_INODE_CRED_FILE);
+		/* expired: out */
+		CHECK(nh_credinodes_scan(&c, cat, 4000 + NH_CREDINODES_ROTATED_DEFAULT_NS,
+					 1700000000) == 0);
+		CHECK(lookup(&m, old) == NULL && c.rotated == 0);
+		CHECK(lookup(&m, tok) != NULL);
+		unlink(old);
+	}
 
 	nh_credinodes_free(&c);
 	CHECK(m.n == 0); /* free empties the kernel map */
