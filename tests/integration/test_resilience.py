@@ -314,24 +314,56 @@ def metric(body, name):
     return None
 
 
-# NOT RUN: fails here, and why is not understood yet. By hand (an agent,
-# then `bpftool map update` zeroing a kind's counters) the agent reports
-# monitoring_tampered within two seconds; under this test it never does.
-# Put @suite.test back above it to work on it (see the session note).
+def bpf_map_named(maps, name):
+    """The map of the agent called name (the agent's own fds: a stale or
+    another agent's map of the same name is never picked)."""
+    found = [m for m in maps
+             if json.loads(bpftool("-j", "map", "show", "id", str(m)).stdout or "{}").get("name")
+             == name]
+    assert len(found) == 1, "the agent holds %d maps named %s" % (len(found), name)
+    return found[0]
+
+
+def map_entries(map_id):
+    """{key bytes: [value bytes per CPU]} of a map, as bpftool -j shows it."""
+    def raw(v):  # bpftool -j: bytes as "0x.." strings
+        return bytes(int(b, 16) for b in v)
+    out = {}
+    for e in json.loads(bpftool("-j", "map", "dump", "id", str(map_id)).stdout or "[]"):
+        vals = [v["value"] for v in e["values"]] if "values" in e else [e["value"]]
+        out[raw(e["key"])] = [raw(v) for v in vals]
+    return out
+
+
+def byte_args(b):
+    return [str(x) for x in b]
+
+
+@suite.test
 def test_tampering_with_the_kernel_side_is_reported(s):
     """Another privileged process goes after the agent's BPF side with
     bpftool. Detaching its links: the kernel refuses for tracepoint and
     raw-tracepoint links (EOPNOTSUPP), and any it did not refuse must be
-    reported and attached again. Rewriting its counters map (hiding
-    losses and events): a monitoring_tampered finding on the tail, in
-    status and in /metrics."""
+    reported and attached again. Rewriting the counters map to zero
+    (hiding events and losses), adding and removing entries of the
+    identities map (which cgroup's budget an event counts against): a
+    monitoring_tampered finding on the tail, in status and in /metrics,
+    and the identities the agent wrote are back in the map.
+
+    The counters check must not depend on timing: a busy kind grows back
+    past its old value within a second, so the agent compares the
+    kernel's count with the records it received itself (a count can
+    never be below that). The pod makes a dozen execs first; the agent
+    traces only that pod (--scope-cgroup), so nothing else moves."""
     port = nhtest.free_port()
-    agent = Agent(s.tmp, "--metrics-listen", "127.0.0.1:%d" % port)
     pod = Pod()
+    agent = Agent(s.tmp, "--metrics-listen", "127.0.0.1:%d" % port,
+                  "--scope-cgroup", pod.cgroup_path)
     with running(agent, pod):
         tail = Tail(agent, "--kind", "monitoring_tampered,exec")
         try:
-            tail.sync(pod)  # exec counters are not zero from here on
+            pod.run(["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do /bin/true; done"])
+            tail.sync(pod)  # every exec before this is received by the agent
             links, maps = agent_bpf_objects(agent)
             assert links and maps, "no BPF links or maps found in the agent's fds"
             detached = []
@@ -345,54 +377,56 @@ def test_tampering_with_the_kernel_side_is_reported(s):
                 tail.wait_for(lambda e: e["kind"] == "monitoring_tampered" and
                               "detached" in e.get("reason", ""),
                               what="a finding for the detached links")
-            # The counters map: rewrite to zero the kind counted most (it
-            # grew steadily since the start, so it cannot be back at its
-            # old value by the agent's next check, a second later).
-            counters = None
-            for m in maps:
-                info = json.loads(bpftool("-j", "map", "show", "id", str(m)).stdout or "{}")
-                if info.get("name") == "counters":
-                    counters = m
-            assert counters, "the agent's counters map was not found"
-
-            def raw(v):  # bpftool -j: bytes as "0x.." strings
-                return bytes(int(b, 16) for b in v)
-
-            def words(v):  # struct nh_counters: u64 words, emitted and suppressed first
-                b = raw(v)
-                return struct.unpack("<%dQ" % (len(b) // 8), b)
-
-            def total(entry):
-                return sum(sum(words(v["value"])[:2]) for v in entry["values"])
-            # Zero every kind that counted anything, as someone hiding
-            # losses would: the kinds with the most (exec, exit, fork:
-            # dozens) cannot grow back to their old values before the
-            # agent's next check.
-            entries = json.loads(bpftool("-j", "map", "dump", "id", str(counters)).stdout)
-            busy = [e for e in entries if total(e) > 0]
-            assert busy, entries
-            for entry in busy:
-                kind = [str(b) for b in raw(entry["key"])]
-                size = len(raw(entry["values"][0]["value"]))
-                r = bpftool("map", "update", "id", str(counters), "key", *kind, "value",
-                            *(["0"] * size))
-                assert r.returncode == 0, r.stderr
-            dump = bpftool("map", "lookup", "id", str(counters), "key", *kind).stdout
+            # Zero the exec counters (key 1, enum nh_kind) while the pod
+            # keeps exec'ing, as a busy node does: the count is back past
+            # its old value well before the agent's next look, a second
+            # later (the old "went backwards" check missed exactly this).
+            busy = pod.popen(["sh", "-c", 'while [ ! -e "$0" ]; do /bin/true; sleep 0.005; done',
+                              os.path.join(s.tmp, "busy-stop")])
+            counters = bpf_map_named(maps, "counters")
+            key = struct.pack("<I", 1)
+            size = len(map_entries(counters)[key][0])
+            r = bpftool("map", "update", "id", str(counters), "key", *byte_args(key),
+                        "value", *(["0"] * size))
+            assert r.returncode == 0, r.stderr
             ev = tail.wait_for(lambda e: e["kind"] == "monitoring_tampered" and
-                               "counters" in e.get("reason", ""),
-                               what="a monitoring_tampered finding")[0]
-            assert "went backwards" in ev["reason"], ev
+                               "counter" in e.get("reason", ""),
+                               what="a monitoring_tampered finding for the counters")[0]
+            assert "lowered by another process" in ev["reason"], ev
+            open(os.path.join(s.tmp, "busy-stop"), "w").close()
+            busy.wait(timeout=10)
+            # The identities map: one entry the agent wrote removed, one
+            # it never wrote added (a cgroup id no cgroup has).
+            ids = bpf_map_named(maps, "identities")
+            mine = map_entries(ids)
+            assert mine, "the agent wrote no identity for the pod"
+            victim = sorted(mine)[0]
+            forged = struct.pack("<Q", 0x7ffffffffffff00d)
+            r = bpftool("map", "delete", "id", str(ids), "key", *byte_args(victim))
+            assert r.returncode == 0, r.stderr
+            r = bpftool("map", "update", "id", str(ids), "key", *byte_args(forged),
+                        "value", *byte_args(forged))
+            assert r.returncode == 0, r.stderr
+            ev = tail.wait_for(lambda e: e["kind"] == "monitoring_tampered" and
+                               "identities" in e.get("reason", ""),
+                               what="a monitoring_tampered finding for the identities")[0]
+            assert "1 added" in ev["reason"] and "1 removed" in ev["reason"], ev
+            # Written back: the agent's entry is there again, the forged one gone.
+            wait_until(lambda: set(map_entries(ids)) == set(mine),
+                       what="the identities map to hold the agent's entries again")
             st = agent.status()["selfwatch"]
-            assert st["tampered"] >= 1 and "counters" in st["last_tamper"], st
-            assert metric(scrape(port), "nhiscope_monitoring_tampered_total") >= 1
+            assert st["tampered"] >= 2 and "identities" in st["last_tamper"], st
+            assert metric(scrape(port), "nhiscope_monitoring_tampered_total") >= 2
             # Still watching: events keep coming after the tampering.
             tail.sync(pod)
         except AssertionError:
             print("\n".join(ln for ln in agent.read_log().splitlines() if "debug" not in ln)[-2000:])
-            print("counters after the rewrite:", locals().get("dump"))
             print("status selfwatch:", agent.status().get("selfwatch"))
             raise
         finally:
+            if "busy" in locals() and busy.poll() is None:
+                busy.kill()
+                busy.wait()
             tail.close()
 
 
