@@ -314,6 +314,33 @@ def metric(body, name):
     return None
 
 
+def disable_perf_events(pid):
+    """PERF_EVENT_IOC_DISABLE on every perf event the process holds,
+    through copies of its fds (pidfd_getfd, as root may). Returns how many."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    SYS_pidfd_getfd, PERF_EVENT_IOC_DISABLE = 438, 0x2401
+    pidfd = os.pidfd_open(pid)
+    n = 0
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if os.readlink("/proc/%d/fd/%s" % (pid, fd)) != "anon_inode:[perf_event]":
+                    continue
+            except OSError:
+                continue
+            mine = libc.syscall(SYS_pidfd_getfd, pidfd, int(fd), 0)
+            assert mine >= 0, "pidfd_getfd: %s" % os.strerror(ctypes.get_errno())
+            try:
+                assert libc.ioctl(mine, PERF_EVENT_IOC_DISABLE, 0) == 0, os.strerror(
+                    ctypes.get_errno())
+                n += 1
+            finally:
+                os.close(mine)
+    finally:
+        os.close(pidfd)
+    return n
+
+
 def bpf_map_named(maps, name):
     """The map of the agent called name (the agent's own fds: a stale or
     another agent's map of the same name is never picked)."""
@@ -377,6 +404,14 @@ def test_tampering_with_the_kernel_side_is_reported(s):
                 tail.wait_for(lambda e: e["kind"] == "monitoring_tampered" and
                               "detached" in e.get("reason", ""),
                               what="a finding for the detached links")
+            # The other handle on a tracepoint link: its perf event. Root
+            # can take the agent's perf fds (pidfd_getfd) and disable
+            # them; the kernel still runs a tracepoint's BPF programs
+            # (they hang off the tracepoint, not the event's enable
+            # state), so the agent keeps seeing the pod.
+            disabled = disable_perf_events(agent.proc.pid)
+            assert disabled, "the agent holds no perf event fds"
+            tail.sync(pod)
             # Zero the exec counters (key 1, enum nh_kind) while the pod
             # keeps exec'ing, as a busy node does: the count is back past
             # its old value well before the agent's next look, a second
