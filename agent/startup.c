@@ -686,6 +686,7 @@ int nh_agent_start(struct nh_agent *a)
 		a->kafka_on = code == 0;
 		if (code)
 			goto cleanup;
+		a->kafka.spool.worker = &a->io; /* cursor fsyncs off the loop */
 	}
 	/* The key fetcher parses what the network sends too. */
 	code = start_keys(a);
@@ -827,6 +828,7 @@ void nh_agent_stop(struct nh_agent *a)
 	}
 	nh_baseline_free(&a->baseline);
 	if (a->kafka_on) {
+		nh_spool_detach_worker(&a->kafka.spool);
 		nh_kafka_close(&a->kafka, 5000);
 		a->kafka_on = false;
 	}
