@@ -677,6 +677,8 @@ int nh_agent_start(struct nh_agent *a)
 	a->io_on = true;
 	a->tokens.worker = &a->io;
 	a->tokens.wait_ns = NH_IO_FIRST_WAIT_NS;
+	a->findings.worker = &a->io; /* credential files' inodes */
+	a->findings.wait_ns = NH_IO_FIRST_WAIT_NS;
 	a->store.worker = &a->io; /* snapshots: fsync off the loop */
 	/* After the drop: librdkafka's threads inherit the capabilities of
 	 * the thread that creates them, and they parse what the network
@@ -841,6 +843,7 @@ void nh_agent_stop(struct nh_agent *a)
 	}
 	/* Before what their jobs report to. */
 	if (a->io_on) {
+		a->findings.worker = NULL;
 		nh_worker_free(&a->io);
 		a->io_on = false;
 		a->tokens.worker = NULL;

@@ -44,6 +44,18 @@ HOSTILE = {
                 'mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 nhhang "$D"',
 }
 
+# A credential file whose parent directory becomes a hung FUSE mount
+# after the pod's shell changed into it: the pod still opens the file
+# (relative to its working directory, the directory under the mount), and
+# the agent, looking the file up by its absolute path for its inode,
+# walks into the mount. Set up before the pod joins its cgroup; the open
+# (AFTER) after.
+CRED_DIR = "/run/creds"
+HOSTILE_CRED = ('mkdir -p %s && echo not-a-secret > %s/.pgpass && cd %s && exec 3<>/dev/fuse && '
+                'mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 nhhang %s'
+                % (CRED_DIR, CRED_DIR, CRED_DIR, CRED_DIR))
+AFTER = {"fuse-cred": "cat .pgpass > /dev/null"}
+
 # The reason the agent gives (its log) once it has looked at the pod.
 REASON = {
     "fifo": "path is a FIFO, not a regular file",
@@ -62,9 +74,10 @@ class HostilePod(Pod):
         self.how = how
         self.stop_file = os.path.join(nhtest.tempfile.gettempdir(), "nh-hostile-" + self.uid)
         script = ('mount -t tmpfs -o mode=0755 tmpfs /run && D=%s && mkdir -p "$D" && %s && '
-                  'echo $$ > "$NH_PROCS" && echo ready && '
+                  'echo $$ > "$NH_PROCS" && %s && echo ready && '
                   'while [ ! -e "$NH_STOP" ]; do /bin/true nh-hostile; sleep 0.05; done'
-                  % (TOKEN_DIR, HOSTILE[how]))
+                  % (TOKEN_DIR, HOSTILE_CRED if how == "fuse-cred" else HOSTILE[how],
+                     AFTER.get(how, ":")))
         env = dict(os.environ, NH_PROCS=os.path.join(self.dir, "cgroup.procs"),
                    NH_STOP=self.stop_file)
         self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private",
@@ -153,7 +166,9 @@ class StatusProbe:
 def test_hostile_token_paths_never_stall_the_agent(s):
     """FIFO, device and hung-FUSE token paths: the agent says why it did
     not read each, never opens the FIFO or the device, and keeps
-    answering status and delivering another pod's events meanwhile."""
+    answering status and delivering another pod's events meanwhile. The
+    same for a credential file under a hung FUSE mount: its inode lookup
+    hangs on a worker, the loop goes on."""
     agent = Agent(s.tmp)
     good = SaPod("prod", "good-sa", "good-pod-1")
     # The good pod's container keeps a live shell: the agent reads a pod's
@@ -161,6 +176,7 @@ def test_hostile_token_paths_never_stall_the_agent(s):
     with running(agent, good), nhtest.Alive(good, ["/bin/true"]):
         probe = StatusProbe(agent)
         tail = Tail(agent, "--identity", good.key)
+        creds = Tail(agent, "--kind", "credential_use")
         hostile, watches = [], {}
         try:
             tail.sync(good)
@@ -176,6 +192,18 @@ def test_hostile_token_paths_never_stall_the_agent(s):
                            timeout=20, what="the agent's reason for the %s pod" % pod.how)
             # Events of the good pod still arrive after all of it.
             tail.sync(good)
+            # The credential under a hung mount: its use is reported (the
+            # lookup comes right after, on the same turn of the loop), a
+            # later event of the good pod still arrives, and the lookup
+            # is what got stuck (on a worker).
+            stuck = agent.status()["io"]["stuck_total"]
+            pod = HostilePod("fuse-cred")
+            hostile.append(pod)
+            creds.wait_for(lambda e: pod.uid in json.dumps(e) and ".pgpass" in json.dumps(e),
+                           what="the credential_use of the file under the hung mount")
+            tail.sync(good)
+            wait_until(lambda: agent.status()["io"]["stuck_total"] > stuck,
+                       what="the inode lookup under the hung mount to be stuck on a worker")
             # The FIFO and the device were judged by their O_PATH handle:
             # the refusal is logged after the look, so an open would show.
             for how, w in watches.items():
@@ -187,6 +215,7 @@ def test_hostile_token_paths_never_stall_the_agent(s):
             for w in watches.values():
                 w.close()
             tail.close()
+            creds.close()
             for pod in hostile:
                 pod.remove()
         assert probe.answers >= 5, "too few status answers to tell (%d)" % probe.answers
