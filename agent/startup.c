@@ -484,10 +484,27 @@ static int start_credinodes(struct nh_agent *a)
 		return code;
 	}
 	a->credinodes_on = true;
-	nh_pipeline_scan_credentials(a);
-	nh_info(&a->log, "credential files by inode: %llu files, %llu token volumes",
-		(unsigned long long)a->credinodes.files, (unsigned long long)a->credinodes.volumes);
 	return 0;
+}
+
+/* The first walk, on the I/O worker once it runs: waited for a while so
+ * the files are known before the first event, but a file system that
+ * hangs (a FUSE mount in a home directory) never holds the start. */
+static void first_credinodes_scan(struct nh_agent *a)
+{
+	if (!a->credinodes_on)
+		return;
+	a->credinodes.worker = &a->io;
+	nh_pipeline_scan_credentials(a);
+	if (!nh_worker_wait(&a->io, (uint64_t)(uintptr_t)&a->credinodes, NH_IO_DEADLINE_NS))
+		nh_warn(&a->log, "credential files by inode: the first scan is not back after "
+				 "%llus (a file system that does not answer?); matched by path "
+				 "until it is",
+			(unsigned long long)(NH_IO_DEADLINE_NS / 1000000000ULL));
+	else
+		nh_info(&a->log, "credential files by inode: %llu files, %llu token volumes",
+			(unsigned long long)a->credinodes.files,
+			(unsigned long long)a->credinodes.volumes);
 }
 
 int nh_agent_start(struct nh_agent *a)
@@ -679,6 +696,7 @@ int nh_agent_start(struct nh_agent *a)
 	a->tokens.wait_ns = NH_IO_FIRST_WAIT_NS;
 	a->findings.worker = &a->io; /* credential files' inodes */
 	a->findings.wait_ns = NH_IO_FIRST_WAIT_NS;
+	first_credinodes_scan(a);
 	a->store.worker = &a->io; /* snapshots: fsync off the loop */
 	/* After the drop: librdkafka's threads inherit the capabilities of
 	 * the thread that creates them, and they parse what the network

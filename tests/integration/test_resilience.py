@@ -101,6 +101,14 @@ class HostilePod(Pod):
         super().remove()
 
 
+def kill_pidfile(path):
+    try:
+        with open(path) as f:
+            os.kill(int(f.read().strip()), 9)
+    except (OSError, ValueError):
+        pass
+
+
 class OpenWatch:
     """inotify on a file: did anyone open it? (An O_PATH handle is not an
     open: the kernel reports only real opens, FIFOs and devices too.)"""
@@ -168,59 +176,79 @@ def test_hostile_token_paths_never_stall_the_agent(s):
     not read each, never opens the FIFO or the device, and keeps
     answering status and delivering another pod's events meanwhile. The
     same for a credential file under a hung FUSE mount: its inode lookup
-    hangs on a worker, the loop goes on."""
-    agent = Agent(s.tmp)
-    good = SaPod("prod", "good-sa", "good-pod-1")
-    # The good pod's container keeps a live shell: the agent reads a pod's
-    # token through a live process of it.
-    with running(agent, good), nhtest.Alive(good, ["/bin/true"]):
-        probe = StatusProbe(agent)
-        tail = Tail(agent, "--identity", good.key)
-        creds = Tail(agent, "--kind", "credential_use")
-        hostile, watches = [], {}
-        try:
-            tail.sync(good)
-            for how in HOSTILE:
-                pod = HostilePod(how)
+    hangs on a worker, the loop goes on. And for the agent's own scan of
+    credential files: it runs in a mount namespace of its own where
+    /root/.aws (a catalogue rule's directory) is a hung FUSE mount, so
+    its first walk of the host's files hangs; the agent starts all the
+    same and says so."""
+    sleeper = os.path.join(s.tmp, "fuse-holder.pid")
+    # A private /root (tmpfs) with a hung FUSE mount on .aws; a sleeper
+    # keeps the FUSE fd (and the namespace) whatever the agent does with
+    # the fds it inherits; the test kills it.
+    wrap = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount -t tmpfs -o mode=0700 tmpfs /root && mkdir /root/.aws && '
+            'exec 3<>/dev/fuse && '
+            'mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 nhhang /root/.aws && '
+            '{ sleep 3600 & echo $! > "$0"; } && exec 3>&- && exec "$@"', sleeper]
+    try:
+        agent = Agent(s.tmp, wrap=wrap)
+        assert "the first scan is not back" in agent.read_log(), agent.read_log()
+        good = SaPod("prod", "good-sa", "good-pod-1")
+        # The good pod's container keeps a live shell: the agent reads a pod's
+        # token through a live process of it.
+        with running(agent, good), nhtest.Alive(good, ["/bin/true"]):
+            # the walk of /root/.aws is stuck on a worker
+            wait_until(lambda: agent.status()["io"]["stuck_total"] >= 1,
+                       what="the credential scan to be stuck on a worker")
+            probe = StatusProbe(agent)
+            tail = Tail(agent, "--identity", good.key)
+            creds = Tail(agent, "--kind", "credential_use")
+            hostile, watches = [], {}
+            try:
+                tail.sync(good)
+                for how in HOSTILE:
+                    pod = HostilePod(how)
+                    hostile.append(pod)
+                    if how in ("fifo", "device"):
+                        watches[how] = OpenWatch(pod.token_path())
+                for pod in hostile:
+                    wait_until(lambda: ("pod %s" % pod.uid) in agent.read_log() and
+                               REASON[pod.how] in [ln for ln in agent.read_log().splitlines()
+                                                   if pod.uid in ln][-1],
+                               timeout=20, what="the agent's reason for the %s pod" % pod.how)
+                # Events of the good pod still arrive after all of it.
+                tail.sync(good)
+                # The credential under a hung mount: its use is reported (the
+                # lookup comes right after, on the same turn of the loop), a
+                # later event of the good pod still arrives, and the lookup
+                # is what got stuck (on a worker).
+                stuck = agent.status()["io"]["stuck_total"]
+                pod = HostilePod("fuse-cred")
                 hostile.append(pod)
-                if how in ("fifo", "device"):
-                    watches[how] = OpenWatch(pod.token_path())
-            for pod in hostile:
-                wait_until(lambda: ("pod %s" % pod.uid) in agent.read_log() and
-                           REASON[pod.how] in [ln for ln in agent.read_log().splitlines()
-                                               if pod.uid in ln][-1],
-                           timeout=20, what="the agent's reason for the %s pod" % pod.how)
-            # Events of the good pod still arrive after all of it.
-            tail.sync(good)
-            # The credential under a hung mount: its use is reported (the
-            # lookup comes right after, on the same turn of the loop), a
-            # later event of the good pod still arrives, and the lookup
-            # is what got stuck (on a worker).
-            stuck = agent.status()["io"]["stuck_total"]
-            pod = HostilePod("fuse-cred")
-            hostile.append(pod)
-            creds.wait_for(lambda e: pod.uid in json.dumps(e) and ".pgpass" in json.dumps(e),
-                           what="the credential_use of the file under the hung mount")
-            tail.sync(good)
-            wait_until(lambda: agent.status()["io"]["stuck_total"] > stuck,
-                       what="the inode lookup under the hung mount to be stuck on a worker")
-            # The FIFO and the device were judged by their O_PATH handle:
-            # the refusal is logged after the look, so an open would show.
-            for how, w in watches.items():
-                assert w.opened() == 0, "the agent opened the %s token path" % how
-            st = agent.status()
-            assert st["pid"] == agent.proc.pid
-        finally:
-            probe.close()
-            for w in watches.values():
-                w.close()
-            tail.close()
-            creds.close()
-            for pod in hostile:
-                pod.remove()
-        assert probe.answers >= 5, "too few status answers to tell (%d)" % probe.answers
-        assert not probe.misses, "status did not answer within 1s: %s" % probe.misses[:3]
-        assert agent.status()["io"]["stuck_total"] >= 1, "the hung FUSE read was not noticed"
+                creds.wait_for(lambda e: pod.uid in json.dumps(e) and ".pgpass" in json.dumps(e),
+                               what="the credential_use of the file under the hung mount")
+                tail.sync(good)
+                wait_until(lambda: agent.status()["io"]["stuck_total"] > stuck,
+                           what="the inode lookup under the hung mount to be stuck on a worker")
+                # The FIFO and the device were judged by their O_PATH handle:
+                # the refusal is logged after the look, so an open would show.
+                for how, w in watches.items():
+                    assert w.opened() == 0, "the agent opened the %s token path" % how
+                st = agent.status()
+                assert st["pid"] == agent.proc.pid
+            finally:
+                probe.close()
+                for w in watches.values():
+                    w.close()
+                tail.close()
+                creds.close()
+                for pod in hostile:
+                    pod.remove()
+            assert probe.answers >= 5, "too few status answers to tell (%d)" % probe.answers
+            assert not probe.misses, "status did not answer within 1s: %s" % probe.misses[:3]
+            assert agent.status()["io"]["stuck_total"] >= 1, "the hung FUSE read was not noticed"
+    finally:
+        kill_pidfile(sleeper)
 
 
 def peer(uid, gid, groups=None):
