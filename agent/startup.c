@@ -497,9 +497,10 @@ static void first_credinodes_scan(struct nh_agent *a)
 	a->credinodes.worker = &a->io;
 	nh_pipeline_scan_credentials(a);
 	if (!nh_worker_wait(&a->io, (uint64_t)(uintptr_t)&a->credinodes, NH_IO_DEADLINE_NS))
-		nh_warn(&a->log, "credential files by inode: the first scan is not back after "
-				 "%llus (a file system that does not answer?); matched by path "
-				 "until it is",
+		nh_warn(&a->log,
+			"credential files by inode: the first scan is not back after "
+			"%llus (a file system that does not answer?); matched by path "
+			"until it is",
 			(unsigned long long)(NH_IO_DEADLINE_NS / 1000000000ULL));
 	else
 		nh_info(&a->log, "credential files by inode: %llu files, %llu token volumes",
