@@ -488,20 +488,22 @@ static int start_credinodes(struct nh_agent *a)
 }
 
 /* The first walk, on the I/O worker once it runs: waited for a while so
- * the files are known before the first event, but a file system that
- * hangs (a FUSE mount in a home directory) never holds the start. */
+ * the files are known before the first event (a walk takes milliseconds),
+ * but a file system that hangs (a FUSE mount in a home directory) never
+ * holds the start. */
+#define NH_CREDINODES_FIRST_NS (1000ULL * 1000000ULL)
 static void first_credinodes_scan(struct nh_agent *a)
 {
 	if (!a->credinodes_on)
 		return;
 	a->credinodes.worker = &a->io;
 	nh_pipeline_scan_credentials(a);
-	if (!nh_worker_wait(&a->io, (uint64_t)(uintptr_t)&a->credinodes, NH_IO_DEADLINE_NS))
+	if (!nh_worker_wait(&a->io, (uint64_t)(uintptr_t)&a->credinodes, NH_CREDINODES_FIRST_NS))
 		nh_warn(&a->log,
 			"credential files by inode: the first scan is not back after "
 			"%llus (a file system that does not answer?); matched by path "
 			"until it is",
-			(unsigned long long)(NH_IO_DEADLINE_NS / 1000000000ULL));
+			(unsigned long long)(NH_CREDINODES_FIRST_NS / 1000000000ULL));
 	else
 		nh_info(&a->log, "credential files by inode: %llu files, %llu token volumes",
 			(unsigned long long)a->credinodes.files,
