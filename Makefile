@@ -43,7 +43,7 @@ AGENT_LIB  := u64map quotamap decode opname sockets posture cgpath cgroupfs iden
 	      jwt jwks tokenverify jwksfetch fingerprint catalogue workload kubelet satoken credentials credinodes findings \
 	      baseline profilestore spool record dirs procroot safefile worker options metrics \
 	      histogram lifecycle
-AGENT_MODS := probes kafka privileges httpd agent pipeline status startup main
+AGENT_MODS := probes selfwatch kafka privileges httpd agent pipeline status startup main
 CLI_MODS   := decode nhiscope
 AGENT_HDRS := $(wildcard agent/*.h) $(LIB_HDRS) bpf/nhiscope.h
 # models/: the pure behaviour-model library, with its protobuf schemas

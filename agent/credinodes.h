@@ -25,6 +25,7 @@
 #define NH_CREDINODES_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "catalogue.h"
 #include "nhiscope.h"
 #include "u64map.h"
+#include "worker.h"
 
 #define NH_CREDINODES_MAX     8192 /* entries; more files are counted, not matched */
 #define NH_CREDINODE_NAME_MAX 512
@@ -86,10 +88,17 @@ struct nh_credinodes {
 	uint64_t files, volumes;
 	uint64_t rotated; /* rotated-out tokens kept until they expire */
 	uint64_t now_ns;  /* the scan in progress */
-	int64_t wall_s;
 	/* since the start */
 	uint64_t errors;    /* a found file that could not be learned or put */
 	uint64_t overflows; /* files beyond NH_CREDINODES_MAX */
+	/* When set, the walk runs there (a file system that never answers
+	 * holds a worker, not the loop) and is applied on the loop when it
+	 * is back; one walk at a time. */
+	struct nh_worker *worker;
+	uint64_t scans_skipped; /* the last walk was still out */
+	/* set by free: a walk that comes unstuck later learns no more keys
+	 * (the BPF side may be gone) */
+	atomic_bool closed;
 };
 
 int nh_credinodes_init(struct nh_credinodes *c, const struct nh_credinodes_ops *ops,
@@ -97,11 +106,12 @@ int nh_credinodes_init(struct nh_credinodes *c, const struct nh_credinodes_ops *
 /* Removes every entry from the kernel map too. */
 void nh_credinodes_free(struct nh_credinodes *c);
 
-/* Find the catalogue's files and the kubelet's volumes now and bring the
+/* Find the catalogue's files and the kubelet's volumes and bring the
  * kernel map in line: new files in, gone ones out (a rotated-out token
- * of a volume still there stays until it expires). now_ns is a monotonic
- * clock, wall_s the same instant in seconds since the epoch (for exp
- * claims). 0 or -ENOMEM. */
+ * of a volume still there stays until it expires). With a worker, the
+ * walk is handed out (key: c) and applied when it is back; the catalogue
+ * must outlive it. now_ns is a monotonic clock, wall_s the same instant
+ * in seconds since the epoch (for exp claims). 0 or -ENOMEM. */
 int nh_credinodes_scan(struct nh_credinodes *c, const struct nh_catalogue *cat, uint64_t now_ns,
 		       int64_t wall_s);
 

@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "decode.h"
 #include "procroot.h"
 #include "safefile.h"
@@ -34,6 +35,11 @@ struct series {
 
 static uint64_t mntns_of(const struct nh_findings *f, uint32_t pid);
 
+/* Recent lookups kept, and for how long an answer stands (a file
+ * replaced under the same path is a new inode after that). */
+#define NH_LOOKUPS_MAX	   4096
+#define NH_LOOKUP_FRESH_NS (2ULL * 1000000000ULL)
+
 int nh_findings_init(struct nh_findings *f, const struct nh_cgroupfs *fs, const char *sa_token_path,
 		     size_t max_credentials)
 {
@@ -50,6 +56,8 @@ int nh_findings_init(struct nh_findings *f, const struct nh_cgroupfs *fs, const 
 	err = nh_credentials_init(&f->creds, max_credentials);
 	if (!err)
 		err = nh_quotamap_init(&f->series, max_credentials * NH_SERIES_PER_CRED, 0, free);
+	if (!err)
+		err = nh_u64map_init(&f->lookups, NH_LOOKUPS_MAX);
 	if (err)
 		nh_findings_free(f);
 	return err;
@@ -62,6 +70,14 @@ void nh_findings_set_kubelet_root(struct nh_findings *f, const char *kubelet_roo
 
 void nh_findings_free(struct nh_findings *f)
 {
+	uint64_t k;
+	void *v;
+
+	/* lookups still out are dropped when they come back */
+	f->worker = NULL;
+	for (size_t i = 0; f->lookups.slots && nh_u64map_next(&f->lookups, &i, &k, &v);)
+		free(v);
+	nh_u64map_free(&f->lookups);
 	nh_quotamap_free(&f->series);
 	nh_credentials_free(&f->creds);
 	nh_catalogue_free(&f->cat);
@@ -143,6 +159,129 @@ static int stat_here(const char *path, struct stat *st)
 	return err;
 }
 
+/* A lookup on the worker: inputs copied in, the answer copied out. */
+struct lookup_job {
+	struct nh_job job;
+	char proc[PATH_MAX];
+	uint32_t pid; /* 0: the agent's own namespace */
+	char path[PATH_MAX];
+	int err;
+	struct stat st;
+};
+
+/* A recent answer, kept for the event that asked (when it came back in
+ * time) and the next ones of the same file for a moment. */
+struct lookup_answer {
+	int err;
+	dev_t dev;
+	ino_t ino;
+	uint64_t at_ns;
+};
+
+static void lookup_run(struct nh_job *job)
+{
+	struct lookup_job *j = (struct lookup_job *)job;
+	struct nh_safefile sf = {.pathfd = -1};
+	const char *path = j->path;
+	int root = AT_FDCWD;
+
+	if (j->pid) {
+		root = nh_procroot_open(j->proc, j->pid);
+		if (root < 0) {
+			j->err = root;
+			return;
+		}
+		while (*path == '/')
+			path++;
+	}
+	j->err = nh_safefile_lookup(root, path,
+				    RESOLVE_NO_MAGICLINKS | (j->pid ? RESOLVE_IN_ROOT : 0), &sf);
+	if (!j->err) {
+		j->st.st_dev = sf.dev;
+		j->st.st_ino = sf.ino;
+	}
+	nh_safefile_close(&sf);
+	if (root >= 0)
+		close(root);
+}
+
+static uint64_t lookup_key(uint64_t mntns, const char *path)
+{
+	return nh_hash64(mntns ^ nh_hash_str(path)) | 1;
+}
+
+static void lookup_done(void *owner, struct nh_job *job)
+{
+	struct lookup_job *j = (struct lookup_job *)job;
+	struct nh_findings *f = owner;
+	struct lookup_answer *a, *old = NULL, *victim = NULL;
+
+	if (!job->started_ns || !f->worker) {
+		free(j);
+		return;
+	}
+	a = malloc(sizeof(*a));
+	if (a) {
+		*a = (struct lookup_answer){j->err, j->st.st_dev, j->st.st_ino, nh_clock_mono_ns()};
+		if (nh_u64map_put_evict(&f->lookups, job->key, a, (void **)&old, (void **)&victim))
+			free(a);
+		free(old);
+		free(victim);
+	}
+	free(j);
+}
+
+/* The (device, inode) behind path in the mount namespace mntns (through
+ * pid's root, or the agent's own when pid is 0), looked up on the worker:
+ * a short wait for the answer, none while a lookup of the same file is
+ * still out (a mount that never answers). -ETIMEDOUT: not known in time,
+ * the caller names the file by path. */
+static int stat_via_worker(struct nh_findings *f, uint64_t mntns, uint32_t pid, const char *path,
+			   struct stat *st)
+{
+	uint64_t key = lookup_key(mntns, path), now = nh_clock_mono_ns();
+	struct lookup_answer *a = nh_u64map_get(&f->lookups, key);
+	struct lookup_job *j;
+
+	if (a && now - a->at_ns < NH_LOOKUP_FRESH_NS)
+		goto answer;
+	if (nh_worker_state(f->worker, key) == NH_JOB_NONE) {
+		j = calloc(1, sizeof(*j));
+		if (!j)
+			return -ENOMEM;
+		j->job =
+		    (struct nh_job){.key = key, .run = lookup_run, .done = lookup_done, .owner = f};
+		snprintf(j->proc, sizeof(j->proc), "%s", f->fs->proc);
+		snprintf(j->path, sizeof(j->path), "%s", path);
+		j->pid = pid;
+		if (nh_worker_submit(f->worker, &j->job) != 0) {
+			free(j);
+			f->lookups_late++;
+			return -ETIMEDOUT;
+		}
+		/* With threads already stuck (a mount that never answers), a
+		 * new path may well be under it too: a much shorter wait, so
+		 * many such paths cannot add up to a stalled loop. */
+		if (!nh_worker_wait(f->worker, key,
+				    nh_worker_stuck(f->worker) ? f->wait_ns / 20 : f->wait_ns)) {
+			f->lookups_late++;
+			return -ETIMEDOUT;
+		}
+	} else {
+		f->lookups_late++;
+		return -ETIMEDOUT;
+	}
+	a = nh_u64map_get(&f->lookups, key);
+	if (!a)
+		return -ETIMEDOUT;
+answer:
+	if (a->err)
+		return a->err;
+	st->st_dev = a->dev;
+	st->st_ino = a->ino;
+	return 0;
+}
+
 struct holder_ctx {
 	const struct nh_findings *f;
 	uint64_t mntns;
@@ -179,7 +318,7 @@ static uint32_t mntns_holder(const struct nh_findings *f, const struct nh_attrib
  * no process of that namespace is left, by namespace and path. A pod's
  * own service-account token by its fingerprint.
  */
-static void file_id(const struct nh_findings *f, const struct nh_attributed *ev, const char *kind,
+static void file_id(struct nh_findings *f, const struct nh_attributed *ev, const char *kind,
 		    const char *path, char *id, size_t len)
 {
 	struct stat st;
@@ -194,6 +333,13 @@ static void file_id(const struct nh_findings *f, const struct nh_attributed *ev,
 	if (path[0] != '/')
 		return;
 	pid = mntns_holder(f, ev);
+	if (f->worker) {
+		if ((pid || ev->h->mntns == f->own_mntns) &&
+		    stat_via_worker(f, ev->h->mntns, pid, path, &st) == 0)
+			snprintf(id, len, "file:%llu:%llu", (unsigned long long)st.st_dev,
+				 (unsigned long long)st.st_ino);
+		return;
+	}
 	if ((pid && stat_in_root(f, pid, path, &st) == 0) ||
 	    (!pid && ev->h->mntns == f->own_mntns && stat_here(path, &st) == 0))
 		snprintf(id, len, "file:%llu:%llu", (unsigned long long)st.st_dev,

@@ -27,6 +27,7 @@
 #include "quotamap.h"
 #include "sockets.h"
 #include "u64map.h"
+#include "worker.h"
 
 /* Receives each finding as its typed record, valid for the call; the
  * receiver may number it (r->id) but not keep it. */
@@ -47,6 +48,13 @@ struct nh_findings {
 	 * destination. */
 	bool was_credential;
 	struct nh_sockets sockets; /* runtime and kubelet sockets by inode */
+	/* When set, a credential file's inode is looked up there: a path
+	 * under a FUSE or NFS mount that never answers holds a worker, not
+	 * the loop. wait_ns: how long the first ask waits for the answer. */
+	struct nh_worker *worker;
+	uint64_t wait_ns;
+	struct nh_u64map lookups;  /* (mount namespace, path) -> recent answer */
+	uint64_t lookups_late;	   /* answered by path: the lookup was not back in time */
 	struct nh_wire_record rec; /* the finding being made */
 	struct nh_record_buf buf;
 };

@@ -623,6 +623,7 @@ void nh_pipeline_refresh_pods(struct nh_agent *a)
  * agent), a link gone is attached again where the kernel lets it. */
 static void selfwatch(struct nh_agent *a, uint64_t now)
 {
+	uint64_t received[NH_KIND_MAX];
 	struct nh_tamper t[8];
 	int n;
 
@@ -632,7 +633,9 @@ static void selfwatch(struct nh_agent *a, uint64_t now)
 	 * little early against this reading (timer jitter), and must not
 	 * skip a round */
 	a->selfwatch_next_ns = now + NH_SELFWATCH_NS - NH_SELFWATCH_NS / 10;
-	n = nh_probes_verify(&a->probes, t, 8);
+	for (int k = 0; k < NH_KIND_MAX; k++)
+		received[k] = a->kinds[k].received;
+	n = nh_probes_verify(&a->probes, received, t, 8);
 	for (int i = 0; i < n; i++) {
 		struct nh_wire_record *r = &a->rec;
 

@@ -413,6 +413,16 @@ int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 	if (code)
 		goto cleanup;
 	uring_check_layout(p);
+	code = nh_shadow_init(&p->shadow_identities, "identities", sizeof(__u64), sizeof(__u64),
+			      bpf_map__max_entries(p->skel->maps.identities), true);
+	if (!code)
+		code = nh_shadow_init(&p->shadow_inodes, "inodes", sizeof(struct nh_inode_key),
+				      sizeof(struct nh_inode_val),
+				      bpf_map__max_entries(p->skel->maps.inodes), false);
+	if (code) {
+		code = fail(err, errlen, code, "cannot record the agent's map entries");
+		goto cleanup;
+	}
 	if (cfg->scope_cgroup) {
 		code = set_scope(p, cfg->scope_cgroup, err, errlen);
 		if (code)
@@ -443,6 +453,8 @@ void nh_probes_stop(struct nh_probes *p)
 	p->skel = NULL;
 	free(p->percpu);
 	p->percpu = NULL;
+	nh_shadow_free(&p->shadow_identities);
+	nh_shadow_free(&p->shadow_inodes);
 }
 
 static void tamper(struct nh_probes *p, struct nh_tamper *out, int max, int *n, const char *what,
@@ -493,26 +505,67 @@ static bool link_intact(const struct nh_probe *pr)
 	return true;
 }
 
-int nh_probes_verify(struct nh_probes *p, struct nh_tamper *out, int max)
+/* The maps only the agent writes: entries it did not write are removed,
+ * changed or removed ones written back. */
+static void verify_shadow(struct nh_probes *p, struct nh_shadow *s, struct bpf_map *map,
+			  struct nh_tamper *out, int max, int *n)
+{
+	struct nh_shadow_diff d;
+	int code = nh_shadow_check(s, bpf_map__fd(map), &d);
+
+	if (code == 0 && (d.foreign || d.changed || d.removed))
+		tamper(p, out, max, n, "map", true,
+		       "%s (%llu added, %llu changed, %llu removed by another process)", d.detail,
+		       (unsigned long long)d.foreign, (unsigned long long)d.changed,
+		       (unsigned long long)d.removed);
+}
+
+/* Records of a kind are counted as emitted before they are submitted,
+ * so the kernel's count is never below what the agent received: a
+ * rewrite that lowered it shows however fast it grows back afterwards
+ * (the once-a-second "went backwards" look misses a busy kind that
+ * regrew past its old value). Slack: per-CPU increments are plain adds,
+ * a nested program may rarely lose one. Summaries are not counted. */
+static void verify_emitted(struct nh_probes *p, uint32_t k, const struct nh_counters *c,
+			   uint64_t received, struct nh_tamper *out, int max, int *n)
+{
+	uint64_t have = c->emitted + p->emitted_missing[k];
+
+	if (k == NH_KIND_SUMMARY || received <= have + (uint64_t)p->ncpus)
+		return;
+	p->emitted_missing[k] += received - have;
+	tamper(p, out, max, n, "counters", false,
+	       "kernel counter of kind %u shows %llu records emitted, the agent received %llu: "
+	       "lowered by another process",
+	       k, (unsigned long long)c->emitted, (unsigned long long)received);
+}
+
+int nh_probes_verify(struct nh_probes *p, const uint64_t *received, struct nh_tamper *out, int max)
 {
 	uint32_t map_ids[NH_PROBES_MAPS_MAX];
 	int n = 0;
 
 	/* Counters only grow: lower ones were reset or rewritten (hiding
-	 * losses). Taken as the new floor, reported once. */
+	 * losses). Taken as the new floor, reported once. A kind that grows
+	 * fast can pass its old value again before the next look: emitted
+	 * is also held against the records received (verify_emitted). */
 	for (uint32_t k = 1; k < NH_KIND_MAX; k++) {
 		struct nh_counters c, *l = &p->last[k];
 
 		if (nh_probes_counters(p, k, &c))
 			continue;
-		if (c.emitted < l->emitted || c.suppressed < l->suppressed || c.lost < l->lost)
-			tamper(p, out, max, &n, "counters", false,
-			       "kernel counters of kind %u went backwards (emitted %llu -> %llu, "
-			       "lost %llu -> %llu): changed by another process",
-			       k, (unsigned long long)l->emitted, (unsigned long long)c.emitted,
-			       (unsigned long long)l->lost, (unsigned long long)c.lost);
+		if (c.suppressed < l->suppressed || c.lost < l->lost)
+			tamper(
+			    p, out, max, &n, "counters", false,
+			    "kernel counters of kind %u went backwards (suppressed %llu -> %llu, "
+			    "lost %llu -> %llu): changed by another process",
+			    k, (unsigned long long)l->suppressed, (unsigned long long)c.suppressed,
+			    (unsigned long long)l->lost, (unsigned long long)c.lost);
+		verify_emitted(p, k, &c, received[k], out, max, &n);
 		*l = c;
 	}
+	verify_shadow(p, &p->shadow_identities, p->skel->maps.identities, out, max, &n);
+	verify_shadow(p, &p->shadow_inodes, p->skel->maps.inodes, out, max, &n);
 	for (int i = 0; i < p->nprobes; i++) {
 		struct nh_probe *pr = &p->probe[i];
 		struct bpf_prog_info info = {0};
@@ -622,9 +675,12 @@ int nh_probes_identity_set(struct nh_probes *p, uint64_t cgroup_id, bool leaf_on
 	__u64 k = cgroup_id, v = cgroup_id | (leaf_only ? NH_IDENTITY_LEAF_ONLY : 0);
 
 	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.identities), &k, &v,
-				leaf_only ? BPF_NOEXIST : BPF_ANY) &&
-	    !(leaf_only && errno == EEXIST))
+				leaf_only ? BPF_NOEXIST : BPF_ANY)) {
+		if (leaf_only && errno == EEXIST)
+			return 0;
 		return -errno;
+	}
+	nh_shadow_put(&p->shadow_identities, &k, &v);
 	return 0;
 }
 
@@ -635,6 +691,7 @@ void nh_probes_identity_gone(struct nh_probes *p, uint64_t cgroup_id)
 	/* Its budget stays until the flush reported its last counts; the
 	 * LRU takes it after that. */
 	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.identities), &k);
+	nh_shadow_del(&p->shadow_identities, &k);
 }
 
 int nh_probes_self_cgroup(struct nh_probes *p, uint64_t *id)
@@ -740,6 +797,7 @@ int nh_probes_inode_put(struct nh_probes *p, const struct nh_inode_key *key,
 			  __ATOMIC_SEQ_CST);
 	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.inodes), key, val, BPF_ANY))
 		return -errno;
+	nh_shadow_put(&p->shadow_inodes, key, val);
 	return 0;
 }
 
@@ -755,7 +813,10 @@ void nh_probes_inode_filter(struct nh_probes *p, const uint64_t *bits)
 
 int nh_probes_inode_del(struct nh_probes *p, const struct nh_inode_key *key)
 {
+	int code = 0;
+
 	if (bpf_map_delete_elem(bpf_map__fd(p->skel->maps.inodes), key) && errno != ENOENT)
-		return -errno;
-	return 0;
+		code = -errno;
+	nh_shadow_del(&p->shadow_inodes, key);
+	return code;
 }

@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "nhiscope.h"
+#include "selfwatch.h"
 
 #define NH_PROBES_MAX  64
 #define NH_TRACEFS     "/sys/kernel/tracing"
@@ -63,6 +64,11 @@ struct nh_probes {
 	uint32_t map_ids[NH_PROBES_MAPS_MAX];
 	int nmaps;
 	struct nh_counters last[NH_KIND_MAX];
+	/* emitted that another process took away (a rewrite found by the
+	 * agent's own count of records received; not added back) */
+	uint64_t emitted_missing[NH_KIND_MAX];
+	/* what the agent wrote into the maps only it writes */
+	struct nh_shadow shadow_identities, shadow_inodes;
 	uint64_t tampered, reattached;
 	char last_tamper[240];
 };
@@ -87,10 +93,13 @@ void nh_probes_stop(struct nh_probes *p);
 /*
  * Check that the kernel side is still ours: every attached program's
  * link still runs our program, programs still use only the maps we
- * created, counters never went backwards. A link that is gone is
- * attached again. Fills at most max entries of out; returns how many.
+ * created, counters never went backwards nor fell below the records the
+ * agent received (received: per kind, records read from the ring), the
+ * maps only the agent writes hold what it wrote. A link that is gone is
+ * attached again, a map entry written back. Fills at most max entries
+ * of out; returns how many.
  */
-int nh_probes_verify(struct nh_probes *p, struct nh_tamper *out, int max);
+int nh_probes_verify(struct nh_probes *p, const uint64_t *received, struct nh_tamper *out, int max);
 /* Hooks not attached (reduced coverage). */
 /* Hooks attached now. */
 int nh_probes_attached(const struct nh_probes *p);

@@ -221,15 +221,16 @@ static int skip_damaged(const struct nh_spool_queue *q, struct nh_spool_pos pos,
 	return resync(q, pos, next);
 }
 
-static int write_cursor(const struct nh_spool_queue *q)
+/* On the loop or on a worker: touches nothing but dir's files. */
+static int write_cursor_at(const char *dir, struct nh_spool_pos head)
 {
 	char path[PATH_MAX + 16], tmp[PATH_MAX + 16], line[64];
 	int fd, n, err = 0;
 
-	snprintf(path, sizeof(path), "%s/cursor", q->dir);
-	snprintf(tmp, sizeof(tmp), "%s/cursor.tmp", q->dir);
-	n = snprintf(line, sizeof(line), "%llu %llu\n", (unsigned long long)q->head.seg,
-		     (unsigned long long)q->head.off);
+	snprintf(path, sizeof(path), "%s/cursor", dir);
+	snprintf(tmp, sizeof(tmp), "%s/cursor.tmp", dir);
+	n = snprintf(line, sizeof(line), "%llu %llu\n", (unsigned long long)head.seg,
+		     (unsigned long long)head.off);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -241,12 +242,20 @@ static int write_cursor(const struct nh_spool_queue *q)
 	return err;
 }
 
-/* Segments wholly before the head are acknowledged: delete them. */
-static void drop_acked(struct nh_spool_queue *q)
+static int write_cursor(const struct nh_spool_queue *q)
+{
+	return write_cursor_at(q->dir, q->head);
+}
+
+/* Segments wholly before seg are acknowledged (the cursor on disk is
+ * past them): delete them. */
+static void drop_acked_before(struct nh_spool_queue *q, uint64_t seg)
 {
 	char path[PATH_MAX + 32];
 
-	while (q->first_seg < q->head.seg) {
+	if (seg > q->head.seg)
+		seg = q->head.seg;
+	while (q->first_seg < seg) {
 		off_t sz;
 
 		seg_path(q, q->first_seg, path, sizeof(path));
@@ -256,6 +265,11 @@ static void drop_acked(struct nh_spool_queue *q)
 		unlink(path);
 		q->first_seg++;
 	}
+}
+
+static void drop_acked(struct nh_spool_queue *q)
+{
+	drop_acked_before(q, q->head.seg);
 }
 
 static int open_tail(struct nh_spool_queue *q, enum nh_spool_sync sync)
@@ -424,8 +438,18 @@ int nh_spool_open(struct nh_spool *s, const char *dir, uint64_t max_bytes, enum 
 	return err;
 }
 
+void nh_spool_detach_worker(struct nh_spool *s)
+{
+	/* A flush still on the worker would race the next cursor write
+	 * (bounded: a disk that never answers leaves it behind). */
+	if (s->worker && nh_worker_state(s->worker, (uint64_t)(uintptr_t)s) != NH_JOB_NONE)
+		nh_worker_wait(s->worker, (uint64_t)(uintptr_t)s, 2000000000ULL);
+	s->worker = NULL;
+}
+
 void nh_spool_close(struct nh_spool *s)
 {
+	nh_spool_detach_worker(s);
 	nh_spool_flush(s);
 	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
 		if (s->q[c].tail_fd >= 0)
@@ -671,7 +695,95 @@ void nh_spool_rewind(struct nh_spool *s)
 	}
 }
 
+/* One flush handed to the worker: per class, a duplicate of the tail
+ * descriptor to sync (-1: nothing written since the last) and the head to
+ * persist, copied when it was handed out. */
+struct flush_job {
+	struct nh_job job;
+	struct {
+		bool on;
+		int fd;
+		struct nh_spool_pos head;
+		char dir[PATH_MAX];
+	} q[NH_SPOOL_CLASSES];
+	int err;
+};
+
+static void flush_run(struct nh_job *job)
+{
+	struct flush_job *j = (struct flush_job *)job;
+
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
+		if (!j->q[c].on)
+			continue;
+		if (j->q[c].fd >= 0 && fdatasync(j->q[c].fd) != 0 && !j->err)
+			j->err = -errno;
+		if (write_cursor_at(j->q[c].dir, j->q[c].head) != 0 && !j->err)
+			j->err = -EIO;
+	}
+}
+
+static void flush_done(void *owner, struct nh_job *job)
+{
+	struct flush_job *j = (struct flush_job *)job;
+	struct nh_spool *s = owner;
+
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
+		if (j->q[c].fd >= 0)
+			close(j->q[c].fd);
+		/* started_ns 0: it never ran (the worker stopped first) */
+		if (!j->q[c].on || !job->started_ns)
+			continue;
+		if (s->q[c].tail_fd >= 0)
+			drop_acked_before(&s->q[c], j->q[c].head.seg);
+	}
+	if (job->started_ns)
+		s->flush_err = j->err;
+	free(j);
+}
+
 int nh_spool_flush(struct nh_spool *s)
+{
+	struct flush_job *j;
+	int err;
+
+	if (!s->worker)
+		return nh_spool_flush_now(s);
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->job = (struct nh_job){
+	    .key = (uint64_t)(uintptr_t)s, .run = flush_run, .done = flush_done, .owner = s};
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
+		struct nh_spool_queue *q = &s->q[c];
+
+		j->q[c].fd = -1;
+		if (q->tail_fd < 0)
+			continue;
+		j->q[c].on = true;
+		j->q[c].head = q->head;
+		snprintf(j->q[c].dir, sizeof(j->q[c].dir), "%s", q->dir);
+		if (q->dirty && s->sync != NH_SPOOL_SYNC_NONE)
+			j->q[c].fd = fcntl(q->tail_fd, F_DUPFD_CLOEXEC, 0);
+	}
+	err = nh_worker_submit(s->worker, &j->job);
+	if (err) {
+		/* The last flush is still running (a slow disk): this one is
+		 * skipped, what it would have synced stays dirty for the next. */
+		s->flushes_skipped++;
+		for (int c = 0; c < NH_SPOOL_CLASSES; c++)
+			if (j->q[c].fd >= 0)
+				close(j->q[c].fd);
+		free(j);
+		return 0;
+	}
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++)
+		if (j->q[c].fd >= 0)
+			s->q[c].dirty = false;
+	return s->flush_err;
+}
+
+int nh_spool_flush_now(struct nh_spool *s)
 {
 	int err = 0;
 

@@ -38,6 +38,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "worker.h"
+
 #define NH_SPOOL_FORMAT	    3 /* what this release writes; it reads 1 (release 1) and 2 too */
 #define NH_SPOOL_TOPIC_MAX  250
 #define NH_SPOOL_RECORD_MAX (1u << 20)
@@ -94,6 +96,12 @@ struct nh_spool {
 	uint64_t lost[NH_SPOOL_CLASSES];       /* records a failing disk would not keep */
 	uint64_t write_errors[NH_SPOOL_WERRS]; /* failed writes, each retried or counted lost */
 	uint64_t corrupt;		       /* damaged records (or damaged stretches) skipped */
+	/* When set, nh_spool_flush's fsyncs and cursor write run there (a
+	 * slow disk never holds the event loop); segments are deleted once
+	 * the cursor past them is on disk. */
+	struct nh_worker *worker;
+	uint64_t flushes_skipped; /* the previous flush was still running */
+	int flush_err;		  /* of the last flush that ran: 0 or -errno */
 };
 
 /* A record handed out by nh_spool_next; data points into rec's buffer. */
@@ -143,6 +151,11 @@ void nh_spool_rewind(struct nh_spool *s);
 
 /* fsync what was written (per the sync policy) and persist the cursors. */
 int nh_spool_flush(struct nh_spool *s);
+/* The same, on the caller's thread whatever s->worker is. */
+int nh_spool_flush_now(struct nh_spool *s);
+/* Wait (at most 2 s) for a flush still on the worker, then flush on the
+ * caller's thread from now on: before the worker stops. */
+void nh_spool_detach_worker(struct nh_spool *s);
 
 uint64_t nh_spool_pending(const struct nh_spool *s);
 

@@ -490,10 +490,30 @@ static int start_credinodes(struct nh_agent *a)
 		return code;
 	}
 	a->credinodes_on = true;
-	nh_pipeline_scan_credentials(a);
-	nh_info(&a->log, "credential files by inode: %llu files, %llu token volumes",
-		(unsigned long long)a->credinodes.files, (unsigned long long)a->credinodes.volumes);
 	return 0;
+}
+
+/* The first walk, on the I/O worker once it runs: waited for a while so
+ * the files are known before the first event (a walk takes milliseconds),
+ * but a file system that hangs (a FUSE mount in a home directory) never
+ * holds the start. */
+#define NH_CREDINODES_FIRST_NS (1000ULL * 1000000ULL)
+static void first_credinodes_scan(struct nh_agent *a)
+{
+	if (!a->credinodes_on)
+		return;
+	a->credinodes.worker = &a->io;
+	nh_pipeline_scan_credentials(a);
+	if (!nh_worker_wait(&a->io, (uint64_t)(uintptr_t)&a->credinodes, NH_CREDINODES_FIRST_NS))
+		nh_warn(&a->log,
+			"credential files by inode: the first scan is not back after "
+			"%llus (a file system that does not answer?); matched by path "
+			"until it is",
+			(unsigned long long)(NH_CREDINODES_FIRST_NS / 1000000000ULL));
+	else
+		nh_info(&a->log, "credential files by inode: %llu files, %llu token volumes",
+			(unsigned long long)a->credinodes.files,
+			(unsigned long long)a->credinodes.volumes);
 }
 
 int nh_agent_start(struct nh_agent *a)
@@ -689,6 +709,9 @@ int nh_agent_start(struct nh_agent *a)
 	a->io_on = true;
 	a->tokens.worker = &a->io;
 	a->tokens.wait_ns = NH_IO_FIRST_WAIT_NS;
+	a->findings.worker = &a->io; /* credential files' inodes */
+	a->findings.wait_ns = NH_IO_FIRST_WAIT_NS;
+	first_credinodes_scan(a);
 	a->store.worker = &a->io; /* snapshots: fsync off the loop */
 	/* After the drop: librdkafka's threads inherit the capabilities of
 	 * the thread that creates them, and they parse what the network
@@ -698,6 +721,7 @@ int nh_agent_start(struct nh_agent *a)
 		a->kafka_on = code == 0;
 		if (code)
 			goto cleanup;
+		a->kafka.spool.worker = &a->io; /* cursor fsyncs off the loop */
 	}
 	/* The key fetcher parses what the network sends too. */
 	code = start_keys(a);
@@ -843,6 +867,7 @@ void nh_agent_stop(struct nh_agent *a)
 	}
 	nh_baseline_free(&a->baseline);
 	if (a->kafka_on) {
+		nh_spool_detach_worker(&a->kafka.spool);
 		nh_kafka_close(&a->kafka, 5000);
 		a->kafka_on = false;
 	}
@@ -855,6 +880,7 @@ void nh_agent_stop(struct nh_agent *a)
 	}
 	/* Before what their jobs report to. */
 	if (a->io_on) {
+		a->findings.worker = NULL;
 		nh_worker_free(&a->io);
 		a->io_on = false;
 		a->tokens.worker = NULL;

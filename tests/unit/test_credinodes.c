@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "credinodes.h"
+#include "worker.h"
 
 #define MAP_MAX 64
 
@@ -304,8 +305,77 @@ static void test_patterns(void)
 	free(cat);
 }
 
+/* A job that holds the worker's only thread until its pipe is written. */
+struct gate {
+	struct nh_job job;
+	int rd;
+};
+
+static void gate_run(struct nh_job *j)
+{
+	char ch;
+
+	CHECK(read(((struct gate *)j)->rd, &ch, 1) == 1);
+}
+
+static void gate_done(void *owner, struct nh_job *j)
+{
+	(void)owner;
+	(void)j;
+}
+
+/* With a worker the walk is handed out: the scan returns at once, a scan
+ * while one is out is skipped, and the table and map change when the walk
+ * is back. */
+static void test_scan_on_worker(void)
+{
+	char dir[] = "/tmp/nh-credinodes-XXXXXX", p[512], rule[600];
+	struct fake_map m = {0};
+	struct nh_credinodes_ops ops = {fake_learn, fake_put, fake_del, &m, fake_filter};
+	struct nh_catalogue *cat = calloc(1, sizeof(*cat));
+	struct gate g = {.job = {.key = 1, .run = gate_run, .done = gate_done}};
+	struct nh_credinodes c;
+	struct nh_worker w;
+	int pfd[2];
+
+	if (!cat || !mkdtemp(dir) || pipe(pfd) != 0) {
+		CHECK(0);
+		free(cat);
+		return;
+	}
+	g.rd = pfd[0];
+	CHECK(nh_catalogue_init(cat) == 0);
+	snprintf(rule, sizeof(rule), "vault_token=%s/token", dir);
+	CHECK(nh_catalogue_add_path(cat, rule, NULL) == 0);
+	snprintf(p, sizeof(p), "%s/token", dir);
+	put_file(p);
+	CHECK(nh_worker_init(&w, 1, 60000000000ULL, 8) == 0);
+	CHECK(nh_credinodes_init(&c, &ops, "",
+				 "/var/run/secrets/kubernetes.io/serviceaccount/token") == 0);
+	c.worker = &w;
+	CHECK(nh_worker_submit(&w, &g.job) == 0); /* the only thread is busy */
+	CHECK(nh_credinodes_scan(&c, cat, 1000, 1700000000) == 0);
+	CHECK(m.n == 0 && c.scans == 0); /* out, not applied */
+	CHECK(nh_credinodes_scan(&c, cat, 1000, 1700000000) == 0);
+	CHECK(c.scans_skipped == 1);
+	CHECK(write(pfd[1], "x", 1) == 1);
+	CHECK(nh_worker_wait(&w, (uint64_t)(uintptr_t)&c, 10000000000ULL));
+	CHECK(c.scans == 1 && c.files == 1);
+	CHECK(lookup(&m, p) != NULL);
+	nh_worker_free(&w);
+	c.worker = NULL;
+	nh_credinodes_free(&c);
+	nh_catalogue_free(cat);
+	free(cat);
+	close(pfd[0]);
+	close(pfd[1]);
+	snprintf(rule, sizeof(rule), "rm -rf %s", dir);
+	CHECK(system(rule) == 0);
+}
+
 int main(void)
 {
+	test_scan_on_worker();
 	test_patterns();
 	test_scan();
 	return nh_check_report("credinodes");
