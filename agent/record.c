@@ -275,6 +275,7 @@ void nh_record_activity(const struct nh_attributed *ev, struct nh_record_buf *bu
 		address(&e->dst, buf, a);
 		a->fd = e->fd;
 		a->result = e->result;
+		a->user_address = h->flags & NH_F_USER_ADDR;
 		break;
 	}
 	case NH_KIND_ACCEPT: {
