@@ -185,7 +185,8 @@ static bool observation(const struct nh_attributed *ev, struct nh_observation *o
 	case NH_KIND_NAMESPACE:
 	case NH_KIND_PTRACE:
 	case NH_KIND_BPF:
-	case NH_KIND_MODULE: {
+	case NH_KIND_MODULE:
+	case NH_KIND_COMPAT: {
 		/* Tried is behaviour too: a denied ptrace or module load is
 		 * the attempt an escape starts with. */
 		o->cat = NH_CAT_ISOLATION;
@@ -202,7 +203,8 @@ static bool observation(const struct nh_attributed *ev, struct nh_observation *o
 			o->cat = NH_CAT_EGRESS;
 			return parse_endpoint(ev->object, o);
 		}
-		if (s->key.kind >= NH_KIND_NAMESPACE && s->key.kind <= NH_KIND_MODULE) {
+		if ((s->key.kind >= NH_KIND_NAMESPACE && s->key.kind <= NH_KIND_MODULE) ||
+		    s->key.kind == NH_KIND_COMPAT) {
 			o->cat = NH_CAT_ISOLATION;
 			o->value = ev->object;
 			return true;

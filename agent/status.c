@@ -452,6 +452,8 @@ static json_object *agent_status(struct nh_agent *a)
 		    json_object_new_string(nh_posture_ia32_name(m.ia32_emulation)));
 		json_object_object_add(p, "io_uring_disabled",
 				       json_object_new_int(m.io_uring_disabled));
+		json_object_object_add(p, "compat_monitor",
+				       json_object_new_string(a->cfg.compat_monitor ? "on" : "off"));
 		json_object_object_add(o, "posture", p);
 	}
 	json_object_object_add(o, "probes", probes);

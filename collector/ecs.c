@@ -207,6 +207,7 @@ static const struct ecs_class event_class[NH_WIRE_EV_MAX] = {
     [NH_WIRE_EV_PTRACE] = {"process", "change", NULL},
     [NH_WIRE_EV_BPF] = {"driver", "change", NULL},
     [NH_WIRE_EV_MODULE] = {"driver", "change", NULL},
+    [NH_WIRE_EV_COMPAT] = {"process", "info", NULL},
 };
 
 static const struct ecs_class host_info = {"host", "info", NULL};
@@ -596,7 +597,10 @@ static void find_objects(const struct nh_wire_record *r, struct ecs_objects *o)
 			o->file = a->path;
 			o->socket = true;
 			o->inode = a->inode;
+		} else if (a->event == NH_WIRE_EV_COMPAT && is_path(a->path)) {
+			o->file = a->path;
 		} else if ((a->event == NH_WIRE_EV_CONNECT || a->event == NH_WIRE_EV_SEND ||
+			    (a->event == NH_WIRE_EV_COMPAT && a->port) ||
 			    (a->event == NH_WIRE_EV_ACCEPT && a->result >= 0)) &&
 			   known(a->address)) {
 			o->peer.is_ip = parse_ip(a->address, o->peer.ip, sizeof(o->peer.ip));

@@ -113,6 +113,7 @@ enum nh_wire_event {
 	NH_WIRE_EV_PTRACE = 15,
 	NH_WIRE_EV_BPF = 16,
 	NH_WIRE_EV_MODULE = 17,
+	NH_WIRE_EV_COMPAT = 22, /* issue 17b: 22..25 */
 	NH_WIRE_EV_MAX = 48,
 };
 
