@@ -65,6 +65,8 @@ static size_t size_of_kind(uint32_t kind)
 	case NH_KIND_BPF:
 	case NH_KIND_MODULE:
 		return sizeof(struct nh_op_event);
+	case NH_KIND_COMPAT:
+		return sizeof(struct nh_compat_event);
 	case NH_KIND_FLOOD:
 		return sizeof(struct nh_flood_event);
 	default:
@@ -331,6 +333,7 @@ static void test_kind_names(void)
 	    [NH_KIND_PTRACE] = "ptrace",
 	    [NH_KIND_BPF] = "bpf",
 	    [NH_KIND_MODULE] = "module",
+	    [NH_KIND_COMPAT] = "compat_syscall",
 	    [NH_KIND_FLOOD] = "flood",
 	    [NH_KIND_MONITORING_GAP] = "monitoring_gap",
 	};
@@ -404,6 +407,9 @@ static void test_syscall_names(void)
 	    [NH_SYS_BPF] = "bpf",
 	    [NH_SYS_INIT_MODULE] = "init_module",
 	    [NH_SYS_FINIT_MODULE] = "finit_module",
+	    [NH_SYS_EXECVE] = "execve",
+	    [NH_SYS_EXECVEAT] = "execveat",
+	    [NH_SYS_SOCKETCALL] = "socketcall",
 	};
 
 	for (uint32_t s = 0; s < NH_SYS_MAX; s++)
