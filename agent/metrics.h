@@ -22,7 +22,7 @@
 #include "decode.h"
 #include "models.h"
 
-#define NH_METRICS_PROBES_MAX 48
+#define NH_METRICS_PROBES_MAX 64
 #define NH_METRICS_CLASSES    2 /* spool classes: anomaly, activity (spool.h) */
 
 struct nh_metrics_kind {

@@ -16,7 +16,7 @@
 
 #include "nhiscope.h"
 
-#define NH_PROBES_MAX  48
+#define NH_PROBES_MAX  64
 #define NH_TRACEFS     "/sys/kernel/tracing"
 #define NH_BTF_VMLINUX "/sys/kernel/btf/vmlinux"
 

@@ -10,6 +10,11 @@
  *   nh_evade connect-race REAL DECOY N  N UDP connects to 127.0.0.1:REAL
  *                                      while a thread flips the port to
  *                                      DECOY; prints the peers it got
+ *   nh_evade sendto-unspec PORT       UDP sendto 127.0.0.1:PORT with the
+ *                                      family AF_UNSPEC (IPv4 sends it)
+ *   nh_evade sendto6 PORT             UDP sendto [::1]:PORT
+ *   nh_evade sendto-race REAL DECOY N  N UDP sendto 127.0.0.1:REAL while a
+ *                                      thread flips the port to DECOY
  *   nh_evade int80-open PATH          open(PATH) through int $0x80
  *   nh_evade int80-connect PORT       socketcall(connect) to 127.0.0.1:PORT
  *                                      through int $0x80
@@ -127,6 +132,48 @@ static int connect_race(uint16_t real, uint16_t decoy, int n)
 	return 0;
 }
 
+static int sendto_unspec(uint16_t port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_UNSPEC, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ssize_t n;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	n = sendto(fd, "x", 1, 0, (struct sockaddr *)&sa, sizeof(sa));
+	printf("sendto %zd\n", n);
+	return n == 1 ? 0 : 1;
+}
+
+static int sendto6(uint16_t port)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	ssize_t n;
+
+	sa.sin6_addr = in6addr_loopback;
+	n = sendto(fd, "x", 1, 0, (struct sockaddr *)&sa, sizeof(sa));
+	printf("sendto %zd\n", n);
+	return n == 1 ? 0 : 1;
+}
+
+static int sendto_race(uint16_t real, uint16_t decoy, int n)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(real)};
+	struct race r = {.sa = &sa, .real = real, .decoy = decoy};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), sent = 0;
+	pthread_t t;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || pthread_create(&t, NULL, flip, &r))
+		return 1;
+	for (int i = 0; i < n; i++)
+		sent += sendto(fd, "x", 1, 0, (struct sockaddr *)&sa, sizeof(sa)) == 1;
+	atomic_store(&r.stop, 1);
+	pthread_join(t, NULL);
+	printf("sent %d\n", sent);
+	return 0;
+}
+
 /* A 32-bit syscall from this 64-bit process: arguments are 32 bits, so
  * every pointer must be below 4 GiB. */
 static long int80(long nr, long a, long b, long c)
@@ -190,6 +237,12 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "connect-race") && argc == 5)
 		return connect_race((uint16_t)atoi(argv[2]), (uint16_t)atoi(argv[3]),
 				    atoi(argv[4]));
+	if (!strcmp(argv[1], "sendto-unspec"))
+		return sendto_unspec((uint16_t)atoi(argv[2]));
+	if (!strcmp(argv[1], "sendto6"))
+		return sendto6((uint16_t)atoi(argv[2]));
+	if (!strcmp(argv[1], "sendto-race") && argc == 5)
+		return sendto_race((uint16_t)atoi(argv[2]), (uint16_t)atoi(argv[3]), atoi(argv[4]));
 	if (!strcmp(argv[1], "int80-open"))
 		return int80_open(argv[2]);
 	if (!strcmp(argv[1], "int80-connect"))

@@ -6,7 +6,9 @@ fault in); a 32-bit (int $0x80) syscall of a 64-bit process is seen by the
 opt-in compat monitor, and without it status says the monitor is off.
 The workloads are tests/helpers/nh_evade.c, each in a fabricated pod."""
 
+import contextlib
 import os
+import socket
 import sys
 import uuid
 
@@ -30,6 +32,30 @@ def is_connect(e, port):
 
 def udp_port():
     return free_port()
+
+
+def is_send(e, port):
+    return e["kind"] == "send" and e.get("port") == port
+
+
+@contextlib.contextmanager
+def udp_sink(family=socket.AF_INET, host="127.0.0.1"):
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        s.settimeout(5)
+        yield s, s.getsockname()[1]
+
+
+def drained(sink):
+    """Whether anything reached sink (every datagram is read)."""
+    sink.setblocking(False)
+    got = False
+    while True:
+        try:
+            sink.recv(16)
+            got = True
+        except BlockingIOError:
+            return got
 
 
 @suite.test
@@ -73,7 +99,31 @@ def addresses_from_the_kernel_and_compat_monitor_on(s):
             truth = {p for p, n in ((real, got["real"]), (decoy, got["decoy"])) if n}
             assert seen == truth, (seen, truth, out)
 
-            # 4. int $0x80 open of the pod's token from a 64-bit process:
+            # 4. UDP sendto: the destination is the route lookup's (the
+            # kernel's copy of the address), not the caller's memory
+            with udp_sink() as (sink, port):
+                pod.run([EVADE, "sendto-unspec", str(port)])
+                assert sink.recv(16) == b"x"
+                # AF_UNSPEC: IPv4 sends it; the caller's bytes name no
+                # family a reader of user memory would take (before: no event)
+                ev = tail.wait_for(lambda e: is_send(e, port), what="AF_UNSPEC sendto")[0]
+                assert ev["address"] == "127.0.0.1" and not ev.get("user_address"), ev
+            with udp_sink(socket.AF_INET6, "::1") as (sink, port):
+                pod.run([EVADE, "sendto6", str(port)])
+                ev = tail.wait_for(lambda e: is_send(e, port), what="IPv6 sendto")[0]
+                assert ev["address"] == "::1" and not ev.get("user_address"), ev
+            with udp_sink() as (real_sink, real), udp_sink() as (decoy_sink, decoy):
+                pod.run([EVADE, "sendto-race", str(real), str(decoy), "3000"])
+                truth = {p for p, sk in ((real, real_sink), (decoy, decoy_sink)) if drained(sk)}
+                tail.sync(pod)
+                seen = {e["port"] for e in tail.matching(
+                    lambda e: e["kind"] == "send" and e.get("port") in (real, decoy))}
+                assert seen == truth, (seen, truth)
+                assert not tail.matching(lambda e: e["kind"] == "send" and
+                                         e.get("port") in (real, decoy) and
+                                         e.get("user_address")), tail.events
+
+            # 5. int $0x80 open of the pod's token from a 64-bit process:
             # no native tracepoint fires; the compat monitor sees it
             pod.run([EVADE, "int80-open", TOKEN_IN_POD])
             ev = tail.wait_for(lambda e: e["kind"] == "compat_syscall" and
@@ -81,7 +131,7 @@ def addresses_from_the_kernel_and_compat_monitor_on(s):
             assert ev["syscall"] == "open" and ev["op"] == "ia32:5", ev
             assert ev.get("compat32") and ev.get("user_address"), ev
 
-            # 5. socketcall(connect) through int $0x80: the address too
+            # 6. socketcall(connect) through int $0x80: the address too
             port = udp_port()
             pod.run([EVADE, "int80-connect", str(port)])
             ev = tail.wait_for(lambda e: e["kind"] == "compat_syscall" and
