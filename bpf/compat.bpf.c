@@ -71,35 +71,112 @@ static __always_inline bool classify(__u32 nr, struct compat_call *c)
 	c->path_arg = -1;
 	c->addr_arg = -1;
 	switch (nr) {
-	case IA32_OPEN: c->sys = NH_SYS_OPEN; c->path_arg = 0; return true;
-	case IA32_CREAT: c->sys = NH_SYS_CREAT; c->path_arg = 0; return true;
-	case IA32_EXECVE: c->sys = NH_SYS_EXECVE; c->path_arg = 0; return true;
-	case IA32_OPENAT: c->sys = NH_SYS_OPENAT; c->path_arg = 1; return true;
-	case IA32_OPENAT2: c->sys = NH_SYS_OPENAT2; c->path_arg = 1; return true;
-	case IA32_EXECVEAT: c->sys = NH_SYS_EXECVEAT; c->path_arg = 1; return true;
-	case IA32_MOUNT: c->sys = NH_SYS_MOUNT; c->path_arg = 1; return true;
-	case IA32_PIVOT_ROOT: c->sys = NH_SYS_PIVOT_ROOT; c->path_arg = 0; return true;
-	case IA32_CONNECT: c->sys = NH_SYS_CONNECT; c->addr_arg = 1; return true;
-	case IA32_SENDTO: c->sys = NH_SYS_SENDTO; c->addr_arg = 4; return true;
-	case IA32_SOCKETCALL: c->sys = NH_SYS_SOCKETCALL; return true;
-	case IA32_SETUID16: case IA32_SETUID: c->sys = NH_SYS_SETUID; return true;
-	case IA32_SETREUID16: case IA32_SETREUID: c->sys = NH_SYS_SETREUID; return true;
-	case IA32_SETRESUID16: case IA32_SETRESUID: c->sys = NH_SYS_SETRESUID; return true;
-	case IA32_SETGID16: case IA32_SETGID: c->sys = NH_SYS_SETGID; return true;
-	case IA32_SETREGID16: case IA32_SETREGID: c->sys = NH_SYS_SETREGID; return true;
-	case IA32_SETRESGID16: case IA32_SETRESGID: c->sys = NH_SYS_SETRESGID; return true;
-	case IA32_SETFSUID16: case IA32_SETFSUID: c->sys = NH_SYS_SETFSUID; return true;
-	case IA32_SETFSGID16: case IA32_SETFSGID: c->sys = NH_SYS_SETFSGID; return true;
-	case IA32_SETGROUPS16: case IA32_SETGROUPS: c->sys = NH_SYS_SETGROUPS; return true;
-	case IA32_CAPSET: c->sys = NH_SYS_CAPSET; return true;
-	case IA32_PTRACE: c->sys = NH_SYS_PTRACE; return true;
-	case IA32_PROCESS_VM_WRITEV: c->sys = NH_SYS_PROCESS_VM_WRITEV; return true;
-	case IA32_UNSHARE: c->sys = NH_SYS_UNSHARE; return true;
-	case IA32_SETNS: c->sys = NH_SYS_SETNS; return true;
-	case IA32_BPF: c->sys = NH_SYS_BPF; return true;
-	case IA32_INIT_MODULE: c->sys = NH_SYS_INIT_MODULE; return true;
-	case IA32_FINIT_MODULE: c->sys = NH_SYS_FINIT_MODULE; return true;
-	case IA32_OPEN_BY_HANDLE_AT: c->sys = NH_SYS_OPEN_BY_HANDLE_AT; return true;
+	case IA32_OPEN:
+		c->sys = NH_SYS_OPEN;
+		c->path_arg = 0;
+		return true;
+	case IA32_CREAT:
+		c->sys = NH_SYS_CREAT;
+		c->path_arg = 0;
+		return true;
+	case IA32_EXECVE:
+		c->sys = NH_SYS_EXECVE;
+		c->path_arg = 0;
+		return true;
+	case IA32_OPENAT:
+		c->sys = NH_SYS_OPENAT;
+		c->path_arg = 1;
+		return true;
+	case IA32_OPENAT2:
+		c->sys = NH_SYS_OPENAT2;
+		c->path_arg = 1;
+		return true;
+	case IA32_EXECVEAT:
+		c->sys = NH_SYS_EXECVEAT;
+		c->path_arg = 1;
+		return true;
+	case IA32_MOUNT:
+		c->sys = NH_SYS_MOUNT;
+		c->path_arg = 1;
+		return true;
+	case IA32_PIVOT_ROOT:
+		c->sys = NH_SYS_PIVOT_ROOT;
+		c->path_arg = 0;
+		return true;
+	case IA32_CONNECT:
+		c->sys = NH_SYS_CONNECT;
+		c->addr_arg = 1;
+		return true;
+	case IA32_SENDTO:
+		c->sys = NH_SYS_SENDTO;
+		c->addr_arg = 4;
+		return true;
+	case IA32_SOCKETCALL:
+		c->sys = NH_SYS_SOCKETCALL;
+		return true;
+	case IA32_SETUID16:
+	case IA32_SETUID:
+		c->sys = NH_SYS_SETUID;
+		return true;
+	case IA32_SETREUID16:
+	case IA32_SETREUID:
+		c->sys = NH_SYS_SETREUID;
+		return true;
+	case IA32_SETRESUID16:
+	case IA32_SETRESUID:
+		c->sys = NH_SYS_SETRESUID;
+		return true;
+	case IA32_SETGID16:
+	case IA32_SETGID:
+		c->sys = NH_SYS_SETGID;
+		return true;
+	case IA32_SETREGID16:
+	case IA32_SETREGID:
+		c->sys = NH_SYS_SETREGID;
+		return true;
+	case IA32_SETRESGID16:
+	case IA32_SETRESGID:
+		c->sys = NH_SYS_SETRESGID;
+		return true;
+	case IA32_SETFSUID16:
+	case IA32_SETFSUID:
+		c->sys = NH_SYS_SETFSUID;
+		return true;
+	case IA32_SETFSGID16:
+	case IA32_SETFSGID:
+		c->sys = NH_SYS_SETFSGID;
+		return true;
+	case IA32_SETGROUPS16:
+	case IA32_SETGROUPS:
+		c->sys = NH_SYS_SETGROUPS;
+		return true;
+	case IA32_CAPSET:
+		c->sys = NH_SYS_CAPSET;
+		return true;
+	case IA32_PTRACE:
+		c->sys = NH_SYS_PTRACE;
+		return true;
+	case IA32_PROCESS_VM_WRITEV:
+		c->sys = NH_SYS_PROCESS_VM_WRITEV;
+		return true;
+	case IA32_UNSHARE:
+		c->sys = NH_SYS_UNSHARE;
+		return true;
+	case IA32_SETNS:
+		c->sys = NH_SYS_SETNS;
+		return true;
+	case IA32_BPF:
+		c->sys = NH_SYS_BPF;
+		return true;
+	case IA32_INIT_MODULE:
+		c->sys = NH_SYS_INIT_MODULE;
+		return true;
+	case IA32_FINIT_MODULE:
+		c->sys = NH_SYS_FINIT_MODULE;
+		return true;
+	case IA32_OPEN_BY_HANDLE_AT:
+		c->sys = NH_SYS_OPEN_BY_HANDLE_AT;
+		return true;
 	}
 	return false;
 }
@@ -109,8 +186,7 @@ static __always_inline void compat_addr(__u32 uaddr, struct nh_sockaddr *sa)
 {
 	struct sockaddr_in6 sin6 = {};
 
-	if (!uaddr ||
-	    bpf_probe_read_user(&sin6, sizeof(sin6), (const void *)(unsigned long)uaddr))
+	if (!uaddr || bpf_probe_read_user(&sin6, sizeof(sin6), (const void *)(unsigned long)uaddr))
 		return;
 	if (sin6.sin6_family == NH_AF_INET) {
 		sa->family = NH_AF_INET;

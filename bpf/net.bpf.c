@@ -176,8 +176,7 @@ static __always_inline int unix_exit(int fd, long ret)
  * it in the socket, where the caller cannot swap it. The socket must be the
  * one the call had (not another put on the descriptor meanwhile) and have a
  * peer port (a failed TCP connect clears it). False: keep the caller's. */
-static __always_inline bool connect_peer(int fd, __u64 sk_enter, long ret,
-					 struct nh_sockaddr *sa)
+static __always_inline bool connect_peer(int fd, __u64 sk_enter, long ret, struct nh_sockaddr *sa)
 {
 	struct sock *sk;
 	struct nh_sockaddr k = {};

@@ -262,8 +262,8 @@ struct nh_compat_event {
 	struct nh_hdr h;
 	__u16 syscall; /* enum nh_syscall: the native equivalent, NH_SYS_NONE if none */
 	__u16 path_len;
-	__u32 nr;	   /* the ia32 syscall number */
-	__u32 args[4];	   /* ebx, ecx, edx, esi as passed */
+	__u32 nr;		/* the ia32 syscall number */
+	__u32 args[4];		/* ebx, ecx, edx, esi as passed */
 	struct nh_sockaddr dst; /* connect, sendto (also through socketcall) */
 	__u32 pad;
 	char path[NH_PATH_MAX]; /* open, openat, creat, execve, execveat, ... */

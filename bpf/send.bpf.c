@@ -16,12 +16,12 @@
  * that made it. */
 #include "maps.bpf.h"
 
-#define NH_SOCK_STREAM	1
-#define NH_MSG_FASTOPEN 0x20000000
-#define NH_MMSG_MAX	1024 /* UIO_MAXIOV: the kernel's bound on vlen */
-#define NH_IPPROTO_UDP	17
-#define NH_NR_SENDTO	44 /* x86_64 syscall numbers */
-#define NH_NR_SENDMSG	46
+#define NH_SOCK_STREAM	    1
+#define NH_MSG_FASTOPEN	    0x20000000
+#define NH_MMSG_MAX	    1024 /* UIO_MAXIOV: the kernel's bound on vlen */
+#define NH_IPPROTO_UDP	    17
+#define NH_NR_SENDTO	    44 /* x86_64 syscall numbers */
+#define NH_NR_SENDMSG	    46
 #define NH_LOOPBACK_IFINDEX 1 /* an output lookup's iif */
 
 /* The destination of the task's last UDP route lookup during a sendto or
@@ -101,8 +101,7 @@ int nh_fib6_lookup(struct trace_event_raw_fib6_table_lookup *ctx)
  * later call without a lookup cannot take it. */
 static __always_inline bool take_flow(struct nh_send_flow *out)
 {
-	struct nh_send_flow *f =
-	    bpf_task_storage_get(&send_flow, bpf_get_current_task_btf(), 0, 0);
+	struct nh_send_flow *f = bpf_task_storage_get(&send_flow, bpf_get_current_task_btf(), 0, 0);
 
 	if (!f || !f->armed)
 		return false;

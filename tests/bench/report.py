@@ -32,6 +32,7 @@ CONFIGS = {
     "none": "no monitoring",
     "nhiscope": "nhiscope-agent (default dedup)",
     "nhiscope-nodedup": "nhiscope-agent --dedup-window 0",
+    "nhiscope-compat": "nhiscope-agent --compat-monitor",
     "nhiscope-base": "nhiscope-agent of the base build (BENCH_BASE_AGENT)",
     "bpftrace": "bpftrace count() on the same tracepoints",
     "libbpf-tools": "opensnoop + execsnoop (libbpf-tools)",

@@ -21,6 +21,8 @@
  *            bound loopback sink: every send is a repeat of one destination.
  * udp_known  sendto(2) of one byte to one loopback destination, given
  *            with each call (an unconnected socket).
+ * null_syscall getppid(2): what a monitor on every syscall adds (the compat
+ *            monitor's raw sys_enter)
  * udp_new    sendto(2) of one byte to a new loopback address each time
  *            (127.x.y.z, nothing listening): every send is a new
  *            destination and has to reach user space.
@@ -38,6 +40,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,8 +61,8 @@ struct opts {
 struct net {
 	int listener;
 	struct sockaddr_in addr;
-	int udp;	   /* the sending socket of the UDP workloads */
-	int sink;	   /* send_connected: where it sends */
+	int udp;	       /* the sending socket of the UDP workloads */
+	int sink;	       /* send_connected: where it sends */
 	struct sockaddr_in to; /* udp_known: the destination */
 };
 
@@ -232,7 +235,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench_workload open_same|open_new|connect|exec|send_connected|udp_known|"
-		"udp_new\n                      [-n ITERS] [-w WARMUP]\n"
+		"udp_new|null_syscall\n                      [-n ITERS] [-w WARMUP]\n"
 		"                      [-t MAX_SECONDS] [-d DIR] [-x EXECUTABLE]\n");
 	exit(2);
 }
@@ -281,7 +284,7 @@ int main(int argc, char **argv)
 	struct net net = {.listener = -1};
 	char dir[4096], same[4096], path[4096];
 	char **names = NULL;
-	int is_open_same, is_open_new, is_connect, is_exec, udp;
+	int is_open_same, is_open_new, is_connect, is_exec, is_null, udp;
 	uint64_t start, end, deadline, cpu_start, cpu_end;
 	long i, done;
 
@@ -290,12 +293,13 @@ int main(int argc, char **argv)
 	is_open_new = !strcmp(o.workload, "open_new");
 	is_connect = !strcmp(o.workload, "connect");
 	is_exec = !strcmp(o.workload, "exec");
+	is_null = !strcmp(o.workload, "null_syscall");
 	/* -1: not a UDP workload; else udp_once's how */
 	udp = !strcmp(o.workload, "send_connected") ? 0
 	      : !strcmp(o.workload, "udp_known")    ? 1
 	      : !strcmp(o.workload, "udp_new")	    ? 2
 						    : -1;
-	if (!is_open_same && !is_open_new && !is_connect && !is_exec && udp < 0)
+	if (!is_open_same && !is_open_new && !is_connect && !is_exec && !is_null && udp < 0)
 		usage();
 	if (o.iters <= 0)
 		o.iters = is_exec ? 2000 : is_connect ? 20000 : 200000;
@@ -341,6 +345,8 @@ int main(int argc, char **argv)
 			connect_once(&net);
 		} else if (udp >= 0) {
 			udp_once(&net, udp, i);
+		} else if (is_null) {
+			syscall(SYS_getppid);
 		} else {
 			exec_once(o.exe);
 		}
@@ -359,6 +365,8 @@ int main(int argc, char **argv)
 			connect_once(&net);
 		} else if (udp >= 0) {
 			udp_once(&net, udp, o.warmup + done);
+		} else if (is_null) {
+			syscall(SYS_getppid);
 		} else {
 			exec_once(o.exe);
 		}
