@@ -114,6 +114,7 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 	m->uptime_s = (double)(nh_clock_mono_ns() - a->start_ns) / NH_NSEC;
 	m->start_time_s = (double)((int64_t)a->start_ns + a->wall_offset_ns) / NH_NSEC;
 	m->ia32_emulation = a->posture.ia32_emulation;
+	m->compat_monitor = a->cfg.compat_monitor;
 	m->io_uring_disabled = a->posture.io_uring_disabled;
 	for (int i = 0; i < a->probes.nprobes && i < NH_METRICS_PROBES_MAX; i++) {
 		const struct nh_probe *p = &a->probes.probe[i];
@@ -453,7 +454,7 @@ static json_object *agent_status(struct nh_agent *a)
 		json_object_object_add(p, "io_uring_disabled",
 				       json_object_new_int(m.io_uring_disabled));
 		json_object_object_add(p, "compat_monitor",
-				       json_object_new_string(a->cfg.compat_monitor ? "on" : "off"));
+				       json_object_new_string(m.compat_monitor ? "on" : "off"));
 		json_object_object_add(o, "posture", p);
 	}
 	json_object_object_add(o, "probes", probes);

@@ -21,6 +21,8 @@
  *            bound loopback sink: every send is a repeat of one destination.
  * udp_known  sendto(2) of one byte to one loopback destination, given
  *            with each call (an unconnected socket).
+ * send_stream sendto(2) of one byte on a connected TCP socket (the other end
+ *            reads it): the hook stops at the socket type
  * null_syscall getppid(2): what a monitor on every syscall adds (the compat
  *            monitor's raw sys_enter)
  * udp_new    sendto(2) of one byte to a new loopback address each time
@@ -193,12 +195,30 @@ static void udp_setup(struct net *n, int connected)
 		die("connect");
 }
 
+/* send_stream: a connected TCP pair over loopback. */
+static void stream_setup(struct net *n)
+{
+	net_setup(n);
+	n->udp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (n->udp < 0 || connect(n->udp, (struct sockaddr *)&n->addr, sizeof(n->addr)))
+		die("connect");
+	n->sink = accept4(n->listener, NULL, NULL, SOCK_CLOEXEC);
+	if (n->sink < 0)
+		die("accept4");
+}
+
 /* A full sink drops datagrams; a send never fails for it. */
 static void udp_once(struct net *n, int how, long i)
 {
 	struct sockaddr_in to = n->to;
 	ssize_t r;
+	char c;
 
+	if (how == 3) {
+		if (sendto(n->udp, "x", 1, 0, NULL, 0) != 1 || read(n->sink, &c, 1) != 1)
+			die("stream send");
+		return;
+	}
 	if (how == 0) {
 		r = send(n->udp, "x", 1, 0);
 	} else {
@@ -235,7 +255,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench_workload open_same|open_new|connect|exec|send_connected|udp_known|"
-		"udp_new|null_syscall\n                      [-n ITERS] [-w WARMUP]\n"
+		"udp_new|send_stream|null_syscall\n                      [-n ITERS] [-w WARMUP]\n"
 		"                      [-t MAX_SECONDS] [-d DIR] [-x EXECUTABLE]\n");
 	exit(2);
 }
@@ -298,6 +318,7 @@ int main(int argc, char **argv)
 	udp = !strcmp(o.workload, "send_connected") ? 0
 	      : !strcmp(o.workload, "udp_known")    ? 1
 	      : !strcmp(o.workload, "udp_new")	    ? 2
+	      : !strcmp(o.workload, "send_stream")  ? 3
 						    : -1;
 	if (!is_open_same && !is_open_new && !is_connect && !is_exec && !is_null && udp < 0)
 		usage();
@@ -332,7 +353,9 @@ int main(int argc, char **argv)
 	}
 	if (is_connect)
 		net_setup(&net);
-	if (udp >= 0)
+	if (udp == 3)
+		stream_setup(&net);
+	else if (udp >= 0)
 		udp_setup(&net, udp == 0);
 
 	/* Warm-up: caches, the dedup entry of open_same, page tables. */
