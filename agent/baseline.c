@@ -186,7 +186,8 @@ static bool observation(const struct nh_attributed *ev, struct nh_observation *o
 	case NH_KIND_PTRACE:
 	case NH_KIND_BPF:
 	case NH_KIND_MODULE:
-	case NH_KIND_IO_URING_CREATE: {
+	case NH_KIND_IO_URING_CREATE:
+	case NH_KIND_COMPAT: {
 		/* Tried is behaviour too: a denied ptrace or module load is
 		 * the attempt an escape starts with. */
 		o->cat = NH_CAT_ISOLATION;
@@ -204,7 +205,8 @@ static bool observation(const struct nh_attributed *ev, struct nh_observation *o
 			return parse_endpoint(ev->object, o);
 		}
 		if ((s->key.kind >= NH_KIND_NAMESPACE && s->key.kind <= NH_KIND_MODULE) ||
-		    s->key.kind == NH_KIND_IO_URING_CREATE) {
+		    s->key.kind == NH_KIND_IO_URING_CREATE ||
+		    s->key.kind == NH_KIND_COMPAT) {
 			o->cat = NH_CAT_ISOLATION;
 			o->value = ev->object;
 			return true;

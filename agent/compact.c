@@ -300,6 +300,18 @@ static size_t details(const struct nh_wire_record *r, char *buf, size_t len, siz
 				n = put_str(buf, len, n, a->path, "");
 			n = outcome(a->result, buf, len, n);
 			break;
+		case NH_WIRE_EV_COMPAT:
+			n = put_str(buf, len, n, a->syscall, "");
+			n = put_str(buf, len, n, a->op_name, "");
+			if (a->path && *a->path)
+				n = put_str(buf, len, n, a->path, "");
+			if (a->address && *a->address) {
+				n = put(buf, len, n, a->ipv6 ? " -> [" : " -> ");
+				n = put_esc(buf, len, n, a->address, strlen(a->address));
+				n = put(buf, len, n, a->ipv6 ? "]:%u" : ":%u", a->port);
+			}
+			n = put(buf, len, n, " [32-bit]");
+			break;
 		case NH_WIRE_EV_SUMMARY:
 			n = put_str(buf, len, n, nh_wire_event_name(a->of), "");
 			n = put(buf, len, n, " x%llu", (unsigned long long)a->count);

@@ -24,6 +24,7 @@ static const size_t kind_size[NH_KIND_MAX] = {
     [NH_KIND_BPF] = sizeof(struct nh_op_event),
     [NH_KIND_MODULE] = sizeof(struct nh_op_event),
     [NH_KIND_IO_URING_CREATE] = sizeof(struct nh_ring_event),
+    [NH_KIND_COMPAT] = sizeof(struct nh_compat_event),
     [NH_KIND_FLOOD] = sizeof(struct nh_flood_event),
 };
 
@@ -47,6 +48,7 @@ static const char *const kind_names[NH_KIND_ALL] = {
     [NH_KIND_BPF] = "bpf",
     [NH_KIND_MODULE] = "module",
     [NH_KIND_IO_URING_CREATE] = "io_uring_create",
+    [NH_KIND_COMPAT] = "compat_syscall",
     [NH_KIND_FLOOD] = "flood",
     [NH_KIND_MONITORING_GAP] = "monitoring_gap",
     [NH_KIND_LOSS] = "loss",
@@ -94,6 +96,9 @@ static const char *const syscall_names[NH_SYS_MAX] = {
     [NH_SYS_SEND_ZC] = "send_zc",
     [NH_SYS_SENDMSG_ZC] = "sendmsg_zc",
     [NH_SYS_IO_URING_SETUP] = "io_uring_setup",
+    [NH_SYS_EXECVE] = "execve",
+    [NH_SYS_EXECVEAT] = "execveat",
+    [NH_SYS_SOCKETCALL] = "socketcall",
 };
 
 int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr)
@@ -151,6 +156,11 @@ int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr)
 
 		if (e->syscall >= NH_SYS_MAX || e->path_len >= NH_PATH_MAX)
 			return -EBADMSG;
+	} else if (h->kind == NH_KIND_COMPAT) {
+		const struct nh_compat_event *e = data;
+
+		if (e->syscall >= NH_SYS_MAX || e->path_len >= NH_PATH_MAX)
+			return -EBADMSG;
 	}
 	*hdr = h;
 	return 0;
@@ -170,6 +180,7 @@ const char *nh_kind_list(void)
 {
 	return "exec, fork, exit, connect, accept, open, setuid, setgid, capset, summary, "
 	       "cgroup_rmdir, send, unix_connect, namespace, ptrace, bpf, module, io_uring_create, "
+	       "cgroup_rmdir, send, unix_connect, namespace, ptrace, bpf, module, compat_syscall, "
 	       "flood, "
 	       "monitoring_gap, loss, credential_use, credential_reuse, secret_exposure, "
 	       "human_use, "

@@ -190,6 +190,10 @@ static void process(struct out *o, const struct nh_metrics *m)
 	    "2: disabled; -1: no such setting).");
 	snprintf(v, sizeof(v), "%d", m->io_uring_disabled);
 	sample(o, "nhiscope_node_io_uring_disabled", NULL, 0, v);
+	family(o, "nhiscope_compat_monitor", "gauge",
+	       "Whether the compat monitor (kernel.compatMonitor) watches 32-bit syscalls (1) or "
+	       "not (0).");
+	sample_u(o, "nhiscope_compat_monitor", NULL, 0, m->compat_monitor);
 	family(o, "nhiscope_probe_attached", "gauge",
 	       "Whether each BPF program is attached to its tracepoint (1) or not (0).");
 	for (size_t i = 0; i < m->nprobes; i++) {

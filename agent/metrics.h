@@ -49,6 +49,7 @@ struct nh_metrics {
 	size_t nprobes;
 	int probes_attached;
 	int ia32_emulation, io_uring_disabled; /* posture.h; -1 unknown */
+	bool compat_monitor;		       /* kernel.compatMonitor */
 
 	struct nh_metrics_kind kinds[NH_KIND_MAX]; /* by kernel kind; 0 unused */
 	uint64_t decode_errors;

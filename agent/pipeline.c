@@ -677,6 +677,7 @@ void nh_pipeline_tick(struct nh_agent *a)
 		    /* posture: 1 on, 0 off, UINT64_MAX unknown (posture.h) */
 		    {"ia32_emulation", (uint64_t)(int64_t)a->posture.ia32_emulation},
 		    {"io_uring_disabled", (uint64_t)(int64_t)a->posture.io_uring_disabled},
+		    {"compat_monitor", a->cfg.compat_monitor},
 		};
 
 		for (int k = 0; k < NH_KIND_MAX; k++)

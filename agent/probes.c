@@ -231,6 +231,8 @@ static int attach_all(struct nh_probes *p, char *err, size_t len)
 		    prog == p->skel->progs.nh_hash_selftest ||
 		    prog == p->skel->progs.nh_inode_learn || prog == p->skel->progs.nh_uring_layout)
 			continue; /* run on demand, never attached */
+		if (!bpf_program__autoload(prog))
+			continue; /* not asked for (the compat monitor) */
 		if (p->nprobes >= NH_PROBES_MAX) {
 			snprintf(err, len, "more than %d BPF programs", NH_PROBES_MAX);
 			return -E2BIG;
@@ -393,6 +395,9 @@ int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 		p->skel->rodata->nh_flood_window_ns = cfg->flood_window_ns;
 	p->skel->rodata->nh_args_max =
 	    cfg->args_max && cfg->args_max < NH_ARGS_MAX ? cfg->args_max : NH_ARGS_MAX;
+	/* The compat monitor runs on every syscall of the node: only when
+	 * asked for (not loaded, not listed as a probe otherwise). */
+	bpf_program__set_autoload(p->skel->progs.nh_compat_enter, cfg->compat_monitor);
 	code = bpf_map__set_max_entries(p->skel->maps.events, cfg->ringbuf_bytes);
 	if (!code)
 		code = bpf_map__set_max_entries(p->skel->maps.dedup, cfg->dedup_entries);

@@ -48,6 +48,7 @@ struct nh_probes_config {
 	const char *scope_cgroup; /* absolute cgroup v2 directory, or NULL */
 	uint64_t flood_budget;	  /* events per identity per window; 0: unlimited */
 	uint64_t flood_window_ns;
+	bool compat_monitor; /* attach nh_compat_enter (raw sys_enter) */
 };
 
 struct nh_probes {

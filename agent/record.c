@@ -275,6 +275,23 @@ void nh_record_activity(const struct nh_attributed *ev, struct nh_record_buf *bu
 		a->fd = e->fd;
 		break;
 	}
+	case NH_KIND_COMPAT: {
+		const struct nh_compat_event *e = (const void *)h;
+
+		a->syscall = nh_syscall_name(e->syscall);
+		if (e->path_len) {
+			snprintf(buf->path, sizeof(buf->path), "%.*s", (int)e->path_len, e->path);
+			a->path = buf->path;
+		}
+		if (e->dst.family == AF_INET || e->dst.family == AF_INET6)
+			address(&e->dst, buf, a);
+		a->op = e->nr;
+		snprintf(buf->op_name, sizeof(buf->op_name), "ia32:%u", e->nr);
+		a->op_name = buf->op_name;
+		a->compat32 = true;
+		a->user_address = h->flags & NH_F_USER_ADDR;
+		break;
+	}
 	case NH_KIND_FORK:
 		a->child_pid = ((const struct nh_fork_event *)h)->child_tgid;
 		break;
@@ -291,6 +308,7 @@ void nh_record_activity(const struct nh_attributed *ev, struct nh_record_buf *bu
 		address(&e->dst, buf, a);
 		a->fd = e->fd;
 		a->result = e->result;
+		a->user_address = h->flags & NH_F_USER_ADDR;
 		break;
 	}
 	case NH_KIND_ACCEPT: {

@@ -32,6 +32,7 @@ struct nh_agent_config {
 	uint64_t flood_budget; /* events per identity per flood window; 0: unlimited */
 	uint64_t flood_window_ms;
 	const char *scope_cgroup; /* cgroup v2 path below the mount, or NULL */
+	bool compat_monitor;	  /* raw sys_enter for compat (int $0x80) syscalls */
 	uint64_t max_procs;
 	size_t max_cgroups;
 	size_t max_objects;

@@ -599,6 +599,7 @@ int nh_agent_start(struct nh_agent *a)
 	if (pc.dedup_quota > pc.dedup_entries)
 		pc.dedup_quota = pc.dedup_entries;
 	pc.flood_budget = a->cfg.flood_budget;
+	pc.compat_monitor = a->cfg.compat_monitor;
 	pc.flood_window_ns = a->cfg.flood_window_ms * 1000000ULL;
 	pc.ringbuf_bytes = a->cfg.ringbuf_bytes;
 	/* Wake early enough that a burst cannot fill the ring between two
@@ -635,7 +636,9 @@ int nh_agent_start(struct nh_agent *a)
 				a->probes.nprobes);
 	}
 	/* said once the agent is up: a start-up error stays one line */
-	if (a->posture.ia32_emulation != 0)
+	if (a->posture.ia32_emulation != 0 && a->cfg.compat_monitor)
+		nh_info(&a->log, "32-bit (ia32) syscalls are watched by the compat monitor");
+	else if (a->posture.ia32_emulation != 0)
 		nh_info(&a->log,
 			"32-bit (ia32) syscalls are possible on this node and are not traced "
 			"(docs/coverage.md)");

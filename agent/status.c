@@ -142,6 +142,7 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 	m->uptime_s = (double)(nh_clock_mono_ns() - a->start_ns) / NH_NSEC;
 	m->start_time_s = (double)((int64_t)a->start_ns + a->wall_offset_ns) / NH_NSEC;
 	m->ia32_emulation = a->posture.ia32_emulation;
+	m->compat_monitor = a->cfg.compat_monitor;
 	m->io_uring_disabled = a->posture.io_uring_disabled;
 	for (int i = 0; i < a->probes.nprobes && i < NH_METRICS_PROBES_MAX; i++) {
 		const struct nh_probe *p = &a->probes.probe[i];
@@ -485,6 +486,8 @@ static json_object *agent_status(struct nh_agent *a)
 		    json_object_new_string(nh_posture_ia32_name(m.ia32_emulation)));
 		json_object_object_add(p, "io_uring_disabled",
 				       json_object_new_int(m.io_uring_disabled));
+		json_object_object_add(p, "compat_monitor",
+				       json_object_new_string(m.compat_monitor ? "on" : "off"));
 		json_object_object_add(o, "posture", p);
 	}
 	json_object_object_add(o, "probes", probes);

@@ -156,6 +156,8 @@ struct nh_pending {
 	__u32 old_ids[3];
 	__u64 old_caps[3];
 	struct nh_sockaddr sa;
+	__u64 sk; /* connect: the socket at enter, so a descriptor swapped by
+		   * another thread before exit is not read as this one */
 };
 
 struct {

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
-/* Network: outbound connect (destination from the caller's sockaddr) and
+/* Network: outbound connect (destination from the socket's peer once the
+ * kernel set it; the caller's sockaddr only when it did not) and
  * accept/accept4 (peer and local port from the new socket itself, since
  * callers often pass a NULL address). */
 #include "maps.bpf.h"
+
+#define NH_EINPROGRESS 115
 
 /* The whole 16-byte address, family, port and outcome, keyed. */
 static __always_inline __u64 sockaddr_object(const struct nh_sockaddr *sa, __u64 extra)
@@ -37,26 +40,29 @@ int nh_enter_connect(struct trace_event_raw_sys_enter *ctx)
 		p->fd = fd;
 		return 0;
 	}
-	if (bpf_probe_read_user(&family, sizeof(family), uaddr) ||
-	    (family != NH_AF_INET && family != NH_AF_INET6))
+	/* Which connects to follow is the socket's family, not the caller's
+	 * sockaddr: that one can be swapped under the call. */
+	family = sk ? BPF_CORE_READ(sk, __sk_common.skc_family) : 0;
+	if (family != NH_AF_INET && family != NH_AF_INET6)
 		return 0;
 	p = nh_pending_get(true);
 	if (!p)
 		return 0;
+	p->sk = (__u64)sk;
+	/* The caller's address is only the fallback for a connect that set
+	 * no peer (it failed): another thread can change it under the call. */
 	__builtin_memset(&p->sa, 0, sizeof(p->sa));
-	p->sa.family = family;
-	if (family == NH_AF_INET) {
-		struct sockaddr_in sin = {};
-
-		bpf_probe_read_user(&sin, sizeof(sin), uaddr);
-		p->sa.port = bpf_ntohs(sin.sin_port);
-		__builtin_memcpy(p->sa.addr, &sin.sin_addr.s_addr, 4);
-	} else {
+	{
 		struct sockaddr_in6 sin6 = {};
 
 		bpf_probe_read_user(&sin6, sizeof(sin6), uaddr);
+		p->sa.family = sin6.sin6_family;
 		p->sa.port = bpf_ntohs(sin6.sin6_port);
-		__builtin_memcpy(p->sa.addr, &sin6.sin6_addr, 16);
+		if (sin6.sin6_family == NH_AF_INET)
+			__builtin_memcpy(p->sa.addr,
+					 &((struct sockaddr_in *)&sin6)->sin_addr.s_addr, 4);
+		else
+			__builtin_memcpy(p->sa.addr, &sin6.sin6_addr, 16);
 	}
 	p->sys = NH_SYS_CONNECT;
 	p->fd = fd;
@@ -165,6 +171,35 @@ static __always_inline int unix_exit(int fd, long ret)
 	return 0;
 }
 
+/* The destination the kernel connected the socket to: a connect that
+ * succeeded or is in progress (the peer is set before the SYN leaves) left
+ * it in the socket, where the caller cannot swap it. The socket must be the
+ * one the call had (not another put on the descriptor meanwhile) and have a
+ * peer port (a failed TCP connect clears it). False: keep the caller's. */
+static __always_inline bool connect_peer(int fd, __u64 sk_enter, long ret, struct nh_sockaddr *sa)
+{
+	struct sock *sk;
+	struct nh_sockaddr k = {};
+
+	if (ret != 0 && ret != -NH_EINPROGRESS)
+		return false;
+	sk = nh_fd_sock(fd, true);
+	if (!sk || (__u64)sk != sk_enter)
+		return false;
+	k.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	k.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (k.family == NH_AF_INET)
+		BPF_CORE_READ_INTO((__u32 *)k.addr, sk, __sk_common.skc_daddr);
+	else if (k.family == NH_AF_INET6)
+		BPF_CORE_READ_INTO(&k.addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	else
+		return false;
+	if (!k.port)
+		return false;
+	*sa = k;
+	return true;
+}
+
 SEC("tp/syscalls/sys_exit_connect")
 int nh_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
@@ -173,6 +208,7 @@ int nh_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct nh_sockaddr sa;
 	struct nh_ctx c;
 	long ret = ctx->ret;
+	__u32 flags = 0;
 	__u64 h;
 	int fd;
 
@@ -183,6 +219,12 @@ int nh_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	fd = p->fd;
 	if (sa.family == NH_AF_UNIX)
 		return unix_exit(fd, ret);
+	if (!connect_peer(fd, p->sk, ret, &sa)) {
+		/* No peer: a failed connect (or AF_UNSPEC, a disconnect). */
+		if (sa.family != NH_AF_INET && sa.family != NH_AF_INET6)
+			return 0;
+		flags = NH_F_USER_ADDR;
+	}
 	nh_ctx_init(&c);
 	h = sockaddr_object(&sa, ret < 0 ? -ret : 0);
 	if (nh_dedup_hit(&c, NH_KIND_CONNECT, h))
@@ -191,6 +233,7 @@ int nh_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	if (!e)
 		return 0;
 	nh_fill_dedup_hdr(&e->h, &c, NH_KIND_CONNECT, h);
+	e->h.flags |= flags;
 	e->dst = sa;
 	e->fd = fd;
 	e->result = ret;

@@ -47,6 +47,8 @@ enum nh_kind {
 	NH_KIND_MODULE = 17,	   /* init_module, finit_module */
 	/* 18..21: io_uring */
 	NH_KIND_IO_URING_CREATE = 18, /* an identity's io_uring ring set up */
+	/* issue 17b: 22..25 */
+	NH_KIND_COMPAT = 22, /* a compat (int $0x80) syscall: the opt-in compat monitor */
 	/* 40..43: flood budget and the agent's lifecycle */
 	NH_KIND_FLOOD = 40, /* an identity's events beyond its budget, and its losses */
 	/* Made by the agent, never by BPF: numbered here so that one table
@@ -131,6 +133,10 @@ enum nh_syscall {
 	NH_SYS_SEND_ZC = 40,	/* IORING_OP_SEND_ZC */
 	NH_SYS_SENDMSG_ZC = 41, /* IORING_OP_SENDMSG_ZC */
 	NH_SYS_IO_URING_SETUP = 42,
+	/* issue 17b: 48..55 (compat monitor: syscalls with no native hook) */
+	NH_SYS_EXECVE = 48,
+	NH_SYS_EXECVEAT = 49,
+	NH_SYS_SOCKETCALL = 50,
 	NH_SYS_MAX = 64, /* fixed: see NH_KIND_MAX */
 };
 
@@ -268,6 +274,22 @@ struct nh_ring_event {
 	__u32 setup_flags; /* IORING_SETUP_* */
 	__u32 sq_entries;
 	__u32 cq_entries;
+};
+
+/* The compat monitor (bpf/compat.bpf.c): a syscall a 64-bit kernel took
+ * through its 32-bit entry (int $0x80, sysenter, or a 32-bit process's
+ * syscall). Seen at entry, before the kernel acted: no outcome, and the
+ * path and address are read from the caller's memory (NH_F_USER_ADDR).
+ * h.flags always has NH_F_COMPAT32. */
+struct nh_compat_event {
+	struct nh_hdr h;
+	__u16 syscall; /* enum nh_syscall: the native equivalent, NH_SYS_NONE if none */
+	__u16 path_len;
+	__u32 nr;		/* the ia32 syscall number */
+	__u32 args[4];		/* ebx, ecx, edx, esi as passed */
+	struct nh_sockaddr dst; /* connect, sendto (also through socketcall) */
+	__u32 pad;
+	char path[NH_PATH_MAX]; /* open, openat, creat, execve, execveat, ... */
 };
 
 /* setuid/setgid families: real, effective, saved ids before and after;

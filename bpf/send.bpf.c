@@ -5,16 +5,135 @@
  *
  * The destination is the socket's own peer whenever the kernel keeps one
  * (a connected socket, a Fast Open connect in progress): the caller
- * cannot swap it. An address passed with the call to an unconnected
- * datagram socket is only in user memory; it is read after the call and
- * flagged NH_F_USER_ADDR (docs/coverage.md says what that allows). A
- * connected stream socket's sends are not reported: its peer was reported
- * by the connect or accept that made it. */
+ * cannot swap it. An address passed with a UDP sendto/sendmsg is the
+ * kernel's copy as its route lookup saw it (fib:fib_table_lookup,
+ * fib6:fib6_table_lookup, taken by the task during the call); only when
+ * no lookup was made (local multicast or broadcast with an interface set,
+ * 0.0.0.0, a cached route) or the socket is not UDP is the address read
+ * from user memory after the call, and flagged NH_F_USER_ADDR
+ * (docs/coverage.md says what that allows). A connected stream socket's
+ * sends are not reported: its peer was reported by the connect or accept
+ * that made it. */
 #include "maps.bpf.h"
 
-#define NH_SOCK_STREAM	1
-#define NH_MSG_FASTOPEN 0x20000000
-#define NH_MMSG_MAX	1024 /* UIO_MAXIOV: the kernel's bound on vlen */
+#define NH_SOCK_STREAM	    1
+#define NH_MSG_FASTOPEN	    0x20000000
+#define NH_MMSG_MAX	    1024 /* UIO_MAXIOV: the kernel's bound on vlen */
+#define NH_IPPROTO_UDP	    17
+#define NH_NR_SENDTO	    44 /* x86_64 syscall numbers */
+#define NH_NR_SENDMSG	    46
+#define NH_LOOPBACK_IFINDEX 1 /* an output lookup's iif */
+
+/* The destination of the task's last UDP route lookup during a sendto or
+ * sendmsg: the kernel's copy of the address, which the caller cannot
+ * change once the call copied it. Taken (and cleared) by the call's exit. */
+struct nh_send_flow {
+	__u32 armed;
+	__u16 family;
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u16 pad;
+	__u8 addr[NH_ADDR_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct nh_send_flow);
+} send_flow SEC(".maps");
+
+/* The first UDP output route lookup of the task's sendto/sendmsg: the
+ * address the caller named, as the kernel copied it. Later lookups of the
+ * same call are not it: the receive side of a looped-back datagram, run
+ * on this task's stack, or a re-route after NAT. An output lookup has
+ * iif = loopback and, for UDP, the ports; a received packet's lookup has
+ * no protocol unless fib rules need it, and its own iif. This program is
+ * on every route lookup of the node: the protocol is tested first. */
+static __always_inline struct nh_send_flow *send_lookup(__u8 proto, int iif)
+{
+	struct nh_send_flow *f;
+	long nr;
+
+	if (proto != NH_IPPROTO_UDP || iif != NH_LOOPBACK_IFINDEX)
+		return NULL;
+	nr = BPF_CORE_READ(nh_regs(), orig_ax);
+	if ((nr != NH_NR_SENDTO && nr != NH_NR_SENDMSG) || nh_filtered())
+		return NULL;
+	f = bpf_task_storage_get(&send_flow, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	return f && !f->armed ? f : NULL;
+}
+
+SEC("tp/fib/fib_table_lookup")
+int nh_fib_lookup(struct trace_event_raw_fib_table_lookup *ctx)
+{
+	struct nh_send_flow *f = send_lookup(ctx->proto, ctx->iif);
+
+	if (!f)
+		return 0;
+	__builtin_memset(f->addr, 0, sizeof(f->addr));
+	__builtin_memcpy(f->addr, ctx->dst, 4);
+	f->family = NH_AF_INET;
+	f->sport = ctx->sport;
+	f->dport = ctx->dport;
+	f->armed = 1;
+	return 0;
+}
+
+SEC("tp/fib6/fib6_table_lookup")
+int nh_fib6_lookup(struct trace_event_raw_fib6_table_lookup *ctx)
+{
+	struct nh_send_flow *f = send_lookup(ctx->proto, ctx->iif);
+
+	if (!f)
+		return 0;
+	/* dst is at an odd offset of the record: no direct context load */
+	bpf_probe_read_kernel(f->addr, sizeof(f->addr), ctx->dst);
+	f->family = NH_AF_INET6;
+	f->sport = ctx->sport;
+	f->dport = ctx->dport;
+	f->armed = 1;
+	return 0;
+}
+
+/* The flow this call's route lookup recorded, if any, cleared so that a
+ * later call without a lookup cannot take it. */
+static __always_inline bool take_flow(struct nh_send_flow *out)
+{
+	struct nh_send_flow *f = bpf_task_storage_get(&send_flow, bpf_get_current_task_btf(), 0, 0);
+
+	if (!f || !f->armed)
+		return false;
+	*out = *f;
+	f->armed = 0;
+	return true;
+}
+
+/* A send that ends early (a full non-blocking socket) may have routed:
+ * its lookup must not be taken for a later call's. */
+static __always_inline int forget_flow(long ret)
+{
+	struct nh_send_flow f;
+
+	if (ret == -NH_EAGAIN)
+		take_flow(&f);
+	return 0;
+}
+
+/* The kernel's copy fits this socket: a UDP socket bound to the port the
+ * lookup was made from. */
+static __always_inline bool flow_dst(struct sock *sk, const struct nh_send_flow *f,
+				     struct nh_sockaddr *sa)
+{
+	if (BPF_CORE_READ(sk, sk_protocol) != NH_IPPROTO_UDP ||
+	    BPF_CORE_READ(sk, __sk_common.skc_num) != f->sport)
+		return false;
+	sa->family = f->family;
+	sa->port = f->dport;
+	__builtin_memcpy(sa->addr, f->addr, NH_ADDR_LEN);
+	return true;
+}
 
 static __always_inline __u64 send_object(const struct nh_sockaddr *sa, long ret)
 {
@@ -117,8 +236,9 @@ static __always_inline bool send_sock(int fd, long ret, struct send_sock *s)
 /* One message's destination: the address it names, else the peer. */
 static __always_inline void send_one(struct nh_ctx *c, __u32 sys, int fd, long ret,
 				     const struct send_sock *s, const void *uaddr, __u32 flags,
-				     __u32 index)
+				     __u32 index, bool lookup)
 {
+	struct nh_send_flow flow;
 	struct nh_sockaddr sa = {};
 
 	if (s->type == NH_SOCK_STREAM) {
@@ -129,9 +249,18 @@ static __always_inline void send_one(struct nh_ctx *c, __u32 sys, int fd, long r
 		emit(c, sys, fd, ret, &sa, false, index);
 		return;
 	}
+	/* The route lookup's copy first, whatever the caller's memory says
+	 * now (even that it named no address). */
+	if (lookup && take_flow(&flow) && flow_dst(s->sk, &flow, &sa)) {
+		emit(c, sys, fd, ret, &sa, false, index);
+		return;
+	}
 	if (uaddr) {
 		if (user_addr(uaddr, &sa))
 			emit(c, sys, fd, ret, &sa, true, index);
+		else if (sock_peer(s->sk, s->family, &sa))
+			/* AF_UNSPEC on an IPv6 socket: the kernel sends to the peer */
+			emit(c, sys, fd, ret, &sa, false, index);
 		return;
 	}
 	if (sock_peer(s->sk, s->family, &sa))
@@ -151,10 +280,10 @@ int nh_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 	regs = nh_regs();
 	fd = PT_REGS_PARM1_SYSCALL(regs);
 	if (!send_sock(fd, ctx->ret, &s))
-		return 0;
+		return forget_flow(ctx->ret);
 	nh_ctx_init(&c);
 	send_one(&c, NH_SYS_SENDTO, fd, ctx->ret, &s, (const void *)PT_REGS_PARM5_SYSCALL(regs),
-		 PT_REGS_PARM4_SYSCALL(regs), 0);
+		 PT_REGS_PARM4_SYSCALL(regs), 0, true);
 	return 0;
 }
 
@@ -173,13 +302,13 @@ int nh_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 	regs = nh_regs();
 	fd = PT_REGS_PARM1_SYSCALL(regs);
 	if (!send_sock(fd, ctx->ret, &s))
-		return 0;
+		return forget_flow(ctx->ret);
 	flags = PT_REGS_PARM3_SYSCALL(regs);
 	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)PT_REGS_PARM2_SYSCALL(regs)))
 		msg.msg_name = NULL;
 	nh_ctx_init(&c);
 	send_one(&c, NH_SYS_SENDMSG, fd, ctx->ret, &s, msg.msg_namelen ? msg.msg_name : NULL, flags,
-		 0);
+		 0, true);
 	return 0;
 }
 
@@ -206,7 +335,8 @@ static long mmsg_one(__u64 i, void *data)
 		l->peer_done = true;
 		msg.msg_name = NULL;
 	}
-	send_one(l->c, NH_SYS_SENDMMSG, l->fd, l->ret, l->s, msg.msg_name, l->flags, (__u32)i);
+	send_one(l->c, NH_SYS_SENDMMSG, l->fd, l->ret, l->s, msg.msg_name, l->flags, (__u32)i,
+		 false);
 	return 0;
 }
 

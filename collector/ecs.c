@@ -208,6 +208,7 @@ static const struct ecs_class event_class[NH_WIRE_EV_MAX] = {
     [NH_WIRE_EV_BPF] = {"driver", "change", NULL},
     [NH_WIRE_EV_MODULE] = {"driver", "change", NULL},
     [NH_WIRE_EV_IO_URING_CREATE] = {"process", "change", NULL},
+    [NH_WIRE_EV_COMPAT] = {"process", "info", NULL},
 };
 
 static const struct ecs_class host_info = {"host", "info", NULL};
@@ -619,7 +620,11 @@ static void find_objects(const struct nh_wire_record *r, struct ecs_objects *o)
 			o->socket = true;
 			o->inode = a->inode;
 			o->rest_omit = NH_RJ_OMIT_PATH;
+		} else if (a->event == NH_WIRE_EV_COMPAT && is_path(a->path)) {
+			o->file = a->path;
+			o->rest_omit = NH_RJ_OMIT_PATH;
 		} else if ((a->event == NH_WIRE_EV_CONNECT || a->event == NH_WIRE_EV_SEND ||
+			    (a->event == NH_WIRE_EV_COMPAT && a->port) ||
 			    (a->event == NH_WIRE_EV_ACCEPT && a->result >= 0)) &&
 			   known(a->address)) {
 			o->peer.is_ip = parse_ip(a->address, o->peer.ip, sizeof(o->peer.ip));

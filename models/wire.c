@@ -52,6 +52,7 @@ static const char *const event_names[NH_WIRE_EV_MAX] = {
     [NH_WIRE_EV_BPF] = "bpf",
     [NH_WIRE_EV_MODULE] = "module",
     [NH_WIRE_EV_IO_URING_CREATE] = "io_uring_create",
+    [NH_WIRE_EV_COMPAT] = "compat_syscall",
 };
 
 /* Tables may have gaps (reserved numbers): a gap has no name. */

@@ -114,6 +114,7 @@ enum nh_wire_event {
 	NH_WIRE_EV_BPF = 16,
 	NH_WIRE_EV_MODULE = 17,
 	NH_WIRE_EV_IO_URING_CREATE = 18,
+	NH_WIRE_EV_COMPAT = 22, /* issue 17b: 22..25 */
 	NH_WIRE_EV_MAX = 48,
 };
 

@@ -411,6 +411,16 @@ static void add_activity(struct nh_jw *w, const struct nh_wire_record *r, unsign
 		nh_jw_uint(w, "op_value", a->op);
 		nh_jw_int(w, "fd", a->fd);
 		break;
+	case NH_WIRE_EV_COMPAT:
+		nh_jw_str(w, "syscall", a->syscall ? a->syscall : "");
+		nh_jw_str_known(w, "op", a->op_name);
+		nh_jw_uint(w, "op_value", a->op);
+		if (!(omit & NH_RJ_OMIT_PATH))
+			nh_jw_str_known(w, "path", a->path);
+		if (known(a->address))
+			add_address(w, a, omit);
+		add_bool(w, "compat32", true);
+		break;
 	case NH_WIRE_EV_SUMMARY:
 		nh_jw_str(w, "of", nh_wire_event_name(a->of));
 		nh_jw_int(w, "count", (int64_t)a->count);

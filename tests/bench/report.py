@@ -27,11 +27,14 @@ WORKLOADS = {
     "send_connected": ("send() on a connected UDP socket", "a deduplicated repeat send per op"),
     "udp_known": ("sendto() to one loopback destination", "a deduplicated repeat send per op"),
     "udp_new": ("sendto() to a new loopback address each time", "a first-seen destination per op"),
+    "send_stream": ("sendto() on a connected TCP socket (the peer reads)", "a send the hook drops at the socket type"),
+    "null_syscall": ("getppid(), a syscall no probe hooks", "what a hook on every syscall adds"),
 }
 CONFIGS = {
     "none": "no monitoring",
     "nhiscope": "nhiscope-agent (default dedup)",
     "nhiscope-nodedup": "nhiscope-agent --dedup-window 0",
+    "nhiscope-compat": "nhiscope-agent --compat-monitor",
     "nhiscope-base": "nhiscope-agent of the base build (BENCH_BASE_AGENT)",
     "bpftrace": "bpftrace count() on the same tracepoints",
     "libbpf-tools": "opensnoop + execsnoop (libbpf-tools)",

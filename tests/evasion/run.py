@@ -142,7 +142,7 @@ def udp_sendto(s):
     sink, port = udp_sink()
     with sink:
         attack(s, ["udp-sendto", "127.0.0.1", str(port)],
-               lambda e: is_send(e, "sendto", port, user_address=True), "sendto event")
+               lambda e: is_send(e, "sendto", port, user_address=False), "sendto event")
 
 
 @suite.test

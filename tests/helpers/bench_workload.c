@@ -21,6 +21,10 @@
  *            bound loopback sink: every send is a repeat of one destination.
  * udp_known  sendto(2) of one byte to one loopback destination, given
  *            with each call (an unconnected socket).
+ * send_stream sendto(2) of one byte on a connected TCP socket (the other end
+ *            reads it): the hook stops at the socket type
+ * null_syscall getppid(2): what a monitor on every syscall adds (the compat
+ *            monitor's raw sys_enter)
  * udp_new    sendto(2) of one byte to a new loopback address each time
  *            (127.x.y.z, nothing listening): every send is a new
  *            destination and has to reach user space.
@@ -38,6 +42,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,8 +63,8 @@ struct opts {
 struct net {
 	int listener;
 	struct sockaddr_in addr;
-	int udp;	   /* the sending socket of the UDP workloads */
-	int sink;	   /* send_connected: where it sends */
+	int udp;	       /* the sending socket of the UDP workloads */
+	int sink;	       /* send_connected: where it sends */
 	struct sockaddr_in to; /* udp_known: the destination */
 };
 
@@ -190,12 +195,30 @@ static void udp_setup(struct net *n, int connected)
 		die("connect");
 }
 
+/* send_stream: a connected TCP pair over loopback. */
+static void stream_setup(struct net *n)
+{
+	net_setup(n);
+	n->udp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (n->udp < 0 || connect(n->udp, (struct sockaddr *)&n->addr, sizeof(n->addr)))
+		die("connect");
+	n->sink = accept4(n->listener, NULL, NULL, SOCK_CLOEXEC);
+	if (n->sink < 0)
+		die("accept4");
+}
+
 /* A full sink drops datagrams; a send never fails for it. */
 static void udp_once(struct net *n, int how, long i)
 {
 	struct sockaddr_in to = n->to;
 	ssize_t r;
+	char c;
 
+	if (how == 3) {
+		if (sendto(n->udp, "x", 1, 0, NULL, 0) != 1 || read(n->sink, &c, 1) != 1)
+			die("stream send");
+		return;
+	}
 	if (how == 0) {
 		r = send(n->udp, "x", 1, 0);
 	} else {
@@ -232,7 +255,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench_workload open_same|open_new|connect|exec|send_connected|udp_known|"
-		"udp_new\n                      [-n ITERS] [-w WARMUP]\n"
+		"udp_new|send_stream|null_syscall\n                      [-n ITERS] [-w WARMUP]\n"
 		"                      [-t MAX_SECONDS] [-d DIR] [-x EXECUTABLE]\n");
 	exit(2);
 }
@@ -281,7 +304,7 @@ int main(int argc, char **argv)
 	struct net net = {.listener = -1};
 	char dir[4096], same[4096], path[4096];
 	char **names = NULL;
-	int is_open_same, is_open_new, is_connect, is_exec, udp;
+	int is_open_same, is_open_new, is_connect, is_exec, is_null, udp;
 	uint64_t start, end, deadline, cpu_start, cpu_end;
 	long i, done;
 
@@ -290,12 +313,14 @@ int main(int argc, char **argv)
 	is_open_new = !strcmp(o.workload, "open_new");
 	is_connect = !strcmp(o.workload, "connect");
 	is_exec = !strcmp(o.workload, "exec");
+	is_null = !strcmp(o.workload, "null_syscall");
 	/* -1: not a UDP workload; else udp_once's how */
 	udp = !strcmp(o.workload, "send_connected") ? 0
 	      : !strcmp(o.workload, "udp_known")    ? 1
 	      : !strcmp(o.workload, "udp_new")	    ? 2
+	      : !strcmp(o.workload, "send_stream")  ? 3
 						    : -1;
-	if (!is_open_same && !is_open_new && !is_connect && !is_exec && udp < 0)
+	if (!is_open_same && !is_open_new && !is_connect && !is_exec && !is_null && udp < 0)
 		usage();
 	if (o.iters <= 0)
 		o.iters = is_exec ? 2000 : is_connect ? 20000 : 200000;
@@ -328,7 +353,9 @@ int main(int argc, char **argv)
 	}
 	if (is_connect)
 		net_setup(&net);
-	if (udp >= 0)
+	if (udp == 3)
+		stream_setup(&net);
+	else if (udp >= 0)
 		udp_setup(&net, udp == 0);
 
 	/* Warm-up: caches, the dedup entry of open_same, page tables. */
@@ -341,6 +368,8 @@ int main(int argc, char **argv)
 			connect_once(&net);
 		} else if (udp >= 0) {
 			udp_once(&net, udp, i);
+		} else if (is_null) {
+			syscall(SYS_getppid);
 		} else {
 			exec_once(o.exe);
 		}
@@ -359,6 +388,8 @@ int main(int argc, char **argv)
 			connect_once(&net);
 		} else if (udp >= 0) {
 			udp_once(&net, udp, o.warmup + done);
+		} else if (is_null) {
+			syscall(SYS_getppid);
 		} else {
 			exec_once(o.exe);
 		}

@@ -300,6 +300,54 @@ static void test_op_and_exec_records(void)
 	nh_wire_free(&back);
 }
 
+/* The compat monitor's event: what it asked for, flagged 32-bit and read
+ * from the caller's memory, through the record, the wire and the JSON. */
+static void test_compat_record(void)
+{
+	static struct nh_record_buf rb;
+	static struct nh_wire_record r, back;
+	static struct nh_compat_event e;
+	struct nh_attributed a;
+	char line[512];
+	json_object *o;
+
+	attributed(&a, &e.h, NH_KIND_COMPAT);
+	e.h.flags = NH_F_COMPAT32 | NH_F_USER_ADDR;
+	e.syscall = NH_SYS_OPEN;
+	e.nr = 5;
+	memcpy(e.path, "/run/secrets/token", 18);
+	e.path_len = 18;
+	nh_record_activity(&a, &rb, &r);
+	o = round_trip(&r, &back);
+	CHECK_STR(get(o, "kind"), "compat_syscall");
+	CHECK_STR(get(o, "syscall"), "open");
+	CHECK_STR(get(o, "op"), "ia32:5");
+	CHECK_STR(get(o, "path"), "/run/secrets/token");
+	CHECK_STR(get(o, "compat32"), "true");
+	CHECK_STR(get(o, "user_address"), "true");
+	json_object_put(o);
+	nh_wire_free(&back);
+
+	memset(&e, 0, sizeof(e));
+	attributed(&a, &e.h, NH_KIND_COMPAT);
+	e.h.flags = NH_F_COMPAT32 | NH_F_USER_ADDR;
+	e.syscall = NH_SYS_SOCKETCALL;
+	e.nr = 102;
+	e.dst.family = AF_INET;
+	e.dst.port = 8443;
+	memcpy(e.dst.addr, "\x7f\0\0\x01", 4);
+	nh_record_activity(&a, &rb, &r);
+	o = round_trip(&r, &back);
+	CHECK_STR(get(o, "syscall"), "socketcall");
+	CHECK_STR(get(o, "address"), "127.0.0.1");
+	CHECK_STR(get(o, "port"), "8443");
+	json_object_put(o);
+	nh_wire_free(&back);
+	nh_render_object(&e.h, line, sizeof(line));
+	CHECK(strstr(line, "ia32 102 socketcall") != NULL);
+	CHECK(strstr(line, "127.0.0.1") != NULL);
+}
+
 /* A record of a number no kind has is refused by the wire. */
 static void test_unnamed_event_refused(void)
 {
@@ -416,6 +464,7 @@ int main(void)
 	test_unix_record();
 	test_uring_records();
 	test_op_and_exec_records();
+	test_compat_record();
 	test_unnamed_event_refused();
 	test_baseline();
 	return nh_check_report("coverage");

@@ -67,6 +67,8 @@ static size_t size_of_kind(uint32_t kind)
 		return sizeof(struct nh_op_event);
 	case NH_KIND_IO_URING_CREATE:
 		return sizeof(struct nh_ring_event);
+	case NH_KIND_COMPAT:
+		return sizeof(struct nh_compat_event);
 	case NH_KIND_FLOOD:
 		return sizeof(struct nh_flood_event);
 	default:
@@ -334,6 +336,7 @@ static void test_kind_names(void)
 	    [NH_KIND_BPF] = "bpf",
 	    [NH_KIND_MODULE] = "module",
 	    [NH_KIND_IO_URING_CREATE] = "io_uring_create",
+	    [NH_KIND_COMPAT] = "compat_syscall",
 	    [NH_KIND_FLOOD] = "flood",
 	    [NH_KIND_MONITORING_GAP] = "monitoring_gap",
 	};
@@ -410,6 +413,9 @@ static void test_syscall_names(void)
 	    [NH_SYS_SEND_ZC] = "send_zc",
 	    [NH_SYS_SENDMSG_ZC] = "sendmsg_zc",
 	    [NH_SYS_IO_URING_SETUP] = "io_uring_setup",
+	    [NH_SYS_EXECVE] = "execve",
+	    [NH_SYS_EXECVEAT] = "execveat",
+	    [NH_SYS_SOCKETCALL] = "socketcall",
 	};
 
 	for (uint32_t s = 0; s < NH_SYS_MAX; s++)
