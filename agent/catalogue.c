@@ -372,6 +372,29 @@ static bool same_rule(const struct nh_cat_rule *a, const struct nh_cat_rule *b)
 	       strcmp(a->pattern, b->pattern) == 0;
 }
 
+static void index_bytes(uint64_t (*by)[NH_CAT_INDEX_WORDS], int byte, unsigned int bit)
+{
+	for (int b = 0; b < 256; b++)
+		if (byte < 0 || b == byte)
+			by[b][bit / 64] |= 1ull << (bit % 64);
+}
+
+/* Which last-segment first and last bytes rule r can match (-1: any), as
+ * last_segment_fits checks them: a necessary condition only. A subtree
+ * rule checks an inner segment, so it is tried on every path. */
+static void index_rule(struct nh_catalogue *c, const struct nh_cat_rule *r, unsigned int bit)
+{
+	bool whole = r->subtree || r->nseg == 0;
+	int first = -1, last = -1;
+
+	if (!whole && r->head_len > 0)
+		first = (unsigned char)r->pattern[r->last_off];
+	if (!whole && (r->last_literal || r->tail_len > 0))
+		last = (unsigned char)r->pattern[r->len - 1u];
+	index_bytes(c->first, first, bit);
+	index_bytes(c->last, last, bit);
+}
+
 static int add_rule(struct nh_catalogue *c, const char *spec, bool builtin, const char **why)
 {
 	struct nh_cat_rule r, *table;
@@ -422,6 +445,7 @@ static int add_rule(struct nh_catalogue *c, const char *spec, bool builtin, cons
 		set_why(why, "too many path rules");
 		return -ENOSPC;
 	}
+	index_rule(c, &r, (builtin ? NH_CAT_MAX_RULES : 0) + *count);
 	table[(*count)++] = r;
 done:
 	set_why(why, NULL);
@@ -711,42 +735,42 @@ static bool rule_matches(const struct nh_cat_rule *r, struct npath *np)
 	return fnmatch(r->pattern, np->buf + np->seg[np->nseg - r->nseg], FNM_PATHNAME) == 0;
 }
 
-/* Returns 1 with *kind set on a match, -1 when a "!*" exclusion matched, 0 otherwise. */
-static int scan_rules(const struct nh_cat_rule *rules, unsigned int n, struct npath *np,
-		      uint64_t *silenced, int *kind)
-{
-	const struct nh_cat_rule *r;
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		r = &rules[i];
-		if (r->kind != NH_CAT_ANY_KIND && (*silenced & (1ull << r->kind)))
-			continue;
-		if (!rule_matches(r, np))
-			continue;
-		if (!r->exclude) {
-			*kind = r->kind;
-			return 1;
-		}
-		if (r->kind == NH_CAT_ANY_KIND)
-			return -1;
-		*silenced |= 1ull << r->kind;
-	}
-	return 0;
-}
-
+/*
+ * The rules of the index that may match np, in the order they are tried:
+ * the first that matches and is not an exclusion gives the kind; a
+ * "!KIND=" exclusion that matches silences KIND's later rules, a "!*="
+ * one ends the search.
+ */
 const char *nh_catalogue_match_path(const struct nh_catalogue *c, const char *path)
 {
+	const struct nh_cat_rule *r;
+	uint64_t silenced = 0, cand;
 	struct npath np;
-	uint64_t silenced = 0;
-	int kind = -1, rc;
+	unsigned int w, bit;
+	unsigned char b0, b1;
 
 	if (!c || !path || normalise(path, &np) || np.nseg == 0)
 		return NULL;
-	rc = scan_rules(c->user, c->nuser, &np, &silenced, &kind);
-	if (rc == 0)
-		rc = scan_rules(c->builtin, c->nbuiltin, &np, &silenced, &kind);
-	return rc > 0 ? c->kinds[kind] : NULL;
+	b0 = (unsigned char)np.buf[np.seg[np.nseg - 1]];
+	b1 = (unsigned char)np.buf[np.len - 1];
+	for (w = 0; w < NH_CAT_INDEX_WORDS; w++) {
+		cand = c->first[b0][w] & c->last[b1][w];
+		while (cand) {
+			bit = w * 64 + (unsigned int)__builtin_ctzll(cand);
+			cand &= cand - 1;
+			r = bit < NH_CAT_MAX_RULES ? &c->user[bit] : &c->builtin[bit - NH_CAT_MAX_RULES];
+			if (r->kind != NH_CAT_ANY_KIND && (silenced & (1ull << r->kind)))
+				continue;
+			if (!rule_matches(r, &np))
+				continue;
+			if (!r->exclude)
+				return c->kinds[r->kind];
+			if (r->kind == NH_CAT_ANY_KIND)
+				return NULL;
+			silenced |= 1ull << r->kind;
+		}
+	}
+	return NULL;
 }
 
 const char *nh_catalogue_next_file_pattern(const struct nh_catalogue *c, unsigned int *iter,
