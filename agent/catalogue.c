@@ -758,7 +758,8 @@ const char *nh_catalogue_match_path(const struct nh_catalogue *c, const char *pa
 		while (cand) {
 			bit = w * 64 + (unsigned int)__builtin_ctzll(cand);
 			cand &= cand - 1;
-			r = bit < NH_CAT_MAX_RULES ? &c->user[bit] : &c->builtin[bit - NH_CAT_MAX_RULES];
+			r = bit < NH_CAT_MAX_RULES ? &c->user[bit]
+						   : &c->builtin[bit - NH_CAT_MAX_RULES];
 			if (r->kind != NH_CAT_ANY_KIND && (silenced & (1ull << r->kind)))
 				continue;
 			if (!rule_matches(r, &np))

@@ -669,16 +669,56 @@ static struct nh_catalogue linear;
 
 static void test_index_equals_linear_scan(void)
 {
-	static const char *const segs[] = {
-	    "var", "run", "secrets", "kubernetes.io", "serviceaccount", "token", "..data",
-	    "..2024_01_15", "tokens", "..x", ".aws", "credentials", "config", "sso", "cache",
-	    "a.json", ".kube", "etc", "kubernetes", "admin.conf", "pki", "ca.key", "ssl",
-	    "private", "x", ".ssh", "id_rsa", "id_rsa.pub", "ssh", "ssh_host_rsa_key", "a-key.pem",
-	    "a_key.pem", "privkey1.pem", "y.kubeconfig", ".netrc", "_netrc", "docker.sock",
-	    "containerd.sock.ttrpc", "opt", "app", "s123-0-45", "tmp", "home", "u", "..", "."};
+	static const char *const segs[] = {"var",
+					   "run",
+					   "secrets",
+					   "kubernetes.io",
+					   "serviceaccount",
+					   "token",
+					   "..data",
+					   "..2024_01_15",
+					   "tokens",
+					   "..x",
+					   ".aws",
+					   "credentials",
+					   "config",
+					   "sso",
+					   "cache",
+					   "a.json",
+					   ".kube",
+					   "etc",
+					   "kubernetes",
+					   "admin.conf",
+					   "pki",
+					   "ca.key",
+					   "ssl",
+					   "private",
+					   "x",
+					   ".ssh",
+					   "id_rsa",
+					   "id_rsa.pub",
+					   "ssh",
+					   "ssh_host_rsa_key",
+					   "a-key.pem",
+					   "a_key.pem",
+					   "privkey1.pem",
+					   "y.kubeconfig",
+					   ".netrc",
+					   "_netrc",
+					   "docker.sock",
+					   "containerd.sock.ttrpc",
+					   "opt",
+					   "app",
+					   "s123-0-45",
+					   "tmp",
+					   "home",
+					   "u",
+					   "..",
+					   "."};
 	static const char *const rules[] = {
 	    "mine=/opt/app/", "!aws_credentials=/home/*/.aws/config", "pem=*.pem",
-	    "!*=/tmp/*", "!tls_private_key=a-key.pem", "app_token=/opt/*/token", "k=[ab]*x"};
+	    "!*=/tmp/*",      "!tls_private_key=a-key.pem",	      "app_token=/opt/*/token",
+	    "k=[ab]*x"};
 	char path[512];
 	unsigned int seed = 12345, bad = 0;
 	size_t i, n;
@@ -694,7 +734,8 @@ static void test_index_equals_linear_scan(void)
 			linear.first[b][r / 64] |= 1ull << (r % 64);
 			linear.last[b][r / 64] |= 1ull << (r % 64);
 		}
-		for (unsigned int r = NH_CAT_MAX_RULES; r < NH_CAT_MAX_RULES + linear.nbuiltin; r++) {
+		for (unsigned int r = NH_CAT_MAX_RULES; r < NH_CAT_MAX_RULES + linear.nbuiltin;
+		     r++) {
 			linear.first[b][r / 64] |= 1ull << (r % 64);
 			linear.last[b][r / 64] |= 1ull << (r % 64);
 		}
@@ -715,8 +756,8 @@ static void test_index_equals_linear_scan(void)
 		b = nh_catalogue_match_path(&linear, path);
 		if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0)) {
 			if (bad++ < 5)
-				fprintf(stderr, "FAIL index: %s -> %s, the linear scan says %s\n", path,
-					a ? a : "NULL", b ? b : "NULL");
+				fprintf(stderr, "FAIL index: %s -> %s, the linear scan says %s\n",
+					path, a ? a : "NULL", b ? b : "NULL");
 		}
 	}
 	CHECK(bad == 0);
