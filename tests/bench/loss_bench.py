@@ -170,6 +170,7 @@ def section(rows, a):
          "measured**: read the numbers as an order of magnitude." %
          (a.procs, a.secs)]
     if a.base_agent:
+        L.append("")
         L.append("Rows of agent *%s* are the base build's agent (`BENCH_BASE`), run "
                  "alternately with this build's (*this*) in the same run." % a.base_name)
     L += ["",
