@@ -353,6 +353,7 @@ static int analyse_pattern(const char *p, size_t n, struct nh_cat_rule *r, const
 	else
 		r->nseg = (uint16_t)(seps + 1);
 
+	r->lit_len = (uint16_t)strcspn(q, GLOB_META);
 	/* literal head and tail of the last segment */
 	r->head_len = (uint8_t)strcspn(q + r->last_off, GLOB_META);
 	r->last_literal = r->head_len == n - r->last_off;
@@ -701,6 +702,14 @@ static bool last_segment_fits(const struct nh_cat_rule *r, const struct npath *n
 	       memcmp(s + n - r->tail_len, r->pattern + r->len - r->tail_len, r->tail_len) == 0;
 }
 
+/* fnmatch, after the cheap necessary condition that s starts with the
+ * pattern's literal prefix (most anchored rules fail there). */
+static bool glob_fits(const struct nh_cat_rule *r, const char *s)
+{
+	return strncmp(s, r->pattern, r->lit_len) == 0 &&
+	       fnmatch(r->pattern, s, FNM_PATHNAME) == 0;
+}
+
 static bool rule_matches(const struct nh_cat_rule *r, struct npath *np)
 {
 	size_t cut;
@@ -721,18 +730,18 @@ static bool rule_matches(const struct nh_cat_rule *r, struct npath *np)
 		if (r->nseg > 0 && !last_segment_fits(r, np, r->nseg - 1u))
 			return false;
 		if (!r->subtree)
-			return fnmatch(r->pattern, np->buf, FNM_PATHNAME) == 0;
+			return glob_fits(r, np->buf);
 		/* match the first nseg segments only: end the string there for a moment */
 		cut = np->seg[r->nseg] - 1u;
 		saved = np->buf[cut];
 		np->buf[cut] = '\0';
-		rc = fnmatch(r->pattern, np->buf, FNM_PATHNAME);
+		rc = glob_fits(r, np->buf) ? 0 : FNM_NOMATCH;
 		np->buf[cut] = saved;
 		return rc == 0;
 	}
 	if (np->nseg < r->nseg || !last_segment_fits(r, np, np->nseg - 1u))
 		return false;
-	return fnmatch(r->pattern, np->buf + np->seg[np->nseg - r->nseg], FNM_PATHNAME) == 0;
+	return glob_fits(r, np->buf + np->seg[np->nseg - r->nseg]);
 }
 
 /*

@@ -76,6 +76,7 @@ struct nh_cat_rule {
 	uint8_t tail_len;
 	bool last_literal; /* the last segment has no wildcard at all */
 	uint16_t last_off; /* where the last segment starts in pattern */
+	uint16_t lit_len;  /* the pattern's literal prefix, before any glob character */
 };
 
 struct nh_cat_endpoint {
