@@ -706,8 +706,7 @@ static bool last_segment_fits(const struct nh_cat_rule *r, const struct npath *n
  * pattern's literal prefix (most anchored rules fail there). */
 static bool glob_fits(const struct nh_cat_rule *r, const char *s)
 {
-	return strncmp(s, r->pattern, r->lit_len) == 0 &&
-	       fnmatch(r->pattern, s, FNM_PATHNAME) == 0;
+	return strncmp(s, r->pattern, r->lit_len) == 0 && fnmatch(r->pattern, s, FNM_PATHNAME) == 0;
 }
 
 static bool rule_matches(const struct nh_cat_rule *r, struct npath *np)
