@@ -353,6 +353,7 @@ static int analyse_pattern(const char *p, size_t n, struct nh_cat_rule *r, const
 	else
 		r->nseg = (uint16_t)(seps + 1);
 
+	r->lit_len = (uint16_t)strcspn(q, GLOB_META);
 	/* literal head and tail of the last segment */
 	r->head_len = (uint8_t)strcspn(q + r->last_off, GLOB_META);
 	r->last_literal = r->head_len == n - r->last_off;
@@ -370,6 +371,29 @@ static bool same_rule(const struct nh_cat_rule *a, const struct nh_cat_rule *b)
 {
 	return a->kind == b->kind && a->exclude == b->exclude && a->subtree == b->subtree &&
 	       strcmp(a->pattern, b->pattern) == 0;
+}
+
+static void index_bytes(uint64_t (*by)[NH_CAT_INDEX_WORDS], int byte, unsigned int bit)
+{
+	for (int b = 0; b < 256; b++)
+		if (byte < 0 || b == byte)
+			by[b][bit / 64] |= 1ull << (bit % 64);
+}
+
+/* Which last-segment first and last bytes rule r can match (-1: any), as
+ * last_segment_fits checks them: a necessary condition only. A subtree
+ * rule checks an inner segment, so it is tried on every path. */
+static void index_rule(struct nh_catalogue *c, const struct nh_cat_rule *r, unsigned int bit)
+{
+	bool whole = r->subtree || r->nseg == 0;
+	int first = -1, last = -1;
+
+	if (!whole && r->head_len > 0)
+		first = (unsigned char)r->pattern[r->last_off];
+	if (!whole && (r->last_literal || r->tail_len > 0))
+		last = (unsigned char)r->pattern[r->len - 1u];
+	index_bytes(c->first, first, bit);
+	index_bytes(c->last, last, bit);
 }
 
 static int add_rule(struct nh_catalogue *c, const char *spec, bool builtin, const char **why)
@@ -422,6 +446,7 @@ static int add_rule(struct nh_catalogue *c, const char *spec, bool builtin, cons
 		set_why(why, "too many path rules");
 		return -ENOSPC;
 	}
+	index_rule(c, &r, (builtin ? NH_CAT_MAX_RULES : 0) + *count);
 	table[(*count)++] = r;
 done:
 	set_why(why, NULL);
@@ -677,6 +702,13 @@ static bool last_segment_fits(const struct nh_cat_rule *r, const struct npath *n
 	       memcmp(s + n - r->tail_len, r->pattern + r->len - r->tail_len, r->tail_len) == 0;
 }
 
+/* fnmatch, after the cheap necessary condition that s starts with the
+ * pattern's literal prefix (most anchored rules fail there). */
+static bool glob_fits(const struct nh_cat_rule *r, const char *s)
+{
+	return strncmp(s, r->pattern, r->lit_len) == 0 && fnmatch(r->pattern, s, FNM_PATHNAME) == 0;
+}
+
 static bool rule_matches(const struct nh_cat_rule *r, struct npath *np)
 {
 	size_t cut;
@@ -697,56 +729,57 @@ static bool rule_matches(const struct nh_cat_rule *r, struct npath *np)
 		if (r->nseg > 0 && !last_segment_fits(r, np, r->nseg - 1u))
 			return false;
 		if (!r->subtree)
-			return fnmatch(r->pattern, np->buf, FNM_PATHNAME) == 0;
+			return glob_fits(r, np->buf);
 		/* match the first nseg segments only: end the string there for a moment */
 		cut = np->seg[r->nseg] - 1u;
 		saved = np->buf[cut];
 		np->buf[cut] = '\0';
-		rc = fnmatch(r->pattern, np->buf, FNM_PATHNAME);
+		rc = glob_fits(r, np->buf) ? 0 : FNM_NOMATCH;
 		np->buf[cut] = saved;
 		return rc == 0;
 	}
 	if (np->nseg < r->nseg || !last_segment_fits(r, np, np->nseg - 1u))
 		return false;
-	return fnmatch(r->pattern, np->buf + np->seg[np->nseg - r->nseg], FNM_PATHNAME) == 0;
+	return glob_fits(r, np->buf + np->seg[np->nseg - r->nseg]);
 }
 
-/* Returns 1 with *kind set on a match, -1 when a "!*" exclusion matched, 0 otherwise. */
-static int scan_rules(const struct nh_cat_rule *rules, unsigned int n, struct npath *np,
-		      uint64_t *silenced, int *kind)
-{
-	const struct nh_cat_rule *r;
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		r = &rules[i];
-		if (r->kind != NH_CAT_ANY_KIND && (*silenced & (1ull << r->kind)))
-			continue;
-		if (!rule_matches(r, np))
-			continue;
-		if (!r->exclude) {
-			*kind = r->kind;
-			return 1;
-		}
-		if (r->kind == NH_CAT_ANY_KIND)
-			return -1;
-		*silenced |= 1ull << r->kind;
-	}
-	return 0;
-}
-
+/*
+ * The rules of the index that may match np, in the order they are tried:
+ * the first that matches and is not an exclusion gives the kind; a
+ * "!KIND=" exclusion that matches silences KIND's later rules, a "!*="
+ * one ends the search.
+ */
 const char *nh_catalogue_match_path(const struct nh_catalogue *c, const char *path)
 {
+	const struct nh_cat_rule *r;
+	uint64_t silenced = 0, cand;
 	struct npath np;
-	uint64_t silenced = 0;
-	int kind = -1, rc;
+	unsigned int w, bit;
+	unsigned char b0, b1;
 
 	if (!c || !path || normalise(path, &np) || np.nseg == 0)
 		return NULL;
-	rc = scan_rules(c->user, c->nuser, &np, &silenced, &kind);
-	if (rc == 0)
-		rc = scan_rules(c->builtin, c->nbuiltin, &np, &silenced, &kind);
-	return rc > 0 ? c->kinds[kind] : NULL;
+	b0 = (unsigned char)np.buf[np.seg[np.nseg - 1]];
+	b1 = (unsigned char)np.buf[np.len - 1];
+	for (w = 0; w < NH_CAT_INDEX_WORDS; w++) {
+		cand = c->first[b0][w] & c->last[b1][w];
+		while (cand) {
+			bit = w * 64 + (unsigned int)__builtin_ctzll(cand);
+			cand &= cand - 1;
+			r = bit < NH_CAT_MAX_RULES ? &c->user[bit]
+						   : &c->builtin[bit - NH_CAT_MAX_RULES];
+			if (r->kind != NH_CAT_ANY_KIND && (silenced & (1ull << r->kind)))
+				continue;
+			if (!rule_matches(r, &np))
+				continue;
+			if (!r->exclude)
+				return c->kinds[r->kind];
+			if (r->kind == NH_CAT_ANY_KIND)
+				return NULL;
+			silenced |= 1ull << r->kind;
+		}
+	}
+	return NULL;
 }
 
 const char *nh_catalogue_next_file_pattern(const struct nh_catalogue *c, unsigned int *iter,

@@ -76,6 +76,7 @@ struct nh_cat_rule {
 	uint8_t tail_len;
 	bool last_literal; /* the last segment has no wildcard at all */
 	uint16_t last_off; /* where the last segment starts in pattern */
+	uint16_t lit_len;  /* the pattern's literal prefix, before any glob character */
 };
 
 struct nh_cat_endpoint {
@@ -87,10 +88,19 @@ struct nh_cat_endpoint {
 };
 
 /*
- * About 100 KiB: allocate it statically or on the heap, not on a small
+ * About 120 KiB: allocate it statically or on the heap, not on a small
  * thread stack. Fields are internal; use the functions.
  */
+/* Rule bits: configured rule i is bit i, built-in rule j bit
+ * NH_CAT_MAX_RULES + j, so ascending bits are the order rules are tried. */
+#define NH_CAT_INDEX_WORDS ((NH_CAT_MAX_RULES + NH_CAT_BUILTIN_RULES + 63) / 64)
+
 struct nh_catalogue {
+	/* The rules that can match a path whose last segment starts (first)
+	 * and ends (last) with a byte: a path is tried against the few rules
+	 * in first[b] & last[e], not all of them. */
+	uint64_t first[256][NH_CAT_INDEX_WORDS];
+	uint64_t last[256][NH_CAT_INDEX_WORDS];
 	unsigned int nkinds;
 	char kinds[NH_CAT_MAX_KINDS][NH_CAT_KIND_MAX + 1];
 	unsigned int nuser;

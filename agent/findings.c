@@ -100,7 +100,7 @@ static void open_path(const struct nh_findings *f, const struct nh_open_event *e
 	char link[96], cwd[PATH_MAX];
 	ssize_t n;
 
-	snprintf(buf, len, "%.*s", (int)e->path_len, e->path);
+	nh_render_bytes(buf, len, e->path, e->path_len);
 	if (e->path[0] == '/' || e->dirfd != -100 /* AT_FDCWD */)
 		return;
 	snprintf(link, sizeof(link), "%s/%u/cwd", f->fs->proc, e->h.tgid);
@@ -479,7 +479,7 @@ static void on_open(struct nh_findings *f, const struct nh_attributed *ev, uint6
 	struct cred_path cp = {.written = written, .truncated = e->h.flags & NH_F_PATH_TRUNC};
 	const char *kind;
 
-	snprintf(written, sizeof(written), "%.*s", (int)e->path_len, e->path);
+	nh_render_bytes(written, sizeof(written), e->path, e->path_len);
 	/* The kernel's word first: whatever path led there, this file is a
 	 * credential, named canonically. */
 	if (ev->cred &&

@@ -215,6 +215,19 @@ const char *nh_identity_user(struct nh_identities *ids, uint32_t uid)
 	return name[0] ? name : NULL;
 }
 
+/* prefix then at most max bytes of s: once per event, so no snprintf. */
+static int join(char *buf, size_t len, const char *prefix, const char *s, size_t max)
+{
+	size_t np = strlen(prefix), ns = strnlen(s, max);
+
+	if (np + ns >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, prefix, np);
+	memcpy(buf + np, s, ns);
+	buf[np + ns] = '\0';
+	return 0;
+}
+
 int nh_identity_key(struct nh_identities *ids, const struct nh_cgroup_ctx *cg, uint32_t uid,
 		    char *buf, size_t len)
 {
@@ -224,20 +237,19 @@ int nh_identity_key(struct nh_identities *ids, const struct nh_cgroup_ctx *cg, u
 
 	switch (in->kind) {
 	case NH_CG_K8S_POD:
-		n = snprintf(buf, len, "k8s:pod/%s", in->pod_uid);
-		break;
+		return join(buf, len, "k8s:pod/", in->pod_uid, sizeof(in->pod_uid));
 	case NH_CG_CONTAINER:
-		n = snprintf(buf, len, "container:%.12s", in->container_id);
-		break;
+		return join(buf, len, "container:", in->container_id, 12);
 	case NH_CG_UNIT:
-		if (in->user_unit)
-			n = snprintf(buf, len, "unit:user@%u/%s", uid, in->unit);
-		else
-			n = snprintf(buf, len, "unit:%s", in->unit);
+		if (!in->user_unit)
+			return join(buf, len, "unit:", in->unit, sizeof(in->unit));
+		n = snprintf(buf, len, "unit:user@%u/%s", uid, in->unit);
 		break;
 	default:
 		user = nh_identity_user(ids, uid);
-		n = user ? snprintf(buf, len, "user:%s", user) : snprintf(buf, len, "user:%u", uid);
+		if (user)
+			return join(buf, len, "user:", user, len);
+		n = snprintf(buf, len, "user:%u", uid);
 		break;
 	}
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;

@@ -130,10 +130,20 @@ int nh_quotamap_put(struct nh_quotamap *m, uint64_t owner, uint64_t key, void *v
 	}
 	o = nh_u64map_get(&m->owners, owner);
 	if (o && o->n >= m->quota) {
-		remove_entry(m, o->head);
+		/* The owner's oldest makes room, and its entry is reused for the
+		 * new one: a flood of novelty at its quota allocates nothing. */
+		e = o->head;
+		o->head = e->next;
+		if (o->head)
+			o->head->prev = NULL;
+		else
+			o->tail = NULL;
+		o->n--;
+		nh_u64map_del(&m->entries, e->key);
+		drop_val(m, e->val);
 		m->evicted++;
 		m->evicted_quota++;
-		o = nh_u64map_get(&m->owners, owner); /* freed when it held one */
+		goto insert;
 	} else if (m->entries.len >= m->max) {
 		struct nh_quota_owner *big = largest_owner(m);
 
@@ -160,6 +170,7 @@ int nh_quotamap_put(struct nh_quotamap *m, uint64_t owner, uint64_t key, void *v
 		code = -ENOMEM;
 		goto owner_cleanup;
 	}
+insert:
 	*e = (struct nh_quota_entry){.key = key, .owner = owner, .val = val, .prev = o->tail};
 	code = nh_u64map_put(&m->entries, key, e, &old);
 	if (code) {

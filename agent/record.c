@@ -325,7 +325,7 @@ void nh_record_activity(const struct nh_attributed *ev, struct nh_record_buf *bu
 		const struct nh_open_event *e = (const void *)h;
 
 		a->syscall = nh_syscall_name(e->syscall);
-		snprintf(buf->path, sizeof(buf->path), "%.*s", (int)e->path_len, e->path);
+		nh_render_bytes(buf->path, sizeof(buf->path), e->path, e->path_len);
 		a->path = buf->path;
 		a->flags = e->open_flags;
 		a->mode = e->mode;

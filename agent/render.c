@@ -26,6 +26,15 @@ void nh_render_addr(const struct nh_sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "family-%u", sa->family);
 }
 
+void nh_render_bytes(char *buf, size_t len, const char *s, size_t n)
+{
+	if (!len)
+		return;
+	n = strnlen(s, n < len - 1 ? n : len - 1);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+}
+
 void nh_render_unix_path(const struct nh_unix_event *e, char *buf, size_t len)
 {
 	size_t n = e->path_len < NH_UNIX_PATH_MAX ? e->path_len : NH_UNIX_PATH_MAX;
@@ -60,7 +69,7 @@ void nh_render_object(const struct nh_hdr *h, char *buf, size_t len)
 	if (h->kind == NH_KIND_OPEN) {
 		const struct nh_open_event *e = (const void *)h;
 
-		snprintf(buf, len, "%.*s", (int)e->path_len, e->path);
+		nh_render_bytes(buf, len, e->path, e->path_len);
 	} else if (h->kind == NH_KIND_CONNECT) {
 		const struct nh_connect_event *e = (const void *)h;
 

@@ -13,6 +13,9 @@
 
 #include "nhiscope.h"
 
+/* s[0..n) up to its first NUL, cut to fit buf, NUL-terminated: what
+ * snprintf "%.*s" gives, without its format parsing (per event). */
+void nh_render_bytes(char *buf, size_t len, const char *s, size_t n);
 /* "2026-11-22T08:00:00.123456Z" */
 void nh_render_time(uint64_t mono_ns, int64_t wall_offset_ns, char *buf, size_t len);
 /* "10.0.0.1" or "::1"; buf must hold INET6_ADDRSTRLEN. */

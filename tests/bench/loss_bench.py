@@ -14,6 +14,11 @@ agent's CPU per event (utime + stime from /proc over the events received).
 Writes $OUT/loss.tsv and, with --doc, the "Loss ceiling" section of
 docs/performance.md.
 
+With --base-agent (tests/bench/run passes BENCH_BASE_AGENT, the agent of
+`make bench BENCH_BASE=<rev>`), every storm is run against that agent too,
+alternating with this build's, so before and after share the machine's
+load; the table says which agent each row is.
+
 Knobs: BENCH_LOSS_RATES [100000 300000 0] (0: unpaced, per storm in all),
 BENCH_LOSS_SEC [10], BENCH_LOSS_PROCS [2].
 """
@@ -50,12 +55,12 @@ def cpu_ns(pid):
 
 
 class Agent:
-    def __init__(self, build, tmp, profile_dir, budget, scope):
+    def __init__(self, build, agent, tmp, profile_dir, budget, scope):
         self.cli = os.path.join(build, "nhiscope")
         self.sock = os.path.join(tmp, "loss-%d.sock" % time.monotonic_ns())
         self.log = open(os.path.join(tmp, "agent.log"), "a")
         self.proc = subprocess.Popen(
-            [os.path.join(build, "nhiscope-agent"), "-s", self.sock, "--profile-dir",
+            [agent, "-s", self.sock, "--profile-dir",
              profile_dir, "--flood-budget", str(budget), "--scope-cgroup", scope],
             stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 30
@@ -109,7 +114,8 @@ def measure(agent, build, rate, secs, procs, d, cg):
     got = r1 - r0
     return {"opens": opens, "rate": opens / took, "emitted": e1 - e0, "lost": l1 - l0,
             "flooded": f1 - f0, "received": got,
-            "cpu_ns_per_event": (c1 - c0) / got if got else 0.0}
+            "cpu_ns_per_event": (c1 - c0) / got if got else 0.0,
+            "events_per_cpu_s": got * 1e9 / (c1 - c0) if c1 > c0 else 0.0}
 
 
 def run(a):
@@ -122,23 +128,28 @@ def run(a):
         d = os.path.join(tmp, "storm")
         os.mkdir(d)
         budget = 1 << 31  # above any storm: the ring is measured, not the budget
+        agents = [("this", os.path.join(a.build, "nhiscope-agent"))]
+        if a.base_agent:
+            agents.insert(0, (a.base_name, a.base_agent))
         for rate in a.rates:
-            pdir = tempfile.mkdtemp(dir=tmp)  # empty: a cold start
-            agent = Agent(a.build, tmp, pdir, budget, "/" + scope)
+            for name, binary in agents:  # alternating: both under the same load
+                pdir = tempfile.mkdtemp(dir=tmp)  # empty: a cold start
+                agent = Agent(a.build, binary, tmp, pdir, budget, "/" + scope)
+                try:
+                    rows.append(dict(agent=name, state="cold", target=rate,
+                                     **measure(agent, a.build, rate, a.secs, a.procs, d, cg)))
+                finally:
+                    agent.stop()
+        for name, binary in agents:
+            pdir = tempfile.mkdtemp(dir=tmp)
+            agent = Agent(a.build, binary, tmp, pdir, budget, "/" + scope)
             try:
-                rows.append(dict(state="cold", target=rate,
-                                 **measure(agent, a.build, rate, a.secs, a.procs, d, cg)))
+                measure(agent, a.build, 0, a.secs, a.procs, d, cg)  # the warm-up storm
+                for rate in a.rates:
+                    rows.append(dict(agent=name, state="warm", target=rate,
+                                     **measure(agent, a.build, rate, a.secs, a.procs, d, cg)))
             finally:
                 agent.stop()
-        pdir = tempfile.mkdtemp(dir=tmp)
-        agent = Agent(a.build, tmp, pdir, budget, "/" + scope)
-        try:
-            measure(agent, a.build, 0, a.secs, a.procs, d, cg)  # the warm-up storm
-            for rate in a.rates:
-                rows.append(dict(state="warm", target=rate,
-                                 **measure(agent, a.build, rate, a.secs, a.procs, d, cg)))
-        finally:
-            agent.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         os.rmdir(cg)
@@ -153,16 +164,25 @@ def section(rows, a):
          "agent started with an empty profile directory for each rate; *warm*: one agent "
          "after an unpaced storm of its own. Lost: the kernel's ring-buffer reservation "
          "failures; CPU per event: the agent's utime + stime over the events it "
-         "received. **The machine (2 vCPUs) was shared with other developers' test runs "
-         "while this was measured**: read the numbers as an order of magnitude." %
-         (a.procs, a.secs), "",
-         "| agent | target rate | reached | opens | lost | lost % | agent CPU / event |",
-         "|---|---:|---:|---:|---:|---:|---:|"]
+         "received, and its inverse, events per agent CPU-second (the agent's own cost, "
+         "which the storm's reach on a busy machine does not hide). **The machine "
+         "(2 vCPUs) was shared with other developers' test runs while this was "
+         "measured**: read the numbers as an order of magnitude." %
+         (a.procs, a.secs)]
+    if a.base_agent:
+        L.append("")
+        L.append("Rows of agent *%s* are the base build's agent (`BENCH_BASE`), run "
+                 "alternately with this build's (*this*) in the same run." % a.base_name)
+    L += ["",
+          "| agent | state | target rate | reached | opens | lost | lost % | "
+          "agent CPU / event | events / agent CPU-s |",
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        L.append("| %s | %s | %.0f/s | %d | %d | %.2f%% | %.0f ns |" % (
-            r["state"], "%d/s" % r["target"] if r["target"] else "unpaced", r["rate"],
-            r["opens"], r["lost"], 100.0 * r["lost"] / r["opens"] if r["opens"] else 0,
-            r["cpu_ns_per_event"]))
+        L.append("| %s | %s | %s | %.0f/s | %d | %d | %.2f%% | %.0f ns | %.0f |" % (
+            r["agent"], r["state"], "%d/s" % r["target"] if r["target"] else "unpaced",
+            r["rate"], r["opens"], r["lost"],
+            100.0 * r["lost"] / r["opens"] if r["opens"] else 0, r["cpu_ns_per_event"],
+            r["events_per_cpu_s"]))
     L.append("")
     return L
 
@@ -172,6 +192,8 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--out", default="build/bench")
     ap.add_argument("--doc", default="")
+    ap.add_argument("--base-agent", default=os.environ.get("BENCH_BASE_AGENT", ""))
+    ap.add_argument("--base-name", default=os.environ.get("BENCH_BASE_NAME", "base"))
     a = ap.parse_args()
     a.rates = [int(x) for x in os.environ.get("BENCH_LOSS_RATES", "100000 300000 0").split()]
     a.secs = float(os.environ.get("BENCH_LOSS_SEC", "10"))
@@ -179,8 +201,8 @@ def main():
     rows = run(a)
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "loss.tsv"), "w") as f:
-        keys = ["state", "target", "rate", "opens", "emitted", "received", "lost", "flooded",
-                "cpu_ns_per_event"]
+        keys = ["agent", "state", "target", "rate", "opens", "emitted", "received", "lost",
+                "flooded", "cpu_ns_per_event", "events_per_cpu_s"]
         f.write("\t".join(keys) + "\n")
         for r in rows:
             f.write("\t".join(str(r[k]) for k in keys) + "\n")

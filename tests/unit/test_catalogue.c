@@ -658,6 +658,111 @@ static void test_init(void)
 	nh_catalogue_free(&cat2);
 }
 
+/*
+ * The first/last-byte index only narrows which rules are tried: against
+ * the same catalogue with every rule a candidate for every path (the
+ * linear scan it replaced), every path gets the same kind. Paths are
+ * drawn from segments the rules name, their near misses and storm-like
+ * names, with user rules, exclusions and a subtree in the mix.
+ */
+static struct nh_catalogue linear;
+
+static void test_index_equals_linear_scan(void)
+{
+	static const char *const segs[] = {"var",
+					   "run",
+					   "secrets",
+					   "kubernetes.io",
+					   "serviceaccount",
+					   "token",
+					   "..data",
+					   "..2024_01_15",
+					   "tokens",
+					   "..x",
+					   ".aws",
+					   "credentials",
+					   "config",
+					   "sso",
+					   "cache",
+					   "a.json",
+					   ".kube",
+					   "etc",
+					   "kubernetes",
+					   "admin.conf",
+					   "pki",
+					   "ca.key",
+					   "ssl",
+					   "private",
+					   "x",
+					   ".ssh",
+					   "id_rsa",
+					   "id_rsa.pub",
+					   "ssh",
+					   "ssh_host_rsa_key",
+					   "a-key.pem",
+					   "a_key.pem",
+					   "privkey1.pem",
+					   "y.kubeconfig",
+					   ".netrc",
+					   "_netrc",
+					   "docker.sock",
+					   "containerd.sock.ttrpc",
+					   "opt",
+					   "app",
+					   "s123-0-45",
+					   "tmp",
+					   "home",
+					   "u",
+					   "..",
+					   "."};
+	static const char *const rules[] = {
+	    "mine=/opt/app/", "!aws_credentials=/home/*/.aws/config", "pem=*.pem",
+	    "!*=/tmp/*",      "!tls_private_key=a-key.pem",	      "app_token=/opt/*/token",
+	    "k=[ab]*x"};
+	char path[512];
+	unsigned int seed = 12345, bad = 0;
+	size_t i, n;
+
+	CHECK(nh_catalogue_init(&cat2) == 0);
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		CHECK(nh_catalogue_add_path(&cat2, rules[i], NULL) == 0);
+	linear = cat2;
+	memset(linear.first, 0, sizeof(linear.first));
+	memset(linear.last, 0, sizeof(linear.last));
+	for (unsigned int b = 0; b < 256; b++) {
+		for (unsigned int r = 0; r < linear.nuser; r++) {
+			linear.first[b][r / 64] |= 1ull << (r % 64);
+			linear.last[b][r / 64] |= 1ull << (r % 64);
+		}
+		for (unsigned int r = NH_CAT_MAX_RULES; r < NH_CAT_MAX_RULES + linear.nbuiltin;
+		     r++) {
+			linear.first[b][r / 64] |= 1ull << (r % 64);
+			linear.last[b][r / 64] |= 1ull << (r % 64);
+		}
+	}
+	for (int t = 0; t < 200000; t++) {
+		const char *a, *b;
+
+		seed = seed * 1103515245u + 12345u;
+		n = (seed >> 8) % 7 + 1; /* segments */
+		strcpy(path, (seed >> 16) % 2 ? "/" : "");
+		for (size_t k = 0; k < n; k++) {
+			seed = seed * 1103515245u + 12345u;
+			if (k)
+				strcat(path, "/");
+			strcat(path, segs[(seed >> 16) % (sizeof(segs) / sizeof(segs[0]))]);
+		}
+		a = nh_catalogue_match_path(&cat2, path);
+		b = nh_catalogue_match_path(&linear, path);
+		if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0)) {
+			if (bad++ < 5)
+				fprintf(stderr, "FAIL index: %s -> %s, the linear scan says %s\n",
+					path, a ? a : "NULL", b ? b : "NULL");
+		}
+	}
+	CHECK(bad == 0);
+}
+
 int main(void)
 {
 	if (nh_catalogue_init(&cat) != 0) {
@@ -676,6 +781,7 @@ int main(void)
 	test_capacity();
 	test_endpoints();
 	test_bad_endpoint_specs();
+	test_index_equals_linear_scan();
 	nh_catalogue_free(&cat);
 	return nh_check_report("catalogue");
 }
