@@ -177,13 +177,18 @@ $(BUILD)/tests/test_collector-san: TEST_INC = $(COLL_INC)
 $(BUILD)/tests/test_compat: TEST_INC = $(CPPFLAGS) -Icollector
 $(BUILD)/tests/test_compat-san: TEST_INC = $(CPPFLAGS) -Icollector
 TEST_INC ?= $(CPPFLAGS)
+# The producer against librdkafka's mock cluster: kafka.o is no library's.
+$(BUILD)/tests/test_kafka: $(BUILD)/agent/kafka.o
+$(BUILD)/tests/test_kafka: TEST_OBJS = $(BUILD)/agent/kafka.o
+$(BUILD)/tests/test_kafka-san: $(BUILD)/san/agent/kafka.o
+$(BUILD)/tests/test_kafka-san: TEST_OBJS = $(BUILD)/san/agent/kafka.o
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(STD) $(CFLAGS) $(WARN) -D_GNU_SOURCE $(TEST_INC) -Itests/unit $< $(LIBS) -o $@ $(TEST_LIBS)
+	$(CC) $(STD) $(CFLAGS) $(WARN) -D_GNU_SOURCE $(TEST_INC) -Itests/unit $< $(TEST_OBJS) $(LIBS) -o $@ $(TEST_LIBS)
 
 $(BUILD)/tests/test_%-san: tests/unit/test_%.c tests/unit/check.h $(SAN_LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(STD) -O1 -g $(SAN) $(WARN) -D_GNU_SOURCE $(TEST_INC) -Itests/unit $< $(SAN_LIBS) -o $@ $(TEST_LIBS)
+	$(CC) $(STD) -O1 -g $(SAN) $(WARN) -D_GNU_SOURCE $(TEST_INC) -Itests/unit $< $(TEST_OBJS) $(SAN_LIBS) -o $@ $(TEST_LIBS)
 
 $(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIBS)
 	@mkdir -p $(@D)
