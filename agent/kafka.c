@@ -16,8 +16,8 @@
 #define NH_KAFKA_RETRY_NS     1000000000ULL /* wait before resending after a failure */
 #define NH_KAFKA_HEARTBEAT_NS (30 * 1000000000ULL)
 #define NH_KAFKA_LOSS_NS      (10 * 1000000000ULL)
-/* beyond message.timeout.ms, for a request in flight (socket.timeout.ms) */
-#define NH_KAFKA_STUCK_NS (60 * 1000000000ULL)
+/* beyond message.timeout.ms, for a request in flight */
+#define NH_KAFKA_STUCK_NS (30 * 1000000000ULL)
 
 /* What a produced message carries back in its delivery report. */
 struct inflight {

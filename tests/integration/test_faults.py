@@ -570,8 +570,15 @@ def topic_refused_past_message_timeout_is_reported_lost(s):
         assert "message.timeout.ms" in agent.read_log()
         mock.command("topic-error nhiscope.activity 0")
         marker = activity("after")
-        wait_until(lambda: on_kafka(marker), timeout=60, interval=1,
-                   what="an activity record after the refusal")
+        try:
+            wait_until(lambda: on_kafka(marker), timeout=90, interval=1,
+                       what="an activity record after the refusal")
+        except AssertionError:
+            print(agent.status()["kafka"])
+            print("\n".join(agent.read_log().splitlines()[-30:]))
+            raise
+
+        last = {}
 
         def accounted():
             st = agent.status()["kafka"]
@@ -580,12 +587,17 @@ def topic_refused_past_message_timeout_is_reported_lost(s):
             seqs = {r["seq"] for r in recs}
             missing = set(range(1, max(seqs) + 1)) - seqs
             c = loss_counts(recs)
+            last.update(st=st, counts=c, missing=sorted(missing), seqs=len(seqs), n=len(recs))
             if st["spool_pending"] == 0 and c.get("kafka_timeout") == st["dropped"] == \
                     len(missing):
                 return c, st
             return None
-        c, st = wait_until(accounted, timeout=60, interval=1,
-                           what="every record missing on Kafka reported as lost")
+        try:
+            c, st = wait_until(accounted, timeout=60, interval=1,
+                               what="every record missing on Kafka reported as lost")
+        except AssertionError:
+            print(last)
+            raise
         assert st["dropped"] > 0, st
         assert c["activity"] == st["dropped"] and c.get("anomaly", 0) == 0, c
         assert c.get("kafka_refused", 0) == 0, c
