@@ -81,7 +81,7 @@ FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
 HELPERS    := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(wildcard tests/helpers/*.c))
 
-.PHONY: all deps run test test-under-load bench demo docs clean format check-format
+.PHONY: fuzz all deps run test test-under-load bench demo docs clean format check-format
 # Keep the sanitizer objects between builds.
 .SECONDARY:
 
@@ -177,13 +177,18 @@ $(BUILD)/tests/test_collector-san: TEST_INC = $(COLL_INC)
 $(BUILD)/tests/test_compat: TEST_INC = $(CPPFLAGS) -Icollector
 $(BUILD)/tests/test_compat-san: TEST_INC = $(CPPFLAGS) -Icollector
 TEST_INC ?= $(CPPFLAGS)
+# The producer against librdkafka's mock cluster: kafka.o is no library's.
+$(BUILD)/tests/test_kafka: $(BUILD)/agent/kafka.o
+$(BUILD)/tests/test_kafka: TEST_OBJS = $(BUILD)/agent/kafka.o
+$(BUILD)/tests/test_kafka-san: $(BUILD)/san/agent/kafka.o
+$(BUILD)/tests/test_kafka-san: TEST_OBJS = $(BUILD)/san/agent/kafka.o
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(STD) $(CFLAGS) $(WARN) -D_GNU_SOURCE $(TEST_INC) -Itests/unit $< $(LIBS) -o $@ $(TEST_LIBS)
+	$(CC) $(STD) $(CFLAGS) $(WARN) -D_GNU_SOURCE $(TEST_INC) -Itests/unit $< $(TEST_OBJS) $(LIBS) -o $@ $(TEST_LIBS)
 
 $(BUILD)/tests/test_%-san: tests/unit/test_%.c tests/unit/check.h $(SAN_LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(STD) -O1 -g $(SAN) $(WARN) -D_GNU_SOURCE $(TEST_INC) -Itests/unit $< $(SAN_LIBS) -o $@ $(TEST_LIBS)
+	$(CC) $(STD) -O1 -g $(SAN) $(WARN) -D_GNU_SOURCE $(TEST_INC) -Itests/unit $< $(TEST_OBJS) $(SAN_LIBS) -o $@ $(TEST_LIBS)
 
 $(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIBS)
 	@mkdir -p $(@D)
@@ -208,6 +213,17 @@ run: deps all
 
 test: deps all $(UNIT_BINS) $(FUZZ_BINS) $(HELPERS)
 	@BUILD=$(BUILD) bash tests/run
+
+# Long fuzz runs (the suite's are 8 s smoke runs): FUZZ_SECONDS a fuzzer,
+# 300 unless given; the corpus grows in $(BUILD)/fuzz-corpus from run to run.
+fuzz: $(FUZZ_BINS)
+	@fail=0; for fz in $(FUZZ_BINS); do \
+		n=$$(basename $$fz); seeds=tests/fuzz/corpus/$${n#fuzz_}; \
+		[ -d $$seeds ] || seeds=; mkdir -p $(BUILD)/fuzz-corpus/$$n; \
+		echo "== $$n ($(or $(FUZZ_SECONDS),300)s)"; \
+		$$fz -max_total_time=$(or $(FUZZ_SECONDS),300) -print_final_stats=1 \
+			$(BUILD)/fuzz-corpus/$$n $$seeds || fail=1; \
+	done; exit $$fail
 
 # The suite with both CPUs kept busy beside it, as on a shared CI machine:
 # run it before submitting kernel tests. LOAD_RUNS=3 repeats it.

@@ -187,7 +187,7 @@ static bool observation(const struct nh_attributed *ev, struct nh_observation *o
 	case NH_KIND_BPF:
 	case NH_KIND_MODULE:
 	case NH_KIND_IO_URING_CREATE:
-	case NH_KIND_COMPAT: {
+	case NH_KIND_COMPAT_SYSCALL: {
 		/* Tried is behaviour too: a denied ptrace or module load is
 		 * the attempt an escape starts with. */
 		o->cat = NH_CAT_ISOLATION;
@@ -206,7 +206,7 @@ static bool observation(const struct nh_attributed *ev, struct nh_observation *o
 		}
 		if ((s->key.kind >= NH_KIND_NAMESPACE && s->key.kind <= NH_KIND_MODULE) ||
 		    s->key.kind == NH_KIND_IO_URING_CREATE ||
-		    s->key.kind == NH_KIND_COMPAT) {
+		    s->key.kind == NH_KIND_COMPAT_SYSCALL) {
 			o->cat = NH_CAT_ISOLATION;
 			o->value = ev->object;
 			return true;

@@ -24,7 +24,7 @@ static const size_t kind_size[NH_KIND_MAX] = {
     [NH_KIND_BPF] = sizeof(struct nh_op_event),
     [NH_KIND_MODULE] = sizeof(struct nh_op_event),
     [NH_KIND_IO_URING_CREATE] = sizeof(struct nh_ring_event),
-    [NH_KIND_COMPAT] = sizeof(struct nh_compat_event),
+    [NH_KIND_COMPAT_SYSCALL] = sizeof(struct nh_compat_event),
     [NH_KIND_FLOOD] = sizeof(struct nh_flood_event),
 };
 
@@ -48,7 +48,7 @@ static const char *const kind_names[NH_KIND_ALL] = {
     [NH_KIND_BPF] = "bpf",
     [NH_KIND_MODULE] = "module",
     [NH_KIND_IO_URING_CREATE] = "io_uring_create",
-    [NH_KIND_COMPAT] = "compat_syscall",
+    [NH_KIND_COMPAT_SYSCALL] = "compat_syscall",
     [NH_KIND_FLOOD] = "flood",
     [NH_KIND_MONITORING_GAP] = "monitoring_gap",
     [NH_KIND_LOSS] = "loss",
@@ -156,7 +156,7 @@ int nh_decode(const void *data, size_t size, const struct nh_hdr **hdr)
 
 		if (e->syscall >= NH_SYS_MAX || e->path_len >= NH_PATH_MAX)
 			return -EBADMSG;
-	} else if (h->kind == NH_KIND_COMPAT) {
+	} else if (h->kind == NH_KIND_COMPAT_SYSCALL) {
 		const struct nh_compat_event *e = data;
 
 		if (e->syscall >= NH_SYS_MAX || e->path_len >= NH_PATH_MAX)

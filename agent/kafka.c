@@ -16,6 +16,8 @@
 #define NH_KAFKA_RETRY_NS     1000000000ULL /* wait before resending after a failure */
 #define NH_KAFKA_HEARTBEAT_NS (30 * 1000000000ULL)
 #define NH_KAFKA_LOSS_NS      (10 * 1000000000ULL)
+/* beyond message.timeout.ms, for a request in flight */
+#define NH_KAFKA_STUCK_NS (30 * 1000000000ULL)
 
 /* What a produced message carries back in its delivery report. */
 struct inflight {
@@ -165,21 +167,36 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 	nh_log(k->log, lvl, "kafka %s: %s", fac, buf);
 }
 
-int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const struct nh_log *log)
+/* An error librdkafka raises outside a delivery report. A fatal one (the
+ * idempotent producer lost track of its sequence) leaves the handle
+ * refusing every record: it is renewed from the agent's loop. */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+	struct nh_kafka *k = opaque;
+	char why[256];
+
+	if (err != RD_KAFKA_RESP_ERR__FATAL)
+		return; /* transient: librdkafka retries, delivery reports tell the rest */
+	if (rd_kafka_fatal_error(rk, why, sizeof(why)) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		snprintf(why, sizeof(why), "%s", reason);
+	if (!k->fatal)
+		nh_err(k->log, "kafka: the producer failed for good (%s): a new one takes over",
+		       why);
+	k->fatal = true;
+}
+
+/* A producer with the agent's settings, then the operator's (-X,
+ * --kafka-property-file). */
+static int producer_new(struct nh_kafka *k)
+{
+	const struct nh_kafka_config *cfg = k->cfg;
+	const struct nh_log *log = k->log;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char errstr[512];
 	int err = 0;
 
-	memset(k, 0, sizeof(*k));
-	k->cfg = cfg;
-	k->log = log;
-	node_identity(k);
-	k->rec = malloc(sizeof(*k->rec));
-	if (!k->rec || !conf) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
+	if (!conf)
+		return -ENOMEM;
 	if (nh_kafkaconf_set(conf, "bootstrap.servers", cfg->brokers, log) ||
 	    nh_kafkaconf_set(conf, "enable.idempotence", "true", log) ||
 	    nh_kafkaconf_set(conf, "acks", "all", log) ||
@@ -218,6 +235,7 @@ int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const s
 			goto cleanup;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_error_cb(conf, on_error);
 	/* Logged from the agent's loop (rd_kafka_poll), not librdkafka's
 	 * threads, which must not read the log settings SIGHUP changes. */
 	if (nh_kafkaconf_set(conf, "log.queue", "true", log)) {
@@ -239,12 +257,35 @@ int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const s
 		size_t vlen = sizeof(v);
 
 		/* -X may have changed it: refusals are retried for as long */
+		k->message_timeout_ns = 0;
 		if (rd_kafka_conf_get(rd_kafka_conf(k->rk), "message.timeout.ms", v, &vlen) ==
 		    RD_KAFKA_CONF_OK)
 			k->message_timeout_ns = strtoull(v, NULL, 10) * 1000000ULL;
 		if (!k->message_timeout_ns)
 			k->message_timeout_ns = 30000 * 1000000ULL;
 	}
+cleanup:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	return err;
+}
+
+int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const struct nh_log *log)
+{
+	int err = 0;
+
+	memset(k, 0, sizeof(*k));
+	k->cfg = cfg;
+	k->log = log;
+	node_identity(k);
+	k->rec = malloc(sizeof(*k->rec));
+	if (!k->rec) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = producer_new(k);
+	if (err)
+		goto cleanup;
 	err = nh_spool_open(&k->spool, cfg->spool_dir, cfg->spool_bytes, cfg->spool_sync);
 	if (err) {
 		nh_err(log, "kafka: spool %s: %s", cfg->spool_dir, strerror(-err));
@@ -253,8 +294,6 @@ int nh_kafka_open(struct nh_kafka *k, const struct nh_kafka_config *cfg, const s
 	nh_info(log, "kafka: producing to %s as %s; spool %s holds %llu records", cfg->brokers,
 		k->node, cfg->spool_dir, (unsigned long long)nh_spool_pending(&k->spool));
 cleanup:
-	if (conf)
-		rd_kafka_conf_destroy(conf);
 	if (err) {
 		if (k->rk)
 			rd_kafka_destroy(k->rk);
@@ -263,6 +302,34 @@ cleanup:
 		k->rec = NULL;
 	}
 	return err;
+}
+
+/* A producer that cannot go on (a fatal error, or records it holds past
+ * every timeout) is replaced. The spool still has every record not
+ * acknowledged: after the rewind the new producer sends them again, so
+ * nothing is lost; a record the old one did deliver may arrive twice
+ * (its id tells). */
+static void producer_renew(struct nh_kafka *k, uint64_t now_ns, const char *why)
+{
+	rd_kafka_t *old = k->rk;
+
+	if (producer_new(k) != 0) {
+		k->rk = old; /* tried again at the next retry */
+		k->rewind_at_ns = now_ns + NH_KAFKA_RETRY_NS;
+		return;
+	}
+	k->renewed++;
+	k->fatal = false;
+	k->drain_since_ns = 0;
+	nh_warn(k->log,
+		"kafka: producer replaced (%s); %llu records stay spooled and are sent again", why,
+		(unsigned long long)nh_spool_pending(&k->spool));
+	/* The old one's queued and in-flight records come back as purged
+	 * (their reports free what they carry) before it goes. */
+	rd_kafka_purge(old, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_poll(old, 0);
+	rd_kafka_destroy(old);
+	k->rewind_at_ns = now_ns; /* resend once the reports above are in */
 }
 
 void nh_kafka_close(struct nh_kafka *k, int timeout_ms)
@@ -325,14 +392,31 @@ cleanup:
 void nh_kafka_poll(struct nh_kafka *k, uint64_t now_ns)
 {
 	rd_kafka_t *rk = k->rk;
+	char why[256];
 
 	if (!rk)
 		return;
 	rd_kafka_poll(rk, 0);
+	if (k->fatal || rd_kafka_fatal_error(rk, why, sizeof(why)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		producer_renew(k, now_ns, "a fatal error");
+		return;
+	}
 	if (k->rewind_at_ns) {
 		/* Resend once what failed has come back from the producer. */
-		if (now_ns < k->rewind_at_ns || rd_kafka_outq_len(rk) > 0)
+		if (now_ns < k->rewind_at_ns)
 			return;
+		if (rd_kafka_outq_len(rk) > 0) {
+			/* Every record comes back within message.timeout.ms
+			 * (plus a request in flight): one that does not never
+			 * will, and would hold every record behind it. */
+			if (!k->drain_since_ns)
+				k->drain_since_ns = now_ns;
+			else if (now_ns - k->drain_since_ns >
+				 k->message_timeout_ns + NH_KAFKA_STUCK_NS)
+				producer_renew(k, now_ns, "records held past message.timeout.ms");
+			return;
+		}
+		k->drain_since_ns = 0;
 		nh_spool_rewind(&k->spool);
 		k->rewind_at_ns = 0;
 	}
@@ -358,6 +442,13 @@ void nh_kafka_poll(struct nh_kafka *k, uint64_t now_ns)
 			free(in);
 			nh_spool_unsend(&k->spool, k->rec->cls);
 			k->queue_full++;
+			break;
+		}
+		if (e == RD_KAFKA_RESP_ERR__FATAL) {
+			/* not the record's fault: kept for the next producer */
+			free(in);
+			nh_spool_unsend(&k->spool, k->rec->cls);
+			k->fatal = true;
 			break;
 		}
 		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {

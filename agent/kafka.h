@@ -71,6 +71,11 @@ struct nh_kafka {
 	uint64_t monitoring_tampered;
 	uint64_t loss_since_wall_ns; /* start of the window the next loss report covers */
 	bool broker_up;
+	/* The producer failed for good (librdkafka's fatal error): replaced
+	 * from the loop; renewed counts replacements. */
+	bool fatal;
+	uint64_t renewed;
+	uint64_t drain_since_ns; /* since when a due rewind waits for the producer */
 	char last_error[256];
 	/* µs from a record's kernel event to its delivery report (acks=all),
 	 * as seen in the agent's loop; records without an event (heartbeats,

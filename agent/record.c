@@ -275,7 +275,7 @@ void nh_record_activity(const struct nh_attributed *ev, struct nh_record_buf *bu
 		a->fd = e->fd;
 		break;
 	}
-	case NH_KIND_COMPAT: {
+	case NH_KIND_COMPAT_SYSCALL: {
 		const struct nh_compat_event *e = (const void *)h;
 
 		a->syscall = nh_syscall_name(e->syscall);

@@ -101,7 +101,7 @@ void nh_render_object(const struct nh_hdr *h, char *buf, size_t len)
 		snprintf(buf, len, "%s %s%s%.*s", nh_syscall_name(e->syscall),
 			 nh_opname(e->syscall, e->op, op, sizeof(op)), e->path_len ? " " : "",
 			 (int)e->path_len, e->path);
-	} else if (h->kind == NH_KIND_COMPAT) {
+	} else if (h->kind == NH_KIND_COMPAT_SYSCALL) {
 		const struct nh_compat_event *e = (const void *)h;
 
 		nh_render_addr(&e->dst, addr, sizeof(addr));

@@ -600,6 +600,17 @@ int nh_spool_append_timed(struct nh_spool *s, enum nh_spool_class cls, const cha
 	return 0;
 }
 
+/* The head moves over the acknowledged prefix only. */
+static void head_over_acked(struct nh_spool_queue *q)
+{
+	while (q->inflight_len && q->acked[q->inflight_first]) {
+		q->inflight_first = (q->inflight_first + 1) % NH_SPOOL_INFLIGHT;
+		q->inflight_len--;
+		q->records -= q->records ? 1 : 0;
+		q->head = q->inflight_len ? q->inflight[q->inflight_first] : q->send;
+	}
+}
+
 int nh_spool_next(struct nh_spool *s, struct nh_spool_record *rec)
 {
 	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
@@ -637,6 +648,23 @@ int nh_spool_next(struct nh_spool *s, struct nh_spool_record *rec)
 			}
 			if (err)
 				return err;
+			while (q->delivered_len &&
+			       pos_cmp(q->delivered[q->delivered_first], q->send) < 0) {
+				q->delivered_first++;
+				q->delivered_len--;
+			}
+			if (q->delivered_len &&
+			    pos_cmp(q->delivered[q->delivered_first], q->send) == 0) {
+				/* acknowledged before the rewind */
+				q->delivered_first++;
+				q->delivered_len--;
+				slot = (q->inflight_first + q->inflight_len++) % NH_SPOOL_INFLIGHT;
+				q->inflight[slot] = q->send;
+				q->acked[slot] = true;
+				q->send.off += size;
+				head_over_acked(q);
+				continue;
+			}
 			if (pos_cmp(q->send, q->recovered) < 0)
 				rec->event_ns = 0;
 			slot = (q->inflight_first + q->inflight_len++) % NH_SPOOL_INFLIGHT;
@@ -665,13 +693,7 @@ int nh_spool_ack(struct nh_spool *s, enum nh_spool_class cls, struct nh_spool_po
 	if (q->acked[slot])
 		return -EALREADY; /* sent twice (a resend after a shed) */
 	q->acked[slot] = true;
-	/* The head moves over the acknowledged prefix only. */
-	while (q->inflight_len && q->acked[q->inflight_first]) {
-		q->inflight_first = (q->inflight_first + 1) % NH_SPOOL_INFLIGHT;
-		q->inflight_len--;
-		q->records -= q->records ? 1 : 0;
-		q->head = q->inflight_len ? q->inflight[q->inflight_first] : q->send;
-	}
+	head_over_acked(q);
 	return 0;
 }
 
@@ -690,8 +712,29 @@ void nh_spool_unsend(struct nh_spool *s, enum nh_spool_class cls)
 void nh_spool_rewind(struct nh_spool *s)
 {
 	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
-		s->q[c].send = s->q[c].head;
-		s->q[c].inflight_len = 0;
+		struct nh_spool_queue *q = &s->q[c];
+		size_t n = 0, later;
+
+		for (size_t i = 0; i < q->inflight_len; i++)
+			n += q->acked[(q->inflight_first + i) % NH_SPOOL_INFLIGHT];
+		/* acknowledged past head: those in flight now, then those of an
+		 * earlier rewind not reached again yet (all later); more than
+		 * fit are sent again, as before */
+		later = q->delivered_len < NH_SPOOL_INFLIGHT - n ? q->delivered_len
+								 : NH_SPOOL_INFLIGHT - n;
+		memmove(q->delivered + n, q->delivered + q->delivered_first,
+			later * sizeof(q->delivered[0]));
+		n = 0;
+		for (size_t i = 0; i < q->inflight_len; i++) {
+			size_t slot = (q->inflight_first + i) % NH_SPOOL_INFLIGHT;
+
+			if (q->acked[slot])
+				q->delivered[n++] = q->inflight[slot];
+		}
+		q->delivered_first = 0;
+		q->delivered_len = n + later;
+		q->send = q->head;
+		q->inflight_len = 0;
 	}
 }
 

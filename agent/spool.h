@@ -80,6 +80,11 @@ struct nh_spool_queue {
 	struct nh_spool_pos inflight[NH_SPOOL_INFLIGHT];
 	bool acked[NH_SPOOL_INFLIGHT];
 	size_t inflight_first, inflight_len;
+	/* acknowledged records past head when the queue was rewound, in
+	 * order: stepped over, not sent again (they are on Kafka; sent
+	 * again they could be refused and counted lost) */
+	struct nh_spool_pos delivered[NH_SPOOL_INFLIGHT];
+	size_t delivered_first, delivered_len;
 	/* records before this were written by an earlier run */
 	struct nh_spool_pos recovered;
 	bool dirty;    /* written since the last fsync */

@@ -264,12 +264,12 @@ int nh_compat_enter(struct bpf_raw_tracepoint_args *ctx)
 				   sa.family | (__u64)sa.port << 16 | ((lo ^ hi) << 32), s->path,
 				   len);
 	}
-	if (nh_dedup_hit(&c, NH_KIND_COMPAT, h))
+	if (nh_dedup_hit(&c, NH_KIND_COMPAT_SYSCALL, h))
 		return 0;
-	e = NH_RESERVE(struct nh_compat_event, NH_KIND_COMPAT);
+	e = NH_RESERVE(struct nh_compat_event, NH_KIND_COMPAT_SYSCALL);
 	if (!e)
 		return 0;
-	nh_fill_dedup_hdr(&e->h, &c, NH_KIND_COMPAT, h);
+	nh_fill_dedup_hdr(&e->h, &c, NH_KIND_COMPAT_SYSCALL, h);
 	e->h.flags |= NH_F_COMPAT32 | NH_F_USER_ADDR;
 	if (n == sizeof(s->path))
 		e->h.flags |= NH_F_PATH_TRUNC;
@@ -286,6 +286,6 @@ int nh_compat_enter(struct bpf_raw_tracepoint_args *ctx)
 	if (len > 0)
 		bpf_probe_read_kernel_str(e->path, sizeof(e->path), s->path);
 	nh_submit(e);
-	nh_dedup_remember(&c, NH_KIND_COMPAT, h);
+	nh_dedup_remember(&c, NH_KIND_COMPAT_SYSCALL, h);
 	return 0;
 }

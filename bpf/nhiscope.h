@@ -48,7 +48,7 @@ enum nh_kind {
 	/* 18..21: io_uring */
 	NH_KIND_IO_URING_CREATE = 18, /* an identity's io_uring ring set up */
 	/* issue 17b: 22..25 */
-	NH_KIND_COMPAT = 22, /* a compat (int $0x80) syscall: the opt-in compat monitor */
+	NH_KIND_COMPAT_SYSCALL = 22, /* a compat (int $0x80) syscall: the opt-in compat monitor */
 	/* 40..43: flood budget and the agent's lifecycle */
 	NH_KIND_FLOOD = 40, /* an identity's events beyond its budget, and its losses */
 	/* Made by the agent, never by BPF: numbered here so that one table

@@ -5,6 +5,8 @@ namespace holding a projected service-account token). Standard library
 only, so the suite runs on a fresh Debian machine."""
 
 import base64
+import http.client
+import http.server
 import json
 import os
 import shutil
@@ -13,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -533,3 +536,124 @@ def token_claims(token):
 def signed_sa_token(key, namespace, name, pod, pod_uid, legacy=False, **kw):
     """sa_token's claims, signed by key."""
     return key.sign(token_claims(sa_token(namespace, name, pod, pod_uid, legacy=legacy, **kw)))
+
+
+# --- Shared by the Kafka, collector and HTTP-limit suites ---
+
+MOCK = os.path.join(BUILD, "tests", "kafka_mock")
+
+
+class Mock:
+    """tests/kafka_mock: one broker, the topics pre-created; commands on
+    its stdin (down, up, produce-errors, topic-error: see kafka_mock.c)."""
+
+    def __init__(self, *topics):
+        self.proc = subprocess.Popen([MOCK, *sum((["--topic", t] for t in topics), [])],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().strip()
+        assert line.startswith("bootstrap="), line
+        self.bootstrap = line.split("=", 1)[1]
+
+    def command(self, cmd):
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        assert answer == "ok", answer
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()  # end of input: exits 0
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def http_request(host, port, path, method="GET", timeout=10):
+    """(status, headers, body) of one request on its own connection."""
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request(method, path)
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read().decode()
+    finally:
+        c.close()
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A fake sink's request handler: one call to answer, and no log."""
+
+    def answer(self, code, body):
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body if isinstance(body, bytes) else json.dumps(body).encode())
+
+    def log_message(self, *args):
+        pass
+
+
+def serve_http(handler):
+    """A threading HTTP server on a free loopback port (a fake sink)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def keeps_connection(port, paths):
+    """A scraper's connection stays open from one request to the next."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        for path in paths:
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            assert r.status == 200 and not r.will_close, (path, r.getheaders())
+    finally:
+        c.close()
+
+
+def slow_clients_are_cut(port, n, seconds=8):
+    """n connections from 127.0.0.2, each sending a header line now and then
+    (so idle timeouts never fire), for `seconds`: /healthz from 127.0.0.1
+    answers all along, and at the end every slow connection has been cut at
+    its deadline (or was never admitted)."""
+    slow = []
+    try:
+        for _ in range(n):
+            c = socket.socket()
+            c.bind(("127.0.0.2", 0))
+            c.settimeout(10)
+            try:
+                c.connect(("127.0.0.1", port))
+                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            except OSError:
+                pass
+            slow.append(c)
+        t_end = time.monotonic() + seconds
+        while time.monotonic() < t_end:
+            for c in slow:
+                try:
+                    c.sendall(b"X-A: b\r\n")
+                except OSError:
+                    pass
+            # from another address, as the kubelet's probe would come
+            code, _, body = http_request("127.0.0.1", port, "/healthz", timeout=2)
+            assert code == 200 and body == "ok\n", (code, body)
+            time.sleep(1)  # the drip's pace, not a wait for a result
+        for c in slow:
+            try:
+                c.sendall(b"X-A: b\r\n")
+            except OSError:
+                continue  # closed already
+            c.settimeout(3)  # a timeout here fails the test: still open
+            try:
+                data = c.recv(1)
+            except ConnectionResetError:
+                continue
+            assert data == b"", "a slow connection outlived its deadline"
+    finally:
+        for c in slow:
+            c.close()

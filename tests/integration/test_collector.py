@@ -6,24 +6,22 @@ test starts, kcat as an independent client. Faults: a broker down and up,
 the collector killed with SIGKILL between writing and committing, garbage
 on the topic, an HTTP sink that fails before it accepts."""
 
-import http.server
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nhtest import BUILD, Suite, free_port, wait_until  # noqa: E402
+from nhtest import (BUILD, Mock, QuietHandler, Suite, free_port, serve_http,  # noqa: E402
+                    wait_until)
 
 suite = Suite("collector")
 COLLECTOR = os.path.join(BUILD, "nhiscope-collector")
-MOCK = os.path.join(BUILD, "tests", "kafka_mock")
 PRODUCE = os.path.join(BUILD, "tests", "wire_produce")
 TOPIC = "nhiscope.anomalies"
 DLQ = "nhiscope.deadletter"
@@ -32,33 +30,6 @@ DLQ = "nhiscope.deadletter"
 # to a broker that is back within a second.
 FAST = ("-X", "session.timeout.ms=3000", "-X", "heartbeat.interval.ms=500",
         "-X", "reconnect.backoff.max.ms=500")
-
-
-class Mock:
-    """tests/kafka_mock: one broker, the topics pre-created."""
-
-    def __init__(self, *topics):
-        self.proc = subprocess.Popen([MOCK, *sum((["--topic", t] for t in topics), [])],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline().strip()
-        assert line.startswith("bootstrap="), line
-        self.bootstrap = line.split("=", 1)[1]
-
-    def command(self, cmd):
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-        answer = self.proc.stdout.readline().strip()
-        assert answer == "ok", answer
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()  # end of input: exits 0
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
 
 
 class Rsyslog:
@@ -537,7 +508,7 @@ def garbage_to_dead_letter(s):
         mock.stop()
 
 
-class Hec(http.server.BaseHTTPRequestHandler):
+class Hec(QuietHandler):
     """A Splunk HEC stand-in that refuses its first requests."""
     events = []
     auth = []
@@ -548,18 +519,11 @@ class Hec(http.server.BaseHTTPRequestHandler):
         Hec.auth.append(self.headers.get("Authorization"))
         if Hec.refuse > 0:
             Hec.refuse -= 1
-            self.send_response(503)
-            self.end_headers()
-            self.wfile.write(b'{"text":"Server is busy","code":9}')
+            self.answer(503, {"text": "Server is busy", "code": 9})
             return
         for line in body.decode().splitlines():
             Hec.events.append(json.loads(line))
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b'{"text":"Success","code":0}')
-
-    def log_message(self, *args):
-        pass
+        self.answer(200, {"text": "Success", "code": 0})
 
 
 @suite.test
@@ -567,8 +531,7 @@ def splunk_hec_retries(s):
     """Splunk HEC answering 503 twice: the batch is retried, then every
     record arrives once with the token in the header, never in the log."""
     mock = Mock(TOPIC, DLQ)
-    server = http.server.HTTPServer(("127.0.0.1", 0), Hec)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve_http(Hec)
     token = "tok-" + uuid.uuid4().hex
     token_file = os.path.join(s.tmp, "hec-token")
     with open(token_file, "w") as f:
@@ -601,7 +564,7 @@ def splunk_hec_retries(s):
         mock.stop()
 
 
-class Bulk(http.server.BaseHTTPRequestHandler):
+class Bulk(QuietHandler):
     """An Elasticsearch _bulk stand-in: the first answer has an item
     refused with 429, later ones see repeated ids as 409 conflicts."""
     docs = {}
@@ -619,15 +582,8 @@ class Bulk(http.server.BaseHTTPRequestHandler):
             Bulk.docs.setdefault(meta["_id"], (meta["_index"], json.loads(doc)))
             items.append({"create": {"_id": meta["_id"], "status": status}})
         Bulk.first = False
-        answer = json.dumps({"errors": any(i["create"]["status"] >= 300 for i in items),
-                             "items": items}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args):
-        pass
+        self.answer(200, {"errors": any(i["create"]["status"] >= 300 for i in items),
+                          "items": items})
 
 
 @suite.test
@@ -635,8 +591,7 @@ def elastic_bulk_retries(s):
     """Elastic _bulk with one item refused: the batch is sent again, the
     record id as _id makes the repeats harmless, every record is indexed."""
     mock = Mock(TOPIC, DLQ)
-    server = http.server.HTTPServer(("127.0.0.1", 0), Bulk)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve_http(Bulk)
     Bulk.docs, Bulk.first = {}, True
     col = None
     try:

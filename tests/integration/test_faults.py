@@ -15,34 +15,27 @@ middle of a spool segment (only it is lost); a topic briefly unauthorised
 (mock cluster error injection: retried, nothing lost)."""
 
 import glob
-import http.client
-import http.server
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nhtest import Agent, SaPod, Suite, free_port, run_alive, wait_until  # noqa: E402
-from test_collector import (DLQ, TOPIC, Collector, Mock, Records, cleanup,  # noqa: E402
-                            produce)
+from nhtest import (Agent, Mock, QuietHandler, SaPod, Suite, free_port,  # noqa: E402
+                    http_request, keeps_connection, run_alive, serve_http, slow_clients_are_cut,
+                    wait_until)
+from test_collector import DLQ, TOPIC, Collector, Records, cleanup, produce  # noqa: E402
 
 suite = Suite("faults")
 
 
 def request(host, port, path, timeout=5):
-    c = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r.status, r.read().decode()
-    finally:
-        c.close()
+    """(status, body)"""
+    code, _, body = http_request(host, port, path, timeout=timeout)
+    return code, body
 
 
 def status_of(port, path):
@@ -76,13 +69,7 @@ def dead_letters(mock):
     return out
 
 
-def serve(handler):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-class PickyElastic(http.server.BaseHTTPRequestHandler):
+class PickyElastic(QuietHandler):
     """Elastic _bulk that rejects the first new item of every request with
     an item-level 400 (a mapping conflict, as dynamic mapping produces when
     a field once seen as a number later comes as a hex string); the others
@@ -95,9 +82,7 @@ class PickyElastic(http.server.BaseHTTPRequestHandler):
         with PickyElastic.lock:
             PickyElastic.posts += 1
             if PickyElastic.down:
-                self.send_response(503)
-                self.end_headers()
-                self.wfile.write(b'{"error":"unavailable","status":503}')
+                self.answer(503, {"error": "unavailable", "status": 503})
                 return
             items, bad_done = [], False
             for action, doc in zip(body[0::2], body[1::2]):
@@ -114,14 +99,7 @@ class PickyElastic(http.server.BaseHTTPRequestHandler):
                 else:
                     PickyElastic.indexed[_id] = json.loads(doc)
                     items.append({"create": {"_id": _id, "status": 201}})
-        answer = json.dumps({"errors": True, "items": items}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args):
-        pass
+        self.answer(200, {"errors": True, "items": items})
 
 
 @suite.test
@@ -130,7 +108,7 @@ def elastic_item_rejection_goes_to_dead_letter(s):
     the rejected one is on the dead-letter topic with the sink and the
     reason, and the partition goes on (lag 0, a later record indexed)."""
     mock = Mock(TOPIC, DLQ)
-    server = serve(PickyElastic)
+    server = serve_http(PickyElastic)
     PickyElastic.indexed, PickyElastic.rejected, PickyElastic.down = {}, [], False
     PickyElastic.picky = True
     port = free_port()
@@ -186,7 +164,7 @@ def elastic_rejection_offsets_committed(s):
     """After a rejection the group's committed offset is past it: a new
     collector of the same group sends only what came after."""
     mock = Mock(TOPIC, DLQ)
-    server = serve(PickyElastic)
+    server = serve_http(PickyElastic)
     PickyElastic.indexed, PickyElastic.rejected, PickyElastic.down = {}, [], False
     PickyElastic.picky = True
     group = "g-" + uuid.uuid4().hex[:8]
@@ -220,7 +198,7 @@ def elastic_rejection_offsets_committed(s):
         mock.stop()
 
 
-class PickyHec(http.server.BaseHTTPRequestHandler):
+class PickyHec(QuietHandler):
     """Splunk HEC that answers 400 for a batch holding an event whose
     anomaly value is "bad", naming its position; the events before it are
     indexed, those after it are not (as Splunk does)."""
@@ -233,24 +211,17 @@ class PickyHec(http.server.BaseHTTPRequestHandler):
             for i, line in enumerate(body):
                 ev = json.loads(line)
                 if ev["event"].get("nhiscope", {}).get("anomaly", {}).get("value") == "bad":
-                    self.send_response(400)
-                    self.end_headers()
-                    self.wfile.write(json.dumps({"text": "Invalid data format", "code": 6,
-                                                 "invalid-event-number": i}).encode())
+                    self.answer(400, {"text": "Invalid data format", "code": 6,
+                                      "invalid-event-number": i})
                     return
                 PickyHec.events.append(ev)
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b'{"text":"Success","code":0}')
-
-    def log_message(self, *args):
-        pass
+        self.answer(200, {"text": "Success", "code": 0})
 
 
 @suite.test
 def hec_400_goes_to_dead_letter(s):
     mock = Mock(TOPIC, DLQ)
-    server = serve(PickyHec)
+    server = serve_http(PickyHec)
     PickyHec.events = []
     token_file = os.path.join(s.tmp, "hec-token")
     with open(token_file, "w") as f:
@@ -286,7 +257,7 @@ def sink_down_holds_offsets_not_ready_but_alive(s):
     not ready while /healthz says ok; once it is back everything is
     indexed and the collector is ready again."""
     mock = Mock(TOPIC, DLQ)
-    server = serve(PickyElastic)
+    server = serve_http(PickyElastic)
     PickyElastic.indexed, PickyElastic.rejected, PickyElastic.down = {}, [], True
     PickyElastic.picky = False  # only the outage here
     port = free_port()
@@ -327,53 +298,14 @@ def slow_clients_cannot_starve_collector_healthz(s):
     port = free_port()
     col = Collector(s.tmp, mock, "--ecs-file", os.path.join(s.tmp, "slow.jsonl"),
                     "--metrics", "127.0.0.1:%d" % port)
-    slow = []
     try:
         wait_until(lambda: status_of(port, "/healthz") == 200, timeout=20,
                    what="the collector's HTTP server")
-        # a scraper keeps its connection between requests
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        for path in ("/healthz", "/readyz", "/metrics"):
-            c.request("GET", path)
-            r = c.getresponse()
-            r.read()
-            assert r.status == 200 and not r.will_close, (path, r.getheaders())
-        c.close()
-        for _ in range(100):
-            c = socket.socket()
-            c.bind(("127.0.0.2", 0))
-            c.settimeout(10)
-            try:
-                c.connect(("127.0.0.1", port))
-                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
-            except OSError:
-                pass
-            slow.append(c)
-        t_end = time.monotonic() + 8
-        while time.monotonic() < t_end:
-            for c in slow:
-                try:
-                    c.sendall(b"X-A: b\r\n")
-                except OSError:
-                    pass
-            assert request("127.0.0.1", port, "/healthz", timeout=2) == (200, "ok\n")
-            time.sleep(1)
-        for c in slow:
-            try:
-                c.sendall(b"X-A: b\r\n")
-            except OSError:
-                continue  # closed already
-            c.settimeout(3)  # a timeout here fails the test: still open
-            try:
-                data = c.recv(1)
-            except ConnectionResetError:
-                continue
-            assert data == b"", "a slow connection outlived its deadline"
+        keeps_connection(port, ("/healthz", "/readyz", "/metrics"))
+        slow_clients_are_cut(port, 100)
         assert metric(port, "nhiscope_collector_http_deadline_cut_total") >= 1
         assert col.proc.poll() is None
     finally:
-        for c in slow:
-            c.close()
         col.stop()
         mock.stop()
 
@@ -592,6 +524,88 @@ def topic_briefly_unauthorised_loses_nothing(s):
         assert st["failed"] >= 1, st  # the refusals did happen
         assert st["dropped"] == 0, st
         assert "uthoriz" in agent.read_log(), "no refusal logged"
+    finally:
+        agent.stop()
+        pod.remove()
+        mock.stop()
+
+
+
+@suite.test
+def topic_refused_past_message_timeout_is_reported_lost(s):
+    """The activity topic refused for longer than message.timeout.ms (2 s
+    here) while the anomaly topic takes records: the records of that window
+    are dropped and reported as loss (kafka_timeout), exactly as many as the
+    sequence numbers missing on Kafka; once the topic is back new records
+    flow again (a marker arrives). The refusal is the broker's metadata
+    answering UNKNOWN_TOPIC_OR_PART (a topic deleted and being created
+    again). The mock's TOPIC_AUTHORIZATION_FAILED in metadata keeps the
+    partitions, unlike a broker, and reaches the producer only as
+    timeouts, which are retried without loss; the authorisation refusal is
+    in the produce-error test above."""
+    mock = agent_mock()
+    spool = os.path.join(s.tmp, "spool-gone-" + uuid.uuid4().hex[:6])
+    pod = SaPod("faults", "gone", "gone-0")
+    agent = kafka_agent(s, mock, spool, pod, "--kafka-activity", "-X", "message.timeout.ms=2000",
+                        "-X", "topic.metadata.refresh.interval.ms=1000")
+    try:
+        def activity(tag):
+            path = "/nonexistent-%s-%s" % (tag, uuid.uuid4().hex[:8])
+            run_alive(pod, ["sh", "-c", "cat %s 2>/dev/null; true" % path])
+            return path
+
+        def on_kafka(paths):
+            return [r for r in topic_records(mock, "nhiscope.activity")
+                    if r.get("kind") == "activity" and r["activity"].get("path") in paths]
+
+        def arrives(tag, what):
+            """Activity records made until one of them is on Kafka."""
+            made = []
+            return wait_until(lambda: made.append(activity(tag)) or on_kafka(made),
+                              timeout=90, interval=1, what=what)[0]
+
+        # the topic is known to the producer before it goes
+        first = arrives("first", "a first activity record on Kafka")
+        mock.command("topic-error nhiscope.activity 3")
+
+        def dropped():
+            activity("gone")
+            return agent.status()["kafka"]["dropped"] > 0
+        wait_until(dropped, timeout=60, interval=0.5, what="records dropped after the timeout")
+        assert "message.timeout.ms" in agent.read_log()
+        mock.command("topic-error nhiscope.activity 0")
+        # the producer learns the topic is back at its next metadata
+        # refresh: a record made before that is still refused (and lost)
+        try:
+            arrives("after", "activity records again after the refusal")
+        except AssertionError:
+            print(agent.status()["kafka"])
+            raise
+
+        last = {}
+
+        def accounted():
+            st = agent.status()["kafka"]
+            recs = [r for t in AGENT_TOPICS for r in topic_records(mock, t)
+                    if r.get("boot_id") == first["boot_id"]]
+            seqs = {r["seq"] for r in recs}
+            missing = set(range(1, max(seqs) + 1)) - seqs
+            c = loss_counts(recs)
+            last.update(st=st, counts=c, missing=sorted(missing), seqs=len(seqs), n=len(recs))
+            if st["spool_pending"] == 0 and c.get("kafka_timeout") == st["dropped"] == \
+                    len(missing):
+                return c, st
+            return None
+        try:
+            c, st = wait_until(accounted, timeout=60, interval=1,
+                               what="every record missing on Kafka reported as lost")
+        except AssertionError:
+            print(last)
+            raise
+        assert st["dropped"] > 0, st
+        assert c["activity"] == st["dropped"] and c.get("anomaly", 0) == 0, c
+        assert c.get("kafka_refused", 0) == 0, c
+        assert agent.proc.poll() is None
     finally:
         agent.stop()
         pod.remove()

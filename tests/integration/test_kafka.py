@@ -14,39 +14,20 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nhtest  # noqa: E402
 from nhtest import (BUILD, CLI, ROOT, TOKEN_PATH, Agent, SaPod, Suite, run_alive,  # noqa: E402
                     wait_until)
 
 suite = Suite("kafka")
-MOCK = os.path.join(BUILD, "tests", "kafka_mock")
 WIRE = os.path.join(BUILD, "tests", "wire_produce")
 TOPICS = ("nhiscope.anomalies", "nhiscope.activity", "nhiscope.heartbeats")
 
 
-class Mock:
-    """A mock Kafka cluster in a helper process; `down`/`up` on stdin."""
+class Mock(nhtest.Mock):
+    """A mock Kafka cluster with the agent's topics; `down`/`up` on stdin."""
 
     def __init__(self):
-        args = [MOCK]
-        for t in TOPICS:
-            args += ["--topic", t]
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
-        line = self.proc.stdout.readline().strip()
-        assert line.startswith("bootstrap="), line
-        self.bootstrap = line.split("=", 1)[1]
-
-    def command(self, cmd):
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        super().__init__(*TOPICS)
 
 
 def read_topic(mock, topic):

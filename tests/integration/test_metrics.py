@@ -5,7 +5,6 @@ before and just after the scrape (the same source in the agent), no token
 or secret in a scrape, the HTTP surface, liveness when the loop is stuck,
 and a port in use as a clear start-up error."""
 
-import http.client
 import json
 import os
 import re
@@ -19,7 +18,8 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nhtest import (AGENT, CLI, ROOT, TOKEN_PATH, WORKLOAD, Agent, Pod, Suite, free_port,  # noqa: E402
-                    run_alive, sa_token, wait_until)
+                    http_request, keeps_connection, run_alive, sa_token, slow_clients_are_cut,
+                    wait_until)
 
 suite = Suite("metrics")
 DOC = os.path.join(ROOT, "docs", "metrics.md")
@@ -31,14 +31,7 @@ LABELS = {"kind", "probe", "tracepoint", "version", "state", "category", "severi
 LEARN = ("--learn-window", "2000", "--quiet-period", "1500", "--dedup-window", "500")
 
 
-def request(host, port, path, method="GET", timeout=10):
-    c = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        c.request(method, path)
-        r = c.getresponse()
-        return r.status, dict(r.getheaders()), r.read().decode()
-    finally:
-        c.close()
+request = http_request
 
 
 def parse_sample(line):
@@ -454,53 +447,11 @@ def slow_clients_cannot_starve_healthz(s):
     after its deadline, and /healthz from elsewhere keeps answering."""
     port = free_port()
     agent = Agent(s.tmp, "--metrics-listen", "127.0.0.1:%d" % port)
-    slow = []
     try:
-        # a scraper keeps its connection from one request to the next
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        for path in ("/healthz", "/readyz", "/metrics", "/healthz"):
-            c.request("GET", path)
-            r = c.getresponse()
-            r.read()
-            assert r.status == 200 and not r.will_close, (path, r.getheaders())
-        c.close()
-        for _ in range(20):
-            c = socket.socket()
-            c.bind(("127.0.0.2", 0))
-            c.settimeout(10)
-            try:
-                c.connect(("127.0.0.1", port))
-                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
-            except OSError:
-                pass
-            slow.append(c)
-        t_end = time.monotonic() + 8
-        while time.monotonic() < t_end:
-            for c in slow:
-                try:
-                    c.sendall(b"X-A: b\r\n")
-                except OSError:
-                    pass
-            # from another address, as the kubelet's probe would come
-            code, _, body = request("127.0.0.1", port, "/healthz", timeout=2)
-            assert code == 200 and body == "ok\n", (code, body)
-            time.sleep(1)
-        # every slow connection was cut (or never admitted) by now
-        for c in slow:
-            try:
-                c.sendall(b"X-A: b\r\n")
-            except OSError:
-                continue  # closed already
-            c.settimeout(3)  # a timeout here fails the test: still open
-            try:
-                data = c.recv(1)
-            except ConnectionResetError:
-                continue
-            assert data == b"", "a slow connection outlived its deadline"
+        keeps_connection(port, ("/healthz", "/readyz", "/metrics", "/healthz"))
+        slow_clients_are_cut(port, 20)
         assert agent.proc.poll() is None
     finally:
-        for c in slow:
-            c.close()
         agent.stop()
 
 

@@ -311,7 +311,7 @@ static void test_compat_record(void)
 	char line[512];
 	json_object *o;
 
-	attributed(&a, &e.h, NH_KIND_COMPAT);
+	attributed(&a, &e.h, NH_KIND_COMPAT_SYSCALL);
 	e.h.flags = NH_F_COMPAT32 | NH_F_USER_ADDR;
 	e.syscall = NH_SYS_OPEN;
 	e.nr = 5;
@@ -329,7 +329,7 @@ static void test_compat_record(void)
 	nh_wire_free(&back);
 
 	memset(&e, 0, sizeof(e));
-	attributed(&a, &e.h, NH_KIND_COMPAT);
+	attributed(&a, &e.h, NH_KIND_COMPAT_SYSCALL);
 	e.h.flags = NH_F_COMPAT32 | NH_F_USER_ADDR;
 	e.syscall = NH_SYS_SOCKETCALL;
 	e.nr = 102;

@@ -4,8 +4,11 @@
  * every way a record can be short, long, of an unknown kind or carry an
  * out-of-range length or enum.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -31,50 +34,6 @@ static union {
 } rec;
 
 static const struct nh_hdr sentinel;
-
-static size_t size_of_kind(uint32_t kind)
-{
-	switch (kind) {
-	case NH_KIND_EXEC:
-		return sizeof(struct nh_exec_event);
-	case NH_KIND_FORK:
-		return sizeof(struct nh_fork_event);
-	case NH_KIND_EXIT:
-		return sizeof(struct nh_exit_event);
-	case NH_KIND_CONNECT:
-		return sizeof(struct nh_connect_event);
-	case NH_KIND_ACCEPT:
-		return sizeof(struct nh_accept_event);
-	case NH_KIND_OPEN:
-		return sizeof(struct nh_open_event);
-	case NH_KIND_SETUID:
-	case NH_KIND_SETGID:
-		return sizeof(struct nh_cred_event);
-	case NH_KIND_CAPSET:
-		return sizeof(struct nh_capset_event);
-	case NH_KIND_SUMMARY:
-		return sizeof(struct nh_summary_event);
-	case NH_KIND_CGROUP_RMDIR:
-		return sizeof(struct nh_cgroup_event);
-	case NH_KIND_SEND:
-		return sizeof(struct nh_send_event);
-	case NH_KIND_UNIX_CONNECT:
-		return sizeof(struct nh_unix_event);
-	case NH_KIND_NAMESPACE:
-	case NH_KIND_PTRACE:
-	case NH_KIND_BPF:
-	case NH_KIND_MODULE:
-		return sizeof(struct nh_op_event);
-	case NH_KIND_IO_URING_CREATE:
-		return sizeof(struct nh_ring_event);
-	case NH_KIND_COMPAT:
-		return sizeof(struct nh_compat_event);
-	case NH_KIND_FLOOD:
-		return sizeof(struct nh_flood_event);
-	default:
-		return 0;
-	}
-}
 
 /* A zeroed record of @kind that is valid as far as its payload goes. */
 static void fabricate(uint32_t kind)
@@ -116,11 +75,116 @@ static void fabricate(uint32_t kind)
 	}
 }
 
+/* The record sizes bpf/nhiscope.h defines: a kernel kind's record is one
+ * of them. Which one is the decoder's table; it is not restated here. */
+static const size_t header_sizes[] = {
+    sizeof(struct nh_exec_event),    sizeof(struct nh_fork_event),
+    sizeof(struct nh_exit_event),    sizeof(struct nh_connect_event),
+    sizeof(struct nh_accept_event),  sizeof(struct nh_open_event),
+    sizeof(struct nh_cred_event),    sizeof(struct nh_capset_event),
+    sizeof(struct nh_summary_event), sizeof(struct nh_cgroup_event),
+    sizeof(struct nh_send_event),    sizeof(struct nh_unix_event),
+    sizeof(struct nh_op_event),	     sizeof(struct nh_flood_event),
+    sizeof(struct nh_ring_event),    sizeof(struct nh_compat_event),
+};
+
+/* The one size the decoder takes a full record of each kind at (0: it
+ * takes none: a gap in the enum, or a kind only the agent makes). */
+static size_t kind_sizes[NH_KIND_MAX];
+
+static void probe_sizes(void)
+{
+	for (uint32_t k = NH_KIND_NONE + 1; k < NH_KIND_MAX; k++) {
+		const struct nh_hdr *out;
+
+		fabricate(k);
+		if (k == NH_KIND_EXEC) /* a full one: its argv fills the record */
+			rec.exec.args_len = NH_ARGS_MAX;
+		for (size_t n = sizeof(struct nh_hdr); n <= sizeof(rec) && !kind_sizes[k]; n++)
+			if (nh_decode(&rec, n, &out) == 0)
+				kind_sizes[k] = n;
+	}
+}
+
+static size_t size_of_kind(uint32_t k)
+{
+	return k < NH_KIND_MAX ? kind_sizes[k] : 0;
+}
+
 /* Kinds the kernel sends: the enum has gaps (ranges reserved per change)
  * and kinds only the agent makes. */
 static int kernel_kind(uint32_t k)
 {
 	return size_of_kind(k) != 0;
+}
+
+/* Names bpf/nhiscope.h gives: for each enumerator PREFIX_NAME [= N], the
+ * lower-case NAME at N. The decoder's names must be these (no second
+ * table of them here). */
+static void header_enum(const char *prefix, char names[][32], size_t max)
+{
+	FILE *f = fopen("bpf/nhiscope.h", "re");
+	size_t plen = strlen(prefix);
+	char line[512];
+	long next = 0;
+
+	CHECK(f != NULL); /* run from the source tree, as tests/run does */
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + strspn(line, " \t"), id[64];
+		long v;
+		int n = 0;
+
+		if (strncmp(p, prefix, plen) != 0 || sscanf(p, "%63[A-Z0-9_]%n", id, &n) != 1)
+			continue;
+		p += n + strspn(p + n, " \t");
+		if (*p == '=') {
+			if (sscanf(p + 1, " %li", &v) != 1)
+				continue;
+		} else if (*p == ',') {
+			v = next;
+		} else {
+			continue;
+		}
+		next = v + 1;
+		if (strcmp(id + plen, "MAX") == 0 || v < 0 || (size_t)v >= max)
+			continue;
+		for (char *c = id + plen; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		snprintf(names[v], 32, "%s", id + plen);
+	}
+	fclose(f);
+}
+
+/* Kinds bpf/nhiscope.h numbers that only the agent makes (its comment
+ * says so): named, but never decoded. */
+static bool agent_made(uint32_t k)
+{
+	return k == NH_KIND_MONITORING_GAP;
+}
+
+static void test_sizes_from_header(void)
+{
+	static char names[NH_KIND_MAX][32];
+
+	header_enum("NH_KIND_", names, NH_KIND_MAX);
+	CHECK_STR(names[NH_KIND_OPEN], "open"); /* the parse itself */
+	for (uint32_t k = NH_KIND_NONE + 1; k < NH_KIND_MAX; k++) {
+		bool known = false;
+
+		for (size_t i = 0; i < sizeof(header_sizes) / sizeof(header_sizes[0]); i++)
+			known |= kind_sizes[k] == header_sizes[i];
+		if (names[k][0] && !agent_made(k)) {
+			if (!known)
+				fprintf(stderr,
+					"  (kind %u: size %zu is no record of nhiscope.h)\n", k,
+					kind_sizes[k]);
+			CHECK(known);
+		} else {
+			CHECK(kind_sizes[k] == 0);
+		}
+	}
 }
 
 /* Decode the current record; on failure *out must be left untouched. */
@@ -316,31 +380,13 @@ static void test_summary_inner_kind(void)
 
 static void test_kind_names(void)
 {
-	static const char *const expect[NH_KIND_MAX] = {
-	    [NH_KIND_NONE] = "none",
-	    [NH_KIND_EXEC] = "exec",
-	    [NH_KIND_FORK] = "fork",
-	    [NH_KIND_EXIT] = "exit",
-	    [NH_KIND_CONNECT] = "connect",
-	    [NH_KIND_ACCEPT] = "accept",
-	    [NH_KIND_OPEN] = "open",
-	    [NH_KIND_SETUID] = "setuid",
-	    [NH_KIND_SETGID] = "setgid",
-	    [NH_KIND_CAPSET] = "capset",
-	    [NH_KIND_SUMMARY] = "summary",
-	    [NH_KIND_CGROUP_RMDIR] = "cgroup_rmdir",
-	    [NH_KIND_SEND] = "send",
-	    [NH_KIND_UNIX_CONNECT] = "unix_connect",
-	    [NH_KIND_NAMESPACE] = "namespace",
-	    [NH_KIND_PTRACE] = "ptrace",
-	    [NH_KIND_BPF] = "bpf",
-	    [NH_KIND_MODULE] = "module",
-	    [NH_KIND_IO_URING_CREATE] = "io_uring_create",
-	    [NH_KIND_COMPAT] = "compat_syscall",
-	    [NH_KIND_FLOOD] = "flood",
-	    [NH_KIND_MONITORING_GAP] = "monitoring_gap",
-	};
+	static char names[NH_KIND_MAX][32];
+	const char *expect[NH_KIND_MAX] = {0};
 
+	header_enum("NH_KIND_", names, NH_KIND_MAX);
+	for (uint32_t k = 0; k < NH_KIND_MAX; k++)
+		expect[k] = names[k][0] ? names[k] : NULL;
+	CHECK_STR(expect[NH_KIND_CGROUP_RMDIR], "cgroup_rmdir"); /* the parse itself */
 	/* unnamed kinds (gaps in the enum) are "unknown" and parse to nothing */
 	for (uint32_t k = 0; k < NH_KIND_MAX; k++)
 		CHECK_STR(nh_kind_name(k), expect[k] ? expect[k] : "unknown");
@@ -378,46 +424,14 @@ static void test_kind_names(void)
 
 static void test_syscall_names(void)
 {
-	static const char *const expect[NH_SYS_MAX] = {
-	    [NH_SYS_NONE] = "",
-	    [NH_SYS_OPEN] = "open",
-	    [NH_SYS_OPENAT] = "openat",
-	    [NH_SYS_OPENAT2] = "openat2",
-	    [NH_SYS_ACCEPT] = "accept",
-	    [NH_SYS_ACCEPT4] = "accept4",
-	    [NH_SYS_CONNECT] = "connect",
-	    [NH_SYS_SETUID] = "setuid",
-	    [NH_SYS_SETREUID] = "setreuid",
-	    [NH_SYS_SETRESUID] = "setresuid",
-	    [NH_SYS_SETGID] = "setgid",
-	    [NH_SYS_SETREGID] = "setregid",
-	    [NH_SYS_SETRESGID] = "setresgid",
-	    [NH_SYS_CAPSET] = "capset",
-	    [NH_SYS_SENDTO] = "sendto",
-	    [NH_SYS_SENDMSG] = "sendmsg",
-	    [NH_SYS_SENDMMSG] = "sendmmsg",
-	    [NH_SYS_CREAT] = "creat",
-	    [NH_SYS_OPEN_BY_HANDLE_AT] = "open_by_handle_at",
-	    [NH_SYS_SETFSUID] = "setfsuid",
-	    [NH_SYS_SETFSGID] = "setfsgid",
-	    [NH_SYS_SETGROUPS] = "setgroups",
-	    [NH_SYS_UNSHARE] = "unshare",
-	    [NH_SYS_SETNS] = "setns",
-	    [NH_SYS_MOUNT] = "mount",
-	    [NH_SYS_PIVOT_ROOT] = "pivot_root",
-	    [NH_SYS_PTRACE] = "ptrace",
-	    [NH_SYS_PROCESS_VM_WRITEV] = "process_vm_writev",
-	    [NH_SYS_BPF] = "bpf",
-	    [NH_SYS_INIT_MODULE] = "init_module",
-	    [NH_SYS_FINIT_MODULE] = "finit_module",
-	    [NH_SYS_SEND_ZC] = "send_zc",
-	    [NH_SYS_SENDMSG_ZC] = "sendmsg_zc",
-	    [NH_SYS_IO_URING_SETUP] = "io_uring_setup",
-	    [NH_SYS_EXECVE] = "execve",
-	    [NH_SYS_EXECVEAT] = "execveat",
-	    [NH_SYS_SOCKETCALL] = "socketcall",
-	};
+	static char names[NH_SYS_MAX][32];
+	const char *expect[NH_SYS_MAX] = {0};
 
+	header_enum("NH_SYS_", names, NH_SYS_MAX);
+	for (uint32_t s = 0; s < NH_SYS_MAX; s++)
+		expect[s] = names[s][0] ? names[s] : NULL;
+	CHECK_STR(expect[NH_SYS_OPEN_BY_HANDLE_AT], "open_by_handle_at"); /* the parse itself */
+	expect[NH_SYS_NONE] = ""; /* no syscall: an empty name */
 	for (uint32_t s = 0; s < NH_SYS_MAX; s++)
 		CHECK_STR(nh_syscall_name(s), expect[s] ? expect[s] : "unknown");
 	CHECK_STR(nh_syscall_name(NH_SYS_MAX), "unknown");
@@ -427,6 +441,8 @@ static void test_syscall_names(void)
 
 int main(void)
 {
+	probe_sizes();
+	test_sizes_from_header();
 	test_every_kind_decodes();
 	test_too_short();
 	test_unknown_kind();
