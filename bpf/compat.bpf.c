@@ -188,17 +188,7 @@ static __always_inline void compat_addr(__u32 uaddr, struct nh_sockaddr *sa)
 
 	if (!uaddr || bpf_probe_read_user(&sin6, sizeof(sin6), (const void *)(unsigned long)uaddr))
 		return;
-	if (sin6.sin6_family == NH_AF_INET) {
-		sa->family = NH_AF_INET;
-		sa->port = bpf_ntohs(sin6.sin6_port);
-		__builtin_memcpy(sa->addr, &((struct sockaddr_in *)&sin6)->sin_addr.s_addr, 4);
-	} else if (sin6.sin6_family == NH_AF_INET6) {
-		sa->family = NH_AF_INET6;
-		sa->port = bpf_ntohs(sin6.sin6_port);
-		__builtin_memcpy(sa->addr, &sin6.sin6_addr, 16);
-	} else {
-		sa->family = sin6.sin6_family; /* AF_UNIX and others: the family only */
-	}
+	nh_sockaddr_from(&sin6, sa); /* AF_UNIX and others: the family only */
 }
 
 SEC("raw_tp/sys_enter")

@@ -149,20 +149,7 @@ static __always_inline bool kernel_addr(const void *kaddr, struct nh_sockaddr *s
 
 	if (bpf_probe_read_kernel(&sin6, sizeof(sin6), kaddr))
 		return false;
-	sa->family = sin6.sin6_family;
-	if (sa->family == NH_AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&sin6;
-
-		sa->port = bpf_ntohs(sin->sin_port);
-		__builtin_memcpy(sa->addr, &sin->sin_addr.s_addr, 4);
-		return true;
-	}
-	if (sa->family == NH_AF_INET6) {
-		sa->port = bpf_ntohs(sin6.sin6_port);
-		__builtin_memcpy(sa->addr, &sin6.sin6_addr, 16);
-		return true;
-	}
-	return false;
+	return nh_sockaddr_from(&sin6, sa);
 }
 
 /* The file in slot idx of the ring's fixed-file table. */

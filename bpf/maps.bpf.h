@@ -352,12 +352,11 @@ static __always_inline struct nh_budget *nh_budget_for(__u32 kind)
 	return kind == NH_KIND_CGROUP_RMDIR ? NULL : nh_budget_get();
 }
 
-/* Reserve a ring-buffer record and account for it: beyond the identity's
- * budget it is counted as flooded, a failed reservation is a counted
- * loss; never a silent one. */
-static __always_inline void *nh_reserve(__u32 kind, __u64 size)
+/* Reserve a ring-buffer record and account for it against budget b:
+ * beyond the identity's budget it is counted as flooded, a failed
+ * reservation is a counted loss; never a silent one. */
+static __always_inline void *nh_reserve_in(__u32 kind, __u64 size, struct nh_budget *b)
 {
-	struct nh_budget *b = nh_budget_for(kind);
 	struct nh_counters *cnt;
 	void *e;
 
@@ -374,6 +373,11 @@ static __always_inline void *nh_reserve(__u32 kind, __u64 size)
 	return e;
 }
 
+static __always_inline void *nh_reserve(__u32 kind, __u64 size)
+{
+	return nh_reserve_in(kind, size, nh_budget_for(kind));
+}
+
 #define NH_RESERVE(type, kind) ((type *)nh_reserve((kind), sizeof(type)))
 
 /* nh_reserve for an event that may be remembered in dedup: also gives
@@ -381,23 +385,29 @@ static __always_inline void *nh_reserve(__u32 kind, __u64 size)
  * walk (nh_dedup_remember_for). */
 static __always_inline void *nh_reserve_for(__u32 kind, __u64 size, __u64 *identity)
 {
-	struct nh_budget *b;
-	struct nh_counters *cnt;
-	void *e;
-
 	*identity = nh_identity_of();
-	b = nh_budget_of(*identity);
-	if (!nh_admit(kind, b))
-		return NULL;
-	e = bpf_ringbuf_reserve(&events, size, 0);
-	if (!e) {
-		nh_lost(kind, b);
-		return NULL;
+	return nh_reserve_in(kind, size, nh_budget_of(*identity));
+}
+
+/* A sockaddr copied into sin6 (an IPv4 one fits) in the records' form:
+ * the family always, port and address for IPv4 and IPv6 (then true). */
+static __always_inline bool nh_sockaddr_from(const struct sockaddr_in6 *sin6,
+					     struct nh_sockaddr *sa)
+{
+	sa->family = sin6->sin6_family;
+	if (sa->family == NH_AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sin6;
+
+		sa->port = bpf_ntohs(sin->sin_port);
+		__builtin_memcpy(sa->addr, &sin->sin_addr.s_addr, 4);
+		return true;
 	}
-	cnt = nh_counter(kind);
-	if (cnt)
-		cnt->emitted++;
-	return e;
+	if (sa->family == NH_AF_INET6) {
+		sa->port = bpf_ntohs(sin6->sin6_port);
+		__builtin_memcpy(sa->addr, &sin6->sin6_addr, 16);
+		return true;
+	}
+	return false;
 }
 
 static __always_inline __u64 nh_wakeup_flags(void)

@@ -56,13 +56,7 @@ int nh_enter_connect(struct trace_event_raw_sys_enter *ctx)
 		struct sockaddr_in6 sin6 = {};
 
 		bpf_probe_read_user(&sin6, sizeof(sin6), uaddr);
-		p->sa.family = sin6.sin6_family;
-		p->sa.port = bpf_ntohs(sin6.sin6_port);
-		if (sin6.sin6_family == NH_AF_INET)
-			__builtin_memcpy(p->sa.addr,
-					 &((struct sockaddr_in *)&sin6)->sin_addr.s_addr, 4);
-		else
-			__builtin_memcpy(p->sa.addr, &sin6.sin6_addr, 16);
+		nh_sockaddr_from(&sin6, &p->sa);
 	}
 	p->sys = NH_SYS_CONNECT;
 	p->fd = fd;

@@ -165,20 +165,7 @@ static __always_inline bool user_addr(const void *uaddr, struct nh_sockaddr *sa)
 
 	if (!uaddr || bpf_probe_read_user(&sin6, sizeof(sin6), uaddr))
 		return false;
-	sa->family = sin6.sin6_family;
-	if (sa->family == NH_AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&sin6;
-
-		sa->port = bpf_ntohs(sin->sin_port);
-		__builtin_memcpy(sa->addr, &sin->sin_addr.s_addr, 4);
-		return true;
-	}
-	if (sa->family == NH_AF_INET6) {
-		sa->port = bpf_ntohs(sin6.sin6_port);
-		__builtin_memcpy(sa->addr, &sin6.sin6_addr, 16);
-		return true;
-	}
-	return false;
+	return nh_sockaddr_from(&sin6, sa);
 }
 
 static __always_inline void emit(struct nh_ctx *c, __u32 sys, int fd, long ret,
