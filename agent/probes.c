@@ -374,7 +374,17 @@ int nh_probes_start(struct nh_probes *p, const struct nh_probes_config *cfg,
 		code = fail(err, errlen, -ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	p->skel = nhiscope__open();
+	{
+		/* CO-RE against the running kernel's own BTF only: a type the
+		 * kernel lacks (an older layout's flavour) otherwise sends
+		 * libbpf through the module BTFs, which takes CAP_SYS_ADMIN
+		 * the agent does not hold, and the load fails with EPERM. */
+		LIBBPF_OPTS(bpf_object_open_opts, opts);
+
+		if (access(NH_BTF_VMLINUX, R_OK) == 0)
+			opts.btf_custom_path = NH_BTF_VMLINUX;
+		p->skel = nhiscope__open_opts(&opts);
+	}
 	if (!p->skel) {
 		code = fail(err, errlen, -errno, "cannot open BPF object");
 		goto cleanup;

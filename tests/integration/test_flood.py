@@ -141,13 +141,15 @@ def flood_and_victim(s, agent_args, reopen_after=0):
 
 @suite.test
 def flood_counted_exactly_and_other_pod_loses_nothing(s):
-    """Also the dedup map (issue 16): with 1,024 entries, the storm sends
+    """Also the dedup map (issue 16): with 2,048 entries, the storm sends
     twice as many novel opens between the calm pod's first and second
-    pass over its files; its quota (128) keeps it from evicting the calm
-    pod's entries, so the second pass stays repeats (no new open event)."""
+    pass over its files; its quota (256) keeps it from evicting the calm
+    pod's entries, so the second pass stays repeats (no new open event).
+    The quota leaves the calm pod room: its 40 files, 80 workload execs
+    and their libraries come to about 140 entries."""
     agent, vt, ft, flooder, victim, flood_dir, opens, paths, tag = flood_and_victim(
         s, ("--flood-budget", "2000", "--flood-window", "1s", "--ringbuf-size", "1Mi",
-            "--dedup-entries", "1024"), reopen_after=2048)
+            "--dedup-entries", "2048", "--dedup-quota", "256"), reopen_after=4096)
     with running(flooder, victim, agent, vt, ft):
         # Every event of the calm pod arrives: its token read, its exec, its 40 opens.
         vt.wait_for(lambda e: e["kind"] == "credential_use" and e["credential"] == TOKEN_PATH,
@@ -193,15 +195,15 @@ def flood_counted_exactly_and_other_pod_loses_nothing(s):
         for e in vt.matching(lambda e: e["kind"] == "open" and e["path"] in paths):
             per_path[e["path"]] = per_path.get(e["path"], 0) + 1
         again = sorted(p for p, n in per_path.items() if n > 1)
-        assert not again, "the storm evicted the calm pod's dedup entries: %d of 40 " \
-            "re-sent, e.g. %s" % (len(again), again[:3])
         dd = st["dedup"]
-        assert dd["quota"] == 128 and dd["refused"] > 0, dd
-        mine = [i for i in dd["identities"] if i["cgroup_id"] in cgroup_ids(flooder)]
-        assert mine and sum(i["refused"] for i in mine) > 0, dd["identities"]
-        assert all(i["entries"] <= 128 for i in mine), mine
         assert not [i for i in dd["identities"] if i["cgroup_id"] in cgroup_ids(victim)
                     and i["refused"]], dd["identities"]
+        assert not again, "the storm evicted the calm pod's dedup entries: %d of 40 " \
+            "re-sent, e.g. %s" % (len(again), again[:3])
+        assert dd["quota"] == 256 and dd["refused"] > 0, dd
+        mine = [i for i in dd["identities"] if i["cgroup_id"] in cgroup_ids(flooder)]
+        assert mine and sum(i["refused"] for i in mine) > 0, dd["identities"]
+        assert all(i["entries"] <= 256 for i in mine), mine
         print("  dedup: %d refused at the quota; the flooder holds %d entries" % (
             dd["refused"], sum(i["entries"] for i in mine)))
 
