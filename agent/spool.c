@@ -272,22 +272,15 @@ static void drop_acked(struct nh_spool_queue *q)
 	drop_acked_before(q, q->head.seg);
 }
 
-/* A new tail segment. What the last tick did not sync yet is in the old
- * one: with deferred (a worker flushes), the next flush syncs it off the
- * loop; otherwise (or when one is already waiting) it is synced here. */
-static int open_tail(struct nh_spool_queue *q, enum nh_spool_sync sync, bool deferred)
+static int open_tail(struct nh_spool_queue *q, enum nh_spool_sync sync)
 {
 	char path[PATH_MAX + 32];
 
 	if (q->tail_fd >= 0) {
-		if (q->dirty && sync != NH_SPOOL_SYNC_NONE && deferred && q->retired_fd < 0) {
-			q->retired_fd = q->tail_fd;
-		} else {
-			if (q->dirty && sync != NH_SPOOL_SYNC_NONE)
-				fdatasync(q->tail_fd);
-			close(q->tail_fd);
-		}
-		q->tail_fd = -1;
+		/* What the last tick did not sync yet is in the old segment. */
+		if (q->dirty && sync != NH_SPOOL_SYNC_NONE)
+			fdatasync(q->tail_fd);
+		close(q->tail_fd);
 	}
 	seg_path(q, q->tail.seg, path, sizeof(path));
 	q->tail_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -378,7 +371,7 @@ static int recover(struct nh_spool_queue *q)
 		}
 	}
 	q->send = q->head;
-	return open_tail(q, NH_SPOOL_SYNC_NONE, false);
+	return open_tail(q, NH_SPOOL_SYNC_NONE);
 }
 
 /* The spool's checksum seed: made once, kept in dir/key (0600). */
@@ -417,7 +410,7 @@ int nh_spool_open(struct nh_spool *s, const char *dir, uint64_t max_bytes, enum 
 
 	memset(s, 0, sizeof(*s));
 	for (int c = 0; c < NH_SPOOL_CLASSES; c++)
-		s->q[c].tail_fd = s->q[c].retired_fd = -1;
+		s->q[c].tail_fd = -1;
 	if (snprintf(s->dir, sizeof(s->dir), "%s", dir) >= (int)sizeof(s->dir))
 		return -ENAMETOOLONG;
 	s->max_bytes = max_bytes;
@@ -498,7 +491,7 @@ static uint64_t shed_activity(struct nh_spool *s)
 	q->head = (struct nh_spool_pos){q->head.seg + 1, 0};
 	if (q->head.seg > q->tail.seg) {
 		q->tail = q->head;
-		open_tail(q, NH_SPOOL_SYNC_NONE, false);
+		open_tail(q, NH_SPOOL_SYNC_NONE);
 	}
 	drop_acked(q);
 	/* What was in flight there is gone: send from the new head. */
@@ -532,7 +525,7 @@ static int write_tail(struct nh_spool *s, struct nh_spool_queue *q, const struct
 	if (q->tail.off >= s->segment_bytes || q->tail_fd < 0) {
 		if (q->tail.off)
 			q->tail = (struct nh_spool_pos){q->tail.seg + 1, 0};
-		err = open_tail(q, s->sync, s->worker != NULL);
+		err = open_tail(q, s->sync);
 		if (err)
 			return err;
 	}
@@ -753,7 +746,6 @@ struct flush_job {
 	struct {
 		bool on;
 		int fd;
-		int retired; /* a full segment to sync and close, or -1 */
 		struct nh_spool_pos head;
 		char dir[PATH_MAX];
 	} q[NH_SPOOL_CLASSES];
@@ -765,8 +757,6 @@ static void flush_run(struct nh_job *job)
 	struct flush_job *j = (struct flush_job *)job;
 
 	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
-		if (j->q[c].retired >= 0 && fdatasync(j->q[c].retired) != 0 && !j->err)
-			j->err = -errno;
 		if (!j->q[c].on)
 			continue;
 		if (j->q[c].fd >= 0 && fdatasync(j->q[c].fd) != 0 && !j->err)
@@ -784,8 +774,6 @@ static void flush_done(void *owner, struct nh_job *job)
 	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
 		if (j->q[c].fd >= 0)
 			close(j->q[c].fd);
-		if (j->q[c].retired >= 0)
-			close(j->q[c].retired);
 		/* started_ns 0: it never ran (the worker stopped first) */
 		if (!j->q[c].on || !job->started_ns)
 			continue;
@@ -813,7 +801,6 @@ int nh_spool_flush(struct nh_spool *s)
 		struct nh_spool_queue *q = &s->q[c];
 
 		j->q[c].fd = -1;
-		j->q[c].retired = q->retired_fd;
 		if (q->tail_fd < 0)
 			continue;
 		j->q[c].on = true;
@@ -833,11 +820,9 @@ int nh_spool_flush(struct nh_spool *s)
 		free(j);
 		return 0;
 	}
-	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
-		s->q[c].retired_fd = -1; /* the job's now */
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++)
 		if (j->q[c].fd >= 0)
 			s->q[c].dirty = false;
-	}
 	return s->flush_err;
 }
 
@@ -848,12 +833,6 @@ int nh_spool_flush_now(struct nh_spool *s)
 	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
 		struct nh_spool_queue *q = &s->q[c];
 
-		if (q->retired_fd >= 0) {
-			if (fdatasync(q->retired_fd) != 0)
-				err = -errno;
-			close(q->retired_fd);
-			q->retired_fd = -1;
-		}
 		if (q->tail_fd < 0)
 			continue;
 		if (q->dirty && s->sync != NH_SPOOL_SYNC_NONE && fdatasync(q->tail_fd) != 0)

@@ -73,9 +73,6 @@ struct nh_spool_queue {
 	struct nh_spool_pos send; /* next record to hand out */
 	struct nh_spool_pos tail; /* where the next record is appended */
 	int tail_fd;
-	/* A full segment not synced yet (tick mode with a worker): the next
-	 * flush syncs it off the loop and closes it; -1: none. */
-	int retired_fd;
 	uint64_t first_seg; /* oldest segment on disk */
 	uint64_t bytes;	    /* on disk, from head's segment to the tail */
 	uint64_t records;   /* not yet acknowledged */

@@ -586,47 +586,8 @@ static void test_flush_on_worker(void)
 	rmrf(d);
 }
 
-/* A segment that fills between two ticks is synced by the next flush on
- * the worker, not by the append that rolled over; without a worker the
- * append syncs it. */
-static void test_rollover_sync_on_worker(void)
-{
-	char *d = tmpdir();
-	struct nh_worker w;
-	struct gate g = {.job = {.key = 1, .run = gate_run, .done = gate_done}};
-	int pfd[2], retired;
-
-	CHECK(pipe(pfd) == 0);
-	g.rd = pfd[0];
-	CHECK(nh_worker_init(&w, 1, 60000000000ULL, 8) == 0);
-	CHECK(nh_spool_open(&sp, d, 64 << 10, NH_SPOOL_SYNC_FLUSH) == 0);
-	for (int i = 0; i < 200; i++)
-		CHECK(push(NH_SPOOL_ACTIVITY, i) == 0);
-	CHECK(sp.q[NH_SPOOL_ACTIVITY].tail.seg > 0);	 /* rolled over */
-	CHECK(sp.q[NH_SPOOL_ACTIVITY].retired_fd == -1); /* no worker: synced by the append */
-	sp.worker = &w;
-	for (int i = 0; i < 200; i++)
-		CHECK(push(NH_SPOOL_ACTIVITY, i) == 0);
-	retired = sp.q[NH_SPOOL_ACTIVITY].retired_fd;
-	CHECK(retired >= 0);			  /* waits for the next flush */
-	CHECK(nh_worker_submit(&w, &g.job) == 0); /* the only thread is busy */
-	CHECK(nh_spool_flush(&sp) == 0);	  /* hands it out, returns at once */
-	CHECK(sp.q[NH_SPOOL_ACTIVITY].retired_fd == -1);
-	CHECK(fcntl(retired, F_GETFD) >= 0); /* not synced and closed yet */
-	CHECK(write(pfd[1], "x", 1) == 1);
-	CHECK(nh_worker_wait(&w, (uint64_t)(uintptr_t)&sp, 10000000000ULL));
-	CHECK(fcntl(retired, F_GETFD) == -1 && errno == EBADF); /* synced, closed */
-	CHECK(sp.flush_err == 0);
-	nh_spool_close(&sp);
-	nh_worker_free(&w);
-	close(pfd[0]);
-	close(pfd[1]);
-	rmrf(d);
-}
-
 int main(void)
 {
-	test_rollover_sync_on_worker();
 	test_flush_on_worker();
 	test_disk_full();
 	test_write_errors();
