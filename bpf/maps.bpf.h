@@ -786,7 +786,10 @@ static __always_inline void nh_dedup_remember_for(const struct nh_ctx *c, __u32 
 	if (nh_dedup_quota) {
 		v.owner = identity ? identity : nh_identity_of();
 		o = nh_dedup_owner_get(v.owner);
-		if (o && o->live >= nh_dedup_quota) {
+		/* Take the slot first, so two CPUs cannot both pass a check
+		 * made at quota - 1; give it back if refused or not inserted. */
+		if (o && __sync_fetch_and_add(&o->live, 1) >= nh_dedup_quota) {
+			__sync_fetch_and_add(&o->live, -1);
 			__sync_fetch_and_add(&o->refused, 1);
 			__sync_fetch_and_add(&nh_dedup_refused, 1);
 			return;
@@ -796,11 +799,10 @@ static __always_inline void nh_dedup_remember_for(const struct nh_ctx *c, __u32 
 	v.window_start = c->now;
 	v.last_tgid = c->pid_tgid >> 32;
 	v.last_pid = (__u32)c->pid_tgid;
-	if (!bpf_map_update_elem(&dedup, &k, &v, BPF_NOEXIST)) {
+	if (!bpf_map_update_elem(&dedup, &k, &v, BPF_NOEXIST))
 		__sync_fetch_and_add(&nh_dedup_inserted, 1);
-		if (o)
-			__sync_fetch_and_add(&o->live, 1);
-	}
+	else if (o)
+		__sync_fetch_and_add(&o->live, -1);
 }
 
 static __always_inline void nh_dedup_remember(const struct nh_ctx *c, __u32 kind, __u64 hash)
