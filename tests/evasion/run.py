@@ -521,23 +521,30 @@ def io_uring_openat_of_the_pod_token(s):
         assert ev.get("credential_kind") == "sa_token", ev
 
 
+def planted_pgpass(s, sub):
+    """A .pgpass (a catalogue credential) in its own directory under the run."""
+    d = os.path.join(s.tmp, sub)
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, ".pgpass")
+    with open(path, "w") as f:
+        f.write("db:5432:*:app:not-a-real-password\n")
+    return path
+
+
+def pgpass_use_via_io_uring(view):
+    view.wait_for(lambda e: e["kind"] == "credential_use" and e.get("via") == "io_uring" and
+                  e.get("credential_kind") == "pgpass", what="credential_use via io_uring")
+
+
 @suite.test
 def io_uring_openat2_without_completion(s):
     """IORING_OP_OPENAT2 with IOSQE_CQE_SKIP_SUCCESS posts no completion:
     the request is reported at submission, its result unknown, and the
     credential it names is still a credential_use."""
-    d = os.path.join(s.tmp, "skip")
-    os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, ".pgpass")
-    with open(path, "w") as f:
-        f.write("db:5432:*:app:not-a-real-password\n")
-
-    def use(view):
-        view.wait_for(lambda e: e["kind"] == "credential_use" and e.get("via") == "io_uring" and
-                      e.get("credential_kind") == "pgpass", what="credential_use via io_uring")
+    path = planted_pgpass(s, "skip")
     found, _ = uring(s, ["--skip-cqe", "open2", path],
                      lambda e: e["kind"] == "open" and e.get("path") == path,
-                     "the io_uring openat2", check=use)
+                     "the io_uring openat2", check=pgpass_use_via_io_uring)
     if found:
         assert found[0]["syscall"] == "openat2" and found[0].get("result_unknown"), found
 
@@ -549,18 +556,11 @@ def io_uring_open_held_back_behind_a_flood(s):
     of the agent's per-request map before it completes. It is still
     reported, from what the completed request holds: the opened file
     (its name as the kernel holds it, its inode) and the credential."""
-    d = os.path.join(s.tmp, "flood")
-    os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, ".pgpass")
-    with open(path, "w") as f:
-        f.write("db:5432:*:app:not-a-real-password\n")
-
-    def use(view):
-        view.wait_for(lambda e: e["kind"] == "credential_use" and e.get("via") == "io_uring" and
-                      e.get("credential_kind") == "pgpass", what="credential_use via io_uring")
+    path = planted_pgpass(s, "flood")
     found, _ = uring(s, ["flood-open", path, "20000"],
                      lambda e: e["kind"] == "open" and e.get("result", -1) >= 0 and
-                     e.get("path") in (".pgpass", path), "the held-back open", check=use)
+                     e.get("path") in (".pgpass", path), "the held-back open",
+                     check=pgpass_use_via_io_uring)
     # the name, not the path: the submission's state was gone
     assert not found or found[0]["path"] == ".pgpass", found
 
