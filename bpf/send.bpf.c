@@ -1,140 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* Connectionless egress: sendto, sendmsg, sendmmsg to an IP destination
- * (UDP, raw, and TCP Fast Open connects). Exit only, arguments from the
- * saved registers (see file.bpf.c): one tracepoint per call.
+ * (UDP, raw, ping, and TCP Fast Open connects).
  *
- * The destination is the socket's own peer whenever the kernel keeps one
- * (a connected socket, a Fast Open connect in progress): the caller
- * cannot swap it. An address passed with a UDP sendto/sendmsg is the
- * kernel's copy as its route lookup saw it (fib:fib_table_lookup,
- * fib6:fib6_table_lookup, taken by the task during the call); only when
- * no lookup was made (local multicast or broadcast with an interface set,
- * 0.0.0.0, a cached route) or the socket is not UDP is the address read
- * from user memory after the call, and flagged NH_F_USER_ADDR
- * (docs/coverage.md says what that allows). A connected stream socket's
- * sends are not reported: its peer was reported by the connect or accept
- * that made it. */
+ * sendto and sendmsg have no program on their syscall tracepoints: a
+ * program there, however short, costs every send of the node about
+ * 200 ns (the syscall tracepoint's record and dispatch; measured with an
+ * empty bpftrace count), and nearly all sends are on connected sockets
+ * whose destination the connect or accept already reported. A send that
+ * names a destination makes the kernel route it, and the route lookup
+ * (fib:fib_table_lookup, fib6:fib6_table_lookup) is where it is
+ * reported: from the lookup's flow, the kernel's copy of the address,
+ * which the caller cannot change under it. A connected socket's sends use
+ * its cached route and cost nothing here. sendmmsg keeps its exit
+ * program: one call names up to 1024 destinations, each with its index. */
 #include "maps.bpf.h"
 
 #define NH_SOCK_STREAM	    1
+#define NH_SOCK_RAW	    3
 #define NH_MSG_FASTOPEN	    0x20000000
 #define NH_MMSG_MAX	    1024 /* UIO_MAXIOV: the kernel's bound on vlen */
+#define NH_IPPROTO_TCP	    6
 #define NH_IPPROTO_UDP	    17
 #define NH_NR_SENDTO	    44 /* x86_64 syscall numbers */
 #define NH_NR_SENDMSG	    46
 #define NH_LOOPBACK_IFINDEX 1 /* an output lookup's iif */
-
-/* The destination of the task's last UDP route lookup during a sendto or
- * sendmsg: the kernel's copy of the address, which the caller cannot
- * change once the call copied it. Taken (and cleared) by the call's exit. */
-struct nh_send_flow {
-	__u32 armed;
-	__u16 family;
-	__u16 sport; /* host order */
-	__u16 dport;
-	__u16 pad;
-	__u8 addr[NH_ADDR_LEN];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct nh_send_flow);
-} send_flow SEC(".maps");
-
-/* The first UDP output route lookup of the task's sendto/sendmsg: the
- * address the caller named, as the kernel copied it. Later lookups of the
- * same call are not it: the receive side of a looped-back datagram, run
- * on this task's stack, or a re-route after NAT. An output lookup has
- * iif = loopback and, for UDP, the ports; a received packet's lookup has
- * no protocol unless fib rules need it, and its own iif. This program is
- * on every route lookup of the node: the protocol is tested first. */
-static __always_inline struct nh_send_flow *send_lookup(__u8 proto, int iif)
-{
-	struct nh_send_flow *f;
-	long nr;
-
-	if (proto != NH_IPPROTO_UDP || iif != NH_LOOPBACK_IFINDEX)
-		return NULL;
-	nr = BPF_CORE_READ(nh_regs(), orig_ax);
-	if ((nr != NH_NR_SENDTO && nr != NH_NR_SENDMSG) || nh_filtered())
-		return NULL;
-	f = bpf_task_storage_get(&send_flow, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	return f && !f->armed ? f : NULL;
-}
-
-SEC("tp/fib/fib_table_lookup")
-int nh_fib_lookup(struct trace_event_raw_fib_table_lookup *ctx)
-{
-	struct nh_send_flow *f = send_lookup(ctx->proto, ctx->iif);
-
-	if (!f)
-		return 0;
-	__builtin_memset(f->addr, 0, sizeof(f->addr));
-	__builtin_memcpy(f->addr, ctx->dst, 4);
-	f->family = NH_AF_INET;
-	f->sport = ctx->sport;
-	f->dport = ctx->dport;
-	f->armed = 1;
-	return 0;
-}
-
-SEC("tp/fib6/fib6_table_lookup")
-int nh_fib6_lookup(struct trace_event_raw_fib6_table_lookup *ctx)
-{
-	struct nh_send_flow *f = send_lookup(ctx->proto, ctx->iif);
-
-	if (!f)
-		return 0;
-	/* dst is at an odd offset of the record: no direct context load */
-	bpf_probe_read_kernel(f->addr, sizeof(f->addr), ctx->dst);
-	f->family = NH_AF_INET6;
-	f->sport = ctx->sport;
-	f->dport = ctx->dport;
-	f->armed = 1;
-	return 0;
-}
-
-/* The flow this call's route lookup recorded, if any, cleared so that a
- * later call without a lookup cannot take it. */
-static __always_inline bool take_flow(struct nh_send_flow *out)
-{
-	struct nh_send_flow *f = bpf_task_storage_get(&send_flow, bpf_get_current_task_btf(), 0, 0);
-
-	if (!f || !f->armed)
-		return false;
-	*out = *f;
-	f->armed = 0;
-	return true;
-}
-
-/* A send that ends early (a full non-blocking socket) may have routed:
- * its lookup must not be taken for a later call's. */
-static __always_inline int forget_flow(long ret)
-{
-	struct nh_send_flow f;
-
-	if (ret == -NH_EAGAIN)
-		take_flow(&f);
-	return 0;
-}
-
-/* The kernel's copy fits this socket: a UDP socket bound to the port the
- * lookup was made from. */
-static __always_inline bool flow_dst(struct sock *sk, const struct nh_send_flow *f,
-				     struct nh_sockaddr *sa)
-{
-	if (BPF_CORE_READ(sk, sk_protocol) != NH_IPPROTO_UDP ||
-	    BPF_CORE_READ(sk, __sk_common.skc_num) != f->sport)
-		return false;
-	sa->family = f->family;
-	sa->port = f->dport;
-	__builtin_memcpy(sa->addr, f->addr, NH_ADDR_LEN);
-	return true;
-}
-
 static __always_inline __u64 send_object(const struct nh_sockaddr *sa, long ret)
 {
 	__u64 lo, hi;
@@ -220,12 +109,11 @@ static __always_inline bool send_sock(int fd, long ret, struct send_sock *s)
 	return true;
 }
 
-/* One message's destination: the address it names, else the peer. */
-static __always_inline void send_one(struct nh_ctx *c, __u32 sys, int fd, long ret,
-				     const struct send_sock *s, const void *uaddr, __u32 flags,
-				     __u32 index, bool lookup)
+/* One sendmmsg message's destination: the address it names (read from
+ * the caller's memory after the call, flagged), else the peer. */
+static __always_inline void send_one(struct nh_ctx *c, int fd, long ret, const struct send_sock *s,
+				     const void *uaddr, __u32 flags, __u32 index)
 {
-	struct nh_send_flow flow;
 	struct nh_sockaddr sa = {};
 
 	if (s->type == NH_SOCK_STREAM) {
@@ -233,70 +121,112 @@ static __always_inline void send_one(struct nh_ctx *c, __u32 sys, int fd, long r
 		 * is in the socket once the call returns. */
 		if (!uaddr || !(flags & NH_MSG_FASTOPEN) || !sock_peer(s->sk, s->family, &sa))
 			return;
-		emit(c, sys, fd, ret, &sa, false, index);
-		return;
-	}
-	/* The route lookup's copy first, whatever the caller's memory says
-	 * now (even that it named no address). */
-	if (lookup && take_flow(&flow) && flow_dst(s->sk, &flow, &sa)) {
-		emit(c, sys, fd, ret, &sa, false, index);
+		emit(c, NH_SYS_SENDMMSG, fd, ret, &sa, false, index);
 		return;
 	}
 	if (uaddr) {
 		if (user_addr(uaddr, &sa))
-			emit(c, sys, fd, ret, &sa, true, index);
+			emit(c, NH_SYS_SENDMMSG, fd, ret, &sa, true, index);
 		else if (sock_peer(s->sk, s->family, &sa))
 			/* AF_UNSPEC on an IPv6 socket: the kernel sends to the peer */
-			emit(c, sys, fd, ret, &sa, false, index);
+			emit(c, NH_SYS_SENDMMSG, fd, ret, &sa, false, index);
 		return;
 	}
 	if (sock_peer(s->sk, s->family, &sa))
-		emit(c, sys, fd, ret, &sa, false, index);
+		emit(c, NH_SYS_SENDMMSG, fd, ret, &sa, false, index);
 }
 
-SEC("tp/syscalls/sys_exit_sendto")
-int nh_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+/* The lookup is the route of a send this socket makes: a UDP flow from
+ * its port, a Fast Open connect of a stream socket (MSG_FASTOPEN), a raw
+ * socket's packet, or a ping socket's. Not a connected stream socket's
+ * re-route, and not another socket's flow: a softirq that runs on the
+ * task's stack during the call (a tunnel encapsulating another packet)
+ * routes flows of other ports. The CPU's preempt count would tell its
+ * lookups apart directly, but a per-CPU variable is a data symbol, which
+ * kernels without CONFIG_KALLSYMS_ALL (this one) cannot resolve. */
+static __always_inline bool own_flow(struct sock *sk, __u8 proto, __u16 sport, __u32 flags)
 {
-	struct send_sock s;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 type = BPF_CORE_READ(sk, sk_type);
+
+	if (family != NH_AF_INET && family != NH_AF_INET6)
+		return false;
+	if (type == NH_SOCK_RAW)
+		return true; /* IP_HDRINCL routes as IPPROTO_RAW */
+	if (BPF_CORE_READ(sk, sk_protocol) != proto)
+		return false;
+	if (proto == NH_IPPROTO_UDP)
+		return BPF_CORE_READ(sk, __sk_common.skc_num) == sport;
+	if (proto == NH_IPPROTO_TCP)
+		return type == NH_SOCK_STREAM && (flags & NH_MSG_FASTOPEN);
+	return true;
+}
+
+/* A route lookup made by the task itself inside its own sendto or
+ * sendmsg. These programs run on every route lookup of the node: the
+ * callers test the record first (a found route, err 0: with policy rules
+ * a table without one answers -EAGAIN and the next is tried; an output
+ * lookup, iif loopback), the task's registers come next. */
+static __always_inline int send_lookup(__u8 proto, __u16 sport, const struct nh_sockaddr *sa)
+{
 	struct pt_regs *regs;
+	struct sock *sk;
 	struct nh_ctx c;
+	__u32 sys, flags;
+	long nr;
 	int fd;
 
+	regs = nh_regs();
+	nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr == NH_NR_SENDTO) {
+		sys = NH_SYS_SENDTO;
+		flags = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	} else if (nr == NH_NR_SENDMSG) {
+		sys = NH_SYS_SENDMSG;
+		flags = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	} else {
+		return 0;
+	}
 	if (nh_filtered())
 		return 0;
-	regs = nh_regs();
-	fd = PT_REGS_PARM1_SYSCALL(regs);
-	if (!send_sock(fd, ctx->ret, &s))
-		return forget_flow(ctx->ret);
+	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	/* The call holds its socket; another thread may have replaced the
+	 * descriptor since: the file's type is checked, and a socket whose
+	 * flow this is not is not reported. */
+	sk = nh_fd_sock(fd, true);
+	if (!sk || !own_flow(sk, proto, sport, flags))
+		return 0;
 	nh_ctx_init(&c);
-	send_one(&c, NH_SYS_SENDTO, fd, ctx->ret, &s, (const void *)PT_REGS_PARM5_SYSCALL(regs),
-		 PT_REGS_PARM4_SYSCALL(regs), 0, true);
+	/* Reported at its route: the call has not finished, result 0. */
+	emit(&c, sys, fd, 0, sa, false, 0);
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_sendmsg")
-int nh_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+SEC("tp/fib/fib_table_lookup")
+int nh_fib_lookup(struct trace_event_raw_fib_table_lookup *ctx)
 {
-	struct user_msghdr msg = {};
-	struct send_sock s;
-	struct pt_regs *regs;
-	struct nh_ctx c;
-	__u32 flags;
-	int fd;
+	struct nh_sockaddr sa = {};
 
-	if (nh_filtered())
+	if (ctx->err || ctx->iif != NH_LOOPBACK_IFINDEX)
 		return 0;
-	regs = nh_regs();
-	fd = PT_REGS_PARM1_SYSCALL(regs);
-	if (!send_sock(fd, ctx->ret, &s))
-		return forget_flow(ctx->ret);
-	flags = PT_REGS_PARM3_SYSCALL(regs);
-	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)PT_REGS_PARM2_SYSCALL(regs)))
-		msg.msg_name = NULL;
-	nh_ctx_init(&c);
-	send_one(&c, NH_SYS_SENDMSG, fd, ctx->ret, &s, msg.msg_namelen ? msg.msg_name : NULL, flags,
-		 0, true);
-	return 0;
+	sa.family = NH_AF_INET;
+	sa.port = ctx->dport;
+	__builtin_memcpy(sa.addr, ctx->dst, 4);
+	return send_lookup(ctx->proto, ctx->sport, &sa);
+}
+
+SEC("tp/fib6/fib6_table_lookup")
+int nh_fib6_lookup(struct trace_event_raw_fib6_table_lookup *ctx)
+{
+	struct nh_sockaddr sa = {};
+
+	if (ctx->err || ctx->iif != NH_LOOPBACK_IFINDEX)
+		return 0;
+	sa.family = NH_AF_INET6;
+	sa.port = ctx->dport;
+	/* dst is at an odd offset of the record: no direct context load */
+	bpf_probe_read_kernel(sa.addr, sizeof(sa.addr), ctx->dst);
+	return send_lookup(ctx->proto, ctx->sport, &sa);
 }
 
 struct mmsg_loop {
@@ -322,8 +252,7 @@ static long mmsg_one(__u64 i, void *data)
 		l->peer_done = true;
 		msg.msg_name = NULL;
 	}
-	send_one(l->c, NH_SYS_SENDMMSG, l->fd, l->ret, l->s, msg.msg_name, l->flags, (__u32)i,
-		 false);
+	send_one(l->c, l->fd, l->ret, l->s, msg.msg_name, l->flags, (__u32)i);
 	return 0;
 }
 

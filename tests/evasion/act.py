@@ -55,9 +55,13 @@ def main(argv):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.sendto(b"x", (args[0], int(args[1])))
     elif what == "udp-connected-send":
+        # connected to one peer, then a sendto naming another: the
+        # kernel routes that datagram to the address named
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.connect((args[0], int(args[1])))
         s.send(b"x")
+        if len(args) > 2:
+            s.sendto(b"y", (args[0], int(args[2])))
     elif what == "udp-sendmsg":
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.sendmsg([b"x"], [], 0, (args[0], int(args[1])))
@@ -77,6 +81,10 @@ def main(argv):
             vec[i].hdr.iovlen = 1
         r = sys_("sendmmsg", s.fileno(), vec, n, 0)
         assert r == n, r
+    elif what == "raw-icmp-sendto":
+        # an echo request on a raw socket: no ports, routed as ICMP
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        s.sendto(struct.pack("!BBHHH", 8, 0, 0xf7fe, 1, 0), (args[0], 0))
     elif what == "tcp-fastopen":
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.sendto(b"GET /", MSG_FASTOPEN, (args[0], int(args[1])))

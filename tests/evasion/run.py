@@ -146,12 +146,32 @@ def udp_sendto(s):
 
 
 @suite.test
-def udp_connected_send_reads_the_socket_peer(s):
-    sink, port = udp_sink()
-    with sink:
-        # the destination is the socket's peer, not user memory
-        attack(s, ["udp-connected-send", "127.0.0.1", str(port)],
-               lambda e: is_send(e, "sendto", port, user_address=False), "send to the peer")
+def udp_connected_socket_peer_and_a_named_address(s):
+    peer_sink, peer = udp_sink()
+    other_sink, other = udp_sink()
+    with peer_sink, other_sink:
+        def both(tail):
+            # the peer is the connect's (from the socket: the kernel's);
+            # its sends use the cached route and add nothing
+            ev = tail.wait_for(lambda e: e["kind"] == "connect" and e.get("port") == peer,
+                               what="connect to the peer")[0]
+            assert ev["address"] == "127.0.0.1" and not ev.get("user_address"), ev
+            assert peer_sink.recv(4) == b"x" and other_sink.recv(4) == b"y"
+        # a sendto naming another address on the connected socket is a
+        # send there, whatever the socket's peer is
+        attack(s, ["udp-connected-send", "127.0.0.1", str(peer), str(other)],
+               lambda e: is_send(e, "sendto", other, user_address=False),
+               "sendto another address", check=both)
+
+
+@suite.test
+def raw_socket_sendto(s):
+    # a raw socket's destination is its route lookup's too (before: read
+    # from the caller's memory after the call)
+    attack(s, ["raw-icmp-sendto", "127.0.0.9"],
+           lambda e: (e["kind"] == "send" and e.get("syscall") == "sendto" and
+                      e.get("address") == "127.0.0.9" and not e.get("user_address")),
+           "raw sendto")
 
 
 @suite.test
