@@ -87,7 +87,7 @@ static __always_inline int open_exit(__u32 sys, long ret)
 	 * answer, and pays nothing for it. */
 	cred = f ? nh_cred_of(f, dev, ino, &via_volume) : NULL;
 
-	e = nh_reserve_for(NH_KIND_OPEN, sizeof(*e), &identity);
+	e = nh_reserve_for(&c, NH_KIND_OPEN, sizeof(*e), &identity);
 	if (!e)
 		return 0;
 	nh_fill_dedup_hdr(&e->h, &c, NH_KIND_OPEN, h);
