@@ -104,10 +104,7 @@ static __always_inline int open_exit(__u32 sys, long ret)
 		e->cred_id = cred->id;
 		e->h.flags |= NH_F_CRED_INODE | (via_volume ? NH_F_CRED_VOLUME : 0);
 	}
-	/* Ring records are not zeroed and the scratch holds earlier opens
-	 * of other tasks: clear, then copy only up to the NUL. */
-	NH_ZERO(e->path);
-	bpf_probe_read_kernel_str(e->path, sizeof(e->path), s->path);
+	nh_path_copy(e->path, s->path, len);
 	nh_submit(e);
 	nh_dedup_remember_for(&c, NH_KIND_OPEN, h, identity);
 	return 0;

@@ -569,6 +569,26 @@ static __always_inline __u64 nh_sip_path(__u64 w0, __u64 w1, __u64 w2, const cha
 	return nh_sip_final(&s, tail, NH_SIPHASH_WORDS * 8 + len);
 }
 
+/* A path of len bytes (len < NH_PATH_MAX) from the scratch into a ring
+ * record, the rest of dst zeroed (ring records are not, and the scratch
+ * holds earlier opens of other tasks past the NUL): word loads and
+ * stores, where a zeroing copy then a string copy were two helper calls
+ * and 100 ns. dst must be 8-byte aligned in the record. */
+static __always_inline void nh_path_copy(char *dst, const char *src, long len)
+{
+	for (int i = 0; i < NH_PATH_MAX / 8; i++) {
+		long rem = len - i * 8;
+		__u64 w = 0;
+
+		if (rem > 0) {
+			w = *(const __u64 *)(src + i * 8);
+			if (rem < 8)
+				w &= (1ULL << (rem * 8)) - 1;
+		}
+		*(__u64 *)(dst + i * 8) = w;
+	}
+}
+
 /* The object of a path: the binary, the opened file's inode, then its
  * device, mode and outcome in one word, then the path as written. */
 static __always_inline __u64 nh_object_path(__u64 ino, __u64 dev_mode, const char *buf, long len)

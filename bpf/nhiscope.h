@@ -216,7 +216,7 @@ struct nh_open_event {
 	__u16 path_len;
 	__u16 syscall; /* enum nh_syscall */
 	__u32 cred_id; /* nh_inode_val.id when NH_F_CRED_INODE, else 0 */
-	char path[NH_PATH_MAX];
+	char path[NH_PATH_MAX]; /* 8-byte aligned: nh_path_copy */
 };
 
 /* sendto/sendmsg/sendmmsg: one event per distinct destination of the call
@@ -458,6 +458,7 @@ _Static_assert(sizeof(struct nh_accept_event) == 104, "accept layout");
 _Static_assert(sizeof(struct nh_open_event) == 96 + NH_PATH_MAX, "open layout");
 _Static_assert(sizeof(struct nh_cred_event) == 120, "cred layout");
 _Static_assert(sizeof(struct nh_send_event) == 112, "send layout");
+_Static_assert(__builtin_offsetof(struct nh_open_event, path) % 8 == 0, "open path alignment");
 _Static_assert(sizeof(struct nh_unix_event) == 104 + NH_UNIX_PATH_MAX + 4, "unix layout");
 _Static_assert(sizeof(struct nh_op_event) == 104 + NH_PATH_MAX, "op layout");
 _Static_assert(sizeof(struct nh_capset_event) == 128, "capset layout");
