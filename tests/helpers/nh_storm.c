@@ -5,16 +5,21 @@
  * one event each, without creating files), and counts them, so a test or
  * a benchmark can compare what the monitor reported with what was done.
  *
- *   nh_storm [-r RATE] [-t SECONDS] [-s STOPFILE] [-p PROCS] [-w GOFILE] DIR
+ *   nh_storm [-r RATE] [-t SECONDS] [-s STOPFILE] [-p PROCS] [-w GOFILE] [-a] DIR
  *
  *   -r RATE      opens per second per process, paced against the clock
- *                (catching up after a stall); 0 or absent: full speed
+ *                (catching up after a stall), RATE x SECONDS in all unless
+ *                stopped first; 0 or absent: full speed
  *   -t SECONDS   stop after this long (default 10)
  *   -s STOPFILE  also stop once STOPFILE exists (checked with stat(2),
  *                which no probe traces, every 1024 opens)
  *   -p PROCS     run PROCS processes (default 1), each with its own paths
  *   -w GOFILE    after "started", say "waiting=GOFILE" and poll (stat) until
  *                it exists: the loader's own opens are behind the storm
+ *   -a           open each name relative to DIR (openat on a descriptor of
+ *                DIR): one path component to resolve instead of all of
+ *                DIR's, so the storm reaches higher rates; the events'
+ *                paths are then the bare names
  *
  * Prints "started=<pid>" before the first open (flushed, so a test knows
  * the storm is on), then one line at the end:
@@ -23,6 +28,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +42,7 @@
 
 struct storm {
 	const char *dir;
+	int dirfd; /* -a: DIR's descriptor, else AT_FDCWD */
 	const char *stop;
 	const char *go;
 	double rate;
@@ -50,18 +57,52 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Decimal digits of n at p, no NUL; returns how many. snprintf of the
+ * whole path was a fifth of the storm's own CPU. */
+static int put_decimal(char *p, unsigned long n)
+{
+	char tmp[24];
+	int len = 0;
+
+	do {
+		tmp[len++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n);
+	for (int i = 0; i < len; i++)
+		p[i] = tmp[len - 1 - i];
+	return len;
+}
+
 /* One process's storm; returns its opens. */
 static long run(const struct storm *s, int id)
 {
 	char path[4096];
-	double start = now_s(), t = start;
+	double start = now_s(), t = start, end;
 	struct stat st;
-	long n = 0;
+	size_t prefix;
+	long n = 0, limit;
+	int w;
 
+	if (s->dirfd == AT_FDCWD)
+		w = snprintf(path, sizeof(path), "%s/s%d-%d-", s->dir, (int)getpid(), id);
+	else
+		w = snprintf(path, sizeof(path), "s%d-%d-", (int)getpid(), id);
+	if (w < 0 || (size_t)w + 24 > sizeof(path)) {
+		fprintf(stderr, "nh_storm: directory name too long\n");
+		exit(1);
+	}
+	prefix = (size_t)w;
+	/* Paced: exactly rate x seconds opens, so a storm that keeps up is
+	 * the whole storm asked for; one that falls behind runs over its
+	 * time (up to twice), and its rate says so. */
+	limit = s->rate > 0 ? (long)(s->rate * s->seconds) : -1;
+	end = s->rate > 0 ? 2 * s->seconds : s->seconds;
 	for (;;) {
+		if (n == limit)
+			break;
 		if (n % CHECK_EVERY == 0) {
 			t = now_s();
-			if (t - start >= s->seconds || (s->stop && stat(s->stop, &st) == 0))
+			if (t - start >= end || (s->stop && stat(s->stop, &st) == 0))
 				break;
 		}
 		if (s->rate > 0 && n >= (long)((t - start) * s->rate)) {
@@ -69,12 +110,12 @@ static long run(const struct storm *s, int id)
 
 			nanosleep(&ts, NULL);
 			t = now_s();
-			if (t - start >= s->seconds || (s->stop && stat(s->stop, &st) == 0))
+			if (t - start >= end || (s->stop && stat(s->stop, &st) == 0))
 				break;
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s/s%d-%d-%ld", s->dir, (int)getpid(), id, n);
-		if (open(path, O_RDONLY | O_CLOEXEC) >= 0) {
+		path[prefix + put_decimal(path + prefix, (unsigned long)n)] = '\0';
+		if (openat(s->dirfd, path, O_RDONLY | O_CLOEXEC) >= 0) {
 			fprintf(stderr, "nh_storm: %s exists\n", path);
 			exit(1);
 		}
@@ -85,13 +126,14 @@ static long run(const struct storm *s, int id)
 
 int main(int argc, char **argv)
 {
-	struct storm s = {.seconds = 10};
+	struct storm s = {.seconds = 10, .dirfd = AT_FDCWD};
+	bool at = false;
 	int procs = 1, opt, fds[2];
 	double start, secs;
 	long total = 0;
 	struct rusage ru;
 
-	while ((opt = getopt(argc, argv, "r:t:s:p:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:t:s:p:w:a")) != -1) {
 		switch (opt) {
 		case 'r':
 			s.rate = atof(optarg);
@@ -108,6 +150,9 @@ int main(int argc, char **argv)
 		case 'w':
 			s.go = optarg;
 			break;
+		case 'a':
+			at = true;
+			break;
 		default:
 			goto usage;
 		}
@@ -115,6 +160,13 @@ int main(int argc, char **argv)
 	if (optind != argc - 1 || procs < 1 || procs > 64)
 		goto usage;
 	s.dir = argv[optind];
+	if (at) {
+		s.dirfd = open(s.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (s.dirfd < 0) {
+			perror(s.dir);
+			return 1;
+		}
+	}
 	if (pipe(fds)) {
 		perror("pipe");
 		return 1;
@@ -167,6 +219,6 @@ int main(int argc, char **argv)
 usage:
 	fprintf(
 	    stderr,
-	    "usage: nh_storm [-r RATE] [-t SECONDS] [-s STOPFILE] [-p PROCS] [-w GOFILE] DIR\n");
+	    "usage: nh_storm [-r RATE] [-t SECONDS] [-s STOPFILE] [-p PROCS] [-w GOFILE] [-a] DIR\n");
 	return 2;
 }
