@@ -340,6 +340,16 @@ static void register_identity(struct nh_agent *a, const struct nh_cgroup_ctx *cg
 		return;
 	}
 	nh_identity_budget_set(&a->ids, cg->id);
+	/* Until now the kernel counted this cgroup's dedup entries against
+	 * the cgroup itself: the next flush moves them to the identity, so a
+	 * new pod's first burst does not hold a quota of its own on top.
+	 * Bounded per flush; beyond that they age out under the cgroup. */
+	err = cg->identity_cgroup != cg->id
+		  ? nh_probes_dedup_reown(&a->probes, cg->id, cg->identity_cgroup)
+		  : 0;
+	if (err && a->identity_errors++ == 0)
+		nh_warn(&a->log, "cannot move cgroup %llu's dedup entries to its identity: %s",
+			(unsigned long long)cg->id, strerror(-err));
 }
 
 static void handle_event(struct nh_agent *a, void *data, size_t size)

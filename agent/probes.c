@@ -649,10 +649,33 @@ int nh_probes_consume(struct nh_probes *p)
 int nh_probes_flush(struct nh_probes *p)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	int fd = bpf_map__fd(p->skel->maps.dedup_reown);
 
+	p->skel->bss->nh_dedup_reown_pending = p->nreown > 0;
 	/* Also without dedup: the flush reports floods and attributed losses. */
 	if (bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.nh_flush), &opts))
 		return -errno;
+	/* A walk cut short by a full ring moves the rest on the next one. */
+	if (p->nreown && opts.retval == 0) {
+		for (int i = 0; i < p->nreown; i++)
+			bpf_map_delete_elem(fd, &p->reown[i]);
+		p->nreown = 0;
+		p->skel->bss->nh_dedup_reown_pending = 0;
+	}
+	return 0;
+}
+
+int nh_probes_dedup_reown(struct nh_probes *p, uint64_t from, uint64_t to)
+{
+	__u64 k = from, v = to;
+
+	if (!p->skel->rodata->nh_dedup_quota || from == to)
+		return 0;
+	if (p->nreown == NH_PROBES_REOWN_MAX)
+		return -ENOSPC;
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.dedup_reown), &k, &v, BPF_NOEXIST))
+		return errno == EEXIST ? 0 : -errno;
+	p->reown[p->nreown++] = from;
 	return 0;
 }
 

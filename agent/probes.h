@@ -51,6 +51,8 @@ struct nh_probes_config {
 	bool compat_monitor; /* attach nh_compat_enter (raw sys_enter) */
 };
 
+#define NH_PROBES_REOWN_MAX 1024 /* dedup_reown's max_entries */
+
 struct nh_probes {
 	struct nhiscope *skel;
 	struct ring_buffer *rb;
@@ -70,6 +72,9 @@ struct nh_probes {
 	uint64_t emitted_missing[NH_KIND_MAX];
 	/* what the agent wrote into the maps only it writes */
 	struct nh_shadow shadow_identities, shadow_inodes;
+	/* dedup_reown keys written since the last complete flush */
+	uint64_t reown[NH_PROBES_REOWN_MAX];
+	int nreown;
 	uint64_t tampered, reattached;
 	char last_tamper[240];
 };
@@ -122,6 +127,10 @@ long nh_probes_dedup_entries(struct nh_probes *p);
 int nh_probes_pin(struct nh_probes *p, const struct nh_dedup_key *key);
 /* The agent handled cgroup_id's removal: it pins nothing more for it. */
 int nh_probes_cgroup_gone(struct nh_probes *p, uint64_t cgroup_id);
+
+/* Entries that cgroup `from` remembered in dedup before its identity was
+ * known count against `to` from the next flush on (kernel quota). */
+int nh_probes_dedup_reown(struct nh_probes *p, uint64_t from, uint64_t to);
 
 /* The (device, inode) key of the file behind the agent's own descriptor
  * fd, read by the same BPF code as the open hook (nhiscope.h). */

@@ -28,7 +28,7 @@ struct flush_ctx {
 	__u32 full;
 	__u32 purge;   /* some removed cgroup awaits its purge */
 	__u32 recount; /* count each owner's entries (nh_dedup_recount) */
-	__u32 pad;
+	__u32 reown;   /* move entries to their identity (dedup_reown) */
 };
 
 /* An entry left the map by a delete: one less against its owner's quota.
@@ -156,13 +156,49 @@ static __always_inline long emit_summary(struct nh_dedup_key *k, struct nh_dedup
 	return 0;
 }
 
+/* An entry remembered before the agent named its cgroup's identity
+ * counted against the cgroup itself: it moves to the identity's quota.
+ * Beyond that quota it is dropped (its repeats summarised first), as a
+ * first report at quota is not remembered; learned behaviour (pinned)
+ * moves whatever the quota. True when the entry is gone. */
+static __always_inline bool reown_one(struct nh_dedup_key *k, struct nh_dedup_val *v,
+				      struct flush_ctx *fc)
+{
+	__u64 old = v->owner, *to = bpf_map_lookup_elem(&dedup_reown, &old);
+	struct nh_dedup_owner *o;
+
+	if (!to || *to == old)
+		return false;
+	o = nh_dedup_owner_get(*to);
+	if (o && __sync_fetch_and_add(&o->live, 1) >= nh_dedup_quota &&
+	    !(v->flags & NH_DEDUP_PINNED)) {
+		__sync_fetch_and_add(&o->live, -1);
+		if (v->count && emit_summary(k, v, fc))
+			return false; /* ring full: moved on the next run */
+		if (!bpf_map_delete_elem(&dedup, k)) {
+			fc->deleted++;
+			__sync_fetch_and_add(&nh_dedup_deleted, 1);
+			__sync_fetch_and_add(&o->refused, 1);
+			__sync_fetch_and_add(&nh_dedup_refused, 1);
+			owner_deleted(old);
+		}
+		return true;
+	}
+	v->owner = *to;
+	owner_deleted(old);
+	return false;
+}
+
 static long flush_one(struct bpf_map *map, struct nh_dedup_key *k, struct nh_dedup_val *v,
 		      struct flush_ctx *fc)
 {
-	__u64 owner = v->owner;
+	__u64 owner;
 
 	if (purge_one(k, v, fc))
 		return fc->full ? 1 : 0;
+	if (fc->reown && reown_one(k, v, fc))
+		return fc->full ? 1 : 0;
+	owner = v->owner;
 
 	/* Signed: a hook on another CPU may have stamped a time later than
 	 * the one this run took. */
@@ -297,6 +333,7 @@ int nh_flush(void *ctx)
 	if (fc.full)
 		return 1;
 	bpf_for_each_map_elem(&dead_cgroups, dead_pending, &fc, 0);
+	fc.reown = nh_dedup_quota && *(volatile __u64 *)&nh_dedup_reown_pending;
 	if (nh_dedup_quota && nh_dedup_recount) {
 		fc.recount = 1;
 		bpf_for_each_map_elem(&dedup_owners, owner_reset, &fc, 0);

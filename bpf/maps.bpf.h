@@ -83,6 +83,21 @@ struct {
 	__type(value, struct nh_dedup_owner);
 } dedup_owners SEC(".maps") __weak;
 
+/* Cgroups whose entries counted against themselves until the agent named
+ * their identity (the first moments of a new pod): old owner -> identity.
+ * Written by the agent only, emptied by it after the flush that moved
+ * those entries onto the identity's quota (nh_dedup_reown_pending set for
+ * that flush). Bounded: a cgroup missing here keeps what it held until
+ * that ages out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u64);
+} dedup_reown SEC(".maps") __weak;
+
+__u64 nh_dedup_reown_pending __weak;
+
 /* Entries created in dedup (first reports and pins); the flush adds the
  * ones it deletes, so their difference with the entries present is what
  * the LRU evicted. */
