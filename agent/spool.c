@@ -247,6 +247,17 @@ static int write_cursor(const struct nh_spool_queue *q)
 	return write_cursor_at(q->dir, q->head);
 }
 
+/* Full segments not synced yet that are now dropped need no sync. */
+static void clamp_unsynced(struct nh_spool_queue *q)
+{
+	uint64_t end = q->unsynced_first + q->unsynced;
+
+	if (q->unsynced && q->unsynced_first < q->first_seg) {
+		q->unsynced_first = q->first_seg;
+		q->unsynced = end > q->first_seg ? end - q->first_seg : 0;
+	}
+}
+
 /* Segments wholly before seg are acknowledged (the cursor on disk is
  * past them): delete them. */
 static void drop_acked_before(struct nh_spool_queue *q, uint64_t seg)
@@ -265,6 +276,7 @@ static void drop_acked_before(struct nh_spool_queue *q, uint64_t seg)
 		unlink(path);
 		q->first_seg++;
 	}
+	clamp_unsynced(q);
 }
 
 static void drop_acked(struct nh_spool_queue *q)
@@ -272,16 +284,38 @@ static void drop_acked(struct nh_spool_queue *q)
 	drop_acked_before(q, q->head.seg);
 }
 
-static int open_tail(struct nh_spool_queue *q, enum nh_spool_sync sync)
+/* On the loop or on a worker: fdatasync n segments of dir from first on,
+ * each opened by its path (a segment gone meanwhile was dropped or shed:
+ * its data needs no sync). */
+static int sync_segments(const char *dir, uint64_t first, uint64_t n)
+{
+	char path[PATH_MAX + 32];
+	int err = 0;
+
+	for (uint64_t seg = first; seg < first + n; seg++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/" NH_SPOOL_SEG_NAME, dir, (unsigned long long)seg);
+		/* Read-only is enough for fdatasync, and can never truncate. */
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0) {
+			if (errno != ENOENT && !err)
+				err = -errno;
+			continue;
+		}
+		if (fdatasync(fd) != 0 && !err)
+			err = -errno;
+		close(fd);
+	}
+	return err;
+}
+
+static int open_tail(struct nh_spool_queue *q)
 {
 	char path[PATH_MAX + 32];
 
-	if (q->tail_fd >= 0) {
-		/* What the last tick did not sync yet is in the old segment. */
-		if (q->dirty && sync != NH_SPOOL_SYNC_NONE)
-			fdatasync(q->tail_fd);
+	if (q->tail_fd >= 0)
 		close(q->tail_fd);
-	}
 	seg_path(q, q->tail.seg, path, sizeof(path));
 	q->tail_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	return q->tail_fd < 0 ? -errno : 0;
@@ -371,7 +405,7 @@ static int recover(struct nh_spool_queue *q)
 		}
 	}
 	q->send = q->head;
-	return open_tail(q, NH_SPOOL_SYNC_NONE);
+	return open_tail(q);
 }
 
 /* The spool's checksum seed: made once, kept in dir/key (0600). */
@@ -491,7 +525,7 @@ static uint64_t shed_activity(struct nh_spool *s)
 	q->head = (struct nh_spool_pos){q->head.seg + 1, 0};
 	if (q->head.seg > q->tail.seg) {
 		q->tail = q->head;
-		open_tail(q, NH_SPOOL_SYNC_NONE);
+		open_tail(q);
 	}
 	drop_acked(q);
 	/* What was in flight there is gone: send from the new head. */
@@ -523,9 +557,21 @@ static int write_tail(struct nh_spool *s, struct nh_spool_queue *q, const struct
 	int err;
 
 	if (q->tail.off >= s->segment_bytes || q->tail_fd < 0) {
-		if (q->tail.off)
+		if (q->tail.off) {
+			/* What the last tick did not sync is in the full segment: the
+			 * next flush syncs it by path, on the worker when there is
+			 * one. Its descriptor is closed now, so shedding or dropping
+			 * it frees its space at once (not when a sync is done), and
+			 * rollovers, however many, hold no descriptors. */
+			if (q->dirty && s->sync != NH_SPOOL_SYNC_NONE) {
+				if (!q->unsynced)
+					q->unsynced_first = q->tail.seg;
+				q->unsynced = q->tail.seg - q->unsynced_first + 1;
+			}
+			q->dirty = false;
 			q->tail = (struct nh_spool_pos){q->tail.seg + 1, 0};
-		err = open_tail(q, s->sync);
+		}
+		err = open_tail(q);
 		if (err)
 			return err;
 	}
@@ -739,13 +785,15 @@ void nh_spool_rewind(struct nh_spool *s)
 }
 
 /* One flush handed to the worker: per class, a duplicate of the tail
- * descriptor to sync (-1: nothing written since the last) and the head to
- * persist, copied when it was handed out. */
+ * descriptor to sync (-1: nothing written since the last), the full
+ * segments to sync by path, and the head to persist, copied when it was
+ * handed out. */
 struct flush_job {
 	struct nh_job job;
 	struct {
 		bool on;
 		int fd;
+		uint64_t seg_first, segs;
 		struct nh_spool_pos head;
 		char dir[PATH_MAX];
 	} q[NH_SPOOL_CLASSES];
@@ -759,8 +807,16 @@ static void flush_run(struct nh_job *job)
 	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
 		if (!j->q[c].on)
 			continue;
-		if (j->q[c].fd >= 0 && fdatasync(j->q[c].fd) != 0 && !j->err)
-			j->err = -errno;
+		if (j->q[c].fd >= 0) {
+			if (fdatasync(j->q[c].fd) != 0 && !j->err)
+				j->err = -errno;
+			/* Closed here, not when the loop collects the job: the
+			 * segment's space comes back as soon as it can. */
+			close(j->q[c].fd);
+			j->q[c].fd = -1;
+		}
+		if (sync_segments(j->q[c].dir, j->q[c].seg_first, j->q[c].segs) != 0 && !j->err)
+			j->err = -EIO;
 		if (write_cursor_at(j->q[c].dir, j->q[c].head) != 0 && !j->err)
 			j->err = -EIO;
 	}
@@ -771,14 +827,32 @@ static void flush_done(void *owner, struct nh_job *job)
 	struct flush_job *j = (struct flush_job *)job;
 	struct nh_spool *s = owner;
 
+	s->syncing = 0;
 	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
+		struct nh_spool_queue *q = &s->q[c];
+
 		if (j->q[c].fd >= 0)
 			close(j->q[c].fd);
-		/* started_ns 0: it never ran (the worker stopped first) */
-		if (!j->q[c].on || !job->started_ns)
+		if (!j->q[c].on)
 			continue;
-		if (s->q[c].tail_fd >= 0)
-			drop_acked_before(&s->q[c], j->q[c].head.seg);
+		/* started_ns 0: it never ran (the worker stopped first); what
+		 * it would have synced is the next flush's again. Its segments
+		 * come before any that filled since. */
+		if (!job->started_ns) {
+			if (j->q[c].fd >= 0)
+				q->dirty = true;
+			if (j->q[c].segs) {
+				uint64_t end = q->unsynced ? q->unsynced_first + q->unsynced
+							   : j->q[c].seg_first + j->q[c].segs;
+
+				q->unsynced_first = j->q[c].seg_first;
+				q->unsynced = end - q->unsynced_first;
+				clamp_unsynced(q);
+			}
+			continue;
+		}
+		if (q->tail_fd >= 0)
+			drop_acked_before(q, j->q[c].head.seg);
 	}
 	if (job->started_ns)
 		s->flush_err = j->err;
@@ -808,6 +882,8 @@ int nh_spool_flush(struct nh_spool *s)
 		snprintf(j->q[c].dir, sizeof(j->q[c].dir), "%s", q->dir);
 		if (q->dirty && s->sync != NH_SPOOL_SYNC_NONE)
 			j->q[c].fd = fcntl(q->tail_fd, F_DUPFD_CLOEXEC, 0);
+		j->q[c].seg_first = q->unsynced_first;
+		j->q[c].segs = q->unsynced;
 	}
 	err = nh_worker_submit(s->worker, &j->job);
 	if (err) {
@@ -820,9 +896,13 @@ int nh_spool_flush(struct nh_spool *s)
 		free(j);
 		return 0;
 	}
-	for (int c = 0; c < NH_SPOOL_CLASSES; c++)
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
 		if (j->q[c].fd >= 0)
 			s->q[c].dirty = false;
+		if (j->q[c].on)
+			s->q[c].unsynced = 0;
+		s->syncing += j->q[c].segs;
+	}
 	return s->flush_err;
 }
 
@@ -838,6 +918,9 @@ int nh_spool_flush_now(struct nh_spool *s)
 		if (q->dirty && s->sync != NH_SPOOL_SYNC_NONE && fdatasync(q->tail_fd) != 0)
 			err = -errno;
 		q->dirty = false;
+		if (sync_segments(q->dir, q->unsynced_first, q->unsynced) != 0 && !err)
+			err = -EIO;
+		q->unsynced = 0;
 		if (write_cursor(q) != 0 && !err)
 			err = -EIO;
 		drop_acked(q);
@@ -848,4 +931,9 @@ int nh_spool_flush_now(struct nh_spool *s)
 uint64_t nh_spool_pending(const struct nh_spool *s)
 {
 	return s->q[0].records + s->q[1].records;
+}
+
+uint64_t nh_spool_unsynced(const struct nh_spool *s)
+{
+	return s->q[0].unsynced + s->q[1].unsynced + s->syncing;
 }

@@ -57,8 +57,10 @@ enum nh_spool_werr {
 
 enum nh_spool_sync {
 	NH_SPOOL_SYNC_NONE = 0, /* leave it to the kernel */
-	NH_SPOOL_SYNC_FLUSH,	/* fsync on nh_spool_flush (the agent calls it every tick) */
-	NH_SPOOL_SYNC_ALWAYS,	/* fsync every record */
+	/* fsync on nh_spool_flush (the agent calls it every tick): the tail and
+	 * the segments that filled since the last one */
+	NH_SPOOL_SYNC_FLUSH,
+	NH_SPOOL_SYNC_ALWAYS, /* fsync every record */
 };
 
 /* Where a record sits: segment and offset of its header. */
@@ -87,7 +89,10 @@ struct nh_spool_queue {
 	size_t delivered_first, delivered_len;
 	/* records before this were written by an earlier run */
 	struct nh_spool_pos recovered;
-	bool dirty;    /* written since the last fsync */
+	bool dirty; /* the tail written since the last fsync */
+	/* full segments written since the last fsync, from unsynced_first:
+	 * the next flush syncs them by path */
+	uint64_t unsynced_first, unsynced;
 	uint32_t seed; /* the spool's checksum key (format 3) */
 };
 
@@ -106,6 +111,7 @@ struct nh_spool {
 	 * the cursor past them is on disk. */
 	struct nh_worker *worker;
 	uint64_t flushes_skipped; /* the previous flush was still running */
+	uint64_t syncing;	  /* full segments the flush on the worker is syncing */
 	int flush_err;		  /* of the last flush that ran: 0 or -errno */
 };
 
@@ -163,5 +169,10 @@ int nh_spool_flush_now(struct nh_spool *s);
 void nh_spool_detach_worker(struct nh_spool *s);
 
 uint64_t nh_spool_pending(const struct nh_spool *s);
+/* Full segments whose fsync is not done yet: waiting for the next flush
+ * or on the worker. Grows while the disk does not answer (a flush is
+ * skipped while the last one runs): bounded by the spool's size, not by
+ * how often segments fill. */
+uint64_t nh_spool_unsynced(const struct nh_spool *s);
 
 #endif
