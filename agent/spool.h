@@ -69,6 +69,8 @@ struct nh_spool_pos {
 	uint64_t off;
 };
 
+struct nh_spool_shared; /* spool.c: what a flush on the worker shares with the loop */
+
 struct nh_spool_queue {
 	char dir[PATH_MAX];
 	struct nh_spool_pos head; /* oldest unacknowledged record (persisted in "cursor") */
@@ -93,7 +95,8 @@ struct nh_spool_queue {
 	/* full segments written since the last fsync, from unsynced_first:
 	 * the next flush syncs them by path */
 	uint64_t unsynced_first, unsynced;
-	uint32_t seed; /* the spool's checksum key (format 3) */
+	struct nh_spool_shared *flushing; /* shared with the flush on the worker, or NULL */
+	uint32_t seed;			  /* the spool's checksum key (format 3) */
 };
 
 struct nh_spool {

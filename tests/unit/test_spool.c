@@ -661,8 +661,34 @@ static void test_rollover_sync_on_worker(void)
 	rmrf(d);
 }
 
+/* A spool full of records Kafka acknowledged, not deleted yet (no flush
+ * finished: a hung disk), makes room from them: nothing is refused or
+ * shed, and a restart goes on after the last acknowledged record. */
+static void test_full_of_acknowledged(void)
+{
+	char *d = tmpdir();
+	struct nh_spool_queue *q = &sp.q[NH_SPOOL_ACTIVITY];
+	int i;
+
+	CHECK(nh_spool_open(&sp, d, 64 << 10, NH_SPOOL_SYNC_FLUSH) == 0);
+	for (i = 0; i < 5000; i++) { /* about four times the bound */
+		CHECK(push(i % 10 ? NH_SPOOL_ACTIVITY : NH_SPOOL_ANOMALY, i) == 0);
+		CHECK(nh_spool_next(&sp, &rec) == 0);
+		CHECK(nh_spool_ack(&sp, rec.cls, rec.pos) == 0);
+	}
+	CHECK(sp.shed[0] + sp.shed[1] + sp.lost[0] + sp.lost[1] == 0);
+	CHECK(q->first_seg > 1 && q->bytes <= 64 << 10);
+	CHECK(push(NH_SPOOL_ACTIVITY, i) == 0);
+	nh_spool_close(&sp);
+	CHECK(nh_spool_open(&sp, d, 64 << 10, NH_SPOOL_SYNC_FLUSH) == 0);
+	CHECK(nh_spool_pending(&sp) == 1);
+	nh_spool_close(&sp);
+	rmrf(d);
+}
+
 int main(void)
 {
+	test_full_of_acknowledged();
 	test_rollover_sync_on_worker();
 	test_flush_on_worker();
 	test_disk_full();
