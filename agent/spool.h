@@ -9,8 +9,10 @@
  *
  * Two classes, each an ordered log of segment files with checksummed
  * records: anomalies (and findings, losses) and activity. When the bound
- * is reached, activity is shed first: a new activity record is refused,
- * and a new anomaly makes room by dropping the oldest activity segment.
+ * is reached, segments Kafka acknowledged but not deleted yet go first
+ * (a flush on a slow disk may not have persisted the cursor past them),
+ * then activity is shed: a new activity record is refused, and a new
+ * anomaly makes room by dropping the oldest activity segment.
  * Every shed record is counted for the next loss report.
  *
  * A record may carry the CLOCK_MONOTONIC time of the event it reports, for
@@ -111,7 +113,7 @@ struct nh_spool {
 	uint64_t corrupt;		       /* damaged records (or damaged stretches) skipped */
 	/* When set, nh_spool_flush's fsyncs and cursor write run there (a
 	 * slow disk never holds the event loop); segments are deleted once
-	 * the cursor past them is on disk. */
+	 * the cursor past them is on disk, or sooner for room. */
 	struct nh_worker *worker;
 	uint64_t flushes_skipped; /* the previous flush was still running */
 	uint64_t syncing;	  /* full segments the flush on the worker is syncing */
