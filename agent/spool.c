@@ -629,9 +629,10 @@ static int write_tail(struct nh_spool *s, struct nh_spool_queue *q, const struct
 		if (q->tail.off) {
 			/* What the last tick did not sync is in the full segment: the
 			 * next flush syncs it by path, on the worker when there is
-			 * one. Its descriptor is closed now, so shedding or dropping
-			 * it frees its space at once (not when a sync is done), and
-			 * rollovers, however many, hold no descriptors. */
+			 * one. Its descriptor is closed now: rollovers, however many,
+			 * hold no descriptors, and dropping the segment frees its
+			 * space at once (unless a sync runs on it right then: struct
+			 * nh_spool_shared). */
 			if (q->dirty && s->sync != NH_SPOOL_SYNC_NONE) {
 				if (!q->unsynced)
 					q->unsynced_first = q->tail.seg;
