@@ -452,6 +452,9 @@ static void kafka(struct out *o, const struct nh_metrics *m)
 	per_class(o, "nhiscope_spool_shed_total", "counter",
 		  "Records the full spool refused or dropped to make room, by class; lost.",
 		  m->spool_shed);
+	single(o, "nhiscope_spool_unsynced_segments", "gauge",
+	       "Full spool segments whose fsync is not done yet (a slow or hung disk).",
+	       m->spool_unsynced);
 	single(o, "nhiscope_spool_corrupt_total", "counter",
 	       "Damaged spooled records (or stretches) skipped; reading goes on at the next "
 	       "whole record.",

@@ -106,6 +106,7 @@ struct nh_metrics {
 	uint64_t spool_lost[NH_METRICS_CLASSES]; /* a failing disk would not keep them */
 	uint64_t spool_write_errors[3];		 /* by cause: nospc, io, other */
 	uint64_t spool_max_bytes;
+	uint64_t spool_unsynced; /* full segments whose fsync is not done yet */
 	/* event to acknowledgement, µs; NULL: not measured */
 	const struct nh_histogram *kafka_latency_us;
 

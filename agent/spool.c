@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,7 +223,7 @@ static int skip_damaged(const struct nh_spool_queue *q, struct nh_spool_pos pos,
 }
 
 /* On the loop or on a worker: touches nothing but dir's files. */
-static int write_cursor_at(const char *dir, struct nh_spool_pos head)
+static int write_cursor_at(const char *dir, struct nh_spool_pos head, bool sync)
 {
 	char path[PATH_MAX + 16], tmp[PATH_MAX + 16], line[64];
 	int fd, n, err = 0;
@@ -234,7 +235,7 @@ static int write_cursor_at(const char *dir, struct nh_spool_pos head)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, line, n) != n || fsync(fd) != 0)
+	if (write(fd, line, n) != n || (sync && fsync(fd) != 0))
 		err = -errno ? -errno : -EIO;
 	close(fd);
 	if (!err && rename(tmp, path) != 0)
@@ -242,9 +243,64 @@ static int write_cursor_at(const char *dir, struct nh_spool_pos head)
 	return err;
 }
 
-static int write_cursor(const struct nh_spool_queue *q)
+static int write_cursor(const struct nh_spool_queue *q, bool sync)
 {
-	return write_cursor_at(q->dir, q->head);
+	return write_cursor_at(q->dir, q->head, sync);
+}
+
+/* Full segments not synced yet that are now dropped need no sync. */
+static void clamp_unsynced(struct nh_spool_queue *q)
+{
+	uint64_t end = q->unsynced_first + q->unsynced;
+
+	if (q->unsynced && q->unsynced_first < q->first_seg) {
+		q->unsynced_first = q->first_seg;
+		q->unsynced = end > q->first_seg ? end - q->first_seg : 0;
+	}
+}
+
+/* The flush on the worker and the loop share two numbers per class (the
+ * one exception to worker.h's rule that a job's state is its own): the
+ * segment it is syncing now (+1; 0: none) and the first segment not
+ * dropped. A sync holds its file (on FUSE an unlink waits for it, and a
+ * file open anywhere keeps its space): the loop never unlinks the segment
+ * being synced but leaves it to the worker, which unlinks it when its
+ * sync returns, and the worker skips a segment dropped before its turn.
+ * Each side stores its number, then loads the other's (sequentially
+ * consistent), so at least one of them sees the other: no segment is
+ * left behind, none synced after its unlink. */
+struct nh_spool_shared {
+	_Atomic uint64_t busy;
+	_Atomic uint64_t floor;
+};
+
+/* On the loop: may seg be unlinked now? (Call with seg being dropped.) */
+static bool sync_lets_go(struct nh_spool_queue *q, uint64_t seg)
+{
+	if (!q->flushing)
+		return true;
+	atomic_store(&q->flushing->floor, seg + 1);
+	return atomic_load(&q->flushing->busy) != seg + 1;
+}
+
+/* On the worker, before syncing seg at path: false when it was dropped
+ * (unlinked here, in case the loop left that to us). */
+static bool sync_begin(struct nh_spool_shared *sh, uint64_t seg, const char *path)
+{
+	atomic_store(&sh->busy, seg + 1);
+	if (atomic_load(&sh->floor) <= seg)
+		return true;
+	atomic_store(&sh->busy, 0);
+	unlink(path);
+	return false;
+}
+
+/* On the worker, once seg's sync returned and its descriptor is closed. */
+static void sync_end(struct nh_spool_shared *sh, uint64_t seg, const char *path)
+{
+	atomic_store(&sh->busy, 0);
+	if (atomic_load(&sh->floor) > seg)
+		unlink(path);
 }
 
 /* Segments wholly before seg are acknowledged (the cursor on disk is
@@ -262,9 +318,11 @@ static void drop_acked_before(struct nh_spool_queue *q, uint64_t seg)
 		sz = file_size(path);
 		if (sz > 0)
 			q->bytes -= (uint64_t)sz < q->bytes ? (uint64_t)sz : q->bytes;
-		unlink(path);
+		if (sync_lets_go(q, q->first_seg))
+			unlink(path);
 		q->first_seg++;
 	}
+	clamp_unsynced(q);
 }
 
 static void drop_acked(struct nh_spool_queue *q)
@@ -272,16 +330,41 @@ static void drop_acked(struct nh_spool_queue *q)
 	drop_acked_before(q, q->head.seg);
 }
 
-static int open_tail(struct nh_spool_queue *q, enum nh_spool_sync sync)
+/* fdatasync n segments of dir from first on, each opened by its path (a
+ * segment dropped or shed meanwhile needs no sync). On a worker with sh
+ * (see struct nh_spool_shared), or on the loop with NULL. */
+static int sync_segments(const char *dir, uint64_t first, uint64_t n, struct nh_spool_shared *sh)
+{
+	char path[PATH_MAX + 32];
+	int err = 0;
+
+	for (uint64_t seg = first; seg < first + n; seg++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/" NH_SPOOL_SEG_NAME, dir, (unsigned long long)seg);
+		if (sh && !sync_begin(sh, seg, path))
+			continue;
+		/* Read-only is enough for fdatasync, and can never truncate. */
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 && errno != ENOENT && !err)
+			err = -errno;
+		if (fd >= 0) {
+			if (fdatasync(fd) != 0 && !err)
+				err = -errno;
+			close(fd);
+		}
+		if (sh)
+			sync_end(sh, seg, path);
+	}
+	return err;
+}
+
+static int open_tail(struct nh_spool_queue *q)
 {
 	char path[PATH_MAX + 32];
 
-	if (q->tail_fd >= 0) {
-		/* What the last tick did not sync yet is in the old segment. */
-		if (q->dirty && sync != NH_SPOOL_SYNC_NONE)
-			fdatasync(q->tail_fd);
+	if (q->tail_fd >= 0)
 		close(q->tail_fd);
-	}
 	seg_path(q, q->tail.seg, path, sizeof(path));
 	q->tail_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	return q->tail_fd < 0 ? -errno : 0;
@@ -371,7 +454,7 @@ static int recover(struct nh_spool_queue *q)
 		}
 	}
 	q->send = q->head;
-	return open_tail(q, NH_SPOOL_SYNC_NONE);
+	return open_tail(q);
 }
 
 /* The spool's checksum seed: made once, kept in dir/key (0600). */
@@ -491,14 +574,34 @@ static uint64_t shed_activity(struct nh_spool *s)
 	q->head = (struct nh_spool_pos){q->head.seg + 1, 0};
 	if (q->head.seg > q->tail.seg) {
 		q->tail = q->head;
-		open_tail(q, NH_SPOOL_SYNC_NONE);
+		open_tail(q);
 	}
 	drop_acked(q);
 	/* What was in flight there is gone: send from the new head. */
 	q->send = q->head;
 	q->inflight_len = 0;
-	write_cursor(q);
+	/* Not synced here (the next flush does, off the loop): a cursor lost
+	 * in a crash only costs resending, as the shed segments are gone. */
+	write_cursor(q, false);
 	return before - q->bytes;
+}
+
+/* Room first from segments Kafka acknowledged whole but not deleted yet
+ * (that waits for the cursor past them on disk, and a flush on a slow
+ * disk may take long): deleting them first loses nothing, as a cursor on
+ * disk behind the first segment left only means resending from there.
+ * True when something was deleted. */
+static bool reclaim_acked(struct nh_spool *s)
+{
+	bool freed = false;
+
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
+		uint64_t first = s->q[c].first_seg;
+
+		drop_acked(&s->q[c]);
+		freed |= s->q[c].first_seg != first;
+	}
+	return freed;
 }
 
 int nh_spool_append(struct nh_spool *s, enum nh_spool_class cls, const char *topic,
@@ -523,9 +626,22 @@ static int write_tail(struct nh_spool *s, struct nh_spool_queue *q, const struct
 	int err;
 
 	if (q->tail.off >= s->segment_bytes || q->tail_fd < 0) {
-		if (q->tail.off)
+		if (q->tail.off) {
+			/* What the last tick did not sync is in the full segment: the
+			 * next flush syncs it by path, on the worker when there is
+			 * one. Its descriptor is closed now: rollovers, however many,
+			 * hold no descriptors, and dropping the segment frees its
+			 * space at once (unless a sync runs on it right then: struct
+			 * nh_spool_shared). */
+			if (q->dirty && s->sync != NH_SPOOL_SYNC_NONE) {
+				if (!q->unsynced)
+					q->unsynced_first = q->tail.seg;
+				q->unsynced = q->tail.seg - q->unsynced_first + 1;
+			}
+			q->dirty = false;
 			q->tail = (struct nh_spool_pos){q->tail.seg + 1, 0};
-		err = open_tail(q, s->sync);
+		}
+		err = open_tail(q);
 		if (err)
 			return err;
 	}
@@ -564,6 +680,8 @@ int nh_spool_append_timed(struct nh_spool *s, enum nh_spool_class cls, const cha
 	}
 	need = sizeof(h) + h.topic_len + len;
 	while (s->q[0].bytes + s->q[1].bytes + need > s->max_bytes) {
+		if (reclaim_acked(s))
+			continue;
 		if (cls == NH_SPOOL_ACTIVITY || !shed_activity(s)) {
 			s->shed[cls]++;
 			return -ENOSPC;
@@ -577,8 +695,8 @@ int nh_spool_append_timed(struct nh_spool *s, enum nh_spool_class cls, const cha
 		 * (and may try again as long as there is some); otherwise a
 		 * new segment, in case one file or block went bad (or the file
 		 * reached a size limit). */
-		if (werr_cause(err) == NH_SPOOL_WERR_NOSPC && cls == NH_SPOOL_ANOMALY &&
-		    shed_activity(s))
+		if (werr_cause(err) == NH_SPOOL_WERR_NOSPC &&
+		    (reclaim_acked(s) || (cls == NH_SPOOL_ANOMALY && shed_activity(s))))
 			continue;
 		if (retries++ == NH_SPOOL_WRITE_RETRIES) {
 			s->lost[cls]++;
@@ -739,13 +857,16 @@ void nh_spool_rewind(struct nh_spool *s)
 }
 
 /* One flush handed to the worker: per class, a duplicate of the tail
- * descriptor to sync (-1: nothing written since the last) and the head to
- * persist, copied when it was handed out. */
+ * descriptor to sync (-1: nothing written since the last) and its
+ * segment, the full segments to sync by path, and the head to persist,
+ * copied when it was handed out; and what it shares with the loop. */
 struct flush_job {
 	struct nh_job job;
 	struct {
 		bool on;
 		int fd;
+		uint64_t tail_seg, seg_first, segs;
+		struct nh_spool_shared sh;
 		struct nh_spool_pos head;
 		char dir[PATH_MAX];
 	} q[NH_SPOOL_CLASSES];
@@ -759,9 +880,26 @@ static void flush_run(struct nh_job *job)
 	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
 		if (!j->q[c].on)
 			continue;
-		if (j->q[c].fd >= 0 && fdatasync(j->q[c].fd) != 0 && !j->err)
-			j->err = -errno;
-		if (write_cursor_at(j->q[c].dir, j->q[c].head) != 0 && !j->err)
+		if (j->q[c].fd >= 0) {
+			char path[PATH_MAX + 32];
+			bool live;
+
+			snprintf(path, sizeof(path), "%s/" NH_SPOOL_SEG_NAME, j->q[c].dir,
+				 (unsigned long long)j->q[c].tail_seg);
+			live = sync_begin(&j->q[c].sh, j->q[c].tail_seg, path);
+			if (live && fdatasync(j->q[c].fd) != 0 && !j->err)
+				j->err = -errno;
+			/* Closed here, not when the loop collects the job: the
+			 * segment's space comes back as soon as it can. */
+			close(j->q[c].fd);
+			j->q[c].fd = -1;
+			if (live)
+				sync_end(&j->q[c].sh, j->q[c].tail_seg, path);
+		}
+		if (sync_segments(j->q[c].dir, j->q[c].seg_first, j->q[c].segs, &j->q[c].sh) != 0 &&
+		    !j->err)
+			j->err = -EIO;
+		if (write_cursor_at(j->q[c].dir, j->q[c].head, true) != 0 && !j->err)
 			j->err = -EIO;
 	}
 }
@@ -771,14 +909,34 @@ static void flush_done(void *owner, struct nh_job *job)
 	struct flush_job *j = (struct flush_job *)job;
 	struct nh_spool *s = owner;
 
+	s->syncing = 0;
 	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
+		struct nh_spool_queue *q = &s->q[c];
+
+		if (q->flushing == &j->q[c].sh)
+			q->flushing = NULL; /* its syncs are over: the loop unlinks alone */
 		if (j->q[c].fd >= 0)
 			close(j->q[c].fd);
-		/* started_ns 0: it never ran (the worker stopped first) */
-		if (!j->q[c].on || !job->started_ns)
+		if (!j->q[c].on)
 			continue;
-		if (s->q[c].tail_fd >= 0)
-			drop_acked_before(&s->q[c], j->q[c].head.seg);
+		/* started_ns 0: it never ran (the worker stopped first); what
+		 * it would have synced is the next flush's again. Its segments
+		 * come before any that filled since. */
+		if (!job->started_ns) {
+			if (j->q[c].fd >= 0)
+				q->dirty = true;
+			if (j->q[c].segs) {
+				uint64_t end = q->unsynced ? q->unsynced_first + q->unsynced
+							   : j->q[c].seg_first + j->q[c].segs;
+
+				q->unsynced_first = j->q[c].seg_first;
+				q->unsynced = end - q->unsynced_first;
+				clamp_unsynced(q);
+			}
+			continue;
+		}
+		if (q->tail_fd >= 0)
+			drop_acked_before(q, j->q[c].head.seg);
 	}
 	if (job->started_ns)
 		s->flush_err = j->err;
@@ -808,6 +966,11 @@ int nh_spool_flush(struct nh_spool *s)
 		snprintf(j->q[c].dir, sizeof(j->q[c].dir), "%s", q->dir);
 		if (q->dirty && s->sync != NH_SPOOL_SYNC_NONE)
 			j->q[c].fd = fcntl(q->tail_fd, F_DUPFD_CLOEXEC, 0);
+		j->q[c].tail_seg = q->tail.seg;
+		j->q[c].seg_first = q->unsynced_first;
+		j->q[c].segs = q->unsynced;
+		atomic_init(&j->q[c].sh.busy, 0);
+		atomic_init(&j->q[c].sh.floor, q->first_seg);
 	}
 	err = nh_worker_submit(s->worker, &j->job);
 	if (err) {
@@ -820,9 +983,15 @@ int nh_spool_flush(struct nh_spool *s)
 		free(j);
 		return 0;
 	}
-	for (int c = 0; c < NH_SPOOL_CLASSES; c++)
+	for (int c = 0; c < NH_SPOOL_CLASSES; c++) {
 		if (j->q[c].fd >= 0)
 			s->q[c].dirty = false;
+		if (j->q[c].on) {
+			s->q[c].unsynced = 0;
+			s->q[c].flushing = &j->q[c].sh;
+		}
+		s->syncing += j->q[c].segs;
+	}
 	return s->flush_err;
 }
 
@@ -838,7 +1007,10 @@ int nh_spool_flush_now(struct nh_spool *s)
 		if (q->dirty && s->sync != NH_SPOOL_SYNC_NONE && fdatasync(q->tail_fd) != 0)
 			err = -errno;
 		q->dirty = false;
-		if (write_cursor(q) != 0 && !err)
+		if (sync_segments(q->dir, q->unsynced_first, q->unsynced, NULL) != 0 && !err)
+			err = -EIO;
+		q->unsynced = 0;
+		if (write_cursor(q, true) != 0 && !err)
 			err = -EIO;
 		drop_acked(q);
 	}
@@ -848,4 +1020,9 @@ int nh_spool_flush_now(struct nh_spool *s)
 uint64_t nh_spool_pending(const struct nh_spool *s)
 {
 	return s->q[0].records + s->q[1].records;
+}
+
+uint64_t nh_spool_unsynced(const struct nh_spool *s)
+{
+	return s->q[0].unsynced + s->q[1].unsynced + s->syncing;
 }

@@ -9,8 +9,10 @@
  *
  * Two classes, each an ordered log of segment files with checksummed
  * records: anomalies (and findings, losses) and activity. When the bound
- * is reached, activity is shed first: a new activity record is refused,
- * and a new anomaly makes room by dropping the oldest activity segment.
+ * is reached, segments Kafka acknowledged but not deleted yet go first
+ * (a flush on a slow disk may not have persisted the cursor past them),
+ * then activity is shed: a new activity record is refused, and a new
+ * anomaly makes room by dropping the oldest activity segment.
  * Every shed record is counted for the next loss report.
  *
  * A record may carry the CLOCK_MONOTONIC time of the event it reports, for
@@ -57,8 +59,10 @@ enum nh_spool_werr {
 
 enum nh_spool_sync {
 	NH_SPOOL_SYNC_NONE = 0, /* leave it to the kernel */
-	NH_SPOOL_SYNC_FLUSH,	/* fsync on nh_spool_flush (the agent calls it every tick) */
-	NH_SPOOL_SYNC_ALWAYS,	/* fsync every record */
+	/* fsync on nh_spool_flush (the agent calls it every tick): the tail and
+	 * the segments that filled since the last one */
+	NH_SPOOL_SYNC_FLUSH,
+	NH_SPOOL_SYNC_ALWAYS, /* fsync every record */
 };
 
 /* Where a record sits: segment and offset of its header. */
@@ -66,6 +70,8 @@ struct nh_spool_pos {
 	uint64_t seg;
 	uint64_t off;
 };
+
+struct nh_spool_shared; /* spool.c: what a flush on the worker shares with the loop */
 
 struct nh_spool_queue {
 	char dir[PATH_MAX];
@@ -87,8 +93,12 @@ struct nh_spool_queue {
 	size_t delivered_first, delivered_len;
 	/* records before this were written by an earlier run */
 	struct nh_spool_pos recovered;
-	bool dirty;    /* written since the last fsync */
-	uint32_t seed; /* the spool's checksum key (format 3) */
+	bool dirty; /* the tail written since the last fsync */
+	/* full segments written since the last fsync, from unsynced_first:
+	 * the next flush syncs them by path */
+	uint64_t unsynced_first, unsynced;
+	struct nh_spool_shared *flushing; /* shared with the flush on the worker, or NULL */
+	uint32_t seed;			  /* the spool's checksum key (format 3) */
 };
 
 struct nh_spool {
@@ -103,9 +113,10 @@ struct nh_spool {
 	uint64_t corrupt;		       /* damaged records (or damaged stretches) skipped */
 	/* When set, nh_spool_flush's fsyncs and cursor write run there (a
 	 * slow disk never holds the event loop); segments are deleted once
-	 * the cursor past them is on disk. */
+	 * the cursor past them is on disk, or sooner for room. */
 	struct nh_worker *worker;
 	uint64_t flushes_skipped; /* the previous flush was still running */
+	uint64_t syncing;	  /* full segments the flush on the worker is syncing */
 	int flush_err;		  /* of the last flush that ran: 0 or -errno */
 };
 
@@ -163,5 +174,10 @@ int nh_spool_flush_now(struct nh_spool *s);
 void nh_spool_detach_worker(struct nh_spool *s);
 
 uint64_t nh_spool_pending(const struct nh_spool *s);
+/* Full segments whose fsync is not done yet: waiting for the next flush
+ * or on the worker. Grows while the disk does not answer (a flush is
+ * skipped while the last one runs): bounded by the spool's size, not by
+ * how often segments fill. */
+uint64_t nh_spool_unsynced(const struct nh_spool *s);
 
 #endif

@@ -263,6 +263,7 @@ static void snapshot(struct nh_agent *a, struct nh_metrics *m)
 			m->spool_write_errors[i] = k->spool.write_errors[i];
 		m->spool_corrupt = k->spool.corrupt;
 		m->spool_max_bytes = k->spool.max_bytes;
+		m->spool_unsynced = nh_spool_unsynced(&k->spool);
 	}
 	m->subscribers = (uint64_t)a->server.ntail;
 	m->subscriber_drops = a->server.dropped_total;
@@ -382,6 +383,8 @@ static json_object *kafka_status(struct nh_agent *a, const struct nh_metrics *m)
 						     m->spool_write_errors[1] +
 						     m->spool_write_errors[2]));
 	json_object_object_add(k, "spool_corrupt", json_object_new_int64(m->spool_corrupt));
+	json_object_object_add(k, "spool_unsynced_segments",
+			       json_object_new_int64(m->spool_unsynced));
 	json_object_object_add(k, "errors", json_object_new_int64(m->kafka_send_errors));
 	json_object_object_add(k, "delivery_latency_us",
 			       nh_histogram_json(&a->kafka.delivery_latency_us));

@@ -12,19 +12,23 @@ Agent (kernel, run under the lock): a spool on a small tmpfs with the
 broker down until the disk is full (no anomaly lost, every shed record
 counted and reported once the broker is back); a record corrupted in the
 middle of a spool segment (only it is lost); a topic briefly unauthorised
-(mock cluster error injection: retried, nothing lost)."""
+(mock cluster error injection: retried, nothing lost); a spool on a FUSE
+file system whose syncs of full segments hang (fusegate.py): the agent's
+loop never waits for them, and nothing is lost once they are done."""
 
 import glob
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nhtest import (Agent, Mock, QuietHandler, SaPod, Suite, free_port,  # noqa: E402
+from nhtest import (CLI, Agent, Mock, QuietHandler, SaPod, Suite, free_port,  # noqa: E402
                     http_request, keeps_connection, run_alive, serve_http, slow_clients_are_cut,
                     wait_until)
 from test_collector import DLQ, TOPIC, Collector, Records, cleanup, produce  # noqa: E402
@@ -430,6 +434,198 @@ def spool_disk_full_sheds_activity_keeps_anomalies(s):
         if agent:
             agent.stop()
         subprocess.run(["umount", "-l", spool])
+        pod.remove()
+        mock.stop()
+
+
+def status_within(agent, seconds=1.0):
+    """The agent's status, or None when it does not answer in time (a
+    stalled loop must fail the test, not hang it)."""
+    try:
+        r = subprocess.run([CLI, "-s", agent.sock, "status", "-o", "json"],
+                           capture_output=True, text=True, timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return None
+    return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None
+
+
+class StatusProbe:
+    """Asks for the status every 50 ms, each with a one-second deadline."""
+
+    def __init__(self, agent):
+        self.agent, self.answers, self.misses = agent, 0, []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.done.wait(0.05):
+            t0 = time.monotonic()
+            if status_within(self.agent):
+                self.answers += 1
+            else:
+                self.misses.append("no answer within 1s (at %.1f)" % t0)
+
+    def close(self):
+        self.done.set()
+        self.thread.join(timeout=5)
+
+
+@suite.test
+def spool_rollover_sync_never_stalls_the_loop(s):
+    """The spool on a FUSE file system (fusegate.py) that takes writes but
+    never answers the fsync of a full segment, as a disk whose flushes do
+    not complete; 128 KiB segments (--spool-size 1Mi). Activity fills
+    segments one after another while their syncs hang: `nhiscope status`
+    answers within a second throughout, a marker made then reaches Kafka,
+    and the full segments waiting for their sync are counted. Then the
+    workload floods: the spool, full of acknowledged segments that no
+    flush could delete, makes room from them, the one whose sync hangs
+    included, whose unlink the loop leaves to the worker instead of
+    waiting on it; secrets exposed then reach Kafka; the agent holds no
+    descriptor per segment. Once the disk answers the syncs are done, the
+    dropped segment goes, everything spooled reaches Kafka and whatever is
+    missing was counted as shed. (Before: the append that rolled a segment
+    over fdatasynced it on the loop; a spool full of acknowledged records
+    refused new ones.)"""
+    mock = agent_mock()
+    spool = os.path.join(s.tmp, "spool-gate-" + uuid.uuid4().hex[:6])
+    back, state = spool + "-back", spool + ".state"
+    first = os.path.join(back, "activity", "%016x.seg" % 1)
+    os.makedirs(back)
+    os.makedirs(spool)
+    gate = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(
+        os.path.abspath(__file__)), "fusegate.py"), back, spool, state, str(128 << 10)])
+    pod = SaPod("faults", "roller", "roller-0")
+    agent = filler = probe = None
+
+    def gate_state():
+        with open(state) as f:
+            return json.load(f)
+
+    def segments():
+        return sorted(glob.glob(os.path.join(back, "activity", "*.seg")))
+
+    def fill(paced):
+        # paced: about 200 records a second, a segment every few seconds
+        return pod.popen(["sh", "-c", "i=0; while [ $i -lt 100000 ]; do "
+                          "cat /nonexistent-roll-$i 2>/dev/null; i=$((i+1)); %s done"
+                          % ("[ $((i % 20)) -ne 0 ] || sleep 0.1;" if paced else "")])
+
+    def stop(p):
+        p.kill()
+        p.wait()
+
+    def answering():
+        """Fails at once when a status went unanswered, saying where the
+        agent's loop (its main thread) waits in the kernel."""
+        if probe.misses:
+            try:
+                with open("/proc/%d/stack" % agent.proc.pid) as f:
+                    where = f.read()
+            except OSError:
+                where = "?"
+            raise AssertionError("status did not answer within 1s (%s); the loop is in:\n%s"
+                                 % (probe.misses[0], where))
+        return True
+
+    def spool_fds():
+        n = 0
+        for fd in glob.glob("/proc/%d/fd/*" % agent.proc.pid):
+            try:
+                n += os.readlink(fd).startswith(spool + "/")
+            except OSError:
+                pass
+        return n
+    try:
+        wait_until(lambda: os.path.ismount(spool), what="the FUSE spool mounted")
+        agent = kafka_agent(s, mock, spool, pod, "--kafka-activity", "--spool-size", "1Mi")
+        probe = StatusProbe(agent)
+        filler = fill(True)
+        # a full segment's sync hangs, and two more segments are begun after it
+        wait_until(lambda: answering() and gate_state()["held"] >= 1 and len(segments()) >= 3,
+                   timeout=60,
+                   interval=0.1, what="segments rolled over while a sync hangs")
+        stop(filler)
+        st = status_within(agent, 5)
+        assert st and st["kafka"]["spool_unsynced_segments"] >= 2, st and st["kafka"]
+        marker = "/nonexistent-marker-" + uuid.uuid4().hex[:8]
+        run_alive(pod, ["sh", "-c", "cat %s 2>/dev/null; true" % marker])
+        wait_until(lambda: answering() and [r for r in topic_records(mock, "nhiscope.activity")
+                                            if r.get("activity", {}).get("path") == marker],
+                   timeout=30, interval=0.5, what="the marker on Kafka while syncs hang")
+        # the flood, until the segment whose sync hangs is dropped to make
+        # room (and those after it unlinked)
+        filler = fill(False)
+        fds = []
+        names = []
+
+        def first_dropped():
+            answering()
+            fds.append(spool_fds())
+            names.append([os.path.basename(p) for p in segments()])
+            return names[-1][:1] == ["%016x.seg" % 1] and "%016x.seg" % 2 not in names[-1]
+        wait_until(first_dropped, timeout=60, interval=0.2,
+                   what="the spool full, its oldest segments dropped")
+        secrets = expose(pod, 5, "held")
+        wait_until(lambda: answering() and len(exposure_fps(
+                   topic_records(mock, "nhiscope.anomalies"), pod.key)) >= 5,
+                   timeout=30, interval=0.5, what="the findings on Kafka while syncs hang")
+        stop(filler)
+        g = gate_state()
+        assert g["held"] >= 1 and g["closed"], g  # the syncs still hang
+        # two tails, a flush's copies or a read, the segment whose sync
+        # hangs: none per segment, however many rolled over
+        rolled = max(int(n[:16], 16) for ns in names for n in ns)
+        assert rolled >= 8 and max(fds) <= 5, (rolled, fds)
+        probe.close()
+        assert probe.answers > 0 and not probe.misses, (probe.answers, probe.misses[:3])
+        gate.send_signal(signal.SIGUSR2)  # the disk answers again
+        last = {}
+
+        def settled():
+            st, g = status_within(agent, 5)["kafka"], gate_state()
+            last.update(st=st, gate=g, first=os.path.exists(first))
+            return (st["spool_unsynced_segments"] == 0 and st["spool_pending"] == 0 and
+                    g["held"] == 0 and not last["first"])
+        try:
+            wait_until(settled, timeout=60, interval=0.5,
+                       what="the held syncs done, the dropped segment gone, the spool sent")
+        except AssertionError:
+            print(last)
+            raise
+        st = last["st"]
+        recs = [r for t in AGENT_TOPICS for r in topic_records(mock, t)]
+        boots = {r["boot_id"] for r in recs if r.get("activity", {}).get("path") == marker}
+        seqs = {r["seq"] for r in recs if r.get("boot_id") in boots}
+        missing = set(range(1, max(seqs) + 1)) - seqs
+        assert len(exposure_fps(recs, pod.key)) == len(secrets)
+        for k in ("spool_shed_anomaly", "spool_lost_anomaly", "spool_write_errors",
+                  "spool_corrupt", "dropped"):
+            assert st[k] == 0, (k, st)
+        # only what the full spool shed can be missing (some of it may have
+        # been on Kafka already when shed)
+        assert len(missing) <= st["spool_shed_activity"] + st["spool_lost_activity"], (
+            len(missing), st)
+        assert agent.proc.poll() is None
+        print("  %d status answers, none late; %d syncs held; %d segments, at most %d spool "
+              "descriptors; %d records, %d shed, %d missing" % (
+                  probe.answers, last["gate"]["held_total"], rolled, max(fds), len(seqs),
+                  st["spool_shed_activity"], len(missing)))
+    finally:
+        if probe:
+            probe.close()
+        if filler and filler.poll() is None:
+            stop(filler)
+        gate.send_signal(signal.SIGUSR2)
+        if agent:
+            agent.stop()
+        subprocess.run(["umount", "-l", spool])
+        try:
+            gate.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            gate.kill()
+            gate.wait()
         pod.remove()
         mock.stop()
 

@@ -196,6 +196,7 @@ def expected(st):
         e[("sum", "nhiscope_spool_bytes")] = k["spool_bytes"]
         one("nhiscope_spool_shed_total", k["spool_shed_anomaly"], **{"class": "anomaly"})
         one("nhiscope_spool_shed_total", k["spool_shed_activity"], **{"class": "activity"})
+        one("nhiscope_spool_unsynced_segments", k["spool_unsynced_segments"])
     return e
 
 

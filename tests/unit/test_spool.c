@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The on-disk spool: order, acknowledgement in any order, recovery after
  * a restart and a torn write, checksums, and shedding activity first. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -586,8 +587,109 @@ static void test_flush_on_worker(void)
 	rmrf(d);
 }
 
+static int open_fds(void)
+{
+	struct dirent *de;
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+
+	CHECK(dir != NULL);
+	while ((de = readdir(dir)))
+		n += de->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/* A segment that fills is synced by the next flush, by path, on the
+ * worker: the append that rolls over neither syncs nor keeps its
+ * descriptor, however many segments fill while the worker is held (a
+ * hung disk), and a segment dropped before its sync is skipped. Without
+ * a worker the flush syncs them on the caller's thread. */
+static void test_rollover_sync_on_worker(void)
+{
+	char *d = tmpdir(), path[512];
+	struct nh_spool_queue *q = &sp.q[NH_SPOOL_ACTIVITY];
+	struct nh_worker w;
+	struct gate g = {.job = {.key = 1, .run = gate_run, .done = gate_done}};
+	int pfd[2], fds, i = 0;
+	uint64_t full;
+
+	CHECK(pipe(pfd) == 0);
+	g.rd = pfd[0];
+	CHECK(nh_worker_init(&w, 1, 60000000000ULL, 8) == 0);
+	CHECK(nh_spool_open(&sp, d, 256 << 10, NH_SPOOL_SYNC_FLUSH) == 0); /* 32 KiB segments */
+	/* no worker: the flush syncs on the caller's thread */
+	while (q->tail.seg < q->first_seg + 2)
+		CHECK(push(NH_SPOOL_ACTIVITY, i++) == 0);
+	CHECK(q->unsynced == 2 && q->unsynced_first == q->first_seg);
+	CHECK(nh_spool_flush(&sp) == 0);
+	CHECK(nh_spool_unsynced(&sp) == 0);
+	sp.worker = &w;
+	CHECK(nh_worker_submit(&w, &g.job) == 0); /* the only thread is busy: a hung disk */
+	fds = open_fds();
+	while (q->tail.seg < q->first_seg + 5)
+		CHECK(push(NH_SPOOL_ACTIVITY, i++) == 0);
+	CHECK(open_fds() == fds); /* no descriptor kept per full segment */
+	CHECK(q->unsynced == 3 && nh_spool_unsynced(&sp) == 3);
+	CHECK(nh_spool_flush(&sp) == 0); /* hands them out, returns at once */
+	CHECK(q->unsynced == 0 && sp.syncing == 3 && nh_spool_unsynced(&sp) == 3);
+	while (q->tail.seg < q->first_seg + 6)
+		CHECK(push(NH_SPOOL_ACTIVITY, i++) == 0);
+	CHECK(nh_spool_flush(&sp) == 0); /* skipped: the first is still out */
+	CHECK(sp.flushes_skipped == 1 && nh_spool_unsynced(&sp) == 4);
+	CHECK(open_fds() == fds + 1); /* the first flush's tail duplicate, none else */
+	/* one handed out is gone before its sync (as if shed): skipped */
+	snprintf(path, sizeof(path), "%s/activity/%016llx.seg", d,
+		 (unsigned long long)(q->first_seg + 3));
+	CHECK(unlink(path) == 0);
+	/* everything acknowledged: the next flushes drop what they would sync */
+	while (nh_spool_next(&sp, &rec) == 0)
+		CHECK(nh_spool_ack(&sp, NH_SPOOL_ACTIVITY, rec.pos) == 0);
+	CHECK(write(pfd[1], "x", 1) == 1);
+	CHECK(nh_worker_wait(&w, (uint64_t)(uintptr_t)&sp, 10000000000ULL));
+	CHECK(sp.flush_err == 0 && sp.syncing == 0);
+	CHECK(open_fds() == fds);
+	full = q->unsynced;
+	CHECK(full == 1); /* the one that filled while the first flush was out */
+	CHECK(nh_spool_flush(&sp) == 0);
+	CHECK(nh_worker_wait(&w, (uint64_t)(uintptr_t)&sp, 10000000000ULL));
+	CHECK(sp.flush_err == 0 && nh_spool_unsynced(&sp) == 0);
+	nh_spool_close(&sp);
+	nh_worker_free(&w);
+	close(pfd[0]);
+	close(pfd[1]);
+	rmrf(d);
+}
+
+/* A spool full of records Kafka acknowledged, not deleted yet (no flush
+ * finished: a hung disk), makes room from them: nothing is refused or
+ * shed, and a restart goes on after the last acknowledged record. */
+static void test_full_of_acknowledged(void)
+{
+	char *d = tmpdir();
+	struct nh_spool_queue *q = &sp.q[NH_SPOOL_ACTIVITY];
+	int i;
+
+	CHECK(nh_spool_open(&sp, d, 64 << 10, NH_SPOOL_SYNC_FLUSH) == 0);
+	for (i = 0; i < 5000; i++) { /* about four times the bound */
+		CHECK(push(i % 10 ? NH_SPOOL_ACTIVITY : NH_SPOOL_ANOMALY, i) == 0);
+		CHECK(nh_spool_next(&sp, &rec) == 0);
+		CHECK(nh_spool_ack(&sp, rec.cls, rec.pos) == 0);
+	}
+	CHECK(sp.shed[0] + sp.shed[1] + sp.lost[0] + sp.lost[1] == 0);
+	CHECK(q->first_seg > 1 && q->bytes <= 64 << 10);
+	CHECK(push(NH_SPOOL_ACTIVITY, i) == 0);
+	nh_spool_close(&sp);
+	CHECK(nh_spool_open(&sp, d, 64 << 10, NH_SPOOL_SYNC_FLUSH) == 0);
+	CHECK(nh_spool_pending(&sp) == 1);
+	nh_spool_close(&sp);
+	rmrf(d);
+}
+
 int main(void)
 {
+	test_full_of_acknowledged();
+	test_rollover_sync_on_worker();
 	test_flush_on_worker();
 	test_disk_full();
 	test_write_errors();
