@@ -24,6 +24,7 @@
 #define NH_NR_SENDTO	    44 /* x86_64 syscall numbers */
 #define NH_NR_SENDMSG	    46
 #define NH_LOOPBACK_IFINDEX 1 /* an output lookup's iif */
+
 static __always_inline __u64 send_object(const struct nh_sockaddr *sa, long ret)
 {
 	__u64 lo, hi;

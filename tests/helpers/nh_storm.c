@@ -217,8 +217,7 @@ int main(int argc, char **argv)
 		   (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	return 0;
 usage:
-	fprintf(
-	    stderr,
-	    "usage: nh_storm [-r RATE] [-t SECONDS] [-s STOPFILE] [-p PROCS] [-w GOFILE] [-a] DIR\n");
+	fprintf(stderr, "usage: nh_storm [-r RATE] [-t SECONDS] [-s STOPFILE] [-p PROCS] [-w "
+			"GOFILE] [-a] DIR\n");
 	return 2;
 }
