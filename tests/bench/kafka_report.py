@@ -158,9 +158,10 @@ def section(out, doc_dir):
             "adds the network and the replication (and the brokers' flush policy) on top of the "
             "numbers here.")
         L.append(
-            "- `--spool-sync flush` (default): the spool is fsynced every tick (≤ 1 s) in the "
-            "agent's loop, which neither reads events nor serves reports meanwhile, so a slow disk "
-            "would add to the tail. `compression.type=lz4` costs CPU only, and "
+            "- `--spool-sync flush` (default): the spool is fsynced every tick (≤ 1 s), on the "
+            "agent's I/O worker (the tail segment, and by path every segment that filled since "
+            "the last tick), so a slow disk does not hold the loop that reads events and serves "
+            "reports. `compression.type=lz4` costs CPU only, and "
             "`message.timeout.ms=30000` matters only when the broker is away.")
         variants = [r for r in lat if r["config"] != "default"]
         if variants:
