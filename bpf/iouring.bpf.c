@@ -769,11 +769,11 @@ static __always_inline void multi_complete(struct io_ring_ctx *ring, struct io_u
 	__u32 zero = 0;
 	__s32 res;
 
-	k.user_data = BPF_CORE_READ(cqe, user_data);
+	k.user_data = cqe->user_data;
 	m = bpf_map_lookup_elem(&uring_multi, &k);
 	if (!m)
 		return;
-	res = BPF_CORE_READ(cqe, res);
+	res = cqe->res;
 	if (res < 0 || !(r = bpf_map_lookup_elem(&uring_scratch, &zero)))
 		return;
 	__builtin_memset(r, 0, sizeof(*r) - NH_PATH_MAX);
@@ -795,10 +795,14 @@ int BPF_PROG(nh_uring_submit, struct io_kiocb *req)
 	struct uring_req *r;
 	__u32 zero = 0, sys;
 	__u64 key = (__u64)req;
+	__u8 op;
 
 	if (!uring_layout())
 		return 0;
-	sys = op_sys(BPF_CORE_READ(req, opcode));
+	/* a direct load (the argument is typed): every request of the node
+	 * comes this way */
+	op = req->opcode;
+	sys = op_sys(op);
 	if (sys == NH_SYS_NONE || nh_filtered())
 		return 0;
 	r = bpf_map_lookup_elem(&uring_scratch, &zero);
@@ -807,7 +811,7 @@ int BPF_PROG(nh_uring_submit, struct io_kiocb *req)
 	__builtin_memset(r, 0, sizeof(*r) - NH_PATH_MAX);
 	r->path[0] = 0;
 	r->sys = sys;
-	r->op = BPF_CORE_READ(req, opcode);
+	r->op = op;
 	r->pid_tgid = bpf_get_current_pid_tgid();
 	r->uid_gid = bpf_get_current_uid_gid();
 	r->cgroup_id = bpf_get_current_cgroup_id();
@@ -830,11 +834,12 @@ int BPF_PROG(nh_uring_submit, struct io_kiocb *req)
 SEC("tp_btf/io_uring_complete")
 int BPF_PROG(nh_uring_complete, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe)
 {
-	struct io_kiocb *rq = req;
+	struct io_kiocb *rq;
 	struct uring_req *r;
 	__u64 key = (__u64)req;
-	__u32 zero = 0;
+	__u32 zero = 0, sys;
 	long res;
+	__u8 op;
 
 	if (!uring_layout())
 		return 0;
@@ -843,9 +848,14 @@ int BPF_PROG(nh_uring_complete, struct io_ring_ctx *ring, void *req, struct io_u
 		multi_complete(ring, cqe);
 		return 0;
 	}
-	if (op_sys(BPF_CORE_READ(rq, opcode)) == NH_SYS_NONE)
+	/* one read: every completion of the node comes this way (the
+	 * tracepoint passes the request as void *: no direct loads) */
+	rq = req;
+	op = BPF_CORE_READ(rq, opcode);
+	sys = op_sys(op);
+	if (sys == NH_SYS_NONE)
 		return 0;
-	if (BPF_CORE_READ(rq, opcode) == NH_IORING_OP_ACCEPT)
+	if (op == NH_IORING_OP_ACCEPT)
 		multi_forget(ring, rq);
 	/* The result from the request (kernel memory), not from the CQ
 	 * ring's slot, which user space can write. */
@@ -860,7 +870,7 @@ int BPF_PROG(nh_uring_complete, struct io_ring_ctx *ring, void *req, struct io_u
 	 * flood of later requests while this one waited (a linked timeout
 	 * can hold it back): read what is left, in the scope's tasks. */
 	if (nh_filtered() || !(r = bpf_map_lookup_elem(&uring_scratch, &zero)) ||
-	    !read_late(rq, r, op_sys(BPF_CORE_READ(rq, opcode))))
+	    !read_late(rq, r, sys))
 		return 0;
 	complete(rq, r, res);
 	return 0;
