@@ -679,6 +679,12 @@ def io_uring_multishot_accept_into_fixed_files(s):
 
 
 @suite.test
+def io_uring_multishot_accept_on_an_sqpoll_ring(s):
+    # the kernel's iou-sqp thread arms it and takes the connections
+    multishot_accepts(s, ["--sqpoll", "accept-multi"], ["127.0.0.8", "127.0.0.9", "127.0.0.10"])
+
+
+@suite.test
 def io_uring_first_ring(s):
     found, _ = uring(s, ["ring"], lambda e: e["kind"] == "io_uring_create", "the first ring")
     if found:
