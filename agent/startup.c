@@ -642,9 +642,12 @@ int nh_agent_start(struct nh_agent *a)
 		nh_info(&a->log,
 			"32-bit (ia32) syscalls are possible on this node and are not traced "
 			"(docs/coverage.md)");
-	if (a->posture.io_uring_disabled == 0)
-		nh_info(&a->log, "io_uring is enabled for every process and its operations are not "
-				 "traced (docs/coverage.md)");
+	/* the io_uring hooks see a ring's operations; without them, none */
+	if (a->posture.io_uring_disabled == 0 && a->probes.uring_absent[0])
+		nh_info(&a->log,
+			"io_uring is enabled for every process and its operations are not "
+			"traced: %s (docs/coverage.md)",
+			a->probes.uring_absent);
 	nh_info(&a->log,
 		"%d probes attached; dedup window %llums; ring buffer %llu bytes; batch %llums",
 		nh_probes_attached(&a->probes), (unsigned long long)a->cfg.dedup_window_ms,

@@ -34,6 +34,8 @@
 #define NH_PF_IO_WORKER		   0x00000010
 #define NH_FFS_MASK		   (~3UL) /* io_rsrc_node.file_ptr: FFS_NOWAIT, FFS_ISREG */
 #define NH_SOCK_STREAM		   1
+#define NH_IORING_ACCEPT_MULTISHOT (1U << 0)
+#define NH_IORING_CQE_F_MORE	   (1U << 1)
 #define NH_MSG_FASTOPEN		   0x20000000
 
 /* What a request named, kept from its submission to its completion. */
@@ -71,6 +73,37 @@ struct {
 	__type(value, struct uring_req);
 } uring_scratch SEC(".maps");
 
+/* A multishot accept stays armed: the kernel posts every connection
+ * after the first as an auxiliary completion, which names the ring and
+ * the request's user_data but not the request. Kept from submission
+ * until the request's own (last) completion. */
+struct uring_multi_key {
+	__u64 ring;
+	__u64 user_data;
+};
+
+struct uring_multi {
+	__u64 req; /* only this request's own completion forgets the entry */
+	__u64 pid_tgid;
+	__u64 uid_gid;
+	__u64 cgroup_id;
+	__s32 fd;
+	__u32 file_slot;
+	__u32 hflags;
+	__u32 pad;
+	char comm[NH_COMM_LEN];
+};
+
+/* LRU: an entry whose request never completes (its ring torn down
+ * without cancelling it) is pushed out by later ones; see
+ * docs/coverage.md for a workload that arms more than this. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct uring_multi_key);
+	__type(value, struct uring_multi);
+} uring_multi SEC(".maps");
+
 /* Every structure field the programs read: CO-RE constants, so on a
  * kernel where one is missing every read below is dead code (and the
  * program still loads); nh_uring_layout tells the agent. */
@@ -85,6 +118,8 @@ static __always_inline bool uring_layout(void)
 	       bpf_core_field_exists(struct io_kiocb, file) &&
 	       bpf_core_field_exists(struct io_cqe, res) &&
 	       bpf_core_field_exists(struct io_cqe, fd) &&
+	       bpf_core_field_exists(struct io_cqe, user_data) &&
+	       bpf_core_field_exists(struct io_cqe, flags) &&
 	       bpf_core_field_exists(struct io_open, dfd) &&
 	       bpf_core_field_exists(struct io_open, file_slot) &&
 	       bpf_core_field_exists(struct io_open, filename) &&
@@ -117,9 +152,9 @@ int nh_uring_layout(struct bpf_raw_tracepoint_args *ctx)
  * it is. */
 static __always_inline void uring_comm(char *comm)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *t = bpf_get_current_task_btf();
 
-	if (BPF_CORE_READ(t, flags) & NH_PF_IO_WORKER)
+	if (t->flags & NH_PF_IO_WORKER)
 		BPF_CORE_READ_STR_INTO((char(*)[NH_COMM_LEN])comm, t, group_leader, comm);
 	else
 		bpf_get_current_comm(comm, NH_COMM_LEN);
@@ -167,14 +202,14 @@ static __always_inline struct file *fixed_file(struct io_ring_ctx *ctx, __u32 id
  * submitter's process (they share the descriptor table). */
 static __always_inline struct file *fd_file(int fd)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(t, files, fdt, fd);
-	unsigned int max = BPF_CORE_READ(t, files, fdt, max_fds);
+	/* plain BTF loads down to the table (a helper call each cost
+	 * about 20 ns); the slot needs one */
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
 	struct file *f = NULL;
 
-	if (fd < 0 || (unsigned int)fd >= max)
+	if (!fdt || fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]))
 		return NULL;
 	return f;
 }
@@ -182,16 +217,15 @@ static __always_inline struct file *fd_file(int fd)
 /* The file a completed open or accept made: a descriptor, or a slot of
  * the ring's fixed files (file_slot is the slot + 1, or "allocate": then
  * the result is the slot). */
-static __always_inline struct file *made_file(struct io_kiocb *req, const struct uring_req *r,
+static __always_inline struct file *made_file(struct io_ring_ctx *ring, const struct uring_req *r,
 					      long res)
 {
 	if (res < 0 || (r->hflags & NH_F_URING_NO_CQE))
 		return NULL;
 	if (!r->file_slot)
 		return fd_file(res);
-	return fixed_file(BPF_CORE_READ(req, ctx), r->file_slot == NH_IORING_FILE_INDEX_ALLOC
-						       ? (__u32)res
-						       : r->file_slot - 1);
+	return fixed_file(ring, r->file_slot == NH_IORING_FILE_INDEX_ALLOC ? (__u32)res
+									   : r->file_slot - 1);
 }
 
 /* As nh_cred_of (maps.bpf.h), with reads that may fault. */
@@ -227,7 +261,7 @@ static __always_inline void open_done(struct io_kiocb *req, struct uring_req *r,
 {
 	struct nh_inode_val *cred = NULL;
 	struct nh_open_event *e;
-	struct file *f = made_file(req, r, res);
+	struct file *f = made_file(BPF_CORE_READ(req, ctx), r, res);
 	struct nh_ctx c;
 	bool via_volume = false;
 	__u64 h, ino = 0, dev = 0;
@@ -380,11 +414,11 @@ static __always_inline struct sock *file_sock(struct file *f)
 	return BPF_CORE_READ(sock, sk);
 }
 
-static __always_inline void accept_done(struct io_kiocb *req, struct uring_req *r, long res)
+static __always_inline void accept_done(struct io_ring_ctx *ring, struct uring_req *r, long res)
 {
 	struct nh_accept_event *e;
 	struct nh_sockaddr sa = {}, key;
-	struct sock *sk = file_sock(made_file(req, r, res));
+	struct sock *sk = file_sock(made_file(ring, r, res));
 	struct nh_ctx c;
 	__u16 lport = 0;
 	__u64 h;
@@ -563,7 +597,7 @@ static __always_inline void connect_addr(struct io_kiocb *req, struct uring_req 
 static __always_inline bool read_request(struct io_kiocb *req, struct uring_req *r)
 {
 	void *cmd = __builtin_preserve_access_index(&req->cmd);
-	struct io_async_msghdr *io = BPF_CORE_READ(req, async_data);
+	struct io_async_msghdr *io = req->async_data;
 
 	switch (r->sys) {
 	case NH_SYS_OPENAT:
@@ -585,11 +619,11 @@ static __always_inline bool read_request(struct io_kiocb *req, struct uring_req 
 	case NH_SYS_CONNECT:
 		/* the address is in the async data when prep copied it there;
 		 * else it is read at completion (connect_addr) */
-		r->fd = BPF_CORE_READ(req, cqe.fd);
+		r->fd = req->cqe.fd;
 		connect_addr(req, r);
 		return true;
 	case NH_SYS_ACCEPT4:
-		r->fd = BPF_CORE_READ(req, cqe.fd);
+		r->fd = req->cqe.fd;
 		r->file_slot = BPF_CORE_READ((struct io_accept *)cmd, file_slot);
 		return true;
 	default: {
@@ -597,7 +631,7 @@ static __always_inline bool read_request(struct io_kiocb *req, struct uring_req 
 		 * at by msg_name, or there is none */
 		struct io_sr_msg *sr = cmd;
 
-		r->fd = BPF_CORE_READ(req, cqe.fd);
+		r->fd = req->cqe.fd;
 		r->flags = BPF_CORE_READ(sr, msg_flags);
 		if (io && BPF_CORE_READ(io, msg.msg_name) && kernel_addr(&io->addr, &r->sa))
 			r->has_addr = 1;
@@ -665,9 +699,94 @@ static __always_inline void complete(struct io_kiocb *req, struct uring_req *r, 
 	else if (r->sys == NH_SYS_CONNECT)
 		connect_done(r, res);
 	else if (r->sys == NH_SYS_ACCEPT4)
-		accept_done(req, r, res);
+		accept_done(BPF_CORE_READ(req, ctx), r, res);
 	else
 		send_done(req, r, res);
+}
+
+/* Multishot is told by the accept's own flags (6.10 on); before that it
+ * was only a request flag whose bit moved between versions: there the
+ * accept is reported for its first connection only. */
+static __always_inline bool accept_multishot(struct io_kiocb *req)
+{
+	struct io_accept *a = (void *)__builtin_preserve_access_index(&req->cmd);
+
+	if (!bpf_core_field_exists(struct io_accept, iou_flags))
+		return false;
+	return BPF_CORE_READ(a, iou_flags) & NH_IORING_ACCEPT_MULTISHOT;
+}
+
+static __always_inline void multi_arm(struct io_kiocb *req, const struct uring_req *r)
+{
+	struct uring_multi_key k = {
+	    .ring = (__u64)req->ctx,
+	    .user_data = req->cqe.user_data,
+	};
+	struct uring_multi m = {
+	    .req = (__u64)req,
+	    .pid_tgid = r->pid_tgid,
+	    .uid_gid = r->uid_gid,
+	    .cgroup_id = r->cgroup_id,
+	    .fd = r->fd,
+	    .file_slot = r->file_slot,
+	    /* each later connection has a completion of its own */
+	    .hflags = r->hflags & ~NH_F_URING_NO_CQE,
+	};
+
+	__builtin_memcpy(m.comm, r->comm, NH_COMM_LEN);
+	bpf_map_update_elem(&uring_multi, &k, &m, BPF_ANY);
+}
+
+/* The request's last completion (no "more" flag, read from the request,
+ * not the ring slot): forget it, unless another request reused its
+ * user_data meanwhile. */
+static __always_inline void multi_forget(struct io_ring_ctx *ring, struct io_kiocb *req)
+{
+	struct uring_multi_key k = {.ring = (__u64)ring};
+	struct uring_multi *m;
+
+	if (BPF_CORE_READ(req, cqe.flags) & NH_IORING_CQE_F_MORE)
+		return;
+	k.user_data = BPF_CORE_READ(req, cqe.user_data);
+	m = bpf_map_lookup_elem(&uring_multi, &k);
+	if (m && m->req == (__u64)req)
+		bpf_map_delete_elem(&uring_multi, &k);
+}
+
+/* An auxiliary completion: if it is a connection of a multishot accept
+ * we kept, the new socket (descriptor, or fixed-file slot allocated by
+ * the kernel) is reported as the accept's first was. The kernel has
+ * just written user_data and res into the CQ ring slot and there is no
+ * other copy to read them from (docs/coverage.md: what a thread racing
+ * that write could do). The completing task is the submitter's thread
+ * (task work) or an io_uring thread of its process: the same
+ * descriptor table. */
+static __always_inline void multi_complete(struct io_ring_ctx *ring, struct io_uring_cqe *cqe)
+{
+	struct uring_multi_key k = {.ring = (__u64)ring};
+	struct uring_multi *m;
+	struct uring_req *r;
+	__u32 zero = 0;
+	__s32 res;
+
+	k.user_data = cqe->user_data;
+	m = bpf_map_lookup_elem(&uring_multi, &k);
+	if (!m)
+		return;
+	res = cqe->res;
+	if (res < 0 || !(r = bpf_map_lookup_elem(&uring_scratch, &zero)))
+		return;
+	__builtin_memset(r, 0, sizeof(*r) - NH_PATH_MAX);
+	r->sys = NH_SYS_ACCEPT4;
+	r->op = NH_IORING_OP_ACCEPT;
+	r->pid_tgid = m->pid_tgid;
+	r->uid_gid = m->uid_gid;
+	r->cgroup_id = m->cgroup_id;
+	r->fd = m->fd;
+	r->file_slot = m->file_slot;
+	r->hflags = m->hflags;
+	__builtin_memcpy(r->comm, m->comm, NH_COMM_LEN);
+	accept_done(ring, r, res);
 }
 
 SEC("tp_btf/io_uring_submit_req")
@@ -676,10 +795,14 @@ int BPF_PROG(nh_uring_submit, struct io_kiocb *req)
 	struct uring_req *r;
 	__u32 zero = 0, sys;
 	__u64 key = (__u64)req;
+	__u8 op;
 
 	if (!uring_layout())
 		return 0;
-	sys = op_sys(BPF_CORE_READ(req, opcode));
+	/* a direct load (the argument is typed): every request of the node
+	 * comes this way */
+	op = req->opcode;
+	sys = op_sys(op);
 	if (sys == NH_SYS_NONE || nh_filtered())
 		return 0;
 	r = bpf_map_lookup_elem(&uring_scratch, &zero);
@@ -688,16 +811,18 @@ int BPF_PROG(nh_uring_submit, struct io_kiocb *req)
 	__builtin_memset(r, 0, sizeof(*r) - NH_PATH_MAX);
 	r->path[0] = 0;
 	r->sys = sys;
-	r->op = BPF_CORE_READ(req, opcode);
+	r->op = op;
 	r->pid_tgid = bpf_get_current_pid_tgid();
 	r->uid_gid = bpf_get_current_uid_gid();
 	r->cgroup_id = bpf_get_current_cgroup_id();
 	uring_comm(r->comm);
 	if (!read_request(req, r))
 		return 0;
+	if (sys == NH_SYS_ACCEPT4 && accept_multishot(req))
+		multi_arm(req, r);
 	/* Asked for no completion on success: no result will be seen, so
 	 * report now, with the result unknown (0). */
-	if (BPF_CORE_READ(req, flags) & NH_REQ_F_CQE_SKIP) {
+	if (req->flags & NH_REQ_F_CQE_SKIP) {
 		r->hflags |= NH_F_URING_NO_CQE;
 		complete(req, r, 0);
 		return 0;
@@ -709,15 +834,29 @@ int BPF_PROG(nh_uring_submit, struct io_kiocb *req)
 SEC("tp_btf/io_uring_complete")
 int BPF_PROG(nh_uring_complete, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe)
 {
-	struct io_kiocb *rq = req;
+	struct io_kiocb *rq;
 	struct uring_req *r;
 	__u64 key = (__u64)req;
-	__u32 zero = 0;
+	__u32 zero = 0, sys;
 	long res;
+	__u8 op;
 
-	/* An auxiliary completion (multishot) names no request. */
-	if (!uring_layout() || !req || op_sys(BPF_CORE_READ(rq, opcode)) == NH_SYS_NONE)
+	if (!uring_layout())
 		return 0;
+	/* An auxiliary completion (multishot) names no request. */
+	if (!req) {
+		multi_complete(ring, cqe);
+		return 0;
+	}
+	/* one read: every completion of the node comes this way (the
+	 * tracepoint passes the request as void *: no direct loads) */
+	rq = req;
+	op = BPF_CORE_READ(rq, opcode);
+	sys = op_sys(op);
+	if (sys == NH_SYS_NONE)
+		return 0;
+	if (op == NH_IORING_OP_ACCEPT)
+		multi_forget(ring, rq);
 	/* The result from the request (kernel memory), not from the CQ
 	 * ring's slot, which user space can write. */
 	res = BPF_CORE_READ(rq, cqe.res);
@@ -731,7 +870,7 @@ int BPF_PROG(nh_uring_complete, struct io_ring_ctx *ring, void *req, struct io_u
 	 * flood of later requests while this one waited (a linked timeout
 	 * can hold it back): read what is left, in the scope's tasks. */
 	if (nh_filtered() || !(r = bpf_map_lookup_elem(&uring_scratch, &zero)) ||
-	    !read_late(rq, r, op_sys(BPF_CORE_READ(rq, opcode))))
+	    !read_late(rq, r, sys))
 		return 0;
 	complete(rq, r, res);
 	return 0;

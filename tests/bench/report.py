@@ -29,6 +29,9 @@ WORKLOADS = {
     "udp_new": ("sendto() to a new loopback address each time", "a first-seen destination per op"),
     "send_stream": ("sendto() on a connected TCP socket (the peer reads)", "a send the hook drops at the socket type"),
     "null_syscall": ("getppid(), a syscall no probe hooks", "what a hook on every syscall adds"),
+    "uring_nop": ("IORING_OP_NOP, one per io_uring_enter()", "what every io_uring request pays for the hooks"),
+    "uring_open_same": ("IORING_OP_OPENAT of the same file + close()", "a deduplicated repeat io_uring open per op"),
+    "uring_send_connected": ("IORING_OP_SEND on a connected UDP socket", "a deduplicated repeat io_uring send per op"),
 }
 CONFIGS = {
     "none": "no monitoring",

@@ -650,6 +650,40 @@ def io_uring_accept(s):
         assert ev["address"] == "127.0.0.1" and ev["local_port"] > 0, ev
 
 
+def multishot_accepts(s, argv, clients):
+    """One multishot accept takes a connection from each client address:
+    after the first, the kernel posts them while the request stays armed
+    (completions that name no request). Every one must be an accept."""
+    def accepted_from(a):
+        return lambda e: (e["kind"] == "accept" and e.get("via") == "io_uring" and
+                          e.get("address") == a)
+
+    def every(view):
+        for a in clients:
+            ev = view.wait_for(accepted_from(a), what="the accept from " + a)[0]
+            assert ev["syscall"] == "accept4" and ev["result"] >= 0, ev
+            assert ev["local_port"] > 0 and ev["comm"] == "uring_act", ev
+    uring(s, argv + clients, accepted_from(clients[-1]), "the last connection's accept",
+          check=every)
+
+
+@suite.test
+def io_uring_multishot_accept_every_connection(s):
+    multishot_accepts(s, ["accept-multi"], ["127.0.0.2", "127.0.0.3", "127.0.0.4"])
+
+
+@suite.test
+def io_uring_multishot_accept_into_fixed_files(s):
+    # the new sockets are in the ring's fixed-file table, not descriptors
+    multishot_accepts(s, ["--fixed", "accept-multi"], ["127.0.0.5", "127.0.0.6", "127.0.0.7"])
+
+
+@suite.test
+def io_uring_multishot_accept_on_an_sqpoll_ring(s):
+    # the kernel's iou-sqp thread arms it and takes the connections
+    multishot_accepts(s, ["--sqpoll", "accept-multi"], ["127.0.0.8", "127.0.0.9", "127.0.0.10"])
+
+
 @suite.test
 def io_uring_first_ring(s):
     found, _ = uring(s, ["ring"], lambda e: e["kind"] == "io_uring_create", "the first ring")

@@ -28,17 +28,29 @@
  * udp_new    sendto(2) of one byte to a new loopback address each time
  *            (127.x.y.z, nothing listening): every send is a new
  *            destination and has to reach user space.
+ * uring_nop  one IORING_OP_NOP submitted and reaped per io_uring_enter(2):
+ *            what every io_uring request of the node pays for the io_uring
+ *            hooks when it is not an operation they report.
+ * uring_open_same  IORING_OP_OPENAT of one file, then close(2): the ring's
+ *            deduplicated repeat open (compare open_same).
+ * uring_send_connected  IORING_OP_SEND of one byte on a UDP socket
+ *            connected to a bound loopback sink (compare send_connected).
+ * The io_uring workloads use raw io_uring_setup/io_uring_enter, one
+ * request in flight, and run inline in the caller (no SQPOLL, no io-wq).
  *
  * -t bounds the timed loop in seconds so a slow monitor (auditd) cannot
  * stretch a run; the line reports the iterations actually done.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -68,10 +80,113 @@ struct net {
 	struct sockaddr_in to; /* udp_known: the destination */
 };
 
+/* A ring with one request in flight at a time. */
+struct ring {
+	int fd;
+	unsigned *sq_tail, *sq_mask, *sq_array;
+	unsigned *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+};
+
 static void die(const char *what)
 {
 	fprintf(stderr, "bench_workload: %s: %s\n", what, strerror(errno));
 	exit(1);
+}
+
+static void *ring_map(int fd, size_t len, off_t what)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, what);
+
+	if (p == MAP_FAILED)
+		die("mmap io_uring");
+	return p;
+}
+
+static void ring_setup(struct ring *r)
+{
+	struct io_uring_params p;
+	size_t sq_len, cq_len;
+	char *sq, *cq;
+
+	memset(&p, 0, sizeof(p));
+	r->fd = (int)syscall(__NR_io_uring_setup, 4, &p);
+	if (r->fd < 0)
+		die("io_uring_setup");
+	sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (p.features & IORING_FEAT_SINGLE_MMAP)
+		sq_len = cq_len = sq_len > cq_len ? sq_len : cq_len;
+	sq = ring_map(r->fd, sq_len, IORING_OFF_SQ_RING);
+	cq =
+	    p.features & IORING_FEAT_SINGLE_MMAP ? sq : ring_map(r->fd, cq_len, IORING_OFF_CQ_RING);
+	r->sqes = ring_map(r->fd, p.sq_entries * sizeof(struct io_uring_sqe), IORING_OFF_SQES);
+	r->sq_tail = (unsigned *)(sq + p.sq_off.tail);
+	r->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+	r->sq_array = (unsigned *)(sq + p.sq_off.array);
+	r->cq_head = (unsigned *)(cq + p.cq_off.head);
+	r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
+	r->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+	r->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+}
+
+/* The next entry, zeroed; ring_run publishes it. */
+static struct io_uring_sqe *ring_sqe(struct ring *r)
+{
+	unsigned idx = *r->sq_tail & *r->sq_mask;
+
+	memset(&r->sqes[idx], 0, sizeof(r->sqes[idx]));
+	r->sq_array[idx] = idx;
+	return &r->sqes[idx];
+}
+
+/* Submit the entry and wait for its completion in one io_uring_enter(2);
+ * returns its result. */
+static int ring_run(struct ring *r)
+{
+	unsigned head;
+	int res;
+
+	atomic_store_explicit((_Atomic unsigned *)r->sq_tail, *r->sq_tail + 1,
+			      memory_order_release);
+	if (syscall(__NR_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) != 1)
+		die("io_uring_enter");
+	head = *r->cq_head;
+	while (head == atomic_load_explicit((_Atomic unsigned *)r->cq_tail, memory_order_acquire))
+		if (syscall(__NR_io_uring_enter, r->fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+			die("io_uring_enter");
+	res = r->cqes[head & *r->cq_mask].res;
+	atomic_store_explicit((_Atomic unsigned *)r->cq_head, head + 1, memory_order_release);
+	return res;
+}
+
+/* One request of an io_uring workload (how: 0 nop, 1 open, 2 send). */
+static void uring_once(struct ring *r, int how, const char *path, int udp)
+{
+	struct io_uring_sqe *sqe = ring_sqe(r);
+	int res;
+
+	if (how == 0) {
+		sqe->opcode = IORING_OP_NOP;
+	} else if (how == 1) {
+		sqe->opcode = IORING_OP_OPENAT;
+		sqe->fd = AT_FDCWD;
+		sqe->addr = (unsigned long)path;
+		sqe->open_flags = O_RDONLY | O_CLOEXEC;
+	} else {
+		sqe->opcode = IORING_OP_SEND;
+		sqe->fd = udp;
+		sqe->addr = (unsigned long)"x";
+		sqe->len = 1;
+	}
+	res = ring_run(r);
+	if (res < 0 && !(how == 2 && res == -ECONNREFUSED)) {
+		errno = -res;
+		die(how == 0 ? "IORING_OP_NOP" : how == 1 ? path : "IORING_OP_SEND");
+	}
+	if (how == 1)
+		close(res);
 }
 
 static uint64_t now_ns(void)
@@ -255,7 +370,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench_workload open_same|open_new|connect|exec|send_connected|udp_known|"
-		"udp_new|send_stream|null_syscall\n                      [-n ITERS] [-w WARMUP]\n"
+		"udp_new|send_stream|null_syscall|uring_nop|uring_open_same|uring_send_connected\n"
+		"                      [-n ITERS] [-w WARMUP]\n"
 		"                      [-t MAX_SECONDS] [-d DIR] [-x EXECUTABLE]\n");
 	exit(2);
 }
@@ -302,9 +418,10 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	struct net net = {.listener = -1};
+	struct ring ring = {.fd = -1};
 	char dir[4096], same[4096], path[4096];
 	char **names = NULL;
-	int is_open_same, is_open_new, is_connect, is_exec, is_null, udp;
+	int is_open_same, is_open_new, is_connect, is_exec, is_null, udp, uring;
 	uint64_t start, end, deadline, cpu_start, cpu_end;
 	long i, done;
 
@@ -320,7 +437,17 @@ int main(int argc, char **argv)
 	      : !strcmp(o.workload, "udp_new")	    ? 2
 	      : !strcmp(o.workload, "send_stream")  ? 3
 						    : -1;
-	if (!is_open_same && !is_open_new && !is_connect && !is_exec && !is_null && udp < 0)
+	/* -1: not an io_uring workload; else uring_once's how */
+	uring = !strcmp(o.workload, "uring_nop")	      ? 0
+		: !strcmp(o.workload, "uring_open_same")      ? 1
+		: !strcmp(o.workload, "uring_send_connected") ? 2
+							      : -1;
+	/* the io_uring ones set up what their syscall twins do */
+	is_open_same |= uring == 1;
+	if (uring == 2)
+		udp = 0;
+	if (!is_open_same && !is_open_new && !is_connect && !is_exec && !is_null && udp < 0 &&
+	    uring < 0)
 		usage();
 	if (o.iters <= 0)
 		o.iters = is_exec ? 2000 : is_connect ? 20000 : 200000;
@@ -358,9 +485,14 @@ int main(int argc, char **argv)
 	else if (udp >= 0)
 		udp_setup(&net, udp == 0);
 
+	if (uring >= 0)
+		ring_setup(&ring);
+
 	/* Warm-up: caches, the dedup entry of open_same, page tables. */
 	for (i = 0; i < o.warmup; i++) {
-		if (is_open_same) {
+		if (uring >= 0) {
+			uring_once(&ring, uring, same, net.udp);
+		} else if (is_open_same) {
 			open_close(same);
 		} else if (is_open_new) {
 			open_close(names[i]);
@@ -380,7 +512,9 @@ int main(int argc, char **argv)
 	deadline = start + (uint64_t)(o.max_sec * 1e9);
 	end = start;
 	for (done = 0; done < o.iters;) {
-		if (is_open_same) {
+		if (uring >= 0) {
+			uring_once(&ring, uring, same, net.udp);
+		} else if (is_open_same) {
 			open_close(same);
 		} else if (is_open_new) {
 			open_close(names[o.warmup + done]);
@@ -421,6 +555,8 @@ int main(int argc, char **argv)
 		rmdir(dir);
 	if (net.listener >= 0)
 		close(net.listener);
+	if (ring.fd >= 0)
+		close(ring.fd);
 	if (udp >= 0) {
 		close(net.udp);
 		close(net.sink);

@@ -8,6 +8,10 @@
  *   uring_act [--sqpoll] connect HOST PORT | unix-connect PATH
  *   uring_act [--sqpoll] send|sendmsg HOST PORT      (UDP, the address in the request)
  *   uring_act [--sqpoll] accept                      (a listener on 127.0.0.1 it connects to)
+ *   uring_act [--fixed] accept-multi ADDR...  one multishot accept on a listener on
+ *                                 127.0.0.1 takes a connection from a client bound
+ *                                 to each ADDR (127.0.0.x); --fixed: into fixed-file
+ *                                 slots the kernel allocates
  *   uring_act ring                                   (only sets a ring up)
  *   uring_act flood-open PATH N   an open held behind a 0.3 s timeout while N
  *                                 accepts that never complete are submitted
@@ -129,6 +133,74 @@ static int submit_wait(struct ring *r, unsigned want, int *res)
 	return 0;
 }
 
+/* Reap one completion. */
+static int wait_cqe(struct ring *r, struct io_uring_cqe *out)
+{
+	unsigned head;
+
+	for (;;) {
+		head = *r->cq_head;
+		if (head !=
+		    atomic_load_explicit((_Atomic unsigned *)r->cq_tail, memory_order_acquire))
+			break;
+		if (syscall(__NR_io_uring_enter, r->fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+			return -errno;
+	}
+	*out = r->cqes[head & *r->cq_mask];
+	atomic_store_explicit((_Atomic unsigned *)r->cq_head, head + 1, memory_order_release);
+	return 0;
+}
+
+/* One multishot accept, armed before any client connects, so that every
+ * connection is a completion the kernel posts while it stays armed. */
+static int accept_multi(struct ring *r, bool fixed, char **addrs, int n)
+{
+	struct sockaddr_in me = {.sin_family = AF_INET}, from = {.sin_family = AF_INET};
+	struct io_uring_rsrc_register files = {.nr = 8, .flags = IORING_RSRC_REGISTER_SPARSE};
+	socklen_t len = sizeof(me);
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe cqe;
+	int l = socket(AF_INET, SOCK_STREAM, 0), code, unused;
+
+	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(l, (struct sockaddr *)&me, sizeof(me)) || listen(l, 8) ||
+	    getsockname(l, (struct sockaddr *)&me, &len))
+		return -errno;
+	printf("port %u\n", ntohs(me.sin_port));
+	if (fixed && syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_FILES2, &files,
+			     sizeof(files)) < 0)
+		return -errno;
+	sqe = next_sqe(r);
+	sqe->opcode = IORING_OP_ACCEPT;
+	sqe->fd = l;
+	sqe->ioprio = IORING_ACCEPT_MULTISHOT;
+	sqe->user_data = 99;
+	if (fixed)
+		sqe->file_index = IORING_FILE_INDEX_ALLOC;
+	code = submit_wait(r, 0, &unused);
+	if (code)
+		return code;
+	for (int i = 0; i < n; i++) {
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (inet_pton(AF_INET, addrs[i], &from.sin_addr) != 1)
+			return -EINVAL;
+		if (bind(c, (struct sockaddr *)&from, sizeof(from)) ||
+		    connect(c, (struct sockaddr *)&me, sizeof(me)))
+			return -errno;
+		code = wait_cqe(r, &cqe);
+		if (code)
+			return code;
+		printf("result %d more %d\n", cqe.res, !!(cqe.flags & IORING_CQE_F_MORE));
+		/* the accept must still be armed: this is what is tested */
+		if (cqe.res < 0)
+			return cqe.res;
+		if (!(cqe.flags & IORING_CQE_F_MORE))
+			return -ECANCELED;
+	}
+	return 0;
+}
+
 static int ip4_addr(const char *host, const char *port, struct sockaddr_in *sin)
 {
 	memset(sin, 0, sizeof(*sin));
@@ -145,7 +217,7 @@ static int die(const char *what, int code)
 
 int main(int argc, char **argv)
 {
-	bool sqpoll = false, skip = false;
+	bool sqpoll = false, skip = false, fixed = false;
 	struct io_uring_sqe *sqe;
 	struct sockaddr_in sin;
 	struct ring r;
@@ -157,6 +229,8 @@ int main(int argc, char **argv)
 			sqpoll = true;
 		else if (!strcmp(argv[i], "--skip-cqe"))
 			skip = true;
+		else if (!strcmp(argv[i], "--fixed"))
+			fixed = true;
 	}
 	if (i >= argc)
 		return die("usage: see the source", EINVAL);
@@ -254,6 +328,8 @@ int main(int argc, char **argv)
 		sqe->opcode = IORING_OP_ACCEPT;
 		sqe->fd = l;
 		code = submit_wait(&r, 1, &res);
+	} else if (!strcmp(op, "accept-multi")) {
+		code = accept_multi(&r, fixed, argv + i, argc - i);
 	} else if (!strcmp(op, "flood-open")) {
 		static struct __kernel_timespec ts = {.tv_nsec = 300000000};
 		struct sockaddr_in me = {.sin_family = AF_INET};
