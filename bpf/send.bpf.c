@@ -58,15 +58,12 @@ static __always_inline bool user_addr(const void *uaddr, struct nh_sockaddr *sa)
 	return nh_sockaddr_from(&sin6, sa);
 }
 
-static __always_inline void emit(struct nh_ctx *c, __u32 sys, int fd, long ret,
-				 const struct nh_sockaddr *sa, bool from_user, __u32 index)
+/* Report a destination not yet in the dedup map under object h. */
+static __always_inline void emit_new(struct nh_ctx *c, __u32 sys, int fd, long ret,
+				     const struct nh_sockaddr *sa, bool from_user, __u32 index, __u64 h)
 {
-	struct nh_send_event *e;
-	__u64 h = send_object(sa, ret);
+	struct nh_send_event *e = NH_RESERVE(struct nh_send_event, NH_KIND_SEND);
 
-	if (nh_dedup_hit(c, NH_KIND_SEND, h))
-		return;
-	e = NH_RESERVE(struct nh_send_event, NH_KIND_SEND);
 	if (!e)
 		return;
 	nh_fill_dedup_hdr(&e->h, c, NH_KIND_SEND, h);
@@ -80,6 +77,15 @@ static __always_inline void emit(struct nh_ctx *c, __u32 sys, int fd, long ret,
 	e->msg_index = index;
 	nh_submit(e);
 	nh_dedup_remember(c, NH_KIND_SEND, h);
+}
+
+static __always_inline void emit(struct nh_ctx *c, __u32 sys, int fd, long ret,
+				 const struct nh_sockaddr *sa, bool from_user, __u32 index)
+{
+	__u64 h = send_object(sa, ret);
+
+	if (!nh_dedup_hit(c, NH_KIND_SEND, h))
+		emit_new(c, sys, fd, ret, sa, from_user, index, h);
 }
 
 /* What every send shares: the socket, whether it is one to report, and
@@ -174,32 +180,40 @@ static __always_inline int send_lookup(__u8 proto, __u16 sport, const struct nh_
 	struct sock *sk;
 	struct nh_ctx c;
 	__u32 sys, flags;
+	__u64 h;
 	long nr;
 	int fd;
 
+	/* The saved registers are a BTF pointer: plain loads. */
 	regs = nh_regs();
-	nr = BPF_CORE_READ(regs, orig_ax);
+	nr = regs->orig_ax;
 	if (nr == NH_NR_SENDTO) {
 		sys = NH_SYS_SENDTO;
-		flags = PT_REGS_PARM4_CORE_SYSCALL(regs);
+		flags = PT_REGS_PARM4_SYSCALL(regs);
 	} else if (nr == NH_NR_SENDMSG) {
 		sys = NH_SYS_SENDMSG;
-		flags = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		flags = PT_REGS_PARM3_SYSCALL(regs);
 	} else {
 		return 0;
 	}
 	if (nh_filtered())
 		return 0;
-	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	nh_ctx_init(&c);
+	/* A destination this identity's binary already sent to was checked
+	 * against its socket when first reported: a repeat is counted
+	 * without the socket's seven field reads (half the program). */
+	h = send_object(sa, 0);
+	if (nh_dedup_hit(&c, NH_KIND_SEND, h))
+		return 0;
+	fd = PT_REGS_PARM1_SYSCALL(regs);
 	/* The call holds its socket; another thread may have replaced the
 	 * descriptor since: the file's type is checked, and a socket whose
 	 * flow this is not is not reported. */
 	sk = nh_fd_sock(fd, true);
 	if (!sk || !own_flow(sk, proto, sport, flags))
 		return 0;
-	nh_ctx_init(&c);
 	/* Reported at its route: the call has not finished, result 0. */
-	emit(&c, sys, fd, 0, sa, false, 0);
+	emit_new(&c, sys, fd, 0, sa, false, 0, h);
 	return 0;
 }
 
