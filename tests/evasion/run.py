@@ -600,6 +600,27 @@ def io_uring_open_held_back_behind_a_flood(s):
 
 
 @suite.test
+def io_uring_same_user_data_on_a_full_cq(s):
+    """Two OPENATs in one submission sharing one user_data, both
+    overflowing: the overflow names (ring, user_data) only, so the index
+    must not hide the first behind the second. The credential is the
+    first."""
+    path = planted_pgpass(s, "dup")
+    other = os.path.join(s.tmp, "dup", "notes.txt")
+    with open(other, "w") as f:
+        f.write("x\n")
+
+    def both(view):
+        pgpass_use_via_io_uring(view)
+        view.wait_for(lambda e: e["kind"] == "open" and e.get("via") == "io_uring" and
+                      e.get("path") == path and e.get("result", -1) >= 0,
+                      what="the first open")
+    uring(s, ["--cq-full", "open-twice", path, other],
+          lambda e: e["kind"] == "open" and e.get("path") == other and e.get("result", -1) >= 0,
+          "the second open", check=both)
+
+
+@suite.test
 def io_uring_connect(s):
     with socket.socket() as srv:
         srv.bind(("127.0.0.1", 0))

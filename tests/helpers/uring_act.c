@@ -15,6 +15,8 @@
  *   uring_act ring                                   (only sets a ring up)
  *   uring_act flood-open PATH N   an open held behind a 0.3 s timeout while N
  *                                 accepts that never complete are submitted
+ *   uring_act [--cq-full] open-twice PATH PATH   two OPENATs in one submission,
+ *                                 both with the same user_data
  *   --cq-full: an 8-entry CQ ring filled with unreaped NOPs before the
  *   operation completes, so its completion overflows (accept-multi: then
  *   the first connection ends the accept)
@@ -322,6 +324,32 @@ int main(int argc, char **argv)
 			sqe->opcode = IORING_OP_NOP;
 		}
 		code = submit_wait(&r, 1, &res);
+	} else if (!strcmp(op, "open-twice")) {
+		struct io_uring_cqe cqe;
+
+		if (i + 1 >= argc)
+			return die("open-twice PATH PATH", EINVAL);
+		for (int k = 0; k < 2; k++) {
+			if (k)
+				sqe = next_sqe(&r);
+			sqe->opcode = IORING_OP_OPENAT;
+			sqe->fd = AT_FDCWD;
+			sqe->addr = (unsigned long)argv[i + k];
+			sqe->open_flags = O_RDONLY;
+			sqe->user_data = 5; /* the kernel lets requests share it */
+			atomic_store_explicit((_Atomic unsigned *)r.sq_tail, *r.sq_tail + 1,
+					      memory_order_release);
+		}
+		if (syscall(__NR_io_uring_enter, r.fd, 2, 0, 0, NULL, 0) < 0)
+			return die("io_uring_enter", errno);
+		for (int k = 0; k < 2; k++) {
+			code = wait_cqe(&r, &cqe);
+			if (code)
+				return die("io_uring_enter", code);
+			printf("result %d\n", cqe.res);
+			if (cqe.res < 0)
+				return die(op, cqe.res);
+		}
 	} else if (!strcmp(op, "connect")) {
 		int s = socket(AF_INET, SOCK_STREAM, 0);
 
