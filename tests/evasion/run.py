@@ -735,6 +735,20 @@ def io_uring_connect_on_a_full_cq(s):
 
 
 @suite.test
+def io_uring_sqpoll_connect_on_a_full_cq(s):
+    # the kernel's iou-sqp thread submits and completes: the overflow
+    # fires in it
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        port = srv.getsockname()[1]
+        uring(s, ["--sqpoll", "--cq-full", "connect", "127.0.0.1", str(port)],
+              lambda e: e["kind"] == "connect" and e.get("port") == port and
+              e.get("result") == 0 and e.get("comm") == "uring_act",
+              "the overflowing SQPOLL connect")
+
+
+@suite.test
 def io_uring_multishot_accept_on_a_full_cq(s):
     # armed, then the CQ ring filled: the connection cannot be posted as
     # an auxiliary completion, so it ends the accept as the request's own
