@@ -120,10 +120,10 @@ static bool optional_probe(const char *prog)
 static bool uring_prog(const struct nh_probes *p, const struct bpf_program *prog)
 {
 	return prog == p->skel->progs.nh_uring_submit || prog == p->skel->progs.nh_uring_complete ||
-	       prog == p->skel->progs.nh_uring_create;
+	       prog == p->skel->progs.nh_uring_create || prog == p->skel->progs.nh_uring_overflow;
 }
 
-/* Before load: the kernel must have the three tracepoints with the
+/* Before load: the kernel must have the four tracepoints with the
  * arguments the programs take (the btf_trace_<name> typedef's prototype,
  * context first), or the whole object would fail to load. Otherwise the
  * hooks are not loaded and are listed as absent with the reason. */
@@ -132,7 +132,10 @@ static void uring_check_btf(struct nh_probes *p)
 	static const struct {
 		const char *name;
 		unsigned int nargs;
-	} tps[] = {{"io_uring_submit_req", 2}, {"io_uring_complete", 4}, {"io_uring_create", 6}};
+	} tps[] = {{"io_uring_submit_req", 2},
+		   {"io_uring_complete", 4},
+		   {"io_uring_create", 6},
+		   {"io_uring_cqe_overflow", 6}};
 	struct btf *btf = btf__load_vmlinux_btf();
 	struct bpf_program *prog;
 

@@ -10,7 +10,10 @@
  *                        copied into the request's async data) and kept
  *                        per request;
  *   io_uring_complete    its result: the event is made, with the same kind,
- *                        object and dedup as the syscall's and NH_F_IO_URING.
+ *                        object and dedup as the syscall's and NH_F_IO_URING;
+ *   io_uring_cqe_overflow its result when the CQ ring was full: it names the
+ *                        ring and user_data, not the request, which is found
+ *                        through a second index (uring_ud).
  * Attribution is the submitter's, taken at submission: the ring owner's
  * process and cgroup, also when the kernel's SQPOLL thread (a thread of
  * the owner's process) submits. Every field read is checked with CO-RE
@@ -43,6 +46,8 @@ struct uring_req {
 	__u64 pid_tgid; /* the submitter */
 	__u64 uid_gid;
 	__u64 cgroup_id;
+	__u64 ring; /* with user_data: what an overflowing completion names */
+	__u64 user_data;
 	__u32 sys;   /* enum nh_syscall */
 	__u32 op;    /* IORING_OP_* */
 	__s32 fd;    /* the request's descriptor (dirfd for opens) */
@@ -103,6 +108,23 @@ struct {
 	__type(key, struct uring_multi_key);
 	__type(value, struct uring_multi);
 } uring_multi SEC(".maps");
+
+/* A completion that overflows the CQ ring names (ring, user_data), not
+ * the request: each kept request is also indexed so, from submission to
+ * completion. user_data is the process's: two requests in flight may
+ * share it; then dup is set and an overflow searches uring_reqs. LRU as
+ * uring_reqs, of the same size, so a flood pushes out both alike. */
+struct uring_ud_val {
+	__u64 req;
+	__u64 dup;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct uring_multi_key);
+	__type(value, struct uring_ud_val);
+} uring_ud SEC(".maps");
 
 /* Every structure field the programs read: CO-RE constants, so on a
  * kernel where one is missing every read below is dead code (and the
@@ -789,6 +811,112 @@ static __always_inline void multi_complete(struct io_ring_ctx *ring, struct io_u
 	accept_done(ring, r, res);
 }
 
+/* Index a kept request by (ring, user_data). The common case is one
+ * insert; a user_data already taken by a request still in flight marks
+ * the key as shared (an overflow then searches every kept request). */
+static __always_inline void ud_index(__u64 req, const struct uring_req *r)
+{
+	struct uring_multi_key k = {.ring = r->ring, .user_data = r->user_data};
+	struct uring_ud_val v = {.req = req}, *old;
+	struct uring_req *o;
+
+	if (!bpf_map_update_elem(&uring_ud, &k, &v, BPF_NOEXIST))
+		return;
+	old = bpf_map_lookup_elem(&uring_ud, &k);
+	if (!old)
+		return;
+	if (old->dup) {
+		v.dup = 1;
+	} else if (old->req != req) {
+		o = bpf_map_lookup_elem(&uring_reqs, &old->req);
+		v.dup = o && o->ring == r->ring && o->user_data == r->user_data;
+	}
+	bpf_map_update_elem(&uring_ud, &k, &v, BPF_ANY);
+}
+
+/* The request is done: drop its index entry, but keep a shared key's
+ * mark while the other request may still be in flight. */
+static __always_inline void ud_forget(__u64 ring, __u64 req, __u64 user_data)
+{
+	struct uring_multi_key k = {.ring = ring, .user_data = user_data};
+	struct uring_ud_val *v = bpf_map_lookup_elem(&uring_ud, &k);
+
+	if (!v || v->req != req)
+		return;
+	if (v->dup)
+		v->req = 0;
+	else
+		bpf_map_delete_elem(&uring_ud, &k);
+}
+
+/* Whether req is the request whose completion overflows now: the
+ * tracepoint's values are copies of the request's own cqe (kernel
+ * memory), read here before the request is freed. */
+static __always_inline bool overflowing(__u64 ring, __u64 req, __u64 user_data, __s32 res,
+					__u32 cflags)
+{
+	struct io_kiocb *rq = (struct io_kiocb *)req;
+
+	return (__u64)BPF_CORE_READ(rq, ctx) == ring &&
+	       BPF_CORE_READ(rq, cqe.user_data) == user_data && BPF_CORE_READ(rq, cqe.res) == res &&
+	       BPF_CORE_READ(rq, cqe.flags) == cflags;
+}
+
+/* Report a kept request from its overflowing completion, as
+ * nh_uring_complete does; forget: it is surely the one (else another
+ * kept request that looks the same keeps its state for its own). */
+__noinline int overflow_report(__u64 ring, __u64 req, __s32 res, __u32 forget)
+{
+	struct io_kiocb *rq = (struct io_kiocb *)req;
+	struct uring_req *r = bpf_map_lookup_elem(&uring_reqs, &req);
+
+	if (!r || r->op != BPF_CORE_READ(rq, opcode))
+		return 0;
+	if (r->op == NH_IORING_OP_ACCEPT)
+		multi_forget((struct io_ring_ctx *)ring, rq);
+	if (forget)
+		ud_forget(r->ring, req, r->user_data);
+	complete(rq, r, res);
+	if (forget)
+		bpf_map_delete_elem(&uring_reqs, &req);
+	return 1;
+}
+
+/* An overflowing auxiliary completion of a kept multishot accept (a
+ * function of its own: its stack is not added to the caller's). */
+__noinline int overflow_aux(__u64 ring, __u64 user_data, __s32 res, __u32 cflags)
+{
+	struct io_uring_cqe cqe = {.user_data = user_data, .res = res, .flags = cflags};
+
+	multi_complete((struct io_ring_ctx *)ring, &cqe);
+	return 0;
+}
+
+#define NH_UD_CANDIDATES 4
+
+struct ud_scan {
+	__u64 ring;
+	__u64 user_data;
+	__s32 res;
+	__u32 cflags;
+	__u32 n;
+	__u32 pad;
+	__u64 req[NH_UD_CANDIDATES];
+};
+
+static long ud_scan_one(struct bpf_map *map, __u64 *key, struct uring_req *r, struct ud_scan *s)
+{
+	/* first: bounds n for the verifier, which follows the walk on */
+	if (s->n >= NH_UD_CANDIDATES)
+		return 1;
+	if (r->ring != s->ring || r->user_data != s->user_data ||
+	    !overflowing(s->ring, *key, s->user_data, s->res, s->cflags))
+		return 0;
+	s->req[s->n & (NH_UD_CANDIDATES - 1)] = *key;
+	s->n++;
+	return 0;
+}
+
 SEC("tp_btf/io_uring_submit_req")
 int BPF_PROG(nh_uring_submit, struct io_kiocb *req)
 {
@@ -815,6 +943,8 @@ int BPF_PROG(nh_uring_submit, struct io_kiocb *req)
 	r->pid_tgid = bpf_get_current_pid_tgid();
 	r->uid_gid = bpf_get_current_uid_gid();
 	r->cgroup_id = bpf_get_current_cgroup_id();
+	r->ring = (__u64)req->ctx;
+	r->user_data = req->cqe.user_data;
 	uring_comm(r->comm);
 	if (!read_request(req, r))
 		return 0;
@@ -828,6 +958,7 @@ int BPF_PROG(nh_uring_submit, struct io_kiocb *req)
 		return 0;
 	}
 	bpf_map_update_elem(&uring_reqs, &key, r, BPF_ANY);
+	ud_index(key, r);
 	return 0;
 }
 
@@ -862,6 +993,7 @@ int BPF_PROG(nh_uring_complete, struct io_ring_ctx *ring, void *req, struct io_u
 	res = BPF_CORE_READ(rq, cqe.res);
 	r = bpf_map_lookup_elem(&uring_reqs, &key);
 	if (r) {
+		ud_forget(r->ring, key, r->user_data);
 		complete(rq, r, res);
 		bpf_map_delete_elem(&uring_reqs, &key);
 		return 0;
@@ -873,6 +1005,48 @@ int BPF_PROG(nh_uring_complete, struct io_ring_ctx *ring, void *req, struct io_u
 	    !read_late(rq, r, sys))
 		return 0;
 	complete(rq, r, res);
+	return 0;
+}
+
+/* A completion that did not fit in the CQ ring: the kernel keeps it on
+ * the ring's overflow list and io_uring_complete does not fire. Found by
+ * (ring, user_data): a kept request, or a connection of a kept
+ * multishot accept (an auxiliary completion). The result is the
+ * tracepoint's, a copy of the kernel's. The completing task is one of
+ * the submitter's process (as at io_uring_complete). */
+SEC("tp_btf/io_uring_cqe_overflow")
+int BPF_PROG(nh_uring_overflow, void *ring, __u64 user_data, __s32 res, __u32 cflags, void *ocqe)
+{
+	struct uring_multi_key k = {.ring = (__u64)ring, .user_data = user_data};
+	struct ud_scan s = {};
+	struct uring_ud_val *v;
+
+	if (!uring_layout())
+		return 0;
+	v = bpf_map_lookup_elem(&uring_ud, &k);
+	if (v && !v->dup) {
+		if (overflowing(k.ring, v->req, user_data, res, cflags) &&
+		    overflow_report(k.ring, v->req, res, 1))
+			return 0;
+	} else if (v) {
+		/* user_data shared by requests in flight: every kept request
+		 * of the ring with it whose completion looks like this one's
+		 * (bounded); several: each is reported, none forgotten, so
+		 * the one that overflows is not missed */
+		s.ring = k.ring;
+		s.user_data = user_data;
+		s.res = res;
+		s.cflags = cflags;
+		bpf_for_each_map_elem(&uring_reqs, ud_scan_one, &s, 0);
+		for (int i = 0; i < NH_UD_CANDIDATES; i++) {
+			if (i >= s.n)
+				break;
+			overflow_report(k.ring, s.req[i], res, s.n == 1);
+		}
+		if (s.n)
+			return 0;
+	}
+	overflow_aux(k.ring, user_data, res, cflags);
 	return 0;
 }
 

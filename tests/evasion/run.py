@@ -518,10 +518,24 @@ def io_uring_openat_of_the_pod_token(s):
     """IORING_OP_OPENAT of the pod's own token through /proc/self/root: no
     openat(2) happens, and the path written matches no rule; the kernel's
     inode of the file the request opened says it is the token."""
+    uring_token_open(s, [])
+
+
+@suite.test
+def io_uring_openat_of_the_pod_token_on_a_full_cq(s):
+    """The same open after the CQ ring was filled with unreaped NOPs: its
+    completion goes to the kernel's overflow list (io_uring_cqe_overflow,
+    not io_uring_complete)."""
+    uring_token_open(s, ["--cq-full"])
+
+
+def uring_token_open(s, opts):
     sh = shared(s)
+    before = by_inode_volumes(sh["agent"])
     pod = VolumePod(sh["kubelet"])
-    # the agent learns a new volume at its next scan (every 2 s)
-    wait_until(lambda: by_inode_volumes(sh["agent"]) >= 1, timeout=15,
+    # the agent learns a new volume at its next scan (every 2 s); the
+    # suite's kubelet root only gains volumes
+    wait_until(lambda: by_inode_volumes(sh["agent"]) > before, timeout=15,
                what="the agent to learn the pod's token volume")
     written = "/proc/self/root" + TOKEN
 
@@ -532,7 +546,7 @@ def io_uring_openat_of_the_pod_token(s):
         assert u["matched_by"] in ("inode", "volume") and u.get("path") == written, u
         out = json.dumps(view.matching(lambda e: True)) + sh["agent"].read_log()
         assert pod.token not in out and pod.token.split(".")[2] not in out
-    found, _ = uring(s, ["open", written],
+    found, _ = uring(s, [*opts, "open", written],
                      lambda e: e["kind"] == "open" and e.get("path") == written,
                      "the io_uring open", check=use, pod=pod)
     if found:
@@ -583,6 +597,27 @@ def io_uring_open_held_back_behind_a_flood(s):
                      check=pgpass_use_via_io_uring)
     # the name, not the path: the submission's state was gone
     assert not found or found[0]["path"] == ".pgpass", found
+
+
+@suite.test
+def io_uring_same_user_data_on_a_full_cq(s):
+    """Two OPENATs in one submission sharing one user_data, both
+    overflowing: the overflow names (ring, user_data) only, so the index
+    must not hide the first behind the second. The credential is the
+    first."""
+    path = planted_pgpass(s, "dup")
+    other = os.path.join(s.tmp, "dup", "notes.txt")
+    with open(other, "w") as f:
+        f.write("x\n")
+
+    def both(view):
+        pgpass_use_via_io_uring(view)
+        view.wait_for(lambda e: e["kind"] == "open" and e.get("via") == "io_uring" and
+                      e.get("path") == path and e.get("result", -1) >= 0,
+                      what="the first open")
+    uring(s, ["--cq-full", "open-twice", path, other],
+          lambda e: e["kind"] == "open" and e.get("path") == other and e.get("result", -1) >= 0,
+          "the second open", check=both)
 
 
 @suite.test
@@ -682,6 +717,43 @@ def io_uring_multishot_accept_into_fixed_files(s):
 def io_uring_multishot_accept_on_an_sqpoll_ring(s):
     # the kernel's iou-sqp thread arms it and takes the connections
     multishot_accepts(s, ["--sqpoll", "accept-multi"], ["127.0.0.8", "127.0.0.9", "127.0.0.10"])
+
+
+@suite.test
+def io_uring_connect_on_a_full_cq(s):
+    """A connect whose completion overflows the CQ ring (filled with
+    unreaped NOPs first)."""
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        port = srv.getsockname()[1]
+        found, _ = uring(s, ["--cq-full", "connect", "127.0.0.1", str(port)],
+                         lambda e: e["kind"] == "connect" and e.get("port") == port,
+                         "the overflowing io_uring connect")
+    if found:
+        assert found[0]["address"] == "127.0.0.1" and found[0]["result"] == 0, found
+
+
+@suite.test
+def io_uring_sqpoll_connect_on_a_full_cq(s):
+    # the kernel's iou-sqp thread submits and completes: the overflow
+    # fires in it
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        port = srv.getsockname()[1]
+        uring(s, ["--sqpoll", "--cq-full", "connect", "127.0.0.1", str(port)],
+              lambda e: e["kind"] == "connect" and e.get("port") == port and
+              e.get("result") == 0 and e.get("comm") == "uring_act",
+              "the overflowing SQPOLL connect")
+
+
+@suite.test
+def io_uring_multishot_accept_on_a_full_cq(s):
+    # armed, then the CQ ring filled: the connection cannot be posted as
+    # an auxiliary completion, so it ends the accept as the request's own
+    # completion, which overflows
+    multishot_accepts(s, ["--cq-full", "accept-multi"], ["127.0.0.11"])
 
 
 @suite.test

@@ -15,6 +15,11 @@
  *   uring_act ring                                   (only sets a ring up)
  *   uring_act flood-open PATH N   an open held behind a 0.3 s timeout while N
  *                                 accepts that never complete are submitted
+ *   uring_act [--cq-full] open-twice PATH PATH   two OPENATs in one submission,
+ *                                 both with the same user_data
+ *   --cq-full: an 8-entry CQ ring filled with unreaped NOPs before the
+ *   operation completes, so its completion overflows (accept-multi: then
+ *   the first connection ends the accept)
  * Prints "result N" per completion; exits non-zero when an operation the
  * kernel should have done failed.
  */
@@ -42,9 +47,13 @@ struct ring {
 	unsigned *cq_head, *cq_tail, *cq_mask;
 	struct io_uring_sqe *sqes;
 	struct io_uring_cqe *cqes;
+	bool cq_full; /* the next completion must overflow (--cq-full) */
 };
 
-static int ring_init(struct ring *r, bool sqpoll, unsigned entries)
+/* user_data of the NOPs that fill the CQ ring (--cq-full) */
+#define FILL_UD 0xf111f111ULL
+
+static int ring_init(struct ring *r, bool sqpoll, bool cq_full, unsigned entries)
 {
 	struct io_uring_params p;
 	size_t sq_len, cq_len;
@@ -55,6 +64,11 @@ static int ring_init(struct ring *r, bool sqpoll, unsigned entries)
 		p.flags = IORING_SETUP_SQPOLL;
 		p.sq_thread_idle = 2000; /* ms */
 	}
+	if (cq_full) {
+		p.flags |= IORING_SETUP_CQSIZE;
+		p.cq_entries = entries;
+	}
+	r->cq_full = false;
 	r->fd = (int)syscall(__NR_io_uring_setup, entries, &p);
 	if (r->fd < 0)
 		return -errno;
@@ -99,6 +113,52 @@ static struct io_uring_sqe *next_sqe(struct ring *r)
 	return &r->sqes[idx];
 }
 
+/* Fill the CQ ring with NOP completions nobody reaps (yet): every later
+ * completion goes to the kernel's overflow list. */
+static int fill_cq(struct ring *r)
+{
+	unsigned n = *r->cq_mask + 1;
+
+	for (unsigned k = 0; k < n; k++) {
+		struct io_uring_sqe *sqe = next_sqe(r);
+
+		sqe->opcode = IORING_OP_NOP;
+		sqe->user_data = FILL_UD;
+		atomic_store_explicit((_Atomic unsigned *)r->sq_tail, *r->sq_tail + 1,
+				      memory_order_release);
+	}
+	/* with SQPOLL the kernel's thread takes them (woken if asleep) */
+	if (syscall(__NR_io_uring_enter, r->fd, n, n,
+		    IORING_ENTER_GETEVENTS |
+			((r->flags & IORING_SETUP_SQPOLL) ? IORING_ENTER_SQ_WAKEUP : 0),
+		    NULL, 0) < 0)
+		return -errno;
+	if (atomic_load_explicit((_Atomic unsigned *)r->cq_tail, memory_order_acquire) -
+		*r->cq_head !=
+	    n)
+		return -EAGAIN;
+	r->cq_full = true;
+	return 0;
+}
+
+/* --cq-full: do not reap before the kernel says a completion went to
+ * its overflow list (so the test cannot pass without an overflow). Entering
+ * with no wait runs the task work that completes a request. */
+static int await_overflow(struct ring *r)
+{
+	for (int t = 0; t < 3000; t++) {
+		if (atomic_load_explicit((_Atomic unsigned *)r->sq_flags, memory_order_acquire) &
+		    IORING_SQ_CQ_OVERFLOW) {
+			r->cq_full = false;
+			return 0;
+		}
+		if (syscall(__NR_io_uring_enter, r->fd, 0, 0, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+			return -errno;
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}
+
 /* Publish the prepared entry, have the kernel take it, wait for one
  * completion (none when want is 0) and return its result. */
 static int submit_wait(struct ring *r, unsigned want, int *res)
@@ -119,11 +179,18 @@ static int submit_wait(struct ring *r, unsigned want, int *res)
 		return -errno;
 	if (!want)
 		return 0;
+	if (r->cq_full && await_overflow(r))
+		return -ETIMEDOUT;
 	for (;;) {
 		head = *r->cq_head;
 		if (head !=
-		    atomic_load_explicit((_Atomic unsigned *)r->cq_tail, memory_order_acquire))
-			break;
+		    atomic_load_explicit((_Atomic unsigned *)r->cq_tail, memory_order_acquire)) {
+			if (r->cqes[head & *r->cq_mask].user_data != FILL_UD)
+				break;
+			atomic_store_explicit((_Atomic unsigned *)r->cq_head, head + 1,
+					      memory_order_release);
+			continue;
+		}
 		if (syscall(__NR_io_uring_enter, r->fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
 			return -errno;
 	}
@@ -138,11 +205,18 @@ static int wait_cqe(struct ring *r, struct io_uring_cqe *out)
 {
 	unsigned head;
 
+	if (r->cq_full && await_overflow(r))
+		return -ETIMEDOUT;
 	for (;;) {
 		head = *r->cq_head;
 		if (head !=
-		    atomic_load_explicit((_Atomic unsigned *)r->cq_tail, memory_order_acquire))
-			break;
+		    atomic_load_explicit((_Atomic unsigned *)r->cq_tail, memory_order_acquire)) {
+			if (r->cqes[head & *r->cq_mask].user_data != FILL_UD)
+				break;
+			atomic_store_explicit((_Atomic unsigned *)r->cq_head, head + 1,
+					      memory_order_release);
+			continue;
+		}
 		if (syscall(__NR_io_uring_enter, r->fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
 			return -errno;
 	}
@@ -153,7 +227,7 @@ static int wait_cqe(struct ring *r, struct io_uring_cqe *out)
 
 /* One multishot accept, armed before any client connects, so that every
  * connection is a completion the kernel posts while it stays armed. */
-static int accept_multi(struct ring *r, bool fixed, char **addrs, int n)
+static int accept_multi(struct ring *r, bool fixed, bool cq_full, char **addrs, int n)
 {
 	struct sockaddr_in me = {.sin_family = AF_INET}, from = {.sin_family = AF_INET};
 	struct io_uring_rsrc_register files = {.nr = 8, .flags = IORING_RSRC_REGISTER_SPARSE};
@@ -178,6 +252,8 @@ static int accept_multi(struct ring *r, bool fixed, char **addrs, int n)
 	if (fixed)
 		sqe->file_index = IORING_FILE_INDEX_ALLOC;
 	code = submit_wait(r, 0, &unused);
+	if (!code && cq_full)
+		code = fill_cq(r); /* the connections come while it is full */
 	if (code)
 		return code;
 	for (int i = 0; i < n; i++) {
@@ -195,6 +271,10 @@ static int accept_multi(struct ring *r, bool fixed, char **addrs, int n)
 		/* the accept must still be armed: this is what is tested */
 		if (cqe.res < 0)
 			return cqe.res;
+		/* a full CQ ring ends a multishot accept: its connection is
+		 * the request's own (overflowing) completion */
+		if (cq_full && i == n - 1)
+			return 0;
 		if (!(cqe.flags & IORING_CQE_F_MORE))
 			return -ECANCELED;
 	}
@@ -217,7 +297,7 @@ static int die(const char *what, int code)
 
 int main(int argc, char **argv)
 {
-	bool sqpoll = false, skip = false, fixed = false;
+	bool sqpoll = false, skip = false, fixed = false, cq_full = false;
 	struct io_uring_sqe *sqe;
 	struct sockaddr_in sin;
 	struct ring r;
@@ -231,13 +311,20 @@ int main(int argc, char **argv)
 			skip = true;
 		else if (!strcmp(argv[i], "--fixed"))
 			fixed = true;
+		else if (!strcmp(argv[i], "--cq-full"))
+			cq_full = true;
 	}
 	if (i >= argc)
 		return die("usage: see the source", EINVAL);
 	op = argv[i++];
-	code = ring_init(&r, sqpoll, strcmp(op, "flood-open") ? 8 : 4096);
+	code = ring_init(&r, sqpoll, cq_full, strcmp(op, "flood-open") ? 8 : 4096);
 	if (code)
 		return die("io_uring_setup", code);
+	if (cq_full && strcmp(op, "accept-multi")) {
+		code = fill_cq(&r);
+		if (code)
+			return die("filling the CQ ring", code);
+	}
 	if (!strcmp(op, "ring"))
 		return 0;
 	sqe = next_sqe(&r);
@@ -266,6 +353,32 @@ int main(int argc, char **argv)
 			sqe->opcode = IORING_OP_NOP;
 		}
 		code = submit_wait(&r, 1, &res);
+	} else if (!strcmp(op, "open-twice")) {
+		struct io_uring_cqe cqe;
+
+		if (i + 1 >= argc)
+			return die("open-twice PATH PATH", EINVAL);
+		for (int k = 0; k < 2; k++) {
+			if (k)
+				sqe = next_sqe(&r);
+			sqe->opcode = IORING_OP_OPENAT;
+			sqe->fd = AT_FDCWD;
+			sqe->addr = (unsigned long)argv[i + k];
+			sqe->open_flags = O_RDONLY;
+			sqe->user_data = 5; /* the kernel lets requests share it */
+			atomic_store_explicit((_Atomic unsigned *)r.sq_tail, *r.sq_tail + 1,
+					      memory_order_release);
+		}
+		if (syscall(__NR_io_uring_enter, r.fd, 2, 0, 0, NULL, 0) < 0)
+			return die("io_uring_enter", errno);
+		for (int k = 0; k < 2; k++) {
+			code = wait_cqe(&r, &cqe);
+			if (code)
+				return die("io_uring_enter", code);
+			printf("result %d\n", cqe.res);
+			if (cqe.res < 0)
+				return die(op, cqe.res);
+		}
 	} else if (!strcmp(op, "connect")) {
 		int s = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -329,7 +442,7 @@ int main(int argc, char **argv)
 		sqe->fd = l;
 		code = submit_wait(&r, 1, &res);
 	} else if (!strcmp(op, "accept-multi")) {
-		code = accept_multi(&r, fixed, argv + i, argc - i);
+		code = accept_multi(&r, fixed, cq_full, argv + i, argc - i);
 	} else if (!strcmp(op, "flood-open")) {
 		static struct __kernel_timespec ts = {.tv_nsec = 300000000};
 		struct sockaddr_in me = {.sin_family = AF_INET};
