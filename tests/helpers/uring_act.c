@@ -159,47 +159,6 @@ static int await_overflow(struct ring *r)
 	return -ETIMEDOUT;
 }
 
-/* Publish the prepared entry, have the kernel take it, wait for one
- * completion (none when want is 0) and return its result. */
-static int submit_wait(struct ring *r, unsigned want, int *res)
-{
-	unsigned tail = *r->sq_tail, head;
-	unsigned enter_flags = want ? IORING_ENTER_GETEVENTS : 0;
-	int to_submit = 1;
-
-	atomic_store_explicit((_Atomic unsigned *)r->sq_tail, tail + 1, memory_order_release);
-	if (r->flags & IORING_SETUP_SQPOLL) {
-		/* the kernel's thread takes it; wake it if it sleeps */
-		to_submit = 0;
-		if (atomic_load_explicit((_Atomic unsigned *)r->sq_flags, memory_order_acquire) &
-		    IORING_SQ_NEED_WAKEUP)
-			enter_flags |= IORING_ENTER_SQ_WAKEUP;
-	}
-	if (syscall(__NR_io_uring_enter, r->fd, to_submit, want, enter_flags, NULL, 0) < 0)
-		return -errno;
-	if (!want)
-		return 0;
-	if (r->cq_full && await_overflow(r))
-		return -ETIMEDOUT;
-	for (;;) {
-		head = *r->cq_head;
-		if (head !=
-		    atomic_load_explicit((_Atomic unsigned *)r->cq_tail, memory_order_acquire)) {
-			if (r->cqes[head & *r->cq_mask].user_data != FILL_UD)
-				break;
-			atomic_store_explicit((_Atomic unsigned *)r->cq_head, head + 1,
-					      memory_order_release);
-			continue;
-		}
-		if (syscall(__NR_io_uring_enter, r->fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
-			return -errno;
-	}
-	*res = r->cqes[head & *r->cq_mask].res;
-	atomic_store_explicit((_Atomic unsigned *)r->cq_head, head + 1, memory_order_release);
-	printf("result %d\n", *res);
-	return 0;
-}
-
 /* Reap one completion. */
 static int wait_cqe(struct ring *r, struct io_uring_cqe *out)
 {
@@ -227,6 +186,35 @@ static int wait_cqe(struct ring *r, struct io_uring_cqe *out)
 
 /* One multishot accept, armed before any client connects, so that every
  * connection is a completion the kernel posts while it stays armed. */
+/* Publish the prepared entry, have the kernel take it, wait for one
+ * completion (none when want is 0) and return its result. */
+static int submit_wait(struct ring *r, unsigned want, int *res)
+{
+	unsigned tail = *r->sq_tail;
+	unsigned enter_flags = want ? IORING_ENTER_GETEVENTS : 0;
+	struct io_uring_cqe cqe;
+	int to_submit = 1, err;
+
+	atomic_store_explicit((_Atomic unsigned *)r->sq_tail, tail + 1, memory_order_release);
+	if (r->flags & IORING_SETUP_SQPOLL) {
+		/* the kernel's thread takes it; wake it if it sleeps */
+		to_submit = 0;
+		if (atomic_load_explicit((_Atomic unsigned *)r->sq_flags, memory_order_acquire) &
+		    IORING_SQ_NEED_WAKEUP)
+			enter_flags |= IORING_ENTER_SQ_WAKEUP;
+	}
+	if (syscall(__NR_io_uring_enter, r->fd, to_submit, want, enter_flags, NULL, 0) < 0)
+		return -errno;
+	if (!want)
+		return 0;
+	err = wait_cqe(r, &cqe);
+	if (err)
+		return err;
+	*res = cqe.res;
+	printf("result %d\n", *res);
+	return 0;
+}
+
 static int accept_multi(struct ring *r, bool fixed, bool cq_full, char **addrs, int n)
 {
 	struct sockaddr_in me = {.sin_family = AF_INET}, from = {.sin_family = AF_INET};
