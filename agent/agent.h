@@ -51,9 +51,9 @@
 /* Workload file reads off the loop (worker.h): threads, a read's
  * deadline before it counts as stuck, and how long the loop waits for a
  * token read it just handed out. */
-#define NH_IO_THREADS	  2
-#define NH_IO_DEADLINE_NS (3000ULL * 1000000ULL) /* > the kubelet fetch's 2 s */
-#define NH_IO_QUEUE	  256
+#define NH_IO_THREADS	    2
+#define NH_IO_DEADLINE_NS   (3000ULL * 1000000ULL) /* > the kubelet fetch's 2 s */
+#define NH_IO_QUEUE	    256
 #define NH_IO_FIRST_WAIT_NS (200ULL * 1000000ULL)
 /* How often the kernel side is checked for tampering. */
 #define NH_SELFWATCH_NS (1000ULL * 1000000ULL)
@@ -97,7 +97,7 @@ struct nh_agent {
 	uint64_t kubelet_next_ns; /* next refresh */
 	uint64_t kubelet_errors;
 	char pod_list_error[NH_KUBELET_ERROR_MAX]; /* the last fetch's, for status */
-	struct nh_workload workload; /* scratch for the event being attributed */
+	struct nh_workload workload;		   /* scratch for the event being attributed */
 	struct nh_baseline baseline;
 	struct nh_profilestore store;
 	bool persist;

@@ -487,8 +487,7 @@ static void selfwatch(struct out *o, const struct nh_metrics *m)
 	single(o, "nhiscope_sa_token_stalled_total", "counter",
 	       "Service-account token reads that did not finish in time.", m->sa_token_stalled);
 	single(o, "nhiscope_probes_missing", "gauge",
-	       "Hooks that could not be attached at start (reduced coverage).",
-	       m->probes_missing);
+	       "Hooks that could not be attached at start (reduced coverage).", m->probes_missing);
 	single(o, "nhiscope_monitoring_tampered_total", "counter",
 	       "Changes to the agent's BPF links, programs, maps or counters made by someone else.",
 	       m->tampered);

@@ -226,8 +226,8 @@ int nh_profilestore_save(struct nh_profilestore *s, const struct nh_models *m)
 
 	if (!j)
 		return -ENOMEM;
-	j->job = (struct nh_job){.key = (uint64_t)(uintptr_t)s, .run = save_run,
-				 .done = save_done, .owner = s};
+	j->job = (struct nh_job){
+	    .key = (uint64_t)(uintptr_t)s, .run = save_run, .done = save_done, .owner = s};
 	while (nh_models_next(m, &it, &info)) {
 		struct save_item *item;
 

@@ -107,8 +107,7 @@ int nh_safefile_fstype(int mountinfo, uint64_t mnt_id, char *type, size_t len)
 	return err;
 }
 
-int nh_safefile_open(const struct nh_safefile *f, int mountinfo, off_t max_size,
-		     const char **why)
+int nh_safefile_open(const struct nh_safefile *f, int mountinfo, off_t max_size, const char **why)
 {
 	char type[64], self[64];
 	struct statfs sfs;
@@ -117,10 +116,11 @@ int nh_safefile_open(const struct nh_safefile *f, int mountinfo, off_t max_size,
 	int fd = -1, err = 0;
 
 	if (!S_ISREG(f->mode)) {
-		*why = S_ISFIFO(f->mode)			 ? "path is a FIFO, not a regular file"
-		       : S_ISSOCK(f->mode)			 ? "path is a socket, not a regular file"
-		       : S_ISCHR(f->mode) || S_ISBLK(f->mode) ? "path is a device, not a regular file"
-							 : "path is not a regular file";
+		*why = S_ISFIFO(f->mode)   ? "path is a FIFO, not a regular file"
+		       : S_ISSOCK(f->mode) ? "path is a socket, not a regular file"
+		       : S_ISCHR(f->mode) || S_ISBLK(f->mode)
+			   ? "path is a device, not a regular file"
+			   : "path is not a regular file";
 		err = -EINVAL;
 		goto cleanup;
 	}

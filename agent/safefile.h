@@ -49,8 +49,7 @@ void nh_safefile_close(struct nh_safefile *f);
  * that namespace even when the process exits meanwhile) says. An fd, or -errno with *why a static
  * reason naming the problem.
  */
-int nh_safefile_open(const struct nh_safefile *f, int mountinfo, off_t max_size,
-		     const char **why);
+int nh_safefile_open(const struct nh_safefile *f, int mountinfo, off_t max_size, const char **why);
 
 /* The type of the file system mount mnt_id in the mount table open at
  * fd mountinfo ("tmpfs", "fuse.sshfs"), copied into type. -ENOENT when

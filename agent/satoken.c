@@ -514,8 +514,7 @@ static void read_token(struct nh_satokens *t, struct nh_sa *sa, struct nh_sa_cop
 	set_state(t, sa, c, NH_SA_OK, NULL);
 }
 
-static void prev_of(const struct nh_satokens *t, const struct nh_sa_copy *c,
-		    struct nh_sa_prev *p)
+static void prev_of(const struct nh_satokens *t, const struct nh_sa_copy *c, struct nh_sa_prev *p)
 {
 	p->valid = c->state == NH_SA_OK && c->keys_gen == t->keys_gen;
 	p->dev = c->dev;
@@ -643,8 +642,8 @@ static void decide(struct nh_satokens *t, struct nh_sa *sa)
 }
 
 /* A job for the pod's copies, with what it needs copied in. */
-static struct nh_sa_job *new_job(struct nh_satokens *t, struct nh_sa *sa, uint64_t k,
-				 uint32_t tgid, const char *cgroup_path)
+static struct nh_sa_job *new_job(struct nh_satokens *t, struct nh_sa *sa, uint64_t k, uint32_t tgid,
+				 const char *cgroup_path)
 {
 	struct nh_sa_job *j = calloc(1, sizeof(*j));
 

@@ -56,7 +56,6 @@
 /* Why a pod's own view is unreadable while its read hangs. */
 #define NH_SA_STALLED "token read did not finish in time (a file system that does not answer?)"
 
-
 enum nh_sa_state {
 	NH_SA_UNKNOWN = 0, /* never read: no live process of the pod yet */
 	NH_SA_OK,

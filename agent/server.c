@@ -131,8 +131,7 @@ int nh_server_set_watch_group(struct nh_server *srv, gid_t gid)
 
 bool nh_server_op_watches(const char *op)
 {
-	static const char *const watch[] = {"tail", "status", "credentials", "profiles",
-					    "profile"};
+	static const char *const watch[] = {"tail", "status", "credentials", "profiles", "profile"};
 
 	for (size_t i = 0; i < sizeof(watch) / sizeof(watch[0]); i++)
 		if (strcmp(op, watch[i]) == 0)

@@ -214,8 +214,8 @@ struct nh_open_event {
 	__u32 open_flags;
 	__u32 mode;
 	__u16 path_len;
-	__u16 syscall; /* enum nh_syscall */
-	__u32 cred_id; /* nh_inode_val.id when NH_F_CRED_INODE, else 0 */
+	__u16 syscall;		/* enum nh_syscall */
+	__u32 cred_id;		/* nh_inode_val.id when NH_F_CRED_INODE, else 0 */
 	char path[NH_PATH_MAX]; /* 8-byte aligned: nh_path_copy */
 };
 

@@ -60,7 +60,8 @@ static __always_inline bool user_addr(const void *uaddr, struct nh_sockaddr *sa)
 
 /* Report a destination not yet in the dedup map under object h. */
 static __always_inline void emit_new(struct nh_ctx *c, __u32 sys, int fd, long ret,
-				     const struct nh_sockaddr *sa, bool from_user, __u32 index, __u64 h)
+				     const struct nh_sockaddr *sa, bool from_user, __u32 index,
+				     __u64 h)
 {
 	struct nh_send_event *e = NH_RESERVE(struct nh_send_event, NH_KIND_SEND);
 
