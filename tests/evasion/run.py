@@ -131,6 +131,13 @@ def udp_sink():
     return s, s.getsockname()[1]
 
 
+def tcp_listener():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    return s, s.getsockname()[1]
+
+
 def is_send(e, syscall, port, user_address=None):
     return (e["kind"] == "send" and e.get("syscall") == syscall and e.get("port") == port and
             e.get("address") == "127.0.0.1" and
@@ -200,10 +207,8 @@ def sendmmsg_every_message_not_a_prefix(s):
 
 @suite.test
 def tcp_fast_open_connect(s):
-    with socket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen()
-        port = srv.getsockname()[1]
+    srv, port = tcp_listener()
+    with srv:
         # no connect(2): the SYN leaves with the data of a sendto
         attack(s, ["tcp-fastopen", "127.0.0.1", str(port)],
                lambda e: is_send(e, "sendto", port, user_address=False), "fast open")
@@ -622,10 +627,8 @@ def io_uring_same_user_data_on_a_full_cq(s):
 
 @suite.test
 def io_uring_connect(s):
-    with socket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen()
-        port = srv.getsockname()[1]
+    srv, port = tcp_listener()
+    with srv:
         found, _ = uring(s, ["connect", "127.0.0.1", str(port)],
                          lambda e: e["kind"] == "connect" and e.get("port") == port,
                          "the io_uring connect")
@@ -723,10 +726,8 @@ def io_uring_multishot_accept_on_an_sqpoll_ring(s):
 def io_uring_connect_on_a_full_cq(s):
     """A connect whose completion overflows the CQ ring (filled with
     unreaped NOPs first)."""
-    with socket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen()
-        port = srv.getsockname()[1]
+    srv, port = tcp_listener()
+    with srv:
         found, _ = uring(s, ["--cq-full", "connect", "127.0.0.1", str(port)],
                          lambda e: e["kind"] == "connect" and e.get("port") == port,
                          "the overflowing io_uring connect")
@@ -738,10 +739,8 @@ def io_uring_connect_on_a_full_cq(s):
 def io_uring_sqpoll_connect_on_a_full_cq(s):
     # the kernel's iou-sqp thread submits and completes: the overflow
     # fires in it
-    with socket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen()
-        port = srv.getsockname()[1]
+    srv, port = tcp_listener()
+    with srv:
         uring(s, ["--sqpoll", "--cq-full", "connect", "127.0.0.1", str(port)],
               lambda e: e["kind"] == "connect" and e.get("port") == port and
               e.get("result") == 0 and e.get("comm") == "uring_act",
@@ -768,10 +767,8 @@ def io_uring_first_ring(s):
 def io_uring_sqpoll_is_the_owners(s):
     """With SQPOLL the kernel's iou-sqp thread submits the requests: the
     events are the ring owner's (its pod, process and name)."""
-    with socket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen()
-        port = srv.getsockname()[1]
+    srv, port = tcp_listener()
+    with srv:
         pod = new_pod()
         found, view = uring(s, ["--sqpoll", "connect", "127.0.0.1", str(port)],
                             lambda e: e["kind"] == "connect" and e.get("port") == port,
