@@ -556,6 +556,19 @@ static __always_inline __u64 nh_object4(__u64 a, __u64 b, __u64 c)
 	return nh_sip_final(&s, 0, 32);
 }
 
+/* Word i of a path of len bytes: its bytes past len (stale scratch)
+ * cleared, 0 once the path has ended. */
+static __always_inline __u64 nh_path_word(const char *buf, long len, int i)
+{
+	long rem = len - i * 8;
+	__u64 w;
+
+	if (rem <= 0)
+		return 0;
+	w = *(const __u64 *)(buf + i * 8);
+	return rem < 8 ? w & ((1ULL << (rem * 8)) - 1) : w;
+}
+
 /* NH_SIPHASH_WORDS fixed words then len bytes of buf, as one SipHash
  * message. Bytes past len are stale scratch and must not reach the hash. */
 static __always_inline __u64 nh_sip_path(__u64 w0, __u64 w1, __u64 w2, const char *buf, long len)
@@ -568,18 +581,11 @@ static __always_inline __u64 nh_sip_path(__u64 w0, __u64 w1, __u64 w2, const cha
 	nh_sip_word(&s, w1);
 	nh_sip_word(&s, w2);
 	for (int i = 0; i < NH_PATH_MAX / 8; i++) {
-		long off = i * 8;
-		long rem = len - off;
-		__u64 w;
-
-		if (rem <= 0)
-			break;
-		w = *(const __u64 *)(buf + off);
-		if (rem < 8) {
-			tail = w & ((1ULL << (rem * 8)) - 1);
+		if (len - i * 8 < 8) {
+			tail = nh_path_word(buf, len, i);
 			break;
 		}
-		nh_sip_word(&s, w);
+		nh_sip_word(&s, nh_path_word(buf, len, i));
 	}
 	return nh_sip_final(&s, tail, NH_SIPHASH_WORDS * 8 + len);
 }
@@ -591,17 +597,8 @@ static __always_inline __u64 nh_sip_path(__u64 w0, __u64 w1, __u64 w2, const cha
  * and 100 ns. dst must be 8-byte aligned in the record. */
 static __always_inline void nh_path_copy(char *dst, const char *src, long len)
 {
-	for (int i = 0; i < NH_PATH_MAX / 8; i++) {
-		long rem = len - i * 8;
-		__u64 w = 0;
-
-		if (rem > 0) {
-			w = *(const __u64 *)(src + i * 8);
-			if (rem < 8)
-				w &= (1ULL << (rem * 8)) - 1;
-		}
-		*(__u64 *)(dst + i * 8) = w;
-	}
+	for (int i = 0; i < NH_PATH_MAX / 8; i++)
+		*(__u64 *)(dst + i * 8) = nh_path_word(src, len, i);
 }
 
 /* The object of a path: the binary, the opened file's inode, then its
